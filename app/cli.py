@@ -1,0 +1,162 @@
+"""The `concierge` command line.
+
+Every subcommand turns a `ConciergeError` into a one-line message on stderr and exit status 2;
+there is no traceback for a mistake a user can make.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from catalog.errors import ConciergeError
+
+TABLE_SUFFIXES = (".csv", ".jsonl", ".json-lines")
+
+
+def cmd_demo(args) -> int:
+    from catalog.bundle import write_bundle
+    from catalog.demo import world_bundle
+
+    bundle = world_bundle(seed=args.seed)
+    path = write_bundle(bundle, args.out)
+    print(f"wrote the demo world to {path}: {json.dumps(bundle.counts())}")
+    return 0
+
+
+def cmd_validate(args) -> int:
+    bundle, report = _read_any(args.path, args.map)
+    print(report.to_text(limit=args.limit))
+    return 0 if report.ok else 1
+
+
+def cmd_import(args) -> int:
+    from backend.importer import import_bundle
+
+    bundle, report = _read_any(args.path, args.map)
+    if report.problems:
+        print(report.to_text(limit=args.limit), file=sys.stderr)
+    result = import_bundle(bundle, report, progress=not args.quiet)
+    print(result.summary())
+    return 0
+
+
+def cmd_seed_demo(args) -> int:
+    from backend.importer import import_bundle
+    from backend.settings import get_settings
+    from catalog.demo import world_bundle
+
+    seed = args.seed if args.seed is not None else get_settings().demo_seed
+    print(f"generating the demo world (seed {seed})...")
+    bundle = world_bundle(seed=seed)
+    result = import_bundle(bundle, progress=not args.quiet)
+    print(result.summary())
+    return 0
+
+
+def cmd_prepare_models(args) -> int:
+    from backend.index import load_embedder
+    from backend.models import materialise_base_model
+    from backend.settings import get_settings
+
+    load_embedder(get_settings().embedding_model_path)  # fails early if the package is missing
+    print("embedding model: all-MiniLM-L6-v2 (local package) ok")
+    materialise_base_model(force=args.force)
+    return 0
+
+
+def cmd_search(args) -> int:
+    from backend.catalogue import search_catalogue
+
+    for row in search_catalogue(args.text, k=args.k, category=args.category, max_price=args.max_price):
+        print(f"{row['score']:.3f}  {row['item_id']:<12} {row['price']:>10}  {row['title']}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    from app.main import create_app
+    from backend.settings import get_settings
+
+    settings = get_settings()
+    print(f"Concierge on http://{settings.host}:{settings.port}/")
+    uvicorn.run(create_app(), host=settings.host, port=settings.port, log_level="warning")
+    return 0
+
+
+def _read_any(path: str, mapping: str | None):
+    """A bundle directory, or a plain CSV / JSONL catalogue with an optional column map."""
+    from catalog.bundle import read_bundle
+    from catalog.importers.table import parse_map, read_table
+
+    target = Path(path)
+    if target.is_file() and target.suffix.lower() in TABLE_SUFFIXES:
+        return read_table(target, parse_map(mapping))
+    if mapping:
+        raise ConciergeError("--map applies to a CSV or JSONL file, not to a bundle directory")
+    return read_bundle(target)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="concierge", description="Concierge: a reasoning recommendation "
+                                     "assistant for luxury retail.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="write the demo luxury world as a bundle")
+    p.add_argument("--out", required=True, help="bundle directory to write")
+    p.add_argument("--seed", type=int, default=7, help="random seed (same seed, same world)")
+    p.set_defaults(func=cmd_demo)
+
+    for name, func, helptext in (("validate", cmd_validate, "check a bundle or CSV/JSONL catalogue; "
+                                  "exit 1 when rows are bad"),
+                                 ("import", cmd_import, "import a bundle or CSV/JSONL catalogue into the stores")):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("path", help="bundle directory, or a .csv / .jsonl catalogue")
+        p.add_argument("--map", help="column mapping for CSV/JSONL, e.g. title=Name,price=Price,brand=Maker")
+        p.add_argument("--limit", type=int, default=200, help="most problems to print")
+        p.add_argument("--quiet", action="store_true", help="no progress bars")
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("seed-demo", help="generate the demo world and import it (a no-op when unchanged)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: settings.demo_seed)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_seed_demo)
+
+    p = sub.add_parser("prepare-models", help="check the embedding model and materialise the base LLM once")
+    p.add_argument("--force", action="store_true", help="rebuild var/models/base even if present")
+    p.set_defaults(func=cmd_prepare_models)
+
+    p = sub.add_parser("search", help="semantic search of the live catalogue")
+    p.add_argument("text")
+    p.add_argument("-k", type=int, default=10)
+    p.add_argument("--category", help="restrict to a category or category group")
+    p.add_argument("--max-price", type=float, default=None)
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("serve", help="serve the web app")
+    p.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach a model hub at run time
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConciergeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; nothing half-written was kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

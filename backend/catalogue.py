@@ -1,0 +1,68 @@
+"""Read-side of the live catalogue: search and statistics, as the UI and the CLI need them."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from backend.importer import active_index, active_version
+from backend.settings import get_settings
+from catalog.errors import ConciergeError
+
+
+def catalogue_filter(category: str | None = None, max_price: float | None = None) -> dict | None:
+    """A Chroma `where` filter from the page's controls (None when there is nothing to filter)."""
+    clauses = []
+    if category:
+        key = "category_group" if category.lower() in GROUPS else "category"
+        clauses.append({key: category.lower()})
+    if max_price is not None:
+        if max_price < 0:
+            raise ConciergeError("the maximum price must not be negative")
+        clauses.append({"price": {"$lte": float(max_price)}})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+GROUPS = ("bags", "shoes", "silk", "jewellery", "watches", "ready-to-wear", "small-leather-goods", "eyewear")
+
+
+def search_catalogue(text: str, k: int = 10, category: str | None = None,
+                     max_price: float | None = None) -> list[dict]:
+    """Semantic search of the live catalogue.
+
+    Returns:
+        `list[dict]`: rows with item_id, title, brand, category, price, score, best first.
+    """
+    text = (text or "").strip()
+    if not text:
+        raise ConciergeError("type what you are looking for")
+    limit = get_settings().max_request_chars
+    if len(text) > limit:
+        raise ConciergeError(f"the search text has {len(text)} characters; the limit is {limit}")
+    if not 1 <= k <= 200:
+        raise ConciergeError("k must be between 1 and 200")
+    hits = active_index().search(text, k=k, where=catalogue_filter(category, max_price))
+    return [{"item_id": h.item["item_id"], "title": h.item["title"], "brand": h.item.get("brand", ""),
+             "category": h.item.get("category", ""), "price": h.item.get("price"),
+             "score": round(h.score, 3)} for h in hits]
+
+
+def catalogue_stats() -> dict:
+    """Counts of the live catalogue: items per category group and per house, price range."""
+    version = active_version()
+    if version is None:
+        return {"items": 0}
+    items = active_index().items()
+    prices = [it["price"] for it in items if it.get("price") is not None]
+    return {
+        "name": version.name,
+        "version": version.id,
+        "imported": version.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+        "items": len(items),
+        "houses": len({it.get("brand") for it in items if it.get("brand")}),
+        "per_group": dict(Counter(it.get("attributes", {}).get("category_group", "other") for it in items)
+                          .most_common()),
+        "price_min": min(prices) if prices else None,
+        "price_max": max(prices) if prices else None,
+    }

@@ -1,0 +1,189 @@
+"""The catalogue index: items, their text embeddings and flat metadata in Chroma.
+
+Each import writes a *new* collection and the SQL store records which collection is live
+(`CatalogVersion`), so a half-finished import is never served (see `backend/importer.py`).
+Embeddings are computed here with all-MiniLM-L6-v2 from a local directory and passed to Chroma
+explicitly: Chroma's own default embedding function would download a model at run time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterator
+
+import numpy as np
+
+from backend.settings import Settings, get_settings
+from catalog.errors import ConciergeError
+
+# Metadata keys Chroma can filter on. Lists are stored as lists (filter with $contains).
+SCALAR_ATTRIBUTES = ("category_group", "origin", "branding", "formality", "palette", "craft")
+LIST_ATTRIBUTES = ("material", "colour", "season", "occasion")
+PAGE = 1000  # rows per Chroma call; well under its max batch size
+
+
+@lru_cache(maxsize=2)
+def load_embedder(path: str):
+    """The sentence-transformers model from a local directory (never from a hub)."""
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(path, device="cpu", local_files_only=True)
+
+
+def embed(texts: list[str], settings: Settings | None = None, progress: bool = False) -> np.ndarray:
+    """Embed texts with the configured model.
+
+    Returns:
+        `np.ndarray`: shape (len(texts), 384) for all-MiniLM-L6-v2, L2-normalised float32.
+    """
+    settings = settings or get_settings()
+    model = load_embedder(settings.embedding_model_path)
+    return model.encode(texts, batch_size=settings.embedding_batch_size, normalize_embeddings=True,
+                        show_progress_bar=progress, convert_to_numpy=True)
+
+
+def item_document(item: dict) -> str:
+    """The text embedded for an item: what a shopper would read, attributes spelled out."""
+    attrs = item.get("attributes", {})
+    parts = [item["title"], item.get("brand") or "", item.get("category") or "", item.get("description") or ""]
+    for key in ("material", "colour", "season", "occasion", "origin", "craft", "branding", "formality"):
+        value = attrs.get(key)
+        if value:
+            parts.append(f"{key}: {', '.join(map(str, value)) if isinstance(value, list) else value}")
+    return ". ".join(p for p in parts if p)
+
+
+def content_hash(item: dict) -> str:
+    return hashlib.sha1(json.dumps(item, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+def item_metadata(item: dict) -> dict:
+    """Flat metadata for Chroma filters, plus the whole item as JSON to read it back exactly."""
+    attrs = item.get("attributes", {})
+    meta = {"title": item["title"], "json": json.dumps(item, ensure_ascii=False), "hash": content_hash(item)}
+    for key in ("brand", "category"):
+        if item.get(key):
+            meta[key] = str(item[key]).lower()
+    if item.get("price") is not None:
+        meta["price"] = float(item["price"])
+    for key in SCALAR_ATTRIBUTES:
+        value = attrs.get(key)
+        if isinstance(value, list):
+            value = value[0] if value else None
+        if value not in (None, ""):
+            meta[key] = str(value).lower()
+    for key in LIST_ATTRIBUTES:
+        value = attrs.get(key)
+        values = [str(v).lower() for v in (value if isinstance(value, list) else [value] if value else [])]
+        if values:
+            meta[key] = values
+    return meta
+
+
+def chroma_client(settings: Settings | None = None):
+    """The embedded PersistentClient, or an HttpClient when a Chroma server is configured."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    settings = settings or get_settings()
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_host:
+        return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+    settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+    return _persistent_client(str(settings.chroma_dir.resolve()))
+
+
+@lru_cache(maxsize=4)
+def _persistent_client(path: str):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    return chromadb.PersistentClient(path=path, settings=ChromaSettings(anonymized_telemetry=False))
+
+
+@dataclass
+class Hit:
+    item: dict
+    score: float  # cosine similarity, higher is closer
+
+
+class CatalogIndex:
+    """One Chroma collection of catalogue items."""
+
+    def __init__(self, collection):
+        self.collection = collection
+
+    @classmethod
+    def open(cls, name: str, settings: Settings | None = None, create: bool = False) -> "CatalogIndex":
+        client = chroma_client(settings)
+        if create:
+            collection = client.get_or_create_collection(
+                name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}})
+        else:
+            collection = client.get_collection(name, embedding_function=None)
+        return cls(collection)
+
+    def __len__(self) -> int:
+        return self.collection.count()
+
+    def add(self, items: list[dict], embeddings: np.ndarray) -> None:
+        """Add items with precomputed embeddings (one row per item)."""
+        for start in range(0, len(items), PAGE):
+            chunk = items[start:start + PAGE]
+            self.collection.upsert(
+                ids=[it["item_id"] for it in chunk],
+                embeddings=embeddings[start:start + PAGE],
+                documents=[item_document(it) for it in chunk],
+                metadatas=[item_metadata(it) for it in chunk],
+            )
+
+    def add_raw(self, ids, embeddings, documents, metadatas) -> None:
+        """Add rows copied from another collection (no re-embedding)."""
+        for start in range(0, len(ids), PAGE):
+            end = start + PAGE
+            self.collection.upsert(ids=ids[start:end], embeddings=embeddings[start:end],
+                                   documents=documents[start:end], metadatas=metadatas[start:end])
+
+    def pages(self, include=("metadatas",)) -> Iterator[dict]:
+        """Every row, a page at a time (Chroma `get` results)."""
+        total = self.collection.count()
+        for offset in range(0, total, PAGE):
+            yield self.collection.get(include=list(include), limit=PAGE, offset=offset)
+
+    def items(self) -> list[dict]:
+        """Every item, as imported."""
+        return [json.loads(m["json"]) for page in self.pages() for m in page["metadatas"]]
+
+    def get(self, item_ids: list[str]) -> list[dict]:
+        """Items by id, in the order asked; unknown ids are left out."""
+        if not item_ids:
+            return []
+        found = self.collection.get(ids=list(item_ids), include=["metadatas"])
+        by_id = {i: json.loads(m["json"]) for i, m in zip(found["ids"], found["metadatas"])}
+        return [by_id[i] for i in item_ids if i in by_id]
+
+    def search(self, text: str, k: int = 20, where: dict | None = None,
+               settings: Settings | None = None) -> list[Hit]:
+        """Semantic search, optionally restricted by a Chroma metadata filter.
+
+        Args:
+            text (`str`): the query text.
+            k (`int`): how many hits at most.
+            where (`dict`, *optional*): a Chroma filter, e.g. `{"price": {"$lte": 3000}}`.
+
+        Returns:
+            `list[Hit]`: best first.
+        """
+        if not text or not text.strip():
+            raise ConciergeError("the search text is empty; type what you are looking for")
+        n = len(self)
+        if n == 0:
+            return []
+        vector = embed([text], settings)
+        result = self.collection.query(query_embeddings=vector, n_results=min(k, n), where=where or None,
+                                       include=["metadatas", "distances"])
+        return [Hit(json.loads(m["json"]), 1.0 - d)
+                for m, d in zip(result["metadatas"][0], result["distances"][0])]

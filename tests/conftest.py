@@ -1,0 +1,51 @@
+"""Shared fixtures: an isolated var/ directory and a database (SQLite, and PostgreSQL when CI starts one)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+POSTGRES_URL = os.environ.get("CONCIERGE_TEST_POSTGRES_URL")
+DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.skipif(
+    not POSTGRES_URL, reason="CONCIERGE_TEST_POSTGRES_URL is not set (.ci/run starts a PostgreSQL server)"))]
+
+
+def _fresh_postgres_schema(url: str) -> str:
+    """A new, empty schema on the test server; the URL makes it the search path."""
+    from sqlalchemy import create_engine, text
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    engine.dispose()
+    return f"{url}?options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(params=DATABASES)
+def db_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'concierge.db'}"
+    return _fresh_postgres_schema(POSTGRES_URL)
+
+
+@pytest.fixture
+def settings(tmp_path, db_url, monkeypatch):
+    """Settings pointing every store at a fresh temporary directory / schema."""
+    from backend import settings as settings_module
+    from backend.store import get_engine
+
+    monkeypatch.setenv("CONCIERGE_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("CONCIERGE_DATABASE_URL", db_url)
+    settings_module.get_settings.cache_clear()
+    get_engine.cache_clear()
+    yield settings_module.get_settings()
+    settings_module.get_settings.cache_clear()
+    get_engine.cache_clear()
