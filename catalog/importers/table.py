@@ -278,10 +278,12 @@ def _split_currency(item: dict) -> None:
 
 
 def _to_item(row: dict, plan: list[tuple[str, str]], make_id: bool) -> dict:
-    """One table row as an item row (not yet checked)."""
+    """One table row as an item row, not yet checked. Raises ValueError for a bad row."""
     item: dict = {}
-    nested = row.get("attributes")
-    attributes = dict(nested) if isinstance(nested, dict) else {}
+    nested = row.get("attributes") or {}
+    if not isinstance(nested, dict):
+        raise ValueError(f"attributes must be an object, got {type(nested).__name__}")
+    attributes = dict(nested)
     for column, target in plan:
         value = row.get(column)
         if isinstance(value, str):

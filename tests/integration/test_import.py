@@ -1,0 +1,141 @@
+"""Importing into the real stores (Chroma + SQL): idempotent, all or nothing, searchable."""
+
+import pytest
+from sqlmodel import func, select
+
+from backend import importer
+from backend.catalogue import search_catalogue
+from backend.graphs import product_graph
+from backend.importer import active_index, active_version, import_bundle
+from backend.index import chroma_client
+from backend.store import get_engine, session
+from backend.tables import CatalogVersion, Client, ClientNote, Interaction
+from catalog.errors import ConciergeError
+from tests.fixtures.small import small_bundle
+
+pytestmark = pytest.mark.integration
+
+
+def sql_counts(settings) -> dict:
+    with session(get_engine(settings.sql_url)) as s:
+        return {table.__name__: s.exec(select(func.count()).select_from(table)).one()
+                for table in (Client, Interaction, ClientNote, CatalogVersion)}
+
+
+def collections(settings) -> list[str]:
+    return sorted(c if isinstance(c, str) else c.name for c in chroma_client(settings).list_collections())
+
+
+def test_import_fills_both_stores_and_reimport_changes_nothing(settings):
+    result = import_bundle(small_bundle(), progress=False)
+    assert result.changed and result.items_total == 4 and result.items_embedded == 4
+    assert sql_counts(settings) == {"Client": 2, "Interaction": 3, "ClientNote": 1, "CatalogVersion": 1}
+    assert len(active_index()) == 4
+    before = (collections(settings), sql_counts(settings))
+
+    again = import_bundle(small_bundle(), progress=False)
+    assert not again.changed and "unchanged" in again.summary()
+    assert (collections(settings), sql_counts(settings)) == before
+
+
+def test_changed_items_are_upserted_and_only_they_are_embedded(settings):
+    import_bundle(small_bundle(), progress=False)
+    update = small_bundle()
+    update.items = [dict(update.items[0], price=450.0),  # changed
+                    update.items[1],  # same content
+                    {"item_id": "i-new", "title": "Vell linen shirt", "price": 300.0}]  # new
+    update.clients, update.interactions, update.queries = [], [], []
+    result = import_bundle(update, progress=False)
+    assert result.items_embedded == 2 and result.items_reused == 1 and result.items_total == 5
+    index = active_index()
+    assert [i["price"] for i in index.get(["i-scarf"])] == [450.0]
+    assert index.get(["i-boot"])[0]["title"] == "Vell shearling ankle boot"  # untouched items stay
+    assert index.get(["i-new"])[0]["attributes"]["material"] == ["linen"]  # derived from the title
+    assert len(collections(settings)) == 1  # the replaced collection was dropped
+
+
+def test_an_import_interrupted_after_embedding_leaves_the_stores_as_they_were(settings, monkeypatch):
+    import_bundle(small_bundle(), progress=False)
+    live, counts, names = active_version(), sql_counts(settings), collections(settings)
+
+    update = small_bundle("bigger")
+    update.items.append({"item_id": "i-extra", "title": "Orsini gold ring", "price": 1500.0})
+    update.clients.append({"client_id": "c-3", "name": "Cy", "notes": ["New."], "stated_preferences": {}})
+    original = importer._fill_collection
+
+    def interrupted(*args, **kwargs):
+        original(*args, **kwargs)  # embed and write the new collection, then die (Ctrl-C)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(importer, "_fill_collection", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        import_bundle(update, progress=False)
+    assert active_version().collection == live.collection
+    assert sql_counts(settings) == counts and collections(settings) == names
+    assert len(active_index()) == 4
+
+
+def test_a_crash_inside_the_sql_transaction_rolls_everything_back(settings, monkeypatch):
+    import_bundle(small_bundle(), progress=False)
+    live, counts, names = active_version(), sql_counts(settings), collections(settings)
+    update = small_bundle("bigger")
+    update.items.append({"item_id": "i-extra", "title": "Orsini gold ring", "price": 1500.0})
+    update.clients.append({"client_id": "c-3", "name": "Cy", "notes": ["New."], "stated_preferences": {}})
+
+    real_sha256 = importer.hashlib.sha256
+
+    def dies_on_the_new_note(data=b"", *args, **kwargs):
+        if data == b"New.":  # hashing c-3's note: after c-3 was flushed, inside the transaction
+            raise KeyboardInterrupt
+        return real_sha256(data, *args, **kwargs)
+
+    monkeypatch.setattr(importer.hashlib, "sha256", dies_on_the_new_note)
+    with pytest.raises(KeyboardInterrupt):
+        import_bundle(update, progress=False)
+    monkeypatch.undo()
+    assert active_version().collection == live.collection
+    assert sql_counts(settings) == counts and collections(settings) == names
+
+
+def test_interactions_of_clients_nobody_knows_are_skipped_and_reported(settings):
+    bundle = small_bundle()
+    bundle.clients = []  # a catalogue whose interactions name clients the store has never seen
+    from catalog.bundle import ValidationReport
+
+    report = ValidationReport()
+    result = import_bundle(bundle, report, progress=False)
+    assert result.interactions_added == 0
+    assert str(report.problems[0]) == ("interactions.csv:0: client 'c-1' is neither in the bundle nor in the "
+                                       "store; interaction skipped")
+
+
+def test_nothing_to_import_is_a_clear_error(settings):
+    bundle = small_bundle()
+    bundle.items = []
+    with pytest.raises(ConciergeError, match="no valid items to import"):
+        import_bundle(bundle, progress=False)
+
+
+def test_search_finds_the_right_item_and_filters_apply(settings):
+    import_bundle(small_bundle(), progress=False)
+    assert search_catalogue("silk scarf with lemons", k=2)[0]["item_id"] == "i-scarf"
+    assert search_catalogue("warm boots for the mountains", k=1)[0]["item_id"] == "i-boot"
+    cheap = search_catalogue("a bag", k=4, max_price=1000)
+    assert cheap and all(r["price"] <= 1000 for r in cheap)
+    assert [r["item_id"] for r in search_catalogue("anything", k=4, category="watches")] == ["i-watch"]
+    with pytest.raises(ConciergeError, match="type what you are looking for"):
+        search_catalogue("   ")
+    with pytest.raises(ConciergeError, match="the limit is"):
+        search_catalogue("x" * 20_000)
+
+
+def test_product_graph_links_items_to_their_attributes_and_follows_imports(settings):
+    import_bundle(small_bundle(), progress=False)
+    graph = product_graph()
+    assert graph.has_edge("item:i-scarf", "material=silk")
+    assert graph.has_edge("item:i-tote", "brand=aurel") and graph.has_edge("item:i-scarf", "brand=aurel")
+    assert graph.nodes["material=silk"]["kind"] == "attribute"
+    update = small_bundle()
+    update.items = [{"item_id": "i-ring", "title": "Orsini gold ring", "price": 1500.0}]
+    import_bundle(update, progress=False)
+    assert product_graph().has_edge("item:i-ring", "material=gold")
