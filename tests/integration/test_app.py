@@ -1,0 +1,65 @@
+"""The first page on a real uvicorn server: health check, the page itself, and search through Gradio's API."""
+
+import socket
+import threading
+import time
+
+import httpx
+import pytest
+import uvicorn
+
+from app.main import create_app, on_search
+from backend.importer import import_bundle
+from tests.fixtures.small import small_bundle
+
+pytestmark = pytest.mark.integration
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(settings):
+    import_bundle(small_bundle(), progress=False)
+    port = free_port()
+    srv = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not srv.started and time.time() < deadline:
+        time.sleep(0.1)
+    assert srv.started, "server did not start"
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_server_answers_health_page_and_search(server):
+    assert httpx.get(f"{server}/healthz").json() == {"status": "ok"}
+    page = httpx.get(f"{server}/", follow_redirects=True)
+    assert page.status_code == 200 and "Concierge" in page.text
+
+    from gradio_client import Client
+
+    client = Client(server + "/", verbose=False)
+    table, status = client.predict("silk scarf with lemons", "", None, api_name="/on_search")
+    assert table["data"][0][0] == "i-scarf" and "most similar first" in status
+
+
+def test_search_handler_turns_bad_input_into_messages(settings):
+    import_bundle(small_bundle(), progress=False)
+    assert on_search("", "", None) == ([], "⚠️ type what you are looking for")
+    rows, status = on_search("y" * 5000, "", None)
+    assert rows == [] and "the limit is 2000" in status
+    rows, status = on_search("a bag", "", -3)
+    assert rows == [] and "must not be negative" in status
+    rows, status = on_search("a bag", "watches", 10)
+    assert rows == [] and status == "Nothing in the catalogue matches these filters."
+
+
+def test_search_before_any_import_says_what_to_do(settings):
+    rows, status = on_search("a bag", "", None)
+    assert rows == [] and "concierge seed-demo" in status
