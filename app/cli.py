@@ -14,9 +14,6 @@ from pathlib import Path
 
 from catalog.errors import ConciergeError
 
-TABLE_SUFFIXES = (".csv", ".jsonl", ".json-lines")
-
-
 def cmd_demo(args) -> int:
     from catalog.bundle import write_bundle
     from catalog.demo import world_bundle
@@ -94,7 +91,7 @@ def _read_any(path: str, mapping: str | None):
     from catalog.importers.table import parse_map, read_table
 
     target = Path(path)
-    if target.is_file() and target.suffix.lower() in TABLE_SUFFIXES:
+    if target.is_file():  # read_table names the file types it accepts
         return read_table(target, parse_map(mapping))
     if mapping:
         raise ConciergeError("--map applies to a CSV or JSONL file, not to a bundle directory")

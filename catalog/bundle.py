@@ -19,6 +19,7 @@ import csv
 import hashlib
 import json
 import math
+import re
 import os
 import shutil
 import tempfile
@@ -181,7 +182,7 @@ def parse_price(value) -> float | None:
     if isinstance(value, bool):
         raise ValueError(f"price must be a number, got {value!r}")
     try:
-        price = float(str(value).replace(",", "").strip()) if isinstance(value, str) else float(value)
+        price = float(_price_text(value)) if isinstance(value, str) else float(value)
     except (TypeError, ValueError):
         raise ValueError(f"price must be a number, got {value!r}") from None
     if math.isnan(price) or math.isinf(price):
@@ -189,6 +190,14 @@ def parse_price(value) -> float | None:
     if price < 0:
         raise ValueError(f"price must not be negative, got {value!r}")
     return price
+
+
+def _price_text(text: str) -> str:
+    """'1,250.00' -> '1250.00'; a lone decimal comma as Europe writes it, '12,50' -> '12.50'."""
+    text = text.strip()
+    if re.fullmatch(r"-?\d+,\d{1,2}", text):
+        return text.replace(",", ".")
+    return text.replace(",", "")
 
 
 def parse_timestamp(value) -> str:
@@ -319,7 +328,7 @@ def clean_interaction(row: dict, item_ids: set[str], client_ids: set[str] | None
     }
 
 
-def _keep_unique(rows, key, clean, file, report) -> list[dict]:
+def keep_unique(rows, key, clean, file, report) -> list[dict]:
     """Clean each row, skipping invalid ones and later duplicates of an id."""
     kept, first_line = [], {}
     for number, row in rows:
@@ -388,12 +397,12 @@ def read_bundle(path: str | os.PathLike) -> tuple[Bundle, ValidationReport]:
     report = ValidationReport()
     manifest = read_manifest(root, report)
 
-    items = _keep_unique(read_jsonl(root / "items.jsonl", report), "item_id", clean_item, "items.jsonl", report)
+    items = keep_unique(read_jsonl(root / "items.jsonl", report), "item_id", clean_item, "items.jsonl", report)
     item_ids = {item["item_id"] for item in items}
 
     clients, client_ids = [], None
     if (root / "clients.jsonl").is_file():
-        clients = _keep_unique(read_jsonl(root / "clients.jsonl", report), "client_id", clean_client,
+        clients = keep_unique(read_jsonl(root / "clients.jsonl", report), "client_id", clean_client,
                                "clients.jsonl", report)
         client_ids = {c["client_id"] for c in clients}
 
@@ -403,7 +412,7 @@ def read_bundle(path: str | os.PathLike) -> tuple[Bundle, ValidationReport]:
 
     queries = []
     if (root / "queries.jsonl").is_file():
-        queries = _keep_unique(read_jsonl(root / "queries.jsonl", report), "query_id",
+        queries = keep_unique(read_jsonl(root / "queries.jsonl", report), "query_id",
                                lambda r: clean_query(r, item_ids, client_ids), "queries.jsonl", report)
 
     manifest.setdefault("name", root.name)

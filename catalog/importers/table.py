@@ -20,7 +20,7 @@ import os
 import re
 from pathlib import Path
 
-from catalog.bundle import Bundle, ValidationReport, _keep_unique, clean_item, read_jsonl, read_lines
+from catalog.bundle import Bundle, ValidationReport, keep_unique, clean_item, read_jsonl, read_lines
 from catalog.derive import derive_attributes, fold
 from catalog.errors import ConciergeError
 
@@ -361,7 +361,7 @@ def read_table(
     def clean(row: dict) -> dict:
         return clean_item(_to_item(row, plan, make_id))
 
-    items = _keep_unique(rows, "item_id", clean, path.name, report)
+    items = keep_unique(rows, "item_id", clean, path.name, report)
     # clean_item has checked that a stated brand is a string
     brands = sorted({item["brand"].strip() for item in items if item.get("brand")})
     items = [derive_attributes(item, brands) for item in items]

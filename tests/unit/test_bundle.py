@@ -138,3 +138,10 @@ def test_a_broken_manifest_is_reported_and_the_rows_still_read(bundle_dir):
     bundle, report = read_bundle(bundle_dir)
     assert str(report.problems[0]).startswith("manifest.json:0: unreadable manifest")
     assert bundle.name == "small" and len(bundle.items) == 4
+
+
+@pytest.mark.parametrize("text, price", [("1,250.00", 1250.0), ("12,50", 12.5), ("980", 980.0), (" 7 ", 7.0)])
+def test_prices_written_as_text_are_read_as_people_mean_them(text, price):
+    from catalog.bundle import parse_price
+
+    assert parse_price(text) == price

@@ -1,0 +1,192 @@
+"""Places a client travels to, and what a place and a season imply.
+
+Each place has a country, a setting, the climate of each season (hot, warm, mild, cool, cold;
+with a flag when rain is likely), the formality its occasions usually keep, and the occasions
+that plausibly happen there. `implied_context` turns (occasion, place, season) into the facts an
+implicit request leaves unsaid: climate, rain, daytime or evening, outdoor or indoor, the
+formality levels that fit and the palettes that suit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from catalog.demo.vocab import FORMALITY, OCCASIONS
+
+# The item seasons that suit a climate: a winter in Dubai is hot, so it asks for summer pieces.
+CLIMATE_SEASONS: dict[str, tuple[str, ...]] = {
+    "hot": ("summer",),
+    "warm": ("spring", "summer"),
+    "mild": ("spring", "autumn"),
+    "cool": ("autumn", "winter"),
+    "cold": ("winter",),
+}
+
+
+@dataclass(frozen=True)
+class Place:
+    """A destination.
+
+    country: where it is.
+    prep: the preposition before its name ("in Milan", "on the Amalfi Coast").
+    setting: city, coast, island, countryside, lake or mountain.
+    climate: season -> (climate, rain likely).
+    formality: the level people there usually dress to (index into FORMALITY).
+    occasions: occasions that plausibly take a client there.
+    """
+
+    country: str
+    prep: str
+    setting: str
+    climate: dict[str, tuple[str, bool]]
+    formality: int
+    occasions: tuple[str, ...]
+
+
+def _climate(spring: str, summer: str, autumn: str, winter: str, wet: str = "") -> dict[str, tuple[str, bool]]:
+    # `wet` lists the seasons (by initial) when rain is likely, e.g. "aw" = autumn and winter.
+    names = ("spring", "summer", "autumn", "winter")
+    values = (spring, summer, autumn, winter)
+    return {n: (v, n[0] in wet) for n, v in zip(names, values)}
+
+
+CITY_LIFE = ("business meeting", "business dinner", "cocktail", "evening", "office", "opera", "gala", "wedding")
+COAST_LIFE = ("resort", "wedding", "evening", "cocktail", "weekend", "garden party")
+
+PLACES: dict[str, Place] = {
+    "Tuscany": Place("Italy", "in", "countryside", _climate("mild", "hot", "mild", "cool", "w"), 2,
+                     ("wedding", "garden party", "weekend", "evening", "travel")),
+    "Milan": Place("Italy", "in", "city", _climate("mild", "hot", "cool", "cold", "s"), 3,
+                   ("business meeting", "business dinner", "cocktail", "opera", "evening", "office", "gala")),
+    "Rome": Place("Italy", "in", "city", _climate("mild", "hot", "mild", "cool"), 2,
+                  ("business meeting", "business dinner", "evening", "wedding", "travel", "cocktail")),
+    "Amalfi Coast": Place("Italy", "on the", "coast", _climate("warm", "hot", "warm", "mild", "w"), 1,
+                          ("resort", "wedding", "evening", "weekend", "travel")),
+    "Capri": Place("Italy", "on", "island", _climate("warm", "hot", "warm", "mild", "w"), 1,
+                   ("resort", "wedding", "evening", "cocktail", "weekend")),
+    "Lake Como": Place("Italy", "on", "lake", _climate("mild", "warm", "mild", "cool", "a"), 2,
+                       ("wedding", "garden party", "weekend", "evening", "cocktail")),
+    "Venice": Place("Italy", "in", "city", _climate("mild", "hot", "mild", "cool", "aw"), 3,
+                    ("opera", "gala", "evening", "wedding", "cocktail", "travel")),
+    "Paris": Place("France", "in", "city", _climate("mild", "warm", "cool", "cold", "sa"), 3, CITY_LIFE),
+    "Provence": Place("France", "in", "countryside", _climate("mild", "hot", "warm", "cool"), 1,
+                      ("wedding", "garden party", "weekend", "resort", "evening")),
+    "Saint-Tropez": Place("France", "in", "coast", _climate("warm", "hot", "warm", "mild"), 1, COAST_LIFE),
+    "Cannes": Place("France", "in", "coast", _climate("warm", "hot", "warm", "mild"), 3,
+                    ("gala", "cocktail", "evening", "business dinner", "resort")),
+    "Courchevel": Place("France", "in", "mountain", _climate("cool", "mild", "cool", "cold"), 2,
+                        ("weekend", "evening", "travel", "cocktail")),
+    "Monaco": Place("Monaco", "in", "coast", _climate("warm", "hot", "warm", "mild"), 3,
+                    ("gala", "cocktail", "evening", "resort", "business dinner")),
+    "London": Place("UK", "in", "city", _climate("mild", "warm", "cool", "cold", "sawu"), 3,
+                    CITY_LIFE + ("garden party",)),
+    "the Cotswolds": Place("UK", "in", "countryside", _climate("mild", "warm", "cool", "cold", "saw"), 1,
+                           ("weekend", "wedding", "garden party", "travel")),
+    "the Scottish Highlands": Place("UK", "in", "countryside", _climate("cool", "mild", "cool", "cold", "sauw"), 1,
+                                    ("weekend", "travel", "wedding")),
+    "Geneva": Place("Switzerland", "in", "city", _climate("mild", "warm", "cool", "cold", "a"), 3,
+                    ("business meeting", "business dinner", "office", "gala", "evening")),
+    "St. Moritz": Place("Switzerland", "in", "mountain", _climate("cool", "mild", "cool", "cold"), 2,
+                        ("weekend", "evening", "gala", "travel", "cocktail")),
+    "Madrid": Place("Spain", "in", "city", _climate("mild", "hot", "mild", "cool"), 2,
+                    ("business meeting", "business dinner", "evening", "wedding", "cocktail", "office")),
+    "Seville": Place("Spain", "in", "city", _climate("warm", "hot", "warm", "mild"), 2,
+                     ("wedding", "evening", "garden party", "travel")),
+    "Ibiza": Place("Spain", "in", "island", _climate("warm", "hot", "warm", "mild"), 0,
+                   ("resort", "weekend", "evening", "wedding")),
+    "Marbella": Place("Spain", "in", "coast", _climate("warm", "hot", "warm", "mild"), 1,
+                      ("resort", "weekend", "evening", "cocktail", "wedding")),
+    "Tokyo": Place("Japan", "in", "city", _climate("mild", "hot", "mild", "cool", "u"), 3,
+                   ("business meeting", "business dinner", "office", "evening", "cocktail")),
+    "Kyoto": Place("Japan", "in", "city", _climate("mild", "hot", "mild", "cool", "u"), 2,
+                   ("travel", "evening", "wedding", "weekend")),
+    "New York": Place("USA", "in", "city", _climate("mild", "hot", "mild", "cold", "s"), 3, CITY_LIFE),
+    "Dubai": Place("UAE", "in", "city", _climate("hot", "hot", "hot", "warm"), 3,
+                   ("business meeting", "business dinner", "gala", "resort", "wedding")),
+    "Marrakech": Place("Morocco", "in", "city", _climate("warm", "hot", "warm", "mild"), 1,
+                       ("travel", "wedding", "evening", "resort")),
+    "Mykonos": Place("Greece", "on", "island", _climate("warm", "hot", "warm", "mild", "w"), 0,
+                     ("resort", "weekend", "evening", "wedding")),
+    "Vienna": Place("Austria", "in", "city", _climate("mild", "warm", "cool", "cold", "a"), 3,
+                    ("opera", "gala", "business dinner", "evening", "business meeting")),
+}
+
+
+def formality_levels(occasion: str | None, place: Place | None) -> list[str] | None:
+    """The formality levels that fit an occasion at a place.
+
+    The occasion gives a range; a place with a known dress code narrows it to the levels within
+    one step of that code (Milan keeps a business dinner formal rather than business).
+
+    Args:
+        occasion (`str | None`): a name from OCCASIONS, or None for no occasion.
+        place (`Place | None`): where it happens.
+
+    Returns:
+        `list[str] | None`: level names, or None when nothing constrains formality.
+    """
+    if occasion is None:
+        return None
+    low, high = OCCASIONS[occasion].formality
+    if place is not None and low <= place.formality <= high:
+        low, high = max(low, place.formality - 1), min(high, place.formality + 1)
+        if place.formality == high and high > low:
+            low = max(low, high - 1)
+    return list(FORMALITY[low:high + 1])
+
+
+def implied_palettes(evening: bool, outdoor: bool, climate: str | None, season: str | None) -> list[str] | None:
+    """The palettes a setting suggests, or None when it suggests none.
+
+    An evening in a cool season asks for dark or neutral tones; a hot or warm day outside asks
+    for light, bright or neutral ones.
+
+    Args:
+        evening (`bool`): after dark.
+        outdoor (`bool`): mostly outside.
+        climate (`str | None`): a key of CLIMATE_SEASONS.
+        season (`str | None`): the calendar season.
+
+    Returns:
+        `list[str] | None`: allowed palettes.
+    """
+    if evening and (climate in ("cool", "cold") or (climate is None and season in ("autumn", "winter"))):
+        return ["dark", "neutral"]
+    if not evening and outdoor and climate in ("hot", "warm"):
+        return ["light", "bright", "neutral"]
+    return None
+
+
+def implied_context(occasion: str | None, place_name: str | None, season: str | None) -> dict:
+    """The facts an implicit request leaves unsaid, for one occasion at one place and season.
+
+    Args:
+        occasion (`str | None`): a name from OCCASIONS (None: no occasion named).
+        place_name (`str | None`): a key of PLACES (None: no place named).
+        season (`str | None`): the calendar season (None: not said).
+
+    Returns:
+        `dict`: occasion, place, country, season, climate, wet, time ("daytime"/"evening"),
+        setting ("outdoor"/"indoor"), formality (allowed levels or None), palette (allowed
+        palettes or None) and must_not_colours (a wedding guest does not wear white).
+    """
+    place = PLACES[place_name] if place_name else None
+    climate, wet = (place.climate[season] if place and season else (None, False))
+    spec = OCCASIONS[occasion] if occasion else None
+    evening = bool(spec and spec.evening)
+    outdoor = bool(spec and spec.outdoor) or bool(
+        place and occasion in ("wedding", "weekend") and place.setting != "city"
+    )
+    return {
+        "occasion": occasion,
+        "place": place_name,
+        "country": place.country if place else None,
+        "season": season,
+        "climate": climate,
+        "wet": wet,
+        "time": "evening" if evening else "daytime",
+        "setting": "outdoor" if outdoor else "indoor",
+        "formality": formality_levels(occasion, place),
+        "palette": implied_palettes(evening, outdoor, climate, season),
+        "must_not_colours": ["white", "ivory"] if occasion == "wedding" else [],
+    }

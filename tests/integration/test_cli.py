@@ -1,0 +1,61 @@
+"""The `concierge` command as a user runs it: exit codes and messages, never a traceback."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from catalog.bundle import write_bundle
+from tests.fixtures.small import small_bundle
+
+pytestmark = pytest.mark.integration
+
+
+def concierge(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "app.cli", *args], capture_output=True, text=True, env=env,
+                          timeout=300)
+
+
+@pytest.fixture
+def env(settings, monkeypatch):
+    import os
+
+    return dict(os.environ)
+
+
+def test_validate_exit_status_follows_the_report(tmp_path, env):
+    bundle = write_bundle(small_bundle(), tmp_path / "b")
+    ok = concierge("validate", str(bundle), env=env)
+    assert ok.returncode == 0 and "items.jsonl: 4 good, 0 bad" in ok.stdout
+    with open(bundle / "items.jsonl", "a") as f:
+        f.write('{"item_id": "x", "title": "y", "price": "-1"}\n')
+    bad = concierge("validate", str(bundle), env=env)
+    assert bad.returncode == 1
+    assert "items.jsonl:5: price must not be negative, got '-1'" in bad.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["import", "/nonexistent/bundle"], "error: /nonexistent/bundle does not exist"),
+    (["validate", "."], "is not a bundle: it has no items.jsonl"),
+])
+def test_bad_paths_get_one_line_errors(args, message, env):
+    result = concierge(*args, env=env)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_import_then_search_and_a_csv_with_a_missing_mapped_column(tmp_path, env):
+    bundle = write_bundle(small_bundle(), tmp_path / "b")
+    first = concierge("import", str(bundle), "--quiet", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "4 items live (4 embedded, 0 unchanged), 2 clients, 3 new interactions" in first.stdout
+    assert "unchanged" in concierge("import", str(bundle), "--quiet", env=env).stdout
+    found = concierge("search", "warm boots for winter", "-k", "1", env=env)
+    assert found.returncode == 0 and "i-boot" in found.stdout
+
+    table = tmp_path / "shop.csv"
+    table.write_text("Name,Cost\nSilk scarf,200\n")
+    wrong = concierge("import", str(table), "--map", "title=Name,price=Price", env=env)
+    assert wrong.returncode == 2 and "column 'Price' is not in the header" in wrong.stderr
+    right = concierge("import", str(table), "--map", "title=Name,price=Cost", "--quiet", env=env)
+    assert right.returncode == 0 and "5 items live" in right.stdout, right.stderr
