@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from catalog.demo.vocab import FORMALITY, OCCASIONS
+from catalog.demo.vocab import FORMALITY, OCCASIONS, SEASONS
 
 # The item seasons that suit a climate: a winter in Dubai is hot, so it asks for summer pieces.
 CLIMATE_SEASONS: dict[str, tuple[str, ...]] = {
@@ -43,32 +43,33 @@ class Place:
     occasions: tuple[str, ...]
 
 
-def _climate(spring: str, summer: str, autumn: str, winter: str, wet: str = "") -> dict[str, tuple[str, bool]]:
-    # `wet` lists the seasons (by initial) when rain is likely, e.g. "aw" = autumn and winter.
-    names = ("spring", "summer", "autumn", "winter")
+def _climate(
+    spring: str, summer: str, autumn: str, winter: str, wet: tuple[str, ...] = ()
+) -> dict[str, tuple[str, bool]]:
+    # `wet` lists the seasons when rain is likely.
     values = (spring, summer, autumn, winter)
-    return {n: (v, n[0] in wet) for n, v in zip(names, values)}
+    return {season: (value, season in wet) for season, value in zip(SEASONS, values)}
 
 
 CITY_LIFE = ("business meeting", "business dinner", "cocktail", "evening", "office", "opera", "gala", "wedding")
 COAST_LIFE = ("resort", "wedding", "evening", "cocktail", "weekend", "garden party")
 
 PLACES: dict[str, Place] = {
-    "Tuscany": Place("Italy", "in", "countryside", _climate("mild", "hot", "mild", "cool", "w"), 2,
+    "Tuscany": Place("Italy", "in", "countryside", _climate("mild", "hot", "mild", "cool", wet=("winter",)), 2,
                      ("wedding", "garden party", "weekend", "evening", "travel")),
-    "Milan": Place("Italy", "in", "city", _climate("mild", "hot", "cool", "cold", "s"), 3,
+    "Milan": Place("Italy", "in", "city", _climate("mild", "hot", "cool", "cold", wet=("spring",)), 3,
                    ("business meeting", "business dinner", "cocktail", "opera", "evening", "office", "gala")),
     "Rome": Place("Italy", "in", "city", _climate("mild", "hot", "mild", "cool"), 2,
                   ("business meeting", "business dinner", "evening", "wedding", "travel", "cocktail")),
-    "Amalfi Coast": Place("Italy", "on the", "coast", _climate("warm", "hot", "warm", "mild", "w"), 1,
+    "Amalfi Coast": Place("Italy", "on the", "coast", _climate("warm", "hot", "warm", "mild", wet=("winter",)), 1,
                           ("resort", "wedding", "evening", "weekend", "travel")),
-    "Capri": Place("Italy", "on", "island", _climate("warm", "hot", "warm", "mild", "w"), 1,
+    "Capri": Place("Italy", "on", "island", _climate("warm", "hot", "warm", "mild", wet=("winter",)), 1,
                    ("resort", "wedding", "evening", "cocktail", "weekend")),
-    "Lake Como": Place("Italy", "on", "lake", _climate("mild", "warm", "mild", "cool", "a"), 2,
+    "Lake Como": Place("Italy", "on", "lake", _climate("mild", "warm", "mild", "cool", wet=("autumn",)), 2,
                        ("wedding", "garden party", "weekend", "evening", "cocktail")),
-    "Venice": Place("Italy", "in", "city", _climate("mild", "hot", "mild", "cool", "aw"), 3,
+    "Venice": Place("Italy", "in", "city", _climate("mild", "hot", "mild", "cool", wet=("autumn", "winter")), 3,
                     ("opera", "gala", "evening", "wedding", "cocktail", "travel")),
-    "Paris": Place("France", "in", "city", _climate("mild", "warm", "cool", "cold", "sa"), 3, CITY_LIFE),
+    "Paris": Place("France", "in", "city", _climate("mild", "warm", "cool", "cold", wet=("spring", "autumn")), 3, CITY_LIFE),
     "Provence": Place("France", "in", "countryside", _climate("mild", "hot", "warm", "cool"), 1,
                       ("wedding", "garden party", "weekend", "resort", "evening")),
     "Saint-Tropez": Place("France", "in", "coast", _climate("warm", "hot", "warm", "mild"), 1, COAST_LIFE),
@@ -78,13 +79,13 @@ PLACES: dict[str, Place] = {
                         ("weekend", "evening", "travel", "cocktail")),
     "Monaco": Place("Monaco", "in", "coast", _climate("warm", "hot", "warm", "mild"), 3,
                     ("gala", "cocktail", "evening", "resort", "business dinner")),
-    "London": Place("UK", "in", "city", _climate("mild", "warm", "cool", "cold", "sawu"), 3,
+    "London": Place("UK", "in", "city", _climate("mild", "warm", "cool", "cold", wet=("spring", "autumn", "winter", "summer")), 3,
                     CITY_LIFE + ("garden party",)),
-    "the Cotswolds": Place("UK", "in", "countryside", _climate("mild", "warm", "cool", "cold", "saw"), 1,
+    "the Cotswolds": Place("UK", "in", "countryside", _climate("mild", "warm", "cool", "cold", wet=("spring", "autumn", "winter")), 1,
                            ("weekend", "wedding", "garden party", "travel")),
-    "the Scottish Highlands": Place("UK", "in", "countryside", _climate("cool", "mild", "cool", "cold", "sauw"), 1,
+    "the Scottish Highlands": Place("UK", "in", "countryside", _climate("cool", "mild", "cool", "cold", wet=("spring", "autumn", "summer", "winter")), 1,
                                     ("weekend", "travel", "wedding")),
-    "Geneva": Place("Switzerland", "in", "city", _climate("mild", "warm", "cool", "cold", "a"), 3,
+    "Geneva": Place("Switzerland", "in", "city", _climate("mild", "warm", "cool", "cold", wet=("autumn",)), 3,
                     ("business meeting", "business dinner", "office", "gala", "evening")),
     "St. Moritz": Place("Switzerland", "in", "mountain", _climate("cool", "mild", "cool", "cold"), 2,
                         ("weekend", "evening", "gala", "travel", "cocktail")),
@@ -96,18 +97,18 @@ PLACES: dict[str, Place] = {
                    ("resort", "weekend", "evening", "wedding")),
     "Marbella": Place("Spain", "in", "coast", _climate("warm", "hot", "warm", "mild"), 1,
                       ("resort", "weekend", "evening", "cocktail", "wedding")),
-    "Tokyo": Place("Japan", "in", "city", _climate("mild", "hot", "mild", "cool", "u"), 3,
+    "Tokyo": Place("Japan", "in", "city", _climate("mild", "hot", "mild", "cool", wet=("summer",)), 3,
                    ("business meeting", "business dinner", "office", "evening", "cocktail")),
-    "Kyoto": Place("Japan", "in", "city", _climate("mild", "hot", "mild", "cool", "u"), 2,
+    "Kyoto": Place("Japan", "in", "city", _climate("mild", "hot", "mild", "cool", wet=("summer",)), 2,
                    ("travel", "evening", "wedding", "weekend")),
-    "New York": Place("USA", "in", "city", _climate("mild", "hot", "mild", "cold", "s"), 3, CITY_LIFE),
+    "New York": Place("USA", "in", "city", _climate("mild", "hot", "mild", "cold", wet=("spring",)), 3, CITY_LIFE),
     "Dubai": Place("UAE", "in", "city", _climate("hot", "hot", "hot", "warm"), 3,
                    ("business meeting", "business dinner", "gala", "resort", "wedding")),
     "Marrakech": Place("Morocco", "in", "city", _climate("warm", "hot", "warm", "mild"), 1,
                        ("travel", "wedding", "evening", "resort")),
-    "Mykonos": Place("Greece", "on", "island", _climate("warm", "hot", "warm", "mild", "w"), 0,
+    "Mykonos": Place("Greece", "on", "island", _climate("warm", "hot", "warm", "mild", wet=("winter",)), 0,
                      ("resort", "weekend", "evening", "wedding")),
-    "Vienna": Place("Austria", "in", "city", _climate("mild", "warm", "cool", "cold", "a"), 3,
+    "Vienna": Place("Austria", "in", "city", _climate("mild", "warm", "cool", "cold", wet=("autumn",)), 3,
                     ("opera", "gala", "business dinner", "evening", "business meeting")),
 }
 
@@ -115,8 +116,8 @@ PLACES: dict[str, Place] = {
 def formality_levels(occasion: str | None, place: Place | None) -> list[str] | None:
     """The formality levels that fit an occasion at a place.
 
-    The occasion gives a range; a place with a known dress code narrows it to the levels within
-    one step of that code (Milan keeps a business dinner formal rather than business).
+    The occasion gives a range; a place's dress code raises its floor when the code lies
+    within that range (a business dinner in Milan is formal, not merely business).
 
     Args:
         occasion (`str | None`): a name from OCCASIONS, or None for no occasion.
@@ -129,9 +130,7 @@ def formality_levels(occasion: str | None, place: Place | None) -> list[str] | N
         return None
     low, high = OCCASIONS[occasion].formality
     if place is not None and low <= place.formality <= high:
-        low, high = max(low, place.formality - 1), min(high, place.formality + 1)
-        if place.formality == high and high > low:
-            low = max(low, high - 1)
+        low = place.formality
     return list(FORMALITY[low:high + 1])
 
 
