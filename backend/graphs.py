@@ -9,6 +9,7 @@ PageRank at retrieval time. It is built once per catalogue version and cached on
 from __future__ import annotations
 
 import pickle
+import re
 from functools import lru_cache
 
 import networkx as nx
@@ -88,3 +89,117 @@ def product_graph(settings: Settings | None = None, engine: Engine | None = None
 def _cached_graph(path: str) -> nx.Graph:
     with open(path, "rb") as f:
         return pickle.load(f)
+
+
+# ----------------------------------------------------------------------------------------------
+# Preference graph: what one client likes and dislikes, from history, stated preferences and notes
+
+# Signal of each interaction kind (ratings are mapped from 1..5 to -1..+1 instead).
+KIND_WEIGHT = {"purchase": 1.0, "wishlist": 0.6, "view": 0.15, "return": -1.0}
+HALF_LIFE_DAYS = 365.0  # an interaction a year old counts half
+STATED_WEIGHT = 1.5  # what a client told the boutique outweighs one purchase
+NOTE_WEIGHT = 0.75
+# Words of a note that turn the attributes it names into likes or dislikes.
+NOTE_LIKES = ("love", "loves", "prefer", "prefers", "favourite", "favorite", "likes", "adores", "fond of",
+              "always", "collects", "drawn to")
+NOTE_DISLIKES = ("returned", "dislike", "dislikes", "avoid", "avoids", "never", "not", "no ", "hates", "won't",
+                 "doesn't", "does not", "refuses", "allergic", "too loud", "too flashy")
+STATED_KEYS = {"colours": "colour", "colors": "colour", "materials": "material", "houses": "brand",
+               "brands": "brand", "occasions": "occasion"}
+
+
+def interaction_weight(kind: str, value: float, age_days: float) -> float:
+    """Signed weight of one interaction: kind (purchase > wishlist > view; return < 0) x recency decay."""
+    base = (value - 3.0) / 2.0 if kind == "rating" else KIND_WEIGHT.get(kind, 0.0)
+    return base * 0.5 ** (max(age_days, 0.0) / HALF_LIFE_DAYS)
+
+
+def preference_graph(client_id: str, interactions: list[dict], items: dict[str, dict],
+                     stated_preferences: dict | None = None, notes: list[str] | None = None,
+                     now=None, vocabulary: dict[str, set[str]] | None = None) -> nx.DiGraph:
+    """A client's signed, weighted edges to items and to attribute values.
+
+    Args:
+        client_id (`str`): the client.
+        interactions (`list[dict]`): rows with item_id, kind, value, timestamp (datetime).
+        items (`dict[str, dict]`): catalogue items by id (those the interactions name).
+        stated_preferences (`dict`, *optional*): colours / materials / houses / occasions / avoid.
+        notes (`list[str]`, *optional*): associate notes in natural language.
+        now (`datetime`, *optional*): reference time for recency (default: the newest interaction).
+        vocabulary (`dict[str, set[str]]`, *optional*): attribute key -> known values, to read notes.
+
+    Returns:
+        `nx.DiGraph`: `client:<id>` -> `item:<id>` and -> `<key>=<value>` edges with `weight` (signed)
+        and `sources` (which evidence contributed).
+    """
+    graph = nx.DiGraph()
+    root = f"client:{client_id}"
+    graph.add_node(root, kind="client")
+    if interactions and now is None:
+        now = max(r["timestamp"] for r in interactions)
+
+    def add(node: str, weight: float, source: str, kind: str) -> None:
+        if not graph.has_edge(root, node):
+            graph.add_node(node, kind=kind)
+            graph.add_edge(root, node, weight=0.0, sources=[])
+        edge = graph.edges[root, node]
+        edge["weight"] += weight
+        if source not in edge["sources"]:
+            edge["sources"].append(source)
+
+    for row in interactions:
+        item = items.get(row["item_id"])
+        age = (now - row["timestamp"]).total_seconds() / 86400 if now else 0.0
+        weight = interaction_weight(row["kind"], row.get("value", 1.0), age)
+        add(item_node(row["item_id"]), weight, row["kind"], "item")
+        if item is None:
+            continue
+        attrs = attribute_nodes(item)
+        for _, attr in attrs:  # spread the item's weight over its attributes
+            add(attr, weight / max(len(attrs), 1) * 3.0, row["kind"], "attribute")
+
+    vocabulary = vocabulary or {}
+    for key, values in (stated_preferences or {}).items():
+        values = values if isinstance(values, list) else [values]
+        if key == "avoid":
+            for value in values:
+                for attr_key in _keys_of(str(value), vocabulary):
+                    add(f"{attr_key}={str(value).lower()}", -STATED_WEIGHT, "stated", "attribute")
+        elif key in STATED_KEYS:
+            for value in values:
+                add(f"{STATED_KEYS[key]}={str(value).lower()}", STATED_WEIGHT, "stated", "attribute")
+
+    for note in notes or []:
+        for sentence in re.split(r"(?<=[.;!?])\s+", note.lower()):
+            sign = -1.0 if any(cue in sentence for cue in NOTE_DISLIKES) else \
+                1.0 if any(cue in sentence for cue in NOTE_LIKES) else 0.0
+            if not sign:
+                continue
+            for key, values in vocabulary.items():
+                for value in values:
+                    if re.search(rf"(?<![\w-]){re.escape(value)}s?(?![\w-])", sentence):
+                        add(f"{key}={value}", sign * NOTE_WEIGHT, "note", "attribute")
+    return graph
+
+
+def _keys_of(value: str, vocabulary: dict[str, set[str]]) -> list[str]:
+    """Which attribute keys a bare value belongs to ('suede' -> material, 'logo-forward' -> branding)."""
+    keys = [key for key, values in vocabulary.items() if value.lower() in values]
+    return keys or ["material"]
+
+
+def attribute_vocabulary(items) -> dict[str, set[str]]:
+    """Attribute key -> lower-cased values, over the catalogue (brand and category included)."""
+    vocab: dict[str, set[str]] = {}
+    for item in items:
+        for relation, node in attribute_nodes(item):
+            vocab.setdefault(relation, set()).add(node.split("=", 1)[1])
+    return vocab
+
+
+def top_preferences(graph: nx.DiGraph, n: int = 6) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+    """The strongest liked and disliked attribute nodes, as (node, weight), strongest first."""
+    edges = [(v, d["weight"]) for _, v, d in graph.out_edges(data=True) if graph.nodes[v].get("kind") == "attribute"]
+    likes = sorted((e for e in edges if e[1] > 0.05), key=lambda e: -e[1])[:n]
+    dislikes = sorted((e for e in edges if e[1] < -0.05), key=lambda e: e[1])[:n]
+    return likes, dislikes
