@@ -16,7 +16,7 @@ from catalog.errors import ConciergeError
 
 def cmd_demo(args) -> int:
     from catalog.bundle import write_bundle
-    from catalog.demo import world_bundle
+    from catalog.demo.export import world_bundle
 
     bundle = world_bundle(seed=args.seed)
     path = write_bundle(bundle, args.out)
@@ -44,7 +44,7 @@ def cmd_import(args) -> int:
 def cmd_seed_demo(args) -> int:
     from backend.importer import import_bundle
     from backend.settings import get_settings
-    from catalog.demo import world_bundle
+    from catalog.demo.export import world_bundle
 
     seed = args.seed if args.seed is not None else get_settings().demo_seed
     print(f"generating the demo world (seed {seed})...")

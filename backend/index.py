@@ -30,7 +30,9 @@ def load_embedder(path: str):
     """The sentence-transformers model from a local directory (never from a hub)."""
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(path, device="cpu", local_files_only=True)
+    model = SentenceTransformer(path, device="cpu", local_files_only=True)
+    model.max_seq_length = 128  # item documents are built to fit; longer requests are cut here
+    return model
 
 
 def embed(texts: list[str], settings: Settings | None = None, progress: bool = False) -> np.ndarray:
@@ -45,14 +47,18 @@ def embed(texts: list[str], settings: Settings | None = None, progress: bool = F
                         show_progress_bar=progress, convert_to_numpy=True)
 
 
+DESCRIPTION_WORDS = 16  # embedding cost grows with length; the facts come first, the copy is trimmed
+
+
 def item_document(item: dict) -> str:
-    """The text embedded for an item: what a shopper would read, attributes spelled out."""
+    """The text embedded for an item: title, category, attributes spelled out, then the copy's opening."""
     attrs = item.get("attributes", {})
-    parts = [item["title"], item.get("brand") or "", item.get("category") or "", item.get("description") or ""]
+    parts = [item["title"], item.get("category") or ""]
     for key in ("material", "colour", "season", "occasion", "origin", "craft", "branding", "formality"):
         value = attrs.get(key)
         if value:
             parts.append(f"{key}: {', '.join(map(str, value)) if isinstance(value, list) else value}")
+    parts.append(" ".join((item.get("description") or "").split()[:DESCRIPTION_WORDS]))
     return ". ".join(p for p in parts if p)
 
 

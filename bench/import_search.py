@@ -26,7 +26,8 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from catalog.bundle import Bundle  # noqa: E402
-from catalog.demo import generate_world, world_bundle  # noqa: E402
+from catalog.demo import generate_world  # noqa: E402
+from catalog.demo.export import world_bundle  # noqa: E402
 
 
 def use_fresh_stores(root: Path) -> None:

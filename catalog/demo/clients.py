@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 
+from catalog.demo.descriptions import join as join_words
 from catalog.demo.houses import HOUSES, House
 from catalog.demo.relevance import BRANDING_FIT
 from catalog.demo.sampling import pick, pick_some
@@ -24,7 +25,8 @@ ARCHETYPES: dict[str, dict[str, dict[str, float]]] = {
         "countries": {"Italy": 3, "France": 2, "UK": 2, "Switzerland": 1},
         "occasions": {"office": 2, "business dinner": 3, "business meeting": 2, "evening": 2, "travel": 1.5,
                       "opera": 1},
-        "groups": {"bags": 3, "ready-to-wear": 2, "shoes": 2, "small-leather-goods": 1.5, "silk": 1, "jewellery": 1},
+        "groups": {"bags": 3, "ready-to-wear": 2, "shoes": 2, "small-leather-goods": 1.5, "silk": 1,
+                   "jewellery": 1},
         "wealth": {"1": 1, "2": 3, "3": 3, "4": 1},
     },
     "bold modern": {
@@ -76,7 +78,8 @@ ARCHETYPES: dict[str, dict[str, dict[str, float]]] = {
     },
     "evening glamour": {
         "palettes": {"dark": 3, "bright": 2, "light": 1},
-        "materials": {"silk satin": 3, "velvet": 2, "crocodile": 1.5, "diamond": 2, "pearl": 2, "lambskin": 1.5,
+        "materials": {"silk satin": 3, "velvet": 2, "crocodile": 1.5, "diamond": 2, "pearl": 2,
+                      "lambskin": 1.5,
                       "patent leather": 1},
         "branding": {"moderate": 3, "logo-forward": 1.5, "discreet": 2},
         "countries": {"France": 3, "Italy": 2, "Spain": 2, "Switzerland": 1},
@@ -99,15 +102,18 @@ FIRST_NAMES = {
     "he": (
         "Lorenzo", "Julien", "Edward", "Mateo", "Hiroshi", "Alistair", "Tomás", "Étienne", "Karim", "Felix",
         "Giacomo", "Henry", "Rafael", "Kenji", "Laurent", "Oscar", "Dmitri", "Hugo", "Ambrose", "Nikolai",
-        "Rupert", "Emilio", "Yusuf", "Benedikt", "Arthur", "Santiago", "Takeshi", "Gabriel", "Cosimo", "Louis",
+        "Rupert", "Emilio", "Yusuf", "Benedikt", "Arthur", "Santiago", "Takeshi", "Gabriel", "Cosimo",
+        "Louis",
     ),
 }
 SURNAMES = (
-    "Marchetti", "Delacroix-Vey", "Ashworth", "Castellanos", "Morimoto", "Vantongeren", "Beaulieu", "Ferrante",
+    "Marchetti", "Delacroix-Vey", "Ashworth", "Castellanos", "Morimoto", "Vantongeren", "Beaulieu",
+    "Ferrante",
     "Hargreaves", "Okonkwo", "Lindqvist", "Rahimi", "Sauveterre", "Montalbano", "Whitcombe", "Albrecht",
     "Navarro-Ruiz", "Takeda", "Carrington", "Di Benedetto", "Laurentin", "Kowalczyk", "Fairbairn", "Haddad",
     "Ortolani", "Villeneuve", "Pemberton", "Iglesias", "Nakashima", "Sørensen", "Brancaleone", "Duval",
-    "Everleigh", "Moreau-Lenoir", "Calloway", "Esposito", "Van Houten", "Abernathy", "Quarterman", "Yamaguchi",
+    "Everleigh", "Moreau-Lenoir", "Calloway", "Esposito", "Van Houten", "Abernathy", "Quarterman",
+    "Yamaguchi",
     "Salvatori", "Thibodeau", "Galbraith", "Rinaldi", "Achterberg", "Monteverdi", "Lacoste-Bray", "Oyelaran",
 )
 
@@ -136,7 +142,8 @@ def _dislikes(rng: random.Random, taste: dict) -> dict[str, list[str]]:
         spare = [m for m in TASTE_MATERIALS if m not in taste["materials"]]
         dislikes["materials"].append(rng.choice(spare))
     if rng.random() < 0.6 or not any(dislikes.values()):
-        spare = [c for c in COLOUR_POOLS["general"] if c not in taste["colours"] and PALETTE_OF[c] != taste["palette"]]
+        pool = COLOUR_POOLS["general"]
+        spare = [c for c in pool if c not in taste["colours"] and PALETTE_OF[c] != taste["palette"]]
         dislikes["colours"].append(rng.choice(spare))
     return dislikes
 
@@ -167,7 +174,7 @@ def make_taste(rng: random.Random, pronoun: str) -> dict:
         "favourite_houses": _favourite_houses(rng, arche, branding, groups),
         "palette": palette,
         "colours": _liked_colours(rng, palette),
-        "materials": pick_some(rng, arche["materials"], 2) + pick_some(rng, {m: 1.0 for m in TASTE_MATERIALS}, 1),
+        "materials": pick_some(rng, arche["materials"], 2) + [rng.choice(TASTE_MATERIALS)],
         "branding": branding,
         "budget": {"min": float(round(low * stretch, -1)), "max": float(round(high * stretch, -1))},
         "occasions": pick_some(rng, arche["occasions"], 3),
@@ -225,6 +232,7 @@ RETURN_REASON = {
     "colour": "the {thing} was not for {obj}",
     "price": "felt it was not worth the price",
     "fit": "the fit was not right",
+    "mind": "changed {pos} mind",
 }
 NOISE_NOTES = (
     "Said {sub} might try something bolder this year.",
@@ -259,8 +267,10 @@ def _return_note(rng: random.Random, taste: dict, item: dict, when: str) -> str:
         reason = RETURN_REASON["colour"].format(thing=thing, **p)
     elif item["price"] > taste["budget"]["max"]:
         reason = RETURN_REASON["price"]
-    else:
+    elif CATEGORIES[item["category"]].group in ("shoes", "ready-to-wear"):
         reason = RETURN_REASON["fit"]
+    else:
+        reason = RETURN_REASON["mind"].format(**p)
     noun = CATEGORIES[item["category"]].noun.lower()
     return f"Returned the {item['brand']} {noun} in {_season_label(when)}; {reason}."
 
@@ -277,14 +287,15 @@ def client_notes(rng: random.Random, taste: dict, returns: list[tuple[dict, str]
         `list[str]`: the notes.
     """
     p = _pronouns(taste["pronoun"])
+    low, high = taste["budget"]["min"], taste["budget"]["max"]
     liked = [c for c in taste["colours"] if PALETTE_OF[c] == taste["palette"]] or taste["colours"][:1]
     pool = [
         rng.choice(BRANDING_NOTE[taste["branding"]]),
         f"{PALETTE_NOTE[taste['palette']]}: {', '.join(liked)}.",
         f"Loyal to {taste['favourite_houses'][0]}"
         + (f"; also buys {taste['favourite_houses'][1]}." if len(taste["favourite_houses"]) > 1 else "."),
-        f"Loves {taste['materials'][0]}" + (f" and {taste['materials'][1]}." if len(taste["materials"]) > 1 else "."),
-        f"Usually spends between €{taste['budget']['min']:,.0f} and €{taste['budget']['max']:,.0f} a piece.",
+        f"Loves {join_words(taste['materials'][:2])}.",
+        f"Usually spends between €{low:,.0f} and €{high:,.0f} a piece.",
         f"{p['Sub']} {OCCASION_NOTE[taste['occasions'][0]]}.",
     ]
     if taste["dislikes"]["materials"]:

@@ -13,6 +13,7 @@ from catalog.demo.vocab import CATEGORIES
 LEATHERS = ("calfskin", "grained calfskin", "lambskin", "suede", "patent leather", "crocodile", "ostrich")
 SILKS = ("silk twill", "silk satin", "silk chiffon", "silk crepe")
 GOLDS = ("yellow gold", "white gold", "rose gold", "platinum")
+WATCHES = ("dress watch", "chronograph", "diving watch", "jewellery watch")
 
 # craft -> (fine categories it applies to or None for any, materials of which one must be present or None)
 CRAFT_RULES: dict[str, tuple[tuple[str, ...] | None, tuple[str, ...] | None]] = {
@@ -40,8 +41,8 @@ CRAFT_RULES: dict[str, tuple[tuple[str, ...] | None, tuple[str, ...] | None]] = 
     "hand-linked cashmere": (("knitwear", "stole"), ("cashmere", "wool")),
     "hand-burnished edges": (None, LEATHERS),
     "signature check jacquard": (None, ("canvas", "cotton gabardine", "wool", "silk twill", "cashmere")),
-    "guilloché dials": (("dress watch", "chronograph", "diving watch", "jewellery watch"), None),
-    "hand-finished Côtes de Genève": (("dress watch", "chronograph", "diving watch", "jewellery watch"), None),
+    "guilloché dials": (WATCHES, None),
+    "hand-finished Côtes de Genève": (WATCHES, None),
     "grand feu enamel dials": (("dress watch", "chronograph", "jewellery watch"), None),
     "hand-set pavé": (None, ("diamond",)),
     "hand-finished shearling": (None, ("shearling",)),
@@ -95,11 +96,14 @@ def generic_craft(category: str, materials: list[str]) -> str:
     if group == "eyewear":
         return "hand-polished acetate" if main == "acetate" else "hand-finished titanium"
     if group == "silk":
+        if category in ("tie", "bow tie"):
+            return "hand-slipped construction"
         return "hand-rolled hems" if main in SILKS else "hand-fringed edges"
     if group == "ready-to-wear":
         if category == "knitwear":
             return "hand-linked seams"
-        return "half-canvas construction" if category in ("blazer", "coat", "dinner jacket") else "hand-finished seams"
+        tailored = category in ("blazer", "coat", "dinner jacket")
+        return "half-canvas construction" if tailored else "hand-sewn seams"
     if main == "raffia":
         return "hand-crocheted raffia"
     if main in ("canvas", "nylon"):

@@ -204,6 +204,8 @@ def matter(category: str, materials: list[str], colours: list[str]) -> str:
     extra = materials[1] if len(materials) > 1 else None
     if group == "jewellery":
         return main + (f" set with {STONE_PLURAL[extra]}" if extra else "")
+    if group == "watches" and extra is None:
+        return f"a {main} case on a matching bracelet"
     if group == "watches":
         strap = {"stainless steel": "a steel bracelet", "diamond": "a diamond-set bezel"}.get(
             extra, f"{article(extra)} {extra} strap")
@@ -219,7 +221,16 @@ def matter(category: str, materials: list[str], colours: list[str]) -> str:
 
 
 def material_line(rng: random.Random, category: str, materials: list[str]) -> str:
-    """A sentence about the main material that only states what the material really does."""
+    """A sentence about the main material that only states what the material really does.
+
+    Args:
+        rng (`random.Random`): the generator.
+        category (`str`): the fine category.
+        materials (`list[str]`): materials, main first.
+
+    Returns:
+        `str`: the sentence, with `{main}`/`{Main}`/`{it}` slots still to fill.
+    """
     main = materials[0]
     spec = MATERIALS[main]
     group = CATEGORIES[category].group
@@ -282,7 +293,7 @@ def _fields(rng: random.Random, item: dict, house: House, model: str) -> dict[st
         "depth": "300" if category == "diving watch" else str(rng.choice((30, 50, 100))),
         "weeks": str(rng.choice((4, 6, 8))),
         "size": SIZES.get(category, "8 x 150"),
-        "fit": rng.choice(("relaxed", "tailored", "slim", "easy")),
+        "fit": rng.choice(("relaxed", "tailored", "slim", "straight")),
         "slots": str(rng.choice((4, 6, 8))),
     }
     fields.update(_grammar(category))

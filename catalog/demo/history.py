@@ -14,7 +14,6 @@ import math
 import random
 from datetime import datetime, timedelta
 
-from catalog.demo.relevance import disliked
 from catalog.demo.sampling import HISTORY_END, WINDOW_START, iso, moment
 
 FIRST_VISIT_LATEST = datetime(2025, 6, 30, tzinfo=HISTORY_END.tzinfo)
@@ -34,7 +33,8 @@ def _draw(rng: random.Random, items: list[dict], weights: list[float], k: int, s
 
 
 def _event(client_id: str, item: dict, when: datetime, kind: str, value: float = 1.0) -> dict:
-    return {"client_id": client_id, "item_id": item["item_id"], "timestamp": iso(when), "kind": kind, "value": value}
+    return {"client_id": client_id, "item_id": item["item_id"], "timestamp": iso(when), "kind": kind,
+            "value": value}
 
 
 def _rating(rng: random.Random, score: float, returned: bool) -> float:
@@ -44,7 +44,8 @@ def _rating(rng: random.Random, score: float, returned: bool) -> float:
 
 
 def client_history(
-    rng: random.Random, client_id: str, taste: dict, items: list[dict], scores: dict[str, float]
+    rng: random.Random, client_id: str, taste: dict, items: list[dict], scores: dict[str, float],
+    blocked: set[str]
 ) -> list[dict]:
     """One client's interactions, oldest first.
 
@@ -54,6 +55,7 @@ def client_history(
         taste (`dict`): the client's hidden taste.
         items (`list[dict]`): the catalogue.
         scores (`dict[str, float]`): the client's taste score of every item.
+        blocked (`set[str]`): ids of the items the client dislikes outright (`relevance.disliked`).
 
     Returns:
         `list[dict]`: rows with client_id, item_id, timestamp, kind, value.
@@ -61,7 +63,7 @@ def client_history(
     first = moment(rng, WINDOW_START, FIRST_VISIT_LATEST)
     last_purchase = HISTORY_END - timedelta(days=40)
     high = taste["budget"]["max"]
-    bad = [disliked(i, taste) for i in items]
+    bad = [i["item_id"] in blocked for i in items]
     s = [scores[i["item_id"]] for i in items]
     affordable = [1.0 if i["price"] <= 1.2 * high else 0.05 for i in items]
     buy_w = [0.02 if b else math.exp(0.9 * x) * a for b, x, a in zip(bad, s, affordable)]

@@ -130,13 +130,15 @@ def pick_occasions(rng: random.Random, category: str, formality: int, seasons: l
     return kept
 
 
-def pick_colours(rng: random.Random, category: str, materials: list[str]) -> list[str]:
-    """Colours, main first: metals and stones give their own, other materials their pool.
+def pick_colours(rng: random.Random, category: str, materials: list[str], formality: int) -> list[str]:
+    """Colours, main first: metals and stones give their own, other materials their pool, and a
+    black-tie piece the evening pool.
 
     Args:
         rng (`random.Random`): the generator.
         category (`str`): the fine category.
         materials (`list[str]`): materials, main first.
+        formality (`int`): the item's formality index.
 
     Returns:
         `list[str]`: one or two colours.
@@ -148,14 +150,23 @@ def pick_colours(rng: random.Random, category: str, materials: list[str]) -> lis
     elif group == "watches":
         colours = [pick(rng, COLOUR_POOLS["dial"]), METAL_COLOUR[main]]
     else:
-        colours = [pick(rng, COLOUR_POOLS[MATERIALS[main].colours])]
+        pool = "evening" if FORMALITY[formality] == "black-tie" else MATERIALS[main].colours
+        colours = [pick(rng, COLOUR_POOLS[pool])]
         if group in ("bags", "shoes", "silk") and rng.random() < 0.2:
             colours.append(pick(rng, COLOUR_POOLS["general"]))
     return list(dict.fromkeys(colours))
 
 
 def pick_branding(rng: random.Random, house: House) -> str:
-    """Mostly the house's own branding style, sometimes the neighbouring one."""
+    """Mostly the house's own branding style, sometimes the neighbouring one.
+
+    Args:
+        rng (`random.Random`): the generator.
+        house (`House`): the house.
+
+    Returns:
+        `str`: discreet, moderate or logo-forward.
+    """
     level = BRANDING.index(house.branding)
     if rng.random() < 0.75:
         return house.branding
@@ -163,7 +174,17 @@ def pick_branding(rng: random.Random, house: House) -> str:
 
 
 def pick_origin(rng: random.Random, house: House, category: str) -> str:
-    """Where a piece is made: the house's country, unless it is outside the house's specialities."""
+    """Where a piece is made: the house's country, unless it is outside the house's specialities
+    (a Paris couture house's sunglasses are made in Italy, its watches in Switzerland).
+
+    Args:
+        rng (`random.Random`): the generator.
+        house (`House`): the house.
+        category (`str`): the fine category.
+
+    Returns:
+        `str`: the country of origin.
+    """
     group = CATEGORIES[category].group
     elsewhere = MADE_ELSEWHERE.get(group)
     if elsewhere and elsewhere != house.country and house.groups.get(group, 0) < 0.3 and rng.random() < 0.7:
@@ -210,10 +231,12 @@ def build_item(
     materials = fixed.get("material") or pick_materials(rng, house, category)
     seasons = seasons_of(materials, category)
     low, high = formality_range(materials, category)
-    levels = [f for f in range(low, high + 1) if any(occasion_fits(o, category, f, seasons) for o in OCCASIONS)]
+    levels = [
+        f for f in range(low, high + 1) if any(occasion_fits(o, category, f, seasons) for o in OCCASIONS)
+    ]
     formality = FORMALITY.index(fixed["formality"]) if "formality" in fixed else rng.choice(levels)
     occasions = fixed.get("occasion") or pick_occasions(rng, category, formality, seasons)
-    colours = fixed.get("colour") or pick_colours(rng, category, materials)
+    colours = fixed.get("colour") or pick_colours(rng, category, materials, formality)
     cat = CATEGORIES[category]
     item = {
         "title": f"{house.name} {model} {cat.noun}",

@@ -26,7 +26,7 @@ from catalog.demo.houses import HOUSE_BY_NAME, HOUSES
 from catalog.demo.places import PLACES, implied_context
 from catalog.demo.relevance import TASTE_FLOOR, disliked, empty_facets, meets_need
 from catalog.demo.sampling import nice_budget
-from catalog.demo.vocab import CATEGORIES, MATERIALS, PALETTE_OF
+from catalog.demo.vocab import CATEGORIES, CATEGORY_GROUPS, MATERIALS, SEASONS
 
 # ----------------------------------------------------------------------------------------------
 # The catalogue and the client, as the samplers see them
@@ -47,7 +47,14 @@ class Catalogue:
             self.by_house.setdefault(item["brand"], []).append(item)
 
     def candidates(self, facets: dict) -> list[dict]:
-        """The smallest index slice that holds every item that could meet the need."""
+        """The smallest index slice that holds every item that could meet the need.
+
+        Args:
+            facets (`dict`): the need.
+
+        Returns:
+            `list[dict]`: the items of the asked category, else house, else group, else all.
+        """
         if facets["category"] is not None:
             return self.by_category.get(facets["category"], [])
         if facets["house"] is not None:
@@ -68,20 +75,40 @@ class Shopper:
     cum_weights: list[float] = field(default_factory=list)
 
     @classmethod
-    def build(cls, client_id: str, taste: dict, scores: dict[str, float], catalogue: Catalogue) -> "Shopper":
-        items = [i for i in catalogue.items if not disliked(i, taste)]
+    def build(
+        cls, client_id: str, taste: dict, scores: dict[str, float], catalogue: Catalogue, blocked: set[str]
+    ) -> "Shopper":
+        """The client, with `blocked` (the ids of the items they dislike) left out of their draws."""
+        items = [i for i in catalogue.items if i["item_id"] not in blocked]
         weights = [math.exp(0.8 * scores[i["item_id"]]) for i in items]
         return cls(client_id, taste, scores, items, list(itertools.accumulate(weights)))
 
     def anchor(self, rng: random.Random, accept=lambda item: True, tries: int = 40) -> dict | None:
-        """An item the client would plausibly want, drawn by taste, that `accept` admits."""
+        """An item the client would plausibly want, drawn by taste, that `accept` admits.
+
+        Args:
+            rng (`random.Random`): the generator.
+            accept (`Callable[[dict], bool]`): a filter on the item drawn.
+            tries (`int`): how many draws before giving up.
+
+        Returns:
+            `dict | None`: the item, or None when no draw was accepted.
+        """
         for item in rng.choices(self.items, cum_weights=self.cum_weights, k=tries):
             if accept(item):
                 return item
         return None
 
     def anchor_in(self, rng: random.Random, pool: list[dict]) -> dict | None:
-        """An item of `pool` (not disliked) drawn by taste."""
+        """An item of `pool` (not disliked) drawn by taste.
+
+        Args:
+            rng (`random.Random`): the generator.
+            pool (`list[dict]`): the items to draw from.
+
+        Returns:
+            `dict | None`: the item, or None when the client dislikes the whole pool.
+        """
         pool = [i for i in pool if not disliked(i, self.taste)]
         if not pool:
             return None
@@ -133,7 +160,16 @@ def assemble(contexts: list[dict], **stated) -> dict:
 
 
 def plausible(occasion: str | None, place: str | None, season: str | None) -> bool:
-    """Whether a person would say it (no resort holiday in a cold place, no garden party in winter)."""
+    """Whether a person would say it (no resort holiday in a cold place, no garden party in winter).
+
+    Args:
+        occasion (`str | None`): a name from OCCASIONS.
+        place (`str | None`): a key of PLACES.
+        season (`str | None`): the calendar season.
+
+    Returns:
+        `bool`: False for combinations nobody would ask for.
+    """
     if place is None or season is None:
         return True
     climate, wet = PLACES[place].climate[season]
@@ -180,9 +216,16 @@ def _budget_over(rng: random.Random, price: float) -> int:
     return nice_budget(price * rng.uniform(1.0, 1.5))
 
 
+BRANDING_ASKS = {
+    "discreet": ["discreet"],
+    "moderate": ["discreet", "moderate"],
+    "logo-forward": ["logo-forward"],
+}
+
+
 def _branding_ask(branding: str) -> list[str]:
     # "subtle branding" admits discreet only; "nothing loud" also a small mark; "logo" the loud ones.
-    return {"discreet": ["discreet"], "moderate": ["discreet", "moderate"], "logo-forward": ["logo-forward"]}[branding]
+    return BRANDING_ASKS[branding]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -198,8 +241,8 @@ def explicit_need(rng: random.Random, shopper: Shopper, catalogue: Catalogue) ->
     stated = _category_or_group(rng, anchor, 0.75)
     contexts = []
     options = ["colour", "material", "budget", "origin", "branding", "season", "occasion", "must_not"]
-    for option in rng.sample(options, k=rng.randint(1, 3)):
-        if option == "colour" and PALETTE_OF.get(a["colour"][0]):
+    for option in rng.sample(options, k=rng.randint(2, 4)):
+        if option == "colour":
             stated["colour"] = [a["colour"][0]]
         elif option == "material" and CATEGORIES[anchor["category"]].group not in ("watches",):
             stated["material"] = [a["material"][0]]
@@ -228,7 +271,7 @@ def implicit_need(rng: random.Random, shopper: Shopper, catalogue: Catalogue) ->
     anchor = shopper.anchor(rng)
     if anchor is None:
         return None
-    stated = _category_or_group(rng, anchor, 0.5)
+    stated = _category_or_group(rng, anchor, 0.65)
     if rng.random() < 0.2:
         stated["origin"] = anchor["attributes"]["origin"]
     if rng.random() < 0.15:
@@ -263,18 +306,20 @@ def multi_occasion_need(rng: random.Random, shopper: Shopper, catalogue: Catalog
 
 def taste_need(rng: random.Random, shopper: Shopper, catalogue: Catalogue) -> dict | None:
     """A request only the history can answer ("something she would love")."""
-    anchor = shopper.anchor(rng, lambda i: shopper.scores[i["item_id"]] >= TASTE_FLOOR + 0.5)
+    anchor = shopper.anchor(rng, lambda i: shopper.scores[i["item_id"]] >= TASTE_FLOOR)
     if anchor is None:
         return None
     roll = rng.random()
     stated: dict = {"taste_led": True}
-    if roll < 0.6:
+    if roll < 0.55:
         stated["category_group"] = anchor["attributes"]["category_group"]
-    elif roll < 0.8:
+    elif roll < 0.85:
         stated["category"] = anchor["category"]
     if rng.random() < 0.3:
         stated["budget_max"] = _budget_over(rng, anchor["price"])
-    contexts = [implied_context(rng.choice(anchor["attributes"]["occasion"]), None, None)] if rng.random() < 0.25 else []
+    contexts = []
+    if rng.random() < 0.25:
+        contexts.append(implied_context(rng.choice(anchor["attributes"]["occasion"]), None, None))
     facets = assemble(contexts, **stated)
     return facets if meets_need(anchor, facets) else None
 
@@ -288,7 +333,8 @@ MISBELIEFS = (
     ("raffia", "fine in a downpour", "wet", ("tote", "bucket bag", "crossbody")),
     ("cashmere", "cool enough for a heatwave", "hot", ("knitwear", "stole", "blazer", "dress")),
     ("wool", "breathable enough for high summer", "hot", ("blazer", "trousers", "dress", "knitwear")),
-    ("velvet", "light enough for summer heat", "hot", ("blazer", "loafer", "clutch", "dress", "evening gown")),
+    ("velvet", "light enough for summer heat", "hot",
+     ("blazer", "loafer", "clutch", "dress", "evening gown")),
     ("linen", "warm enough for a snowy winter", "cold", ("blazer", "trousers", "dress", "knitwear")),
     ("raffia", "fine in the snow", "cold", ("tote", "bucket bag")),
     ("silk chiffon", "warm enough for winter evenings", "cold", ("dress", "stole", "evening gown")),
@@ -324,9 +370,12 @@ def misinformed_need(rng: random.Random, shopper: Shopper, catalogue: Catalogue)
     stated = _category_or_group(rng, anchor, 0.6) | {"house": house.name}
     if kind == "origin":
         claimed = rng.choice(sorted({h.country for h in HOUSES} - {house.country}))
-        stated["wrong_fact"] = {"kind": "origin", "subject": house.name, "claimed": claimed, "actual": house.country}
+        stated["wrong_fact"] = {"kind": "origin", "subject": house.name, "claimed": claimed,
+                                "actual": house.country}
     else:
-        others = sorted({h.craft for h in HOUSES if h.craft != house.craft})
+        # A plausible mix-up: the craft of another house in the same trade.
+        neighbours = {h.craft for h in HOUSES if h.craft != house.craft and set(h.groups) & set(house.groups)}
+        others = sorted(neighbours or {h.craft for h in HOUSES if h.craft != house.craft})
         stated["wrong_fact"] = {"kind": "craft", "subject": house.name, "claimed": rng.choice(others),
                                 "actual": house.craft}
     if rng.random() < 0.25:
@@ -349,10 +398,11 @@ def _misbelief_need(rng: random.Random, shopper: Shopper, catalogue: Catalogue) 
         "wrong_fact": {"kind": "material", "subject": material, "claimed": claim,
                        "actual": MATERIAL_TRUTH[condition].format(material=material)},
     }
-    spots = [(p, s) for p in PLACES for s in ("spring", "summer", "autumn", "winter") if _condition_holds(condition, p, s)]
+    spots = [(p, s) for p in PLACES for s in SEASONS if _condition_holds(condition, p, s)]
     rng.shuffle(spots)
     for place, season in spots[:12]:
-        occasions = [o for o in PLACES[place].occasions if o in anchor["attributes"]["occasion"] and plausible(o, place, season)]
+        held_there = [o for o in PLACES[place].occasions if plausible(o, place, season)]
+        occasions = [o for o in held_there if o in anchor["attributes"]["occasion"]]
         occasion = rng.choice(occasions) if occasions and rng.random() < 0.6 else None
         facets = assemble([implied_context(occasion, place, season)], **stated)
         if meets_need(anchor, facets):
@@ -391,8 +441,8 @@ def impossible_need(rng: random.Random, shopper: Shopper, catalogue: Catalogue) 
         facets = assemble([], category=category, material=[material], budget_max=budget)
     elif kind == "house-range":
         house = rng.choice(HOUSES)
-        groups = sorted({CATEGORIES[c].group for c in CATEGORIES} - {i["attributes"]["category_group"]
-                                                                   for i in catalogue.by_house.get(house.name, [])})
+        made = {i["attributes"]["category_group"] for i in catalogue.by_house.get(house.name, [])}
+        groups = sorted(set(CATEGORY_GROUPS) - made)
         if not groups:
             return None
         facets = assemble([], house=house.name, category_group=rng.choice(groups))
@@ -422,6 +472,9 @@ def seed_request_need() -> dict:
     "I need a bag for my summer wedding in Tuscany that can also work for client dinners in
     Milan this fall. I prefer Italian craftsmanship and subtle branding."
     """
-    contexts = [implied_context("wedding", "Tuscany", "summer"), implied_context("business dinner", "Milan", "autumn")]
+    contexts = [
+        implied_context("wedding", "Tuscany", "summer"),
+        implied_context("business dinner", "Milan", "autumn"),
+    ]
     return assemble(contexts, category_group="bags", origin="Italy", branding=["discreet"])
 

@@ -51,65 +51,131 @@ def _climate(
     return {season: (value, season in wet) for season, value in zip(SEASONS, values)}
 
 
-CITY_LIFE = ("business meeting", "business dinner", "cocktail", "evening", "office", "opera", "gala", "wedding")
+CITY_LIFE = (
+    "business meeting", "business dinner", "cocktail", "evening", "office", "opera", "gala", "wedding",
+)
 COAST_LIFE = ("resort", "wedding", "evening", "cocktail", "weekend", "garden party")
 
 PLACES: dict[str, Place] = {
-    "Tuscany": Place("Italy", "in", "countryside", _climate("mild", "hot", "mild", "cool", wet=("winter",)), 2,
-                     ("wedding", "garden party", "weekend", "evening", "travel")),
-    "Milan": Place("Italy", "in", "city", _climate("mild", "hot", "cool", "cold", wet=("spring",)), 3,
-                   ("business meeting", "business dinner", "cocktail", "opera", "evening", "office", "gala")),
-    "Rome": Place("Italy", "in", "city", _climate("mild", "hot", "mild", "cool"), 2,
-                  ("business meeting", "business dinner", "evening", "wedding", "travel", "cocktail")),
-    "Amalfi Coast": Place("Italy", "on the", "coast", _climate("warm", "hot", "warm", "mild", wet=("winter",)), 1,
-                          ("resort", "wedding", "evening", "weekend", "travel")),
-    "Capri": Place("Italy", "on", "island", _climate("warm", "hot", "warm", "mild", wet=("winter",)), 1,
-                   ("resort", "wedding", "evening", "cocktail", "weekend")),
-    "Lake Como": Place("Italy", "on", "lake", _climate("mild", "warm", "mild", "cool", wet=("autumn",)), 2,
-                       ("wedding", "garden party", "weekend", "evening", "cocktail")),
-    "Venice": Place("Italy", "in", "city", _climate("mild", "hot", "mild", "cool", wet=("autumn", "winter")), 3,
-                    ("opera", "gala", "evening", "wedding", "cocktail", "travel")),
-    "Paris": Place("France", "in", "city", _climate("mild", "warm", "cool", "cold", wet=("spring", "autumn")), 3, CITY_LIFE),
-    "Provence": Place("France", "in", "countryside", _climate("mild", "hot", "warm", "cool"), 1,
-                      ("wedding", "garden party", "weekend", "resort", "evening")),
-    "Saint-Tropez": Place("France", "in", "coast", _climate("warm", "hot", "warm", "mild"), 1, COAST_LIFE),
-    "Cannes": Place("France", "in", "coast", _climate("warm", "hot", "warm", "mild"), 3,
-                    ("gala", "cocktail", "evening", "business dinner", "resort")),
-    "Courchevel": Place("France", "in", "mountain", _climate("cool", "mild", "cool", "cold"), 2,
-                        ("weekend", "evening", "travel", "cocktail")),
-    "Monaco": Place("Monaco", "in", "coast", _climate("warm", "hot", "warm", "mild"), 3,
-                    ("gala", "cocktail", "evening", "resort", "business dinner")),
-    "London": Place("UK", "in", "city", _climate("mild", "warm", "cool", "cold", wet=("spring", "autumn", "winter", "summer")), 3,
-                    CITY_LIFE + ("garden party",)),
-    "the Cotswolds": Place("UK", "in", "countryside", _climate("mild", "warm", "cool", "cold", wet=("spring", "autumn", "winter")), 1,
-                           ("weekend", "wedding", "garden party", "travel")),
-    "the Scottish Highlands": Place("UK", "in", "countryside", _climate("cool", "mild", "cool", "cold", wet=("spring", "autumn", "summer", "winter")), 1,
-                                    ("weekend", "travel", "wedding")),
-    "Geneva": Place("Switzerland", "in", "city", _climate("mild", "warm", "cool", "cold", wet=("autumn",)), 3,
-                    ("business meeting", "business dinner", "office", "gala", "evening")),
-    "St. Moritz": Place("Switzerland", "in", "mountain", _climate("cool", "mild", "cool", "cold"), 2,
-                        ("weekend", "evening", "gala", "travel", "cocktail")),
-    "Madrid": Place("Spain", "in", "city", _climate("mild", "hot", "mild", "cool"), 2,
-                    ("business meeting", "business dinner", "evening", "wedding", "cocktail", "office")),
-    "Seville": Place("Spain", "in", "city", _climate("warm", "hot", "warm", "mild"), 2,
-                     ("wedding", "evening", "garden party", "travel")),
-    "Ibiza": Place("Spain", "in", "island", _climate("warm", "hot", "warm", "mild"), 0,
-                   ("resort", "weekend", "evening", "wedding")),
-    "Marbella": Place("Spain", "in", "coast", _climate("warm", "hot", "warm", "mild"), 1,
-                      ("resort", "weekend", "evening", "cocktail", "wedding")),
-    "Tokyo": Place("Japan", "in", "city", _climate("mild", "hot", "mild", "cool", wet=("summer",)), 3,
-                   ("business meeting", "business dinner", "office", "evening", "cocktail")),
-    "Kyoto": Place("Japan", "in", "city", _climate("mild", "hot", "mild", "cool", wet=("summer",)), 2,
-                   ("travel", "evening", "wedding", "weekend")),
-    "New York": Place("USA", "in", "city", _climate("mild", "hot", "mild", "cold", wet=("spring",)), 3, CITY_LIFE),
-    "Dubai": Place("UAE", "in", "city", _climate("hot", "hot", "hot", "warm"), 3,
-                   ("business meeting", "business dinner", "gala", "resort", "wedding")),
-    "Marrakech": Place("Morocco", "in", "city", _climate("warm", "hot", "warm", "mild"), 1,
-                       ("travel", "wedding", "evening", "resort")),
-    "Mykonos": Place("Greece", "on", "island", _climate("warm", "hot", "warm", "mild", wet=("winter",)), 0,
-                     ("resort", "weekend", "evening", "wedding")),
-    "Vienna": Place("Austria", "in", "city", _climate("mild", "warm", "cool", "cold", wet=("autumn",)), 3,
-                    ("opera", "gala", "business dinner", "evening", "business meeting")),
+    "Tuscany": Place(
+        "Italy", "in", "countryside", _climate("mild", "hot", "mild", "cool", wet=("winter",)), 2,
+        ("wedding", "garden party", "weekend", "evening", "travel"),
+    ),
+    "Milan": Place(
+        "Italy", "in", "city", _climate("mild", "hot", "cool", "cold", wet=("spring",)), 3,
+        ("business meeting", "business dinner", "cocktail", "opera", "evening", "office", "gala"),
+    ),
+    "Rome": Place(
+        "Italy", "in", "city", _climate("mild", "hot", "mild", "cool"), 2,
+        ("business meeting", "business dinner", "evening", "wedding", "travel", "cocktail"),
+    ),
+    "Amalfi Coast": Place(
+        "Italy", "on the", "coast", _climate("warm", "hot", "warm", "mild", wet=("winter",)), 1,
+        ("resort", "wedding", "evening", "weekend", "travel"),
+    ),
+    "Capri": Place(
+        "Italy", "on", "island", _climate("warm", "hot", "warm", "mild", wet=("winter",)), 1,
+        ("resort", "wedding", "evening", "cocktail", "weekend"),
+    ),
+    "Lake Como": Place(
+        "Italy", "on", "lake", _climate("mild", "warm", "mild", "cool", wet=("autumn",)), 2,
+        ("wedding", "garden party", "weekend", "evening", "cocktail"),
+    ),
+    "Venice": Place(
+        "Italy", "in", "city", _climate("mild", "hot", "mild", "cool", wet=("autumn", "winter")), 3,
+        ("opera", "gala", "evening", "wedding", "cocktail", "travel"),
+    ),
+    "Paris": Place(
+        "France", "in", "city", _climate("mild", "warm", "cool", "cold", wet=("spring", "autumn")), 3,
+        CITY_LIFE,
+    ),
+    "Provence": Place(
+        "France", "in", "countryside", _climate("mild", "hot", "warm", "cool"), 1,
+        ("wedding", "garden party", "weekend", "resort", "evening"),
+    ),
+    "Saint-Tropez": Place(
+        "France", "in", "coast", _climate("warm", "hot", "warm", "mild"), 1,
+        COAST_LIFE,
+    ),
+    "Cannes": Place(
+        "France", "in", "coast", _climate("warm", "hot", "warm", "mild"), 3,
+        ("gala", "cocktail", "evening", "business dinner", "resort"),
+    ),
+    "Courchevel": Place(
+        "France", "in", "mountain", _climate("cool", "mild", "cool", "cold"), 2,
+        ("weekend", "evening", "travel", "cocktail"),
+    ),
+    "Monaco": Place(
+        "Monaco", "in", "coast", _climate("warm", "hot", "warm", "mild"), 3,
+        ("gala", "cocktail", "evening", "resort", "business dinner"),
+    ),
+    "London": Place(
+        "UK", "in", "city",
+        _climate("mild", "warm", "cool", "cold", wet=("spring", "summer", "autumn", "winter")), 3,
+        CITY_LIFE + ("garden party",),
+    ),
+    "the Cotswolds": Place(
+        "UK", "in", "countryside",
+        _climate("mild", "warm", "cool", "cold", wet=("spring", "autumn", "winter")), 1,
+        ("weekend", "wedding", "garden party", "travel"),
+    ),
+    "the Scottish Highlands": Place(
+        "UK", "in", "countryside",
+        _climate("cool", "mild", "cool", "cold", wet=("spring", "summer", "autumn", "winter")), 1,
+        ("weekend", "travel", "wedding"),
+    ),
+    "Geneva": Place(
+        "Switzerland", "in", "city", _climate("mild", "warm", "cool", "cold", wet=("autumn",)), 3,
+        ("business meeting", "business dinner", "office", "gala", "evening"),
+    ),
+    "St. Moritz": Place(
+        "Switzerland", "in", "mountain", _climate("cool", "mild", "cool", "cold"), 2,
+        ("weekend", "evening", "gala", "travel", "cocktail"),
+    ),
+    "Madrid": Place(
+        "Spain", "in", "city", _climate("mild", "hot", "mild", "cool"), 2,
+        ("business meeting", "business dinner", "evening", "wedding", "cocktail", "office"),
+    ),
+    "Seville": Place(
+        "Spain", "in", "city", _climate("warm", "hot", "warm", "mild"), 2,
+        ("wedding", "evening", "garden party", "travel"),
+    ),
+    "Ibiza": Place(
+        "Spain", "in", "island", _climate("warm", "hot", "warm", "mild"), 0,
+        ("resort", "weekend", "evening", "wedding"),
+    ),
+    "Marbella": Place(
+        "Spain", "in", "coast", _climate("warm", "hot", "warm", "mild"), 1,
+        ("resort", "weekend", "evening", "cocktail", "wedding"),
+    ),
+    "Tokyo": Place(
+        "Japan", "in", "city", _climate("mild", "hot", "mild", "cool", wet=("summer",)), 3,
+        ("business meeting", "business dinner", "office", "evening", "cocktail"),
+    ),
+    "Kyoto": Place(
+        "Japan", "in", "city", _climate("mild", "hot", "mild", "cool", wet=("summer",)), 2,
+        ("travel", "evening", "wedding", "weekend"),
+    ),
+    "New York": Place(
+        "USA", "in", "city", _climate("mild", "hot", "mild", "cold", wet=("spring",)), 3,
+        CITY_LIFE,
+    ),
+    "Dubai": Place(
+        "UAE", "in", "city", _climate("hot", "hot", "hot", "warm"), 3,
+        ("business meeting", "business dinner", "gala", "resort", "wedding"),
+    ),
+    "Marrakech": Place(
+        "Morocco", "in", "city", _climate("warm", "hot", "warm", "mild"), 1,
+        ("travel", "wedding", "evening", "resort"),
+    ),
+    "Mykonos": Place(
+        "Greece", "on", "island", _climate("warm", "hot", "warm", "mild", wet=("winter",)), 0,
+        ("resort", "weekend", "evening", "wedding"),
+    ),
+    "Vienna": Place(
+        "Austria", "in", "city", _climate("mild", "warm", "cool", "cold", wet=("autumn",)), 3,
+        ("opera", "gala", "business dinner", "evening", "business meeting"),
+    ),
 }
 
 
@@ -134,7 +200,8 @@ def formality_levels(occasion: str | None, place: Place | None) -> list[str] | N
     return list(FORMALITY[low:high + 1])
 
 
-def implied_palettes(evening: bool, outdoor: bool, climate: str | None, season: str | None) -> list[str] | None:
+def implied_palettes(evening: bool, outdoor: bool, climate: str | None,
+                     season: str | None) -> list[str] | None:
     """The palettes a setting suggests, or None when it suggests none.
 
     An evening in a cool season asks for dark or neutral tones; a hot or warm day outside asks

@@ -26,7 +26,7 @@ MAX_RELEVANT = 10
 IDEAL_SCORE = 4.5  # grade 3 at or above
 GOOD_SCORE = 2.5  # grade 2 at or above
 ACCEPT_FLOOR = 0.5  # below this an item that meets the need is still not one to show
-TASTE_FLOOR = 3.0  # a request led by taste alone keeps only pieces the client would love
+TASTE_FLOOR = 4.0  # a request led by taste alone keeps only pieces the client would love
 
 # taste["branding"] (the loudest branding the client is happy with) -> item branding -> score
 BRANDING_FIT = {
@@ -62,6 +62,10 @@ def empty_facets() -> dict:
     }
 
 
+def _overlap(values: list[str], others: list[str]) -> bool:
+    return not set(values).isdisjoint(others)
+
+
 def taste_score(item: dict, taste: dict) -> float:
     """How well an item suits a client, whatever the request.
 
@@ -75,8 +79,8 @@ def taste_score(item: dict, taste: dict) -> float:
     a = item["attributes"]
     score = 2.0 if item["brand"] in taste["favourite_houses"] else 0.0
     score += 1.0 if a["palette"] == taste["palette"] else 0.0
-    score += 0.75 if any(c in taste["colours"] for c in a["colour"]) else 0.0
-    score += 1.0 if any(m in taste["materials"] for m in a["material"]) else 0.0
+    score += 0.75 if _overlap(a["colour"], taste["colours"]) else 0.0
+    score += 1.0 if _overlap(a["material"], taste["materials"]) else 0.0
     score += BRANDING_FIT[taste["branding"]][a["branding"]]
     low, high = taste["budget"]["min"], taste["budget"]["max"]
     price = item["price"]
@@ -86,7 +90,7 @@ def taste_score(item: dict, taste: dict) -> float:
         score += 1.0
     else:
         score -= 0.5
-    score += 0.5 if any(o in taste["occasions"] for o in a["occasion"]) else 0.0
+    score += 0.5 if _overlap(a["occasion"], taste["occasions"]) else 0.0
     score += 0.5 if a["category_group"] in taste["category_groups"] else 0.0
     return round(score, 3)
 
@@ -103,10 +107,10 @@ def disliked(item: dict, taste: dict) -> bool:
     """
     a, no = item["attributes"], taste["dislikes"]
     return (
-        any(m in no["materials"] for m in a["material"])
-        or any(c in no["colours"] for c in a["colour"])
-        or a["branding"] in no["branding"]
+        a["branding"] in no["branding"]
         or item["category"] in taste["avoid_categories"]
+        or _overlap(a["material"], no["materials"])
+        or _overlap(a["colour"], no["colours"])
     )
 
 
@@ -128,7 +132,15 @@ def season_fits(item_seasons: list[str], context: dict) -> bool:
 
 
 def weather_fits(item: dict, wet: bool) -> bool:
-    """Rain rules out suede, raffia, silk and the like, for pieces that meet the weather."""
+    """Rain rules out suede, raffia, silk and the like, for pieces that meet the weather.
+
+    Args:
+        item (`dict`): an item row.
+        wet (`bool`): whether rain is likely in one of the need's contexts.
+
+    Returns:
+        `bool`: True when the piece is not exposed, or every material of it stands up to rain.
+    """
     if not wet or not CATEGORIES[item["category"]].exposed:
         return True
     return all(MATERIALS[m].rain for m in item["attributes"]["material"])
@@ -175,7 +187,9 @@ def grade(score: float) -> int:
     return 3 if score >= IDEAL_SCORE else 2 if score >= GOOD_SCORE else 1
 
 
-def judge(facets: dict, taste: dict, items: list[dict], scores: dict[str, float] | None = None) -> dict[str, int]:
+def judge(
+    facets: dict, taste: dict, items: list[dict], scores: dict[str, float] | None = None
+) -> dict[str, int]:
     """The graded relevant set of a need for a client.
 
     Args:

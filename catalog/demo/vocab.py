@@ -259,11 +259,13 @@ CATEGORIES: dict[str, Category] = {
     "tote": Category(
         "bags", "Tote", "a tote", 2300, (0, 2), SEASONS,
         ("everyday", "weekend", "travel", "office", "business meeting", "resort"),
-        {"calfskin": 3, "grained calfskin": 3, "canvas": 2, "raffia": 1.5, "nylon": 1, "suede": 1, "crocodile": 0.3},
+        {"calfskin": 3, "grained calfskin": 3, "canvas": 2, "raffia": 1.5, "nylon": 1, "suede": 1,
+         "crocodile": 0.3},
         {"": 5, "calfskin": 2}),
     "shoulder bag": Category(
         "bags", "Shoulder Bag", "a shoulder bag", 2800, (1, 3), SEASONS,
-        ("everyday", "office", "business meeting", "business dinner", "evening", "cocktail", "wedding", "weekend"),
+        ("everyday", "office", "business meeting", "business dinner", "evening", "cocktail", "wedding",
+         "weekend"),
         {"calfskin": 3, "lambskin": 2, "grained calfskin": 2, "suede": 1, "crocodile": 0.4, "ostrich": 0.3,
          "raffia": 0.6, "patent leather": 0.5},
         LEATHER_TRIMS),
@@ -280,7 +282,8 @@ CATEGORIES: dict[str, Category] = {
         LEATHER_TRIMS),
     "top-handle bag": Category(
         "bags", "Top-Handle Bag", "a top-handle bag", 3300, (1, 3), SEASONS,
-        ("office", "business meeting", "business dinner", "wedding", "garden party", "cocktail", "evening", "opera"),
+        ("office", "business meeting", "business dinner", "wedding", "garden party", "cocktail", "evening",
+         "opera"),
         {"calfskin": 3, "grained calfskin": 2, "lambskin": 1, "crocodile": 0.6, "ostrich": 0.4, "suede": 0.6,
          "raffia": 0.4},
         LEATHER_TRIMS),
@@ -419,11 +422,14 @@ CATEGORIES: dict[str, Category] = {
     # ready-to-wear
     "dress": Category(
         "ready-to-wear", "Dress", "a dress", 2600, (0, 3), SEASONS,
-        ("everyday", "office", "weekend", "resort", "garden party", "wedding", "cocktail", "evening", "business dinner"),
-        {"silk crepe": 2, "silk chiffon": 1.5, "linen": 1.5, "cotton": 1.2, "wool": 1, "cashmere": 0.5, "velvet": 0.5},
+        ("everyday", "office", "weekend", "resort", "garden party", "wedding", "cocktail", "evening",
+         "business dinner"),
+        {"silk crepe": 2, "silk chiffon": 1.5, "linen": 1.5, "cotton": 1.2, "wool": 1, "cashmere": 0.5,
+         "velvet": 0.5},
         NO_EXTRAS, exposed=False, wearer="she"),
     "evening gown": Category(
-        "ready-to-wear", "Evening Gown", "an evening gown", 6800, (3, 4), SEASONS, ("gala", "opera", "wedding"),
+        "ready-to-wear", "Evening Gown", "an evening gown", 6800, (3, 4), SEASONS,
+        ("gala", "opera", "wedding"),
         {"silk satin": 2, "silk chiffon": 1.5, "silk crepe": 1.5, "velvet": 1},
         NO_EXTRAS, exposed=False, wearer="she"),
     "blazer": Category(
@@ -432,7 +438,8 @@ CATEGORIES: dict[str, Category] = {
         {"wool": 3, "linen": 1.5, "cotton": 1, "tweed": 1, "velvet": 0.7, "cashmere": 0.8},
         NO_EXTRAS, exposed=False),
     "dinner jacket": Category(
-        "ready-to-wear", "Dinner Jacket", "a dinner jacket", 3900, (4, 4), SEASONS, ("gala", "opera", "wedding"),
+        "ready-to-wear", "Dinner Jacket", "a dinner jacket", 3900, (4, 4), SEASONS,
+        ("gala", "opera", "wedding"),
         {"wool": 2, "velvet": 1, "silk crepe": 1},
         {"silk satin": 1}, exposed=False),
     "coat": Category(
@@ -501,7 +508,7 @@ CATEGORIES: dict[str, Category] = {
 GROUP_PHRASE = {
     "bags": "a bag",
     "shoes": "a pair of shoes",
-    "silk": "something in silk, a scarf or a stole",
+    "silk": "a scarf or a stole",
     "jewellery": "a piece of jewellery",
     "watches": "a watch",
     "ready-to-wear": "something to wear",

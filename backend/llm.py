@@ -1,0 +1,552 @@
+"""The language model behind the reasoner, seen through LangChain's chat-model interface.
+
+`chat_model(settings)` picks the backend (one `if` on `settings.llm_backend`):
+
+- `local`: `LocalChatModel`, a transformers causal LM running in this process (SmolLM2-135M-Instruct by
+  default). Its weights are loaded once per process for each (directory, device) and shared by every
+  `LocalChatModel`; LoRA adapters are loaded onto that shared model by name and switched per call, so a
+  new model version goes live without a restart and without reloading the base weights.
+- `openai`: LangChain's `ChatOpenAI` against an OpenAI-compatible server (vLLM with `--enable-lora`
+  serves each adapter under its own model name).
+
+Every local call records its timings (`prompt_tokens`, `completion_tokens`, `prefill_s`, `decode_s`,
+`tokens_per_s`, `total_s`) in the message's `response_metadata` and on `LocalChatModel.last_stats`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import torch
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, ChatMessage, HumanMessage, SystemMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from peft import PeftConfig, PeftModel
+from pydantic import ConfigDict, Field, PrivateAttr
+from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+from transformers.generation.streamers import BaseStreamer
+
+from backend.models import is_model_dir, materialise_base_model
+from backend.settings import Settings, get_settings
+from catalog.errors import ConciergeError
+
+STAT_KEYS = ("prompt_tokens", "completion_tokens", "prefill_s", "decode_s", "tokens_per_s", "total_s")
+ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
+ADAPTER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+
+# ----------------------------------------------------------------------------------------------------
+# The shared model: one per (directory, device) per process
+
+
+@dataclass
+class SharedModel:
+    """A tokenizer and causal LM loaded once and shared by every `LocalChatModel` of the process.
+
+    LoRA adapters are injected into `model`'s own modules (through a `PeftModel` wrapper, `peft`), so `model`
+    stays the one object that generates, with or without an adapter. `lock` serialises everything that
+    touches the model: one call's adapter switch and forward passes must not interleave with another's.
+    """
+
+    model_dir: Path
+    tokenizer: Any
+    model: Any
+    device: torch.device
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    adapters: dict[str, Path] = field(default_factory=dict)
+    peft: PeftModel | None = None
+
+    def load_adapter(self, name: str, path: Path) -> None:
+        """Load a LoRA adapter directory onto the model under `name` (a no-op if already loaded from `path`)."""
+        with self.lock:
+            if name in self.adapters:
+                if self.adapters[name] == path:
+                    return
+                raise ConciergeError(f"an adapter named {name!r} is already loaded from {self.adapters[name]}; "
+                                     "give the new one another name (a model version is never overwritten)")
+            try:
+                missing = self._inject(name, path)
+            except Exception as error:  # peft / torch raise several types for an adapter that does not fit
+                self._forget(name)
+                reason = " ".join(str(error).splitlines()[:2])  # a shape mismatch lists every tensor
+                raise ConciergeError(f"the adapter {path} does not fit the base model {self.model_dir}: {reason}") from error
+            if missing:
+                self._forget(name)
+                raise ConciergeError(f"the adapter {path} does not fit the base model {self.model_dir}: "
+                                     f"{len(missing)} of its weights are missing, e.g. {missing[0]}")
+            self.adapters[name] = path
+
+    def _inject(self, name: str, path: Path) -> list[str]:
+        """Add adapter `name` to the model's layers and load its weights; returns its missing weight names."""
+        if self.peft is None:
+            config = PeftConfig.from_pretrained(str(path))
+            config.inference_mode = True
+            self.peft = PeftModel(self.model, config, adapter_name=name)  # injects into self.model in place
+        result = self.peft.load_adapter(str(path), adapter_name=name, torch_device=str(self.device))
+        pattern = re.compile(rf"\.lora_\w+\.{re.escape(name)}(\.|$)")
+        return [key for key in result.missing_keys if pattern.search(key)]
+
+    def activate(self, name: str | None) -> None:
+        """Route the forward pass through adapter `name`, or through the base weights only (None).
+
+        Call with `lock` held."""
+        if self.peft is None:
+            return
+        if name is None:
+            self.peft.base_model.disable_adapter_layers()
+        else:
+            self.peft.base_model.enable_adapter_layers()
+            self.peft.set_adapter(name, inference_mode=True)
+
+    def _forget(self, name: str) -> None:
+        self.adapters.pop(name, None)
+        if self.peft is None or name not in self.peft.peft_config:
+            return
+        if len(self.peft.peft_config) > 1:
+            self.peft.delete_adapter(name)
+        else:  # the only adapter: take the LoRA layers out again, leaving the plain base model
+            self.peft.unload()
+            self.peft = None
+
+
+_SHARED: dict[tuple[str, str], SharedModel] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_model(model_dir: str | Path, device: str = "cpu", threads: int = 0) -> SharedModel:
+    """The process-wide model for `model_dir` on `device`, loaded on first use.
+
+    Args:
+        model_dir (`str` or `Path`): a Hugging Face causal-LM directory (config.json, *.safetensors, tokenizer).
+        device (`str`): torch device, e.g. `cpu`, `cuda`, `cuda:1`.
+        threads (`int`): torch CPU threads, set when the model is first loaded (0 leaves torch's default).
+
+    Returns:
+        `SharedModel`: the same object for every call with the same directory and device.
+    """
+    model_dir = Path(model_dir).resolve()
+    key = (str(model_dir), str(device))
+    with _SHARED_LOCK:
+        if key not in _SHARED:
+            _SHARED[key] = _load_shared(model_dir, _torch_device(device), threads)
+        return _SHARED[key]
+
+
+def _load_shared(model_dir: Path, device: torch.device, threads: int) -> SharedModel:
+    if threads > 0:
+        torch.set_num_threads(threads)
+    tokenizer = load_tokenizer(model_dir)
+    # fp32 everywhere: this CPU has no fast bf16, and the 135M model fits any GPU in fp32.
+    model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True, dtype=torch.float32)
+    model.to(device).eval()
+    return SharedModel(model_dir=model_dir, tokenizer=tokenizer, model=model, device=device)
+
+
+@lru_cache(maxsize=8)
+def load_tokenizer(model_dir: Path) -> Any:
+    """The tokenizer of a model directory, loaded once (it is all `count_tokens` needs: no weights)."""
+    if not is_model_dir(model_dir):
+        raise ConciergeError(f"{model_dir} is not a Hugging Face model directory (no config.json + *.safetensors); "
+                             "run `concierge` once with the default settings to materialise the base model, "
+                             "or set CONCIERGE_BASE_MODEL_DIR")
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+    if not tokenizer.chat_template:
+        raise ConciergeError(f"the tokenizer in {model_dir} has no chat template; use an instruct/chat model")
+    return tokenizer
+
+
+def _torch_device(device: str) -> torch.device:
+    try:
+        parsed = torch.device(device)
+    except RuntimeError as error:
+        raise ConciergeError(f"CONCIERGE_LLM_DEVICE={device!r} is not a torch device (cpu, cuda, cuda:1)") from error
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise ConciergeError(f"CONCIERGE_LLM_DEVICE={device} but torch sees no CUDA device; use cpu")
+    return parsed
+
+
+def _check_adapter_dir(path: Path) -> None:
+    config = path / "adapter_config.json"
+    if not config.is_file() or not any((path / name).is_file() for name in ADAPTER_WEIGHTS):
+        raise ConciergeError(f"{path} is not a PEFT adapter directory (expected adapter_config.json and "
+                             "adapter_model.safetensors, as written by `PeftModel.save_pretrained`)")
+    try:
+        peft_type = json.loads(config.read_text()).get("peft_type")
+    except (OSError, ValueError, AttributeError) as error:
+        raise ConciergeError(f"{config} is not a valid adapter config: {error}") from error
+    if peft_type != "LORA":
+        raise ConciergeError(f"{path} holds a {peft_type} adapter; only LoRA adapters are served")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Generation helpers: timing, stop strings, the background thread of a stream
+
+
+class _TokenClock(BaseStreamer):
+    """Counts generated tokens and notes when the first one arrives (`generate` puts the prompt first)."""
+
+    def __init__(self):
+        self.started = time.perf_counter()
+        self.first_token_at: float | None = None
+        self.ended_at: float | None = None
+        self.completion_tokens = 0
+        self._prompt_seen = False
+
+    def put(self, value: torch.Tensor) -> None:
+        if not self._prompt_seen:
+            self._prompt_seen = True
+            return
+        if self.first_token_at is None:
+            self.first_token_at = time.perf_counter()
+        self.completion_tokens += value.numel()
+
+    def end(self) -> None:
+        self.ended_at = time.perf_counter()
+
+    def stats(self, prompt_tokens: int) -> dict[str, float]:
+        """The timings of the finished call; `tokens_per_s` is the decode rate (tokens after the first)."""
+        ended = self.ended_at or time.perf_counter()
+        first = self.first_token_at or ended
+        decode_s = ended - first
+        after_first = self.completion_tokens - 1
+        return {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "prefill_s": first - self.started,
+            "decode_s": decode_s,
+            "tokens_per_s": after_first / decode_s if after_first > 0 and decode_s > 0 else 0.0,
+            "total_s": ended - self.started,
+        }
+
+
+class _TimedTextStreamer(TextIteratorStreamer):
+    """transformers' text streamer (a queue of text pieces) that also keeps a `_TokenClock`."""
+
+    def __init__(self, tokenizer: Any):
+        super().__init__(tokenizer, skip_prompt=True, skip_special_tokens=True)
+        self.clock = _TokenClock()
+
+    def put(self, value: torch.Tensor) -> None:
+        self.clock.put(value)
+        super().put(value)
+
+    def end(self) -> None:
+        self.clock.end()
+        super().end()
+
+
+class _StopCriteria(StoppingCriteria):
+    """Ends generation once a stop string appears in the new text, or once `cancel` is set."""
+
+    def __init__(self, tokenizer: Any, prompt_tokens: int, stop: list[str], cancel: threading.Event):
+        self.tokenizer, self.prompt_tokens, self.stop, self.cancel = tokenizer, prompt_tokens, stop, cancel
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs) -> torch.BoolTensor:
+        done = self.cancel.is_set()
+        if not done and self.stop:
+            text = self.tokenizer.decode(input_ids[0, self.prompt_tokens:], skip_special_tokens=True)
+            done = _stop_index(text, self.stop) is not None
+        # input_ids: (batch=1, prompt + generated)
+        return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)
+
+
+class _GenerateThread(threading.Thread):
+    """Runs `model.generate` for a stream; a failure ends the stream and is kept for the consumer."""
+
+    def __init__(self, model: Any, kwargs: dict[str, Any], streamer: _TimedTextStreamer):
+        super().__init__(name="concierge-generate", daemon=True)
+        self.model, self.kwargs, self.streamer = model, kwargs, streamer
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.model.generate(**self.kwargs)
+        except BaseException as error:  # re-raised in the consumer's thread
+            self.error = error
+            self.streamer.end()  # otherwise the consumer waits for text forever
+
+
+def _stop_index(text: str, stop: list[str]) -> int | None:
+    """Where the first stop string starts in `text`, or None."""
+    found = [index for index in (text.find(s) for s in stop if s) if index >= 0]
+    return min(found) if found else None
+
+
+def cut_at_stop(text: str, stop: list[str] | None) -> str:
+    """`text` up to (not including) the first stop string."""
+    index = _stop_index(text, stop or [])
+    return text if index is None else text[:index]
+
+
+def _held_back(text: str, stop: list[str]) -> int:
+    """Length of the longest end of `text` that may be the start of a stop string (not safe to send yet)."""
+    return max((n for s in stop for n in range(min(len(s) - 1, len(text)), 0, -1) if text.endswith(s[:n])), default=0)
+
+
+def release_until_stop(pieces: Iterable[str], stop: list[str] | None) -> Iterator[str]:
+    """Pass text pieces on as they arrive, ending at the first stop string, which is never sent.
+
+    Text that could be the beginning of a stop string is held back until the next pieces show it is not,
+    so the pieces sent always concatenate to `cut_at_stop(full_text, stop)`.
+    """
+    stop = [s for s in stop or [] if s]
+    text, sent = "", 0
+    for piece in pieces:
+        text += piece
+        index = _stop_index(text, stop)
+        if index is not None:
+            if index > sent:
+                yield text[sent:index]
+            return
+        safe = len(text) - _held_back(text, stop)
+        if safe > sent:
+            yield text[sent:safe]
+            sent = safe
+    if len(text) > sent:
+        yield text[sent:]
+
+
+def _chat_role(message: BaseMessage) -> str:
+    if isinstance(message, SystemMessage):
+        return "system"
+    if isinstance(message, HumanMessage):
+        return "user"
+    if isinstance(message, AIMessage):
+        return "assistant"
+    if isinstance(message, ChatMessage):
+        return message.role
+    raise ConciergeError(f"the local model cannot take a {type(message).__name__}; "
+                         "send system, human and AI messages only")
+
+
+# ----------------------------------------------------------------------------------------------------
+# The LangChain chat model
+
+
+class LocalChatModel(BaseChatModel):
+    """A LangChain chat model over a transformers causal LM in this process.
+
+    The weights are shared per (directory, device) by every instance (see `shared_model`); an instance only
+    holds its generation settings, the adapter it answers with, and the timings of its last call.
+
+    Args:
+        model_dir (`Path`): Hugging Face causal-LM directory with a chat template.
+        device (`str`): torch device.
+        threads (`int`): torch CPU threads (0: torch's default).
+        max_new_tokens (`int`): most tokens generated per call (a call may pass `max_new_tokens=` to override).
+        temperature (`float`): 0 decodes greedily; above 0 samples (a call may pass `temperature=`).
+        adapter (`str`, *optional*): name of a loaded LoRA adapter to answer with (None: the base model).
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, protected_namespaces=())
+
+    model_dir: Path = Field(description="Hugging Face causal-LM directory with a chat template.")
+    device: str = Field("cpu", description="torch device of the model.")
+    threads: int = Field(0, description="torch CPU threads (0: torch's default).")
+    max_new_tokens: int = Field(320, description="Most tokens generated per call.")
+    temperature: float = Field(0.0, description="Sampling temperature (0: greedy).")
+    adapter: str | None = Field(None, description="Loaded LoRA adapter to answer with (None: base model).")
+    last_stats: dict[str, Any] | None = Field(None, description="Timings of the last call.")
+
+    _shared: SharedModel = PrivateAttr()
+
+    def model_post_init(self, context: Any, /) -> None:
+        super().model_post_init(context)
+        self._shared = shared_model(self.model_dir, self.device, self.threads)
+        self.use_adapter(self.adapter)
+
+    @property
+    def _llm_type(self) -> str:
+        return "concierge-local"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model_dir": str(self.model_dir), "device": self.device, "adapter": self.adapter,
+                "max_new_tokens": self.max_new_tokens, "temperature": self.temperature}
+
+    @property
+    def shared(self) -> SharedModel:
+        """The process-wide tokenizer + model this instance generates with."""
+        return self._shared
+
+    # -- adapters ----------------------------------------------------------------------------------
+
+    def load_adapter(self, name: str, path: str | Path) -> None:
+        """Load a PEFT LoRA adapter onto the shared model (every instance over it can then use it).
+
+        The base weights stay where they are; loading under a name already loaded replaces that adapter.
+
+        Args:
+            name (`str`): the adapter's name (a model version), later passed to `use_adapter`.
+            path (`str` or `Path`): directory written by `PeftModel.save_pretrained`.
+        """
+        if not isinstance(name, str) or not ADAPTER_NAME.fullmatch(name):
+            raise ConciergeError(f"{name!r} cannot name an adapter: use letters, digits, '_' and '-' "
+                                 "(PEFT keys modules by this name, so no dots)")
+        if name in "lora_":  # PEFT finds a LoRA adapter's weights by this prefix; such a name confuses it
+            raise ConciergeError(f"{name!r} cannot name an adapter: it is part of PEFT's prefix 'lora_'")
+        path = Path(path).resolve()
+        _check_adapter_dir(path)
+        self._shared.load_adapter(name, path)
+
+    def use_adapter(self, name: str | None) -> None:
+        """Answer with adapter `name` from the next call on; None answers with the base model.
+
+        Args:
+            name (`str`, *optional*): a name given to `load_adapter` in this process, or None.
+        """
+        if name is not None and name not in self._shared.adapters:
+            loaded = ", ".join(sorted(self._shared.adapters)) or "none"
+            raise ConciergeError(f"no adapter named {name!r} is loaded (loaded: {loaded}); "
+                                 "load it first with load_adapter(name, path)")
+        self.adapter = name
+
+    @property
+    def active_adapter(self) -> str | None:
+        """The adapter this instance answers with (None: the base model)."""
+        return self.adapter
+
+    # -- tokens ------------------------------------------------------------------------------------
+
+    def get_num_tokens(self, text: str) -> int:
+        """Tokens in `text` by the local tokenizer."""
+        return len(self._shared.tokenizer.encode(text, add_special_tokens=False))
+
+    def get_num_tokens_from_messages(self, messages: list[BaseMessage], tools: Any = None) -> int:
+        """Tokens of the prompt these messages make, chat template included."""
+        return int(self._prompt(messages)["input_ids"].shape[1])
+
+    def _prompt(self, messages: list[BaseMessage]) -> dict[str, torch.Tensor]:
+        chat = [{"role": _chat_role(m), "content": m.text} for m in messages]
+        encoded = self._shared.tokenizer.apply_chat_template(chat, add_generation_prompt=True,
+                                                             return_tensors="pt", return_dict=True)
+        # input_ids, attention_mask: (1, prompt_tokens)
+        return {name: encoded[name].to(self._shared.device) for name in ("input_ids", "attention_mask")}
+
+    # -- generation --------------------------------------------------------------------------------
+
+    def _generate_kwargs(self, inputs: dict[str, torch.Tensor], stop: list[str] | None, streamer: BaseStreamer,
+                         cancel: threading.Event, overrides: dict[str, Any]) -> dict[str, Any]:
+        max_new_tokens = int(overrides.get("max_new_tokens", self.max_new_tokens))
+        temperature = float(overrides.get("temperature", self.temperature))
+        prompt_tokens = inputs["input_ids"].shape[1]
+        self._check_length(prompt_tokens, max_new_tokens)
+        tokenizer = self._shared.tokenizer
+        kwargs = dict(inputs, max_new_tokens=max_new_tokens, streamer=streamer,
+                      pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id,
+                      stopping_criteria=StoppingCriteriaList([_StopCriteria(tokenizer, prompt_tokens, stop or [], cancel)]))
+        if temperature > 0:
+            return kwargs | {"do_sample": True, "temperature": temperature}
+        return kwargs | {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+
+    def _check_length(self, prompt_tokens: int, max_new_tokens: int) -> None:
+        limit = getattr(self._shared.model.config, "max_position_embeddings", None)
+        if limit and prompt_tokens + max_new_tokens > limit:
+            raise ConciergeError(f"the prompt has {prompt_tokens} tokens; with {max_new_tokens} new tokens that "
+                                 f"exceeds the model's context of {limit}; shorten the request or the candidate list")
+
+    def _finish(self, prompt_tokens: int, clock: _TokenClock) -> dict[str, Any]:
+        stats = clock.stats(prompt_tokens)
+        self.last_stats = stats | {"adapter": self.adapter}
+        return self.last_stats
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+        inputs = self._prompt(messages)
+        prompt_tokens = inputs["input_ids"].shape[1]
+        with self._shared.lock:
+            self._shared.activate(self.adapter)
+            clock = _TokenClock()
+            output = self._shared.model.generate(**self._generate_kwargs(inputs, stop, clock, threading.Event(), kwargs))
+        # output: (1, prompt_tokens + completion_tokens)
+        text = self._shared.tokenizer.decode(output[0, prompt_tokens:], skip_special_tokens=True)
+        stats = self._finish(prompt_tokens, clock)
+        message = AIMessage(content=cut_at_stop(text, stop), response_metadata=dict(stats),
+                            usage_metadata=_usage(stats))
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        inputs = self._prompt(messages)
+        prompt_tokens = inputs["input_ids"].shape[1]
+        cancel = threading.Event()
+        # A plain Lock, not an RLock: LangChain's async streaming calls next() on this generator from
+        # executor threads, so the thread that releases the lock may not be the one that took it.
+        with self._shared.lock:
+            self._shared.activate(self.adapter)
+            streamer = _TimedTextStreamer(self._shared.tokenizer)
+            worker = _GenerateThread(self._shared.model,
+                                     self._generate_kwargs(inputs, stop, streamer, cancel, kwargs), streamer)
+            worker.start()
+            try:
+                for piece in release_until_stop(streamer, stop):
+                    chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
+                    if run_manager:
+                        run_manager.on_llm_new_token(piece, chunk=chunk)
+                    yield chunk
+            finally:  # also when the consumer stops early: end generation before letting others in
+                cancel.set()
+                worker.join()
+        if worker.error is not None:
+            raise worker.error
+        stats = self._finish(prompt_tokens, streamer.clock)
+        yield ChatGenerationChunk(message=AIMessageChunk(content="", response_metadata=dict(stats),
+                                                         usage_metadata=_usage(stats), chunk_position="last"))
+
+
+def _usage(stats: dict[str, Any]) -> dict[str, int]:
+    return {"input_tokens": stats["prompt_tokens"], "output_tokens": stats["completion_tokens"],
+            "total_tokens": stats["prompt_tokens"] + stats["completion_tokens"]}
+
+
+# ----------------------------------------------------------------------------------------------------
+# Entry points
+
+
+def chat_model(settings: Settings | None = None, adapter: str | None = None) -> BaseChatModel:
+    """The configured chat model, answering with `adapter` (a model version) or the base model.
+
+    Args:
+        settings (`Settings`, *optional*): defaults to `get_settings()`.
+        adapter (`str`, *optional*): local backend: the name of an adapter loaded in this process with
+            `LocalChatModel.load_adapter`; openai backend: the model name the server serves the adapter under.
+
+    Returns:
+        `BaseChatModel`: a `LocalChatModel` (`llm_backend="local"`) or a streaming `ChatOpenAI` (`"openai"`).
+    """
+    settings = settings or get_settings()
+    if settings.llm_backend == "openai":
+        from langchain_openai import ChatOpenAI
+
+        return ChatOpenAI(base_url=settings.openai_base_url, api_key=settings.openai_api_key,
+                          model=adapter or settings.openai_model, temperature=settings.temperature,
+                          max_tokens=settings.max_new_tokens, streaming=True)
+    return LocalChatModel(model_dir=materialise_base_model(settings), device=settings.llm_device,
+                          threads=settings.llm_threads, max_new_tokens=settings.max_new_tokens,
+                          temperature=settings.temperature, adapter=adapter)
+
+
+def count_tokens(text: str, settings: Settings | None = None) -> int:
+    """Tokens in `text` by the local base model's tokenizer (loads the tokenizer only, never the weights).
+
+    With the openai backend this is an estimate unless the server runs the same base model.
+
+    Args:
+        text (`str`): any text (a request, a client summary, a candidate line).
+        settings (`Settings`, *optional*): defaults to `get_settings()`.
+
+    Returns:
+        `int`: the number of tokens, special tokens not included.
+    """
+    settings = settings or get_settings()
+    model_dir = materialise_base_model(settings).resolve()
+    return len(load_tokenizer(model_dir).encode(text, add_special_tokens=False))
