@@ -73,6 +73,40 @@ def cmd_search(args) -> int:
     return 0
 
 
+def cmd_recommend(args) -> int:
+    from backend.service import recommend
+
+    streamed = []
+
+    def show(piece: str) -> None:
+        streamed.append(piece)
+        if not args.json:
+            print(piece, end="", flush=True)
+
+    if not args.json:
+        print("reasoning (streamed):")
+    result = recommend(args.client, args.text, conversation_id=args.conversation, on_token=show)
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False, default=str))
+        return 0
+    print("\n")
+    print(result.message)
+    for item in result.items:
+        price = f"EUR {item['price']:,.0f}" if item.get("price") is not None else ""
+        print(f"{item['rank']}. {item['title']} ({item['item_id']}, {price}) [{item['picked_by']}]")
+        print(f"   {item['justification']}")
+    if result.steps:
+        print("\nsteps and verdicts:")
+        for step in result.steps:
+            problems = f" — {'; '.join(step['problems'])}" if step["problems"] else ""
+            print(f"  {step['index']}. [{step['verdict']}] {step['text'][:160]}{problems}")
+    print(f"\nmodel {result.model_version}; fallback used: {result.fallback_used}; shortlist #{result.shortlist_id} "
+          f"in conversation {result.conversation_id}")
+    print("timings (ms): " + ", ".join(f"{k.removesuffix('_ms')} {v:.0f}" for k, v in result.timings.items()
+                                       if k.endswith("_ms")))
+    return 0
+
+
 def cmd_serve(args) -> int:
     import uvicorn
 
@@ -133,6 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--category", help="restrict to a category or category group")
     p.add_argument("--max-price", type=float, default=None)
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("recommend", help="a reasoned shortlist for a client's request")
+    p.add_argument("--client", required=True, help="client id, e.g. c-0004")
+    p.add_argument("text", help="the request")
+    p.add_argument("--conversation", type=int, default=None, help="continue this conversation (a follow-up)")
+    p.add_argument("--json", action="store_true", help="print the stored shortlist as one JSON object")
+    p.set_defaults(func=cmd_recommend)
 
     p = sub.add_parser("serve", help="serve the web app")
     p.set_defaults(func=cmd_serve)

@@ -32,7 +32,8 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, Chat
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from peft import PeftConfig, PeftModel
 from pydantic import ConfigDict, Field, PrivateAttr
-from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+from transformers import (AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList,
+                          TextIteratorStreamer)
 from transformers.generation.streamers import BaseStreamer
 
 from backend.models import is_model_dir, materialise_base_model
@@ -78,7 +79,8 @@ class SharedModel:
             except Exception as error:  # peft / torch raise several types for an adapter that does not fit
                 self._forget(name)
                 reason = " ".join(str(error).splitlines()[:2])  # a shape mismatch lists every tensor
-                raise ConciergeError(f"the adapter {path} does not fit the base model {self.model_dir}: {reason}") from error
+                raise ConciergeError(f"the adapter {path} does not fit the base model {self.model_dir}: "
+                                     f"{reason}") from error
             if missing:
                 self._forget(name)
                 raise ConciergeError(f"the adapter {path} does not fit the base model {self.model_dir}: "
@@ -436,16 +438,19 @@ class LocalChatModel(BaseChatModel):
 
     def _generate_kwargs(self, inputs: dict[str, torch.Tensor], stop: list[str] | None, streamer: BaseStreamer,
                          cancel: threading.Event, overrides: dict[str, Any]) -> dict[str, Any]:
+        """Arguments of `model.generate` for one call (`overrides`: a call's `max_new_tokens` / `temperature`)."""
         max_new_tokens = int(overrides.get("max_new_tokens", self.max_new_tokens))
         temperature = float(overrides.get("temperature", self.temperature))
         prompt_tokens = inputs["input_ids"].shape[1]
         self._check_length(prompt_tokens, max_new_tokens)
         tokenizer = self._shared.tokenizer
-        kwargs = dict(inputs, max_new_tokens=max_new_tokens, streamer=streamer,
-                      pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id,
-                      stopping_criteria=StoppingCriteriaList([_StopCriteria(tokenizer, prompt_tokens, stop or [], cancel)]))
+        stopping = _StopCriteria(tokenizer, prompt_tokens, stop or [], cancel)
+        pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        kwargs = dict(inputs, max_new_tokens=max_new_tokens, streamer=streamer, pad_token_id=pad_token_id,
+                      stopping_criteria=StoppingCriteriaList([stopping]))
         if temperature > 0:
             return kwargs | {"do_sample": True, "temperature": temperature}
+        # Greedy; also unset sampling defaults a model's generation_config may carry (they only cause warnings).
         return kwargs | {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
 
     def _check_length(self, prompt_tokens: int, max_new_tokens: int) -> None:
@@ -466,7 +471,8 @@ class LocalChatModel(BaseChatModel):
         with self._shared.lock:
             self._shared.activate(self.adapter)
             clock = _TokenClock()
-            output = self._shared.model.generate(**self._generate_kwargs(inputs, stop, clock, threading.Event(), kwargs))
+            generate_kwargs = self._generate_kwargs(inputs, stop, clock, threading.Event(), kwargs)
+            output = self._shared.model.generate(**generate_kwargs)
         # output: (1, prompt_tokens + completion_tokens)
         text = self._shared.tokenizer.decode(output[0, prompt_tokens:], skip_special_tokens=True)
         stats = self._finish(prompt_tokens, clock)

@@ -34,7 +34,7 @@ HUMAN = (
     "Steps, then the ANSWER line."
 )
 PROMPT = ChatPromptTemplate.from_messages([("system", SYSTEM), ("human", HUMAN)])
-ANSWER = re.compile(r"(?im)^[\s*#_>-]*(?:final\s+)?answer\s*[:\-–—]?\s*(.*)$")
+ANSWER = re.compile(r"(?i)\b(?:final\s+)?answer\b(?:\s+is)?\s*[:\-–—]?")
 
 
 @dataclass
@@ -79,8 +79,9 @@ def describe_needs(query: dict) -> str:
         if query.get(key):
             parts.append(f"{key} {'/'.join(query[key])}")
     for key in ("origin", "branding", "colour", "material", "house"):
-        if query.get(key):
-            parts.append(f"{key} {query[key]}")
+        value = query.get(key)
+        if value:
+            parts.append(f"{key} {' or '.join(value) if isinstance(value, list) else value}")
     if query.get("budget_max") is not None:
         parts.append(f"at most EUR {query['budget_max']:,.0f}")
     ruled_out = [v for values in (query.get("must_not") or {}).values() for v in values]
@@ -114,10 +115,10 @@ def parse_answer(text: str, handles: dict[str, dict]) -> Parsed:
     from backend.verify import split_steps
 
     matches = list(ANSWER.finditer(text))
-    if matches:
+    if matches:  # the last "answer" keyword starts the answer block; it runs to the end
         last = matches[-1]
-        reasoning, answer = text[:last.start()], text[last.start():]
-        answer = answer[len(last.group(0)) - len(last.group(1)):]
+        reasoning, answer = text[:last.start()], text[last.end():]
+        reasoning = re.sub(r"(?m)^[^\n]*$\Z", "", reasoning) if not reasoning.endswith("\n") else reasoning
     else:
         reasoning, answer = text, ""
     tokens = re.findall(r"\b([A-Za-z][1-9])\b", answer)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -34,7 +35,8 @@ from backend.verify import hard_violations, split_steps, verify_steps
 from catalog.errors import ConciergeError
 
 log = logging.getLogger(__name__)
-SHORTLIST_MIN, SHORTLIST_MAX = 3, 5
+SHORTLIST_MIN, SHORTLIST_TARGET, SHORTLIST_MAX = 3, 4, 5
+REASONER_CANDIDATES = 12  # candidates shown to the LLM: enough choice, a prompt short enough for a CPU
 _llm_lock = threading.Lock()  # one generation at a time per process; requests queue here
 
 
@@ -161,6 +163,10 @@ def refine(previous: dict, follow_up: QueryGraph) -> QueryGraph:
         merged.formality, merged.palette, merged.season = follow_up.formality, follow_up.palette, follow_up.season
     low = follow_up.text.lower()
     levels = merged.formality or list(FORMALITY)
+    if re.search(r"less formal|more casual|more relaxed|more formal|dressier", low) and merged.occasions:
+        # the occasions set the old formality; asking to change it makes them wishes, not conditions
+        merged.preferred["occasion"] = merged.occasions
+        merged.occasions = []
     if "less formal" in low or "more casual" in low or "more relaxed" in low:
         low_i = max(FORMALITY.index(levels[0]) - 1, 0)
         merged.formality = list(FORMALITY[low_i:FORMALITY.index(levels[0])]) or [FORMALITY[0]]
@@ -181,17 +187,18 @@ def justify(item: dict, query: QueryGraph, preferences: dict[str, float]) -> str
         facts.append(f"made in {a['origin']}")
     if a.get("material"):
         facts.append("/".join(a["material"][:2]))
-    if query.contexts:
-        fits = [c.get("occasion") or c.get("place") for c in query.contexts if c.get("occasion") or c.get("place")]
-        if fits:
-            facts.append("suits " + " and ".join(fits))
+    wanted = list(query.occasions) + list(query.preferred.get("occasion", []))
+    fits = [o for o in dict.fromkeys(wanted) if o in (a.get("occasion") or [])]
+    if fits:
+        facts.append("for " + " and ".join(fits))
     elif a.get("season"):
         facts.append("for " + "/".join(a["season"][:2]))
     if a.get("branding"):
         facts.append(f"{a['branding']} branding")
     from backend.graphs import attribute_nodes
 
-    loved = [node.split("=", 1)[1] for _, node in attribute_nodes(item) if preferences.get(node, 0) > 0.5]
+    loved = [node.split("=", 1)[1] for relation, node in attribute_nodes(item)
+             if relation in ("brand", "colour", "material", "palette", "craft") and preferences.get(node, 0) > 0.5]
     tie = f"; echoes what you like ({', '.join(loved[:2])})" if loved else ""
     return (", ".join(facts) + tie).strip(", ") or item["title"]
 
@@ -263,7 +270,8 @@ def recommend(client_id: str, text: str, conversation_id: int | None = None,
     else:
         started = time.perf_counter()
         rng = random.Random(seed)
-        messages, handles = build_prompt(query.text, query.to_dict(), summary, [c.item for c in fitting], rng)
+        shown = fitting[:REASONER_CANDIDATES]
+        messages, handles = build_prompt(query.text, query.to_dict(), summary, [c.item for c in shown], rng)
         timings["prompt_ms"] = _ms(started)
         completion = _generate(messages, settings, version, on_token, timings)
         started = time.perf_counter()
@@ -275,7 +283,7 @@ def recommend(client_id: str, text: str, conversation_id: int | None = None,
         fallback = not picks
         chosen = list(picks)
         for cand in fitting:  # fill up from the retrieval order
-            if len(chosen) >= max(SHORTLIST_MIN, min(len(picks), SHORTLIST_MAX)):
+            if len(chosen) >= max(SHORTLIST_TARGET, min(len(picks), SHORTLIST_MAX)):
                 break
             if cand not in chosen:
                 chosen.append(cand)

@@ -102,15 +102,18 @@ def hard_violations(item: dict, query: dict, rain_sensitive: frozenset[str] = fr
         have = values_of(item, key)
         if allowed and have and have[0] not in allowed:
             out.append(f"{key} {have[0]} (wanted {', '.join(allowed)})")
-    for key in ("origin", "branding"):
-        wanted, have = query.get(key), values_of(item, key)
-        if wanted and have and have[0] != wanted.lower():
-            out.append(f"{key} {have[0]} (wanted {wanted})")
-    if query.get("colour") and values_of(item, "colour") and query["colour"].lower() not in values_of(item, "colour"):
-        out.append(f"not {query['colour']}")
-    if query.get("material") and values_of(item, "material") and not material_matches(
-            query["material"], values_of(item, "material")):
-        out.append(f"not {query['material']}")
+    wanted, have = query.get("origin"), values_of(item, "origin")
+    if wanted and have and have[0] != wanted.lower():
+        out.append(f"made in {item['attributes']['origin']} (wanted {wanted})")
+    for key in ("branding", "colour"):
+        allowed = _as_list(query.get(key))
+        have = values_of(item, key)
+        if allowed and have and not set(have) & {a.lower() for a in allowed}:
+            out.append(f"{key} {'/'.join(have)} (wanted {' or '.join(allowed)})")
+    wanted_materials = _as_list(query.get("material"))
+    if wanted_materials and values_of(item, "material") and not any(
+            material_matches(m, values_of(item, "material")) for m in wanted_materials):
+        out.append(f"not in {' or '.join(wanted_materials)}")
     price = item.get("price")
     if query.get("budget_max") is not None and price is not None and price > query["budget_max"]:
         out.append(f"EUR {price:,.0f} is over the EUR {query['budget_max']:,.0f} budget")
@@ -127,6 +130,12 @@ def hard_violations(item: dict, query: dict, rain_sensitive: frozenset[str] = fr
     if query.get("wet") and rain_sensitive & set(values_of(item, "material")):
         out.append("not made for rain")
     return out
+
+
+def _as_list(value) -> list[str]:
+    if value in (None, "", []):
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
 def _season_needs(query: dict) -> list[list[str]]:

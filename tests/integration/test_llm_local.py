@@ -25,7 +25,8 @@ def smol() -> LocalChatModel:
 
 def _report(label: str, stats: dict) -> None:
     print(f"\n{label}: {stats['prompt_tokens']} prompt tokens, prefill {stats['prefill_s']:.3f} s, "
-          f"{stats['completion_tokens']} new tokens at {stats['tokens_per_s']:.1f} tok/s, total {stats['total_s']:.2f} s")
+          f"{stats['completion_tokens']} new tokens at {stats['tokens_per_s']:.1f} tok/s, "
+          f"total {stats['total_s']:.2f} s")
 
 
 def test_short_chat_answers_within_the_token_budget(smol):

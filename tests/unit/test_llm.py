@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import operator
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -77,9 +78,9 @@ def llm(tiny_dir) -> LocalChatModel:
 def test_prompt_follows_the_chat_template(llm, tokenizer):
     messages = [SystemMessage("Be brief."), HumanMessage("Hi"), AIMessage("Hello."), HumanMessage("A bag?")]
     ids = llm._prompt(messages)["input_ids"]
-    assert tokenizer.decode(ids[0]) == ("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
-                                        "<|im_start|>assistant\nHello.<|im_end|>\n<|im_start|>user\nA bag?<|im_end|>\n"
-                                        "<|im_start|>assistant\n")
+    assert tokenizer.decode(ids[0]) == (
+        "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
+        "<|im_start|>assistant\nHello.<|im_end|>\n<|im_start|>user\nA bag?<|im_end|>\n<|im_start|>assistant\n")
     assert llm.get_num_tokens_from_messages(messages) == ids.shape[1]
 
 
@@ -90,6 +91,13 @@ def test_stream_concatenates_to_the_greedy_answer(llm):
     assert len(texts) >= 3
     assert "".join(chunks) == answer.content
     assert len(answer.content.split()) >= 3
+
+
+def test_async_stream_matches_invoke(llm):
+    async def collect() -> str:
+        return "".join([chunk.content async for chunk in llm.astream(PROMPT)])
+
+    assert asyncio.run(collect()) == llm.invoke(PROMPT).content
 
 
 def test_timings_are_recorded_on_the_message_and_the_model(llm):
