@@ -74,7 +74,7 @@ BRANDING_WORDS = {
     "quiet luxury": "discreet", "no branding": "discreet", "logos kept to an absolute minimum": "discreet",
     "logo-forward": "logo-forward", "monogram": "logo-forward", "statement logo": "logo-forward",
     "visible branding": "logo-forward", "bold branding": "logo-forward", "logo should be visible": "logo-forward",
-    "recognisable": "logo-forward", "recognizable": "logo-forward",
+    "recognisable": "logo-forward", "recognizable": "logo-forward", "logo": "logo-forward", "logos": "logo-forward",
 }
 # Branding wishes that allow more than one level: "nothing logo-heavy" is discreet or moderate.
 QUIET_BRANDING = ("nothing logo-heavy", "logo-heavy", "small logo", "a little branding", "some branding",
@@ -363,9 +363,10 @@ def _read_wrong_facts(low: str, vocab: Vocabulary, q: QueryGraph) -> str:
                 q.wrong_fact = {"kind": "craft", "subject": house, "claimed": craft, "actual": actual}
                 low = _blank(low, window_start + pos, window_start + pos + len(craft_key))
         break
-    claim = re.compile(r"\s*,?\s*(?:is|being|as it is|as it's)\s+((?:(?!\b(?:so|and|then|but)\b)[^.;,?!])+)")
+    claim = re.compile(r"(?:\bis|\bbeing|\bas it is|\bas it's)\s+((?:(?!\b(?:so|and|then|but)\b)[^.;,?!])+)")
     for start, end, term in find_terms(low, set(MATERIAL_FACTS)):
-        m = claim.match(low, end)
+        sentence_end = min([i for i in (low.find(c, end) for c in ".;?!") if i >= 0] + [len(low)])
+        m = claim.search(low, end, sentence_end)
         if not m:
             continue
         claimed = m.group(1).strip()
@@ -509,8 +510,11 @@ def _read_origin_house_branding(low: str, vocab: Vocabulary, q: QueryGraph) -> N
     quiet = any(cue in low for cue in QUIET_BRANDING)
     for start, end, term in find_terms(low, BRANDING_WORDS):
         level = BRANDING_WORDS[term]
-        if level == "logo-forward" and (negated(low, start) or quiet):
+        if level == "logo-forward" and quiet:
             continue
+        if level == "logo-forward" and negated(low, start):  # "avoid logos", "no logo"
+            level = "discreet"
+            q.must_not["branding"].append("logo-forward")
         q.branding = [level]
         break
     if q.branding is None and re.search(r"\b(no|without|nothing with)\s+(visible\s+)?logos?\b", low):

@@ -158,8 +158,8 @@ def load_tokenizer(model_dir: Path) -> Any:
     """The tokenizer of a model directory, loaded once (it is all `count_tokens` needs: no weights)."""
     if not is_model_dir(model_dir):
         raise ConciergeError(f"{model_dir} is not a Hugging Face model directory (no config.json + *.safetensors); "
-                             "run `concierge` once with the default settings to materialise the base model, "
-                             "or set CONCIERGE_BASE_MODEL_DIR")
+                             "run `concierge prepare-models` to materialise the base model, "
+                             "or point CONCIERGE_BASE_MODEL_DIR at one")
     tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
     if not tokenizer.chat_template:
         raise ConciergeError(f"the tokenizer in {model_dir} has no chat template; use an instruct/chat model")
@@ -518,27 +518,38 @@ def _usage(stats: dict[str, Any]) -> dict[str, int]:
 # Entry points
 
 
-def chat_model(settings: Settings | None = None, adapter: str | None = None) -> BaseChatModel:
+def chat_model(settings: Settings | None = None, adapter: str | None = None,
+               adapter_path: str | Path | None = None) -> BaseChatModel:
     """The configured chat model, answering with `adapter` (a model version) or the base model.
 
     Args:
         settings (`Settings`, *optional*): defaults to `get_settings()`.
-        adapter (`str`, *optional*): local backend: the name of an adapter loaded in this process with
-            `LocalChatModel.load_adapter`; openai backend: the model name the server serves the adapter under.
+        adapter (`str`, *optional*): the model version to answer with. Local backend: an adapter loaded in
+            this process (`LocalChatModel.load_adapter`), or loaded now from `adapter_path`; openai backend:
+            the model name the server serves the adapter under.
+        adapter_path (`str` or `Path`, *optional*): local backend: the adapter's directory, loaded under
+            `adapter` unless already loaded from there (so passing it on every request costs nothing).
+            The openai backend ignores it: the server has its own copy.
 
     Returns:
         `BaseChatModel`: a `LocalChatModel` (`llm_backend="local"`) or a streaming `ChatOpenAI` (`"openai"`).
     """
     settings = settings or get_settings()
+    if adapter_path is not None and adapter is None:
+        raise ConciergeError(f"the adapter at {adapter_path} needs a name (its model version)")
     if settings.llm_backend == "openai":
         from langchain_openai import ChatOpenAI
 
         return ChatOpenAI(base_url=settings.openai_base_url, api_key=settings.openai_api_key,
                           model=adapter or settings.openai_model, temperature=settings.temperature,
                           max_tokens=settings.max_new_tokens, streaming=True)
-    return LocalChatModel(model_dir=materialise_base_model(settings), device=settings.llm_device,
-                          threads=settings.llm_threads, max_new_tokens=settings.max_new_tokens,
-                          temperature=settings.temperature, adapter=adapter)
+    model = LocalChatModel(model_dir=materialise_base_model(settings), device=settings.llm_device,
+                           threads=settings.llm_threads, max_new_tokens=settings.max_new_tokens,
+                           temperature=settings.temperature)
+    if adapter_path is not None:
+        model.load_adapter(adapter, adapter_path)
+    model.use_adapter(adapter)
+    return model
 
 
 def count_tokens(text: str, settings: Settings | None = None) -> int:

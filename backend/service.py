@@ -318,7 +318,8 @@ def _generate(messages, settings: Settings, version: ModelVersion | None, on_tok
     """Run the LLM once, streaming; records first-token and total generation time."""
     from backend.llm import chat_model
 
-    model = chat_model(settings, adapter=version.version if version and version.adapter_path else None)
+    adapter = version.version if version and version.adapter_path else None
+    model = chat_model(settings, adapter=adapter, adapter_path=version.adapter_path if adapter else None)
     started = time.perf_counter()
     pieces, metadata = [], {}
     with _llm_lock:

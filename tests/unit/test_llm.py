@@ -233,6 +233,21 @@ def test_chat_model_local_uses_the_configured_directory(tiny_dir):
         chat_model(settings, adapter="v9")
 
 
+def test_chat_model_loads_an_adapter_from_its_path_once(tokenizer, tmp_path):
+    base_dir = _save_model(_tiny_llama(tokenizer), tokenizer, tmp_path / "base")
+    adapter_dir = _make_adapter(base_dir, tmp_path / "v2", 5)
+    settings = Settings(base_model_dir=base_dir, max_new_tokens=NEW_TOKENS)
+    base_answer = chat_model(settings).invoke(PROMPT).content
+    first = chat_model(settings, adapter="v2", adapter_path=adapter_dir)
+    lora_a = first.shared.model.get_submodule("model.layers.0.self_attn.q_proj").lora_A["v2"].weight
+    second = chat_model(settings, adapter="v2", adapter_path=adapter_dir)
+    assert second.active_adapter == "v2" and second.shared is first.shared
+    assert second.shared.model.get_submodule("model.layers.0.self_attn.q_proj").lora_A["v2"].weight is lora_a
+    assert first.invoke(PROMPT).content == second.invoke(PROMPT).content != base_answer
+    with pytest.raises(ConciergeError, match="needs a name"):
+        chat_model(settings, adapter_path=adapter_dir)
+
+
 def test_chat_model_openai_points_at_the_server():
     from langchain_openai import ChatOpenAI
 

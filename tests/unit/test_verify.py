@@ -1,0 +1,54 @@
+"""The step verifier against hand-made candidates."""
+
+from backend.verify import hard_violations, material_matches, split_steps, verify_step, verify_steps
+from tests.fixtures.small import ITEMS
+
+BY_ID = {i["item_id"]: i for i in ITEMS}
+HANDLES = {"K7": BY_ID["i-scarf"], "B2": BY_ID["i-tote"], "M4": BY_ID["i-boot"]}
+SUMMER_SILK = {"category_group": "silk", "contexts": [{"climate": "hot", "season": "summer"}],
+               "must_not": {"materials": [], "colours": [], "branding": []}}
+
+
+def test_steps_are_split_on_numbers_or_lines():
+    assert split_steps("1. First.\n2) Second\nstill second.\nStep 3: Third") == [
+        "First.", "Second\nstill second.", "Third"]
+    assert split_steps("one\n\ntwo") == ["one", "two"]
+    assert split_steps("  ") == []
+
+
+def test_material_families():
+    assert material_matches("silk", ["silk twill"]) and material_matches("leather", ["calfskin"])
+    assert not material_matches("silk", ["calfskin"]) and not material_matches("gold", ["goldstone"])
+
+
+def test_hard_violations_name_every_broken_condition():
+    assert hard_violations(BY_ID["i-scarf"], SUMMER_SILK) == []
+    broken = hard_violations(BY_ID["i-boot"], {**SUMMER_SILK, "budget_max": 500.0, "branding": ["discreet"]})
+    assert broken == ["not in silk", "not for summer", "branding moderate (wanted discreet)",
+                      "EUR 980 is over the EUR 500 budget"]
+    assert hard_violations(BY_ID["i-boot"], {"wet": True, "must_not": {}}, frozenset({"suede"})) == [
+        "not made for rain"]
+
+
+def test_a_step_that_misstates_a_catalogue_fact_is_inconsistent():
+    check = verify_step(1, "B2 is in silk and perfect for summer.", HANDLES, {"must_not": {}})
+    assert check.verdict == "inconsistent"
+    assert check.problems[0] == "B2 is not silk (catalogue: material calfskin)"
+    assert check.items == ["i-tote"]
+
+
+def test_promoting_an_item_that_breaks_the_request_is_inconsistent():
+    check = verify_step(2, "M4 is the best choice.", HANDLES, SUMMER_SILK)
+    assert check.verdict == "inconsistent" and "breaks the request" in check.problems[0]
+
+
+def test_promoting_what_the_client_dislikes_is_inconsistent():
+    check = verify_step(1, "K7 is a great pick.", HANDLES, SUMMER_SILK, preferences={"colour=yellow": -1.5})
+    assert check.problems == ["promotes K7, but the client dislikes colour=yellow"]
+
+
+def test_true_claims_are_consistent_and_empty_ones_unchecked():
+    checks = verify_steps(["K7 is silk, ideal for summer.", "Let me think about the request."], HANDLES,
+                          SUMMER_SILK)
+    assert [c.verdict for c in checks] == ["consistent", "unchecked"]
+    assert "K7 is silk" in checks[0].support
