@@ -49,3 +49,20 @@ def settings(tmp_path, db_url, monkeypatch):
     yield settings_module.get_settings()
     settings_module.get_settings.cache_clear()
     get_engine.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def base_model_dir():
+    """SmolLM2-135M-Instruct materialised once (var/models/base, shared with `make run`)."""
+    from backend.models import materialise_base_model
+    from backend.settings import Settings
+
+    return materialise_base_model(Settings(var_dir="var"))
+
+
+@pytest.fixture(scope="session")
+def small_world():
+    """A small demo world (same generator as the full one), as a bundle."""
+    from catalog.demo.export import world_bundle
+
+    return world_bundle(seed=7, n_items=160, n_clients=30, n_queries=60)
