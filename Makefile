@@ -35,7 +35,9 @@ test-unit: $(STAMP)
 	$(PY) -m pytest -q tests/unit
 
 bench: $(STAMP)
+	$(VENV)/bin/concierge prepare-models
 	$(PY) bench/import_search.py
+	$(PY) bench/serving.py
 
 clean:
 	rm -rf var

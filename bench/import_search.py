@@ -2,8 +2,8 @@
 
     python bench/import_search.py [--large 50000] [--queries 200] [--out docs/results]
 
-Each catalogue is imported into a fresh temporary var/ (SQLite + embedded Chroma), timed end to
-end (embedding included). Search latency is measured on real request texts from the demo world's
+Each catalogue is imported into a fresh store under var/bench/ (SQLite + embedded Chroma), timed end
+to end (embedding included); the stores are kept for bench/serving.py. Search latency is measured on real request texts from the demo world's
 queries, one at a time, after one warm-up query. Prints a table and writes
 `docs/results/import_search.json` + `.md` and `docs/results/demo_world_stats.json` + `.md`.
 """
@@ -16,7 +16,7 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
+import shutil
 import time
 from collections import Counter
 from pathlib import Path
@@ -42,9 +42,9 @@ def use_fresh_stores(root: Path) -> None:
 
 
 def large_catalogue(n_items: int, seed: int) -> Bundle:
-    """A generated catalogue of `n_items` (items only), from the demo generator at that size."""
+    """A generated catalogue of `n_items` from the demo generator at that size (with 40 clients)."""
     world = generate_world(seed=seed, n_items=n_items, n_clients=40, n_queries=60)
-    return Bundle({"name": f"generated-{n_items}"}, world.items)
+    return Bundle({"name": f"generated-{n_items}"}, world.items, world.clients, world.interactions)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -117,6 +117,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200, help="search queries timed per catalogue")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=Path("docs/results"))
+    parser.add_argument("--stores", type=Path, default=Path("var/bench"), help="where the timed stores are kept")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
@@ -127,13 +128,14 @@ def main() -> None:
     results = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                            "platform": platform.platform()},
                "demo_generation_s": round(generation_s, 2), "catalogues": {}}
-    with tempfile.TemporaryDirectory() as tmp:
-        for label, bundle in (("demo world", demo), (f"generated {args.large}", large_catalogue(args.large, args.seed))):
-            print(f"\n== {label}: {len(bundle.items)} items")
-            imported = time_import(bundle, Path(tmp) / label.replace(" ", "-"))
-            searched = time_search(texts)
-            results["catalogues"][label] = {"import": imported, "search": searched}
-            print(json.dumps(results["catalogues"][label]))
+    for label, bundle in (("demo world", demo), (f"generated {args.large}", large_catalogue(args.large, args.seed))):
+        print(f"\n== {label}: {len(bundle.items)} items")
+        store = args.stores / label.replace(" ", "-")  # kept: bench/serving.py times retrieval on it
+        shutil.rmtree(store, ignore_errors=True)
+        imported = time_import(bundle, store)
+        searched = time_search(texts)
+        results["catalogues"][label] = {"import": imported, "search": searched}
+        print(json.dumps(results["catalogues"][label]))
 
     rows = [[label, r["import"]["items"], r["import"]["seconds"], r["import"]["items_per_s"], r["search"]["p50_ms"],
              r["search"]["p95_ms"], r["search"]["filtered_p50_ms"], r["search"]["filtered_p95_ms"]]

@@ -1,0 +1,199 @@
+"""Ranking metrics, bootstrap confidence intervals and paired comparisons: pure functions.
+
+Every metric scores one query from the ranked item ids a system returned and the query's graded
+relevant set `{item_id: grade}` (grade 1 = acceptable .. 3 = ideal):
+
+- NDCG@k with graded gains `2**grade - 1` and the usual `log2(rank + 1)` discount (Järvelin &
+  Kekäläinen; the exponential gain of Burges et al.), normalised by the ideal ordering of the
+  relevant grades cut at k.
+- Recall@k: the share of the relevant items found in the top k (grades ignored). With more relevant
+  items than k it cannot reach 1 (the demo world has up to 10 relevant items per query).
+- MRR: 1 / rank of the first relevant item in the returned list, 0 when none is returned. The list
+  is as deep as the protocol asks (max k on the whole catalogue; all candidates when re-ranking).
+- Hit@1: whether the first item is relevant.
+
+A query whose relevant set is empty (nothing in the catalogue fits) scores 1 on every metric when
+the system returned nothing (it said that nothing fits) and 0 otherwise. A system that failed on a
+query scores 0 on every metric there (`failed_scores`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+CONFIDENCE = 0.95
+RESAMPLES = 1000
+
+
+def dcg(gains: list[float]) -> float:
+    """Discounted cumulative gain of gains in rank order: sum_i gain_i / log2(i + 1), i from 1."""
+    return sum(g / math.log2(i + 2) for i, g in enumerate(gains))
+
+
+def ndcg_at_k(ranking: list[str], relevant: dict[str, int], k: int) -> float:
+    """NDCG@k with graded relevance (gain 2**grade - 1).
+
+    Args:
+        ranking (`list[str]`): item ids, best first.
+        relevant (`dict[str, int]`): item id -> grade (1..3); must not be empty.
+        k (`int`): cut-off.
+
+    Returns:
+        `float`: in [0, 1].
+    """
+    gains = [2 ** relevant.get(item, 0) - 1 for item in ranking[:k]]
+    ideal = sorted((2 ** g - 1 for g in relevant.values()), reverse=True)[:k]
+    best = dcg(ideal)
+    return dcg(gains) / best if best > 0 else 0.0
+
+
+def recall_at_k(ranking: list[str], relevant: dict[str, int], k: int) -> float:
+    """Share of the relevant items among the first k (grades ignored)."""
+    return len(set(ranking[:k]) & set(relevant)) / len(relevant)
+
+
+def reciprocal_rank(ranking: list[str], relevant: dict[str, int]) -> float:
+    """1 / (1-based rank of the first relevant item); 0 when no relevant item is in the list."""
+    for rank, item in enumerate(ranking, start=1):
+        if item in relevant:
+            return 1.0 / rank
+    return 0.0
+
+
+def hit_at_1(ranking: list[str], relevant: dict[str, int]) -> float:
+    """1 when the first item is relevant."""
+    return float(bool(ranking) and ranking[0] in relevant)
+
+
+def metric_names(ks: list[int]) -> list[str]:
+    """The metric keys, in table order, for cut-offs `ks`."""
+    return [f"ndcg@{k}" for k in ks] + [f"recall@{k}" for k in ks] + ["mrr", "hit@1"]
+
+
+def query_scores(ranking: list[str], relevant: dict[str, int], ks: list[int]) -> dict[str, float]:
+    """Every metric of one query.
+
+    Args:
+        ranking (`list[str]`): the system's item ids, best first; empty means "nothing fits".
+        relevant (`dict[str, int]`): item id -> grade; empty when nothing in the catalogue fits.
+        ks (`list[int]`): cut-offs for NDCG and recall.
+
+    Returns:
+        `dict[str, float]`: metric name -> score in [0, 1].
+    """
+    if not relevant:  # an impossible request: right only when the system said nothing fits
+        right = float(not ranking)
+        return {name: right for name in metric_names(ks)}
+    scores = {f"ndcg@{k}": ndcg_at_k(ranking, relevant, k) for k in ks}
+    scores |= {f"recall@{k}": recall_at_k(ranking, relevant, k) for k in ks}
+    scores["mrr"] = reciprocal_rank(ranking, relevant)
+    scores["hit@1"] = hit_at_1(ranking, relevant)
+    return scores
+
+
+def failed_scores(ks: list[int]) -> dict[str, float]:
+    """The scores of a query the system failed on: 0 everywhere (the client got nothing usable)."""
+    return {name: 0.0 for name in metric_names(ks)}
+
+
+@dataclass
+class Interval:
+    """A mean and its bootstrap confidence interval."""
+
+    mean: float
+    low: float
+    high: float
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        return f"{self.mean:.3f} [{self.low:.3f}, {self.high:.3f}]"
+
+
+def _resampled_means(values: np.ndarray, resamples: int, seed: int) -> np.ndarray:
+    """Means of `resamples` bootstrap samples (queries drawn with replacement); shape (resamples,)."""
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(values), size=(resamples, len(values)))  # (resamples, n)
+    return values[picks].mean(axis=1)
+
+
+def bootstrap_interval(values, resamples: int = RESAMPLES, confidence: float = CONFIDENCE,
+                       seed: int = 0) -> Interval:
+    """The mean of per-query scores with a percentile-bootstrap confidence interval.
+
+    Args:
+        values (`Sequence[float]`): one score per query.
+        resamples (`int`): bootstrap samples.
+        confidence (`float`): e.g. 0.95.
+        seed (`int`): seeds the resampling, so a table is reproducible.
+
+    Returns:
+        `Interval`: mean, low, high (all NaN when there are no values; low = high = mean for one).
+    """
+    values = np.asarray(values, dtype=float)
+    if values.size == 0:
+        return Interval(math.nan, math.nan, math.nan)
+    means = _resampled_means(values, resamples, seed)
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(means, [tail, 100 - tail])
+    return Interval(float(values.mean()), float(low), float(high))
+
+
+@dataclass
+class Comparison:
+    """System A minus system B on the same queries."""
+
+    a: str
+    b: str
+    metric: str
+    n: int
+    diff: Interval  # mean of the per-query differences A - B, with its bootstrap interval
+    p_value: float  # two-sided paired sign-flip permutation test of "no difference"
+
+    def to_dict(self) -> dict:
+        return {"a": self.a, "b": self.b, "metric": self.metric, "n": self.n, "diff": self.diff.to_dict(),
+                "p_value": self.p_value}
+
+
+def sign_flip_p_value(diffs: np.ndarray, draws: int = 10000, seed: int = 0) -> float:
+    """Two-sided p-value of a paired permutation test: flip the sign of each difference at random.
+
+    Args:
+        diffs (`np.ndarray`): per-query differences, shape (n,).
+        draws (`int`): random sign patterns.
+        seed (`int`): seeds the draws.
+
+    Returns:
+        `float`: (1 + #patterns at least as extreme) / (1 + draws); 1.0 when every difference is 0.
+    """
+    observed = abs(diffs.mean()) if diffs.size else 0.0
+    if diffs.size == 0 or observed == 0.0:
+        return 1.0
+    rng = np.random.default_rng(seed)
+    signs = rng.choice([-1.0, 1.0], size=(draws, diffs.size))  # (draws, n)
+    extreme = np.abs((signs * diffs).mean(axis=1)) >= observed - 1e-12
+    return float((1 + extreme.sum()) / (1 + draws))
+
+
+def paired_comparison(a: dict[str, float], b: dict[str, float], name_a: str, name_b: str, metric: str,
+                      resamples: int = RESAMPLES, confidence: float = CONFIDENCE, seed: int = 0) -> Comparison:
+    """Compare two systems on the queries both were scored on.
+
+    Args:
+        a (`dict[str, float]`): query id -> score of system A.
+        b (`dict[str, float]`): query id -> score of system B.
+        name_a (`str`), name_b (`str`): the systems' names.
+        metric (`str`): the metric's name (for the record).
+
+    Returns:
+        `Comparison`: mean difference A - B with its bootstrap interval (queries resampled jointly, so
+        the pairing is kept) and a sign-flip p-value.
+    """
+    shared = sorted(set(a) & set(b))
+    diffs = np.array([a[q] - b[q] for q in shared], dtype=float)
+    interval = bootstrap_interval(diffs, resamples, confidence, seed)
+    return Comparison(name_a, name_b, metric, len(shared), interval, sign_flip_p_value(diffs, seed=seed))
