@@ -118,18 +118,12 @@ OUT_OF_CATALOGUE = ("sports car", "car", "yacht", "boat", "private jet", "jet", 
 NEGATIONS = ("no", "not", "without", "avoid", "never", "nothing in", "anything but", "don't want", "do not want",
              "hate", "hates", "dislike", "dislikes", "except", "rather than", "instead of", "no more",
              "allergic to", "can't stand", "cannot stand", "won't wear", "doesn't wear", "does not wear")
-SOFTENERS = ("prefer", "prefers", "preferably", "ideally", "if possible", "would love", "love", "loves",
-             "leaning towards", "would be nice", "rather")
 INJECTION_CUES = ("ignore your instructions", "ignore all previous", "ignore previous instructions",
                   "ignore the above", "system prompt", "every client", "all clients", "other clients",
                   "list all", "reveal", "developer mode", "disregard")
 ENGLISH_WORDS = {"a", "an", "the", "for", "and", "or", "i", "my", "me", "to", "in", "of", "with", "that", "this",
                  "something", "need", "want", "looking", "would", "can", "also", "is", "be", "on", "she", "he",
                  "her", "his", "client", "please", "it", "some", "at", "but", "not", "no", "like", "what"}
-CLAUSE_SPLIT = re.compile(r"[.;!?]|,\s+(?:and\s+)?(?:but|which|that)\b|\b(?:that can also|that also|and also|as well "
-                          r"as|but also|while also|and then|and later|then)\b")
-LEATHERS = ("calfskin", "grained calfskin", "lambskin", "suede", "patent leather", "crocodile", "ostrich",
-            "alligator leather", "nappa", "goatskin", "nubuck", "leather")
 
 
 @dataclass
@@ -275,10 +269,6 @@ def negated(text: str, start: int) -> bool:
     window = re.split(r"[,.;!?]", text[max(0, start - 40):start])[-1]
     words = " " + " ".join(window.split()[-4:]) + " "
     return any(f" {cue} " in words for cue in NEGATIONS)
-
-
-def softened(clause: str) -> bool:
-    return any(re.search(rf"\b{re.escape(cue)}\b", clause) for cue in SOFTENERS)
 
 
 def parse_budget(text: str) -> float | None:

@@ -28,10 +28,10 @@ from backend.intent import QueryGraph, Vocabulary, build_vocabulary, parse_reque
 from backend.reasoner import build_prompt, parse_answer
 from backend.retrieval import Candidate, CatalogueGraphs, retrieve
 from backend.settings import Settings, get_settings
-from backend.store import get_engine, session
+from backend.store import session
 from backend.tables import (Client, ClientNote, Conversation, Interaction, Message, ModelVersion, ReasoningStep,
                             Shortlist, ShortlistItem)
-from backend.verify import hard_violations, split_steps, verify_steps
+from backend.verify import split_steps, verify_steps
 from catalog.errors import ConciergeError
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,5 @@
 """The `concierge` command as a user runs it: exit codes and messages, never a traceback."""
 
-import json
 import subprocess
 import sys
 

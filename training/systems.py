@@ -1,0 +1,474 @@
+"""The systems the evaluation compares, each a small class with one method:
+
+    rank(query: dict, candidates: list[str] | None, k: int) -> list[str]
+
+`query` is a bundle query row; `candidates` is None on the whole-catalogue protocol (return the best
+`k` item ids of the catalogue) or a fixed list on the re-ranking protocol (return those ids, best
+first). An empty list means "nothing fits": only systems with `can_abstain = True` ever return one,
+and only they can score on a request that nothing in the catalogue fits.
+
+| system | what it reads | says nothing fits? |
+| --- | --- | --- |
+| `popularity` | interaction counts | no |
+| `bm25` | query words vs item text (`bm25s`) | no |
+| `embedding` | query vs item embeddings (Chroma, all-MiniLM-L6-v2) | no |
+| `graph` | personalised PageRank on the item–attribute graph (backend `CatalogueGraphs`) | no |
+| `als` | the client's history (`implicit` ALS); the query is ignored | no |
+| `retrieval` | the serving candidate generator (`backend.retrieval.retrieve`) | yes: when the parsed request is impossible or no candidate meets its hard constraints |
+| `reasoner` | the base LLM with the serving prompt over the given candidates | yes, as `retrieval` (the prompt itself offers no "nothing fits" answer) |
+| `pipeline` | `backend.service.recommend`, end to end (whole-catalogue protocol only) | yes: `nothing_fits` |
+
+Every system is built from an `EvalWorld`: the bundle's rows plus the scratch stores it was imported
+into (the process-wide settings point at them while the evaluation runs).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import scipy.sparse as sp
+
+from catalog.bundle import Bundle
+from catalog.errors import ConciergeError
+
+# Signal of each interaction kind for popularity and ALS (ratings: value / 5; returns count for nothing).
+KIND_WEIGHT = {"purchase": 1.0, "wishlist": 0.6, "view": 0.2, "return": 0.0}
+ALS_FACTORS = 64
+ALS_ITERATIONS = 20
+ALS_REGULARIZATION = 0.05
+ALS_ALPHA = 10.0  # confidence = 1 + alpha * weight (Hu, Koren & Volinsky)
+MAX_NGRAM = 6  # longest run of query words matched against attribute values and titles
+
+
+@dataclass
+class EvalWorld:
+    """The bundle being evaluated, indexed for the systems.
+
+    Args:
+        bundle (`Bundle`): the rows.
+        settings (`Settings`): the scratch stores' settings (process-wide while the evaluation runs).
+        seed (`int`): seeds every random choice of the systems.
+    """
+
+    bundle: Bundle
+    settings: object
+    seed: int = 0
+    items: dict[str, dict] = field(init=False)
+    history: dict[str, list[dict]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.items = {it["item_id"]: it for it in self.bundle.items}
+        self.history = defaultdict(list)
+        for row in self.bundle.interactions:
+            self.history[row["client_id"]].append(row)
+
+    @property
+    def item_ids(self) -> list[str]:
+        return list(self.items)
+
+
+def interaction_weight(row: dict) -> float:
+    """How much one interaction says the client likes the item (0 for returns and poor ratings)."""
+    if row["kind"] == "rating":
+        return max(float(row.get("value", 0.0)), 0.0) / 5.0
+    return KIND_WEIGHT.get(row["kind"], 0.0)
+
+
+def order_candidates(scores: dict[str, float], candidates: list[str]) -> list[str]:
+    """Candidates by descending score; unscored ones keep their given order after the scored ones."""
+    position = {item: i for i, item in enumerate(candidates)}
+    return sorted(candidates, key=lambda item: (-scores.get(item, -np.inf), position[item]))
+
+
+def top_k(scores: np.ndarray, ids: list[str], candidates: list[str] | None, k: int) -> list[str]:
+    """The best `k` ids by score over the catalogue, or every candidate by score."""
+    if candidates is not None:
+        return order_candidates(dict(zip(ids, scores.tolist())), candidates)
+    order = np.argsort(-scores, kind="stable")[:k]
+    return [ids[i] for i in order]
+
+
+# ----------------------------------------------------------------------------------------------
+# Non-personal baselines
+
+
+class Popularity:
+    """The items most clients interacted with (weighted by kind), the same list for everyone."""
+
+    name, can_abstain, protocols = "popularity", False, ("full", "rerank")
+
+    def __init__(self, world: EvalWorld):
+        counts = Counter()
+        for row in world.bundle.interactions:
+            counts[row["item_id"]] += interaction_weight(row)
+        self.ids = world.item_ids
+        self.scores = np.array([counts.get(i, 0.0) for i in self.ids])
+
+    def rank(self, query: dict, candidates: list[str] | None, k: int) -> list[str]:
+        return top_k(self.scores, self.ids, candidates, k)
+
+
+def item_text(item: dict) -> str:
+    """Everything an item says in words: title, brand, category, attribute values, description."""
+    values = []
+    for value in item.get("attributes", {}).values():
+        values.extend(str(v) for v in (value if isinstance(value, list) else [value]) if not _opaque(str(v)))
+    parts = [item["title"], item.get("brand") or "", item.get("category") or "", " ".join(values),
+             item.get("description") or ""]
+    return " ".join(p for p in parts if p)
+
+
+def _opaque(value: str) -> bool:
+    """Freebase ids and item ids carry no words."""
+    return bool(re.fullmatch(r"m\.[0-9a-z_]+|[a-z]{1,3}-\d+", value))
+
+
+class BM25:
+    """Okapi BM25 (`bm25s`, default k1 = 1.5, b = 0.75) of the request over each item's text."""
+
+    name, can_abstain, protocols = "bm25", False, ("full", "rerank")
+
+    def __init__(self, world: EvalWorld):
+        import bm25s
+
+        self.ids = world.item_ids
+        corpus = [item_text(world.items[i]) for i in self.ids]
+        self.retriever = bm25s.BM25()
+        self.retriever.index(bm25s.tokenize(corpus, stopwords="en", show_progress=False), show_progress=False)
+        self.stopwords = set(bm25s.stopwords.STOPWORDS_EN)
+
+    def tokens(self, text: str) -> list[str]:
+        """The request's words as bm25s tokenises them, stop words and unknown words left out."""
+        words = re.findall(r"(?u)\b\w\w+\b", text.lower())
+        return [w for w in words if w not in self.stopwords and w in self.retriever.vocab_dict]
+
+    def rank(self, query: dict, candidates: list[str] | None, k: int) -> list[str]:
+        words = self.tokens(query["text"])
+        scores = self.retriever.get_scores(words) if words else np.zeros(len(self.ids))
+        return top_k(np.asarray(scores), self.ids, candidates, k)
+
+
+class Embedding:
+    """Cosine similarity of the request to each item in the Chroma index (all-MiniLM-L6-v2)."""
+
+    name, can_abstain, protocols = "embedding", False, ("full", "rerank")
+
+    def __init__(self, world: EvalWorld):
+        from backend.importer import active_index
+
+        self.settings = world.settings
+        self.index = active_index(world.settings)
+        self.vectors = self._all_vectors()
+
+    def _all_vectors(self) -> dict[str, np.ndarray]:
+        vectors = {}
+        for page in self.index.pages(include=("embeddings",)):
+            vectors.update(zip(page["ids"], np.asarray(page["embeddings"], dtype=np.float32)))
+        return vectors
+
+    def rank(self, query: dict, candidates: list[str] | None, k: int) -> list[str]:
+        if candidates is None:  # Chroma's own nearest-neighbour search, as serving does it
+            return [hit.item["item_id"] for hit in self.index.search(query["text"], k=k, settings=self.settings)]
+        from backend.index import embed
+
+        vector = embed([query["text"]], self.settings)[0]  # (384,), unit length
+        scores = {i: float(self.vectors[i] @ vector) for i in candidates if i in self.vectors}
+        return order_candidates(scores, candidates)
+
+
+# ----------------------------------------------------------------------------------------------
+# Personal baselines
+
+
+def attribute_graph(items: list[dict]) -> nx.Graph:
+    """The item–attribute graph over *every* attribute key an item has (the serving product graph keeps
+    the luxury keys only), so the walk also works on catalogues such as MovieLens."""
+    graph = nx.Graph()
+    for item in items:
+        node = f"item:{item['item_id']}"
+        graph.add_node(node, kind="item")
+        pairs = [(key, item[key]) for key in ("brand", "category") if item.get(key)]
+        for key, value in item.get("attributes", {}).items():
+            pairs.extend((key, v) for v in (value if isinstance(value, list) else [value]) if v not in (None, ""))
+        for key, value in pairs:
+            graph.add_edge(node, f"{key}={str(value).lower()}")
+    return graph
+
+
+def ngrams(text: str, longest: int = MAX_NGRAM) -> set[str]:
+    """Every run of 1..`longest` consecutive words of `text`, lower-cased."""
+    words = re.findall(r"[\w'&-]+", text.lower())
+    return {" ".join(words[i:i + n]) for n in range(1, longest + 1) for i in range(len(words) - n + 1)}
+
+
+class GraphPPR:
+    """Personalised PageRank (backend `CatalogueGraphs.pagerank`) on the item–attribute graph.
+
+    Restarts at the client's preference graph (`backend.graphs.preference_graph`: liked items and
+    attribute values) and at the nodes the request names word for word (attribute values, and item
+    titles, e.g. "by the director of Heat"), each side getting half of the restart mass.
+    """
+
+    name, can_abstain, protocols = "graph", False, ("full", "rerank")
+
+    def __init__(self, world: EvalWorld):
+        from backend.graphs import attribute_vocabulary
+        from backend.retrieval import CatalogueGraphs
+
+        self.world = world
+        self.clients = {c["client_id"]: c for c in world.bundle.clients}
+        graph = attribute_graph(world.bundle.items)
+        self.graphs = CatalogueGraphs(world.bundle.items, graph, [])
+        self.vocab = attribute_vocabulary(world.bundle.items)
+        self.terms: dict[str, list[str]] = defaultdict(list)  # words -> nodes they name
+        for node in graph.nodes:
+            value = node.split("=", 1)[1] if "=" in node else ""
+            if len(value) >= 3 and not _opaque(value):
+                self.terms[value].append(node)
+        for item in world.bundle.items:
+            if len(item["title"]) >= 4:
+                self.terms[item["title"].lower()].append(f"item:{item['item_id']}")
+
+    def seeds(self, query: dict) -> dict[str, float]:
+        """Restart weights: the client's positive preference edges, and the nodes the request names."""
+        from backend.graphs import preference_graph
+
+        client_id = query.get("client_id")
+        rows = [dict(r, timestamp=datetime.fromisoformat(r["timestamp"])) for r in self.world.history.get(client_id, [])]
+        client = self.clients.get(client_id, {})
+        graph = preference_graph(client_id or "?", rows, self.world.items, client.get("stated_preferences"),
+                                 client.get("notes"), vocabulary=self.vocab)
+        personal = {v: d["weight"] for _, v, d in graph.out_edges(data=True) if d["weight"] > 0}
+        named = {node: 1.0 for term in ngrams(query["text"]) & self.terms.keys() for node in self.terms[term]}
+        return _balance(personal, named)
+
+    def rank(self, query: dict, candidates: list[str] | None, k: int) -> list[str]:
+        scored = dict(self.graphs.pagerank(self.seeds(query)))
+        if candidates is not None:
+            return order_candidates(scored, candidates)
+        ranked = list(scored)[:k]
+        return ranked + [i for i in self.world.item_ids if i not in scored][:k - len(ranked)]
+
+
+def _balance(personal: dict[str, float], named: dict[str, float]) -> dict[str, float]:
+    """Both seed sets scaled to the same total mass, then merged."""
+    seeds: dict[str, float] = defaultdict(float)
+    for part in (personal, named):
+        total = sum(part.values())
+        for node, weight in part.items():
+            seeds[node] += weight / total if total else 0.0
+    return dict(seeds)
+
+
+class ALS:
+    """Implicit-feedback matrix factorisation (`implicit` ALS) on the client–item interactions.
+
+    The request is ignored: this is what the client's history alone predicts. A client without history
+    gets the popularity order.
+    """
+
+    name, can_abstain, protocols = "als", False, ("full", "rerank")
+
+    def __init__(self, world: EvalWorld):
+        from implicit.als import AlternatingLeastSquares
+        from threadpoolctl import threadpool_limits
+
+        self.ids = world.item_ids
+        self.col = {item: j for j, item in enumerate(self.ids)}
+        clients = sorted(world.history)
+        self.row = {client: i for i, client in enumerate(clients)}
+        matrix = self._matrix(world, clients)
+        self.model = AlternatingLeastSquares(factors=ALS_FACTORS, regularization=ALS_REGULARIZATION,
+                                             iterations=ALS_ITERATIONS, random_state=world.seed,
+                                             calculate_training_loss=False)
+        with threadpool_limits(1, "blas"):  # implicit's own threads; a threaded BLAS underneath slows it
+            self.model.fit(matrix, show_progress=False)
+        self.popular = Popularity(world)
+
+    def _matrix(self, world: EvalWorld, clients: list[str]) -> sp.csr_matrix:
+        """Confidence matrix, shape (clients, items): 1 + alpha * summed interaction weight, 0 elsewhere."""
+        weights: dict[tuple[int, int], float] = defaultdict(float)
+        for client in clients:
+            for row in world.history[client]:
+                if row["item_id"] in self.col:
+                    weights[(self.row[client], self.col[row["item_id"]])] += interaction_weight(row)
+        cells = [(r, c, 1.0 + ALS_ALPHA * w) for (r, c), w in weights.items() if w > 0]
+        rows, cols, values = zip(*cells) if cells else ((), (), ())
+        return sp.csr_matrix((values, (rows, cols)), shape=(max(len(clients), 1), len(self.ids)), dtype=np.float32)
+
+    def rank(self, query: dict, candidates: list[str] | None, k: int) -> list[str]:
+        row = self.row.get(query.get("client_id"))
+        if row is None:
+            return self.popular.rank(query, candidates, k)
+        scores = np.asarray(self.model.item_factors @ self.model.user_factors[row])  # (items,)
+        return top_k(scores, self.ids, candidates, k)
+
+
+# ----------------------------------------------------------------------------------------------
+# The serving path
+
+
+class ServingRetrieval:
+    """The serving candidate generator alone: intent parse, the client's preference graph, and
+    `backend.retrieval.retrieve` (Chroma + PageRank + collaborative, fused, taste-ordered).
+
+    Whole catalogue: its ordered candidates (those meeting every hard constraint first). Re-ranking: the
+    given candidates in the same order of keys (hard-constraint violations, then fused score plus taste).
+    Says nothing fits when the parsed request is impossible or no candidate meets its constraints, the
+    rule `backend.service.recommend` applies.
+    """
+
+    name, can_abstain, protocols = "retrieval", True, ("full", "rerank")
+
+    def __init__(self, world: EvalWorld):
+        from backend.service import live_catalogue
+
+        self.catalogue = live_catalogue()
+
+    def context(self, query: dict):
+        """(query graph, preferences, liked items, client summary) of one request."""
+        from backend.intent import parse_request
+        from backend.service import client_context
+
+        parsed = parse_request(query["text"], self.catalogue.vocabulary)
+        _, _, preferences, liked, summary = client_context(query["client_id"], self.catalogue)
+        return parsed, preferences, liked, summary
+
+    def candidates(self, query: dict, given: list[str] | None, k: int):
+        """(parsed request, client summary, ordered `Candidate`s); empty candidates mean nothing fits."""
+        from backend.retrieval import retrieve
+
+        parsed, preferences, liked, summary = self.context(query)
+        pool, _ = retrieve(parsed, self.catalogue.index, self.catalogue.graphs, preferences, liked,
+                           k=max(k, 20) if given is None else 10 ** 6, rain_sensitive=self.catalogue.rain_sensitive)
+        if given is not None:
+            pool = self._rescore(parsed, preferences, pool, given)
+        if parsed.impossible or not any(not c.violations for c in pool):
+            return parsed, summary, []
+        return parsed, summary, pool
+
+    def _rescore(self, parsed, preferences, pool, given: list[str]):
+        """The given candidates ordered by the generator's own keys (pool score where it found them)."""
+        from backend.retrieval import Candidate, _preference_bonus
+        from backend.verify import hard_violations
+
+        found = {c.item_id: c for c in pool}
+        out = []
+        for item_id in given:
+            item = self.catalogue.graphs.items[item_id]
+            cand = found.get(item_id) or Candidate(
+                item, violations=hard_violations(item, parsed.to_dict(), self.catalogue.rain_sensitive),
+                score=_preference_bonus(item, preferences, parsed))
+            out.append(cand)
+        return sorted(out, key=lambda c: (len(c.violations) > 0, len(c.violations), -c.score))
+
+    def rank(self, query: dict, candidates: list[str] | None, k: int) -> list[str]:
+        _, _, pool = self.candidates(query, candidates, k)
+        ids = [c.item_id for c in pool]
+        return ids if candidates is not None else ids[:k]
+
+
+class Reasoner:
+    """The LLM reasoner zero-shot: the serving prompt (`backend.reasoner.build_prompt`) with the request,
+    its parse, the client summary and the candidates under shuffled handles; the answer read by
+    `parse_answer`. The ranking is the model's picks, then the other candidates in the order they were
+    given (the fallback order, recorded per query: `picks` = 0 means the whole list is the fallback).
+
+    Candidates: the given list (re-ranking), or the serving generator's first `REASONER_CANDIDATES`
+    fitting ones (whole catalogue). Says nothing fits where `retrieval` does (no model call then).
+    """
+
+    name, can_abstain, protocols = "reasoner", True, ("full", "rerank")
+
+    def __init__(self, world: EvalWorld, adapter: str | None = None):
+        from backend.llm import chat_model
+
+        self.seed = world.seed
+        self.retrieval = ServingRetrieval(world)
+        path = Path(adapter).resolve() if adapter else None
+        self.model = chat_model(world.settings, adapter=_adapter_name(path) if path else None, adapter_path=path)
+        self.last: dict = {}
+
+    def rank(self, query: dict, candidates: list[str] | None, k: int) -> list[str]:
+        from backend.reasoner import build_prompt, parse_answer
+        from backend.service import REASONER_CANDIDATES
+
+        parsed, summary, pool = self.retrieval.candidates(query, candidates, k)
+        self.last = {"picks": 0, "answer_found": False, "abstained": not pool}
+        if not pool:
+            return []
+        shown = [c.item for c in pool] if candidates is not None else \
+            [c.item for c in pool if not c.violations][:REASONER_CANDIDATES]
+        if candidates is not None:  # the model sees the protocol's own order, not the generator's
+            by_id = {it["item_id"]: it for it in shown}
+            shown = [by_id[i] for i in candidates]
+        rng = random.Random(f"{self.seed}/{query['query_id']}")
+        messages, handles = build_prompt(query["text"], parsed.to_dict(), summary, shown, rng)
+        answer = parse_answer(self.model.invoke(messages).content, handles)
+        picks = [handles[h]["item_id"] for h in answer.picks]
+        self.last = {"picks": len(picks), "answer_found": answer.answer_found, "abstained": False,
+                     "fallback": "given order" if candidates is not None else "retrieval order"}
+        rest = [it["item_id"] for it in shown if it["item_id"] not in picks]
+        return (picks + rest)[: len(shown) if candidates is not None else k]
+
+
+def _adapter_name(path: Path) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", path.name).strip("-_") or "adapter"
+
+
+class Pipeline:
+    """The full serving pipeline, `backend.service.recommend` (retrieval, LLM, fill-up, persistence):
+    its 3-5 item shortlist, or nothing when it says nothing fits. Whole-catalogue protocol only: it
+    chooses its own candidates."""
+
+    name, can_abstain, protocols = "pipeline", True, ("full",)
+
+    def __init__(self, world: EvalWorld):
+        self.seed = world.seed
+        self.last: dict = {}
+
+    def rank(self, query: dict, candidates: list[str] | None, k: int) -> list[str]:
+        from backend.service import recommend
+
+        result = recommend(query["client_id"], query["text"], seed=self.seed)
+        self.last = {"fallback_used": result.fallback_used, "nothing_fits": result.nothing_fits,
+                     "model_version": result.model_version,
+                     "picked_by_model": sum(1 for it in result.items if it.get("picked_by") == "model")}
+        return [] if result.nothing_fits else [it["item_id"] for it in result.items][:k]
+
+
+SYSTEMS = {cls.name: cls for cls in (Popularity, BM25, Embedding, GraphPPR, ALS, ServingRetrieval, Reasoner,
+                                     Pipeline)}
+SLOW = {"reasoner", "pipeline"}  # systems that call the LLM once per query
+
+
+def system_kind(spec: str) -> str:
+    """The class name part of a system spec (`reasoner@runs/x/adapter` -> `reasoner`)."""
+    return spec.split("@", 1)[0]
+
+
+def check_systems(specs: list[str]) -> None:
+    """Raise a ConciergeError naming the known systems when a spec is not one of them."""
+    for spec in specs:
+        kind = system_kind(spec)
+        if kind not in SYSTEMS:
+            raise ConciergeError(f"unknown system {spec!r}; choose from {', '.join(SYSTEMS)} "
+                                 "(`reasoner@DIR` answers with the LoRA adapter in DIR)")
+        if "@" in spec and kind != "reasoner":
+            raise ConciergeError(f"{spec!r}: only the reasoner takes an adapter (`reasoner@DIR`)")
+
+
+def make_system(spec: str, world: EvalWorld):
+    """Build the system named by `spec` (a key of SYSTEMS, or `reasoner@ADAPTER_DIR`)."""
+    check_systems([spec])
+    kind, _, adapter = spec.partition("@")
+    if kind == "reasoner" and adapter:
+        return Reasoner(world, adapter=adapter)
+    return SYSTEMS[kind](world)
