@@ -87,12 +87,12 @@ FORMALITY_WORDS = {
 PALETTE_WORDS = {"dark": "dark", "darker": "dark", "light": "light", "lighter": "light", "pale": "light",
                  "bright": "bright", "colourful": "bright", "colorful": "bright", "neutral": "neutral",
                  "neutrals": "neutral"}
-# Things a luxury fashion house does not sell: a request for one can only be answered "nothing fits".
 # Generic names of a category group ("something to wear", "a piece of jewellery").
 GENERIC_CATEGORIES = {
     "something to wear": (None, "ready-to-wear"), "clothing": (None, "ready-to-wear"), "outfit": (None, "ready-to-wear"),
     "ready-to-wear": (None, "ready-to-wear"), "piece of jewellery": (None, "jewellery"),
-    "small leather piece": (None, "small-leather-goods"), "small leather goods": (None, "small-leather-goods"), "jewellery": (None, "jewellery"),
+    "small leather piece": (None, "small-leather-goods"), "small leather goods": (None, "small-leather-goods"),
+    "jewellery": (None, "jewellery"),
     "jewelry": (None, "jewellery"), "pair of shoes": (None, "shoes"), "shoes": (None, "shoes"),
     "footwear": (None, "shoes"), "bag": (None, "bags"), "handbag": (None, "bags"), "timepiece": (None, "watches"),
     "watch": (None, "watches"), "eyewear": (None, "eyewear"), "small leather good": (None, "small-leather-goods"),
@@ -110,6 +110,7 @@ CATEGORY_ALIASES = {
     "raincoat": "trench coat", "trench": "trench coat", "carry-on": "travel bag", "weekender": "travel bag",
     "duffle": "travel bag", "pants": "trousers",
 }
+# Things a luxury fashion house does not sell: a request for one can only be answered "nothing fits".
 OUT_OF_CATALOGUE = ("sports car", "car", "yacht", "boat", "private jet", "jet", "helicopter", "villa",
                     "apartment", "sofa", "furniture", "laptop", "phone", "smartphone", "television", "bicycle",
                     "motorbike", "racing bicycle", "wine", "champagne", "tickets", "flight ticket", "puppy", "horse", "dog bed",
