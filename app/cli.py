@@ -177,6 +177,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="serve the web app")
     p.set_defaults(func=cmd_serve)
+
+    from catalog.importers.movielens import add_movielens_arguments, main_movielens
+    from training.evaluate import add_eval_arguments, main_eval
+    from training.probes.runner import add_probe_arguments, main_probes
+
+    p = sub.add_parser("eval", help="score systems on a bundle's queries (own scratch stores; "
+                       "JSON + Markdown + PNG under docs/results/)")
+    add_eval_arguments(p).set_defaults(func=main_eval)
+    p = sub.add_parser("probes", help="score a model on the instruction-following and knowledge probes")
+    add_probe_arguments(p).set_defaults(func=main_probes)
+    p = sub.add_parser("movielens", help="write MovieLens-100k (from the recbole wheel) as a bundle")
+    add_movielens_arguments(p).set_defaults(func=main_movielens)
     return parser
 
 

@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Iterator
 
 import numpy as np
+import torch
 
 from backend.settings import Settings, get_settings
 from catalog.errors import ConciergeError
@@ -23,6 +24,7 @@ from catalog.errors import ConciergeError
 SCALAR_ATTRIBUTES = ("category_group", "origin", "branding", "formality", "palette", "craft")
 LIST_ATTRIBUTES = ("material", "colour", "season", "occasion")
 PAGE = 1000  # rows per Chroma call; well under its max batch size
+SMALL_BATCH = 8  # up to this many texts are embedded on one thread
 
 
 @lru_cache(maxsize=2)
@@ -43,8 +45,16 @@ def embed(texts: list[str], settings: Settings | None = None, progress: bool = F
     """
     settings = settings or get_settings()
     model = load_embedder(settings.embedding_model_path)
-    return model.encode(texts, batch_size=settings.embedding_batch_size, normalize_embeddings=True,
-                        show_progress_bar=progress, convert_to_numpy=True)
+    threads = torch.get_num_threads()
+    if len(texts) <= SMALL_BATCH:
+        # A request's few texts: one thread. Two threads meet at a barrier per op, and when the
+        # other core is busy (a generation, a second request) a 10 ms query took 400+ ms here.
+        torch.set_num_threads(1)
+    try:
+        return model.encode(texts, batch_size=settings.embedding_batch_size, normalize_embeddings=True,
+                            show_progress_bar=progress, convert_to_numpy=True)
+    finally:
+        torch.set_num_threads(threads)
 
 
 DESCRIPTION_WORDS = 16  # embedding cost grows with length; the facts come first, the copy is trimmed

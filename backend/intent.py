@@ -114,8 +114,15 @@ CATEGORY_ALIASES = {
 OUT_OF_CATALOGUE = ("sports car", "car", "yacht", "boat", "private jet", "jet", "helicopter", "villa",
                     "apartment", "sofa", "furniture", "laptop", "phone", "smartphone", "television", "bicycle",
                     "motorbike", "racing bicycle", "wine", "champagne", "tickets", "flight ticket", "puppy", "horse", "dog bed",
-                    "dog", "cat", "kitchen", "blender", "coffee machine", "surfboard", "skis", "golf clubs",
+                    "dog", "cat", "kitchen", "blender", "coffee machine", "espresso machine", "tennis racket", "surfboard", "skis", "golf clubs",
                     "painting", "piano", "perfume", "fragrance", "lipstick", "skincare", "tent")
+ANIMALS = ("puppy", "horse", "dog", "cat")
+DETERMINERS = {"a", "an", "the", "my", "our", "his", "her", "their", "new", "some", "another"}
+# Words after an out-of-catalogue word that make it a modifier ("jet black", "boat shoes").
+OBJECT_MODIFIED = {"black", "red", "gold", "white", "print", "printed", "motif", "charm", "bit", "eye", "collar",
+                   "neck", "club", "pattern", "shoe", "shoes", "coat", "leather", "stitch", "embroidery"}
+WATCH_VERB_CUES = {"to", "i", "we", "you", "they", "can", "could", "would", "will", "should", "might", "must",
+                   "lets", "let's", "not", "never", "just", "also", "then"}
 NEGATIONS = ("no", "not", "without", "avoid", "never", "nothing in", "anything but", "don't want", "do not want",
              "hate", "hates", "dislike", "dislikes", "except", "rather than", "instead of", "no more",
              "allergic to", "can't stand", "cannot stand", "won't wear", "doesn't wear", "does not wear")
@@ -378,17 +385,42 @@ def _read_wrong_facts(low: str, vocab: Vocabulary, q: QueryGraph) -> str:
     return low
 
 
+def _names_the_object(low: str, start: int, end: int, term: str, vocab: Vocabulary) -> bool:
+    """Whether an out-of-catalogue word is the thing asked for, not a modifier of something a house
+    sells ("jet black", "wine red", "boat shoes", "cat-eye sunglasses", "horse-bit loafers") nor a
+    word inside a title. Animals count only as "a dog", "my cat"."""
+    after = low[end:end + 30]
+    if after.startswith("-"):
+        return False
+    following = re.match(r"\s+([a-z]+)", after)
+    if following and (following.group(1) in OBJECT_MODIFIED or following.group(1) in vocab.colours
+                      or any(c.split()[0] == following.group(1) for c in vocab.categories)):
+        return False
+    if term in ANIMALS:
+        before = low[max(0, start - 12):start].split()
+        return bool(before) and before[-1] in DETERMINERS
+    return True
+
+
+def _verb_watch(low: str, start: int, term: str) -> bool:
+    """'watch' used as a verb ("something to watch", "we watch the regatta"): not the category."""
+    if term != "watch":
+        return False
+    before = low[max(0, start - 12):start].split()
+    return bool(before) and before[-1] in WATCH_VERB_CUES
+
+
 def _read_category(low: str, vocab: Vocabulary, q: QueryGraph) -> str:
     """Category (or group) asked for; returns the text with category phrases blanked, so that
     'evening gown' is not read as the occasion 'evening', nor 'silk scarf' as a material wish."""
-    for s, _, term in find_terms(low, OUT_OF_CATALOGUE):
-        if not negated(low, s):
-            q.impossible = f"a {term} is not something a luxury fashion house sells"
-            q.notes.append(f"out of catalogue: {term}")
-            return low
     found = find_terms(low, vocab.categories)
-    hits = [(s, term) for s, _, term in found if not negated(low, s)]
-    if not hits:
+    hits = [(s, term) for s, _, term in found if not negated(low, s) and not _verb_watch(low, s, term)]
+    if not hits:  # "a bag for the boat" asks for a bag; "a boat" alone asks for what no house sells
+        for s, e, term in find_terms(low, OUT_OF_CATALOGUE):
+            if not negated(low, s) and _names_the_object(low, s, e, term, vocab):
+                q.impossible = f"a {term} is not something a luxury fashion house sells"
+                q.notes.append(f"out of catalogue: {term}")
+                return low
         return low
     specific = [(s, t) for s, t in hits if vocab.categories[t][0] in vocab.catalogue_categories]
     category, group = vocab.categories[(specific or hits)[0][1]]

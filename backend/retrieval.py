@@ -26,7 +26,7 @@ from backend.verify import hard_violations
 RRF_K = 60  # reciprocal-rank-fusion constant (Cormack et al.)
 PAGERANK_ALPHA = 0.85
 PAGERANK_ITERATIONS = 30
-TASTE_WEIGHT = 1.0  # see _preference_bonus
+TASTE_WEIGHT = 1.0  # see preference_bonus
 POSITIVE_KINDS = {"purchase": 1.0, "wishlist": 0.6, "rating": 0.5}
 
 
@@ -197,7 +197,7 @@ def retrieve(query: QueryGraph, index, graphs: CatalogueGraphs, preferences: dic
             cand.sources[source] = rank
             cand.score += 1.0 / (RRF_K + rank)
     for cand in pool.values():
-        cand.score += _preference_bonus(cand.item, preferences, query)
+        cand.score += preference_bonus(cand.item, preferences, query)
     ordered = sorted(pool.values(), key=lambda c: (len(c.violations) > 0, len(c.violations), -c.score))
     timings["fuse_ms"] = (time.perf_counter() - started) * 1000
     return ordered[:k], timings
@@ -215,7 +215,7 @@ def _query_nodes(query: QueryGraph) -> list[str]:
     return nodes
 
 
-def _preference_bonus(item: dict, preferences: dict[str, float], query: QueryGraph) -> float:
+def preference_bonus(item: dict, preferences: dict[str, float], query: QueryGraph) -> float:
     """The client's affinity for the item (tanh of the summed preference weights of its attributes,
     in -1..1) plus a small bonus per soft wish met. It outweighs the fusion score on purpose: among
     pieces that fit the request, the client's taste decides the order (on the demo world's val split,

@@ -14,9 +14,12 @@ and only they can score on a request that nothing in the catalogue fits.
 | `embedding` | query vs item embeddings (Chroma, all-MiniLM-L6-v2) | no |
 | `graph` | personalised PageRank on the item–attribute graph (backend `CatalogueGraphs`) | no |
 | `als` | the client's history (`implicit` ALS); the query is ignored | no |
-| `retrieval` | the serving candidate generator (`backend.retrieval.retrieve`) | yes: when the parsed request is impossible or no candidate meets its hard constraints |
-| `reasoner` | the base LLM with the serving prompt over the given candidates | yes, as `retrieval` (the prompt itself offers no "nothing fits" answer) |
+| `retrieval` | the serving candidate generator (`backend.retrieval.retrieve`) | yes (1) |
+| `reasoner` | the base LLM, serving prompt, over the given candidates (re-ranking only) | yes (1, 2) |
 | `pipeline` | `backend.service.recommend`, end to end (whole-catalogue protocol only) | yes: `nothing_fits` |
+
+(1) when the parsed request is impossible or no candidate meets its hard constraints, the rule of
+`backend.service.recommend`. (2) The prompt itself offers the model no "nothing fits" answer.
 
 Every system is built from an `EvalWorld`: the bundle's rows plus the scratch stores it was imported
 into (the process-wide settings point at them while the evaluation runs).
@@ -31,9 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-import networkx as nx
 import numpy as np
-import scipy.sparse as sp
 
 from catalog.bundle import Bundle
 from catalog.errors import ConciergeError
@@ -45,6 +46,7 @@ ALS_ITERATIONS = 20
 ALS_REGULARIZATION = 0.05
 ALS_ALPHA = 10.0  # confidence = 1 + alpha * weight (Hu, Koren & Volinsky)
 MAX_NGRAM = 6  # longest run of query words matched against attribute values and titles
+COMPLETION_CHARS = 400  # of each LLM completion kept in a query's notes, to see why an answer was not read
 
 
 @dataclass
@@ -187,9 +189,15 @@ class Embedding:
 # Personal baselines
 
 
-def attribute_graph(items: list[dict]) -> nx.Graph:
+def attribute_graph(items: list[dict]):
     """The item–attribute graph over *every* attribute key an item has (the serving product graph keeps
-    the luxury keys only), so the walk also works on catalogues such as MovieLens."""
+    the luxury keys only), so the walk also works on catalogues such as MovieLens.
+
+    Returns:
+        `nx.Graph`: `item:<id>` nodes linked to `<key>=<value>` nodes.
+    """
+    import networkx as nx
+
     graph = nx.Graph()
     for item in items:
         node = f"item:{item['item_id']}"
@@ -241,7 +249,8 @@ class GraphPPR:
         from backend.graphs import preference_graph
 
         client_id = query.get("client_id")
-        rows = [dict(r, timestamp=datetime.fromisoformat(r["timestamp"])) for r in self.world.history.get(client_id, [])]
+        history = self.world.history.get(client_id, [])
+        rows = [dict(r, timestamp=datetime.fromisoformat(r["timestamp"])) for r in history]
         client = self.clients.get(client_id, {})
         graph = preference_graph(client_id or "?", rows, self.world.items, client.get("stated_preferences"),
                                  client.get("notes"), vocabulary=self.vocab)
@@ -285,15 +294,17 @@ class ALS:
         clients = sorted(world.history)
         self.row = {client: i for i, client in enumerate(clients)}
         matrix = self._matrix(world, clients)
-        self.model = AlternatingLeastSquares(factors=ALS_FACTORS, regularization=ALS_REGULARIZATION,
-                                             iterations=ALS_ITERATIONS, random_state=world.seed,
-                                             calculate_training_loss=False)
         with threadpool_limits(1, "blas"):  # implicit's own threads; a threaded BLAS underneath slows it
+            self.model = AlternatingLeastSquares(factors=ALS_FACTORS, regularization=ALS_REGULARIZATION,
+                                                 iterations=ALS_ITERATIONS, random_state=world.seed,
+                                                 calculate_training_loss=False)
             self.model.fit(matrix, show_progress=False)
         self.popular = Popularity(world)
 
-    def _matrix(self, world: EvalWorld, clients: list[str]) -> sp.csr_matrix:
-        """Confidence matrix, shape (clients, items): 1 + alpha * summed interaction weight, 0 elsewhere."""
+    def _matrix(self, world: EvalWorld, clients: list[str]):
+        """Confidence matrix (scipy CSR), shape (clients, items): 1 + alpha * summed interaction weight."""
+        import scipy.sparse as sp
+
         weights: dict[tuple[int, int], float] = defaultdict(float)
         for client in clients:
             for row in world.history[client]:
@@ -356,7 +367,7 @@ class ServingRetrieval:
 
     def _rescore(self, parsed, preferences, pool, given: list[str]):
         """The given candidates ordered by the generator's own keys (pool score where it found them)."""
-        from backend.retrieval import Candidate, _preference_bonus
+        from backend.retrieval import Candidate, preference_bonus
         from backend.verify import hard_violations
 
         found = {c.item_id: c for c in pool}
@@ -365,7 +376,7 @@ class ServingRetrieval:
             item = self.catalogue.graphs.items[item_id]
             cand = found.get(item_id) or Candidate(
                 item, violations=hard_violations(item, parsed.to_dict(), self.catalogue.rain_sensitive),
-                score=_preference_bonus(item, preferences, parsed))
+                score=preference_bonus(item, preferences, parsed))
             out.append(cand)
         return sorted(out, key=lambda c: (len(c.violations) > 0, len(c.violations), -c.score))
 
@@ -376,16 +387,17 @@ class ServingRetrieval:
 
 
 class Reasoner:
-    """The LLM reasoner zero-shot: the serving prompt (`backend.reasoner.build_prompt`) with the request,
-    its parse, the client summary and the candidates under shuffled handles; the answer read by
-    `parse_answer`. The ranking is the model's picks, then the other candidates in the order they were
-    given (the fallback order, recorded per query: `picks` = 0 means the whole list is the fallback).
+    """The LLM reasoner zero-shot over the given candidates: the serving prompt
+    (`backend.reasoner.build_prompt`: request, its parse, the client summary, the candidates under
+    shuffled handles) and the serving parser (`parse_answer`). The ranking is the model's picks, then the
+    other candidates in the order they were given (the fallback order; `picks` = 0 in a query's notes
+    means the whole list is that fallback).
 
-    Candidates: the given list (re-ranking), or the serving generator's first `REASONER_CANDIDATES`
-    fitting ones (whole catalogue). Says nothing fits where `retrieval` does (no model call then).
+    Re-ranking protocol only: on the whole catalogue the reasoner over the serving candidates is what
+    `pipeline` measures. Says nothing fits where `retrieval` does (no model call then).
     """
 
-    name, can_abstain, protocols = "reasoner", True, ("full", "rerank")
+    name, can_abstain, protocols = "reasoner", True, ("rerank",)
 
     def __init__(self, world: EvalWorld, adapter: str | None = None):
         from backend.llm import chat_model
@@ -398,25 +410,22 @@ class Reasoner:
 
     def rank(self, query: dict, candidates: list[str] | None, k: int) -> list[str]:
         from backend.reasoner import build_prompt, parse_answer
-        from backend.service import REASONER_CANDIDATES
 
+        if candidates is None:
+            raise ConciergeError("the reasoner re-ranks given candidates; use `pipeline` on the whole catalogue")
         parsed, summary, pool = self.retrieval.candidates(query, candidates, k)
         self.last = {"picks": 0, "answer_found": False, "abstained": not pool}
         if not pool:
             return []
-        shown = [c.item for c in pool] if candidates is not None else \
-            [c.item for c in pool if not c.violations][:REASONER_CANDIDATES]
-        if candidates is not None:  # the model sees the protocol's own order, not the generator's
-            by_id = {it["item_id"]: it for it in shown}
-            shown = [by_id[i] for i in candidates]
+        shown = [self.retrieval.catalogue.graphs.items[i] for i in candidates]  # the protocol's own order
         rng = random.Random(f"{self.seed}/{query['query_id']}")
         messages, handles = build_prompt(query["text"], parsed.to_dict(), summary, shown, rng)
-        answer = parse_answer(self.model.invoke(messages).content, handles)
+        completion = self.model.invoke(messages).content
+        answer = parse_answer(completion, handles)
         picks = [handles[h]["item_id"] for h in answer.picks]
-        self.last = {"picks": len(picks), "answer_found": answer.answer_found, "abstained": False,
-                     "fallback": "given order" if candidates is not None else "retrieval order"}
-        rest = [it["item_id"] for it in shown if it["item_id"] not in picks]
-        return (picks + rest)[: len(shown) if candidates is not None else k]
+        self.last |= {"picks": len(picks), "answer_found": answer.answer_found, "fallback": "given order",
+                      "completion": completion[:COMPLETION_CHARS]}
+        return picks + [i for i in candidates if i not in picks]
 
 
 def _adapter_name(path: Path) -> str:

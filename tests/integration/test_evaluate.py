@@ -1,0 +1,167 @@
+"""The evaluation harness end to end on a tiny demo world: real scratch stores (SQLite + Chroma),
+every system (the LLM ones on one query), both protocols, the report files, and bad input."""
+
+import json
+
+import pytest
+
+from catalog.bundle import write_bundle
+from catalog.demo.export import world_bundle
+from catalog.errors import ConciergeError
+from training import evaluate as ev
+from training.metrics import metric_names
+
+pytestmark = pytest.mark.integration
+ALL = ["popularity", "bm25", "embedding", "graph", "als", "retrieval", "reasoner", "pipeline"]
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    bundle = world_bundle(seed=3, n_items=60, n_clients=12, n_queries=40)
+    bundle.manifest["name"] = "tiny world"
+    return write_bundle(bundle, tmp_path / "tiny")
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch):
+    """Serving settings on a fresh var dir and SQLite file (the scratch stores are SQLite whatever the
+    serving database is, so the PostgreSQL variant of the shared fixture would test nothing more)."""
+    from backend.settings import get_settings
+    from backend.store import get_engine
+
+    monkeypatch.setenv("CONCIERGE_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("CONCIERGE_DATABASE_URL", f"sqlite:///{tmp_path / 'serving.db'}")
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+
+
+@pytest.fixture
+def llm_env(settings, base_model_dir, monkeypatch):
+    """The serving settings of a test, with the shared base model and short answers."""
+    monkeypatch.setenv("CONCIERGE_BASE_MODEL_DIR", str(base_model_dir))
+    monkeypatch.setenv("CONCIERGE_MAX_NEW_TOKENS", "12")
+    from backend.settings import get_settings
+
+    get_settings.cache_clear()
+    return get_settings()
+
+
+def test_every_system_on_both_protocols_in_scratch_stores(tiny, llm_env, tmp_path, monkeypatch):
+    from backend.importer import active_version
+    from backend.settings import get_settings
+    from backend.store import get_engine
+    from training.systems import Popularity
+
+    original_rank = Popularity.rank
+
+    def flaky(self, query, candidates, k):  # fails on one query: recorded, and the run goes on
+        if query["query_id"] == first_id:
+            raise RuntimeError("boom")
+        return original_rank(self, query, candidates, k)
+
+    queries = ev.subset(ev.select_queries(ev.load_bundle(tiny), "test"), 6, 0)
+    first_id = queries[0]["query_id"]
+    monkeypatch.setattr(Popularity, "rank", flaky)
+    config = ev.EvalConfig(bundle=str(tiny), systems=ALL, ks=[5, 10], limit=6, llm_limit=1, progress=False,
+                           resamples=200, compare=[("retrieval", "bm25")], threads=1)
+    report = ev.evaluate(config)
+
+    full, rerank = report["results"]["full"], report["results"]["rerank"]
+    assert "skipped" in full["reasoner"] and "skipped" in rerank["pipeline"]
+    for protocol in (full, rerank):
+        for name, result in protocol.items():
+            if "skipped" in result:
+                continue
+            assert result["n"] == (1 if name in ("reasoner", "pipeline") else 6), name
+            for metric in metric_names([5, 10]):
+                interval = result["metrics"][metric]
+                assert 0.0 <= interval["low"] <= interval["mean"] <= interval["high"] <= 1.0, (name, metric)
+            assert result["seconds_per_query"]["mean"] > 0
+    failed = full["popularity"]["failures"]
+    assert [f["query_id"] for f in failed] == [first_id] and "boom" in failed[0]["error"]
+    assert full["popularity"]["per_query"][0]["scores"]["ndcg@10"] == 0.0
+
+    # re-ranking: every system ranks the query's own fixed 20 candidates
+    bundle = ev.load_bundle(tiny)
+    ids = [it["item_id"] for it in bundle.items]
+    by_id = {q["query_id"]: q for q in bundle.queries}
+    for name, result in rerank.items():
+        for row in result.get("per_query", []):
+            fixed = ev.rerank_candidates(by_id[row["query_id"]], ids, set(), ev.RERANK_SIZE, 0)
+            assert set(row["ranking"]) <= set(fixed) and len(row["ranking"]) == len(set(row["ranking"])), name
+    assert {row["metric"] for row in report["comparisons"]["full"]} == set(metric_names([5, 10]))
+
+    # the scratch stores hold the bundle; the serving stores and settings are as they were
+    assert get_settings().var_dir == llm_env.var_dir
+    assert active_version(get_engine(llm_env.sql_url)) is None
+    scratch = llm_env.var_dir / "eval" / "tiny-world"
+    assert (scratch / "bundle.digest").is_file() and (scratch / "concierge.db").is_file()
+
+    out = ev.write_report(report, tmp_path / "out")
+    assert json.loads((out / "results.json").read_text())["bundle"]["name"] == "tiny world"
+    assert "| retrieval |" in (out / "results.md").read_text()
+    assert (out / "ndcg.png").stat().st_size > 1000
+
+
+def test_scratch_stores_are_reused_while_the_bundle_is_unchanged(tiny, settings):
+    from backend.importer import active_version
+
+    bundle = ev.load_bundle(tiny)
+    with ev.scratch_stores(bundle, progress=False):
+        first = active_version().collection
+    with ev.scratch_stores(bundle, progress=False):
+        assert active_version().collection == first
+    bundle.items[0] = dict(bundle.items[0], title="A renamed piece")
+    with ev.scratch_stores(bundle, progress=False):
+        assert active_version().collection != first
+
+
+def test_bad_input_gets_clear_messages(tiny, tmp_path, settings):
+    no_queries = world_bundle(seed=3, n_items=20, n_clients=3, n_queries=0)
+    write_bundle(no_queries, tmp_path / "empty")
+    with pytest.raises(ConciergeError, match="no queries"):
+        ev.evaluate(ev.EvalConfig(bundle=str(tmp_path / "empty")))
+    with pytest.raises(ConciergeError, match="split 'holdout' does not exist.*test"):
+        ev.evaluate(ev.EvalConfig(bundle=str(tiny), split="holdout"))
+    with pytest.raises(ConciergeError, match="unknown system 'magic'.*popularity"):
+        ev.evaluate(ev.EvalConfig(bundle=str(tiny), systems=["bm25", "magic"]))
+    with pytest.raises(ConciergeError, match="k=500 is larger than the catalogue"):
+        ev.evaluate(ev.EvalConfig(bundle=str(tiny), ks=[5, 500]))
+    with pytest.raises(ConciergeError, match="unknown protocol"):
+        ev.evaluate(ev.EvalConfig(bundle=str(tiny), protocols=["sideways"]))
+
+
+def test_candidate_lists_and_subsets_are_fixed_by_the_seed(tiny):
+    bundle = ev.load_bundle(tiny)
+    ids = [it["item_id"] for it in bundle.items]
+    query = next(q for q in bundle.queries if q["relevant"])
+    excluded = {ids[0], ids[1]} - set(query["relevant"])
+    first = ev.rerank_candidates(query, ids, excluded, 20, seed=0)
+    assert first == ev.rerank_candidates(query, ids, excluded, 20, seed=0)
+    assert first != ev.rerank_candidates(query, ids, excluded, 20, seed=1)
+    assert len(first) == len(set(first)) == 20 and set(query["relevant"]) <= set(first)
+    assert not excluded & set(first)
+    queries = ev.select_queries(bundle, "test")
+    assert ev.subset(queries, 3, 0) == ev.subset(queries, 3, 0) and len(ev.subset(queries, 3, 0)) == 3
+    assert ev.subset(queries, None, 0) == queries
+
+
+def test_a_model_version_is_evaluated_from_its_adapter_directory(tiny, llm_env, base_model_dir, tmp_path):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    adapter = tmp_path / "eval-test-v1"  # the adapter's name in the process-wide model: unique to this test
+    model = AutoModelForCausalLM.from_pretrained(base_model_dir)
+    get_peft_model(model, LoraConfig(r=2, target_modules=["q_proj", "v_proj"])).save_pretrained(adapter)
+    config = ev.EvalConfig(bundle=str(tiny), systems=[f"reasoner@{adapter}"], protocols=["rerank"],
+                           limit=1, progress=False, resamples=50, threads=1)
+    result = ev.evaluate(config)["results"]["rerank"][f"reasoner@{adapter}"]
+    assert result["n"] == 1 and not result["failures"]
+
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConciergeError, match="not a PEFT adapter"):
+        ev.evaluate(ev.EvalConfig(bundle=str(tiny), systems=[f"reasoner@{tmp_path / 'empty'}"],
+                                  protocols=["rerank"], limit=1, progress=False))
