@@ -188,6 +188,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("probes", help="score a model on the instruction-following and knowledge probes")
     add_probe_arguments(p).set_defaults(func=main_probes)
     from training.registry import add_versions_arguments
+    from training.worker import add_worker_arguments, main_worker
+
+    p = sub.add_parser("worker", help="take training jobs from the store and run them, one at a time")
+    add_worker_arguments(p).set_defaults(func=main_worker)
 
     p = sub.add_parser("versions", help="model versions: list, evaluate, probe, promote (gated), roll back")
     add_versions_arguments(p)

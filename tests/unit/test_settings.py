@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from backend.settings import Settings
+from backend.settings import Settings, env_example
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -12,6 +12,7 @@ def test_every_setting_is_documented_and_listed_in_env_example():
     for name, field in Settings.model_fields.items():
         assert field.description and len(field.description) > 20, f"{name} needs a description"
         assert f"# CONCIERGE_{name.upper()}=" in example, f".env.example lacks CONCIERGE_{name.upper()}"
+    assert example == env_example(), "stale .env.example: run `python -m backend.settings > .env.example`"
 
 
 def test_environment_overrides_defaults(monkeypatch, tmp_path):
