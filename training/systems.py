@@ -409,23 +409,43 @@ class Reasoner:
         self.last: dict = {}
 
     def rank(self, query: dict, candidates: list[str] | None, k: int) -> list[str]:
-        from backend.reasoner import build_prompt, parse_answer
+        from backend.reasoner import parse_answer
 
         if candidates is None:
             raise ConciergeError("the reasoner re-ranks given candidates; use `pipeline` on the whole catalogue")
-        parsed, summary, pool = self.retrieval.candidates(query, candidates, k)
+        messages, handles, pool = reasoner_prompt(self.retrieval, query, candidates, self.seed)
         self.last = {"picks": 0, "answer_found": False, "abstained": not pool}
         if not pool:
             return []
-        shown = [self.retrieval.catalogue.graphs.items[i] for i in candidates]  # the protocol's own order
-        rng = random.Random(f"{self.seed}/{query['query_id']}")
-        messages, handles = build_prompt(query["text"], parsed.to_dict(), summary, shown, rng)
         completion = self.model.invoke(messages).content
         answer = parse_answer(completion, handles)
         picks = [handles[h]["item_id"] for h in answer.picks]
         self.last |= {"picks": len(picks), "answer_found": answer.answer_found, "fallback": "given order",
                       "completion": completion[:COMPLETION_CHARS]}
         return picks + [i for i in candidates if i not in picks]
+
+
+def reasoner_prompt(retrieval: ServingRetrieval, query: dict, candidates: list[str], seed: int):
+    """The serving prompt of one re-ranking query, as the `reasoner` system sends it (training builds its
+    prompts here too, so the model is trained on exactly what it is evaluated on).
+
+    Args:
+        retrieval (`ServingRetrieval`): parses the request and reads the client's context.
+        query (`dict`): a query row (`query_id`, `client_id`, `text`).
+        candidates (`list[str]`): the item ids shown, in the protocol's order (the prompt shuffles them).
+        seed (`int`): with the query id, seeds the handles and their order.
+
+    Returns:
+        `tuple`: (LangChain messages, handle -> item, the retrieval's pool); an empty pool means the
+        retrieval says nothing fits (the messages are still built).
+    """
+    from backend.reasoner import build_prompt
+
+    parsed, summary, pool = retrieval.candidates(query, candidates, len(candidates))
+    shown = [retrieval.catalogue.graphs.items[i] for i in candidates]
+    rng = random.Random(f"{seed}/{query['query_id']}")
+    messages, handles = build_prompt(query["text"], parsed.to_dict(), summary, shown, rng)
+    return messages, handles, pool
 
 
 def _adapter_name(path: Path) -> str:

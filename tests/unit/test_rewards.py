@@ -1,0 +1,117 @@
+"""The ReRec reward terms against hand-computed values."""
+
+import math
+
+import pytest
+
+from training.rewards import (
+    CollaborativeEmbedding,
+    RewardWeights,
+    format_reward,
+    ground_truth,
+    item_attributes,
+    ndcg_reward,
+    pas,
+    qas,
+    rerec_reward,
+    score_completion,
+)
+
+ITEMS = {
+    "a": {"item_id": "a", "title": "A", "brand": "Aurel", "category": "scarf",
+          "attributes": {"material": ["silk"], "colour": ["red"], "season": ["summer"]}},
+    "b": {"item_id": "b", "title": "B", "brand": "Aurel", "category": "scarf",
+          "attributes": {"material": ["silk"], "colour": ["blue"], "season": ["summer"]}},
+    "c": {"item_id": "c", "title": "C", "brand": "Vell", "category": "boot",
+          "attributes": {"material": ["suede"], "colour": ["red"], "season": ["winter"]}},
+    "d": {"item_id": "d", "title": "D", "brand": "Aurel", "category": "bag",
+          "attributes": {"material": ["silk"], "colour": ["green"], "season": ["winter"]}},
+}
+RELEVANCE = {"a": 3, "b": 3, "c": 1}
+# clients x items (a, b): c1 bought both, c2 only a, c3 only b -> M^T M = [[2, 1], [1, 2]]
+INTERACTIONS = [
+    {"client_id": "c1", "item_id": "a", "kind": "purchase", "value": 1.0},
+    {"client_id": "c1", "item_id": "b", "kind": "purchase", "value": 1.0},
+    {"client_id": "c2", "item_id": "a", "kind": "purchase", "value": 1.0},
+    {"client_id": "c3", "item_id": "b", "kind": "purchase", "value": 1.0},
+]
+WEIGHTS = RewardWeights(k=5, ndcg=1.0, qas=0.1, pas=0.2, format=0.5, missing_answer=-0.5, rechead=0.0)
+
+
+def test_ndcg_term_is_graded_ndcg_of_the_picks():
+    # picks c (gain 2^1-1 = 1) then a (gain 7, discount log2 3); ideal: 7, 7, 1
+    dcg = 1 + 7 / math.log2(3)
+    ideal = 7 + 7 / math.log2(3) + 1 / 2
+    assert ndcg_reward(["c", "a"], RELEVANCE, 5) == pytest.approx(dcg / ideal)
+    assert ndcg_reward(["c", "a"], RELEVANCE, 5) == pytest.approx(0.454545, abs=1e-5)
+    assert ndcg_reward(["d"], RELEVANCE, 5) == 0.0
+    assert ndcg_reward(["a"], {}, 5) == 0.0
+
+
+def test_qas_is_the_share_of_the_ground_truths_shared_attributes():
+    assert ground_truth(RELEVANCE) == ["a", "b"]
+    # a and b share brand=aurel, category=scarf, material=silk, season=summer (4 nodes)
+    assert item_attributes(ITEMS["a"]) & item_attributes(ITEMS["b"]) == {
+        "brand=aurel", "category=scarf", "material=silk", "season=summer"}
+    assert qas("a", RELEVANCE, ITEMS) == pytest.approx(1.0)
+    assert qas("d", RELEVANCE, ITEMS) == pytest.approx(2 / 4)  # brand and material
+    assert qas("c", RELEVANCE, ITEMS) == 0.0
+    assert qas(None, RELEVANCE, ITEMS) == 0.0
+    assert qas("a", {}, ITEMS) == 0.0
+
+
+def test_pas_is_cosine_in_the_svd_embedding():
+    emb = CollaborativeEmbedding(INTERACTIONS, factors=8)
+    # E E^T = V S V^T = (M^T M)^(1/2) = 0.5 [[r3+1, r3-1], [r3-1, r3+1]]  ->  cos(a, b) = (r3-1)/(r3+1)
+    r3 = math.sqrt(3)
+    assert emb.cosine("a", "b") == pytest.approx((r3 - 1) / (r3 + 1))
+    assert emb.cosine("a", "a") == pytest.approx(1.0)
+    assert emb.cosine("a", "c") == 0.0  # c has no interactions: no vector
+    # gt = a, b: mean of cos(a, a) = 1 and cos(a, b)
+    assert pas("a", RELEVANCE, emb) == pytest.approx((1 + (r3 - 1) / (r3 + 1)) / 2)
+    assert pas("a", RELEVANCE, None) == 0.0
+
+
+def test_format_bonus_only_with_a_positive_ranking_term():
+    assert format_reward(True, 0.3, 0.5) == 0.5
+    assert format_reward(True, 0.0, 0.5) == 0.0  # echoing a wrong order earns nothing for its format
+    assert format_reward(False, 0.3, 0.5) == 0.0
+
+
+def test_rerec_total():
+    emb = CollaborativeEmbedding(INTERACTIONS)
+    hit = rerec_reward(["a", "c"], RELEVANCE, ITEMS, WEIGHTS, emb)
+    ndcg = (7 + 1 / math.log2(3)) / (7 + 7 / math.log2(3) + 0.5)
+    pas_a = (1 + (math.sqrt(3) - 1) / (math.sqrt(3) + 1)) / 2
+    assert hit.ndcg == pytest.approx(ndcg)
+    assert hit.total == pytest.approx(ndcg + 0.1 * 1.0 + 0.2 * pas_a + 0.5)
+    assert hit.wrong_picks == []
+    miss = rerec_reward(["d"], RELEVANCE, ITEMS, WEIGHTS, emb)
+    assert miss.total == pytest.approx(0.1 * 0.5)  # only QAS: no ranking, so no format bonus
+    assert miss.wrong_picks == ["d"]
+    assert rerec_reward([], RELEVANCE, ITEMS, WEIGHTS, emb).total == -0.5
+
+
+def test_rechead_term_is_weighted_and_optional():
+    weights = RewardWeights(k=5, ndcg=1.0, qas=0.0, pas=0.0, format=0.0, rechead=0.5)
+    handles = {"K7": ITEMS["a"], "B2": ITEMS["d"]}
+    scored = score_completion("1. K7 fits.\nANSWER: K7", handles, RELEVANCE, weights, rechead=lambda text, picks: 0.8)
+    assert scored.rechead == pytest.approx(0.8)
+    assert scored.total == pytest.approx(1.0 * scored.ndcg + 0.5 * 0.8)
+
+    def never(text, picks):
+        raise AssertionError("the hook is not called when its weight is 0")
+
+    assert score_completion("ANSWER: K7", handles, RELEVANCE, WEIGHTS, rechead=never).rechead == 0.0
+
+
+def test_score_completion_parses_with_the_serving_parser():
+    handles = {"K7": ITEMS["a"], "B2": ITEMS["d"], "M4": ITEMS["c"]}
+    good = score_completion("1. K7 is silk, ideal.\n2. B2 is not a scarf.\nANSWER: K7, M4", handles, RELEVANCE, WEIGHTS)
+    assert good.picks == ["a", "c"]
+    # shown relevance is a:3, c:1 (b is not among the handles): ideal 7, 1
+    assert good.ndcg == pytest.approx(1.0)
+    assert good.format == 0.5
+    sloppy = score_completion("ANSWER: K7, Z9", handles, RELEVANCE, WEIGHTS)  # Z9 is no candidate
+    assert sloppy.picks == ["a"] and sloppy.format == 0.0
+    assert score_completion("I like them all.", handles, RELEVANCE, WEIGHTS).total == -0.5

@@ -1,0 +1,71 @@
+"""Training cases from a bundle (the evaluation's re-ranking lists) and from stored feedback."""
+
+from datetime import datetime, timezone
+
+from training.data import TrainingCase, cases_from_bundle, cases_from_feedback, feedback_relevance, shown_candidates
+from training.evaluate import rerank_candidates
+
+
+def test_bundle_cases_use_the_evaluations_candidate_lists(small_world):
+    cases = cases_from_bundle(small_world, split="train", size=20, seed=3)
+    queries = [q for q in small_world.queries if q["split"] == "train"]
+    assert [c.case_id for c in cases] == [q["query_id"] for q in queries]
+    item_ids = [it["item_id"] for it in small_world.items]
+    for case, query in zip(cases, queries):
+        assert case.candidates == rerank_candidates(query, item_ids, set(), 20, 3)
+        assert len(case.candidates) == 20 and len(set(case.candidates)) == 20
+        assert set(case.relevance) <= set(case.candidates)
+        assert all(1 <= g <= 3 for g in case.relevance.values())
+        assert case.source == "bundle" and case.query_type == query["type"]
+    assert any(not c.relevance for c in cases) == any(not q["relevant"] for q in queries)
+
+
+def test_shown_candidates_keep_order_and_at_most_half_relevant():
+    case = TrainingCase("q", "c", "r", [f"i{n}" for n in range(10)], {"i1": 1, "i3": 3, "i5": 2, "i7": 3},
+                        "explicit", "bundle")
+    shown = shown_candidates(case, 4)
+    assert shown == ["i0", "i2", "i3", "i7"]  # the two best-graded relevant, then negatives, in case order
+    assert shown_candidates(case, None) == case.candidates
+
+
+class Row:
+    def __init__(self, id, kind, item_id=None, replacement_item_id=None):
+        self.id, self.kind, self.item_id, self.replacement_item_id = id, kind, item_id, replacement_item_id
+
+
+def test_feedback_grades_latest_judgement_and_purchase_wins():
+    rows = [Row(1, "accept", "a"), Row(2, "reject", "a"), Row(3, "accept", "b"), Row(4, "purchase", "c"),
+            Row(5, "reject", "c"), Row(6, "replace", "d", "e"), Row(7, "flag_wrong")]
+    assert feedback_relevance(rows) == {"b": 2, "c": 3, "e": 2}
+
+
+def test_cases_from_feedback_reads_the_store(settings):
+    from backend.store import session
+    from backend.tables import Client, Feedback, ReasoningStep, Shortlist
+
+    with session() as s:
+        s.add(Client(client_id="c-1", name="Ada"))
+        s.flush()
+        sl = Shortlist(client_id="c-1", request="a silk scarf", candidates=[f"i{n}" for n in range(6)],
+                       created_at=datetime(2025, 1, 1, tzinfo=timezone.utc))
+        empty = Shortlist(client_id="c-1", request="anything", candidates=["i1"])
+        s.add(sl)
+        s.add(empty)
+        s.flush()
+        s.add(ReasoningStep(shortlist_id=sl.id, index=2, text="K7 is cashmere, ideal."))
+        s.add(Feedback(shortlist_id=sl.id, item_id="i2", kind="accept"))
+        s.add(Feedback(shortlist_id=sl.id, item_id="i4", kind="purchase"))
+        s.add(Feedback(shortlist_id=sl.id, item_id="i5", kind="reject"))
+        s.add(Feedback(shortlist_id=sl.id, step_index=2, kind="flag_wrong"))
+        s.add(Feedback(shortlist_id=empty.id, item_id="i1", kind="reject"))  # nothing positive, no flag
+        sl_id = sl.id
+    cases = cases_from_feedback()
+    assert len(cases) == 1
+    case = cases[0]
+    assert case.case_id == f"feedback-{sl_id}" and case.source == "feedback" and case.client_id == "c-1"
+    assert case.relevance == {"i2": 2, "i4": 3}
+    assert sorted(case.candidates) == [f"i{n}" for n in range(6)]
+    assert case.step_labels == [{"index": 2, "text": "K7 is cashmere, ideal.", "label": "wrong"}]
+    assert len(case.feedback_ids) == 4
+    last = max(case.feedback_ids)
+    assert cases_from_feedback(since_id=last + 1) == []

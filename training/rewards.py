@@ -1,0 +1,231 @@
+"""The ReRec reward of one completion: pure functions, no model, no store.
+
+    r = w_ndcg * NDCG@k(picks, relevance)          ranking term (graded, `training.metrics.ndcg_at_k`)
+      + w1 * QAS(p, gt)                            query alignment, item–attribute graph
+      + w2 * PAS(p, gt)                            preference alignment, collaborative embedding
+      + format        (only when the ranking term > 0: GR2's conditional format reward)
+      + w_rechead * Rechead(completion)            optional, a callable or None
+    r = missing_answer                             when the completion names no valid candidate
+
+- p is the final recommendation (the first pick), gt the ground-truth items of the highest grade.
+- QAS(p, gt) = |attrs(p) ∩ A| / |A|, A = the attribute nodes (`backend.graphs.attribute_nodes`) shared
+  by every gt item (ReRec's released code does the same when there are several correct items).
+- PAS(p, gt) = mean over gt of cos(E(p), E(gt)), E = item factors of a truncated SVD of the client x item
+  interaction matrix (ReRec uses LightGCN; an SVD of the same graph is the lightest collaborative model
+  that needs no training loop). An item without interactions has no embedding: cosine 0.
+- Why the format term waits for a positive ranking term: the base model echoes candidates in the order
+  given, and an unconditional bonus for a well-formed answer rewards exactly that (GR2).
+- The ReRec paper's weights are w1 = w2 = 0.01, format +-0.5, missing answer -0.5; the training config
+  sets them (`RewardWeights`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from training.metrics import ndcg_at_k
+
+# What a completion's Rechead reward is computed from: (completion text, picked item ids) -> score.
+RecheadReward = Callable[[str, list[str]], float]
+
+
+@dataclass
+class RewardWeights:
+    """Weights of the ReRec reward (defaults: the ReRec released code).
+
+    Args:
+        k (`int`): cut-off of the ranking term NDCG@k.
+        ndcg (`float`): weight of NDCG@k.
+        qas (`float`): w1, weight of the query-alignment score.
+        pas (`float`): w2, weight of the preference-alignment score.
+        format (`float`): format bonus, granted only when the ranking term is positive.
+        missing_answer (`float`): the whole reward of a completion that names no valid candidate.
+        rechead (`float`): weight of the Rechead reward (0: not used).
+    """
+
+    k: int = 5
+    ndcg: float = 1.0
+    qas: float = 0.01
+    pas: float = 0.01
+    format: float = 0.5
+    missing_answer: float = -0.5
+    rechead: float = 0.0
+
+
+@dataclass
+class RewardBreakdown:
+    """Every term of one completion's reward, and what RAAE needs to know about its answer."""
+
+    total: float
+    ndcg: float = 0.0
+    qas: float = 0.0
+    pas: float = 0.0
+    format: float = 0.0
+    rechead: float = 0.0
+    picks: list[str] = field(default_factory=list)  # item ids, best first
+    wrong_picks: list[str] = field(default_factory=list)  # picked item ids with no grade
+    answer_found: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# ----------------------------------------------------------------------------------------------
+# The terms
+
+
+def ndcg_reward(picks: list[str], relevance: dict[str, int], k: int) -> float:
+    """NDCG@k of the picks alone (graded gains); 0 when nothing is relevant."""
+    return ndcg_at_k(picks, relevance, k) if relevance else 0.0
+
+
+def ground_truth(relevance: dict[str, int]) -> list[str]:
+    """The items of the highest grade, sorted."""
+    if not relevance:
+        return []
+    top = max(relevance.values())
+    return sorted(i for i, g in relevance.items() if g == top)
+
+
+def item_attributes(item: dict) -> set[str]:
+    """The attribute nodes of an item on the item–attribute graph (`material=silk`, `brand=aurel`, ...)."""
+    from backend.graphs import attribute_nodes
+
+    return {node for _, node in attribute_nodes(item)}
+
+
+def qas(pick: str | None, relevance: dict[str, int], items: dict[str, dict]) -> float:
+    """Query-alignment score: the share of the attributes every ground-truth item has that `pick` has too.
+
+    Args:
+        pick (`str`, *optional*): the final recommendation (item id).
+        relevance (`dict[str, int]`): item id -> grade.
+        items (`dict[str, dict]`): item id -> catalogue item (at least the pick and the ground truth).
+
+    Returns:
+        `float`: in [0, 1]; 0 without a pick, without ground truth or when the gt items share nothing.
+    """
+    gt = [i for i in ground_truth(relevance) if i in items]
+    if pick is None or pick not in items or not gt:
+        return 0.0
+    shared = set.intersection(*(item_attributes(items[i]) for i in gt))
+    if not shared:
+        return 0.0
+    return len(item_attributes(items[pick]) & shared) / len(shared)
+
+
+class CollaborativeEmbedding:
+    """Item vectors from a truncated SVD of the client x item interaction matrix.
+
+    Args:
+        interactions (`list[dict]`): rows with client_id, item_id, kind, value (bundle format).
+        factors (`int`): dimensions kept (fewer when the matrix is smaller).
+
+    The matrix holds the summed interaction weights of `training.systems.interaction_weight`
+    (purchase 1, wishlist 0.6, view 0.2, rating value / 5, return 0); E(item) = V_item * sqrt(S).
+    """
+
+    def __init__(self, interactions: list[dict], factors: int = 32):
+        from training.systems import interaction_weight
+
+        clients = sorted({r["client_id"] for r in interactions})
+        items = sorted({r["item_id"] for r in interactions})
+        self.index = {item: j for j, item in enumerate(items)}
+        matrix = np.zeros((len(clients), len(items)), dtype=np.float64)  # (clients, items)
+        row = {c: i for i, c in enumerate(clients)}
+        for r in interactions:
+            matrix[row[r["client_id"]], self.index[r["item_id"]]] += interaction_weight(r)
+        if matrix.size == 0:
+            self.vectors = np.zeros((0, 0))
+            return
+        _, s, vt = np.linalg.svd(matrix, full_matrices=False)  # vt: (rank, items)
+        keep = min(factors, len(s))
+        self.vectors = (vt[:keep].T * np.sqrt(s[:keep]))  # (items, keep)
+
+    def vector(self, item_id: str) -> np.ndarray | None:
+        j = self.index.get(item_id)
+        return None if j is None else self.vectors[j]
+
+    def cosine(self, a: str, b: str) -> float:
+        """cos(E(a), E(b)); 0 when either item has no (or a zero) vector."""
+        va, vb = self.vector(a), self.vector(b)
+        if va is None or vb is None:
+            return 0.0
+        norm = float(np.linalg.norm(va) * np.linalg.norm(vb))
+        return float(va @ vb) / norm if norm > 0 else 0.0
+
+
+def pas(pick: str | None, relevance: dict[str, int], embedding: CollaborativeEmbedding | None) -> float:
+    """Preference-alignment score: mean cosine of the pick to the ground-truth items in the embedding."""
+    gt = ground_truth(relevance)
+    if pick is None or embedding is None or not gt:
+        return 0.0
+    return sum(embedding.cosine(pick, i) for i in gt) / len(gt)
+
+
+def format_reward(well_formed: bool, ranking: float, bonus: float) -> float:
+    """GR2's conditional format reward: the bonus only for a well-formed answer that also ranks (> 0)."""
+    return bonus if well_formed and ranking > 0 else 0.0
+
+
+# ----------------------------------------------------------------------------------------------
+# One completion
+
+
+def rerec_reward(picks: list[str], relevance: dict[str, int], items: dict[str, dict], weights: RewardWeights,
+                 embedding: CollaborativeEmbedding | None = None, well_formed: bool = True,
+                 rechead_score: float | None = None) -> RewardBreakdown:
+    """The ReRec reward of a parsed answer (see the module docstring for the formula).
+
+    Args:
+        picks (`list[str]`): the answer's item ids, best first (valid candidates only).
+        relevance (`dict[str, int]`): item id -> grade over the candidates shown.
+        items (`dict[str, dict]`): item id -> catalogue item of the candidates.
+        weights (`RewardWeights`): the weights.
+        embedding (`CollaborativeEmbedding`, *optional*): for PAS (0 without).
+        well_formed (`bool`): the answer block was found and named no unknown handle.
+        rechead_score (`float`, *optional*): the Rechead's score of this completion.
+
+    Returns:
+        `RewardBreakdown`
+    """
+    wrong = [i for i in picks if i not in relevance]
+    if not picks:
+        return RewardBreakdown(weights.missing_answer, picks=[], wrong_picks=[], answer_found=well_formed)
+    p = picks[0]
+    terms = {"ndcg": ndcg_reward(picks, relevance, weights.k), "qas": qas(p, relevance, items),
+             "pas": pas(p, relevance, embedding), "rechead": rechead_score or 0.0}
+    terms["format"] = format_reward(well_formed, terms["ndcg"], weights.format)
+    total = (weights.ndcg * terms["ndcg"] + weights.qas * terms["qas"] + weights.pas * terms["pas"]
+             + terms["format"] + weights.rechead * terms["rechead"])
+    return RewardBreakdown(total, picks=list(picks), wrong_picks=wrong, answer_found=True, **terms)
+
+
+def score_completion(completion: str, handles: dict[str, dict], relevance: dict[str, int], weights: RewardWeights,
+                     embedding: CollaborativeEmbedding | None = None,
+                     rechead: RecheadReward | None = None) -> RewardBreakdown:
+    """Parse a completion with the serving parser and score it.
+
+    Args:
+        completion (`str`): the model's text.
+        handles (`dict[str, dict]`): the prompt's handle -> item map.
+        relevance (`dict[str, int]`): item id -> grade (items not shown are ignored).
+        weights (`RewardWeights`): the weights.
+        embedding (`CollaborativeEmbedding`, *optional*): for PAS.
+        rechead (`RecheadReward`, *optional*): Rechead reward hook, called only when `weights.rechead` != 0.
+
+    Returns:
+        `RewardBreakdown`
+    """
+    from backend.reasoner import parse_answer
+
+    parsed = parse_answer(completion, handles)
+    picks = [handles[h]["item_id"] for h in parsed.picks]
+    items = {item["item_id"]: item for item in handles.values()}
+    shown_relevance = {i: g for i, g in relevance.items() if i in items}
+    score = rechead(completion, picks) if rechead is not None and weights.rechead and picks else None
+    well_formed = parsed.answer_found and not parsed.dropped
+    return rerec_reward(picks, shown_relevance, items, weights, embedding, well_formed, score)
