@@ -4,6 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
+COMPOSE_SCHEMA := var/cache/compose_spec.json
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
@@ -28,7 +29,11 @@ run: $(STAMP)
 	$(VENV)/bin/concierge seed-demo
 	$(VENV)/bin/concierge serve
 
-test: $(STAMP)
+# The Compose Specification's JSON schema, for tests/unit/test_deploy.py (fetched once, at install time).
+$(COMPOSE_SCHEMA): | $(STAMP)
+	$(PY) tools/fetch_compose_schema.py $@
+
+test: $(STAMP) $(COMPOSE_SCHEMA)
 	$(PY) -m pytest -q
 
 test-unit: $(STAMP)

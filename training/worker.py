@@ -53,8 +53,16 @@ class Reporter:
         return jobs.heartbeat(self.job_id, self.worker_id, log=log or None, **pending)
 
 
-def _beat(reporter: Reporter, stop: threading.Event, done: threading.Event, every: float) -> None:
-    while not done.wait(every):
+def touch_alive(settings: Settings) -> None:
+    """Mark this worker alive for a container health check (`var/worker.alive`'s modification time)."""
+    path = settings.var_dir / "worker.alive"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch()
+
+
+def _beat(reporter: Reporter, stop: threading.Event, done: threading.Event, settings: Settings) -> None:
+    while not done.wait(settings.job_heartbeat_s):
+        touch_alive(settings)
         if not reporter.flush():
             stop.set()
             return
@@ -67,7 +75,7 @@ def run_one(claim: jobs.Claim, worker_id: str, runner: Runner, settings: Setting
     reporter(stage="resuming" if claim.resumed else "starting",
              log=f"worker {worker_id} {'resumes' if claim.resumed else 'starts'} job {job.id}")
     reporter.flush()
-    beat = threading.Thread(target=_beat, args=(reporter, stop, done, settings.job_heartbeat_s), daemon=True)
+    beat = threading.Thread(target=_beat, args=(reporter, stop, done, settings), daemon=True)
     beat.start()
     try:
         version = runner(job, reporter, stop)
@@ -98,6 +106,7 @@ def run_worker(runner: Runner | None = None, worker_id: str | None = None, once:
     done = 0
     log(f"worker {worker_id}: waiting for training jobs (poll every {poll_s:g} s)")
     while True:
+        touch_alive(settings)
         claim = jobs.claim_next(worker_id, settings)
         if claim is None:
             if once:
