@@ -51,6 +51,54 @@ def cmd_seed_demo(args) -> int:
     bundle = world_bundle(seed=seed)
     result = import_bundle(bundle, progress=not args.quiet)
     print(result.summary())
+    _seed_accounts()
+    return 0
+
+
+def _seed_accounts() -> None:
+    """One demo account per role, created (and their passwords printed) only once."""
+    from app.auth import seed_demo_accounts
+
+    created = seed_demo_accounts()
+    if created is None:
+        print("demo accounts already exist (manage them with `concierge accounts`)")
+        return
+    print("demo accounts (shown once; change them with `concierge accounts set-password NAME`):")
+    for role, name, password in created:
+        print(f"  {role:<10} username {name:<10} password {password}")
+
+
+def cmd_accounts(args) -> int:
+    from app import auth
+
+    if args.action == "list":
+        from sqlmodel import func, select
+
+        from backend.store import session
+        from backend.tables import Account, Client
+
+        with session() as s:
+            assigned = dict(s.exec(select(Client.associate_id, func.count()).group_by(Client.associate_id)).all())
+            for a in s.exec(select(Account).order_by(Account.role, Account.username)).all():
+                extra = a.client_id or (f"{assigned.get(a.id, 0)} clients" if a.role == "associate" else "")
+                print(f"{a.username:<24} {a.role:<10} {'active' if a.active else 'disabled':<9} {extra}")
+        return 0
+    if args.action == "create":
+        password = args.password or auth.new_password()
+        account = auth.create_account(args.username, args.role, password, client_id=args.client)
+        print(f"created {account.username} ({account.role})" + ("" if args.password else f"; password {password}"))
+    elif args.action == "set-password":
+        password = args.password or auth.new_password()
+        auth.set_password(auth.normalise_username(args.username), password)
+        print(f"password of {args.username} changed" + ("" if args.password else f" to {password}"))
+    elif args.action in ("disable", "enable"):
+        auth.set_active(auth.normalise_username(args.username), args.action == "enable")
+        print(f"{args.username} {args.action}d")
+    elif args.action == "assign":
+        n = auth.assign_clients(args.clients, auth.normalise_username(args.username))
+        print(f"{n} client(s) now looked after by {args.username}")
+    elif args.action == "seed-demo":
+        _seed_accounts()
     return 0
 
 
@@ -114,6 +162,7 @@ def cmd_serve(args) -> int:
     from backend.settings import get_settings
 
     settings = get_settings()
+    _seed_accounts()
     print(f"Concierge on http://{settings.host}:{settings.port}/")
     uvicorn.run(create_app(), host=settings.host, port=settings.port, log_level="warning")
     return 0
@@ -177,6 +226,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="serve the web app")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("accounts", help="manage sign-in accounts (list, create, set-password, enable, disable, "
+                       "assign clients to an associate, seed-demo)")
+    p.add_argument("action", choices=["list", "create", "set-password", "enable", "disable", "assign", "seed-demo"])
+    p.add_argument("username", nargs="?", help="the account (create, set-password, enable, disable, assign)")
+    p.add_argument("clients", nargs="*", help="client ids to assign to the associate USERNAME (assign)")
+    p.add_argument("--role", choices=["client", "associate", "admin"], default="client", help="role (create)")
+    p.add_argument("--client", help="client id of a client account (create)")
+    p.add_argument("--password", help="password to set (default: a random one, printed once)")
+    p.set_defaults(func=cmd_accounts)
 
     from catalog.importers.movielens import add_movielens_arguments, main_movielens
     from training.evaluate import add_eval_arguments, main_eval

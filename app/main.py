@@ -1,16 +1,28 @@
-"""The web app: a FastAPI root with a health check and the Gradio catalogue page.
+"""The web app: a FastAPI root with the sign-in page, a health check, and one Gradio UI per role.
 
-The login, the chat and the consoles per role come later (issue 6); this first page shows the live
-catalogue and searches it.
+    /login, /logout     plain HTML form; a signed session cookie (app/auth.py)
+    /client/            the client's chat                     (clients)
+    /associate/         the review console                    (associates, admins)
+    /admin/             the admin console                     (admins)
+    /catalogue/         catalogue search                      (anyone signed in)
+    /healthz            liveness
+
+`RoleGate` refuses every request under a role's path (the page, its API, its uploads) without a
+session of that role; each handler then checks the role and the data's owner again itself.
 """
 
 from __future__ import annotations
 
+import html
 import logging
+import os
+from urllib.parse import quote
 
 import gradio as gr
-from fastapi import FastAPI
+from fastapi import FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
+from app.auth import COOKIE, LoginLimiter, NotSignedIn, authenticate, issue_session, read_session
 from backend.catalogue import GROUPS, catalogue_stats, search_catalogue
 from catalog.errors import ConciergeError
 
@@ -47,9 +59,19 @@ def on_search(text: str, category: str, max_price):
     return [[r[c] for c in COLUMNS] for r in rows], f"{len(rows)} items, most similar first."
 
 
+def on_search_page(text: str, category: str, max_price, request: gr.Request):
+    """The page's search: anyone signed in (checked here too, not only by the gate)."""
+    from app.ui_common import actor_from, attempt
+
+    _, error = attempt(actor_from, request)
+    if error:
+        return [], error
+    return on_search(text, category, max_price)
+
+
 def build_catalogue_page() -> gr.Blocks:
     with gr.Blocks(title="Concierge — catalogue") as page:
-        gr.Markdown("# Concierge — catalogue")
+        gr.Markdown("# Concierge — catalogue\n[Back](/) · [Sign out](/logout)")
         stats = gr.Markdown()
         with gr.Row():
             text = gr.Textbox(label="Search the catalogue", placeholder="a light silk scarf for a summer wedding",
@@ -59,17 +81,154 @@ def build_catalogue_page() -> gr.Blocks:
         button = gr.Button("Search", variant="primary", elem_id="search-button")
         status = gr.Markdown(elem_id="search-status")
         table = gr.Dataframe(headers=COLUMNS, interactive=False, elem_id="search-results")
-        button.click(on_search, [text, category, max_price], [table, status])
-        text.submit(on_search, [text, category, max_price], [table, status])
+        button.click(on_search_page, [text, category, max_price], [table, status], api_name="search")
+        text.submit(on_search_page, [text, category, max_price], [table, status], api_name=False)
         page.load(stats_markdown, None, stats)
     return page
 
 
-def create_app() -> FastAPI:
-    api = FastAPI(title="Concierge")
+ROLE_PATHS = {"/client": ("client",), "/associate": ("associate", "admin"), "/admin": ("admin",),
+              "/catalogue": ("client", "associate", "admin")}
+HOME = {"client": "/client/", "associate": "/associate/", "admin": "/admin/"}
+
+
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{{font-family:system-ui,sans-serif;background:#f6f3ec;display:flex;justify-content:center;
+padding-top:10vh;color:#222}} main{{background:#fff;padding:28px 32px;border-radius:12px;min-width:320px;
+box-shadow:0 2px 12px #0001}} h1{{font-weight:500;margin-top:0}} label{{display:block;margin:12px 0 4px}}
+input{{width:100%;padding:8px;box-sizing:border-box;font-size:1em}} button{{margin-top:18px;padding:9px 18px;
+font-size:1em;background:#3b2f1e;color:#fff;border:0;border-radius:6px;cursor:pointer}}
+.error{{color:#b00020;margin:8px 0}}</style></head><body><main>{body}</main></body></html>""", status_code=status)
+
+
+def _login_form(error: str = "", next_path: str = "", username: str = "", status: int = 200) -> HTMLResponse:
+    message = f'<p class="error" id="login-error">{html.escape(error)}</p>' if error else ""
+    return _page("Concierge — sign in", f"""<h1>Concierge</h1>{message}
+<form method="post" action="/login"><input type="hidden" name="next" value="{html.escape(next_path)}">
+<label for="username">Username</label><input id="username" name="username" autocomplete="username"
+ value="{html.escape(username)}" autofocus>
+<label for="password">Password</label><input id="password" name="password" type="password"
+ autocomplete="current-password"><button type="submit" id="sign-in">Sign in</button></form>""", status)
+
+
+def _safe_next(path: str | None, role: str) -> str:
+    """Only a local path of a UI this role may open; anything else goes to the role's home."""
+    if path and path.startswith("/") and not path.startswith("//"):
+        prefix = "/" + path.strip("/").split("/")[0]
+        if role in ROLE_PATHS.get(prefix, ()):
+            return path
+    return HOME[role]
+
+
+class RoleGate:
+    """ASGI middleware: requests under a role's path need a valid session of one of its roles."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        path = scope.get("path", "")
+        prefix = "/" + path.strip("/").split("/")[0] if path.strip("/") else "/"
+        roles = ROLE_PATHS.get(prefix)
+        if roles is None:
+            return await self.app(scope, receive, send)
+        request = Request(scope)
+        page = scope["type"] == "http" and request.method == "GET" and path.rstrip("/") == prefix
+        try:
+            actor = read_session(request.cookies.get(COOKIE))
+        except NotSignedIn as exc:
+            if page:
+                response = RedirectResponse(f"/login?next={quote(path)}", status_code=303)
+            else:
+                response = JSONResponse({"error": str(exc)}, status_code=401)
+            return await self._send(response, scope, receive, send)
+        except Exception:  # a broken store must not show a traceback
+            log.exception("session check failed")
+            return await self._send(_page("Concierge", "<p>Sign-in is unavailable right now.</p>", 503),
+                                    scope, receive, send)
+        if actor.role not in roles:
+            text = f"This page is for {' and '.join(r + 's' for r in roles)}; you are signed in as " \
+                   f"{actor.username} ({actor.role})."
+            response = _page("Concierge — not allowed", f'<h1>Not allowed</h1><p id="denied">{html.escape(text)}</p>'
+                             f'<p><a href="{HOME[actor.role]}">Go to your page</a> · <a href="/logout">Sign out</a>'
+                             f'</p>', 403) if page else JSONResponse({"error": text}, status_code=403)
+            return await self._send(response, scope, receive, send)
+        return await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _send(response, scope, receive, send):
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        await response(scope, receive, send)
+
+
+def create_app(limiter: LoginLimiter | None = None) -> FastAPI:
+    """The whole web app. `limiter` is the wrong-password limiter (tests pass their own)."""
+    from app.ui_admin import build_admin_ui
+    from app.ui_associate import build_associate_ui
+    from app.ui_client import build_client_ui
+    from app.ui_common import CSS
+    from backend.settings import get_settings
+
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    settings = get_settings()
+    limiter = limiter or LoginLimiter(settings.login_max_failures, settings.login_lockout_s)
+    api = FastAPI(title="Concierge", docs_url=None, redoc_url=None, openapi_url=None)
 
     @api.get("/healthz")
     def healthz() -> dict:
         return {"status": "ok"}
 
-    return gr.mount_gradio_app(api, build_catalogue_page(), path="/")
+    @api.get("/", include_in_schema=False)
+    def root(request: Request):
+        try:
+            actor = read_session(request.cookies.get(COOKIE))
+        except ConciergeError:
+            return RedirectResponse("/login", status_code=303)
+        return RedirectResponse(HOME[actor.role], status_code=303)
+
+    @api.get("/login", include_in_schema=False)
+    def login_page(request: Request, next: str = ""):  # noqa: A002 - the query parameter's name
+        try:
+            actor = read_session(request.cookies.get(COOKIE))
+            return RedirectResponse(_safe_next(next, actor.role), status_code=303)
+        except ConciergeError:
+            return _login_form(next_path=next)
+
+    @api.post("/login", include_in_schema=False)
+    def login(request: Request, username: str = Form(""), password: str = Form(""), next: str = Form("")):  # noqa: A002
+        address = request.client.host if request.client else "?"
+        try:
+            account = authenticate(username, password, address, limiter)
+        except ConciergeError as exc:
+            status = 429 if "too many" in str(exc) else 401
+            return _login_form(str(exc).capitalize() + ".", next, username, status)
+        response = RedirectResponse(_safe_next(next, account.role), status_code=303)
+        response.set_cookie(COOKIE, issue_session(account, settings), max_age=int(settings.session_hours * 3600),
+                            httponly=True, samesite="lax", secure=settings.cookie_secure, path="/")
+        return response
+
+    @api.get("/logout", include_in_schema=False)
+    def logout():
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE, path="/")
+        return response
+
+    @api.exception_handler(Exception)
+    async def on_error(request: Request, exc: Exception):  # no traceback ever reaches a page
+        log.exception("unhandled error on %s", request.url.path)
+        return _page("Concierge — error", "<h1>Something went wrong</h1><p>Please try again; the details are in "
+                     "the server log.</p>", 500)
+
+    common = dict(css=CSS, footer_links=[], max_file_size=f"{settings.max_upload_mb}mb", show_error=False)
+    gr.mount_gradio_app(api, build_client_ui(), path="/client", **common)
+    gr.mount_gradio_app(api, build_associate_ui(), path="/associate", **common)
+    gr.mount_gradio_app(api, build_admin_ui(), path="/admin", **common)
+    gr.mount_gradio_app(api, build_catalogue_page(), path="/catalogue", **common)
+    api.add_middleware(RoleGate)
+    return api

@@ -1,0 +1,483 @@
+"""What each screen can do, as plain functions of the signed-in `Actor`.
+
+The Gradio UIs are thin wrappers over these; every function checks the role *and* the ownership of
+the data it touches itself, because Gradio handlers are reachable through the API as well as the
+page. A refusal is an `AccessDenied`; a mistake the user can fix is a `ConciergeError` raised
+before anything is stored.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import zipfile
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlmodel import func, select
+
+from app.auth import AccessDenied, Actor, assign_clients, create_account, require, set_active, set_password
+from backend.settings import get_settings
+from backend.store import session
+from backend.tables import (Account, AuditLog, Client, ClientNote, Conversation, Feedback, Interaction, Message,
+                            ModelVersion, ReasoningStep, Shortlist, ShortlistItem, TrainingJob)
+from catalog.errors import ConciergeError
+
+MAX_REASON = 1000
+MAX_NOTE = 2000
+UPLOAD_TYPES = (".zip", ".csv", ".jsonl")
+ITEM_VERDICTS = ("accept", "reject")
+STEP_FLAGS = ("flag_wrong", "flag_irrelevant")
+
+
+# --- access ------------------------------------------------------------------------------------
+
+def check_client_access(actor: Actor, client_id: str) -> Client:
+    """The client row, if `actor` may see it: the client themself, their associate, or an admin."""
+    require(actor, "client", "associate", "admin")
+    with session() as s:
+        client = s.get(Client, client_id)
+    if actor.role == "client" and actor.client_id == client_id and client is not None:
+        return client
+    if actor.role == "associate" and client is not None and client.associate_id == actor.id:
+        return client
+    if actor.role == "admin" and client is not None:
+        return client
+    # the same message whether the client exists or not: nothing to learn by probing ids
+    raise AccessDenied(f"client {client_id!r} is not one of yours")
+
+
+def _shortlist_for(actor: Actor, shortlist_id) -> Shortlist:
+    try:
+        shortlist_id = int(shortlist_id)
+    except (TypeError, ValueError):
+        raise ConciergeError("choose a shortlist first") from None
+    with session() as s:
+        shortlist = s.get(Shortlist, shortlist_id)
+    if shortlist is None:
+        raise AccessDenied(f"shortlist #{shortlist_id} is not one of yours")
+    try:
+        check_client_access(actor, shortlist.client_id)
+    except AccessDenied:
+        raise AccessDenied(f"shortlist #{shortlist_id} is not one of yours") from None
+    return shortlist
+
+
+def _conversation_for(actor: Actor, conversation_id) -> Conversation:
+    try:
+        conversation_id = int(conversation_id)
+    except (TypeError, ValueError):
+        raise ConciergeError("choose a conversation first") from None
+    with session() as s:
+        conversation = s.get(Conversation, conversation_id)
+    if conversation is None:
+        raise AccessDenied(f"conversation {conversation_id} is not one of yours")
+    try:
+        check_client_access(actor, conversation.client_id)
+    except AccessDenied:
+        raise AccessDenied(f"conversation {conversation_id} is not one of yours") from None
+    return conversation
+
+
+def _catalogue_items() -> dict[str, dict]:
+    """Items of the live catalogue by id ({} before any import)."""
+    from backend.service import live_catalogue
+
+    try:
+        return live_catalogue().graphs.items
+    except ConciergeError:
+        return {}
+
+
+def _text(value: str | None, limit: int, what: str, required: bool = False) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise ConciergeError(f"please give {what}")
+    if len(value) > limit:
+        raise ConciergeError(f"{what} has {len(value):,} characters; keep it under {limit:,}")
+    return value
+
+
+# --- shortlists, as every screen shows them -----------------------------------------------------
+
+def shortlist_view(shortlist: Shortlist) -> dict:
+    """A stored shortlist with its items (catalogue facts joined in), steps and verdicts, and feedback."""
+    catalogue = _catalogue_items()
+    with session() as s:
+        rows = s.exec(select(ShortlistItem).where(ShortlistItem.shortlist_id == shortlist.id)
+                      .order_by(ShortlistItem.rank)).all()
+        steps = s.exec(select(ReasoningStep).where(ReasoningStep.shortlist_id == shortlist.id)
+                       .order_by(ReasoningStep.index)).all()
+        feedback = s.exec(select(Feedback).where(Feedback.shortlist_id == shortlist.id)
+                          .order_by(Feedback.id)).all()
+    items = []
+    for row in rows:
+        item = catalogue.get(row.item_id, {})
+        items.append({"item_id": row.item_id, "rank": row.rank, "title": item.get("title", row.item_id),
+                      "brand": item.get("brand") or "", "price": item.get("price"),
+                      "category": item.get("category") or "", "attributes": item.get("attributes", {}),
+                      "justification": row.justification})
+    return {
+        "shortlist_id": shortlist.id, "client_id": shortlist.client_id, "conversation_id": shortlist.conversation_id,
+        "request": shortlist.request, "query_graph": shortlist.query_graph, "created_at": shortlist.created_at,
+        "model_version": shortlist.model_version, "fallback_used": shortlist.fallback_used,
+        "nothing_fits": shortlist.nothing_fits, "items": items,
+        "steps": [{"index": st.index, "text": st.text, "verdict": st.verdict,
+                   "problems": st.detail.get("problems", [])} for st in steps],
+        "feedback": [{"kind": f.kind, "item_id": f.item_id, "step_index": f.step_index, "reason": f.reason,
+                      "new_rank": f.new_rank, "replacement_item_id": f.replacement_item_id,
+                      "created_at": f.created_at} for f in feedback],
+    }
+
+
+# --- client ------------------------------------------------------------------------------------
+
+def client_conversations(actor: Actor) -> list[dict]:
+    """The signed-in client's conversations, newest first."""
+    require(actor, "client")
+    with session() as s:
+        rows = s.exec(select(Conversation).where(Conversation.client_id == actor.client_id)
+                      .order_by(Conversation.id.desc())).all()
+    return [{"conversation_id": c.id, "title": c.title or f"Conversation {c.id}", "created_at": c.created_at}
+            for c in rows]
+
+
+def client_conversation(actor: Actor, conversation_id) -> dict:
+    """One of the client's own conversations: its messages and its shortlists."""
+    require(actor, "client")
+    conversation = _conversation_for(actor, conversation_id)
+    with session() as s:
+        messages = s.exec(select(Message).where(Message.conversation_id == conversation.id)
+                          .order_by(Message.id)).all()
+        shortlists = s.exec(select(Shortlist).where(Shortlist.conversation_id == conversation.id)
+                            .order_by(Shortlist.id)).all()
+    return {"conversation_id": conversation.id, "title": conversation.title,
+            "messages": [{"role": m.role, "content": m.content, "shortlist_id": m.shortlist_id} for m in messages],
+            "shortlists": [shortlist_view(sl) for sl in shortlists]}
+
+
+def client_ask(actor: Actor, text: str, conversation_id=None, on_token: Callable[[str], None] | None = None):
+    """Ask for a shortlist (or refine the conversation's last one). Nothing is stored on bad input.
+
+    Returns:
+        `backend.service.ShortlistResult`
+    """
+    from backend.service import check_request, recommend
+
+    require(actor, "client")
+    text = check_request(text, get_settings())
+    if conversation_id not in (None, ""):
+        conversation_id = _conversation_for(actor, conversation_id).id
+    else:
+        conversation_id = None
+    return recommend(actor.client_id, text, conversation_id=conversation_id, on_token=on_token)
+
+
+# --- associate ---------------------------------------------------------------------------------
+
+def my_clients(actor: Actor) -> list[dict]:
+    """Clients this associate looks after (an admin: all)."""
+    require(actor, "associate", "admin")
+    with session() as s:
+        query = select(Client.client_id, Client.name).order_by(Client.client_id)
+        if actor.role == "associate":
+            query = query.where(Client.associate_id == actor.id)
+        return [{"client_id": c, "name": n} for c, n in s.exec(query).all()]
+
+
+def review_queue(actor: Actor, client_id: str | None = None, limit: int = 200) -> list[dict]:
+    """Shortlists to review, newest first, of the associate's own clients (optionally one client)."""
+    require(actor, "associate", "admin")
+    if client_id:
+        check_client_access(actor, client_id)
+    with session() as s:
+        query = (select(Shortlist, Client.name).join(Client, Client.client_id == Shortlist.client_id)
+                 .order_by(Shortlist.id.desc()).limit(limit))
+        if actor.role == "associate":
+            query = query.where(Client.associate_id == actor.id)
+        if client_id:
+            query = query.where(Shortlist.client_id == client_id)
+        rows = s.exec(query).all()
+        counts = dict(s.exec(select(Feedback.shortlist_id, func.count()).where(
+            Feedback.shortlist_id.in_([r[0].id for r in rows])).group_by(Feedback.shortlist_id)).all())
+    return [{"shortlist_id": sl.id, "client_id": sl.client_id, "client": name,
+             "created_at": sl.created_at, "request": sl.request, "feedback": counts.get(sl.id, 0)}
+            for sl, name in rows]
+
+
+def client_profile(actor: Actor, client_id: str) -> dict:
+    """Profile, stated preferences, notes, recent history and strongest tastes of one client."""
+    from backend.graphs import top_preferences
+
+    require(actor, "associate", "admin", "client")
+    client = check_client_access(actor, client_id)
+    graph = client_preference_graph(actor, client_id)
+    likes, dislikes = top_preferences(graph, n=8)
+    items = _catalogue_items()
+    with session() as s:
+        notes = s.exec(select(ClientNote).where(ClientNote.client_id == client_id).order_by(ClientNote.id)).all()
+        history = s.exec(select(Interaction).where(Interaction.client_id == client_id)
+                         .order_by(Interaction.timestamp.desc()).limit(10)).all()
+    return {"client_id": client.client_id, "name": client.name, "profile": client.profile,
+            "stated_preferences": client.stated_preferences,
+            "notes": [{"text": n.text, "source": n.source, "created_at": n.created_at} for n in notes],
+            "history": [{"kind": h.kind, "item_id": h.item_id, "title": items.get(h.item_id, {}).get("title", ""),
+                         "timestamp": h.timestamp} for h in history],
+            "likes": likes, "dislikes": dislikes}
+
+
+def client_preference_graph(actor: Actor, client_id: str):
+    """The client's preference graph (networkx), for the profile and its picture."""
+    from backend.service import client_context, live_catalogue
+
+    check_client_access(actor, client_id)
+    _, graph, *_ = client_context(client_id, live_catalogue())
+    return graph
+
+
+def review_shortlist(actor: Actor, shortlist_id) -> dict:
+    """Everything a reviewer needs about one shortlist."""
+    require(actor, "associate", "admin")
+    return shortlist_view(_shortlist_for(actor, shortlist_id))
+
+
+def _add_feedback(actor: Actor, **fields) -> Feedback:
+    with session() as s:
+        row = Feedback(author_id=actor.id, **fields)
+        s.add(row)
+    return row
+
+
+def judge_item(actor: Actor, shortlist_id, item_id: str, verdict: str, reason: str = "") -> Feedback:
+    """Accept or reject one item of a shortlist; a rejection needs a reason."""
+    require(actor, "associate", "admin")
+    shortlist = _shortlist_for(actor, shortlist_id)
+    if verdict not in ITEM_VERDICTS:
+        raise ConciergeError(f"choose accept or reject, not {verdict!r}")
+    reason = _text(reason, MAX_REASON, "a reason", required=verdict == "reject")
+    _item_in(shortlist, item_id)
+    return _add_feedback(actor, shortlist_id=shortlist.id, item_id=item_id, kind=verdict, reason=reason)
+
+
+def flag_step(actor: Actor, shortlist_id, step_index, kind: str, reason: str = "") -> Feedback:
+    """Flag one reasoning step as wrong or irrelevant."""
+    require(actor, "associate", "admin")
+    shortlist = _shortlist_for(actor, shortlist_id)
+    kind = {"wrong": "flag_wrong", "irrelevant": "flag_irrelevant"}.get(kind, kind)
+    if kind not in STEP_FLAGS:
+        raise ConciergeError("flag a step as wrong or as irrelevant")
+    try:
+        step_index = int(step_index)
+    except (TypeError, ValueError):
+        raise ConciergeError("choose a step to flag") from None
+    with session() as s:
+        step = s.exec(select(ReasoningStep).where(ReasoningStep.shortlist_id == shortlist.id,
+                                                  ReasoningStep.index == step_index)).first()
+    if step is None:
+        raise ConciergeError(f"shortlist #{shortlist.id} has no step {step_index}")
+    reason = _text(reason, MAX_REASON, "the reason")
+    return _add_feedback(actor, shortlist_id=shortlist.id, step_index=step_index, kind=kind, reason=reason)
+
+
+def reorder_item(actor: Actor, shortlist_id, item_id: str, new_rank, reason: str = "") -> Feedback:
+    """Say where an item should be in the list (1 = first)."""
+    require(actor, "associate", "admin")
+    shortlist = _shortlist_for(actor, shortlist_id)
+    n = len(_item_in(shortlist, item_id))
+    try:
+        new_rank = int(new_rank)
+    except (TypeError, ValueError):
+        raise ConciergeError("give the new position as a number") from None
+    if not 1 <= new_rank <= n:
+        raise ConciergeError(f"the new position must be between 1 and {n}")
+    reason = _text(reason, MAX_REASON, "the reason")
+    return _add_feedback(actor, shortlist_id=shortlist.id, item_id=item_id, kind="reorder", new_rank=new_rank,
+                         reason=reason)
+
+
+def replace_item(actor: Actor, shortlist_id, item_id: str, replacement_item_id: str, reason: str = "") -> Feedback:
+    """Say which catalogue item should have been shown instead of `item_id`."""
+    require(actor, "associate", "admin")
+    shortlist = _shortlist_for(actor, shortlist_id)
+    _item_in(shortlist, item_id)
+    replacement_item_id = (replacement_item_id or "").strip()
+    if replacement_item_id not in _catalogue_items():
+        raise ConciergeError(f"{replacement_item_id!r} is not in the catalogue; search the catalogue for its id")
+    reason = _text(reason, MAX_REASON, "a reason", required=True)
+    return _add_feedback(actor, shortlist_id=shortlist.id, item_id=item_id, kind="replace",
+                         replacement_item_id=replacement_item_id, reason=reason)
+
+
+def _item_in(shortlist: Shortlist, item_id: str) -> list[str]:
+    with session() as s:
+        ids = list(s.exec(select(ShortlistItem.item_id).where(ShortlistItem.shortlist_id == shortlist.id)).all())
+    if item_id not in ids:
+        raise ConciergeError(f"choose one of the items of shortlist #{shortlist.id}")
+    return ids
+
+
+def add_client_note(actor: Actor, client_id: str, text: str, shortlist_id=None) -> ClientNote:
+    """A note about one of the associate's clients (it feeds their preference graph).
+
+    When written while reviewing a shortlist, it is also recorded as feedback on that shortlist.
+    """
+    import hashlib
+
+    require(actor, "associate", "admin")
+    check_client_access(actor, client_id)
+    text = _text(text, MAX_NOTE, "the note", required=True)
+    shortlist = _shortlist_for(actor, shortlist_id) if shortlist_id not in (None, "") else None
+    if shortlist is not None and shortlist.client_id != client_id:
+        raise ConciergeError(f"shortlist #{shortlist.id} is not about client {client_id}")
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    with session() as s:
+        if s.exec(select(ClientNote).where(ClientNote.client_id == client_id,
+                                           ClientNote.text_hash == digest)).first():
+            raise ConciergeError("this note is already on the client's profile")
+        note = ClientNote(client_id=client_id, author_id=actor.id, text=text, text_hash=digest, source="associate")
+        s.add(note)
+        if shortlist is not None:
+            s.add(Feedback(shortlist_id=shortlist.id, author_id=actor.id, kind="note", reason=text))
+    return note
+
+
+# --- admin -------------------------------------------------------------------------------------
+
+def import_upload(actor: Actor, path: str | None, mapping: str | None = None):
+    """Import an uploaded catalogue: a bundle as .zip, or a .csv / .jsonl table with a column mapping.
+
+    Returns:
+        `(ImportResult, ValidationReport)`
+
+    Raises:
+        `ConciergeError`: no file, wrong type, too large, unsafe archive, or no valid item; nothing changes.
+    """
+    from backend.importer import import_bundle
+    from catalog.bundle import read_bundle
+    from catalog.importers.table import parse_map, read_table
+
+    require(actor, "admin")
+    if not path:
+        raise ConciergeError("choose a file to upload first")
+    source = Path(path)
+    suffix = source.suffix.lower()
+    if suffix not in UPLOAD_TYPES:
+        raise ConciergeError(f"{source.name}: upload a bundle as .zip, or a catalogue as .csv or .jsonl")
+    limit = get_settings().max_upload_mb * 1024 * 1024
+    size = source.stat().st_size
+    if size > limit:
+        raise ConciergeError(f"{source.name} is {size / 2**20:.1f} MiB; the limit is "
+                             f"{get_settings().max_upload_mb} MiB (CONCIERGE_MAX_UPLOAD_MB)")
+    if size == 0:
+        raise ConciergeError(f"{source.name} is empty")
+    with tempfile.TemporaryDirectory(prefix="concierge-upload-") as tmp:
+        if suffix == ".zip":
+            if (mapping or "").strip():
+                raise ConciergeError("a column mapping applies to a .csv or .jsonl file, not to a .zip bundle")
+            bundle, report = read_bundle(_unpack(source, Path(tmp), limit * 10))
+        else:
+            bundle, report = read_table(source, parse_map(mapping))
+        result = import_bundle(bundle, report, progress=False)
+    with session() as s:
+        s.add(AuditLog(actor_id=actor.id, action="catalogue_import",
+                       detail={"file": source.name, "items": result.items_total, "changed": result.changed,
+                               "bad_rows": report.n_bad}))
+    return result, report
+
+
+def _unpack(archive: Path, into: Path, max_bytes: int) -> Path:
+    """Extract a bundle .zip safely (no paths outside `into`, bounded size); returns the bundle directory."""
+    if not zipfile.is_zipfile(archive):
+        raise ConciergeError(f"{archive.name} is not a valid .zip archive")
+    with zipfile.ZipFile(archive) as zf:
+        members = [m for m in zf.infolist() if not m.is_dir() and "__MACOSX" not in m.filename]
+        if sum(m.file_size for m in members) > max_bytes:
+            raise ConciergeError(f"{archive.name} unpacks to more than {max_bytes / 2**20:.0f} MiB")
+        for member in members:
+            target = (into / member.filename).resolve()
+            if not target.is_relative_to(into.resolve()):
+                raise ConciergeError(f"{archive.name} contains an unsafe path: {member.filename}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(member) as src, open(target, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+    roots = sorted({p.parent for p in into.rglob("items.jsonl")}, key=lambda p: len(p.parts))
+    if not roots:
+        raise ConciergeError(f"{archive.name} holds no items.jsonl; a bundle has manifest.json and items.jsonl "
+                             "(and optionally clients.jsonl, interactions.csv, queries.jsonl)")
+    return roots[0]
+
+
+def statistics(actor: Actor) -> dict:
+    """Catalogue, shortlist and feedback counts."""
+    from backend.catalogue import catalogue_stats
+
+    require(actor, "admin")
+    try:
+        catalogue = catalogue_stats()
+    except ConciergeError as exc:
+        catalogue = {"items": 0, "error": str(exc)}
+    with session() as s:
+        feedback = dict(s.exec(select(Feedback.kind, func.count()).group_by(Feedback.kind)).all())
+        shortlists = s.exec(select(func.count()).select_from(Shortlist)).one()
+        fallbacks = s.exec(select(func.count()).select_from(Shortlist).where(Shortlist.fallback_used)).one()
+        reviewed = s.exec(select(func.count(func.distinct(Feedback.shortlist_id)))).one()
+        accounts = dict(s.exec(select(Account.role, func.count()).group_by(Account.role)).all())
+        clients = s.exec(select(func.count()).select_from(Client)).one()
+    return {"catalogue": catalogue, "feedback": feedback, "shortlists": shortlists,
+            "shortlists_reviewed": reviewed, "fallbacks": fallbacks, "accounts": accounts, "clients": clients}
+
+
+def list_accounts(actor: Actor) -> list[dict]:
+    require(actor, "admin")
+    with session() as s:
+        rows = s.exec(select(Account).order_by(Account.role, Account.username)).all()
+        assigned = Counter(s.exec(select(Client.associate_id).where(Client.associate_id.is_not(None))).all())
+    return [{"username": a.username, "role": a.role, "client_id": a.client_id or "", "active": a.active,
+             "clients_assigned": assigned.get(a.id, 0) if a.role == "associate" else "",
+             "created_at": a.created_at} for a in rows]
+
+
+def admin_create_account(actor: Actor, username: str, role: str, password: str, client_id: str | None = None):
+    require(actor, "admin")
+    return create_account(username, role, password, client_id=client_id, actor_id=actor.id)
+
+
+def admin_set_active(actor: Actor, username: str, active: bool) -> None:
+    require(actor, "admin")
+    set_active((username or "").strip().lower(), active, actor_id=actor.id)
+
+
+def admin_reset_password(actor: Actor, username: str, password: str) -> None:
+    require(actor, "admin")
+    set_password((username or "").strip().lower(), password, actor_id=actor.id)
+
+
+def admin_assign(actor: Actor, client_ids: str, associate: str) -> int:
+    require(actor, "admin")
+    ids = [c.strip() for c in (client_ids or "").replace(";", ",").split(",") if c.strip()]
+    if not ids:
+        raise ConciergeError("give one or more client ids, separated by commas")
+    return assign_clients(ids, (associate or "").strip().lower(), actor_id=actor.id)
+
+
+def training_overview(actor: Actor) -> dict:
+    """Training jobs and model versions as stored (read-only until the training controls exist)."""
+    require(actor, "admin")
+    with session() as s:
+        jobs = s.exec(select(TrainingJob).order_by(TrainingJob.id.desc()).limit(50)).all()
+        versions = s.exec(select(ModelVersion).order_by(ModelVersion.created_at.desc())).all()
+    return {"jobs": [{"id": j.id, "status": j.status, "stage": j.stage, "progress": j.progress,
+                      "created_at": j.created_at, "finished_at": j.finished_at,
+                      "candidate_version": j.candidate_version or "", "error": (j.error or "")[:200]} for j in jobs],
+            "versions": [{"version": v.version, "status": v.status, "job_id": v.job_id, "created_at": v.created_at,
+                          "promoted_at": v.promoted_at} for v in versions]}
+
+
+def audit_log(actor: Actor, limit: int = 100) -> list[dict]:
+    require(actor, "admin")
+    with session() as s:
+        rows = s.exec(select(AuditLog, Account.username).join(Account, Account.id == AuditLog.actor_id, isouter=True)
+                      .order_by(AuditLog.id.desc()).limit(limit)).all()
+    return [{"when": a.created_at, "who": who or "system", "action": a.action, "detail": a.detail,
+             "reason": a.reason} for a, who in rows]

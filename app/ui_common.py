@@ -1,0 +1,106 @@
+"""What the three Gradio UIs share: who is asking, errors as messages, small HTML renderers."""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Callable
+
+import gradio as gr
+
+from app.auth import COOKIE, Actor, read_session
+from catalog.errors import ConciergeError
+
+log = logging.getLogger(__name__)
+CSS = """
+.cards {display: grid; grid-template-columns: repeat(auto-fill, minmax(230px, 1fr)); gap: 12px;}
+.card {border: 1px solid #d9d4c7; border-radius: 10px; padding: 12px 14px; background: #fffdf8;}
+.card h4 {margin: 0 0 4px 0; font-size: 1.02em;}
+.card .house {color: #6d5d3d; font-variant: small-caps; letter-spacing: .04em;}
+.card .price {float: right; font-weight: 600;}
+.card ul {margin: 6px 0; padding-left: 18px; font-size: .9em; color: #444;}
+.card .why {font-style: italic; font-size: .92em; color: #333;}
+.step {padding: 6px 8px; border-left: 4px solid #bbb; margin: 6px 0; background: #fafafa;}
+.step.consistent {border-color: #2e7d32;} .step.inconsistent {border-color: #c62828;}
+.verdict {font-weight: 600; font-size: .85em; margin-right: 6px;}
+.problems {color: #c62828; font-size: .88em;}
+"""
+VERDICTS = {"consistent": "✓ consistent", "inconsistent": "✗ inconsistent", "unchecked": "? unchecked"}
+ATTRIBUTE_KEYS = ("material", "colour", "origin", "branding", "occasion", "season")
+
+
+def actor_from(request: gr.Request | None) -> Actor:
+    """The signed-in account behind a Gradio call, from its session cookie (raises `NotSignedIn`)."""
+    token = None
+    if request is not None:
+        raw = getattr(request, "request", None)
+        if raw is not None:
+            token = raw.cookies.get(COOKIE)
+        else:
+            token = (request.kwargs.get("cookies") or {}).get(COOKIE)
+    return read_session(token)
+
+
+def message_for(exc: BaseException) -> str:
+    """A user-facing message: the project error's text, or a generic line (the details go to the log)."""
+    if isinstance(exc, ConciergeError):
+        return f"⚠️ {exc}"
+    log.exception("handler failed", exc_info=exc)
+    return "⚠️ Something went wrong on our side; please try again. (The details are in the server log.)"
+
+
+def attempt(fn: Callable, *args, **kwargs):
+    """`(value, None)` or `(None, message)`: never raises, never shows a traceback."""
+    try:
+        return fn(*args, **kwargs), None
+    except Exception as exc:  # noqa: BLE001 - every error becomes a message
+        return None, message_for(exc)
+
+
+def esc(value) -> str:
+    return html.escape(str(value if value is not None else ""))
+
+
+def price_text(price) -> str:
+    return f"EUR {float(price):,.0f}" if price not in (None, "") else "price on request"
+
+
+def cards_html(items: list[dict]) -> str:
+    """The shortlist as cards: name, house, price, key attributes, justification."""
+    if not items:
+        return ""
+    cards = []
+    for item in items:
+        attrs = item.get("attributes") or {}
+        facts = []
+        for key in ATTRIBUTE_KEYS:
+            value = attrs.get(key)
+            if value:
+                facts.append(f"<li>{esc(key)}: {esc(', '.join(value) if isinstance(value, list) else value)}</li>")
+        cards.append(
+            f'<div class="card" data-item="{esc(item["item_id"])}"><span class="price">{esc(price_text(item.get("price")))}'
+            f'</span><div class="house">{esc(item.get("brand") or "")}</div><h4>{esc(item.get("rank", ""))}. '
+            f'{esc(item.get("title"))}</h4><ul>{"".join(facts[:5])}</ul>'
+            f'<div class="why">{esc(item.get("justification", ""))}</div></div>')
+    return f'<div class="cards">{"".join(cards)}</div>'
+
+
+def steps_html(steps: list[dict], note: str = "") -> str:
+    """The reasoning steps, each with the verifier's verdict and its problems."""
+    if not steps:
+        return f"<p>No reasoning steps were recorded for this answer.{esc(note)}</p>"
+    parts = [f"<p>{esc(note)}</p>"] if note else []
+    for step in steps:
+        verdict = step.get("verdict", "unchecked")
+        problems = step.get("problems") or []
+        extra = f'<div class="problems">{esc("; ".join(problems))}</div>' if problems else ""
+        parts.append(f'<div class="step {esc(verdict)}"><span class="verdict">{esc(VERDICTS.get(verdict, verdict))}'
+                     f'</span>{esc(step["index"])}. {esc(step["text"])}{extra}</div>')
+    return "".join(parts)
+
+
+def header(actor: Actor, title: str) -> str:
+    links = {"client": "", "associate": " · [Review queue](/associate/)", "admin":
+             " · [Review queue](/associate/) · [Admin](/admin/)"}[actor.role]
+    return (f"## {title}\nSigned in as **{esc(actor.username)}** ({actor.role}){links} · "
+            f"[Catalogue](/catalogue/) · [Sign out](/logout)")
