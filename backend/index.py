@@ -107,9 +107,26 @@ def chroma_client(settings: Settings | None = None):
     settings = settings or get_settings()
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if settings.chroma_host:
-        return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+        _ensure_server_database(settings.chroma_host, settings.chroma_port, settings.chroma_database)
+        return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port,
+                                   database=settings.chroma_database, settings=chroma_settings)
     settings.chroma_dir.mkdir(parents=True, exist_ok=True)
     return _persistent_client(str(settings.chroma_dir.resolve()))
+
+
+@lru_cache(maxsize=16)
+def _ensure_server_database(host: str, port: int, database: str) -> None:
+    """Create `database` on the Chroma server unless it exists (once per process)."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    admin = chromadb.AdminClient(ChromaSettings(chroma_api_impl="chromadb.api.fastapi.FastAPI",
+                                                chroma_server_host=host, chroma_server_http_port=port,
+                                                anonymized_telemetry=False))
+    try:
+        admin.get_database(database)
+    except Exception:  # chromadb raises NotFoundError (its class moved between releases)
+        admin.create_database(database)
 
 
 @lru_cache(maxsize=4)

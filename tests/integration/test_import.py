@@ -16,6 +16,12 @@ from tests.fixtures.small import small_bundle
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture(autouse=True)
+def every_chroma(chroma_mode):
+    """Each test here runs on the embedded store and on a Chroma server (when CI starts one)."""
+    return chroma_mode
+
+
 def sql_counts(settings) -> dict:
     with session(get_engine(settings.sql_url)) as s:
         return {table.__name__: s.exec(select(func.count()).select_from(table)).one()
