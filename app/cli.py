@@ -246,9 +246,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval_arguments(p).set_defaults(func=main_eval)
     p = sub.add_parser("probes", help="score a model on the instruction-following and knowledge probes")
     add_probe_arguments(p).set_defaults(func=main_probes)
+    from backend.openai_server import add_llm_server_arguments, main_llm_server
     from training.registry import add_versions_arguments
     from training.worker import add_worker_arguments, main_worker
 
+    p = sub.add_parser("llm-server", help="serve the local model over an OpenAI-compatible API "
+                       "(what CONCIERGE_LLM_BACKEND=openai talks to when there is no vLLM)")
+    add_llm_server_arguments(p).set_defaults(func=main_llm_server)
     p = sub.add_parser("worker", help="take training jobs from the store and run them, one at a time")
     add_worker_arguments(p).set_defaults(func=main_worker)
 
