@@ -38,14 +38,19 @@ def server(settings):
 
 
 def test_server_answers_health_page_and_search(server):
+    from app.auth import COOKIE, create_account
+
     assert httpx.get(f"{server}/healthz").json() == {"status": "ok"}
     page = httpx.get(f"{server}/", follow_redirects=True)
-    assert page.status_code == 200 and "Concierge" in page.text
+    assert page.status_code == 200 and "Sign in" in page.text  # everything else needs a session
+    create_account("ann", "associate", "a long password")
+    signed_in = httpx.post(f"{server}/login", data={"username": "ann", "password": "a long password"})
+    cookie = signed_in.cookies[COOKIE]
 
     from gradio_client import Client
 
-    client = Client(server + "/", verbose=False)
-    table, status = client.predict("silk scarf with lemons", "", None, api_name="/on_search")
+    client = Client(server + "/catalogue/", verbose=False, headers={"Cookie": f"{COOKIE}={cookie}"})
+    table, status = client.predict("silk scarf with lemons", "", None, api_name="/search")
     assert table["data"][0][0] == "i-scarf" and "most similar first" in status
 
 

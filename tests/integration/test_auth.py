@@ -1,0 +1,383 @@
+"""Accounts, sessions and the handlers' own role and ownership checks, called directly (as the API could)."""
+
+import io
+import zipfile
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import func, select
+
+from app import handlers
+from app.auth import (COOKIE, AccessDenied, Actor, LoginLimiter, NotSignedIn, authenticate, create_account,
+                      issue_session, read_session, seed_demo_accounts, set_active, set_password)
+from backend import service
+from backend.importer import import_bundle
+from backend.store import session
+from backend.tables import (Account, AuditLog, CatalogVersion, Client, ClientNote, Conversation, Feedback, Message,
+                            ReasoningStep, Shortlist, ShortlistItem)
+from catalog.errors import ConciergeError
+from tests.fixtures.small import small_bundle
+
+pytestmark = pytest.mark.integration
+PASSWORD = "correct horse battery"
+
+
+def count(table) -> int:
+    with session() as s:
+        return s.exec(select(func.count()).select_from(table)).one()
+
+
+def actor(username: str) -> Actor:
+    with session() as s:
+        return Actor.of(s.exec(select(Account).where(Account.username == username)).one())
+
+
+@pytest.fixture
+def world(settings):
+    """The small bundle; two associates (c-1 with ann, c-2 with ben), a client account each, an admin,
+    and one stored shortlist per client."""
+    import_bundle(small_bundle(), progress=False)
+    for name, role, client in (("ann", "associate", None), ("ben", "associate", None), ("root", "admin", None),
+                               ("ada", "client", "c-1"), ("bo", "client", "c-2")):
+        create_account(name, role, PASSWORD, client_id=client)
+    with session() as s:
+        accounts = {a.username: a.id for a in s.exec(select(Account)).all()}
+        for client_id, associate in (("c-1", "ann"), ("c-2", "ben")):
+            s.get(Client, client_id).associate_id = accounts[associate]
+        ids = {}
+        for client_id, items in (("c-1", ["i-tote", "i-scarf"]), ("c-2", ["i-watch", "i-boot"])):
+            conversation = Conversation(client_id=client_id, title="first")
+            s.add(conversation)
+            s.flush()
+            shortlist = Shortlist(client_id=client_id, conversation_id=conversation.id, request="something nice",
+                                  query_graph={"text": "something nice"})
+            s.add(shortlist)
+            s.flush()
+            s.add(Message(conversation_id=conversation.id, role="user", content="something nice"))
+            for rank, item in enumerate(items, 1):
+                s.add(ShortlistItem(shortlist_id=shortlist.id, item_id=item, rank=rank, justification="fits"))
+            s.add(ReasoningStep(shortlist_id=shortlist.id, index=1, text="A leather piece suits her.",
+                                verdict="consistent"))
+            ids[client_id] = (conversation.id, shortlist.id)
+    return {name: actor(name) for name in ("ann", "ben", "root", "ada", "bo")} | {"ids": ids}
+
+
+# --- passwords, the limiter, sessions ----------------------------------------------------------
+
+def test_passwords_are_argon2_hashes_and_wrong_ones_get_one_message(world):
+    with session() as s:
+        stored = s.exec(select(Account).where(Account.username == "ada")).one()
+    assert stored.password_hash.startswith("$argon2id$") and PASSWORD not in stored.password_hash
+    limiter = LoginLimiter(5, 300)
+    assert authenticate("ADA ", PASSWORD, "1.2.3.4", limiter).username == "ada"
+    for name in ("ada", "nobody"):  # a wrong password and an unknown user read the same
+        with pytest.raises(ConciergeError, match="^wrong username or password$"):
+            authenticate(name, "not it at all", "1.2.3.4", limiter)
+    with pytest.raises(ConciergeError, match="enter your username"):
+        authenticate("ada", "", "1.2.3.4", limiter)
+    with pytest.raises(ConciergeError, match="at least 8"):
+        create_account("eve", "admin", "short")
+
+
+def test_wrong_passwords_are_rate_limited_then_forgiven(world):
+    now = [1000.0]
+    limiter = LoginLimiter(max_failures=3, window_s=300, clock=lambda: now[0])
+    for _ in range(3):
+        with pytest.raises(ConciergeError, match="wrong username or password"):
+            authenticate("ada", "guess-guess", "10.0.0.1", limiter)
+    with pytest.raises(ConciergeError, match="too many wrong passwords"):
+        authenticate("ada", PASSWORD, "10.0.0.2", limiter)  # even the right password, from another address
+    now[0] += 301
+    assert authenticate("ada", PASSWORD, "10.0.0.1", limiter).username == "ada"
+
+
+def test_sessions_expire_and_end_when_the_account_changes(world, settings):
+    with session() as s:
+        ada = s.exec(select(Account).where(Account.username == "ada")).one()
+    token = issue_session(ada, settings, now=10_000.0)
+    assert read_session(token, settings, now=10_001.0) == world["ada"]
+    with pytest.raises(NotSignedIn, match="expired"):
+        read_session(token, settings, now=10_000.0 + settings.session_hours * 3600 + 1)
+    with pytest.raises(NotSignedIn, match="not valid"):
+        read_session(token[:-2] + ("AA" if not token.endswith("AA") else "BB"), settings)
+    with pytest.raises(NotSignedIn):
+        read_session(None, settings)
+    fresh = issue_session(ada, settings)
+    set_password("ada", "another long password")
+    with pytest.raises(NotSignedIn, match="account changed"):
+        read_session(fresh, settings)
+    with session() as s:
+        ada = s.exec(select(Account).where(Account.username == "ada")).one()
+    token = issue_session(ada, settings)
+    set_active("ada", False)
+    with pytest.raises(NotSignedIn):
+        read_session(token, settings)
+
+
+def test_demo_accounts_are_seeded_once_and_the_associate_gets_the_unassigned_clients(settings):
+    import_bundle(small_bundle(), progress=False)
+    created = seed_demo_accounts()
+    assert [(role, name) for role, name, _ in created] == [("admin", "admin"), ("associate", "associate"),
+                                                           ("client", "client")]
+    assert all(len(password) >= 12 for *_, password in created)
+    assert seed_demo_accounts() is None
+    associate = actor("associate")
+    assert {c["client_id"] for c in handlers.my_clients(associate)} == {"c-1", "c-2"}
+    assert actor("client").client_id == "c-1"
+
+
+# --- roles -------------------------------------------------------------------------------------
+
+def test_every_handler_refuses_the_wrong_role(world):
+    ada, ann, root = world["ada"], world["ann"], world["root"]
+    conv, shortlist = world["ids"]["c-1"]
+    refused = [
+        lambda: handlers.review_queue(ada), lambda: handlers.review_shortlist(ada, shortlist),
+        lambda: handlers.judge_item(ada, shortlist, "i-tote", "reject", "no"),
+        lambda: handlers.flag_step(ada, shortlist, 1, "wrong"), lambda: handlers.my_clients(ada),
+        lambda: handlers.add_client_note(ada, "c-1", "likes red"),
+        lambda: handlers.import_upload(ada, "x.csv"), lambda: handlers.import_upload(ann, "x.csv"),
+        lambda: handlers.statistics(ann), lambda: handlers.list_accounts(ann),
+        lambda: handlers.admin_create_account(ann, "zed", "admin", PASSWORD),
+        lambda: handlers.admin_set_active(ada, "root", False), lambda: handlers.admin_reset_password(ann, "root", "x" * 9),
+        lambda: handlers.admin_assign(ann, "c-2", "ann"), lambda: handlers.training_overview(ann),
+        lambda: handlers.audit_log(ada),
+        lambda: handlers.client_conversations(ann), lambda: handlers.client_conversation(root, conv),
+        lambda: handlers.client_ask(ann, "a bag"), lambda: handlers.client_ask(root, "a bag"),
+    ]
+    before = (count(Feedback), count(ClientNote), count(Account), count(Shortlist))
+    for call in refused:
+        with pytest.raises(AccessDenied):
+            call()
+    with pytest.raises(NotSignedIn):
+        handlers.review_queue(None)
+    assert (count(Feedback), count(ClientNote), count(Account), count(Shortlist)) == before
+    with session() as s:
+        assert s.exec(select(Account).where(Account.username == "root")).one().active
+
+
+# --- ownership ---------------------------------------------------------------------------------
+
+def test_a_client_sees_and_continues_only_their_own_conversations(world, monkeypatch):
+    ada, bo = world["ada"], world["bo"]
+    ada_conv, ada_list = world["ids"]["c-1"]
+    bo_conv, _ = world["ids"]["c-2"]
+    assert [c["conversation_id"] for c in handlers.client_conversations(ada)] == [ada_conv]
+    opened = handlers.client_conversation(ada, ada_conv)
+    assert [i["item_id"] for i in opened["shortlists"][0]["items"]] == ["i-tote", "i-scarf"]
+    assert opened["shortlists"][0]["items"][0]["title"] == "Aurel Campo leather tote"
+    called = []
+    monkeypatch.setattr(service, "recommend", lambda *a, **k: called.append(a))
+    before = (count(Conversation), count(Message), count(Shortlist))
+    with pytest.raises(AccessDenied, match="not one of yours"):
+        handlers.client_conversation(bo, ada_conv)
+    with pytest.raises(AccessDenied, match="not one of yours"):
+        handlers.client_ask(bo, "something less formal", ada_conv)
+    with pytest.raises(AccessDenied):
+        handlers.client_ask(ada, "something less formal", 99999)
+    with pytest.raises(AccessDenied):
+        handlers.client_profile(bo, "c-1")
+    assert handlers.client_conversation(bo, bo_conv)["conversation_id"] == bo_conv
+    assert not called and (count(Conversation), count(Message), count(Shortlist)) == before
+    assert ada_list != world["ids"]["c-2"][1]
+
+
+def test_empty_and_overlong_messages_are_refused_and_nothing_is_stored(world, settings):
+    before = (count(Conversation), count(Message), count(Shortlist))
+    for text, message in (("", "the request is empty"), ("   \n ", "the request is empty"),
+                          ("a" * (settings.max_request_chars + 1), "please keep it under")):
+        with pytest.raises(ConciergeError, match=message):
+            handlers.client_ask(world["ada"], text)
+    assert (count(Conversation), count(Message), count(Shortlist)) == before
+
+
+def test_an_associate_reviews_only_the_clients_assigned_to_them(world):
+    ann, ben, root = world["ann"], world["ben"], world["root"]
+    _, ann_list = world["ids"]["c-1"]
+    _, ben_list = world["ids"]["c-2"]
+    assert [r["shortlist_id"] for r in handlers.review_queue(ann)] == [ann_list]
+    assert {r["shortlist_id"] for r in handlers.review_queue(root)} == {ann_list, ben_list}
+    assert [r["shortlist_id"] for r in handlers.review_queue(root)] == [ben_list, ann_list]  # newest first
+    assert handlers.review_queue(ann, "c-1")[0]["client_id"] == "c-1"
+    before = (count(Feedback), count(ClientNote))
+    for call in (lambda: handlers.review_queue(ann, "c-2"), lambda: handlers.review_shortlist(ann, ben_list),
+                 lambda: handlers.judge_item(ann, ben_list, "i-watch", "reject", "no"),
+                 lambda: handlers.flag_step(ann, ben_list, 1, "wrong"),
+                 lambda: handlers.reorder_item(ann, ben_list, "i-watch", 2),
+                 lambda: handlers.replace_item(ann, ben_list, "i-watch", "i-scarf", "better"),
+                 lambda: handlers.add_client_note(ann, "c-2", "likes steel"),
+                 lambda: handlers.client_profile(ann, "c-2"), lambda: handlers.client_preference_graph(ann, "c-2"),
+                 lambda: handlers.review_shortlist(ann, 424242)):
+        with pytest.raises(AccessDenied):
+            call()
+    assert (count(Feedback), count(ClientNote)) == before
+
+
+def test_feedback_is_validated_and_saved(world):
+    ann = world["ann"]
+    _, shortlist = world["ids"]["c-1"]
+    with pytest.raises(ConciergeError, match="give a reason"):
+        handlers.judge_item(ann, shortlist, "i-tote", "reject", "  ")
+    with pytest.raises(ConciergeError, match="choose one of the items"):
+        handlers.judge_item(ann, shortlist, "i-watch", "accept")
+    with pytest.raises(ConciergeError, match="no step 7"):
+        handlers.flag_step(ann, shortlist, 7, "wrong")
+    with pytest.raises(ConciergeError, match="not in the catalogue"):
+        handlers.replace_item(ann, shortlist, "i-tote", "i-nope", "better")
+    with pytest.raises(ConciergeError, match="between 1 and 2"):
+        handlers.reorder_item(ann, shortlist, "i-tote", 5)
+    assert count(Feedback) == 0
+    handlers.judge_item(ann, shortlist, "i-tote", "reject", "too structured for a garden wedding")
+    handlers.judge_item(ann, shortlist, "i-scarf", "accept")
+    handlers.flag_step(ann, shortlist, 1, "irrelevant", "her history says nothing of leather")
+    handlers.reorder_item(ann, shortlist, "i-scarf", 1)
+    handlers.replace_item(ann, shortlist, "i-tote", "i-boot", "she asked for something warmer")
+    handlers.add_client_note(ann, "c-1", "Prefers soft, unstructured bags.", shortlist)
+    with pytest.raises(ConciergeError, match="already on the client's profile"):
+        handlers.add_client_note(ann, "c-1", "Prefers soft, unstructured bags.")
+    with session() as s:
+        rows = s.exec(select(Feedback).order_by(Feedback.id)).all()
+        note = s.exec(select(ClientNote).where(ClientNote.source == "associate")).one()
+    assert [(f.kind, f.item_id, f.step_index) for f in rows] == [
+        ("reject", "i-tote", None), ("accept", "i-scarf", None), ("flag_irrelevant", None, 1),
+        ("reorder", "i-scarf", None), ("replace", "i-tote", None), ("note", None, None)]
+    assert all(f.author_id == ann.id and f.shortlist_id == shortlist for f in rows)
+    assert rows[3].new_rank == 1 and rows[4].replacement_item_id == "i-boot"
+    assert note.author_id == ann.id and note.client_id == "c-1"
+    view = handlers.review_shortlist(ann, shortlist)
+    assert len(view["feedback"]) == 6 and view["steps"][0]["verdict"] == "consistent"
+    assert handlers.statistics(world["root"])["feedback"]["reject"] == 1
+
+
+# --- admin: uploads and accounts ---------------------------------------------------------------
+
+def _zip(tmp_path, files: dict[str, str], name="bundle.zip"):
+    path = tmp_path / name
+    with zipfile.ZipFile(path, "w") as zf:
+        for inner, text in files.items():
+            zf.writestr(inner, text)
+    return path
+
+
+def test_bad_uploads_are_refused_and_change_nothing(world, tmp_path, monkeypatch):
+    from backend.settings import get_settings
+
+    root = world["root"]
+    versions = count(CatalogVersion)
+    (tmp_path / "notes.txt").write_text("title\nA bag\n")
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "fake.zip").write_text("not a zip at all")
+    slip = _zip(tmp_path, {"../../evil/items.jsonl": '{"item_id": "x", "title": "x"}\n'}, "slip.zip")
+    nothing = _zip(tmp_path, {"readme.md": "hello"}, "nothing.zip")
+    for path, message in ((tmp_path / "notes.txt", "upload a bundle as .zip"), (tmp_path / "empty.csv", "is empty"),
+                          (tmp_path / "fake.zip", "not a valid .zip"), (slip, "unsafe path"),
+                          (nothing, "holds no items.jsonl"), (None, "choose a file")):
+        with pytest.raises(ConciergeError, match=message):
+            handlers.import_upload(root, str(path) if path else None)
+    big = tmp_path / "big.csv"
+    big.write_text("title\n" + "A very long product title that repeats\n" * 30_000)
+    monkeypatch.setenv("CONCIERGE_MAX_UPLOAD_MB", "1")
+    get_settings.cache_clear()
+    with pytest.raises(ConciergeError, match="the limit is 1 MiB"):
+        handlers.import_upload(root, str(big))
+    assert count(CatalogVersion) == versions
+
+
+def test_an_admin_imports_a_table_and_a_zipped_bundle_with_their_reports(world, tmp_path):
+    root = world["root"]
+    table = tmp_path / "shop.csv"
+    table.write_text("Name,Maker,Price\nLina silk scarf,Aurel,420\n,Nobody,12\n")
+    result, report = handlers.import_upload(root, str(table), "title=Name,brand=Maker,price=Price")
+    assert result.changed and report.good["shop.csv"] == 1 and report.bad["shop.csv"] == 1
+    assert "shop.csv:3" in report.to_text()
+    bundle = _zip(tmp_path, {"cat/manifest.json": '{"name": "zipped", "version": "1"}',
+                             "cat/items.jsonl": '{"item_id": "z-1", "title": "Zeta cashmere wrap", "price": 900}\n'
+                                                'not json\n'})
+    result, report = handlers.import_upload(root, str(bundle))
+    assert result.name == "zipped" and report.n_bad == 1
+    with session() as s:
+        actions = [a.action for a in s.exec(select(AuditLog).where(AuditLog.action == "catalogue_import")).all()]
+    assert actions == ["catalogue_import", "catalogue_import"]
+    assert "z-1" in handlers._catalogue_items()
+
+
+def test_an_admin_manages_accounts_with_an_audit_trail(world):
+    root = world["root"]
+    handlers.admin_create_account(root, "cara", "associate", PASSWORD)
+    assert handlers.admin_assign(root, "c-1, c-2", "cara") == 2
+    assert {c["client_id"] for c in handlers.my_clients(actor("cara"))} == {"c-1", "c-2"}
+    assert handlers.review_queue(world["ann"]) == []
+    with pytest.raises(ConciergeError, match="taken"):
+        handlers.admin_create_account(root, "cara", "admin", PASSWORD)
+    with pytest.raises(ConciergeError, match="already has an account"):
+        handlers.admin_create_account(root, "ada2", "client", PASSWORD, "c-1")
+    with pytest.raises(ConciergeError, match="cannot disable your own"):
+        handlers.admin_set_active(root, "root", False)
+    handlers.admin_set_active(root, "cara", False)
+    with pytest.raises(ConciergeError, match="disabled"):
+        authenticate("cara", PASSWORD, "1.1.1.1", LoginLimiter(5, 60))
+    rows = {r["username"]: r for r in handlers.list_accounts(root)}
+    assert rows["cara"]["active"] is False and rows["cara"]["clients_assigned"] == 2
+    assert [a["action"] for a in handlers.audit_log(root)][:3] == ["account_disable", "clients_assign",
+                                                                  "account_create"]
+
+
+# --- over HTTP: the gate in front of the UIs ---------------------------------------------------
+
+def test_the_gate_signs_in_redirects_and_refuses_over_http(world, settings):
+    from app.main import create_app
+
+    app = create_app(limiter=LoginLimiter(3, 300))
+    with TestClient(app, follow_redirects=False) as web:
+        assert web.get("/healthz").json() == {"status": "ok"}
+        page = web.get("/client/")
+        assert page.status_code == 303 and page.headers["location"] == "/login?next=/client/"
+        assert web.post("/associate/gradio_api/info").status_code == 401
+        wrong = web.post("/login", data={"username": "ada", "password": "nope-nope"})
+        assert wrong.status_code == 401 and "Wrong username or password." in wrong.text
+        assert "Traceback" not in wrong.text and COOKIE not in wrong.headers.get("set-cookie", "")
+        ok = web.post("/login", data={"username": "ada", "password": PASSWORD, "next": "/admin/"})
+        assert ok.status_code == 303 and ok.headers["location"] == "/client/"  # no admin page for a client
+        assert "httponly" in ok.headers["set-cookie"].lower()
+        assert web.get("/client/").status_code == 200
+        denied = web.get("/admin/")
+        assert denied.status_code == 403 and "This page is for admins" in denied.text
+        assert web.post("/associate/gradio_api/call/judge_item", json={"data": []}).status_code == 403
+        assert web.get("/").headers["location"] == "/client/"
+        web.get("/logout")
+        web.cookies.clear()
+        assert web.get("/client/").status_code == 303
+        with session() as s:
+            ada = s.exec(select(Account).where(Account.username == "ada")).one()
+        web.cookies.set(COOKIE, issue_session(ada, settings, now=0.0))  # expired long ago
+        assert web.get("/client/").status_code == 303
+        web.cookies.clear()
+        for _ in range(3):
+            web.post("/login", data={"username": "bo", "password": "nope-nope"})
+        locked = web.post("/login", data={"username": "bo", "password": PASSWORD})
+        assert locked.status_code == 429 and "Too many wrong passwords" in locked.text
+
+
+def test_a_client_cookie_cannot_reach_another_clients_data_through_the_gradio_api(world, settings):
+    """The UI wrapper reads the session itself: even a valid cookie only ever acts as its own account."""
+    from types import SimpleNamespace
+
+    from app import ui_associate, ui_client
+
+    _, ann_list = world["ids"]["c-1"]
+    with session() as s:
+        accounts = {a.username: a for a in s.exec(select(Account)).all()}
+
+    def request(username):
+        return SimpleNamespace(request=SimpleNamespace(cookies={COOKIE: issue_session(accounts[username], settings)}))
+
+    bo_conv = world["ids"]["c-2"][0]
+    history, *_, status = ui_client.on_open(world["ids"]["c-1"][0], request("bo"))
+    assert history == [] and "not one of yours" in status
+    assert ui_client.on_open(bo_conv, request("bo"))[3] == bo_conv
+    feedback, status = ui_associate.on_judge(ann_list, "i-tote", "reject", "no", request("ben"))
+    assert "not one of yours" in status and count(Feedback) == 0
+    _, status = ui_associate.on_judge(ann_list, "i-tote", "reject", "no", SimpleNamespace(request=None, kwargs={}))
+    assert "sign in" in status and count(Feedback) == 0
+    _, status = ui_associate.on_judge(ann_list, "i-tote", "reject", "fine", request("ann"))
+    assert status.startswith("Saved") and count(Feedback) == 1
