@@ -1,0 +1,92 @@
+"""The GRPO trainer subclass on a tiny randomly initialised Llama: token-level RAAE advantages reach the
+loss, LoRA weights move, the curriculum sees the rollouts and is saved with (and resumed from) checkpoints."""
+
+import json
+
+import pytest
+import torch
+
+from training import grpo
+from training.advantage import RAAEConfig
+from training.config import config_from_dict
+from training.curriculum import Curriculum
+from training.data import CasePrompt, TrainingCase
+from training.rewards import RewardBreakdown, RewardWeights
+
+
+@pytest.fixture(scope="module")
+def tokenizer(base_model_dir):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(base_model_dir)
+
+
+def tiny_model(tokenizer):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    return LlamaForCausalLM(LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=256, bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id))
+
+
+ITEMS = {h: {"item_id": f"i{n}", "title": f"T{n}", "category": "scarf", "attributes": {}}
+         for n, h in enumerate(["K7", "B2", "M4"])}
+CASES = [TrainingCase(f"q{n}", "c", "a scarf", ["i0", "i1", "i2"], {"i0": 3}, "explicit", "bundle") for n in range(3)]
+PROMPTS = {c.case_id: CasePrompt([{"role": "user", "content": f"Pick one of K7, B2, M4 ({c.case_id})."}], ITEMS)
+           for c in CASES}
+
+
+def varied_score(text, handles, relevance, weights, embedding=None, rechead=None):
+    """A random model never writes an answer block; a reward that varies with the text gives GRPO a signal."""
+    return RewardBreakdown(total=(len(text) % 7) / 7, ndcg=(len(text) % 3) / 3, picks=["i1"], wrong_picks=["i1"])
+
+
+class Spy(grpo.ReRecGRPOTrainer):
+    shapes: list = []
+
+    def _generate_and_score_completions(self, inputs):
+        out = super()._generate_and_score_completions(inputs)
+        Spy.shapes.append((tuple(out["advantages"].shape), tuple(out["completion_ids"].shape)))
+        return out
+
+
+def make_trainer(tokenizer, out, steps, curriculum, raae=True):
+    config = config_from_dict({"grpo": {"max_steps": steps, "num_generations": 4, "max_completion_length": 8,
+                                        "learning_rate": 1e-2, "save_steps": 1, "save_total_limit": 3},
+                               "lora": {"r": 4, "alpha": 8}})
+    reward = grpo.ReRecReward({c.case_id: c for c in CASES}, PROMPTS, RewardWeights())
+    return Spy(model=tiny_model(tokenizer), args=grpo.grpo_args(config, out, progress=False),
+               train_dataset=grpo._dataset(CASES, PROMPTS), processing_class=tokenizer,
+               peft_config=grpo.lora_config(config), reward=reward, raae=RAAEConfig(enabled=raae),
+               curriculum=curriculum)
+
+
+def test_two_steps_move_lora_with_token_advantages_and_save_the_curriculum(tokenizer, tmp_path, monkeypatch):
+    monkeypatch.setattr(grpo, "score_completion", varied_score)
+    torch.set_num_threads(1)
+    Spy.shapes = []
+    curriculum = Curriculum([c.case_id for c in CASES])
+    trainer = make_trainer(tokenizer, tmp_path, 2, curriculum)
+    before = {n: p.detach().clone() for n, p in trainer.model.named_parameters() if p.requires_grad}
+    trainer.train()
+    after = dict(trainer.model.named_parameters())
+    assert any(not torch.equal(before[n], after[n]) for n in before if "lora_B" in n)
+    assert Spy.shapes and all(adv == ids and len(adv) == 2 for adv, ids in Spy.shapes)  # (B, T): token level
+    assert len(curriculum.difficulty) == 2  # two steps, one case each
+    saved = json.loads((tmp_path / "checkpoint-2" / grpo.CURRICULUM_FILE).read_text())
+    assert saved["difficulty"] == pytest.approx(curriculum.difficulty)
+
+    resumed = Curriculum([c.case_id for c in CASES])
+    assert grpo.load_curriculum_state(tmp_path / "checkpoint-2", resumed)
+    trainer = make_trainer(tokenizer, tmp_path, 3, resumed)
+    trainer.train(resume_from_checkpoint=str(tmp_path / "checkpoint-2"))
+    assert trainer.state.global_step == 3 and len(resumed.difficulty) == 3
+
+
+def test_without_raae_trl_keeps_sequence_advantages(tokenizer, tmp_path, monkeypatch):
+    monkeypatch.setattr(grpo, "score_completion", varied_score)
+    Spy.shapes = []
+    make_trainer(tokenizer, tmp_path, 1, Curriculum([c.case_id for c in CASES]), raae=False).train()
+    assert Spy.shapes and len(Spy.shapes[0][0]) == 1  # (B,)

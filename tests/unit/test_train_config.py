@@ -1,0 +1,59 @@
+"""Training configs: the shipped ones load; bad ones fail with a ConciergeError naming the key."""
+
+from pathlib import Path
+
+import pytest
+
+from catalog.errors import ConciergeError
+from training.config import config_from_dict, load_config
+
+CONFIGS = Path(__file__).resolve().parents[2] / "training" / "configs"
+
+
+@pytest.mark.parametrize("name", ["cpu-small", "gpu", "multi-gpu"])
+def test_shipped_configs_load(name):
+    config = load_config(CONFIGS / f"{name}.yaml")
+    assert config.stages == ["grpo"]
+    assert config.grpo.use_vllm == (name != "cpu-small")
+
+
+def test_cpu_small_fits_a_small_cpu():
+    config = load_config(CONFIGS / "cpu-small.yaml")
+    assert config.model.bf16 is False and config.model.torch_threads == 1
+    assert config.grpo.num_generations == 4 and 8 <= config.lora.r <= 16 and config.grpo.max_steps <= 20
+
+
+def test_accelerate_config_is_zero2():
+    import yaml
+
+    accel = yaml.safe_load((CONFIGS / "accelerate-zero2.yaml").read_text())
+    assert accel["distributed_type"] == "DEEPSPEED" and accel["deepspeed_config"]["zero_stage"] == 2
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"grpo": {"max_stepz": 3}}, "unknown key grpo.max_stepz"),
+    ({"colour": 1}, "unknown key colour"),
+    ({"grpo": {"max_steps": "many"}}, "grpo.max_steps must be an integer"),
+    ({"grpo": {"max_steps": 0}}, "grpo.max_steps must be at least 1"),
+    ({"grpo": {"loss_type": "ppo"}}, "grpo.loss_type must be one of"),
+    ({"stages": ["sft", "rl"]}, "unknown stage rl"),
+    ({"raae": {"enabled": "yes"}}, "raae.enabled must be true or false"),
+    ({"curriculum": {"prior": 0.05}}, "curriculum.prior"),
+    ({"data": {"shown": 30}}, "data.shown (30) cannot exceed"),
+    ({"lora": 3}, "lora must be a mapping"),
+])
+def test_bad_configs_name_the_key(raw, message):
+    with pytest.raises(ConciergeError, match=None) as error:
+        config_from_dict(raw, "x.yaml")
+    assert message in str(error.value)
+
+
+def test_numbers_in_yaml_exponent_form_are_read(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("grpo:\n  learning_rate: 5e-6\n")
+    assert load_config(path).grpo.learning_rate == pytest.approx(5e-6)
+    path.write_text("grpo: [1, 2\n")
+    with pytest.raises(ConciergeError, match="not valid YAML"):
+        load_config(path)
+    with pytest.raises(ConciergeError, match="cannot read"):
+        load_config(tmp_path / "missing.yaml")

@@ -1,0 +1,271 @@
+"""The GRPO stage: TRL's `GRPOTrainer` with the ReRec reward, RAAE advantages and the online curriculum.
+
+Only wiring lives here; the formulas are in `training/rewards.py` (reward), `training/advantage.py`
+(RAAE) and `training/curriculum.py` (curriculum). `ReRecGRPOTrainer` changes TRL in three places:
+
+- `_generate_and_score_completions`: the one place TRL forms advantages. The parent computes the
+  rollouts, the rewards (through `ReRecReward`, which keeps each completion's breakdown) and its own
+  sequence-level advantages; this override feeds the rollouts' NDCG to the curriculum and, with RAAE on,
+  replaces `output["advantages"]` (B,) by token-level advantages (B, T), which TRL 1.16's loss accepts.
+  `tests/unit/test_trl_pin.py` fails if that method or the key it returns changes.
+- `_get_train_sampler`: `CurriculumSampler` serves case indices in the curriculum's order, in the
+  layout TRL's `RepeatSampler` uses (each prompt G times in a row, each generation batch repeated
+  `num_iterations * steps_per_generation` times).
+- `_save_checkpoint`: the curriculum's state is saved into every checkpoint (`curriculum.json`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+from torch.utils.data import Sampler
+from trl import GRPOTrainer
+
+from training.advantage import RAAEConfig, completion_token_rewards, group_stats, row_moments, token_advantages
+from training.curriculum import Curriculum
+from training.data import CasePrompt, TrainingCase
+from training.rewards import CollaborativeEmbedding, RecheadReward, RewardWeights, score_completion
+
+CURRICULUM_FILE = "curriculum.json"
+
+
+class ReRecReward:
+    """The reward function handed to TRL: scores each completion of a batch and keeps the breakdowns.
+
+    Args:
+        cases (`dict[str, TrainingCase]`): by case id.
+        prompts (`dict[str, CasePrompt]`): by case id (handles, parsed request, preferences).
+        weights (`RewardWeights`): reward weights.
+        embedding (`CollaborativeEmbedding`, *optional*): for PAS.
+        rechead (`RecheadReward`, *optional*): Rechead reward hook.
+    """
+
+    __name__ = "rerec"  # TRL names the reward in its logs after this
+
+    def __init__(self, cases: dict[str, TrainingCase], prompts: dict[str, CasePrompt], weights: RewardWeights,
+                 embedding: CollaborativeEmbedding | None = None, rechead: RecheadReward | None = None):
+        self.cases, self.prompts, self.weights = cases, prompts, weights
+        self.embedding, self.rechead = embedding, rechead
+        self.last: list[tuple[str, object]] = []  # (case id, RewardBreakdown) of the latest batch, in order
+
+    def __call__(self, prompts, completions, case_id, log_metric=None, **kwargs) -> list[float]:
+        self.last = []
+        for completion, cid in zip(completions, case_id, strict=True):
+            text = completion[-1]["content"] if isinstance(completion, list) else completion
+            prompt = self.prompts[cid]
+            self.last.append((cid, score_completion(text, prompt.handles, self.cases[cid].relevance, self.weights,
+                                                    self.embedding, self.rechead)))
+        if log_metric is not None and self.last:
+            n = len(self.last)
+            for term in ("ndcg", "qas", "pas", "format", "rechead"):
+                log_metric(f"rerec/{term}", sum(getattr(b, term) for _, b in self.last) / n)
+            log_metric("rerec/answered", sum(bool(b.picks) for _, b in self.last) / n)
+            log_metric("rerec/hit@1", sum(bool(b.picks) and not b.picks[0] in b.wrong_picks
+                                          for _, b in self.last) / n)
+        return [b.total for _, b in self.last]
+
+
+class CurriculumSampler(Sampler):
+    """Dataset indices in the curriculum's order, laid out as TRL's `RepeatSampler` lays them out.
+
+    Each `__iter__` yields as many indices as `RepeatSampler` would (so TRL's epoch arithmetic holds),
+    drawing cases from the curriculum as it goes: the order adapts to rollouts observed meanwhile.
+    """
+
+    def __init__(self, curriculum: Curriculum, index: dict[str, int], mini_repeat_count: int, batch_size: int,
+                 repeat_count: int):
+        self.curriculum, self.index = curriculum, index
+        self.mini_repeat_count, self.batch_size, self.repeat_count = mini_repeat_count, batch_size, repeat_count
+
+    def __len__(self) -> int:
+        return (len(self.index) // self.batch_size) * self.batch_size * self.mini_repeat_count * self.repeat_count
+
+    def __iter__(self):
+        for _ in range(len(self.index) // self.batch_size):
+            chunk = [self.index[c] for c in self.curriculum.take(self.batch_size)]
+            for _ in range(self.repeat_count):
+                for i in chunk:
+                    yield from [i] * self.mini_repeat_count
+
+
+class ReRecGRPOTrainer(GRPOTrainer):
+    """`GRPOTrainer` with RAAE token advantages and the online curriculum (see the module docstring).
+
+    Args:
+        reward (`ReRecReward`): the reward function (also passed in `reward_funcs`).
+        raae (`RAAEConfig`): RAAE settings; `enabled=False` keeps TRL's advantages.
+        curriculum (`Curriculum`): serves the cases.
+        *args, **kwargs: as `GRPOTrainer`.
+    """
+
+    def __init__(self, *args, reward: ReRecReward, raae: RAAEConfig, curriculum: Curriculum, **kwargs):
+        self.reward, self.raae, self.curriculum = reward, raae, curriculum
+        super().__init__(*args, reward_funcs=[reward], **kwargs)
+        self.case_index = {cid: i for i, cid in enumerate(self.train_dataset["case_id"])}
+
+    def _get_train_sampler(self, dataset=None) -> Sampler:
+        return CurriculumSampler(self.curriculum, self.case_index, self.num_generations,
+                                 self.args.generation_batch_size // self.num_generations,
+                                 self.num_iterations * self.args.steps_per_generation)
+
+    def _generate_and_score_completions(self, inputs):
+        output = super()._generate_and_score_completions(inputs)
+        records = self.reward.last
+        if len(records) != len(output["completion_ids"]):  # not our reward's batch (e.g. evaluation)
+            return output
+        self._observe(records)
+        if self.raae.enabled:
+            output["advantages"] = self._raae_advantages(output, records)
+        return output
+
+    def _observe(self, records) -> None:
+        """Feed every process's rollouts' NDCG to the curriculum (each process keeps an identical copy)."""
+        from accelerate.utils import gather_object
+
+        ndcgs: dict[str, list[float]] = defaultdict(list)
+        for cid, score in gather_object([(cid, b.ndcg) for cid, b in records]):
+            ndcgs[cid].append(score)
+        for cid, values in ndcgs.items():
+            self.curriculum.observe(cid, values)
+        for name, value in self.curriculum.stats().items():
+            self._metrics["train"][f"curriculum/{name}"].append(float(value))
+
+    def _raae_advantages(self, output: dict, records) -> torch.Tensor:
+        """Token-level RAAE advantages (B, T) of this process's completions, normalised per group over
+        every process's rows (moments are gathered, so a group split across devices is still exact)."""
+        from backend.verify import verify_steps
+
+        ids, mask = output["completion_ids"], output["completion_mask"]  # (B, T), (B, T)
+        rows, penalised, steps = [], 0, 0
+        for i, (cid, score) in enumerate(records):
+            prompt, case = self.reward.prompts[cid], self.reward.cases[cid]
+            tokens = ids[i][mask[i].bool()].tolist()
+            text = self.processing_class.decode(tokens, skip_special_tokens=True)
+            wrong = [h for h, item in prompt.handles.items() if item["item_id"] in score.wrong_picks]
+
+            def verifier(texts, prompt=prompt):
+                checks = verify_steps(texts, prompt.handles, prompt.query_graph, prompt.preferences)
+                return [c.verdict == "inconsistent" for c in checks]
+
+            row, info = completion_token_rewards(text, tokens, self.processing_class, score.total, wrong, self.raae,
+                                                 ids.shape[1], verifier, [s["text"] for s in case.step_labels])
+            rows.append(row)
+            penalised, steps = penalised + info["penalised"], steps + info["steps"]
+        rewards = torch.stack(rows).to(mask.device)  # (B, T)
+        moments = self.accelerator.gather(row_moments(rewards, mask))  # (B * processes, 3)
+        mean, std = group_stats(moments, self.num_generations)
+        local = slice(self.accelerator.process_index * len(rows), (self.accelerator.process_index + 1) * len(rows))
+        self._metrics["train"]["raae/penalised_steps"].append(penalised / max(steps, 1))
+        self._metrics["train"]["raae/steps_per_completion"].append(steps / max(len(rows), 1))
+        return token_advantages(rewards, mask, mean[local], std[local], self.raae.scale)
+
+    def _save_checkpoint(self, model, trial):
+        super()._save_checkpoint(model, trial)
+        if self.args.should_save:
+            folder = Path(self._get_output_dir(trial=trial)) / f"checkpoint-{self.state.global_step}"
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / CURRICULUM_FILE).write_text(json.dumps(self.curriculum.state_dict()))
+
+
+def load_curriculum_state(checkpoint: str | os.PathLike, curriculum: Curriculum) -> bool:
+    """Restore the curriculum saved with a checkpoint; False when the checkpoint has none."""
+    path = Path(checkpoint) / CURRICULUM_FILE
+    if not path.is_file():
+        return False
+    curriculum.load_state_dict(json.loads(path.read_text()))
+    return True
+
+
+# ----------------------------------------------------------------------------------------------
+# The stage
+
+
+def run(ctx) -> dict:
+    """Run the GRPO stage of a training run.
+
+    Args:
+        ctx (`training.train.StageContext`): config, run directory, cases, world, the adapter of the previous
+            stage (trained further when set, else a fresh LoRA adapter), resume flag.
+
+    Returns:
+        `dict`: `adapter` (the final adapter directory), `steps`, `cases`, `seconds`.
+    """
+    import time
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.trainer_utils import get_last_checkpoint
+
+    config, out = ctx.config, ctx.run_dir / "grpo"
+    cases = [c for c in ctx.cases if c.relevance]  # nothing to rank when nothing fits
+    prompts = ctx.prompts_for(cases)
+    curriculum = Curriculum([c.case_id for c in cases], config.curriculum.tau, config.curriculum.prior, config.seed,
+                            config.curriculum.enabled)
+    weights = RewardWeights(**{k: v for k, v in vars(config.reward).items() if k != "pas_factors"})
+    reward = ReRecReward({c.case_id: c for c in cases}, prompts, weights,
+                         CollaborativeEmbedding(ctx.bundle.interactions, config.reward.pas_factors), ctx.rechead)
+    dataset = _dataset(cases, prompts)
+
+    tokenizer = AutoTokenizer.from_pretrained(ctx.base_model)
+    model = AutoModelForCausalLM.from_pretrained(ctx.base_model, dtype=torch.float32)
+    peft_config = None
+    if ctx.adapter is not None:  # an earlier stage's adapter (e.g. SFT) is trained further
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(ctx.adapter), is_trainable=True)
+    else:
+        peft_config = lora_config(config)
+    checkpoints = out / "checkpoints"
+    trainer = ReRecGRPOTrainer(model=model, args=grpo_args(config, checkpoints, ctx.progress), train_dataset=dataset,
+                               processing_class=tokenizer, peft_config=peft_config, callbacks=ctx.callbacks(curriculum),
+                               reward=reward, raae=config.raae, curriculum=curriculum)
+    resume_from = None
+    if ctx.resume and checkpoints.is_dir():
+        resume_from = get_last_checkpoint(str(checkpoints))
+        if resume_from and not load_curriculum_state(resume_from, curriculum):
+            print(f"warning: {resume_from} has no curriculum state; the curriculum starts afresh")
+    started = time.perf_counter()
+    trainer.train(resume_from_checkpoint=resume_from)
+    adapter = out / "adapter"
+    trainer.save_model(str(adapter))
+    return {"adapter": adapter, "steps": trainer.state.global_step, "cases": len(cases),
+            "seconds": round(time.perf_counter() - started, 1), "resumed_from": resume_from,
+            "curriculum": curriculum.stats()}
+
+
+def _dataset(cases: list[TrainingCase], prompts: dict[str, CasePrompt]):
+    from datasets import Dataset
+
+    return Dataset.from_list([{"prompt": prompts[c.case_id].messages, "case_id": c.case_id} for c in cases])
+
+
+def lora_config(config):
+    """The PEFT LoRA config of a training config."""
+    from peft import LoraConfig
+
+    return LoraConfig(r=config.lora.r, lora_alpha=config.lora.alpha, lora_dropout=config.lora.dropout,
+                      target_modules=list(config.lora.target_modules), task_type="CAUSAL_LM")
+
+
+def grpo_args(config, output_dir: Path, progress: bool = True):
+    """TRL's `GRPOConfig` from a training config (bf16 only when asked: CPUs without it emulate it 13x slower)."""
+    from trl import GRPOConfig
+
+    g = config.grpo
+    return GRPOConfig(
+        output_dir=str(output_dir), seed=config.seed, max_steps=g.max_steps,
+        per_device_train_batch_size=g.prompts_per_step * g.num_generations, num_generations=g.num_generations,
+        gradient_accumulation_steps=g.gradient_accumulation_steps, max_completion_length=g.max_completion_length,
+        learning_rate=g.learning_rate, lr_scheduler_type=g.lr_scheduler_type, warmup_steps=g.warmup_steps,
+        max_grad_norm=g.max_grad_norm, temperature=g.temperature, top_p=g.top_p, beta=g.beta, epsilon=g.epsilon,
+        epsilon_high=g.epsilon_high, loss_type=g.loss_type, scale_rewards=g.scale_rewards,
+        num_iterations=g.num_iterations, bf16=config.model.bf16, fp16=False,
+        gradient_checkpointing=config.model.gradient_checkpointing, use_vllm=g.use_vllm, vllm_mode=g.vllm_mode,
+        vllm_gpu_memory_utilization=g.vllm_gpu_memory_utilization, logging_steps=1, save_strategy="steps",
+        save_steps=g.save_steps, save_total_limit=g.save_total_limit, report_to=[], disable_tqdm=not progress,
+        log_completions=g.log_completions, ignore_data_skip=True,  # the curriculum state says where we were
+        remove_unused_columns=False, dataloader_num_workers=0,
+    )
