@@ -1,0 +1,63 @@
+"""SFT: a LoRA adapter fitted on template traces with TRL's SFTTrainer lowers the loss, is saved, and serves."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from catalog.errors import ConciergeError
+from tests.unit.tiny_llm import demo_case_prompt, make_tiny_model_dir
+from training.sft import SFTSection, run_sft, sft_examples
+from training.traces import generate_traces, write_traces
+
+
+def test_sft_overfits_a_trace_and_the_adapter_serves(tmp_path):
+    from backend.llm import chat_model
+    from backend.settings import Settings
+
+    torch.set_num_threads(1)
+    model_dir = make_tiny_model_dir(tmp_path / "tiny")
+    case, world, prompt_fn = demo_case_prompt(item_count=4)
+    traces, _ = generate_traces([case], world, None, mode="template", prompt_fn=prompt_fn)
+    path = write_traces(traces, tmp_path / "run" / "traces.jsonl")
+    config = {"sft": {"max_steps": 8, "batch_size": 1, "learning_rate": 5e-2, "lora_r": 8, "lora_dropout": 0.0,
+                      "target_modules": "all-linear", "threads": 1}}
+    adapter = run_sft(config, path, model_dir, tmp_path / "run")
+
+    assert (adapter / "adapter_config.json").is_file() and (adapter / "adapter_model.safetensors").is_file()
+    rows = [json.loads(line) for line in (tmp_path / "run" / "sft_metrics.jsonl").read_text().splitlines()]
+    assert len(rows) == 8 and all(r["step_s"] > 0 for r in rows)
+    assert rows[-1]["loss"] < rows[0]["loss"] - 1.0  # ~11.6 -> ~7 on one repeated trace
+    summary = json.loads((tmp_path / "run" / "sft_summary.json").read_text())
+    assert summary["traces"] == 1 and summary["by_source"] == {"template": 1}
+
+    # the adapter loads onto the served model and changes what it computes
+    model = chat_model(Settings(var_dir=tmp_path / "var", base_model_dir=model_dir, llm_backend="local"),
+                       adapter="sft-test", adapter_path=adapter)
+    shared = model.shared
+    ids = shared.tokenizer.apply_chat_template(traces[0].prompt, add_generation_prompt=True, return_tensors="pt",
+                                               return_dict=True)["input_ids"]
+    with torch.no_grad():
+        shared.activate("sft-test")
+        tuned = shared.model(input_ids=ids).logits[0, -1]
+        shared.activate(None)
+        base = shared.model(input_ids=ids).logits[0, -1]
+    assert not torch.allclose(tuned, base, atol=1e-4)
+
+
+def test_examples_pair_the_serving_prompt_with_the_trace():
+    rows = [{"prompt": [{"role": "system", "content": "S"}, {"role": "user", "content": "U"}],
+             "completion": "1. x\nANSWER: K7", "source": "target", "accepted": True}]
+    assert sft_examples(rows) == [{"prompt": [{"role": "system", "content": "S"}, {"role": "user", "content": "U"}],
+                                   "completion": [{"role": "assistant", "content": "1. x\nANSWER: K7"}]}]
+
+
+def test_section_errors(tmp_path):
+    with pytest.raises(ConciergeError, match="unknown keys"):
+        SFTSection.from_dict({"steps": 3})
+    with pytest.raises(ConciergeError, match="loss"):
+        SFTSection.from_dict({"loss": "all"})
+    with pytest.raises(ConciergeError, match="no traces file"):
+        run_sft({}, tmp_path / "missing.jsonl", tmp_path, tmp_path)
