@@ -32,7 +32,9 @@ Config (the `rechead:` section of a training config; every key optional):
 
 `run_rechead(config, cases, world, base_model_dir, run_dir, traces_path=None)` writes the head to
 `run_dir/rechead` (`rechead.safetensors`, `rechead.json` with the backbone and the measured NDCG) and the
-per-epoch loss to `run_dir/rechead_metrics.jsonl`, and returns the head directory.
+per-epoch loss to `run_dir/rechead_metrics.jsonl`, and returns the head directory. `run(ctx)` is the
+`concierge train` stage: it calls `run_rechead` and sets `ctx.rechead` to a `RecheadHook`, whose
+`bind(case_prompt, relevance)` gives the GRPO reward's `(completion, picks) -> float` for one case.
 """
 
 from __future__ import annotations
@@ -232,9 +234,20 @@ def accepted_traces(path: str | Path | None) -> dict[str, str]:
     return {t["case_id"]: t["completion"] for t in read_traces(Path(path), accepted_only=True)}
 
 
+def load_backbone(model_dir: str | Path) -> tuple[Any, Any]:
+    """The frozen fp32 base model and its tokenizer."""
+    from transformers import AutoModelForCausalLM
+
+    from backend.llm import load_tokenizer
+
+    model_dir = Path(model_dir).resolve()
+    model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True, dtype=torch.float32).eval()
+    return model, load_tokenizer(model_dir)
+
+
 def run_rechead(config: dict, cases: list, world, base_model_dir: str | Path, run_dir: str | Path,
                 traces_path: str | Path | None = None, prompt_fn: Callable | None = None,
-                on_case: Callable[[int, int], None] | None = None) -> Path:
+                on_case: Callable[[int, int], None] | None = None, backbone: tuple | None = None) -> Path:
     """The Rechead stage: features from the frozen base model, a trained head in `run_dir/rechead`.
 
     Args:
@@ -246,13 +259,11 @@ def run_rechead(config: dict, cases: list, world, base_model_dir: str | Path, ru
         traces_path (`str` or `Path`, *optional*): traces JSONL (default `run_dir/traces.jsonl` if present).
         prompt_fn (`Callable`, *optional*): overrides `training.data.build_case_prompt`.
         on_case (`Callable`, *optional*): progress over the feature pass `(done, total)`.
+        backbone (`tuple`, *optional*): (model, tokenizer) already loaded from `base_model_dir`.
 
     Returns:
         `Path`: the head directory (`backend.rechead.load_head` reads it).
     """
-    from transformers import AutoModelForCausalLM
-
-    from backend.llm import load_tokenizer
 
     section = RecheadSection.from_dict((config or {}).get("rechead"))
     if section.threads > 0:
@@ -262,8 +273,7 @@ def run_rechead(config: dict, cases: list, world, base_model_dir: str | Path, ru
     traces_path = traces_path or run_dir / "traces.jsonl"
     traces = accepted_traces(traces_path) if section.with_traces else {}
     base_model_dir = Path(base_model_dir).resolve()
-    tokenizer = load_tokenizer(base_model_dir)
-    model = AutoModelForCausalLM.from_pretrained(base_model_dir, local_files_only=True, dtype=torch.float32).eval()
+    model, tokenizer = backbone or load_backbone(base_model_dir)
     train_cases, held_cases = split_cases(cases, section.holdout, section.seed)
     started = time.perf_counter()
     train = build_examples(train_cases, world, model, tokenizer, prompt_fn, traces, on_case)
@@ -336,3 +346,47 @@ class RecheadReward:
             messages = prompt if isinstance(prompt, list) else [{"role": "user", "content": prompt}]
             out.append(rechead_reward(self.head, self.model, self.tokenizer, messages, hmap, rel, text))
         return out
+
+
+class RecheadHook:
+    """The Rechead reward as the GRPO stage's hook (`training.rewards.RecheadReward`: `(completion, picks) ->
+    float`), once bound to a case: `hook.bind(case_prompt, relevance)` returns that callable. Calling the hook
+    itself needs the case as keywords: `hook(completion, picks, prompt=case_prompt, relevance=...)`.
+
+    Args:
+        head_dir (`str` or `Path`): a saved head.
+        model, tokenizer: its frozen backbone.
+    """
+
+    def __init__(self, head_dir: str | Path, model: Any, tokenizer: Any):
+        self.head, self.meta = load_head(head_dir)
+        self.model, self.tokenizer = model, tokenizer
+        self.head_dir = Path(head_dir)
+
+    def __call__(self, completion: str, picks: list[str] | None = None, *, prompt=None,
+                 relevance: dict[str, int] | None = None) -> float:
+        if prompt is None or relevance is None:
+            raise ConciergeError("the Rechead reward needs the case: call hook.bind(case_prompt, relevance) and use "
+                                 "the returned (completion, picks) -> float, or pass prompt= and relevance=")
+        from training.traces import messages_to_dicts
+
+        return rechead_reward(self.head, self.model, self.tokenizer, messages_to_dicts(prompt.messages),
+                              prompt.handles, relevance, completion)
+
+    def bind(self, prompt, relevance: dict[str, int]) -> Callable[[str, list[str]], float]:
+        """The reward of one case's completions, `(completion, picks) -> float` in [0, 1]."""
+        return lambda completion, picks=None: self(completion, picks, prompt=prompt, relevance=relevance)
+
+
+def run(ctx) -> dict:
+    """`concierge train` entry point of the rechead stage: trains the head on the run's cases (with the
+    traces stage's accepted traces when there are some) and sets `ctx.rechead` to a `RecheadHook`."""
+    out = ctx.run_dir / "rechead-stage"
+    out.mkdir(parents=True, exist_ok=True)
+    traces = (ctx.results.get("traces") or {}).get("path") or ctx.run_dir / "traces" / "traces.jsonl"
+    backbone = load_backbone(ctx.base_model)
+    head_dir = run_rechead(ctx.config.to_dict(), ctx.cases, ctx.world, ctx.base_model, out, traces_path=traces,
+                           prompt_fn=ctx.prompt, backbone=backbone)
+    ctx.rechead = RecheadHook(head_dir, *backbone)
+    meta = ctx.rechead.meta
+    return {"head": str(head_dir), "ndcg@5_before": meta["ndcg@5_before"], "ndcg@5_after": meta["ndcg@5_after"]}

@@ -101,6 +101,18 @@ def test_run_rechead_writes_a_loadable_head(tiny, tmp_path):
     assert meta["held_out_cases"] == 2 and meta["train_examples"] == 4 + meta["with_traces"]
     assert meta["ndcg@5_after"]["train"] > meta["ndcg@5_before"]["train"]
     assert len((tmp_path / "run" / "rechead_metrics.jsonl").read_text().splitlines()) == 40
+    # the GRPO hook, bound to one case
+    from training.data import CasePrompt
+    from training.rechead import RecheadHook
+
+    _, model, tokenizer = tiny
+    hook = RecheadHook(head_dir, model, tokenizer)
+    messages, handles = prompt_fn(cases[1], world)
+    chat = [{"role": "system" if m.type == "system" else "user", "content": m.text} for m in messages]
+    value = hook.bind(CasePrompt(chat, handles), cases[1].relevance)("1. Red.\nANSWER: A1", ["it-1"])
+    assert 0.0 < value <= 1.0
+    with pytest.raises(ConciergeError, match="needs the case"):
+        hook("1. Red.", ["it-1"])
     with pytest.raises(ConciergeError, match="not a Rechead directory"):
         load_head(tmp_path)
     from types import SimpleNamespace
