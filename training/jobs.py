@@ -26,12 +26,13 @@ from sqlmodel import select
 
 from backend.settings import Settings, get_settings
 from backend.store import session
-from backend.tables import Feedback, TrainingJob
+from backend.tables import Feedback, Interaction, Shortlist, ShortlistItem, TrainingJob
 from catalog.errors import ConciergeError
 
 ACTIVE = ("queued", "running")
 FINISHED = ("succeeded", "failed", "cancelled")
 LOG_TAIL_CHARS = 4000
+PURCHASE_WINDOW = timedelta(days=30)  # a purchase this soon after a shortlist that showed the item counts for it
 
 
 def utcnow() -> datetime:
@@ -192,6 +193,7 @@ def reserve_feedback(job_id: int, worker_id: str) -> list[int]:
             raise ConciergeError(f"job {job_id} is not held by {worker_id}")
         held = sorted(s.exec(select(Feedback.id).where(Feedback.used_by_job_id == job_id)).all())
         if not held and "feedback_ids" not in (job.config or {}):
+            derive_purchase_feedback(s)
             s.execute(update(Feedback).where(Feedback.used_by_job_id.is_(None)).values(used_by_job_id=job_id))
             held = sorted(s.exec(select(Feedback.id).where(Feedback.used_by_job_id == job_id)).all())
             job.config = dict(job.config or {}, feedback_ids=held)
@@ -201,3 +203,40 @@ def reserve_feedback(job_id: int, worker_id: str) -> list[int]:
 
 def _release_feedback(s, job_id: int) -> None:
     s.execute(update(Feedback).where(Feedback.used_by_job_id == job_id).values(used_by_job_id=None))
+
+
+def derive_purchase_feedback(s) -> int:
+    """Turn purchases that followed a shortlist into `purchase` feedback on it (the strongest signal).
+
+    A purchase of an item counts for the latest shortlist that showed that item to that client within
+    `PURCHASE_WINDOW` before the purchase. Idempotent: a (shortlist, item) pair gets one purchase row.
+    Returns how many rows were added.
+    """
+    added = 0
+    shown = s.exec(select(Shortlist.id, Shortlist.client_id, Shortlist.created_at, ShortlistItem.item_id)
+                   .join(ShortlistItem, ShortlistItem.shortlist_id == Shortlist.id)).all()
+    if not shown:
+        return 0
+    by_client_item: dict[tuple[str, str], list[tuple[datetime, int]]] = {}
+    for shortlist_id, client_id, created, item_id in shown:
+        by_client_item.setdefault((client_id, item_id), []).append((_aware(created), shortlist_id))
+    done = set(s.exec(select(Feedback.shortlist_id, Feedback.item_id).where(Feedback.kind == "purchase")).all())
+    purchases = s.exec(select(Interaction.client_id, Interaction.item_id, Interaction.timestamp)
+                       .where(Interaction.kind == "purchase")).all()
+    for client_id, item_id, when in purchases:
+        when = _aware(when)
+        before = [(t, sid) for t, sid in by_client_item.get((client_id, item_id), []) if t <= when <= t + PURCHASE_WINDOW]
+        if not before:
+            continue
+        shortlist_id = max(before)[1]
+        if (shortlist_id, item_id) in done:
+            continue
+        s.add(Feedback(shortlist_id=shortlist_id, item_id=item_id, kind="purchase", reason="bought after this shortlist"))
+        done.add((shortlist_id, item_id))
+        added += 1
+    s.flush()
+    return added
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

@@ -125,3 +125,27 @@ def test_the_worker_runs_reports_and_stops_when_cancelled(settings, monkeypatch)
     assert done.metrics["step"] == 39 and "step 39" in done.log_tail
     assert failed.status == "failed" and failed.error == "ValueError: no training cases in the bundle"
     assert stopped.status == "cancelled" and stopped.metrics.get("step", 0) < 39
+
+
+def test_purchases_after_a_shortlist_become_purchase_feedback_once(settings):
+    from backend.tables import Interaction, ShortlistItem
+
+    now = jobs.utcnow()
+    with session() as s:
+        s.add(Client(client_id="c-2", name="Bo"))
+        s.flush()
+        shortlist = Shortlist(client_id="c-2", request="a scarf", created_at=now - timedelta(days=3))
+        s.add(shortlist)
+        s.flush()
+        s.add_all([ShortlistItem(shortlist_id=shortlist.id, item_id=i, rank=r) for r, i in enumerate(["i-1", "i-2"], 1)])
+        s.add_all([Interaction(client_id="c-2", item_id="i-1", kind="purchase", timestamp=now - timedelta(days=1)),
+                   Interaction(client_id="c-2", item_id="i-2", kind="purchase", timestamp=now - timedelta(days=9)),  # before
+                   Interaction(client_id="c-2", item_id="i-9", kind="purchase", timestamp=now)])  # never shown
+    job = jobs.enqueue({})
+    jobs.claim_next("w", settings)
+    held = jobs.reserve_feedback(job.id, "w")
+    with session() as s:
+        rows = s.exec(select(Feedback)).all()
+        assert [(r.item_id, r.kind, r.used_by_job_id) for r in rows] == [("i-1", "purchase", job.id)]
+        assert held == [rows[0].id]
+        assert jobs.derive_purchase_feedback(s) == 0  # idempotent
