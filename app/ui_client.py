@@ -107,7 +107,8 @@ def on_ask(text, history, conversation_id, request: gr.Request):
     view = {"steps": result.steps, "fallback_used": result.fallback_used}
     items = [{**item, "brand": item.get("brand") or ""} for item in result.items]
     choices = _conversation_choices(actor)
-    yield (history, "", f"Shortlist #{result.shortlist_id} · {len(items)} pieces", cards_html(items),
+    status = f"Shortlist #{result.shortlist_id} · " + (f"{len(items)} pieces" if items else "nothing fits yet")
+    yield (history, "", status, cards_html(items),
            _why_html(view), result.conversation_id, gr.update(choices=choices, value=result.conversation_id))
 
 

@@ -49,7 +49,6 @@ Config (the `traces:` section of a training config; every key optional):
 from __future__ import annotations
 
 import json
-import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields
@@ -518,7 +517,6 @@ def run_traces(config: dict, cases: list, world, run_dir: str | Path, model=None
     section = TracesConfig.from_dict((config or {}).get("traces"))
     if model is None:
         model = teacher_model(section)
-    random.seed(section.seed)
     traces, stats = generate_traces(cases, world, model, mode=section.modes, max_tries=section.max_tries,
                                     config=section, prompt_fn=prompt_fn, on_case=on_case)
     run_dir = Path(run_dir)
