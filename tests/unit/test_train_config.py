@@ -57,3 +57,12 @@ def test_numbers_in_yaml_exponent_form_are_read(tmp_path):
         load_config(path)
     with pytest.raises(ConciergeError, match="cannot read"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_cli_turns_config_errors_into_a_message(tmp_path, capsys):
+    from training.train import main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("grpo:\n  steps: 3\n")
+    assert main(["--bundle", str(tmp_path), "--config", str(bad)]) == 2
+    assert "unknown key grpo.steps" in capsys.readouterr().err
