@@ -381,3 +381,22 @@ def test_a_client_cookie_cannot_reach_another_clients_data_through_the_gradio_ap
     assert "sign in" in status and count(Feedback) == 0
     _, status = ui_associate.on_judge(ann_list, "i-tote", "reject", "fine", request("ann"))
     assert status.startswith("Saved") and count(Feedback) == 1
+
+
+def test_accounts_command_creates_lists_and_resets(settings, capsys):
+    from app.cli import main
+
+    import_bundle(small_bundle(), progress=False)
+    assert main(["accounts", "seed-demo"]) == 0
+    printed = capsys.readouterr().out
+    assert "admin" in printed and "password" in printed
+    assert main(["accounts", "seed-demo"]) == 0 and "already exist" in capsys.readouterr().out
+    assert main(["accounts", "create", "cleo", "--role", "client", "--client", "c-2", "--password", PASSWORD]) == 0
+    assert main(["accounts", "create", "cleo", "--role", "admin"]) == 2  # taken: a message, not a traceback
+    assert "taken" in capsys.readouterr().err
+    assert main(["accounts", "set-password", "cleo"]) == 0
+    new = capsys.readouterr().out.rsplit(" ", 1)[-1].strip()
+    assert authenticate("cleo", new, "1.1.1.1", LoginLimiter(5, 60)).client_id == "c-2"
+    assert main(["accounts", "disable", "cleo"]) == 0 and main(["accounts", "list"]) == 0
+    listed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("cleo")][-1]
+    assert "disabled" in listed and "c-2" in listed
