@@ -19,7 +19,9 @@ target sampling for the cases it missed, then the template for the rest. Every t
 (the mode that produced it) and `teacher`, so SFT can filter or weight by source.
 
 Acceptance test (`accept`): `top1` (the first pick is relevant) or `ndcg` (NDCG@`ndcg_k` of the picks,
-then the other candidates in the given order, at least `ndcg_threshold`). With `verify` on, a trace whose
+then the other candidates in the given order, at least `ndcg_threshold`). A trace also needs `min_steps`
+reasoning steps and must not repeat the target hint ("the correct answer is ..."): small teachers asked
+for target-sampled reasoning often just echo the answer they were given. With `verify` on, a trace whose
 steps the verifier finds inconsistent with the catalogue or the request is rejected too. Cases whose
 relevant set is empty (nothing fits) get no trace: the serving prompt offers no "nothing fits" answer.
 
@@ -36,6 +38,7 @@ Config (the `traces:` section of a training config; every key optional):
       accept: top1           # top1 | ndcg
       ndcg_k: 5
       ndcg_threshold: 0.5
+      min_steps: 2           # fewest reasoning steps before the ANSWER line
       verify: true           # reject traces the step verifier flags
       keep_rejected: false   # also write rejected samples (accepted=false) to the JSONL
       limit: null            # at most this many cases
@@ -49,6 +52,7 @@ Config (the `traces:` section of a training config; every key optional):
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields
@@ -64,6 +68,9 @@ TARGET_INSTRUCTION = (
     "Write 2 to 4 short numbered steps that explain, from the candidates' facts, why these fit the request "
     "best, then the ANSWER line exactly as given."
 )
+# A target-sampled completion that repeats the hint ("The correct answer is: ...") explains nothing, and a
+# student trained on it would learn to announce answers it was never given.
+HINT_ECHO = re.compile(r"(?i)\bcorrect answer\b|\banswer (?:is )?given\b")
 ANSWER_SIZE = 3  # handles in a template / target answer (the serving prompt asks for 3 to 5)
 
 
@@ -81,6 +88,7 @@ class TracesConfig:
     accept: str = field(default="top1", metadata={"help": "top1: first pick relevant; ndcg: NDCG@ndcg_k >= threshold."})
     ndcg_k: int = field(default=5, metadata={"help": "k of the NDCG acceptance test."})
     ndcg_threshold: float = field(default=0.5, metadata={"help": "Least NDCG@k of an accepted trace (accept: ndcg)."})
+    min_steps: int = field(default=2, metadata={"help": "Fewest reasoning steps before the ANSWER line."})
     verify: bool = field(default=True, metadata={"help": "Reject traces whose steps the verifier finds inconsistent."})
     keep_rejected: bool = field(default=False, metadata={"help": "Also write rejected samples to the JSONL."})
     limit: int | None = field(default=None, metadata={"help": "At most this many cases (None: all)."})
@@ -178,7 +186,7 @@ def judge(completion: str, handles: dict[str, dict], case, config: TracesConfig,
     picks = [handles[h]["item_id"] for h in parsed.picks]
     ranking = picks + [i for i in case.candidates if i not in picks]
     ndcg = ndcg_at_k(ranking, case.relevance, config.ndcg_k) if picks else 0.0
-    if not picks:
+    if not picks or len(parsed.steps) < config.min_steps or HINT_ECHO.search(completion):
         return False, picks, ndcg
     passed = (case.relevance.get(picks[0], 0) > 0) if config.accept == "top1" else ndcg >= config.ndcg_threshold
     if passed and config.verify and query is not None:
@@ -253,9 +261,9 @@ def template_completion(handles: dict[str, dict], relevance: dict[str, int], que
     steps = [f"The request needs: {describe_needs(query)}."]
     wrong = query.get("wrong_fact") or {}
     if wrong.get("actual"):
-        actual = str(wrong["actual"])
-        steps[0] += (f" Note that {actual}." if " " in actual else
-                     f" Note: {wrong.get('subject')} is {actual}, not {wrong.get('claimed')}.")
+        actual, subject = str(wrong["actual"]), str(wrong.get("subject") or "")
+        steps[0] += (f" Note that {actual}." if subject and actual.lower().startswith(subject.lower()) else
+                     f" Note: for {subject}, {wrong.get('claimed')} is not right; it is {actual}.")
     for rank, handle in enumerate(answer):
         item = handles[handle]
         reasons = _fits(item, query) or [f"is {_a(item.get('category') or item['title'])}"]

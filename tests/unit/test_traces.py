@@ -71,7 +71,8 @@ def test_template_skips_nothing_fits(demo):
 def test_reject_sampling_counts_tries_until_a_hit(demo):
     case, world, prompt_fn, by_item = demo
     wrong, right = by_item["it-1"], by_item["it-0"]
-    model = Scripted(replies=[f"1. {wrong} is black.\nANSWER: {wrong}", "no idea", f"1. Pick it.\nANSWER: {right}",
+    model = Scripted(replies=[f"1. {wrong} is black.\n2. Take it.\nANSWER: {wrong}", "no idea",
+                              f"1. Black is wanted.\n2. Pick {right}.\nANSWER: {right}",
                               "never asked"], seen=[])
     config = TracesConfig(verify=False, keep_rejected=True)
     traces, stats = generate_traces([case], world, model, mode="reject", max_tries=4, config=config,
@@ -89,7 +90,7 @@ def test_reject_sampling_counts_tries_until_a_hit(demo):
 def test_verifier_rejects_a_trace_with_a_false_fact(demo):
     case, world, prompt_fn, by_item = demo
     right = by_item["it-0"]
-    model = Scripted(replies=[f"1. {right} is in red.\nANSWER: {right}"], seen=[])
+    model = Scripted(replies=[f"1. A black tote.\n2. {right} is in red.\nANSWER: {right}"], seen=[])
     traces, stats = generate_traces([case], world, model, mode="reject", max_tries=1, prompt_fn=prompt_fn)
     assert traces == [] and stats["modes"]["reject"]["accepted"] == 0
 
@@ -97,7 +98,8 @@ def test_verifier_rejects_a_trace_with_a_false_fact(demo):
 def test_cascade_falls_back_to_target_then_template(demo):
     case, world, prompt_fn, by_item = demo
     right = by_item["it-0"]
-    model = Scripted(replies=["nothing", "nothing", f"1. {right} is black.\nANSWER: {right}"], seen=[])
+    model = Scripted(replies=["nothing", "nothing", f"1. A black tote.\n2. {right} is black.\nANSWER: {right}"],
+                     seen=[])
     traces, stats = generate_traces([case], world, model, mode=["reject", "target", "template"], max_tries=2,
                                     prompt_fn=prompt_fn)
     assert [t.mode for t in traces] == ["target"] and traces[0].tries == 1
@@ -113,10 +115,21 @@ def test_cascade_falls_back_to_target_then_template(demo):
     assert [t.mode for t in traces] == ["template"] and stats["by_source"]["template"] == 1
 
 
+def test_echoed_hints_and_bare_answers_are_rejected(demo):
+    case, world, prompt_fn, by_item = demo
+    right = by_item["it-0"]
+    replies = [f"The correct answer is: ANSWER: {right}", f"ANSWER: {right}",
+               f"1. The request wants black.\n2. {right} is black.\nANSWER: {right}"]
+    traces, stats = generate_traces([case], world, Scripted(replies=replies, seen=[]), mode="target", max_tries=3,
+                                    prompt_fn=prompt_fn)
+    assert [t.tries for t in traces] == [3]
+    assert stats["modes"]["target"]["parsed"] == 3 and stats["modes"]["target"]["accepted"] == 1
+
+
 def test_ndcg_acceptance_threshold(demo):
     case, world, prompt_fn, by_item = demo
     second = by_item["it-3"]  # grade 1 only: top1 accepts it, a high NDCG bar does not
-    reply = f"1. Choose it.\nANSWER: {second}"
+    reply = f"1. A tote.\n2. Choose it.\nANSWER: {second}"
     low = TracesConfig(accept="ndcg", ndcg_threshold=0.9, verify=False)
     _, stats = generate_traces([case], world, Scripted(replies=[reply], seen=[]), mode="reject", max_tries=1,
                                config=low, prompt_fn=prompt_fn)
