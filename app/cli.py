@@ -244,6 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="score systems on a bundle's queries (own scratch stores; "
                        "JSON + Markdown + PNG under docs/results/)")
     add_eval_arguments(p).set_defaults(func=main_eval)
+    from training.train import add_train_arguments, main_train
+
+    p = sub.add_parser("train", help="fine-tune the reasoner (stages traces, sft, rechead, grpo) into a run directory")
+    add_train_arguments(p).set_defaults(func=main_train)
     p = sub.add_parser("probes", help="score a model on the instruction-following and knowledge probes")
     add_probe_arguments(p).set_defaults(func=main_probes)
     from backend.openai_server import add_llm_server_arguments, main_llm_server

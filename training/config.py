@@ -54,6 +54,9 @@ class DataConfig:
     max_cases: int | None = _f(None, "at most this many cases (a seeded subset; None: all)", min=1)
     feedback: bool = _f(False, "add cases from associate feedback in the SQL store")
     feedback_since_id: int | None = _f(None, "only feedback with a larger id")
+    feedback_ids: list[int] | None = _f(None, "only these feedback rows (a training job's reserved rows)")
+    feedback_share: float | None = _f(None, "when there are feedback cases, the share of all cases they make up "
+                                      "(the bundle's cases are subsampled to fit; None: no mixing rule)", min=0.01, max=1.0)
 
 
 @dataclass
@@ -202,8 +205,9 @@ def _check_value(key: str, value, hint, meta: dict):
     if kind is bool and not isinstance(value, bool) or kind is not bool and isinstance(value, bool) \
             or not isinstance(value, kind):
         raise ConciergeError(f"{key} must be {_type_name(kinds[0])}{' or null' if optional else ''}, got {value!r}")
-    if kind is list and not all(isinstance(v, str) for v in value):
-        raise ConciergeError(f"{key} must be a list of names, got {value!r}")
+    element = (typing.get_args(kinds[0]) or (str,))[0] if kind is list else None
+    if kind is list and not all(isinstance(v, element) and not isinstance(v, bool) for v in value):
+        raise ConciergeError(f"{key} must be a list of {'names' if element is str else 'integers'}, got {value!r}")
     if "choices" in meta and value not in meta["choices"]:
         raise ConciergeError(f"{key} must be one of {', '.join(meta['choices'])}, got {value!r}")
     if "min" in meta and value < meta["min"]:

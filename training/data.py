@@ -101,7 +101,8 @@ def cases_from_bundle(bundle: Bundle, split: str = "train", size: int = 20, seed
 # From stored feedback
 
 
-def cases_from_feedback(since_id: int | None = None, size: int = 20, seed: int = 0) -> list[TrainingCase]:
+def cases_from_feedback(since_id: int | None = None, size: int = 20, seed: int = 0,
+                        ids: list[int] | None = None) -> list[TrainingCase]:
     """Judged shortlists of the SQL store as training cases.
 
     Each shortlist with at least one Feedback row newer than `since_id` becomes one case: its stored
@@ -113,6 +114,7 @@ def cases_from_feedback(since_id: int | None = None, size: int = 20, seed: int =
         since_id (`int`, *optional*): only feedback with a larger id (e.g. the last one a job used).
         size (`int`): at most this many candidates (judged items always kept).
         seed (`int`): seeds the candidate order.
+        ids (`list[int]`, *optional*): only these feedback rows (what a training job reserved).
 
     Returns:
         `list[TrainingCase]`: by shortlist id.
@@ -126,6 +128,8 @@ def cases_from_feedback(since_id: int | None = None, size: int = 20, seed: int =
         query = select(Feedback).order_by(Feedback.id)
         if since_id is not None:
             query = query.where(Feedback.id > since_id)
+        if ids is not None:
+            query = query.where(Feedback.id.in_(ids))
         rows = s.exec(query).all()
         by_shortlist: dict[int, list] = {}
         for row in rows:

@@ -12,6 +12,9 @@ count says whether this worker won, so two workers never hold the same job, on S
 - Feedback is *reserved* for a job when it first starts (`used_by_job_id`), in the same transaction
   that lists the rows in the job's config: a resumed job reads the same rows, a second job cannot take
   them, and a job that fails for good releases them for the next one. No row is lost or counted twice.
+
+Every function takes an optional `engine`: a worker binds the engine of the store it took the job from,
+because a training run points the process-wide settings at its scratch stores while it runs.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import and_, or_, true, update
+from sqlalchemy import Engine, and_, or_, true, update
 from sqlmodel import select
 
 from backend.settings import Settings, get_settings
@@ -43,11 +46,11 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def enqueue(config: dict, created_by: int | None = None) -> TrainingJob:
+def enqueue(config: dict, created_by: int | None = None, engine: Engine | None = None) -> TrainingJob:
     """Queue a training job with its configuration (what `concierge train` would be given)."""
     if not isinstance(config, dict):
         raise ConciergeError("a job's config must be a mapping")
-    with session() as s:
+    with session(engine) as s:
         job = TrainingJob(config=dict(config), created_by=created_by)
         s.add(job)
         s.flush()
@@ -55,16 +58,16 @@ def enqueue(config: dict, created_by: int | None = None) -> TrainingJob:
         return job
 
 
-def get_job(job_id: int) -> TrainingJob:
-    with session() as s:
+def get_job(job_id: int, engine: Engine | None = None) -> TrainingJob:
+    with session(engine) as s:
         job = s.get(TrainingJob, job_id)
         if job is None:
             raise ConciergeError(f"no training job {job_id}")
         return job
 
 
-def list_jobs(limit: int = 50) -> list[TrainingJob]:
-    with session() as s:
+def list_jobs(limit: int = 50, engine: Engine | None = None) -> list[TrainingJob]:
+    with session(engine) as s:
         return list(s.exec(select(TrainingJob).order_by(TrainingJob.id.desc()).limit(limit)))
 
 
@@ -76,23 +79,23 @@ class Claim:
     resumed: bool
 
 
-def claim_next(worker_id: str, settings: Settings | None = None) -> Claim | None:
+def claim_next(worker_id: str, settings: Settings | None = None, engine: Engine | None = None) -> Claim | None:
     """Take the oldest claimable job: queued, or running with a silent worker. None when there is none."""
     settings = settings or get_settings()
     stale_before = utcnow() - timedelta(seconds=settings.job_stale_s)
-    with session() as s:
+    with session(engine) as s:
         candidates = s.exec(select(TrainingJob).where(or_(
             TrainingJob.status == "queued",
             and_(TrainingJob.status == "running", TrainingJob.heartbeat_at < stale_before),
         )).order_by(TrainingJob.id)).all()
     for job in candidates:
-        claim = _try_claim(job, worker_id, settings)
+        claim = _try_claim(job, worker_id, settings, engine)
         if claim is not None:
             return claim
     return None
 
 
-def _try_claim(job: TrainingJob, worker_id: str, settings: Settings) -> Claim | None:
+def _try_claim(job: TrainingJob, worker_id: str, settings: Settings, engine: Engine | None) -> Claim | None:
     resumed = job.status == "running"
     attempts = int((job.metrics or {}).get("attempts", 0)) + 1
     now = utcnow()
@@ -101,7 +104,7 @@ def _try_claim(job: TrainingJob, worker_id: str, settings: Settings) -> Claim | 
                 TrainingJob.worker_id.is_(None) if job.worker_id is None else TrainingJob.worker_id == job.worker_id,
                 TrainingJob.heartbeat_at < stale_before if resumed else true())
     if attempts > settings.job_max_attempts:
-        with session() as s:
+        with session(engine) as s:
             won = s.execute(update(TrainingJob).where(seen).values(
                 status="failed", finished_at=now, worker_id=None,
                 error=f"gave up after {settings.job_max_attempts} starts; the last worker "
@@ -110,24 +113,24 @@ def _try_claim(job: TrainingJob, worker_id: str, settings: Settings) -> Claim | 
                 _release_feedback(s, job.id)
         return None
     metrics = dict(job.metrics or {}, attempts=attempts)
-    with session() as s:
+    with session(engine) as s:
         won = s.execute(update(TrainingJob).where(seen).values(
             status="running", worker_id=worker_id, heartbeat_at=now, metrics=metrics,
             started_at=job.started_at or now)).rowcount == 1
     if not won:
         return None  # another worker was quicker
-    return Claim(get_job(job.id), resumed)
+    return Claim(get_job(job.id, engine), resumed)
 
 
 def heartbeat(job_id: int, worker_id: str, *, progress: float | None = None, stage: str | None = None,
-              metrics: dict | None = None, log: str | None = None) -> bool:
+              metrics: dict | None = None, log: str | None = None, engine: Engine | None = None) -> bool:
     """Record that the job is alive (and how far it got). False: stop — cancelled or taken over."""
     values: dict = {"heartbeat_at": utcnow()}
     if progress is not None:
         values["progress"] = max(0.0, min(1.0, float(progress)))
     if stage is not None:
         values["stage"] = stage
-    with session() as s:
+    with session(engine) as s:
         job = s.get(TrainingJob, job_id)
         if job is None or job.status != "running" or job.worker_id != worker_id:
             return False
@@ -141,11 +144,11 @@ def heartbeat(job_id: int, worker_id: str, *, progress: float | None = None, sta
 
 
 def finish(job_id: int, worker_id: str, status: str, error: str = "", candidate_version: str | None = None,
-           metrics: dict | None = None) -> bool:
+           metrics: dict | None = None, engine: Engine | None = None) -> bool:
     """Close a job this worker holds. A job that failed gives its reserved feedback back."""
     if status not in FINISHED:
         raise ConciergeError(f"a job finishes as one of {', '.join(FINISHED)}, not {status!r}")
-    with session() as s:
+    with session(engine) as s:
         job = s.get(TrainingJob, job_id)
         if job is None or job.status != "running" or job.worker_id != worker_id:
             return False
@@ -163,9 +166,9 @@ def finish(job_id: int, worker_id: str, status: str, error: str = "", candidate_
         return won
 
 
-def cancel(job_id: int, actor_id: int | None = None) -> TrainingJob:
+def cancel(job_id: int, actor_id: int | None = None, engine: Engine | None = None) -> TrainingJob:
     """Cancel a queued or running job (a running one stops at its next heartbeat)."""
-    with session() as s:
+    with session(engine) as s:
         job = s.get(TrainingJob, job_id)
         if job is None:
             raise ConciergeError(f"no training job {job_id}")
@@ -177,17 +180,17 @@ def cancel(job_id: int, actor_id: int | None = None) -> TrainingJob:
         if not won:
             raise ConciergeError(f"job {job_id} changed state meanwhile; look again")
         _release_feedback(s, job_id)
-    return get_job(job_id)
+    return get_job(job_id, engine)
 
 
 # ----------------------------------------------------------------------------------------------
 # Feedback reserved for a job
 
 
-def reserve_feedback(job_id: int, worker_id: str) -> list[int]:
+def reserve_feedback(job_id: int, worker_id: str, engine: Engine | None = None) -> list[int]:
     """The feedback rows this job trains on: those it already holds (a resumed job), else every row no job
     holds, reserved now in one transaction. The ids are also written to the job's config."""
-    with session() as s:
+    with session(engine) as s:
         job = s.get(TrainingJob, job_id)
         if job is None or job.worker_id != worker_id:
             raise ConciergeError(f"job {job_id} is not held by {worker_id}")

@@ -83,6 +83,7 @@ class StageContext:
     progress: bool = True
     rechead: object = None
     results: dict = field(default_factory=dict)
+    extra_callbacks: list = field(default_factory=list)  # TrainerCallbacks of the caller (a job's progress/stop)
     _prompts: dict = field(default_factory=dict)
 
     def prompt(self, case: TrainingCase, world=None) -> CasePrompt:
@@ -101,7 +102,7 @@ class StageContext:
                                                         disable=not self.progress, dynamic_ncols=True)}
 
     def callbacks(self, curriculum=None) -> list:
-        return [MetricsCallback(self.run_dir / METRICS_FILE, "grpo")]
+        return [MetricsCallback(self.run_dir / METRICS_FILE, "grpo"), *self.extra_callbacks]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -224,12 +225,21 @@ def select_cases(config: TrainConfig, bundle) -> list[TrainingCase]:
 
     from training.data import cases_from_bundle, cases_from_feedback
 
-    cases = cases_from_bundle(bundle, config.data.split, config.data.candidates, config.seed)
+    rng = random.Random(f"cases/{config.seed}")
+    cases = [c for c in cases_from_bundle(bundle, config.data.split, config.data.candidates, config.seed) if c.relevance]
+    feedback = []
     if config.data.feedback:
-        cases += cases_from_feedback(config.data.feedback_since_id, config.data.candidates, config.seed)
-    rankable = [c for c in cases if c.relevance]
-    if config.data.max_cases is not None and config.data.max_cases < len(rankable):
-        rankable = random.Random(f"cases/{config.seed}").sample(rankable, config.data.max_cases)
+        feedback = [c for c in cases_from_feedback(config.data.feedback_since_id, config.data.candidates, config.seed,
+                                                   ids=config.data.feedback_ids) if c.relevance]
+    if config.data.max_cases is not None:
+        feedback = feedback[:config.data.max_cases]
+    room = None if config.data.max_cases is None else config.data.max_cases - len(feedback)
+    share = config.data.feedback_share
+    if feedback and share is not None:  # e.g. 0.25: one feedback case for every three of the bundle's
+        room = min(room if room is not None else len(cases), round(len(feedback) * (1 - share) / share))
+    if room is not None and room < len(cases):
+        cases = rng.sample(cases, room)
+    rankable = feedback + cases
     if not rankable:
         raise ConciergeError(f"{bundle.name} has no {config.data.split} query with a relevant item to train on")
     return rankable
@@ -257,8 +267,14 @@ def _write_json(path: Path, data: dict) -> None:
     tmp.replace(path)
 
 
-def train(bundle_path: str, config: TrainConfig, run_dir: Path, resume: bool = False, progress: bool = True) -> dict:
+def train(bundle_path: str, config: TrainConfig, run_dir: Path, resume: bool = False, progress: bool = True,
+          callbacks: list | None = None, on_stage=None) -> dict:
     """Run the configured stages on a bundle into `run_dir` (see the module docstring).
+
+    Args:
+        callbacks (`list`, *optional*): extra `transformers.TrainerCallback`s for the trainer stages (a job's
+            progress reports and its stop check).
+        on_stage (`Callable[[str], None]`, *optional*): called with each stage's name before it runs.
 
     Returns:
         `dict`: the run record (also `run_dir/run.json`).
@@ -291,8 +307,11 @@ def train(bundle_path: str, config: TrainConfig, run_dir: Path, resume: bool = F
     with scratch_stores(bundle, needs_llm=False, progress=progress) as settings:
         world = EvalWorld(bundle, settings, config.seed)
         ctx = StageContext(config, run_dir, bundle, world, base_model.resolve(), select_cases(config, bundle),
-                           resume=resume, progress=progress)
+                           resume=resume, progress=progress, extra_callbacks=list(callbacks or []))
+        record["cases"] = {"total": len(ctx.cases), "feedback": sum(c.source == "feedback" for c in ctx.cases)}
         for name in config.stages:
+            if on_stage is not None:
+                on_stage(name)  # a job reports the stage, and may stop here (it raises)
             done = record["results"].get(name)
             if done and done.get("finished"):
                 print(f"{name}: finished earlier, skipped")

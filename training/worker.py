@@ -19,6 +19,7 @@ import traceback
 from collections.abc import Callable
 
 from backend.settings import Settings, get_settings
+from backend.store import get_engine
 from training import jobs
 
 Runner = Callable[..., "str | None"]
@@ -27,8 +28,8 @@ Runner = Callable[..., "str | None"]
 class Reporter:
     """What the runner calls to report; the heartbeat thread writes the latest state to the job row."""
 
-    def __init__(self, job_id: int, worker_id: str):
-        self.job_id, self.worker_id = job_id, worker_id
+    def __init__(self, job_id: int, worker_id: str, engine=None):
+        self.job_id, self.worker_id, self.engine = job_id, worker_id, engine
         self._lock = threading.Lock()
         self._pending: dict = {}
         self._log: list[str] = []
@@ -50,7 +51,7 @@ class Reporter:
         with self._lock:
             pending, log = self._pending, "".join(self._log)
             self._pending, self._log = {}, []
-        return jobs.heartbeat(self.job_id, self.worker_id, log=log or None, **pending)
+        return jobs.heartbeat(self.job_id, self.worker_id, log=log or None, engine=self.engine, **pending)
 
 
 def touch_alive(settings: Settings) -> None:
@@ -68,10 +69,11 @@ def _beat(reporter: Reporter, stop: threading.Event, done: threading.Event, sett
             return
 
 
-def run_one(claim: jobs.Claim, worker_id: str, runner: Runner, settings: Settings) -> str:
-    """Run a claimed job to its end; returns the status it finished with."""
+def run_one(claim: jobs.Claim, worker_id: str, runner: Runner, settings: Settings, engine=None) -> str:
+    """Run a claimed job to its end; returns the status it finished with. `engine`: the job store's (the
+    runner may point the process-wide settings elsewhere meanwhile)."""
     job = claim.job
-    reporter, stop, done = Reporter(job.id, worker_id), threading.Event(), threading.Event()
+    reporter, stop, done = Reporter(job.id, worker_id, engine), threading.Event(), threading.Event()
     reporter(stage="resuming" if claim.resumed else "starting",
              log=f"worker {worker_id} {'resumes' if claim.resumed else 'starts'} job {job.id}")
     reporter.flush()
@@ -84,14 +86,14 @@ def run_one(claim: jobs.Claim, worker_id: str, runner: Runner, settings: Setting
         beat.join()
         reporter(log=traceback.format_exc()[-2000:])
         reporter.flush()
-        jobs.finish(job.id, worker_id, "failed", error=f"{type(exc).__name__}: {exc}")
+        jobs.finish(job.id, worker_id, "failed", error=f"{type(exc).__name__}: {exc}", engine=engine)
         return "failed"
     done.set()
     beat.join()
     if stop.is_set():  # cancelled or taken over: the row already says so
-        return jobs.get_job(job.id).status
+        return jobs.get_job(job.id, engine).status
     reporter.flush()
-    jobs.finish(job.id, worker_id, "succeeded", candidate_version=version)
+    jobs.finish(job.id, worker_id, "succeeded", candidate_version=version, engine=engine)
     return "succeeded"
 
 
@@ -101,20 +103,21 @@ def run_worker(runner: Runner | None = None, worker_id: str | None = None, once:
     """Take and run jobs until interrupted (or, with `once`, until no job is waiting). Returns jobs run."""
     settings = settings or get_settings()
     worker_id = worker_id or jobs.default_worker_id()
+    engine = get_engine(settings.sql_url)  # bound now: a training run re-points the settings at scratch stores
     if runner is None:
         from training.pipeline import run_training_job as runner
     done = 0
     log(f"worker {worker_id}: waiting for training jobs (poll every {poll_s:g} s)")
     while True:
         touch_alive(settings)
-        claim = jobs.claim_next(worker_id, settings)
+        claim = jobs.claim_next(worker_id, settings, engine)
         if claim is None:
             if once:
                 return done
             time.sleep(poll_s)
             continue
         log(f"job {claim.job.id}: {'resumed' if claim.resumed else 'started'}")
-        status = run_one(claim, worker_id, runner, settings)
+        status = run_one(claim, worker_id, runner, settings, engine)
         done += 1
         log(f"job {claim.job.id}: {status}")
 
