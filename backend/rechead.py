@@ -204,3 +204,23 @@ def rechead_rank(head: RecHead, model: Any, tokenizer: Any, messages: list[dict]
     scores = rechead_scores(head, model, tokenizer, messages, list(handles), completion)
     order = torch.argsort(scores, descending=True, stable=True).tolist()
     return [(list(handles)[i], float(scores[i])) for i in order]
+
+
+def rank_on_shared(head: RecHead, shared: Any, messages: list, handles: list[str],
+                   adapter: str | None = None) -> list[tuple[str, float]]:
+    """`rechead_rank` on the serving process's `backend.llm.SharedModel`, holding its lock.
+
+    Args:
+        head (`RecHead`): from `load_head`.
+        shared (`SharedModel`): the process-wide model (`LocalChatModel.shared`).
+        messages (`list`): the serving prompt (LangChain messages or role/content dicts).
+        handles (`list[str]`): the candidates' handles.
+        adapter (`str`, *optional*): the adapter the head was trained on (None: the base weights, the default
+            of `concierge train`'s rechead stage).
+
+    Returns:
+        `list[tuple[str, float]]`: (handle, score), best first.
+    """
+    with shared.lock:
+        shared.activate(adapter)
+        return rechead_rank(head, shared.model, shared.tokenizer, messages, handles)

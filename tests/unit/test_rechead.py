@@ -78,6 +78,13 @@ def test_trained_head_ranks_positives_first_and_serves(tiny, tmp_path):
     assert handles[ranked[0][0]]["item_id"] == "it-2"
     assert [s for _, s in ranked] == sorted((s for _, s in ranked), reverse=True)
 
+    # on the serving process's shared model (lock held, base weights)
+    from backend.llm import shared_model
+    from backend.rechead import rank_on_shared
+
+    served = rank_on_shared(loaded, shared_model(model_dir), messages, list(handles))
+    assert [h for h, _ in served] == [h for h, _ in ranked]
+
     # as a reward: the true item of this request scores higher than another item would
     reward = RecheadReward(tmp_path / "head", model, tokenizer)
     chat = [{"role": "system" if m.type == "system" else "user", "content": m.text} for m in messages]
