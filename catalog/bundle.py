@@ -193,10 +193,22 @@ def parse_price(value) -> float | None:
 
 
 def _price_text(text: str) -> str:
-    """'1,250.00' -> '1250.00'; a lone decimal comma as Europe writes it, '12,50' -> '12.50'."""
-    text = text.strip()
+    """A price written either way round, as plain decimal text.
+
+    '1,250.00' -> '1250.00' and '2.400,00' -> '2400.00' (the last separator is the decimal one when
+    both appear); '12,50' -> '12.50' (a lone comma with 1-2 digits after it is decimal, as Europe writes
+    it); '1,250' -> '1250'; '1.250.000' -> '1250000' (repeated dots group thousands). Spaces and a
+    currency sign around the number are ignored ('€ 1 250').
+    """
+    text = re.sub(r"[\s\u00a0\u202f]|^[€$£]|[€$£]$|^(?:EUR|USD|GBP)|(?:EUR|USD|GBP)$", "", text.strip())
+    if "," in text and "." in text:
+        decimal = "," if text.rfind(",") > text.rfind(".") else "."
+        thousands = "." if decimal == "," else ","
+        return text.replace(thousands, "").replace(decimal, ".")
     if re.fullmatch(r"-?\d+,\d{1,2}", text):
         return text.replace(",", ".")
+    if re.fullmatch(r"-?\d{1,3}(?:\.\d{3}){2,}", text):
+        return text.replace(".", "")
     return text.replace(",", "")
 
 

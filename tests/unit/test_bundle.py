@@ -140,7 +140,9 @@ def test_a_broken_manifest_is_reported_and_the_rows_still_read(bundle_dir):
     assert bundle.name == "small" and len(bundle.items) == 4
 
 
-@pytest.mark.parametrize("text, price", [("1,250.00", 1250.0), ("12,50", 12.5), ("980", 980.0), (" 7 ", 7.0)])
+@pytest.mark.parametrize("text, price", [("1,250.00", 1250.0), ("12,50", 12.5), ("980", 980.0), (" 7 ", 7.0),
+                                         ("2.400,00", 2400.0), ("1.250.000", 1250000.0), ("€ 1 250", 1250.0),
+                                         ("2400 EUR", 2400.0), ("1,250", 1250.0)])
 def test_prices_written_as_text_are_read_as_people_mean_them(text, price):
     from catalog.bundle import parse_price
 
