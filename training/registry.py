@@ -236,8 +236,13 @@ def _require_reason(reason: str) -> str:
     return reason
 
 
-def promote(version: str, reason: str, actor_id: int | None = None, require_interval: bool = True) -> GateResult:
+def promote(version: str, reason: str, actor_id: int | None = None, require_interval: bool = True,
+            override: bool = False) -> GateResult:
     """Make `version` the active one if it passes the gate against the active version.
+
+    Args:
+        override (`bool`): promote even when the gate refuses (an admin's explicit decision, e.g. a fix that
+            must ship); recorded as `promote_override` with the gate's verdict and the reason.
 
     Returns:
         `GateResult`: what the gate decided. A refusal changes nothing but the audit log (and marks
@@ -257,13 +262,14 @@ def promote(version: str, reason: str, actor_id: int | None = None, require_inte
         if current.version == version:
             raise ConciergeError(f"{version} is already the active version")
         verdict = check_gate(candidate, current, require_interval=require_interval)
-        if verdict.passed:
+        if verdict.passed or override:
             current.status, candidate.status, candidate.promoted_at = "retired", "active", _now()
             s.add(current)
         else:
             candidate.status = "rejected"
         s.add(candidate)
-        _audit(s, "promote" if verdict.passed else "promotion_refused", verdict.to_dict(), reason, actor_id)
+        action = "promote" if verdict.passed else "promote_override" if override else "promotion_refused"
+        _audit(s, action, verdict.to_dict(), reason, actor_id)
         s.commit()
         return verdict
 
@@ -368,6 +374,8 @@ def add_versions_arguments(parser) -> object:
         if name == "promote":
             p.add_argument("--no-interval", action="store_true",
                            help="accept any positive NDCG@5 gain, even when its interval includes 0")
+            p.add_argument("--override", action="store_true",
+                           help="promote even if the gate refuses (recorded as an override in the audit log)")
         p.set_defaults(func=func)
     return parser
 
@@ -420,9 +428,11 @@ def main_probe(args) -> int:
 
 
 def main_promote(args) -> int:
-    verdict = promote(args.version, args.reason, require_interval=not args.no_interval)
-    if verdict.passed:
+    verdict = promote(args.version, args.reason, require_interval=not args.no_interval, override=args.override)
+    if verdict.passed or args.override:
         print(f"{args.version} is now active (was {verdict.reference}); the next shortlist uses it")
+        for reason in ([] if verdict.passed else verdict.reasons):
+            print(f"  override of the gate: {reason}")
         return 0
     print(f"refused: {args.version} stays a candidate ({verdict.reference} stays active):")
     for reason in verdict.reasons:

@@ -83,3 +83,14 @@ def test_cli_lists_and_refuses_without_traceback(settings, tmp_path, capsys):
     assert main(["versions", "list"]) == 0
     listing = capsys.readouterr().out
     assert "base" in listing and "v1" in listing and "rejected" in listing
+
+
+def test_an_override_promotes_despite_the_gate_and_says_so(settings, tmp_path):
+    registry.ensure_base_version("var/models/base")
+    registry.record_results("base", *records(0.3))
+    registry.register_candidate("v-hotfix", "var/models/base", adapter_dir(tmp_path, "a"), *records(0.3))
+    verdict = registry.promote("v-hotfix", reason="ships the fix for the broken parser", override=True)
+    assert not verdict.passed and registry.active_version().version == "v-hotfix"
+    with session() as s:
+        log = s.exec(select(AuditLog)).one()
+    assert log.action == "promote_override" and "not better" in log.detail["reasons"][0]
