@@ -462,7 +462,7 @@ def admin_assign(actor: Actor, client_ids: str, associate: str) -> int:
 
 
 def training_overview(actor: Actor) -> dict:
-    """Training jobs and model versions as stored (read-only until the training controls exist)."""
+    """Training jobs (newest first) and model versions as stored."""
     require(actor, "admin")
     with session() as s:
         jobs = s.exec(select(TrainingJob).order_by(TrainingJob.id.desc()).limit(50)).all()
@@ -472,6 +472,202 @@ def training_overview(actor: Actor) -> dict:
                       "candidate_version": j.candidate_version or "", "error": (j.error or "")[:200]} for j in jobs],
             "versions": [{"version": v.version, "status": v.status, "job_id": v.job_id, "created_at": v.created_at,
                           "promoted_at": v.promoted_at} for v in versions]}
+
+
+# --- admin: retraining, watching, comparing, promoting ------------------------------------------
+
+# What the form may ask for: (low, high) inclusive. Wide enough for a GPU run, narrow enough to catch typos.
+TRAINING_LIMITS = {"max_steps": (1, 5000), "max_cases": (1, 100_000), "learning_rate": (1e-7, 1e-2),
+                   "feedback_share": (0.01, 1.0), "eval_limit": (1, 1000), "probes_limit": (1, 500)}
+STEP_STAGES = ("sft", "grpo")  # the stages that take optimiser steps: max steps and learning rate apply to them
+
+
+def _number(value, name: str, label: str, kind=int):
+    low, high = TRAINING_LIMITS[name]
+    try:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise ValueError
+        number = float(value)
+        if kind is int:
+            if number != int(number):
+                raise ValueError
+            number = int(number)
+    except (TypeError, ValueError):
+        raise ConciergeError(f"{label} must be {'a whole number' if kind is int else 'a number'} "
+                             f"between {low:g} and {high:g}") from None
+    if not low <= number <= high:
+        raise ConciergeError(f"{label} is {number:g}; it must be between {low:g} and {high:g}")
+    return number
+
+
+def training_job_config(stages, max_steps, max_cases, learning_rate, feedback_share, eval_limit,
+                        probes_limit) -> dict:
+    """The job config (`training.pipeline`'s keys) from the admin's form, checked.
+
+    Raises:
+        `ConciergeError`: a stage that does not exist, no stage, or a number out of its range.
+    """
+    from training.config import STAGES
+
+    chosen = [s for s in STAGES if s in set(stages or [])]  # in the order they run
+    unknown = sorted(set(stages or []) - set(STAGES))
+    if unknown:
+        raise ConciergeError(f"unknown stage(s) {', '.join(unknown)}; choose from {', '.join(STAGES)}")
+    if not chosen:
+        raise ConciergeError(f"choose at least one stage ({', '.join(STAGES)})")
+    if not any(s in chosen for s in STEP_STAGES):
+        raise ConciergeError("add sft or grpo: only they produce an adapter the gate can evaluate")
+    steps = _number(max_steps, "max_steps", "max steps")
+    cases = _number(max_cases, "max_cases", "cases")
+    rate = _number(learning_rate, "learning_rate", "the learning rate", float)
+    share = _number(feedback_share, "feedback_share", "the feedback share", float)
+    overrides: dict = {"stages": chosen, "data": {"max_cases": cases}}
+    for stage in STEP_STAGES:
+        if stage in chosen:
+            overrides[stage] = {"max_steps": steps, "learning_rate": rate}
+    return {"overrides": overrides, "feedback_share": share,
+            "eval": {"limit": _number(eval_limit, "eval_limit", "eval queries")},
+            "probes": {"limit": _number(probes_limit, "probes_limit", "probes")}}
+
+
+def start_training(actor: Actor, stages, max_steps, max_cases, learning_rate, feedback_share, eval_limit,
+                   probes_limit) -> TrainingJob:
+    """Queue a retraining run for `concierge worker` (one at a time: refused while another is queued or running).
+
+    Returns:
+        `TrainingJob`: the queued row.
+
+    Raises:
+        `ConciergeError`: a bad form value, a config the training code rejects, or a job already active.
+    """
+    from training import jobs
+    from training.pipeline import job_train_config
+
+    require(actor, "admin")
+    config = training_job_config(stages, max_steps, max_cases, learning_rate, feedback_share, eval_limit,
+                                 probes_limit)
+    job_train_config(config, [])  # the training code's own checks, before anything is stored
+    with session() as s:
+        busy = s.exec(select(TrainingJob.id, TrainingJob.status).where(TrainingJob.status.in_(jobs.ACTIVE))).first()
+    if busy is not None:
+        raise ConciergeError(f"job {busy[0]} is already {busy[1]}; wait for it to finish or cancel it first")
+    job = jobs.enqueue(config, created_by=actor.id)
+    with session() as s:
+        s.add(AuditLog(actor_id=actor.id, action="training_enqueued", detail={"job_id": job.id, "config": config}))
+    return job
+
+
+def _job_id(job_id) -> int:
+    try:
+        return int(job_id)
+    except (TypeError, ValueError):
+        raise ConciergeError("choose a training job first") from None
+
+
+def training_job(actor: Actor, job_id) -> dict:
+    """One job as the watch panel shows it: status, stage, progress, log tail, and its metric curves.
+
+    Returns:
+        `dict`: the job's fields, `curves` (the rows of its run's metrics.jsonl) and `gate` (the verdict
+        recorded at the end, if any).
+    """
+    from training import jobs
+    from training.train import METRICS_FILE, read_metrics
+
+    require(actor, "admin")
+    job = jobs.get_job(_job_id(job_id))
+    metrics = dict(job.metrics or {})
+    run_dir = Path(metrics.get("run_dir") or get_settings().var_dir / "runs" / f"job-{job.id}")
+    try:
+        curves = read_metrics(run_dir / METRICS_FILE)
+    except (OSError, ValueError):  # a line half-written by the worker: show what was there last time
+        curves = []
+    return {"id": job.id, "status": job.status, "stage": job.stage, "progress": job.progress,
+            "created_at": job.created_at, "started_at": job.started_at, "finished_at": job.finished_at,
+            "log_tail": job.log_tail, "error": job.error, "candidate_version": job.candidate_version or "",
+            "config": job.config, "metrics": metrics, "gate": metrics.get("gate"), "curves": curves,
+            "running": job.status in jobs.ACTIVE}
+
+
+def cancel_training(actor: Actor, job_id, confirmed: bool = False) -> TrainingJob:
+    """Cancel a queued or running job; `confirmed` must be set (the console asks first)."""
+    from training import jobs
+
+    require(actor, "admin")
+    job_id = _job_id(job_id)
+    if not confirmed:
+        raise ConciergeError(f"tick the confirmation to cancel job {job_id}")
+    job = jobs.cancel(job_id, actor_id=actor.id)
+    with session() as s:
+        s.add(AuditLog(actor_id=actor.id, action="training_cancelled", detail={"job_id": job_id}))
+    return job
+
+
+def _metric(evaluation: dict, key: str) -> dict | None:
+    value = (evaluation.get("metrics") or {}).get(key)
+    return value if isinstance(value, dict) else ({"mean": value} if isinstance(value, (int, float)) else None)
+
+
+def compare_versions(actor: Actor) -> list[dict]:
+    """Every model version with its evaluation and probe numbers and the gate's verdict against the active one.
+
+    Returns:
+        `list[dict]`: version, status, job_id, n, ndcg@5 (mean, low, high), recall@5, hit@1, the two probe
+        scores, and `gate` ("active", "passes", or "refused") with its `reasons`.
+    """
+    from training.registry import GATE_METRIC, PROBE_KEYS, check_gate
+
+    require(actor, "admin")
+    with session() as s:
+        versions = s.exec(select(ModelVersion).order_by(ModelVersion.created_at.desc())).all()
+    active = next((v for v in versions if v.status == "active"), None)
+    rows = []
+    for v in versions:
+        evaluation, probes = v.evaluation or {}, v.probes or {}
+        if active is None:
+            gate, reasons = "no active version", []
+        elif v.version == active.version:
+            gate, reasons = "active", []
+        else:
+            verdict = check_gate(v, active)
+            gate, reasons = ("passes" if verdict.passed else "refused"), verdict.reasons
+        rows.append({"version": v.version, "status": v.status, "job_id": v.job_id, "n": evaluation.get("n"),
+                     GATE_METRIC: _metric(evaluation, GATE_METRIC), "recall@5": _metric(evaluation, "recall@5"),
+                     "hit@1": _metric(evaluation, "hit@1"),
+                     **{k: probes.get(k) for k in PROBE_KEYS}, "gate": gate, "reasons": reasons,
+                     "created_at": v.created_at, "promoted_at": v.promoted_at})
+    return rows
+
+
+def _version_name(version) -> str:
+    name = (version or "").strip()
+    if not name:
+        raise ConciergeError("choose a model version first")
+    return name
+
+
+def promote_version(actor: Actor, version, reason: str):
+    """Promote a candidate through the gate against the active version (the reason goes to the audit log).
+
+    Returns:
+        `training.registry.GateResult`: `passed`, and the reasons when refused (the active version stays).
+    """
+    from training import registry
+
+    require(actor, "admin")
+    name = _version_name(version)
+    reason = _text(reason, MAX_REASON, "a reason for the promotion", required=True)
+    return registry.promote(name, reason, actor_id=actor.id)
+
+
+def rollback_version(actor: Actor, version, reason: str) -> ModelVersion:
+    """Make an earlier version active again (no gate: it served before); the reason goes to the audit log."""
+    from training import registry
+
+    require(actor, "admin")
+    name = _version_name(version)
+    reason = _text(reason, MAX_REASON, "a reason for the rollback", required=True)
+    return registry.rollback(name, reason, actor_id=actor.id)
 
 
 def audit_log(actor: Actor, limit: int = 100) -> list[dict]:

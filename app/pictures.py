@@ -59,3 +59,38 @@ def preference_picture(graph: nx.DiGraph, client_label: str, n: int = 10) -> Ima
     plt.close(fig)
     buffer.seek(0)
     return Image.open(buffer).convert("RGB")
+
+
+CURVES = (("reward", "reward (ReRec, group mean)"), ("rerec/ndcg", "NDCG@k of the answers"),
+          ("curriculum/pool", "curriculum pool (not mastered)"))
+
+
+def training_curves_picture(rows: list[dict]) -> Image.Image:
+    """Reward, NDCG and curriculum-pool size against the optimiser step, one line per stage that logs them.
+
+    Args:
+        rows (`list[dict]`): the lines of a run's metrics.jsonl (`training.train.read_metrics`).
+
+    Returns:
+        `PIL.Image.Image`
+    """
+    fig, axes = plt.subplots(1, len(CURVES), figsize=(11, 3.0), dpi=90)
+    for ax, (key, title) in zip(axes, CURVES):
+        stages = sorted({r.get("stage", "") for r in rows if key in r})
+        for stage in stages:
+            points = [(r.get("step", i), r[key]) for i, r in enumerate(rows) if key in r and r.get("stage", "") == stage]
+            ax.plot(*zip(*points), marker="o", markersize=3, label=stage or None)
+        if not stages:
+            ax.text(0.5, 0.5, "no points yet", ha="center", va="center", color="#888", transform=ax.transAxes)
+        elif len(stages) > 1:
+            ax.legend(fontsize=7)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("step", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    buffer.seek(0)
+    return Image.open(buffer).convert("RGB")

@@ -1,4 +1,6 @@
-"""The admin console: catalogue import with its validation report, statistics, accounts, training (read-only)."""
+"""The admin console: catalogue import with its validation report, statistics, accounts, and training:
+start a retraining run, watch it live (a timer refreshes while it runs), cancel it, compare model versions
+with the gate's verdict, promote or roll back with a reason."""
 
 from __future__ import annotations
 
@@ -11,7 +13,9 @@ from backend.tables import ROLES
 
 ACCOUNT_COLUMNS = ["username", "role", "client_id", "active", "clients_assigned", "created_at"]
 JOB_COLUMNS = ["id", "status", "stage", "progress", "created_at", "finished_at", "candidate_version", "error"]
-VERSION_COLUMNS = ["version", "status", "job_id", "created_at", "promoted_at"]
+VERSION_COLUMNS = ["version", "status", "job", "n", "NDCG@5 [95% CI]", "Recall@5", "Hit@1", "instructions",
+                   "knowledge", "gate vs active"]
+WATCH_EVERY_S = 3.0
 AUDIT_COLUMNS = ["when", "who", "action", "detail", "reason"]
 
 
@@ -54,11 +58,128 @@ def on_refresh(request: gr.Request):
     accounts, _ = attempt(handlers.list_accounts, actor)
     audit, _ = attempt(handlers.audit_log, actor)
     training, _ = attempt(handlers.training_overview, actor)
-    audit_rows = [[f"{a['when']:%Y-%m-%d %H:%M}", a["who"], a["action"], str(a["detail"])[:160], a["reason"]]
-                  for a in audit or []]
+    versions, _ = attempt(handlers.compare_versions, actor)
+    audit_rows = _audit_rows(audit)
     return (header(actor, "Admin console"), error or _stats_markdown(stats), _rows(accounts, ACCOUNT_COLUMNS),
-            audit_rows, _rows((training or {}).get("jobs"), JOB_COLUMNS),
-            _rows((training or {}).get("versions"), VERSION_COLUMNS))
+            audit_rows, _rows((training or {}).get("jobs"), JOB_COLUMNS), _version_rows(versions), audit_rows,
+            gr.update(choices=_job_choices(training)), gr.update(choices=[v["version"] for v in versions or []]))
+
+
+def _audit_rows(audit: list[dict] | None) -> list[list]:
+    return [[f"{a['when']:%Y-%m-%d %H:%M}", a["who"], a["action"], str(a["detail"])[:160], a["reason"]]
+            for a in audit or []]
+
+
+# --- training ----------------------------------------------------------------------------------
+
+def _job_choices(training: dict | None) -> list[tuple[str, int]]:
+    return [(f"#{j['id']} · {j['status']} · {j['created_at']:%d %b %H:%M}", j["id"])
+            for j in (training or {}).get("jobs", [])]
+
+
+def _number_text(metric: dict | None, interval: bool = False) -> str:
+    if not metric or metric.get("mean") is None:
+        return "–"
+    if interval and metric.get("low") is not None:
+        return f"{metric['mean']:.3f} [{metric['low']:.3f}, {metric['high']:.3f}]"
+    return f"{metric['mean']:.3f}"
+
+
+def _version_rows(versions: list[dict] | None) -> list[list]:
+    rows = []
+    for v in versions or []:
+        probes = [f"{v[k]:.3f}" if isinstance(v.get(k), (int, float)) else "–"
+                  for k in ("instruction_following", "knowledge_contains")]
+        gate = v["gate"] + (f": {'; '.join(v['reasons'])}" if v["reasons"] else "")
+        rows.append([v["version"], v["status"], v["job_id"] or "", v["n"] or "", _number_text(v["ndcg@5"], True),
+                     _number_text(v["recall@5"]), _number_text(v["hit@1"]), *probes, gate])
+    return rows
+
+
+def _progress_html(progress: float, status: str) -> str:
+    pct = max(0.0, min(1.0, float(progress or 0))) * 100
+    colour = {"failed": "#c62828", "cancelled": "#9e9e9e", "succeeded": "#2e7d32"}.get(status, "#3b2f1e")
+    return (f'<div id="job-progress" style="border:1px solid #d9d4c7;border-radius:6px;height:18px;'
+            f'background:#fffdf8"><div style="width:{pct:.1f}%;height:100%;background:{colour};border-radius:5px">'
+            f'</div></div><div style="font-size:.85em">{pct:.0f}%</div>')
+
+
+def _job_markdown(job: dict) -> str:
+    lines = [f"**Job #{job['id']}** — {job['status']}" + (f" · stage *{esc(job['stage'])}*" if job["stage"] else "")]
+    metrics = job["metrics"]
+    if metrics.get("step") is not None:
+        lines.append(f"step {metrics['step']} of {metrics.get('max_steps', '?')} (current stage)")
+    if job["candidate_version"]:
+        lines.append(f"candidate version **{esc(job['candidate_version'])}**")
+    gate = job["gate"]
+    if gate:
+        lines.append("gate: **passes** — promote it below" if gate.get("passed") else
+                     "gate: **refused** — " + esc("; ".join(gate.get("reasons") or [])))
+    if job["error"]:
+        lines.append(f"⚠️ {esc(job['error'][:500])}")
+    if job["status"] == "queued":
+        lines.append("Waiting for a worker (`concierge worker`, or `concierge serve --with-worker`).")
+    return "  \n".join(lines)
+
+
+def on_watch(job_id, drawn, request: gr.Request):
+    """The watch panel of one job. The timer stays on only while the job is queued or running.
+
+    Returns:
+        (summary, progress bar, curves picture, log tail, drawn key, timer, jobs table)
+    """
+    from app.pictures import training_curves_picture
+
+    stop = gr.Timer(active=False)
+    if job_id in (None, ""):
+        return "Choose a job to watch.", "", None, "", None, stop, gr.skip()
+    actor, error = attempt(actor_from, request)
+    job, error = (None, error) if error else attempt(handlers.training_job, actor, job_id)
+    if error:
+        return error, "", None, "", None, stop, gr.skip()
+    key = (job["id"], len(job["curves"]), job["status"])
+    picture = gr.skip() if key == drawn else training_curves_picture(job["curves"])
+    training, _ = attempt(handlers.training_overview, actor)
+    return (_job_markdown(job), _progress_html(job["progress"], job["status"]), picture, job["log_tail"] or "",
+            key, gr.Timer(active=job["running"]), _rows((training or {}).get("jobs"), JOB_COLUMNS))
+
+
+def on_start(stages, max_steps, max_cases, learning_rate, share, eval_limit, probes_limit, request: gr.Request):
+    """Queue a run from the form; on success the watch panel follows the new job."""
+    actor, error = attempt(actor_from, request)
+    job, error = (None, error) if error else attempt(handlers.start_training, actor, stages, max_steps, max_cases,
+                                                     learning_rate, share, eval_limit, probes_limit)
+    if error:
+        return error + "\n\nNothing was queued.", gr.skip()
+    training, _ = attempt(handlers.training_overview, actor)
+    return (f"Queued job #{job.id}; a worker picks it up within seconds.",
+            gr.update(choices=_job_choices(training), value=job.id))
+
+
+def on_cancel(job_id, confirmed, request: gr.Request):
+    actor, error = attempt(actor_from, request)
+    job, error = (None, error) if error else attempt(handlers.cancel_training, actor, job_id, bool(confirmed))
+    return (error or f"Job #{job.id} cancelled; a running job stops at its next step."), False
+
+
+def on_promote(version, reason, request: gr.Request):
+    actor, error = attempt(actor_from, request)
+    verdict, error = (None, error) if error else attempt(handlers.promote_version, actor, version, reason)
+    if error:
+        return error + "\n\nNothing changed."
+    if verdict.passed:
+        return f"**{esc(verdict.candidate)}** is now active (was {esc(verdict.reference)}); the next shortlist uses it."
+    reasons = "\n".join(f"- {esc(r)}" for r in verdict.reasons)
+    return (f"⚠️ Promotion refused: **{esc(verdict.reference)}** stays active and {esc(verdict.candidate)} is marked "
+            f"rejected. The gate said:\n{reasons}")
+
+
+def on_rollback(version, reason, request: gr.Request):
+    actor, error = attempt(actor_from, request)
+    row, error = (None, error) if error else attempt(handlers.rollback_version, actor, version, reason)
+    if error:
+        return error + "\n\nNothing changed."
+    return f"**{esc(row.version)}** is active again; the next shortlist uses it."
 
 
 def on_create(username, role, password, client_id, request: gr.Request):
@@ -130,16 +251,10 @@ def build_admin_ui() -> gr.Blocks:
             account_status = gr.Markdown(elem_id="account-status")
             gr.Markdown("#### Audit log")
             audit = gr.Dataframe(headers=AUDIT_COLUMNS, interactive=False, elem_id="audit", max_height=260)
-        with gr.Tab("Training (read-only)"):
-            gr.Markdown("**Placeholder.** Starting, watching and cancelling retraining runs, comparing runs and "
-                        "promoting or rolling back model versions arrive with the training work (`training/`). "
-                        "Until then this tab only lists the training jobs and model versions stored in the "
-                        "database; `concierge eval` and `concierge probes` run from the command line.")
-            jobs = gr.Dataframe(headers=JOB_COLUMNS, interactive=False, label="Training jobs", elem_id="jobs")
-            versions = gr.Dataframe(headers=VERSION_COLUMNS, interactive=False, label="Model versions",
-                                    elem_id="versions")
-
-        refresh_outputs = [top, stats, accounts, audit, jobs, versions]
+        with gr.Tab("Training"):
+            (jobs, versions, training_audit, job_choice, version_choice), wire_training = build_training_tab()
+        refresh_outputs = [top, stats, accounts, audit, jobs, versions, training_audit, job_choice, version_choice]
+        wire_training(on_refresh, refresh_outputs)
         page.load(on_refresh, None, refresh_outputs, api_name=False)
         refresh.click(on_refresh, None, refresh_outputs, api_name="refresh")
         run.click(on_import, [upload, mapping], [report], api_name="import_catalogue").then(
@@ -155,3 +270,78 @@ def build_admin_ui() -> gr.Blocks:
         assign.click(on_assign, [assign_ids, assign_to], [account_status], api_name="assign_clients") \
             .then(on_refresh, None, refresh_outputs, api_name=False)
     return page
+
+
+def build_training_tab():
+    """The training tab's components and events (inside `build_admin_ui`'s Blocks).
+
+    Returns:
+        ((jobs, versions, audit, job choice, version choice), wire): the components the console's refresh
+        fills, and `wire(refresh, outputs)`, which connects the buttons whose follow-up is that refresh.
+    """
+    from training.config import STAGES
+
+    gr.Markdown("Start a retraining run; `concierge worker` (started by `concierge serve --with-worker`) takes "
+                "it. Max steps and learning rate apply to the SFT and GRPO stages; at the end the candidate is "
+                "evaluated and probed next to the active version, and the gate's verdict is shown below.")
+    with gr.Row():
+        stages = gr.CheckboxGroup(list(STAGES), value=["grpo"], label="Stages (run in this order)",
+                                  elem_id="train-stages")
+        max_steps = gr.Number(12, label="Max steps", precision=0, elem_id="train-steps")
+        max_cases = gr.Number(64, label="Cases (max)", precision=0, elem_id="train-cases")
+        learning_rate = gr.Number(2e-4, label="Learning rate", elem_id="train-lr")
+    with gr.Row():
+        share = gr.Slider(0.01, 1.0, value=0.25, step=0.01, label="Feedback share (of the cases, when there is "
+                          "feedback)", elem_id="train-share")
+        eval_limit = gr.Number(20, label="Eval queries", precision=0, elem_id="train-eval")
+        probes_limit = gr.Number(20, label="Probes (per set)", precision=0, elem_id="train-probes")
+        start = gr.Button("Start run", variant="primary", elem_id="train-start")
+    start_status = gr.Markdown(elem_id="train-status")
+    jobs = gr.Dataframe(headers=JOB_COLUMNS, interactive=False, label="Training jobs", elem_id="jobs", max_height=220)
+
+    gr.Markdown("#### Watch a job")
+    with gr.Row():
+        job_choice = gr.Dropdown(label="Job", choices=[], elem_id="job-choice", scale=3)
+        watch = gr.Button("Watch", elem_id="job-watch", scale=1)
+    job_summary = gr.Markdown(elem_id="job-summary")
+    progress = gr.HTML(elem_id="job-progress-bar")
+    curves = gr.Image(label="Reward · NDCG · curriculum pool", type="pil", interactive=False, elem_id="job-curves")
+    log_tail = gr.Textbox(label="Log tail", lines=8, max_lines=8, autoscroll=True, elem_id="job-log")
+    with gr.Row():
+        confirm = gr.Checkbox(label="Yes, cancel this job", value=False, elem_id="job-confirm")
+        cancel = gr.Button("Cancel job", variant="stop", elem_id="job-cancel")
+    cancel_status = gr.Markdown(elem_id="job-cancel-status")
+    drawn = gr.State(None)
+    timer = gr.Timer(WATCH_EVERY_S, active=False)
+
+    gr.Markdown("#### Model versions\nNDCG@5 with its 95% interval, Recall@5 and Hit@1 on the held-out queries "
+                "(re-ranking protocol); probe scores; the gate's verdict against the active version.")
+    versions = gr.Dataframe(headers=VERSION_COLUMNS, interactive=False, elem_id="versions", wrap=True)
+    with gr.Row():
+        version_choice = gr.Dropdown(label="Version", choices=[], elem_id="version-choice", scale=2)
+        reason = gr.Textbox(label="Reason (required; recorded in the audit log)", elem_id="version-reason", scale=3)
+        promote = gr.Button("Promote", variant="primary", elem_id="version-promote", scale=1)
+        rollback = gr.Button("Roll back to it", elem_id="version-rollback", scale=1)
+    version_status = gr.Markdown(elem_id="version-status")
+    gr.Markdown("#### Audit log")
+    training_audit = gr.Dataframe(headers=AUDIT_COLUMNS, interactive=False, elem_id="training-audit", max_height=260)
+
+    watch_outputs = [job_summary, progress, curves, log_tail, drawn, timer, jobs]
+    watch.click(on_watch, [job_choice, gr.State(None)], watch_outputs, api_name="watch_job")
+    job_choice.input(on_watch, [job_choice, gr.State(None)], watch_outputs, api_name=False)
+    timer.tick(on_watch, [job_choice, drawn], watch_outputs, api_name=False, show_progress="hidden")
+
+    def wire(refresh, outputs):
+        start.click(on_start, [stages, max_steps, max_cases, learning_rate, share, eval_limit, probes_limit],
+                    [start_status, job_choice], api_name="start_training") \
+            .then(refresh, None, outputs, api_name=False) \
+            .then(on_watch, [job_choice, gr.State(None)], watch_outputs, api_name=False)
+        cancel.click(on_cancel, [job_choice, confirm], [cancel_status, confirm], api_name="cancel_training") \
+            .then(on_watch, [job_choice, gr.State(None)], watch_outputs, api_name=False) \
+            .then(refresh, None, outputs, api_name=False)
+        promote.click(on_promote, [version_choice, reason], [version_status], api_name="promote_version") \
+            .then(refresh, None, outputs, api_name=False)
+        rollback.click(on_rollback, [version_choice, reason], [version_status], api_name="rollback_version") \
+            .then(refresh, None, outputs, api_name=False)
+
+    return (jobs, versions, training_audit, job_choice, version_choice), wire
