@@ -27,7 +27,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/concierge prepare-models
 	$(VENV)/bin/concierge seed-demo
-	$(VENV)/bin/concierge serve
+	$(VENV)/bin/concierge serve --with-worker
 
 # The Compose Specification's JSON schema, for tests/unit/test_deploy.py (fetched once, at install time).
 $(COMPOSE_SCHEMA): | $(STAMP)

@@ -156,6 +156,8 @@ def cmd_recommend(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    import signal
+
     import uvicorn
 
     from app.main import create_app
@@ -163,9 +165,59 @@ def cmd_serve(args) -> int:
 
     settings = get_settings()
     _seed_accounts()
-    print(f"Concierge on http://{settings.host}:{settings.port}/")
-    uvicorn.run(create_app(), host=settings.host, port=settings.port, log_level="warning")
+    worker = start_worker() if args.with_worker else None
+    # uvicorn shuts down on SIGTERM and then re-raises it; as an exception it unwinds through `finally`
+    # (the default action would end the process there and leave the worker running).
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        print(f"Concierge on http://{settings.host}:{settings.port}/")
+        uvicorn.run(create_app(), host=settings.host, port=settings.port, log_level="warning")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if worker is not None:
+            stop_worker(worker)
     return 0
+
+
+def _exit_on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: Linux sends it SIGTERM if the server dies without cleaning up (SIGKILL)."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass  # not Linux: the `finally` in cmd_serve still stops it on a normal exit
+
+
+def start_worker():
+    """`concierge worker` as a child process with the server's environment (a job it holds survives it:
+    another start resumes the job from its last checkpoint)."""
+    import subprocess
+
+    command = [sys.executable, "-m", "app.cli", "worker"]
+    worker = subprocess.Popen(command, env=os.environ.copy(),
+                              preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+    print(f"training worker started (pid {worker.pid}); it stops with the server")
+    return worker
+
+
+def stop_worker(worker, grace_s: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL after `grace_s`: a job it held is resumed by the next worker."""
+    import subprocess
+
+    if worker.poll() is None:
+        worker.terminate()
+        try:
+            worker.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+    print(f"training worker stopped (exit status {worker.returncode})")
 
 
 def _read_any(path: str, mapping: str | None):
@@ -225,6 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_recommend)
 
     p = sub.add_parser("serve", help="serve the web app")
+    p.add_argument("--with-worker", action="store_true", help="also run `concierge worker` as a child process "
+                   "(stopped when the server stops), so the admin console's training runs are taken")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("accounts", help="manage sign-in accounts (list, create, set-password, enable, disable, "
