@@ -5,6 +5,8 @@
     /associate/         the review console                    (associates, admins)
     /admin/             the admin console                     (admins)
     /catalogue/         catalogue search                      (anyone signed in)
+    /api/client/ask     POST {"text", "conversation_id"?} -> the shortlist as JSON (clients; for scripts
+                        and bench/load.py); 503 + Retry-After when too many shortlists are waiting
     /healthz            liveness
 
 `RoleGate` refuses every request under a role's path (the page, its API, its uploads) without a
@@ -20,9 +22,13 @@ from urllib.parse import quote
 
 import gradio as gr
 from fastapi import FastAPI, Form, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
-from app.auth import COOKIE, LoginLimiter, NotSignedIn, authenticate, issue_session, read_session
+from app.admission import Admission, Busy
+from app.auth import (COOKIE, AccessDenied, LoginLimiter, NotSignedIn, authenticate, issue_session, read_session,
+                      require)
 from backend.catalogue import GROUPS, catalogue_stats, search_catalogue
 from catalog.errors import ConciergeError
 
@@ -167,8 +173,43 @@ class RoleGate:
         await response(scope, receive, send)
 
 
-def create_app(limiter: LoginLimiter | None = None) -> FastAPI:
-    """The whole web app. `limiter` is the wrong-password limiter (tests pass their own)."""
+async def api_client_ask(request: Request, admission: Admission) -> JSONResponse:
+    """A shortlist for the signed-in client, as JSON; the same checks as the chat (`handlers.client_ask`).
+
+    Waits for a turn in `admission` without holding a thread; answers 503 with Retry-After when busy.
+    """
+    from app import handlers
+    from backend.service import check_request
+    from backend.settings import get_settings
+
+    try:
+        actor = require(read_session(request.cookies.get(COOKIE)), "client")
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise ConciergeError('send a JSON object: {"text": "your request", "conversation_id": null}')
+        text = check_request(body.get("text"), get_settings())  # refused before it queues
+        async with admission.slot():
+            result = await run_in_threadpool(handlers.client_ask, actor, text, body.get("conversation_id"))
+    except NotSignedIn as exc:
+        return JSONResponse({"error": str(exc)}, status_code=401)
+    except AccessDenied as exc:
+        return JSONResponse({"error": str(exc)}, status_code=403)
+    except Busy as exc:
+        return JSONResponse({"error": str(exc), "busy": True}, status_code=503,
+                            headers={"Retry-After": str(exc.retry_after_s)})
+    except ConciergeError as exc:
+        return JSONResponse({"error": str(exc)}, status_code=400)
+    shortlist = result.to_dict()
+    shortlist.pop("completion", None)  # the raw model text: the steps carry what a reader needs
+    return JSONResponse(jsonable_encoder(shortlist))
+
+
+def create_app(limiter: LoginLimiter | None = None, admission: Admission | None = None) -> FastAPI:
+    """The whole web app. `limiter` is the wrong-password limiter, `admission` the shortlists' queue (tests
+    pass their own)."""
     from app.ui_admin import build_admin_ui
     from app.ui_associate import build_associate_ui
     from app.ui_client import build_client_ui
@@ -183,6 +224,12 @@ def create_app(limiter: LoginLimiter | None = None) -> FastAPI:
     @api.get("/healthz")
     def healthz() -> dict:
         return {"status": "ok"}
+
+    admission = admission or Admission()
+
+    @api.post("/api/client/ask", include_in_schema=False)
+    async def client_ask(request: Request) -> JSONResponse:
+        return await api_client_ask(request, admission)
 
     @api.get("/", include_in_schema=False)
     def root(request: Request):
