@@ -25,6 +25,7 @@ Config (the `sft:` section of a training config; every key optional):
       lora_alpha: 32
       lora_dropout: 0.05
       target_modules: [q_proj, k_proj, v_proj, o_proj]   # or "all-linear"
+      bf16: false            # true only on a GPU
       threads: 0             # torch CPU threads (0: leave as is)
       seed: 0
 
@@ -66,6 +67,8 @@ class SFTSection:
     lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout."})
     target_modules: list[str] | str = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"],
                                             metadata={"help": "Modules that get LoRA weights."})
+    bf16: bool = field(default=False, metadata={"help": "bf16 mixed precision: on a GPU that has it; never on a "
+                                                      "CPU without AVX512-BF16 (13x slower there)."})
     threads: int = field(default=0, metadata={"help": "torch CPU threads (0: leave as is)."})
     seed: int = field(default=0, metadata={"help": "Seeds data order and LoRA initialisation."})
 
@@ -98,7 +101,8 @@ def lora_config(section: SFTSection):
 
 
 def sft_args(section: SFTSection, output_dir: Path):
-    """TRL's `SFTConfig` for this section: fp32 (bf16 autocast is ~13x slower on this CPU), no checkpoints."""
+    """TRL's `SFTConfig` for this section: fp32 unless `bf16` (its autocast is ~13x slower on this CPU),
+    no checkpoints."""
     import torch
     from trl import SFTConfig
 
@@ -108,7 +112,7 @@ def sft_args(section: SFTSection, output_dir: Path):
         gradient_accumulation_steps=section.grad_accum, learning_rate=section.learning_rate,
         lr_scheduler_type=section.lr_scheduler, warmup_steps=section.warmup_steps, max_length=section.max_length,
         completion_only_loss=section.loss == "completion", assistant_only_loss=section.loss == "assistant",
-        bf16=False, fp16=False, use_cpu=not torch.cuda.is_available(), logging_steps=1, save_strategy="no",
+        bf16=section.bf16, fp16=False, use_cpu=not torch.cuda.is_available(), logging_steps=1, save_strategy="no",
         report_to=[], seed=section.seed, data_seed=section.seed, disable_tqdm=True, dataloader_num_workers=0,
         **steps)
 

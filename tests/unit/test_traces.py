@@ -170,3 +170,13 @@ def test_run_traces_with_a_tiny_local_model(demo, tmp_path):
     assert rows[-1]["prompt"][0]["role"] == "system" and rows[-1]["case_id"] == "q-1"
     assert [r["source"] for r in read_traces(tmp_path / "run" / "traces.jsonl")] == ["template"]
     assert json.loads((tmp_path / "run" / "traces_stats.json").read_text())["with_trace"] == 1
+
+
+def test_config_sets_the_tries_unless_overridden(demo):
+    case, world, prompt_fn, _ = demo
+    _, stats = generate_traces([case], world, Scripted(replies=["..."], seen=[]), config=TracesConfig(
+        modes=["reject"], max_tries=3), prompt_fn=prompt_fn)
+    assert stats["modes"]["reject"]["samples"] == 3
+    _, stats = generate_traces([case], world, Scripted(replies=["..."], seen=[]), max_tries=1, config=TracesConfig(
+        modes=["reject"], max_tries=3), prompt_fn=prompt_fn)
+    assert stats["modes"]["reject"]["samples"] == 1
