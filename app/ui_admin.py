@@ -53,7 +53,7 @@ def on_refresh(request: gr.Request):
     """Everything the console shows that can change: stats, accounts, audit log, training rows."""
     actor, error = attempt(actor_from, request)
     if error:
-        return error, error, [], [], [], []
+        return error, error, [], [], [], [], [], gr.skip(), gr.skip()
     stats, error = attempt(handlers.statistics, actor)
     accounts, _ = attempt(handlers.list_accounts, actor)
     audit, _ = attempt(handlers.audit_log, actor)
@@ -311,7 +311,8 @@ def build_training_tab():
         confirm = gr.Checkbox(label="Yes, cancel this job", value=False, elem_id="job-confirm")
         cancel = gr.Button("Cancel job", variant="stop", elem_id="job-cancel")
     cancel_status = gr.Markdown(elem_id="job-cancel-status")
-    drawn = gr.State(None)
+    drawn = gr.State(None)  # (job, points, status) of the picture on screen: redrawn only when it changes
+    nothing_drawn = gr.State(None)
     timer = gr.Timer(WATCH_EVERY_S, active=False)
 
     gr.Markdown("#### Model versions\nNDCG@5 with its 95% interval, Recall@5 and Hit@1 on the held-out queries "
@@ -327,17 +328,17 @@ def build_training_tab():
     training_audit = gr.Dataframe(headers=AUDIT_COLUMNS, interactive=False, elem_id="training-audit", max_height=260)
 
     watch_outputs = [job_summary, progress, curves, log_tail, drawn, timer, jobs]
-    watch.click(on_watch, [job_choice, gr.State(None)], watch_outputs, api_name="watch_job")
-    job_choice.input(on_watch, [job_choice, gr.State(None)], watch_outputs, api_name=False)
+    watch.click(on_watch, [job_choice, nothing_drawn], watch_outputs, api_name="watch_job")
+    job_choice.input(on_watch, [job_choice, nothing_drawn], watch_outputs, api_name=False)
     timer.tick(on_watch, [job_choice, drawn], watch_outputs, api_name=False, show_progress="hidden")
 
     def wire(refresh, outputs):
         start.click(on_start, [stages, max_steps, max_cases, learning_rate, share, eval_limit, probes_limit],
                     [start_status, job_choice], api_name="start_training") \
             .then(refresh, None, outputs, api_name=False) \
-            .then(on_watch, [job_choice, gr.State(None)], watch_outputs, api_name=False)
+            .then(on_watch, [job_choice, nothing_drawn], watch_outputs, api_name=False)
         cancel.click(on_cancel, [job_choice, confirm], [cancel_status, confirm], api_name="cancel_training") \
-            .then(on_watch, [job_choice, gr.State(None)], watch_outputs, api_name=False) \
+            .then(on_watch, [job_choice, nothing_drawn], watch_outputs, api_name=False) \
             .then(refresh, None, outputs, api_name=False)
         promote.click(on_promote, [version_choice, reason], [version_status], api_name="promote_version") \
             .then(refresh, None, outputs, api_name=False)
