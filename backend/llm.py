@@ -518,6 +518,19 @@ def _usage(stats: dict[str, Any]) -> dict[str, int]:
 # Entry points
 
 
+def adapter_name_for(path: str | Path) -> str:
+    """A name to load the adapter in `path` under when it is not a registered model version (evaluations,
+    probes): readable, and unique per directory *and* per content, so two runs' `adapter/` folders, or one
+    folder rewritten by a resumed run, never pass for each other in a long-lived process."""
+    import hashlib
+
+    path = Path(path).resolve()
+    weights = next((path / name for name in ADAPTER_WEIGHTS if (path / name).is_file()), None)
+    stamp = f"{path}:{weights.stat().st_mtime_ns if weights else 0}"
+    label = re.sub(r"[^A-Za-z0-9_-]+", "-", f"{path.parent.name}-{path.name}").strip("-_") or "adapter"
+    return f"{label[:48]}-{hashlib.sha1(stamp.encode()).hexdigest()[:8]}"
+
+
 def chat_model(settings: Settings | None = None, adapter: str | None = None,
                adapter_path: str | Path | None = None) -> BaseChatModel:
     """The configured chat model, answering with `adapter` (a model version) or the base model.

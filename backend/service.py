@@ -316,9 +316,13 @@ def recommend(client_id: str, text: str, conversation_id: int | None = None,
 
 def _generate(messages, settings: Settings, version: ModelVersion | None, on_token, timings: dict) -> str:
     """Run the LLM once, streaming; records first-token and total generation time."""
-    from backend.llm import chat_model
+    from backend.llm import adapter_name_for, chat_model
 
     adapter = version.version if version and version.adapter_path else None
+    if adapter and settings.llm_backend == "local":
+        # in this process the adapter is keyed by its directory and content: a version name reused by
+        # another store (another test, a rebuilt registry) can never pick up a stale adapter
+        adapter = adapter_name_for(version.adapter_path)
     model = chat_model(settings, adapter=adapter, adapter_path=version.adapter_path if adapter else None)
     started = time.perf_counter()
     pieces, metadata = [], {}

@@ -171,6 +171,15 @@ class ReRecGRPOTrainer(GRPOTrainer):
             (folder / CURRICULUM_FILE).write_text(json.dumps(self.curriculum.state_dict()))
 
 
+def last_complete_checkpoint(checkpoints: Path) -> str | None:
+    """The newest checkpoint that was written to the end. A process killed while saving leaves a
+    `checkpoint-N` directory without its trainer state (written last by the Trainer, then our curriculum
+    state); resuming from it would fail, so it is skipped and the one before is used."""
+    complete = [p for p in checkpoints.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()
+                and (p / "trainer_state.json").is_file() and (p / CURRICULUM_FILE).is_file()]
+    return str(max(complete, key=lambda p: int(p.name.split("-")[-1]))) if complete else None
+
+
 def load_curriculum_state(checkpoint: str | os.PathLike, curriculum: Curriculum) -> bool:
     """Restore the curriculum saved with a checkpoint; False when the checkpoint has none."""
     path = Path(checkpoint) / CURRICULUM_FILE
@@ -197,7 +206,6 @@ def run(ctx) -> dict:
     import time
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.trainer_utils import get_last_checkpoint
 
     config, out = ctx.config, ctx.run_dir / "grpo"
     cases = [c for c in ctx.cases if c.relevance]  # nothing to rank when nothing fits
@@ -224,7 +232,7 @@ def run(ctx) -> dict:
                                reward=reward, raae=config.raae, curriculum=curriculum)
     resume_from = None
     if ctx.resume and checkpoints.is_dir():
-        resume_from = get_last_checkpoint(str(checkpoints))
+        resume_from = last_complete_checkpoint(checkpoints)
         if resume_from and not load_curriculum_state(resume_from, curriculum):
             print(f"warning: {resume_from} has no curriculum state; the curriculum starts afresh")
     started = time.perf_counter()

@@ -449,7 +449,9 @@ def reasoner_prompt(retrieval: ServingRetrieval, query: dict, candidates: list[s
 
 
 def _adapter_name(path: Path) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", path.name).strip("-_") or "adapter"
+    from backend.llm import adapter_name_for
+
+    return adapter_name_for(path)
 
 
 class Pipeline:

@@ -304,9 +304,10 @@ def train(bundle_path: str, config: TrainConfig, run_dir: Path, resume: bool = F
         torch.set_num_threads(config.model.torch_threads)
     torch.manual_seed(config.seed)
     started = time.perf_counter()
+    cases = select_cases(config, bundle)  # before the scratch stores: feedback lives in the serving store
     with scratch_stores(bundle, needs_llm=False, progress=progress) as settings:
         world = EvalWorld(bundle, settings, config.seed)
-        ctx = StageContext(config, run_dir, bundle, world, base_model.resolve(), select_cases(config, bundle),
+        ctx = StageContext(config, run_dir, bundle, world, base_model.resolve(), cases,
                            resume=resume, progress=progress, extra_callbacks=list(callbacks or []))
         record["cases"] = {"total": len(ctx.cases), "feedback": sum(c.source == "feedback" for c in ctx.cases)}
         for name in config.stages:

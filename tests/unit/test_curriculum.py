@@ -60,3 +60,16 @@ def test_cases_read_ahead_but_not_rolled_out_are_served_first_after_a_resume():
     copy = Curriculum([])
     copy.load_state_dict(json.loads(json.dumps(c.state_dict())))
     assert copy.take(1) == ahead
+
+
+def test_resume_skips_a_checkpoint_whose_save_was_cut_short(tmp_path):
+    from training.grpo import CURRICULUM_FILE, last_complete_checkpoint
+
+    for step, files in ((2, ("trainer_state.json", CURRICULUM_FILE)), (4, ("trainer_state.json", CURRICULUM_FILE)),
+                        (6, ("adapter_model.safetensors",))):  # killed while saving step 6
+        folder = tmp_path / f"checkpoint-{step}"
+        folder.mkdir()
+        for name in files:
+            (folder / name).write_text("{}")
+    assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-4")
+    assert last_complete_checkpoint(tmp_path / "nothing-here") is None

@@ -107,7 +107,9 @@ def load_probe_model(spec: str, settings=None):
     if spec == "base":
         return chat_model(settings)
     if (path / "adapter_config.json").is_file():
-        name = "".join(c if c.isalnum() or c in "_-" else "-" for c in path.resolve().name).strip("-_") or "adapter"
+        from backend.llm import adapter_name_for
+
+        name = adapter_name_for(path)
         return chat_model(settings, adapter=name, adapter_path=path)
     return LocalChatModel(model_dir=path, device=settings.llm_device, threads=settings.llm_threads, temperature=0.0)
 
