@@ -131,7 +131,10 @@ INJECTION_CUES = ("ignore your instructions", "ignore all previous", "ignore pre
                   "list all", "reveal", "developer mode", "disregard")
 ENGLISH_WORDS = {"a", "an", "the", "for", "and", "or", "i", "my", "me", "to", "in", "of", "with", "that", "this",
                  "something", "need", "want", "looking", "would", "can", "also", "is", "be", "on", "she", "he",
-                 "her", "his", "client", "please", "it", "some", "at", "but", "not", "no", "like", "what"}
+                 "her", "his", "client", "please", "it", "some", "at", "but", "not", "no", "like", "what",
+                 "any", "you", "your", "do", "does", "have", "has", "only", "avoid", "under", "below", "over",
+                 "than", "more", "less", "limit", "spending", "euros", "pieces", "piece", "carry", "sell",
+                 "chance", "find", "show", "made", "from", "by", "we", "our", "they", "their", "will", "wear"}
 
 
 @dataclass
