@@ -22,7 +22,10 @@ Acceptance test (`accept`): `top1` (the first pick is relevant) or `ndcg` (NDCG@
 then the other candidates in the given order, at least `ndcg_threshold`). A trace also needs `min_steps`
 reasoning steps and must not repeat the target hint ("the correct answer is ..."): small teachers asked
 for target-sampled reasoning often just echo the answer they were given. With `verify` on, a trace whose
-steps the verifier finds inconsistent with the catalogue or the request is rejected too. Cases whose
+steps the verifier finds inconsistent with the catalogue or the request is rejected too; with `grounded`
+on, so is one in which no step makes a claim the verifier can confirm (a catalogue fact of a named
+candidate, or a candidate promoted that meets the request): SmolLM2-135M's target-sampled traces that
+pass the format test are otherwise mostly word salad around the given handles. Cases whose
 relevant set is empty (nothing fits) get no trace: the serving prompt offers no "nothing fits" answer.
 
 Config (the `traces:` section of a training config; every key optional):
@@ -40,6 +43,7 @@ Config (the `traces:` section of a training config; every key optional):
       ndcg_threshold: 0.5
       min_steps: 2           # fewest reasoning steps before the ANSWER line
       verify: true           # reject traces the step verifier flags
+      grounded: true         # accept only traces with at least one step the verifier confirms
       keep_rejected: false   # also write rejected samples (accepted=false) to the JSONL
       limit: null            # at most this many cases
       seed: 0
@@ -90,6 +94,8 @@ class TracesConfig:
     ndcg_threshold: float = field(default=0.5, metadata={"help": "Least NDCG@k of an accepted trace (accept: ndcg)."})
     min_steps: int = field(default=2, metadata={"help": "Fewest reasoning steps before the ANSWER line."})
     verify: bool = field(default=True, metadata={"help": "Reject traces whose steps the verifier finds inconsistent."})
+    grounded: bool = field(default=True, metadata={"help": "Accept only traces with at least one step whose "
+                                                           "claim the verifier confirms."})
     keep_rejected: bool = field(default=False, metadata={"help": "Also write rejected samples to the JSONL."})
     limit: int | None = field(default=None, metadata={"help": "At most this many cases (None: all)."})
     seed: int = field(default=0, metadata={"help": "Seeds handle shuffling and sampling."})
@@ -189,9 +195,12 @@ def judge(completion: str, handles: dict[str, dict], case, config: TracesConfig,
     if not picks or len(parsed.steps) < config.min_steps or HINT_ECHO.search(completion):
         return False, picks, ndcg
     passed = (case.relevance.get(picks[0], 0) > 0) if config.accept == "top1" else ndcg >= config.ndcg_threshold
-    if passed and config.verify and query is not None:
+    if passed and (config.verify or config.grounded) and query is not None:
         checks = verify_steps(parsed.steps, handles, query, preferences)
-        passed = not any(c.verdict == "inconsistent" for c in checks)
+        if config.verify and any(c.verdict == "inconsistent" for c in checks):
+            passed = False
+        if config.grounded and not any(c.verdict == "consistent" for c in checks):
+            passed = False
     return passed, picks, ndcg
 
 

@@ -74,7 +74,7 @@ def test_reject_sampling_counts_tries_until_a_hit(demo):
     model = Scripted(replies=[f"1. {wrong} is black.\n2. Take it.\nANSWER: {wrong}", "no idea",
                               f"1. Black is wanted.\n2. Pick {right}.\nANSWER: {right}",
                               "never asked"], seen=[])
-    config = TracesConfig(verify=False, keep_rejected=True)
+    config = TracesConfig(verify=False, grounded=False, keep_rejected=True)
     traces, stats = generate_traces([case], world, model, mode="reject", max_tries=4, config=config,
                                     prompt_fn=prompt_fn)
     assert len(model.seen) == 4  # the generic chat-model path samples max_tries completions
@@ -126,15 +126,31 @@ def test_echoed_hints_and_bare_answers_are_rejected(demo):
     assert stats["modes"]["target"]["parsed"] == 3 and stats["modes"]["target"]["accepted"] == 1
 
 
+def test_grounded_traces_only(demo):
+    case, world, prompt_fn, by_item = demo
+    right = by_item["it-0"]
+    vague = f"1. Let me think.\n2. Here it is.\nANSWER: {right}"
+    grounded = f"1. The request wants black.\n2. {right} is black.\nANSWER: {right}"
+    _, stats = generate_traces([case], world, Scripted(replies=[vague], seen=[]), mode="reject", max_tries=1,
+                               prompt_fn=prompt_fn)
+    assert stats["with_trace"] == 0
+    _, stats = generate_traces([case], world, Scripted(replies=[vague], seen=[]), mode="reject", max_tries=1,
+                               config=TracesConfig(grounded=False), prompt_fn=prompt_fn)
+    assert stats["with_trace"] == 1
+    _, stats = generate_traces([case], world, Scripted(replies=[grounded], seen=[]), mode="reject", max_tries=1,
+                               prompt_fn=prompt_fn)
+    assert stats["with_trace"] == 1
+
+
 def test_ndcg_acceptance_threshold(demo):
     case, world, prompt_fn, by_item = demo
     second = by_item["it-3"]  # grade 1 only: top1 accepts it, a high NDCG bar does not
     reply = f"1. A tote.\n2. Choose it.\nANSWER: {second}"
-    low = TracesConfig(accept="ndcg", ndcg_threshold=0.9, verify=False)
+    low = TracesConfig(accept="ndcg", ndcg_threshold=0.9, verify=False, grounded=False)
     _, stats = generate_traces([case], world, Scripted(replies=[reply], seen=[]), mode="reject", max_tries=1,
                                config=low, prompt_fn=prompt_fn)
     assert stats["with_trace"] == 0
-    top1 = TracesConfig(accept="top1", verify=False)
+    top1 = TracesConfig(accept="top1", verify=False, grounded=False)
     _, stats = generate_traces([case], world, Scripted(replies=[reply], seen=[]), mode="reject", max_tries=1,
                                config=top1, prompt_fn=prompt_fn)
     assert stats["with_trace"] == 1
