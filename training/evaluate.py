@@ -620,19 +620,3 @@ def main_eval(args: argparse.Namespace) -> int:
     print(markdown(report))
     print(f"wrote {out / 'results.json'}, {out / 'results.md'}, {out / 'ndcg.png'}")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m training.evaluate ...` until the lead wires `concierge eval`."""
-    import sys
-
-    parser = add_eval_arguments(argparse.ArgumentParser(prog="python -m training.evaluate"))
-    try:
-        return main_eval(parser.parse_args(argv))
-    except ConciergeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,5 +1,7 @@
-"""`python -m training.probes MODEL`: score a model on the capability probes."""
+"""`python -m training.probes MODEL`: the same as `concierge probes MODEL`."""
 
-from training.probes.runner import main
+import sys
 
-raise SystemExit(main())
+from app.cli import main
+
+raise SystemExit(main(["probes", *sys.argv[1:]]))

@@ -146,15 +146,3 @@ def main_probes(args: argparse.Namespace) -> int:
     print(summary_table(name, scores))
     print(f"wrote {out}")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m training.probes MODEL` until the lead wires `concierge probes`."""
-    import sys
-
-    parser = add_probe_arguments(argparse.ArgumentParser(prog="python -m training.probes"))
-    try:
-        return main_probes(parser.parse_args(argv))
-    except ConciergeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
