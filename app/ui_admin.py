@@ -301,7 +301,7 @@ def build_training_tab():
 
     gr.Markdown("#### Watch a job")
     with gr.Row():
-        job_choice = gr.Dropdown(label="Job", choices=[], elem_id="job-choice", scale=3)
+        job_choice = gr.Dropdown(label="Job", choices=[], allow_custom_value=True, elem_id="job-choice", scale=3)
         watch = gr.Button("Watch", elem_id="job-watch", scale=1)
     job_summary = gr.Markdown(elem_id="job-summary")
     progress = gr.HTML(elem_id="job-progress-bar")
@@ -319,7 +319,8 @@ def build_training_tab():
                 "(re-ranking protocol); probe scores; the gate's verdict against the active version.")
     versions = gr.Dataframe(headers=VERSION_COLUMNS, interactive=False, elem_id="versions", wrap=True)
     with gr.Row():
-        version_choice = gr.Dropdown(label="Version", choices=[], elem_id="version-choice", scale=2)
+        version_choice = gr.Dropdown(label="Version", choices=[], allow_custom_value=True, elem_id="version-choice",
+                                     scale=2)
         reason = gr.Textbox(label="Reason (required; recorded in the audit log)", elem_id="version-reason", scale=3)
         promote = gr.Button("Promote", variant="primary", elem_id="version-promote", scale=1)
         rollback = gr.Button("Roll back to it", elem_id="version-rollback", scale=1)
