@@ -13,9 +13,6 @@ from contextlib import asynccontextmanager
 
 from catalog.errors import ConciergeError
 
-SHORTLISTS_AT_ONCE = 2  # one generating, one preparing its prompt
-MAX_WAITING = 64  # requests queued beyond that are told to retry
-MAX_WAIT_S = 600.0  # longest a request waits for its turn
 
 
 class Busy(ConciergeError):
@@ -35,12 +32,16 @@ class Admission:
         max_wait_s (`float`): a caller that waits longer is refused.
     """
 
-    def __init__(self, limit: int = SHORTLISTS_AT_ONCE, max_waiting: int = MAX_WAITING,
-                 max_wait_s: float = MAX_WAIT_S):
-        self.limit, self.max_waiting, self.max_wait_s = limit, max_waiting, max_wait_s
+    def __init__(self, limit: int | None = None, max_waiting: int | None = None, max_wait_s: float | None = None):
+        from backend.settings import get_settings
+
+        settings = get_settings()  # defaults: CONCIERGE_SHORTLISTS_AT_ONCE, _SHORTLIST_QUEUE, _SHORTLIST_WAIT_S
+        self.limit = limit if limit is not None else settings.shortlists_at_once
+        self.max_waiting = max_waiting if max_waiting is not None else settings.shortlist_queue
+        self.max_wait_s = max_wait_s if max_wait_s is not None else settings.shortlist_wait_s
         self.waiting = 0
         self.running = 0
-        self._slots = asyncio.Semaphore(limit)
+        self._slots = asyncio.Semaphore(self.limit)
 
     @asynccontextmanager
     async def slot(self):

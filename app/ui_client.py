@@ -9,7 +9,6 @@ import time
 import gradio as gr
 
 from app import handlers
-from app.admission import SHORTLISTS_AT_ONCE
 from app.ui_common import actor_from, attempt, cards_html, header, message_for, steps_html
 from backend.service import check_request
 from backend.settings import get_settings
@@ -133,7 +132,8 @@ def build_client_ui() -> gr.Blocks:
                     why = gr.HTML(elem_id="why")
         outputs = [chat, ask, status, cards, why, conversation, past]
         # Shortlists queue in Gradio's queue, a few at a time (the model generates one at a time anyway)
-        send.click(on_ask, [ask, chat, conversation], outputs, api_name="ask", concurrency_limit=SHORTLISTS_AT_ONCE,
+        send.click(on_ask, [ask, chat, conversation], outputs, api_name="ask",
+                   concurrency_limit=get_settings().shortlists_at_once,
                    concurrency_id="shortlist")
         ask.submit(on_ask, [ask, chat, conversation], outputs, api_name=False, concurrency_id="shortlist")
         past.input(on_open, [past], [chat, cards, why, conversation, status], api_name="open_conversation")

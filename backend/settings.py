@@ -61,6 +61,11 @@ class Settings(BaseSettings):
                                     "within the lockout window before sign-in is refused for a while.")
     login_lockout_s: int = Field(300, description="Seconds a username (or address) stays locked after too "
                                  "many wrong passwords.")
+    shortlists_at_once: int = Field(2, description="Shortlists the web app works on at once (the model generates "
+                                    "one at a time; the other prepares its prompt). More wait in a queue.")
+    shortlist_queue: int = Field(64, description="Requests that may wait for a turn; beyond that the app answers "
+                                 "'busy, please retry' (HTTP 503 with Retry-After) instead of failing.")
+    shortlist_wait_s: float = Field(600.0, description="Longest a request waits for its turn before it is told to retry.")
     job_heartbeat_s: float = Field(5.0, description="How often a worker records that its training job is alive.")
     job_stale_s: float = Field(60.0, description="A running job whose worker has been silent this long is taken "
                                "over by another worker and resumed from its last checkpoint.")

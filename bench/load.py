@@ -278,7 +278,9 @@ def main() -> None:
     if not 1 <= args.sessions <= 500 or not 1 <= args.requests_per_session <= 20 or args.max_seconds <= 0:
         raise SystemExit("--sessions 1..500, --requests-per-session 1..20, --max-seconds > 0")
 
-    from app.admission import MAX_WAIT_S, MAX_WAITING, SHORTLISTS_AT_ONCE
+    from backend.settings import get_settings
+
+    limits = get_settings()
     from backend.settings import get_settings
 
     settings = get_settings()
@@ -297,7 +299,8 @@ def main() -> None:
     run |= {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
             "settings": {"max_new_tokens": settings.max_new_tokens, "llm_backend": settings.llm_backend},
-            "admission": {"at_once": SHORTLISTS_AT_ONCE, "max_waiting": MAX_WAITING, "max_wait_s": MAX_WAIT_S}}
+            "admission": {"at_once": limits.shortlists_at_once, "max_waiting": limits.shortlist_queue,
+                          "max_wait_s": limits.shortlist_wait_s}}
     write_results(run, args.out)
     lat = run["latency_s"]
     print(f"{run['requests_ok']}/{run['requests_planned']} ok, {run['refused']} refused, {run['errors']} errors, {run['busy_retries']} busy "
