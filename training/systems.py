@@ -16,6 +16,7 @@ and only they can score on a request that nothing in the catalogue fits.
 | `als` | the client's history (`implicit` ALS); the query is ignored | no |
 | `retrieval` | the serving candidate generator (`backend.retrieval.retrieve`) | yes (1) |
 | `reasoner` | the base LLM, serving prompt, over the given candidates (re-ranking only) | yes (1, 2) |
+| `rechead@DIR` | RPORec's scoring head over the base model's hidden states, one forward pass (re-ranking only) | yes (1) |
 | `pipeline` | `backend.service.recommend`, end to end (whole-catalogue protocol only) | yes: `nothing_fits` |
 
 (1) when the parsed request is impossible or no candidate meets its hard constraints, the rule of
@@ -448,6 +449,35 @@ def reasoner_prompt(retrieval: ServingRetrieval, query: dict, candidates: list[s
     return messages, handles, pool
 
 
+class Rechead:
+    """RPORec's scoring head alone (`rechead@HEAD_DIR`, from `concierge train --stages rechead`): one forward
+    pass of the base model over the serving prompt, the head scores every candidate, best first. No text is
+    generated. Re-ranking protocol only; says nothing fits where `retrieval` does."""
+
+    name, can_abstain, protocols = "rechead", True, ("rerank",)
+
+    def __init__(self, world: EvalWorld, head_dir: str):
+        from backend.llm import chat_model
+        from backend.rechead import load_head
+
+        self.seed = world.seed
+        self.retrieval = ServingRetrieval(world)
+        self.head, self.meta = load_head(head_dir)
+        self.shared = chat_model(world.settings).shared
+        self.last: dict = {}
+
+    def rank(self, query: dict, candidates: list[str] | None, k: int) -> list[str]:
+        from backend.rechead import rank_on_shared
+
+        if candidates is None:
+            raise ConciergeError("the Rechead re-ranks given candidates; use the re-ranking protocol")
+        messages, handles, pool = reasoner_prompt(self.retrieval, query, candidates, self.seed)
+        if not pool:
+            return []
+        ranked = rank_on_shared(self.head, self.shared, messages, list(handles))
+        return [handles[h]["item_id"] for h, _ in ranked]
+
+
 def _adapter_name(path: Path) -> str:
     from backend.llm import adapter_name_for
 
@@ -476,8 +506,9 @@ class Pipeline:
 
 
 SYSTEMS = {cls.name: cls for cls in (Popularity, BM25, Embedding, GraphPPR, ALS, ServingRetrieval, Reasoner,
-                                     Pipeline)}
-SLOW = {"reasoner", "pipeline"}  # systems that call the LLM once per query
+                                     Rechead, Pipeline)}
+SLOW = {"reasoner", "pipeline", "rechead"}  # systems that run the LLM once per query
+WITH_PATH = {"reasoner": "an adapter directory", "rechead": "a Rechead directory (required)"}
 
 
 def system_kind(spec: str) -> str:
@@ -492,8 +523,11 @@ def check_systems(specs: list[str]) -> None:
         if kind not in SYSTEMS:
             raise ConciergeError(f"unknown system {spec!r}; choose from {', '.join(SYSTEMS)} "
                                  "(`reasoner@DIR` answers with the LoRA adapter in DIR)")
-        if "@" in spec and kind != "reasoner":
-            raise ConciergeError(f"{spec!r}: only the reasoner takes an adapter (`reasoner@DIR`)")
+        if "@" in spec and kind not in WITH_PATH:
+            raise ConciergeError(f"{spec!r}: only the reasoner (`reasoner@ADAPTER_DIR`) and the Rechead "
+                                 "(`rechead@HEAD_DIR`) take a directory")
+        if kind == "rechead" and "@" not in spec:
+            raise ConciergeError("the Rechead needs its directory: `rechead@var/runs/RUN/rechead`")
 
 
 def make_system(spec: str, world: EvalWorld):
@@ -502,4 +536,6 @@ def make_system(spec: str, world: EvalWorld):
     kind, _, adapter = spec.partition("@")
     if kind == "reasoner" and adapter:
         return Reasoner(world, adapter=adapter)
+    if kind == "rechead":
+        return Rechead(world, adapter)
     return SYSTEMS[kind](world)

@@ -87,3 +87,18 @@ def test_sign_flip_p_value_of_no_difference_is_one_and_of_a_large_one_is_small()
 
     assert sign_flip_p_value(np.zeros(10)) == 1.0
     assert sign_flip_p_value(np.full(30, 0.5)) < 0.001
+
+
+def test_system_specs_name_their_directories_clearly():
+    import pytest
+
+    from catalog.errors import ConciergeError
+    from training.systems import check_systems
+
+    check_systems(["bm25", "reasoner@var/runs/x/adapter", "rechead@var/runs/x/rechead"])
+    with pytest.raises(ConciergeError, match="needs its directory"):
+        check_systems(["rechead"])
+    with pytest.raises(ConciergeError, match="take a directory"):
+        check_systems(["bm25@somewhere"])
+    with pytest.raises(ConciergeError, match="unknown system 'lightgcn'"):
+        check_systems(["lightgcn"])
