@@ -26,8 +26,6 @@ QUESTION = [HumanMessage(content="Name one colour.")]
 def server(base_model_dir):
     from backend.settings import Settings
 
-    if shutil.which("vllm"):
-        print("vllm is installed here, but this test drives the CPU server; the GPU check runs vLLM itself")
     settings = Settings(base_model_dir=base_model_dir, max_new_tokens=8)
     port = free_port()
     srv = uvicorn.Server(uvicorn.Config(create_openai_app(settings), host="127.0.0.1", port=port, log_level="warning"))
@@ -72,3 +70,39 @@ def test_unknown_adapters_and_bad_requests_get_clear_errors(remote, server, tmp_
     role = httpx.post(f"{server}/chat/completions", json={"model": "base", "messages": [{"role": "robot", "content": "x"}]})
     assert role.status_code == 400 and "unknown message role" in role.json()["error"]["message"]
     assert [m["id"] for m in httpx.get(f"{server}/models").json()["data"]] == ["base"]
+
+
+def test_the_app_client_against_vllm_with_a_lora_adapter(base_model_dir, tmp_path):
+    """vLLM itself, where there is a GPU and the `gpu` extra: the same client code as above."""
+    import socket
+    import subprocess
+
+    import torch
+
+    if not shutil.which("vllm") or not torch.cuda.is_available():
+        pytest.skip("vLLM needs an NVIDIA GPU and `pip install -e .[gpu]`; the client code is exercised above "
+                    "against `concierge llm-server` instead")
+    from backend.settings import Settings
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(["vllm", "serve", str(base_model_dir), "--served-model-name", "base", "--enable-lora",
+                               "--max-lora-rank", "16", "--port", str(port), "--gpu-memory-utilization", "0.3"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 600
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(2)
+        settings = Settings(llm_backend="openai", openai_base_url=f"http://127.0.0.1:{port}/v1", max_new_tokens=8)
+        answer = chat_model(settings).invoke(QUESTION)
+        assert answer.content.strip()
+        with pytest.raises(Exception, match="does not exist|not found|404"):
+            chat_model(settings, adapter="rerec-v9").invoke(QUESTION)
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
