@@ -57,8 +57,11 @@ class ReRecReward:
         for completion, cid in zip(completions, case_id, strict=True):
             text = completion[-1]["content"] if isinstance(completion, list) else completion
             prompt = self.prompts[cid]
-            self.last.append((cid, score_completion(text, prompt.handles, self.cases[cid].relevance, self.weights,
-                                                    self.embedding, self.rechead)))
+            relevance = self.cases[cid].relevance
+            # the Rechead hook scores a completion against its own case: bind it to this prompt and its truth
+            rechead = self.rechead.bind(prompt, relevance) if hasattr(self.rechead, "bind") else self.rechead
+            self.last.append((cid, score_completion(text, prompt.handles, relevance, self.weights,
+                                                    self.embedding, rechead)))
         if log_metric is not None and self.last:
             n = len(self.last)
             for term in ("ndcg", "qas", "pas", "format", "rechead"):
