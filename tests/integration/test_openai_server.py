@@ -69,7 +69,9 @@ def test_unknown_adapters_and_bad_requests_get_clear_errors(remote, server, tmp_
     assert bad.status_code == 400 and "adapter" in bad.json()["error"]["message"]
     role = httpx.post(f"{server}/chat/completions", json={"model": "base", "messages": [{"role": "robot", "content": "x"}]})
     assert role.status_code == 400 and "unknown message role" in role.json()["error"]["message"]
-    assert [m["id"] for m in httpx.get(f"{server}/models").json()["data"]] == ["base"]
+    served = [m["id"] for m in httpx.get(f"{server}/models").json()["data"]]
+    assert served[0] == "base" and "v1" not in served and "rerec-v9" not in served  # (adapters other tests
+    # loaded into this process's shared model may follow "base")
 
 
 def test_the_app_client_against_vllm_with_a_lora_adapter(base_model_dir, tmp_path):
