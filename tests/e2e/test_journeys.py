@@ -24,7 +24,7 @@ SEED_REQUEST = ("I need a bag for my summer wedding in Tuscany that can also wor
 FOLLOW_UP = "Something a little less formal, please."
 
 # Installed before pressing Send: the click time, the first streamed token, the first card (browser clock).
-WATCH = """() => {
+WATCH = r"""() => {
   window.__lat = {};
   const send = document.querySelector('#send');
   send.addEventListener('click', () => { window.__lat = {t0: performance.now()}; }, {capture: true});
