@@ -4,12 +4,11 @@ and Debian's Chromium driven by Playwright."""
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.fixtures.servers import serving
 
 CHROMIUM = "/usr/bin/chromium"
 PASSWORDS = {"admin": "admin-pass-e2e", "associate": "associate-pass-e2e", "client": "client-pass-e2e"}
@@ -17,17 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, small_world, base_model_dir):
     """The whole app over the small world; one account per role (the associate looks after every client)."""
-    import uvicorn
-
     from app.auth import assign_clients, create_account
     from app.main import create_app
     from backend import settings as settings_module
@@ -49,17 +40,8 @@ def server(tmp_path_factory, small_world, base_model_dir):
     create_account("client", "client", PASSWORDS["client"], client_id=client_id)
     assign_clients([c["client_id"] for c in small_world.clients], "associate")
 
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 60
-    while not srv.started and time.time() < deadline:
-        time.sleep(0.1)
-    assert srv.started, "server did not start"
-    yield {"url": f"http://127.0.0.1:{port}", "client_id": client_id, "var": var, "world": small_world}
-    srv.should_exit = True
-    thread.join(timeout=15)
+    with serving(create_app()) as url:
+        yield {"url": url, "client_id": client_id, "var": var, "world": small_world}
     patch.undo()
     settings_module.get_settings.cache_clear()
     get_engine.cache_clear()

@@ -16,7 +16,7 @@ from app.main import create_app
 from backend.service import ShortlistResult
 from backend.store import session
 from backend.tables import Client, Conversation
-from tests.integration.test_app import free_port
+from tests.fixtures.servers import free_port
 
 pytestmark = pytest.mark.integration
 PASSWORD = "a long password"

@@ -6,17 +6,15 @@ under test is the app's own: `backend.llm.chat_model` with `llm_backend="openai"
 """
 
 import shutil
-import threading
 import time
 
 import httpx
 import pytest
-import uvicorn
 from langchain_core.messages import HumanMessage
 
 from backend.llm import chat_model
 from backend.openai_server import create_openai_app
-from tests.integration.test_app import free_port
+from tests.fixtures.servers import free_port, serving
 
 pytestmark = pytest.mark.integration
 QUESTION = [HumanMessage(content="Name one colour.")]
@@ -27,17 +25,8 @@ def server(base_model_dir):
     from backend.settings import Settings
 
     settings = Settings(base_model_dir=base_model_dir, max_new_tokens=8)
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_openai_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not srv.started and time.time() < deadline:
-        time.sleep(0.1)
-    assert srv.started
-    yield f"http://127.0.0.1:{port}/v1"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_openai_app(settings)) as url:
+        yield f"{url}/v1"
 
 
 @pytest.fixture
@@ -76,7 +65,6 @@ def test_unknown_adapters_and_bad_requests_get_clear_errors(remote, server, tmp_
 
 def test_the_app_client_against_vllm_with_a_lora_adapter(base_model_dir, tmp_path):
     """vLLM itself, where there is a GPU and the `gpu` extra: the same client code as above."""
-    import socket
     import subprocess
 
     import torch
@@ -86,9 +74,7 @@ def test_the_app_client_against_vllm_with_a_lora_adapter(base_model_dir, tmp_pat
                     "against `concierge llm-server` instead")
     from backend.settings import Settings
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen(["vllm", "serve", str(base_model_dir), "--served-model-name", "base", "--enable-lora",
                                "--max-lora-rank", "16", "--port", str(port), "--gpu-memory-utilization", "0.3"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
