@@ -304,6 +304,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_arguments(p).set_defaults(func=main_train)
     p = sub.add_parser("probes", help="score a model on the instruction-following and knowledge probes")
     add_probe_arguments(p).set_defaults(func=main_probes)
+    from training.ablation import add_ablation_arguments, main_ablation
+
+    p = sub.add_parser("ablation", help="the ReRec ablation: train every variant, evaluate and probe each, "
+                       "write docs/results/ablation.md (resumable)")
+    add_ablation_arguments(p).set_defaults(func=main_ablation)
     from backend.openai_server import add_llm_server_arguments, main_llm_server
     from training.registry import add_versions_arguments
     from training.worker import add_worker_arguments, main_worker

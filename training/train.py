@@ -218,6 +218,15 @@ def run_stage(name: str, ctx: StageContext) -> dict:
     return module.run(ctx)
 
 
+def restore_skipped_stage(name: str, done: dict, ctx: StageContext) -> None:
+    """What a stage finished in an earlier session leaves in `ctx` for the later stages: the rechead stage's
+    reward hook (the grpo stage of a resumed run, or of an ablation variant built on a shared head)."""
+    if name == "rechead" and done.get("head"):
+        from training.rechead import RecheadHook, load_backbone
+
+        ctx.rechead = RecheadHook(Path(done["head"]), *load_backbone(ctx.base_model))
+
+
 def select_cases(config: TrainConfig, bundle) -> list[TrainingCase]:
     """The run's cases: the bundle split (+ feedback), a seeded subset of `data.max_cases` of those that
     have something relevant (a case where nothing fits cannot be ranked)."""
@@ -316,6 +325,7 @@ def train(bundle_path: str, config: TrainConfig, run_dir: Path, resume: bool = F
             done = record["results"].get(name)
             if done and done.get("finished"):
                 print(f"{name}: finished earlier, skipped")
+                restore_skipped_stage(name, done, ctx)
             else:
                 result = run_stage(name, ctx) or {}
                 done = {**{k: (str(v) if isinstance(v, Path) else v) for k, v in result.items()}, "finished": True}

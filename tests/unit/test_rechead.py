@@ -109,6 +109,8 @@ def test_run_rechead_writes_a_loadable_head(tiny, tmp_path):
     assert meta["ndcg@5_after"]["train"] > meta["ndcg@5_before"]["train"]
     assert len((tmp_path / "run" / "rechead_metrics.jsonl").read_text().splitlines()) == 40
     # the GRPO hook, bound to one case
+    from types import SimpleNamespace
+
     from training.data import CasePrompt
     from training.rechead import RecheadHook
 
@@ -120,9 +122,16 @@ def test_run_rechead_writes_a_loadable_head(tiny, tmp_path):
     assert 0.0 < value <= 1.0
     with pytest.raises(ConciergeError, match="needs the case"):
         hook("1. Red.", ["it-1"])
+    # a resumed run (or an ablation variant) that skips the finished rechead stage gets the same hook back
+    from training.train import restore_skipped_stage
+
+    ctx = SimpleNamespace(base_model=model_dir, rechead=None)
+    restore_skipped_stage("rechead", {"head": str(head_dir), "finished": True}, ctx)
+    assert isinstance(ctx.rechead, RecheadHook)
+    assert ctx.rechead.bind(CasePrompt(chat, handles), cases[1].relevance)("1. Red.\nANSWER: A1", ["it-1"]) == \
+        pytest.approx(value, abs=1e-5)
     with pytest.raises(ConciergeError, match="not a Rechead directory"):
         load_head(tmp_path)
-    from types import SimpleNamespace
 
     from backend.rechead import check_backbone
 

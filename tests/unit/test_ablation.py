@@ -1,0 +1,134 @@
+"""The ablation harness: variant configs, the seeded variant runs, the task runner and the report's verdict."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from training.ablation import (VARIANTS, Plan, Task, build_tasks, claim_verdict, deep_merge, report_markdown,
+                               run_tasks, seed_variant_run, variant_rows)
+from training.config import load_config
+
+CONFIG = Path(__file__).resolve().parents[2] / "training" / "configs" / "ablation-cpu.yaml"
+
+
+def plan_in(tmp_path: Path) -> Plan:
+    return Plan(tmp_path / "bundle", CONFIG, tmp_path / "out", eval_queries=3, probe_limit=2, max_new_tokens=32)
+
+
+def test_deep_merge_changes_only_the_named_keys():
+    base = {"reward": {"qas": 0.1, "pas": 0.05}, "raae": {"enabled": True}, "seed": 0}
+    merged = deep_merge(base, {"reward": {"qas": 0.0}, "stages": ["grpo"]})
+    assert merged == {"reward": {"qas": 0.0, "pas": 0.05}, "raae": {"enabled": True}, "seed": 0, "stages": ["grpo"]}
+    assert base["reward"]["qas"] == 0.1  # the input is not changed
+
+
+def test_every_grpo_variant_gets_its_config_and_the_shared_sft_adapter(tmp_path):
+    plan = plan_in(tmp_path)
+    sft = plan.run_dir("sft")
+    sft.mkdir(parents=True)
+    (sft / "run.json").write_text(json.dumps({"status": "finished", "results": {
+        "traces": {"path": str(sft / "traces" / "traces.jsonl"), "finished": True},
+        "sft": {"adapter": str(sft / "sft" / "adapter"), "finished": True}}}))
+    head = plan.run_dir("rechead")
+    head.mkdir(parents=True)
+    (head / "run.json").write_text(json.dumps({"status": "finished", "results": {
+        "rechead": {"head": str(head / "rechead-stage" / "rechead"), "finished": True}}}))
+    shared = load_config(CONFIG)
+    grpo_variants = [v for v in VARIANTS if v.kind == "grpo"]
+    assert len(grpo_variants) == 7
+    for v in grpo_variants:
+        seed_variant_run(plan, v)
+        config = load_config(plan.run_dir(v.name) / "config.yaml")
+        record = json.loads((plan.run_dir(v.name) / "run.json").read_text())
+        assert record["results"]["sft"]["adapter"] == str(sft / "sft" / "adapter")
+        assert config.stages[-1] == "grpo" and config.grpo.max_steps == shared.grpo.max_steps  # same budget
+        assert ("rechead" in record["results"]) == v.rechead_reward == ("rechead" in config.stages)
+    by_name = {v.name: load_config(plan.run_dir(v.name) / "config.yaml") for v in grpo_variants}
+    assert by_name["rerec"].raae.enabled and by_name["rerec"].curriculum.enabled and by_name["rerec"].reward.qas > 0
+    assert not by_name["no-raae"].raae.enabled and by_name["no-raae"].reward.qas == shared.reward.qas
+    assert by_name["no-qas"].reward.qas == 0.0 and by_name["no-qas"].reward.pas == shared.reward.pas
+    assert by_name["no-pas"].reward.pas == 0.0 and by_name["no-pas"].reward.qas == shared.reward.qas
+    assert not by_name["no-curriculum"].curriculum.enabled and by_name["no-curriculum"].raae.enabled
+    plain = by_name["plain-grpo"]
+    assert (plain.reward.qas, plain.reward.pas, plain.reward.format, plain.reward.missing_answer) == (0, 0, 0, 0)
+    assert not plain.raae.enabled and not plain.curriculum.enabled and plain.reward.ndcg == 1.0
+    assert by_name["rerec-rechead"].reward.rechead > 0
+
+
+def test_the_task_graph_waits_for_what_each_task_needs(tmp_path):
+    tasks = {t.name: t for t in build_tasks(plan_in(tmp_path))}
+    assert tasks["train rerec"].needs == ["train sft"]
+    assert tasks["train rerec-rechead"].needs == ["train sft", "train rechead"]
+    assert tasks["eval rerec"].needs == ["train rerec"] and tasks["eval zero-shot"].needs == []
+    assert tasks["eval rechead"].needs == ["train rechead"] and "probes rechead" not in tasks
+    assert "--llm-limit" in tasks["eval sft"].command and "3" in tasks["eval sft"].command
+    assert tasks["eval sft"].env == {"CONCIERGE_MAX_NEW_TOKENS": "32"}
+
+
+def _writer(path: Path, code: int = 0) -> list[str]:
+    return [sys.executable, "-c", f"import pathlib, sys; pathlib.Path({str(path)!r}).write_text('x'); sys.exit({code})"]
+
+
+def test_run_tasks_orders_skips_and_reports_failures(tmp_path):
+    plan = plan_in(tmp_path)
+    a, b, c, d = (tmp_path / f"{n}.done" for n in "abcd")
+    order = tmp_path / "order.txt"
+    log_b = [sys.executable, "-c", f"import pathlib; p = pathlib.Path({str(order)!r}); "
+             f"assert pathlib.Path({str(a)!r}).is_file(); p.write_text('b'); pathlib.Path({str(b)!r}).write_text('x')"]
+    tasks = [Task("b", log_b, b, needs=["a"]), Task("a", _writer(a), a),
+             Task("c", _writer(c, code=3), c), Task("d", _writer(d), d, needs=["c"])]
+    status = run_tasks(plan, tasks, jobs=2, progress=False)
+    assert status["a"] == status["b"] == "done" and order.read_text() == "b"
+    assert status["c"].startswith("failed (exit 3") and status["d"].startswith("skipped (c")
+    assert not d.exists() and (plan.out / "logs" / "c.log").is_file()
+    # a rerun does not start what is done
+    b.write_text("kept")
+    assert run_tasks(plan, tasks[:2], jobs=1, progress=False) == {"a": "done", "b": "done"}
+    assert b.read_text() == "kept"
+
+
+def _result(scores: list[float]) -> dict:
+    """An evaluation results.json with these per-query NDCG@5 values (other metrics alike)."""
+    per_query = [{"query_id": f"q{i}", "type": "explicit", "scores": {m: s for m in ("ndcg@5", "ndcg@10", "recall@5",
+                                                                                      "hit@1")},
+                  "notes": {"picks": 1 if s > 0.5 else 0, "answer_found": s > 0.5}} for i, s in enumerate(scores)]
+    mean = sum(scores) / len(scores)
+    interval = {"mean": mean, "low": min(scores), "high": max(scores)}
+    return {"results": {"rerank": {"sys": {"metrics": {m: interval for m in ("ndcg@5", "ndcg@10", "recall@5", "hit@1")},
+                                           "per_query": per_query}}}}
+
+
+def test_the_claim_is_computed_from_the_results(tmp_path):
+    plan = plan_in(tmp_path)
+    scores = {"zero-shot": [0.1, 0.2, 0.3], "plain-grpo": [0.5, 0.6, 0.7], "rerec": [0.8, 0.9, 0.85],
+              "sft": [0.4, 0.45, 0.5]}
+    for name, values in scores.items():
+        plan.eval_dir(name).mkdir(parents=True)
+        (plan.eval_dir(name) / "results.json").write_text(json.dumps(_result(values)))
+    plan.probes_file("x").parent.mkdir(parents=True)
+    for name, (following, knowledge) in {"zero-shot": (0.4, 0.8), "plain-grpo": (0.4, 0.8), "rerec": (0.39, 0.8)}.items():
+        plan.probes_file(name).write_text(json.dumps({"instruction_following": following, "knowledge_contains": knowledge}))
+    rows = variant_rows(plan)
+    verdict = "\n".join(claim_verdict(rows))
+    assert "interval clear of zero-shot's: **yes**" in verdict and "rerec probes within 5%" in verdict
+    assert "The claim **holds**" in verdict
+    # a candidate that forgets more than 5% of the base model's instruction following breaks the claim
+    plan.probes_file("rerec").write_text(json.dumps({"instruction_following": 0.37, "knowledge_contains": 0.8}))
+    assert "The claim **does not hold**" in "\n".join(claim_verdict(variant_rows(plan)))
+    report = report_markdown(plan, variant_rows(plan), {"eval no-qas": "failed (exit 1)"}, None)
+    assert "| ReRec full | 0.850 [0.800, 0.900]" in report and "rerec − plain-grpo (n=3) | +0.250" in report
+    assert "| ReRec without QAS | not evaluated (failed (exit 1))" in report
+    assert "2/3" not in report.split("| SFT only")[0] and "| 3/3 |" in report  # valid answers of ReRec full
+
+
+def test_missing_results_leave_the_claim_unchecked(tmp_path):
+    plan = plan_in(tmp_path)
+    assert "cannot be checked" in claim_verdict(variant_rows(plan))[0]
+    for name, values in {"zero-shot": [0.1, 0.2], "plain-grpo": [0.5, 0.6], "rerec": [0.8, 0.9]}.items():
+        plan.eval_dir(name).mkdir(parents=True)
+        (plan.eval_dir(name) / "results.json").write_text(json.dumps(_result(values)))
+    verdict = "\n".join(claim_verdict(variant_rows(plan)))  # better rankings, but nobody probed the models
+    assert "rerec probes within 5% of the base model (not measured): **no**" in verdict
+    assert "The claim **does not hold**" in verdict
