@@ -217,7 +217,7 @@ def nothing_fits_message(query: QueryGraph, candidates: list[Candidate]) -> str:
 
 def recommend(client_id: str, text: str, conversation_id: int | None = None,
               on_token: Callable[[str], None] | None = None, seed: int | None = None,
-              settings: Settings | None = None) -> ShortlistResult:
+              settings: Settings | None = None, model: ModelVersion | None = None) -> ShortlistResult:
     """A reasoned shortlist for a client's request, persisted.
 
     Args:
@@ -226,6 +226,8 @@ def recommend(client_id: str, text: str, conversation_id: int | None = None,
         conversation_id (`int`, *optional*): continue this conversation (must be this client's).
         on_token (`callable`, *optional*): called with each streamed piece of the model's text.
         seed (`int`, *optional*): fixes the candidate shuffle (tests, evaluation).
+        model (`ModelVersion`, *optional*): answer with this version instead of the active one (the evaluation
+            of a candidate adapter; it need not be stored).
 
     Returns:
         `ShortlistResult`
@@ -260,7 +262,7 @@ def recommend(client_id: str, text: str, conversation_id: int | None = None,
     timings.update({f"retrieval_{k}": v for k, v in retrieval_timings.items()})
     fitting = [c for c in candidates if not c.violations]
 
-    version = active_model_version()
+    version = model if model is not None else active_model_version()
     model_version = version.version if version else "base"
     completion, fallback, parsed_steps, picks = "", False, [], []
     handles: dict[str, dict] = {}

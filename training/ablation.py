@@ -11,8 +11,9 @@ time as soon as what they need is there:
     train rechead ─┴─> the +Rechead-reward variant; `rechead@HEAD` (the head ranking alone)
     each model ────> eval (test split, re-ranking protocol, the same seeded queries) and probes
 
-Each task writes its own log under `<out>/logs/` and a file that marks it done; a rerun skips what is
-done, so an interrupted ablation continues where it stopped. The report is written from those files
+Each task writes its own log (and, while it runs, its pid) under `<out>/logs/` and a file that marks it
+done; a rerun skips what is done and waits for what another invocation is still running, so an
+interrupted ablation continues where it stopped. The report is written from those files
 only: metrics with bootstrap intervals, paired differences on the same queries, probe scores, the
 training wall and step times, and whether the claim of the issue holds (computed, not asserted).
 """
@@ -213,7 +214,33 @@ def build_tasks(plan: Plan, variants: tuple[Variant, ...] = VARIANTS) -> list[Ta
             tasks.append(Task(f"probes {v.name}", cli("probes", plan.probe_model(v), "--limit", str(plan.probe_limit),
                                                       "--out", str(plan.probes_file(v.name)), "--quiet"),
                               plan.probes_file(v.name), needs=list(needs)))
+    llm_evals = [f"eval {v.name}" for v in variants if v.kind in ("base", "sft", "grpo")]
+    tasks.append(Task("eval full-catalogue", cli("eval", bundle, "--split", "test", "--protocol", "full",
+                                                 "--systems", ",".join(["<best-pipeline>", *BASELINES]),
+                                                 "--limit", str(plan.eval_queries), "--llm-limit", str(plan.eval_queries),
+                                                 "--seed", str(plan.seed), "--out", str(plan.eval_dir("full-catalogue")),
+                                                 "--threads", "1", "--quiet"),
+                      plan.eval_dir("full-catalogue") / "results.json", needs=llm_evals, env=answer_length))
     return tasks
+
+
+def best_variant(plan: Plan) -> Variant:
+    """The LLM variant with the highest NDCG@5 on the re-ranking protocol (the first listed on a tie)."""
+    scored = []
+    for v in VARIANTS:
+        report = _load(plan.eval_dir(v.name) / "results.json")
+        if v.kind in ("base", "sft", "grpo") and report:
+            result = next(iter(report["results"]["rerank"].values()))
+            if "metrics" in result:
+                scored.append((result["metrics"]["ndcg@5"]["mean"], -VARIANTS.index(v), v))
+    if not scored:
+        raise ConciergeError("no LLM variant has a re-ranking evaluation to pick the best one from")
+    return max(scored, key=lambda t: t[:2])[2]
+
+
+def pipeline_system(plan: Plan, v: Variant) -> str:
+    """The whole serving pipeline answering with the variant's model."""
+    return "pipeline" if v.kind == "base" else f"pipeline@{plan.probe_model(v)}"
 
 
 def resolve_command(plan: Plan, task: Task) -> list[str]:
@@ -224,6 +251,8 @@ def resolve_command(plan: Plan, task: Task) -> list[str]:
     for part in task.command:
         if part.startswith("<system:"):
             part = plan.system(by_name[part[len("<system:"):-1]])
+        elif "<best-pipeline>" in part:
+            part = part.replace("<best-pipeline>", pipeline_system(plan, best_variant(plan)))
         out.append(part)
     return out
 
@@ -249,6 +278,7 @@ def run_tasks(plan: Plan, tasks: list[Task], jobs: int, progress: bool = True) -
                 continue
             log.close()
             del running[name]
+            (logs / (safe(name) + ".pid")).unlink(missing_ok=True)
             minutes = (time.perf_counter() - started) / 60
             if proc.returncode == 0 and task.is_done():
                 status[name] = "done"
@@ -256,14 +286,22 @@ def run_tasks(plan: Plan, tasks: list[Task], jobs: int, progress: bool = True) -
                 status[name] = f"failed (exit {proc.returncode}, see {logs / (safe(name) + '.log')})"
             bar.update(1)
             bar.write(f"{name}: {status[name]} after {minutes:.1f} min")
+        elsewhere = {t.name for t in pending if running_elsewhere(logs / (safe(t.name) + ".pid"))}
         for task in list(pending):
+            if task.name in elsewhere:
+                continue  # another invocation runs it: wait, then take its result
+            if task.is_done():
+                status[task.name] = "done"
+                pending.remove(task)
+                bar.update(1)
+                continue
             broken = [n for n in task.needs if status.get(n, "").startswith(("failed", "skipped"))]
             if broken:
                 status[task.name] = f"skipped ({', '.join(broken)} did not finish)"
                 pending.remove(task)
                 bar.update(1)
                 continue
-            if len(running) >= jobs or any(status.get(n) != "done" for n in task.needs):
+            if len(running) + len(elsewhere) >= jobs or any(status.get(n) != "done" for n in task.needs):
                 continue
             pending.remove(task)
             if task.prepare is not None:
@@ -271,6 +309,7 @@ def run_tasks(plan: Plan, tasks: list[Task], jobs: int, progress: bool = True) -
             log = (logs / (safe(task.name) + ".log")).open("w")
             proc = subprocess.Popen(resolve_command(plan, task), stdout=log, stderr=subprocess.STDOUT,
                                     env={**os.environ, **task.env})
+            (logs / (safe(task.name) + ".pid")).write_text(str(proc.pid))
             running[task.name] = (proc, task, time.perf_counter(), log)
             bar.set_postfix_str(", ".join(running))
         time.sleep(2)
@@ -280,6 +319,19 @@ def run_tasks(plan: Plan, tasks: list[Task], jobs: int, progress: bool = True) -
 
 def safe(name: str) -> str:
     return name.replace(" ", "-")
+
+
+def running_elsewhere(pid_file: Path) -> bool:
+    """Whether the process named in `pid_file` (a task started by another invocation) is still alive."""
+    try:
+        pid = int(pid_file.read_text().strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return False
+    stat = Path(f"/proc/{pid}/stat")  # an exited child that nobody waited for yet is a zombie, not alive
+    if stat.is_file() and stat.read_text().rsplit(")", 1)[-1].split()[0] == "Z":
+        return False
+    return pid != os.getpid()
 
 
 # ----------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ and only they can score on a request that nothing in the catalogue fits.
 | `retrieval` | the serving candidate generator (`backend.retrieval.retrieve`) | yes (1) |
 | `reasoner` | the base LLM, serving prompt, over the given candidates (re-ranking only) | yes (1, 2) |
 | `rechead@DIR` | RPORec's scoring head over the base model's hidden states, one forward pass (re-ranking only) | yes (1) |
-| `pipeline` | `backend.service.recommend`, end to end (whole-catalogue protocol only) | yes: `nothing_fits` |
+| `pipeline` | `backend.service.recommend`, end to end (whole-catalogue protocol only); `pipeline@DIR` answers with the LoRA adapter in DIR | yes: `nothing_fits` |
 
 (1) when the parsed request is impossible or no candidate meets its hard constraints, the rule of
 `backend.service.recommend`. (2) The prompt itself offers the model no "nothing fits" answer.
@@ -491,14 +491,24 @@ class Pipeline:
 
     name, can_abstain, protocols = "pipeline", True, ("full",)
 
-    def __init__(self, world: EvalWorld):
+    def __init__(self, world: EvalWorld, adapter: str | None = None):
+        from backend.tables import ModelVersion
+
         self.seed = world.seed
         self.last: dict = {}
+        self.model = None  # the active version of the scratch store (the base model there)
+        if adapter:  # `pipeline@DIR`: the same pipeline answering with a run's LoRA adapter
+            from backend.llm import _check_adapter_dir
+
+            path = Path(adapter).resolve()
+            _check_adapter_dir(path)  # fail before the first query, not inside each one
+            self.model = ModelVersion(version=_adapter_name(path), status="candidate", base_model="base",
+                                      adapter_path=str(path))
 
     def rank(self, query: dict, candidates: list[str] | None, k: int) -> list[str]:
         from backend.service import recommend
 
-        result = recommend(query["client_id"], query["text"], seed=self.seed)
+        result = recommend(query["client_id"], query["text"], seed=self.seed, model=self.model)
         self.last = {"fallback_used": result.fallback_used, "nothing_fits": result.nothing_fits,
                      "model_version": result.model_version,
                      "picked_by_model": sum(1 for it in result.items if it.get("picked_by") == "model")}
@@ -508,7 +518,8 @@ class Pipeline:
 SYSTEMS = {cls.name: cls for cls in (Popularity, BM25, Embedding, GraphPPR, ALS, ServingRetrieval, Reasoner,
                                      Rechead, Pipeline)}
 SLOW = {"reasoner", "pipeline", "rechead"}  # systems that run the LLM once per query
-WITH_PATH = {"reasoner": "an adapter directory", "rechead": "a Rechead directory (required)"}
+WITH_PATH = {"reasoner": "an adapter directory", "pipeline": "an adapter directory",
+             "rechead": "a Rechead directory (required)"}
 
 
 def system_kind(spec: str) -> str:
@@ -524,8 +535,8 @@ def check_systems(specs: list[str]) -> None:
             raise ConciergeError(f"unknown system {spec!r}; choose from {', '.join(SYSTEMS)} "
                                  "(`reasoner@DIR` answers with the LoRA adapter in DIR)")
         if "@" in spec and kind not in WITH_PATH:
-            raise ConciergeError(f"{spec!r}: only the reasoner (`reasoner@ADAPTER_DIR`) and the Rechead "
-                                 "(`rechead@HEAD_DIR`) take a directory")
+            raise ConciergeError(f"{spec!r}: only the reasoner and the pipeline (`reasoner@ADAPTER_DIR`, "
+                                 "`pipeline@ADAPTER_DIR`) and the Rechead (`rechead@HEAD_DIR`) take a directory")
         if kind == "rechead" and "@" not in spec:
             raise ConciergeError("the Rechead needs its directory: `rechead@var/runs/RUN/rechead`")
 
@@ -536,6 +547,8 @@ def make_system(spec: str, world: EvalWorld):
     kind, _, adapter = spec.partition("@")
     if kind == "reasoner" and adapter:
         return Reasoner(world, adapter=adapter)
+    if kind == "pipeline" and adapter:
+        return Pipeline(world, adapter=adapter)
     if kind == "rechead":
         return Rechead(world, adapter)
     return SYSTEMS[kind](world)

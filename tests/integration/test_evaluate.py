@@ -161,7 +161,17 @@ def test_a_model_version_is_evaluated_from_its_adapter_directory(tiny, llm_env, 
     result = ev.evaluate(config)["results"]["rerank"][f"reasoner@{adapter}"]
     assert result["n"] == 1 and not result["failures"]
 
+    # the whole pipeline on the whole catalogue, answering with the same adapter (not a stored version)
+    from training.systems import _adapter_name
+
+    config = ev.EvalConfig(bundle=str(tiny), systems=[f"pipeline@{adapter}"], protocols=["full"],
+                           limit=1, progress=False, resamples=50, threads=1)
+    result = ev.evaluate(config)["results"]["full"][f"pipeline@{adapter}"]
+    assert result["n"] == 1 and not result["failures"]
+    assert result["per_query"][0]["notes"]["model_version"] == _adapter_name(adapter)
+
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ConciergeError, match="not a PEFT adapter"):
-        ev.evaluate(ev.EvalConfig(bundle=str(tiny), systems=[f"reasoner@{tmp_path / 'empty'}"],
-                                  protocols=["rerank"], limit=1, progress=False))
+    for system, protocol in (("reasoner", "rerank"), ("pipeline", "full")):
+        with pytest.raises(ConciergeError, match="not a PEFT adapter"):
+            ev.evaluate(ev.EvalConfig(bundle=str(tiny), systems=[f"{system}@{tmp_path / 'empty'}"],
+                                      protocols=[protocol], limit=1, progress=False))

@@ -89,6 +89,22 @@ def test_run_tasks_orders_skips_and_reports_failures(tmp_path):
     assert b.read_text() == "kept"
 
 
+def test_a_task_another_invocation_runs_is_awaited_not_started_twice(tmp_path):
+    import subprocess
+
+    plan = plan_in(tmp_path)
+    marker, starts = tmp_path / "e.done", tmp_path / "starts.txt"
+    other = subprocess.Popen([sys.executable, "-c", f"import pathlib, time; time.sleep(3); "
+                              f"pathlib.Path({str(marker)!r}).write_text('other')"])
+    (plan.out / "logs").mkdir(parents=True)
+    (plan.out / "logs" / "e.pid").write_text(str(other.pid))
+    count = [sys.executable, "-c", f"open({str(starts)!r}, 'a').write('x')"]
+    status = run_tasks(plan, [Task("e", count, marker), Task("f", _writer(tmp_path / "f.done"), tmp_path / "f.done",
+                                                               needs=["e"])], jobs=2, progress=False)
+    other.wait()
+    assert status == {"e": "done", "f": "done"} and marker.read_text() == "other" and not starts.exists()
+
+
 def _result(scores: list[float]) -> dict:
     """An evaluation results.json with these per-query NDCG@5 values (other metrics alike)."""
     per_query = [{"query_id": f"q{i}", "type": "explicit", "scores": {m: s for m in ("ndcg@5", "ndcg@10", "recall@5",

@@ -95,7 +95,7 @@ def test_system_specs_name_their_directories_clearly():
     from catalog.errors import ConciergeError
     from training.systems import check_systems
 
-    check_systems(["bm25", "reasoner@var/runs/x/adapter", "rechead@var/runs/x/rechead"])
+    check_systems(["bm25", "reasoner@var/runs/x/adapter", "pipeline@var/runs/x/adapter", "rechead@var/runs/x/rechead"])
     with pytest.raises(ConciergeError, match="needs its directory"):
         check_systems(["rechead"])
     with pytest.raises(ConciergeError, match="take a directory"):
