@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -124,6 +125,8 @@ class MetricsCallback(_trainer_callback_base()):
         self.last = None
 
     def on_train_begin(self, args, state, control, **kwargs):
+        if not state.is_world_process_zero:
+            return
         keep = [row for row in read_metrics(self.path)
                 if row.get("stage") != self.stage or row.get("step", 0) <= state.global_step]
         self.path.write_text("".join(json.dumps(row) + "\n" for row in keep))
@@ -270,7 +273,15 @@ def latest_run_dir(var_dir: Path) -> Path:
     return runs[-1]
 
 
+def is_main_process() -> bool:
+    """False in the other ranks of a multi-process launch (`accelerate launch`, torchrun set RANK): only
+    rank 0 writes the run's shared files (run.json, config.yaml, plots, model card)."""
+    return int(os.environ.get("RANK", "0") or 0) == 0
+
+
 def _write_json(path: Path, data: dict) -> None:
+    if not is_main_process():
+        return
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=2, default=str))
     tmp.replace(path)
@@ -298,7 +309,8 @@ def train(bundle_path: str, config: TrainConfig, run_dir: Path, resume: bool = F
     run_dir.mkdir(parents=True, exist_ok=True)
     record_path = run_dir / "run.json"
     record = json.loads(record_path.read_text()) if resume and record_path.is_file() else {}
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    if is_main_process():
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
     bundle = load_bundle(bundle_path)
     base_model = Path(config.model.base) if config.model.base else materialise_base_model(get_settings())
     if not (base_model / "config.json").is_file():
@@ -341,6 +353,8 @@ def train(bundle_path: str, config: TrainConfig, run_dir: Path, resume: bool = F
     record.update({"status": "finished", "adapter": str(final) if ctx.adapter else None,
                    "seconds_this_session": round(time.perf_counter() - started, 1),
                    "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    if not is_main_process():
+        return record
     plot = write_plots(run_dir)
     record["plot"] = str(plot) if plot else None
     _write_json(record_path, record)

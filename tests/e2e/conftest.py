@@ -13,7 +13,11 @@ from tests.fixtures.servers import serving
 CHROMIUM = "/usr/bin/chromium"
 PASSWORDS = {"admin": "admin-pass-e2e", "associate": "associate-pass-e2e", "client": "client-pass-e2e"}
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+# The screenshots and the browser latency go to docs/ only when asked (CONCIERGE_E2E_WRITE_DOCS=1, e.g. before
+# a release); otherwise to a scratch directory, so that a test run leaves the working tree as it was.
+WRITE_DOCS = os.environ.get("CONCIERGE_E2E_WRITE_DOCS") == "1"
+ARTIFACTS = ROOT / "docs" if WRITE_DOCS else Path(os.environ.get("TMPDIR", "/tmp")) / f"concierge-e2e-{os.getpid()}"
+SCREENSHOTS = ARTIFACTS / "screenshots"
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from sqlmodel import select
 
 from backend.store import session
 from backend.tables import Feedback, Shortlist
-from tests.e2e.conftest import ROOT, screenshot, sign_in
+from tests.e2e.conftest import ARTIFACTS, screenshot, sign_in
 
 pytestmark = pytest.mark.e2e
 SEED_REQUEST = ("I need a bag for my summer wedding in Tuscany that can also work for client dinners in Milan this fall. "
@@ -117,7 +117,7 @@ def test_client_asks_the_seed_request_and_gets_a_shortlist(server, page):
 def write_latency(runs: list[tuple[str, str, dict]], stored: list) -> None:
     from backend.settings import get_settings
 
-    out = ROOT / "docs" / "results"
+    out = ARTIFACTS / "results"
     out.mkdir(parents=True, exist_ok=True)
     server_side = [{k: s.timings.get(k) for k in ("first_token_ms", "llm_ms", "total_ms", "llm_tokens_per_s",
                                                    "llm_completion_tokens")} for s in stored]

@@ -66,3 +66,23 @@ def test_cli_turns_config_errors_into_a_message(tmp_path, capsys):
     bad.write_text("grpo:\n  steps: 3\n")
     assert main(["--bundle", str(tmp_path), "--config", str(bad)]) == 2
     assert "unknown key grpo.steps" in capsys.readouterr().err
+
+
+def test_the_ablation_config_trains_sft_then_grpo_on_one_thread():
+    config = load_config(CONFIGS / "ablation-cpu.yaml")
+    assert config.stages == ["traces", "sft", "grpo"] and config.model.torch_threads == 1
+    assert not config.grpo.use_vllm and config.sft["max_steps"] >= 50 and config.traces["modes"] == ["template"]
+
+
+def test_only_rank_zero_writes_the_run_files(tmp_path, monkeypatch):
+    from training.train import _write_json, is_main_process
+
+    monkeypatch.setenv("RANK", "1")  # as `accelerate launch` sets it in the second process
+    assert not is_main_process()
+    _write_json(tmp_path / "run.json", {"status": "running"})
+    assert not (tmp_path / "run.json").exists()
+    monkeypatch.setenv("RANK", "0")
+    _write_json(tmp_path / "run.json", {"status": "running"})
+    assert '"running"' in (tmp_path / "run.json").read_text()
+    monkeypatch.delenv("RANK")
+    assert is_main_process()
