@@ -22,6 +22,9 @@ from catalog.bundle import Bundle
 from catalog.errors import ConciergeError
 
 FEEDBACK_GRADES = {"purchase": 3, "accept": 2, "replace": 2, "reject": 0}  # replace: the associate's own pick
+# reorder: the associate kept the item and gave it a place; the top place is as good as an accept, a lower one
+# says "relevant, but others first" (grade 1)
+REORDER_TOP, REORDER_LOWER = 2, 1
 STEP_FLAGS = {"flag_wrong": "wrong", "flag_irrelevant": "irrelevant"}
 
 
@@ -107,7 +110,8 @@ def cases_from_feedback(since_id: int | None = None, size: int = 20, seed: int =
 
     Each shortlist with at least one Feedback row newer than `since_id` becomes one case: its stored
     candidates (plus any item an associate put in by `replace`), shuffled by a seed of the shortlist id;
-    grades from the latest judgement per item (a purchase always counts 3). A shortlist where nothing was
+    grades from the latest judgement per item (`feedback_relevance`: a purchase always counts 3, a reorder
+    to the top 2, to a lower place 1). A shortlist where nothing was
     judged positively is kept only when it has flagged steps (its relevance is then empty).
 
     Args:
@@ -146,15 +150,19 @@ def cases_from_feedback(since_id: int | None = None, size: int = 20, seed: int =
 
 
 def feedback_relevance(rows: list) -> dict[str, int]:
-    """Item id -> grade from Feedback rows (oldest first): latest accept/reject wins, a purchase counts 3."""
+    """Item id -> grade from Feedback rows (oldest first): the latest accept / reject / reorder wins, a
+    purchase counts 3. A reorder to the top place counts as an accept (2), to a lower place 1."""
     grades: dict[str, int] = {}
     for row in rows:
         item = row.replacement_item_id if row.kind == "replace" else row.item_id
-        if item is None or row.kind not in FEEDBACK_GRADES:
+        if item is None or (row.kind not in FEEDBACK_GRADES and row.kind != "reorder"):
             continue
         if grades.get(item) == 3 and row.kind != "purchase":
             continue  # what the client bought stays ideal whatever was said before or after
-        grades[item] = FEEDBACK_GRADES[row.kind]
+        if row.kind == "reorder":
+            grades[item] = REORDER_TOP if getattr(row, "new_rank", None) == 1 else REORDER_LOWER
+        else:
+            grades[item] = FEEDBACK_GRADES[row.kind]
     return {item: grade for item, grade in grades.items() if grade > 0}
 
 

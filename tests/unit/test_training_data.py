@@ -29,14 +29,23 @@ def test_shown_candidates_keep_order_and_at_most_half_relevant():
 
 
 class Row:
-    def __init__(self, id, kind, item_id=None, replacement_item_id=None):
+    def __init__(self, id, kind, item_id=None, replacement_item_id=None, new_rank=None):
         self.id, self.kind, self.item_id, self.replacement_item_id = id, kind, item_id, replacement_item_id
+        self.new_rank = new_rank
 
 
 def test_feedback_grades_latest_judgement_and_purchase_wins():
     rows = [Row(1, "accept", "a"), Row(2, "reject", "a"), Row(3, "accept", "b"), Row(4, "purchase", "c"),
             Row(5, "reject", "c"), Row(6, "replace", "d", "e"), Row(7, "flag_wrong")]
     assert feedback_relevance(rows) == {"b": 2, "c": 3, "e": 2}
+
+
+def test_a_reorder_grades_the_item_by_its_new_place():
+    rows = [Row(1, "reorder", "a", new_rank=1), Row(2, "reorder", "b", new_rank=3), Row(3, "reject", "c"),
+            Row(4, "reorder", "c", new_rank=2), Row(5, "purchase", "d"), Row(6, "reorder", "d", new_rank=4),
+            Row(7, "accept", "e"), Row(8, "reorder", "e", new_rank=5)]
+    assert feedback_relevance(rows) == {"a": 2, "b": 1, "c": 1, "d": 3, "e": 1}
+    assert feedback_relevance([Row(1, "reorder", "a", new_rank=2), Row(2, "reject", "a")]) == {}
 
 
 def test_cases_from_feedback_reads_the_store(settings):
