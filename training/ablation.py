@@ -525,7 +525,8 @@ def add_ablation_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     parser.add_argument("--out", default="var/ablation", help="runs, evaluations, probes and logs go here")
     parser.add_argument("--eval-queries", type=int, default=40, help="test queries per system (a seeded subset)")
     parser.add_argument("--probe-limit", type=int, default=20, help="probes of each set per model")
-    parser.add_argument("--max-new-tokens", type=int, default=128, help="answer length at evaluation")
+    parser.add_argument("--max-new-tokens", type=int, default=160,
+                        help="answer length at evaluation (the template traces run up to 147 tokens)")
     parser.add_argument("--jobs", type=int, default=2, help="tasks at once (each uses one torch thread)")
     parser.add_argument("--report", default="docs/results/ablation.md", help="the Markdown report")
     parser.add_argument("--report-only", action="store_true", help="only rewrite the report from what is there")
