@@ -265,6 +265,7 @@ def recommend(client_id: str, text: str, conversation_id: int | None = None,
     version = model if model is not None else active_model_version()
     model_version = version.version if version else "base"
     completion, fallback, parsed_steps, picks = "", False, [], []
+    ranker = "retrieval"  # what orders the items the model did not pick
     handles: dict[str, dict] = {}
     if query.impossible or not fitting:
         message = nothing_fits_message(query, candidates)
@@ -284,14 +285,20 @@ def recommend(client_id: str, text: str, conversation_id: int | None = None,
         picks = [by_id[handles[h]["item_id"]] for h in parsed.picks]
         fallback = not picks
         chosen = list(picks)
-        for cand in fitting:  # fill up from the retrieval order
+        order = fitting
+        if settings.rechead_dir is not None:  # the Rechead's order over what the model was shown
+            started = time.perf_counter()
+            order, ranker = rechead_order(settings, messages, handles, shown, fitting), "rechead"
+            timings["rechead_ms"] = _ms(started)
+        for cand in order:  # fill up
             if len(chosen) >= max(SHORTLIST_TARGET, min(len(picks), SHORTLIST_MAX)):
                 break
             if cand not in chosen:
                 chosen.append(cand)
         chosen = chosen[:SHORTLIST_MAX]
+        ranked_by = "our catalogue search" if ranker == "retrieval" else "our recommendation scorer"
         message = ("Here is what I would suggest." if not fallback else
-                   "Here is what I would suggest (ranked by our catalogue search: the model's answer could "
+                   f"Here is what I would suggest (ranked by {ranked_by}: the model's answer could "
                    "not be read).")
         if query.wrong_fact:
             message = f"A small correction: {query.wrong_fact}. " + message
@@ -307,13 +314,33 @@ def recommend(client_id: str, text: str, conversation_id: int | None = None,
     items = [{"item_id": c.item_id, "title": c.item["title"], "brand": c.item.get("brand"),
               "category": c.item.get("category"), "price": c.item.get("price"), "rank": rank,
               "justification": justify(c.item, query, preferences), "provenance": c.provenance(),
-              "picked_by": "model" if c in picks else "retrieval",
+              "picked_by": "model" if c in picks else ranker,
               "attributes": c.item.get("attributes", {})}
              for rank, c in enumerate(chosen, start=1)]
     result = ShortlistResult(0, 0, client_id, text, items, [c.to_dict() for c in checks], query.to_dict(),
                              model_version, fallback, not chosen, message, timings, completion)
     _persist(result, conversation_id, [c.item_id for c in candidates])
     return result
+
+
+@lru_cache(maxsize=2)
+def _rechead(path: str):
+    from backend.rechead import load_head
+
+    return load_head(path)[0]
+
+
+def rechead_order(settings: Settings, messages, handles: dict[str, dict], shown: list[Candidate],
+                  fitting: list[Candidate]) -> list[Candidate]:
+    """The candidates the model was shown, best first by the Rechead (`settings.rechead_dir`, one forward
+    pass of the base model over the prompt), then the other fitting ones in retrieval order."""
+    from backend.llm import chat_model
+    from backend.rechead import rank_on_shared
+
+    ranked = rank_on_shared(_rechead(str(settings.rechead_dir)), chat_model(settings).shared, messages, list(handles))
+    by_id = {c.item_id: c for c in shown}
+    first = [by_id[handles[h]["item_id"]] for h, _ in ranked]
+    return first + [c for c in fitting if c not in first]
 
 
 def _generate(messages, settings: Settings, version: ModelVersion | None, on_token, timings: dict) -> str:

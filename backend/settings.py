@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     openai_api_key: str = Field("EMPTY", description="API key sent to the OpenAI-compatible server.")
     openai_model: str = Field("base", description="Model name the server knows the base model by; a LoRA "
                               "adapter is addressed by its version name.")
+    rechead_dir: Path | None = Field(None, description="A Rechead from `concierge train --stages rechead` "
+                                     "(RUN/rechead-stage/rechead). When set, the shortlist is filled up (and falls "
+                                     "back) in the head's order over the candidates the model was shown, not the "
+                                     "retrieval order. Local backend only; off by default: on the demo test split "
+                                     "the head ranks below the retrieval order (docs/results/ablation.md).")
     max_new_tokens: int = Field(96, description="Most tokens the reasoner may generate per answer (on 2 CPU cores "
                                 "SmolLM2-135M decodes ~15-20 tokens/s, so 96 keeps a shortlist near 6 s).")
     temperature: float = Field(0.0, description="Sampling temperature of the reasoner (0: greedy).")
@@ -71,6 +76,13 @@ class Settings(BaseSettings):
                                "over by another worker and resumed from its last checkpoint.")
     job_max_attempts: int = Field(3, description="Starts of a job (first run plus resumptions) before it is "
                                   "marked failed.")
+
+    @model_validator(mode="after")
+    def _rechead_needs_local_model(self) -> "Settings":
+        if self.rechead_dir is not None and self.llm_backend != "local":
+            raise ValueError("CONCIERGE_RECHEAD_DIR needs CONCIERGE_LLM_BACKEND=local: the head reads the hidden "
+                             "states of the model in this process")
+        return self
 
     @property
     def sql_url(self) -> str:

@@ -127,3 +127,44 @@ def test_bad_requests_get_clear_errors_and_store_nothing(world, client, text, me
     with pytest.raises(ConciergeError, match=message):
         recommend(client or world.clients[0]["client_id"], text)
     assert (count(Shortlist), count(Message), count(Client)) == before
+
+
+
+def test_a_configured_rechead_orders_what_the_model_did_not_pick(world, canned, tmp_path, monkeypatch):
+    import torch
+
+    from backend import rechead
+    from backend.settings import get_settings
+
+    torch.manual_seed(0)
+    head_dir = rechead.save_head(rechead.RecHead(576), tmp_path / "head", {"note": "random, test only"})  # 576: SmolLM2
+    monkeypatch.setenv("CONCIERGE_RECHEAD_DIR", str(head_dir))
+    get_settings.cache_clear()
+    seen = {}
+    build_prompt, rank_on_shared = service.build_prompt, rechead.rank_on_shared
+
+    def keep_handles(*args, **kwargs):
+        seen["messages"], seen["handles"] = build_prompt(*args, **kwargs)
+        return seen["messages"], seen["handles"]
+
+    def keep_ranking(*args, **kwargs):
+        seen["ranked"] = rank_on_shared(*args, **kwargs)
+        return seen["ranked"]
+
+    monkeypatch.setattr(service, "build_prompt", keep_handles)
+    monkeypatch.setattr(rechead, "rank_on_shared", keep_ranking)
+    result = recommend(world.clients[0]["client_id"], SEED_REQUEST, seed=3)
+    by_model = [i["item_id"] for i in result.items if i["picked_by"] == "model"]
+    filled = [i["item_id"] for i in result.items if i["picked_by"] == "rechead"]
+    assert len(by_model) == 2 and filled and result.timings["rechead_ms"] > 0
+    assert sorted(h for h, _ in seen["ranked"]) == sorted(seen["handles"])  # every shown candidate scored
+    assert len({round(score, 6) for _, score in seen["ranked"]}) > 1
+    expected = [seen["handles"][h]["item_id"] for h, _ in seen["ranked"]]
+    assert filled == [i for i in expected if i not in by_model][:len(filled)]  # the fill-up follows the head
+
+    monkeypatch.setenv("CONCIERGE_LLM_BACKEND", "openai")  # the head needs the model's hidden states
+    get_settings.cache_clear()
+    with pytest.raises(ValueError, match="CONCIERGE_RECHEAD_DIR needs CONCIERGE_LLM_BACKEND=local"):
+        get_settings()
+    monkeypatch.delenv("CONCIERGE_LLM_BACKEND")
+    get_settings.cache_clear()
