@@ -437,6 +437,36 @@ def claim_verdict(rows: dict) -> list[str]:
     return lines
 
 
+def full_catalogue_section(plan: Plan) -> list[str]:
+    """The best variant's whole serving pipeline against the non-LLM baselines on the whole catalogue."""
+    report = _load(plan.eval_dir("full-catalogue") / "results.json")
+    if not report:
+        return []
+    systems = report["results"]["full"]
+    lines = ["## Whole-catalogue protocol: the best variant's pipeline against the non-LLM baselines", "",
+             f"Same {plan.eval_queries} test queries; the pipeline retrieves its own candidates from the whole "
+             "catalogue and answers with the model of the variant with the best re-ranking NDCG@5.", "",
+             "| system | NDCG@5 [95% CI] | NDCG@10 [95% CI] | Recall@5 | Hit@1 |", "| --- | --- | --- | ---: | ---: |"]
+    for spec, r in systems.items():
+        if "metrics" in r:
+            m = r["metrics"]
+            lines.append(f"| {spec} | {_ci(m['ndcg@5'])} | {_ci(m['ndcg@10'])} | {m['recall@5']['mean']:.3f} | "
+                         f"{m['hit@1']['mean']:.3f} |")
+        else:
+            lines.append(f"| {spec} | {r.get('error') or r.get('skipped')} ||||")
+    pipeline = next((spec for spec in systems if spec.startswith("pipeline")), None)
+    if pipeline and "per_query" in systems[pipeline]:
+        lines += ["", "| comparison (NDCG@5) | difference [95% CI] | p (sign flip) |", "| --- | --- | ---: |"]
+        for spec in systems:
+            if spec != pipeline and "per_query" in systems[spec]:
+                c = paired_comparison(per_query(systems[pipeline], "ndcg@5"), per_query(systems[spec], "ndcg@5"),
+                                      pipeline, spec, "ndcg@5", seed=plan.seed)
+                d = c.diff.to_dict()
+                lines.append(f"| pipeline − {spec} (n={c.n}) | {d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}] | "
+                             f"{c.p_value:.3f} |")
+    return lines + [""]
+
+
 def report_markdown(plan: Plan, rows: dict, status: dict, wall_seconds: float | None) -> str:
     """docs/results/ablation.md."""
     config = load_config(plan.config)
@@ -503,7 +533,9 @@ def report_markdown(plan: Plan, rows: dict, status: dict, wall_seconds: float | 
             lines.append(f"| {row['variant'].label} | {t['steps']} | {(t['seconds'] or 0) / 60:.1f} min | {t['step_s']} | "
                          f"{t['reward_first']:.3f} | {t['reward_last']:.3f} | {t['reward_mean']:.3f} |")
     lines += ["", "Rewards are not comparable across variants whose reward differs (plain GRPO has no format, QAS "
-              "or PAS terms and no missing-answer penalty).", "", "## The claim of issue 5", ""]
+              "or PAS terms and no missing-answer penalty).", ""]
+    lines += full_catalogue_section(plan)
+    lines += ["## The claim of issue 5", ""]
     lines += claim_verdict(rows)
     failed = {k: v for k, v in status.items() if v != "done"}
     if failed:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from training.ablation import (VARIANTS, Plan, Task, build_tasks, claim_verdict, deep_merge, report_markdown,
-                               run_tasks, seed_variant_run, variant_rows)
+                               resolve_command, run_tasks, seed_variant_run, variant_rows)
 from training.config import load_config
 
 CONFIG = Path(__file__).resolve().parents[2] / "training" / "configs" / "ablation-cpu.yaml"
@@ -137,6 +137,17 @@ def test_the_claim_is_computed_from_the_results(tmp_path):
     assert "| ReRec full | 0.850 [0.800, 0.900]" in report and "rerec − plain-grpo (n=3) | +0.250" in report
     assert "| ReRec without QAS | not evaluated (failed (exit 1))" in report
     assert "2/3" not in report.split("| SFT only")[0] and "| 3/3 |" in report  # valid answers of ReRec full
+    assert "Whole-catalogue protocol" not in report  # not run yet
+    task = next(t for t in build_tasks(plan) if t.name == "eval full-catalogue")
+    command = resolve_command(plan, task)  # the best re-ranker's model answers in the whole pipeline
+    assert f"pipeline@{plan.run_dir('rerec') / 'adapter'},bm25,retrieval" in command
+    full = _result([0.6, 0.7, 0.8])["results"]["rerank"]["sys"]
+    plan.eval_dir("full-catalogue").mkdir(parents=True)
+    (plan.eval_dir("full-catalogue") / "results.json").write_text(json.dumps({"results": {"full": {
+        "pipeline@x/rerec/adapter": full, "retrieval": _result([0.5, 0.7, 0.6])["results"]["rerank"]["sys"]}}}))
+    report = report_markdown(plan, variant_rows(plan), {}, None)
+    assert "| pipeline@x/rerec/adapter | 0.700 [0.600, 0.800]" in report
+    assert "| pipeline − retrieval (n=3) | +0.100" in report
 
 
 def test_missing_results_leave_the_claim_unchecked(tmp_path):
