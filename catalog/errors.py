@@ -8,3 +8,17 @@ Anything else that escapes is a bug.
 
 class ConciergeError(Exception):
     """An error caused by input, configuration or state that the user can fix."""
+
+
+def run_command(add_arguments, handler, prog: str, argv: list[str] | None = None) -> int:
+    """`python -m <module>` entry points: parse `argv` with the module's `add_arguments(parser)`, run
+    `handler(args)`, and turn a `ConciergeError` into its message on stderr and exit status 2."""
+    import argparse
+    import sys
+
+    parser = add_arguments(argparse.ArgumentParser(prog=prog))
+    try:
+        return handler(parser.parse_args(argv))
+    except ConciergeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

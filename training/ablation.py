@@ -34,7 +34,7 @@ from pathlib import Path
 
 import yaml
 
-from catalog.errors import ConciergeError
+from catalog.errors import ConciergeError, run_command
 from training.config import config_from_dict, load_config
 from training.metrics import paired_comparison
 
@@ -594,12 +594,7 @@ def main_ablation(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = add_ablation_arguments(argparse.ArgumentParser(prog="python -m training.ablation"))
-    try:
-        return main_ablation(parser.parse_args(argv))
-    except ConciergeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return run_command(add_ablation_arguments, main_ablation, "python -m training.ablation", argv)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,6 @@ import json
 import os
 import shutil
 import statistics
-import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -46,7 +45,7 @@ from pathlib import Path
 
 import yaml
 
-from catalog.errors import ConciergeError
+from catalog.errors import ConciergeError, run_command
 from training.config import STAGES, TrainConfig, load_config
 from training.data import CasePrompt, TrainingCase
 
@@ -460,12 +459,7 @@ def main_train(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m training.train ...` (also the entry point for `accelerate launch -m training.train`)."""
-    parser = add_train_arguments(argparse.ArgumentParser(prog="python -m training.train"))
-    try:
-        return main_train(parser.parse_args(argv))
-    except ConciergeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return run_command(add_train_arguments, main_train, "python -m training.train", argv)
 
 
 if __name__ == "__main__":
