@@ -373,10 +373,14 @@ def training_times(plan: Plan, v: Variant) -> dict:
         steps = [r for r in read_metrics(plan.run_dir(v.name) / "metrics.jsonl") if r.get("stage") == "grpo"]
         seconds = [r["seconds"] for r in steps if "seconds" in r]
         rewards = [r["reward"] for r in steps if "reward" in r]
+        lengths = [r["completions/mean_length"] for r in steps if "completions/mean_length" in r]
+        clipped = [r["completions/clipped_ratio"] for r in steps if "completions/clipped_ratio" in r]
         out["grpo"] = {"seconds": stage_seconds(v.name, "grpo"), "steps": len(steps),
                        "step_s": round(statistics.median(seconds), 1) if seconds else None,
                        "reward_first": rewards[0] if rewards else None, "reward_last": rewards[-1] if rewards else None,
-                       "reward_mean": round(statistics.fmean(rewards), 4) if rewards else None}
+                       "reward_mean": round(statistics.fmean(rewards), 4) if rewards else None,
+                       "length_first": lengths[0] if lengths else None, "length_last": lengths[-1] if lengths else None,
+                       "clipped_mean": round(statistics.fmean(clipped), 3) if clipped else None}
     return out
 
 
@@ -525,13 +529,18 @@ def report_markdown(plan: Plan, rows: dict, status: dict, wall_seconds: float | 
             lines.append(f"| {a} − {b} (n={c.n}) | {d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}] | "
                          f"{c.p_value:.3f} |")
     lines += ["", "## Training signal of the GRPO variants", "",
-              "| variant | steps | GRPO wall | s/step (median) | reward, first step | reward, last step | reward, mean |",
-              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+              "| variant | steps | GRPO wall | s/step (median) | reward, first step | reward, last step | reward, mean | "
+              "rollout tokens, first → last step | rollouts cut at the limit |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for name, row in rows.items():
         t = row["training"].get("grpo")
         if t and t.get("steps"):
+            length = (f"{t['length_first']:.0f} → {t['length_last']:.0f}" if t.get("length_first") is not None
+                      else "–")
+            clipped = f"{t['clipped_mean']:.0%}" if t.get("clipped_mean") is not None else "–"
             lines.append(f"| {row['variant'].label} | {t['steps']} | {(t['seconds'] or 0) / 60:.1f} min | {t['step_s']} | "
-                         f"{t['reward_first']:.3f} | {t['reward_last']:.3f} | {t['reward_mean']:.3f} |")
+                         f"{t['reward_first']:.3f} | {t['reward_last']:.3f} | {t['reward_mean']:.3f} | {length} | "
+                         f"{clipped} |")
     lines += ["", "Rewards are not comparable across variants whose reward differs (plain GRPO has no format, QAS "
               "or PAS terms and no missing-answer penalty).", ""]
     lines += full_catalogue_section(plan)

@@ -126,7 +126,14 @@ def test_the_claim_is_computed_from_the_results(tmp_path):
     plan.probes_file("x").parent.mkdir(parents=True)
     for name, (following, knowledge) in {"zero-shot": (0.4, 0.8), "plain-grpo": (0.4, 0.8), "rerec": (0.39, 0.8)}.items():
         plan.probes_file(name).write_text(json.dumps({"instruction_following": following, "knowledge_contains": knowledge}))
+    plan.run_dir("rerec").mkdir(parents=True)
+    (plan.run_dir("rerec") / "metrics.jsonl").write_text("".join(json.dumps(
+        {"stage": "grpo", "step": n, "seconds": 60.0 + n, "reward": r, "completions/mean_length": length,
+         "completions/clipped_ratio": cut}) + "\n" for n, r, length, cut in ((1, 0.4, 120, 0.0), (2, -0.5, 160, 1.0))))
     rows = variant_rows(plan)
+    assert rows["rerec"]["training"]["grpo"] == {
+        "seconds": None, "steps": 2, "step_s": 61.5, "reward_first": 0.4, "reward_last": -0.5, "reward_mean": -0.05,
+        "length_first": 120, "length_last": 160, "clipped_mean": 0.5}
     verdict = "\n".join(claim_verdict(rows))
     assert "interval clear of zero-shot's: **yes**" in verdict and "rerec probes within 5%" in verdict
     assert "The claim **holds**" in verdict
@@ -148,6 +155,7 @@ def test_the_claim_is_computed_from_the_results(tmp_path):
     report = report_markdown(plan, variant_rows(plan), {}, None)
     assert "| pipeline@x/rerec/adapter | 0.700 [0.600, 0.800]" in report
     assert "| pipeline − retrieval (n=3) | +0.100" in report
+    assert "| ReRec full | 2 | 0.0 min | 61.5 | 0.400 | -0.500 | -0.050 | 120 → 160 | 50% |" in report
 
 
 def test_missing_results_leave_the_claim_unchecked(tmp_path):
