@@ -35,7 +35,7 @@ from pathlib import Path
 import yaml
 
 from catalog.errors import ConciergeError, run_command
-from training.config import config_from_dict, load_config
+from training.config import config_from_dict, deep_merge, load_config
 from training.metrics import paired_comparison
 
 BASELINES = ("bm25", "retrieval")  # the best non-LLM systems of docs/results/evaluation.md
@@ -79,14 +79,6 @@ VARIANTS = (
 )
 
 
-def deep_merge(base: dict, overrides: dict) -> dict:
-    """`base` with `overrides` merged in, section by section (neither is changed)."""
-    out = dict(base)
-    for key, value in overrides.items():
-        out[key] = deep_merge(out.get(key) or {}, value) if isinstance(value, dict) else value
-    return out
-
-
 # ----------------------------------------------------------------------------------------------
 # Tasks
 
@@ -103,7 +95,7 @@ class Task:
     env: dict = field(default_factory=dict)
 
     def is_done(self) -> bool:
-        if self.marker.suffix == ".json" and self.marker.name == "run.json":
+        if self.marker.name == "run.json":  # a run directory: finished, not merely started
             return self.marker.is_file() and json.loads(self.marker.read_text()).get("status") == "finished"
         return self.marker.is_file()
 
@@ -140,13 +132,15 @@ class Plan:
             return "reasoner"
         if variant.kind == "rechead":
             return f"rechead@{self.rechead_head()}"
-        return f"reasoner@{self.run_dir(variant.name if variant.kind == 'grpo' else 'sft') / 'adapter'}"
+        return f"reasoner@{self.adapter(variant)}"
+
+    def adapter(self, variant: Variant) -> Path:
+        """The LoRA adapter of an `sft` or `grpo` variant (every `sft` row is the shared SFT run)."""
+        return self.run_dir(variant.name if variant.kind == "grpo" else "sft") / "adapter"
 
     def probe_model(self, variant: Variant) -> str:
         """What `concierge probes` loads for a variant (the Rechead's backbone is the frozen base model)."""
-        if variant.kind in ("base", "rechead"):
-            return "base"
-        return str(self.run_dir(variant.name if variant.kind == "grpo" else "sft") / "adapter")
+        return "base" if variant.kind in ("base", "rechead") else str(self.adapter(variant))
 
     def rechead_head(self) -> Path:
         record = self.run_dir("rechead") / "run.json"
@@ -240,7 +234,7 @@ def best_variant(plan: Plan) -> Variant:
 
 def pipeline_system(plan: Plan, v: Variant) -> str:
     """The whole serving pipeline answering with the variant's model."""
-    return "pipeline" if v.kind == "base" else f"pipeline@{plan.probe_model(v)}"
+    return "pipeline" if v.kind == "base" else f"pipeline@{plan.adapter(v)}"
 
 
 def resolve_command(plan: Plan, task: Task) -> list[str]:
@@ -499,14 +493,10 @@ def report_markdown(plan: Plan, rows: dict, status: dict, wall_seconds: float | 
         m = r["metrics"]
         ans = answered(r)
         wall = sum((s.get("seconds") or 0) for s in t.values())
+        probes = f"{p['instruction_following']:.3f} | {p['knowledge_contains']:.3f}" if p else "– | –"
         lines.append(
             f"| {v.label} | {_ci(m['ndcg@5'])} | {_ci(m['ndcg@10'])} | {m['recall@5']['mean']:.3f} | "
-            f"{m['hit@1']['mean']:.3f} | {f'{ans[0]}/{ans[1]}' if ans else '–'} | "
-            f"{p['instruction_following']:.3f} | {p['knowledge_contains']:.3f} | "
-            f"{f'{wall / 60:.1f} min' if wall else '–'} | {t.get('grpo', {}).get('step_s') or '–'} |"
-            if p else
-            f"| {v.label} | {_ci(m['ndcg@5'])} | {_ci(m['ndcg@10'])} | {m['recall@5']['mean']:.3f} | "
-            f"{m['hit@1']['mean']:.3f} | {f'{ans[0]}/{ans[1]}' if ans else '–'} | – | – | "
+            f"{m['hit@1']['mean']:.3f} | {f'{ans[0]}/{ans[1]}' if ans else '–'} | {probes} | "
             f"{f'{wall / 60:.1f} min' if wall else '–'} | {t.get('grpo', {}).get('step_s') or '–'} |")
     if baselines:
         for spec, r in baselines["results"]["rerank"].items():

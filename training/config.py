@@ -16,6 +16,7 @@ Every key is checked: an unknown key, a value of the wrong type or out of range 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import types
 import typing
@@ -134,6 +135,15 @@ class TrainConfig:
 
 # ----------------------------------------------------------------------------------------------
 # Reading and checking
+
+
+def deep_merge(base: dict, overrides: dict | None) -> dict:
+    """`base` with `overrides` applied key by key, recursing into nested mappings (neither is changed)."""
+    merged = copy.deepcopy(base)
+    for key, value in (overrides or {}).items():
+        merged[key] = deep_merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) \
+            else value
+    return merged
 
 
 def load_config(path: str | Path, overrides: dict | None = None) -> TrainConfig:

@@ -21,7 +21,6 @@ A job's config (all optional):
 
 from __future__ import annotations
 
-import copy
 import threading
 from pathlib import Path
 
@@ -30,6 +29,7 @@ import yaml
 from backend.settings import get_settings
 from catalog.errors import ConciergeError
 from training import jobs, registry
+from training.config import deep_merge
 from training.probes.instructions import INSTRUCTION_PROBES
 
 DEFAULT_CONFIG = "training/configs/cpu-small.yaml"
@@ -40,15 +40,6 @@ TRAIN_SHARE = 0.8  # of the job's progress bar; evaluation and probes take the r
 
 class JobStopped(Exception):
     """The job was cancelled (or taken over) while it ran."""
-
-
-def deep_merge(base: dict, overrides: dict) -> dict:
-    """`base` with `overrides` applied key by key, recursing into nested mappings."""
-    merged = copy.deepcopy(base)
-    for key, value in (overrides or {}).items():
-        merged[key] = deep_merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) \
-            else value
-    return merged
 
 
 def job_train_config(spec: dict, feedback_ids: list[int]):

@@ -14,7 +14,7 @@ from langchain_core.messages import HumanMessage
 
 from backend.llm import chat_model
 from backend.openai_server import create_openai_app
-from tests.fixtures.servers import free_port, serving
+from tests.fixtures.servers import free_port, serving, wait_for_http
 
 pytestmark = pytest.mark.integration
 QUESTION = [HumanMessage(content="Name one colour.")]
@@ -79,13 +79,7 @@ def test_the_app_client_against_vllm_with_a_lora_adapter(base_model_dir, tmp_pat
                                "--max-lora-rank", "16", "--port", str(port), "--gpu-memory-utilization", "0.3"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.time() + 600
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(2)
+        wait_for_http(f"http://127.0.0.1:{port}/health", time.time() + 600, pause=2)
         settings = Settings(llm_backend="openai", openai_base_url=f"http://127.0.0.1:{port}/v1", max_new_tokens=8)
         answer = chat_model(settings).invoke(QUESTION)
         assert answer.content.strip()

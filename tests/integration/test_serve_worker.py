@@ -7,10 +7,9 @@ import subprocess
 import sys
 import time
 
-import httpx
 import pytest
 
-from tests.fixtures.servers import free_port
+from tests.fixtures.servers import free_port, wait_for_http
 
 pytestmark = pytest.mark.integration
 
@@ -41,13 +40,7 @@ def test_serve_with_worker_starts_the_worker_and_stops_it_with_the_server(tmp_pa
             if match := re.search(r"training worker started \(pid (\d+)\)", line):
                 worker_pid = int(match.group(1))
         assert worker_pid, "".join(lines)
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        else:
+        if not wait_for_http(f"http://127.0.0.1:{port}/healthz", deadline):
             pytest.fail("the server did not answer /healthz")
         assert alive(worker_pid)
         server.send_signal(stop)
