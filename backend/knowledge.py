@@ -1,0 +1,111 @@
+"""General world knowledge for reading requests: `backend/data/knowledge.json`, loaded once.
+
+The file describes the world, never a catalogue: which season a month falls in, a place's climate by
+season, an occasion's usual formality and time of day, which materials fear rain, the words that
+negate or cap a budget, and the kinds of things people shop for. The catalogue's own vocabulary
+(categories, houses, attribute values) is read from the imported catalogue (`backend/vocabulary.py`).
+Anyone can extend the file; the demo generator may read it, the engine never reads the demo generator.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+KNOWLEDGE_PATH = Path(__file__).parent / "data" / "knowledge.json"
+SEASONS = ("spring", "summer", "autumn", "winter")
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """The tables of `knowledge.json`, typed. See the file's `_about` notes for each table."""
+
+    season_words: dict[str, str]
+    climate_seasons: dict[str, tuple[str, ...]]
+    places: dict[str, dict]
+    occasions: dict[str, dict]
+    formality_ladder: tuple[str, ...]
+    materials: dict[str, dict]
+    country_words: dict[str, str]
+    negations: tuple[str, ...]
+    exclusion_after: tuple[str, ...]
+    budget_before: tuple[str, ...]
+    budget_after: tuple[str, ...]
+    budget_about: tuple[str, ...]
+    currency_words: dict[str, str]
+    brand_suffixes: tuple[str, ...]
+    injection_cues: tuple[str, ...]
+    product_kinds: dict[str, tuple[str, ...]]
+    kind_modifiers: frozenset[str]
+    kind_verb_cues: frozenset[str]
+    prepositions: frozenset[str]
+    stopwords: frozenset[str]
+
+    def rain_sensitive(self) -> frozenset[str]:
+        """Materials that do not stand up to rain."""
+        return frozenset(name for name, facts in self.materials.items() if not facts.get("rain", True))
+
+    def material_seasons(self, name: str) -> tuple[str, ...]:
+        return tuple(self.materials.get(name, {}).get("seasons", SEASONS))
+
+    def implied_context(self, occasion: str | None, place: str | None, season: str | None) -> dict:
+        """What one occasion at one place in one season leaves unsaid: climate, rain, time of day,
+        setting, formality levels and the item seasons that suit it. Every value may be None."""
+        facts = self.places.get(place or "", {})
+        climate = wet = None
+        if facts and season:
+            climate = facts["climate"][SEASONS.index(season)]
+            wet = season in facts.get("wet", [])
+        spec = self.occasions.get(occasion or "", {})
+        seasons = list(self.climate_seasons[climate]) if climate else ([season] if season else [])
+        outdoor = bool(spec.get("outdoor")) or (facts.get("setting") not in (None, "city") and occasion is not None)
+        return {"occasion": occasion, "place": place, "country": facts.get("country"), "season": season,
+                "climate": climate, "wet": bool(wet), "time": spec.get("time"),
+                "setting": ("outdoor" if outdoor else "indoor") if occasion else None,
+                "formality": spec.get("formality"), "item_seasons": seasons,
+                "describe": list(spec.get("describe", []))}
+
+
+def _public(table: dict) -> dict:
+    return {k: v for k, v in table.items() if not k.startswith("_")}
+
+
+@lru_cache(maxsize=4)
+def load_knowledge(path: str | None = None) -> Knowledge:
+    """The knowledge file (default `backend/data/knowledge.json`), parsed once per path."""
+    raw = json.loads(Path(path or KNOWLEDGE_PATH).read_text(encoding="utf-8"))
+    return Knowledge(
+        season_words=raw["season_words"],
+        climate_seasons={k: tuple(v) for k, v in _public(raw["climate_seasons"]).items()},
+        places=_public(raw["places"]),
+        occasions=_public(raw["occasions"]),
+        formality_ladder=tuple(raw["formality_ladder"]),
+        materials=_public(raw["materials"]),
+        country_words=raw["country_words"],
+        negations=tuple(raw["negations"]),
+        exclusion_after=tuple(raw["exclusion_after"]),
+        budget_before=tuple(raw["budget_before"]),
+        budget_after=tuple(raw["budget_after"]),
+        budget_about=tuple(raw["budget_about"]),
+        currency_words=raw["currency_words"],
+        brand_suffixes=tuple(raw["brand_suffixes"]),
+        injection_cues=tuple(raw["injection_cues"]),
+        product_kinds={k: tuple(v) for k, v in _public(raw["product_kinds"]).items()},
+        kind_modifiers=frozenset(raw["kind_modifiers"]),
+        kind_verb_cues=frozenset(raw["kind_verb_cues"]),
+        prepositions=frozenset(raw["prepositions"]),
+        stopwords=frozenset(raw["stopwords"]),
+    )
+
+
+def negated(text: str, start: int, negations: tuple[str, ...] | None = None) -> bool:
+    """Whether the words just before `start` (same clause, at most four words) negate what follows.
+
+    Cues match whole words only: "another" does not hold "not", "know" does not hold "no"."""
+    negations = negations if negations is not None else load_knowledge().negations
+    clause = re.split(r"[,.;!?]|\bbut\b|\band\b", text[max(0, start - 48):start])[-1]
+    window = " " + " ".join(re.findall(r"[\w'-]+", clause)[-4:]) + " "
+    return any(f" {cue} " in window for cue in negations)
