@@ -2,8 +2,10 @@
 
 - Passwords are hashed with argon2id (`argon2-cffi`); a wrong username costs the same time as a
   wrong password, so timing does not reveal which accounts exist.
-- A session is a signed cookie (`itsdangerous`) holding the account id, an expiry time and a
-  fingerprint of the password hash: resetting a password or disabling an account ends its sessions.
+- A session is a signed cookie (`itsdangerous`) holding the account id, an expiry time, a
+  fingerprint of the password hash and the account's session epoch. Signing out, disabling the
+  account or setting a new password raises the epoch in the database, which ends every session of
+  the account for good (re-enabling an account does not bring its old cookies back).
 - `LoginLimiter` refuses sign-in for a while after too many wrong passwords for one username or
   from one address.
 - `Actor` is the signed-in account as the handlers see it; `require` raises `AccessDenied` (a
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlmodel import select
+from sqlmodel import select, update
 
 from backend.settings import Settings, get_settings
 from backend.store import session
@@ -148,6 +150,7 @@ def set_password(username: str, password: str, actor_id: int | None = None) -> N
         if account is None:
             raise ConciergeError(f"there is no account {username!r}")
         account.password_hash = hash_password(password)
+        account.session_epoch += 1
         s.add(account)
         s.add(AuditLog(actor_id=actor_id, action="account_password_reset", detail={"username": username}))
 
@@ -160,6 +163,8 @@ def set_active(username: str, active: bool, actor_id: int | None = None) -> None
         if actor_id is not None and account.id == actor_id and not active:
             raise ConciergeError("you cannot disable your own account")
         account.active = active
+        if not active:
+            account.session_epoch += 1
         s.add(account)
         s.add(AuditLog(actor_id=actor_id, action="account_enable" if active else "account_disable",
                        detail={"username": username}))
@@ -292,14 +297,15 @@ def issue_session(account: Account, settings: Settings | None = None, now: float
     settings = settings or get_settings()
     expires = (now if now is not None else time.time()) + settings.session_hours * 3600
     return _serializer(settings).dumps({"uid": account.id, "exp": int(expires),
-                                        "pw": _fingerprint(account.password_hash)})
+                                        "pw": _fingerprint(account.password_hash), "ep": account.session_epoch})
 
 
 def read_session(token: str | None, settings: Settings | None = None, now: float | None = None) -> Actor:
     """The actor a session token stands for.
 
     Raises:
-        `NotSignedIn`: missing, forged, expired token, or the account was disabled / its password changed.
+        `NotSignedIn`: missing, forged, expired token, signed out, or the account was disabled / its password
+        changed since the token was issued.
     """
     if not token:
         raise NotSignedIn("please sign in first")
@@ -313,4 +319,21 @@ def read_session(token: str | None, settings: Settings | None = None, now: float
         account = s.get(Account, data.get("uid"))
     if account is None or not account.active or _fingerprint(account.password_hash) != data.get("pw"):
         raise NotSignedIn("your session has ended (the account changed); please sign in again")
+    if data.get("ep") != account.session_epoch:
+        raise NotSignedIn("your session has ended (signed out); please sign in again")
     return Actor.of(account)
+
+
+def sign_out(token: str | None, settings: Settings | None = None) -> bool:
+    """End the session of `token` on the server: every session of its account stops being accepted.
+
+    Returns:
+        `bool`: whether a valid session was ended (False: none, or it had already ended).
+    """
+    try:
+        actor = read_session(token, settings)
+    except NotSignedIn:
+        return False
+    with session() as s:
+        s.execute(update(Account).where(Account.id == actor.id).values(session_epoch=Account.session_epoch + 1))
+    return True

@@ -1,6 +1,7 @@
 """The web app: a FastAPI root with the sign-in page, a health check, and one Gradio UI per role.
 
-    /login, /logout     plain HTML form; a signed session cookie (app/auth.py)
+    /login              plain HTML form; a signed session cookie (app/auth.py)
+    /logout             POST ends the session on the server; GET shows a page whose button posts
     /client/            the client's chat                     (clients)
     /associate/         the review console                    (associates, admins)
     /admin/             the admin console                     (admins)
@@ -28,8 +29,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from app.admission import Admission, Busy
 from app.auth import (COOKIE, AccessDenied, LoginLimiter, NotSignedIn, authenticate, issue_session, read_session,
-                      require)
-from backend.catalogue import GROUPS, catalogue_stats, search_catalogue
+                      require, sign_out)
+from backend.catalogue import catalogue_stats, category_choices, search_catalogue
 from catalog.errors import ConciergeError
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,8 @@ def build_catalogue_page() -> gr.Blocks:
         with gr.Row():
             text = gr.Textbox(label="Search the catalogue", placeholder="a light silk scarf for a summer wedding",
                               scale=4, elem_id="search-text")
-            category = gr.Dropdown(choices=[""] + list(GROUPS), value="", label="Category", scale=1)
+            category = gr.Dropdown(choices=[""] + category_choices()[0], value="", label="Category", scale=1,
+                                       allow_custom_value=True)
             max_price = gr.Number(label="Max price (EUR)", value=None, minimum=0, scale=1)
         button = gr.Button("Search", variant="primary", elem_id="search-button")
         status = gr.Markdown(elem_id="search-status")
@@ -261,7 +263,18 @@ def create_app(limiter: LoginLimiter | None = None, admission: Admission | None 
         return response
 
     @api.get("/logout", include_in_schema=False)
-    def logout():
+    def logout_page(request: Request):
+        """The UIs' "Sign out" link: a button that posts (a GET must not change anything)."""
+        try:
+            read_session(request.cookies.get(COOKIE))
+        except ConciergeError:
+            return RedirectResponse("/login", status_code=303)
+        return _page("Concierge — sign out", '<h1>Sign out?</h1><form method="post" action="/logout">'
+                     '<button type="submit" id="sign-out">Sign out</button></form>')
+
+    @api.post("/logout", include_in_schema=False)
+    def logout(request: Request):
+        sign_out(request.cookies.get(COOKIE))  # the cookie stops working everywhere, not only here
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(COOKIE, path="/")
         return response

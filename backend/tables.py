@@ -29,6 +29,9 @@ class Account(SQLModel, table=True):
     password_hash: str = Field(max_length=255)
     client_id: str | None = Field(default=None, index=True, max_length=64)  # no FK: avoids a table cycle
     active: bool = True
+    # Part of every session token: raising it (sign-out, disabling, a new password) ends all the account's
+    # sessions for good, so re-enabling an account does not bring old cookies back.
+    session_epoch: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -400,3 +400,50 @@ def test_accounts_command_creates_lists_and_resets(settings, capsys):
     assert main(["accounts", "disable", "cleo"]) == 0 and main(["accounts", "list"]) == 0
     listed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("cleo")][-1]
     assert "disabled" in listed and "c-2" in listed
+
+
+# --- sign-out and re-enabled accounts (issue 16: D1, D10) ----------------------------------------
+
+def _signed_in(web, username: str) -> str:
+    web.cookies.clear()
+    response = web.post("/login", data={"username": username, "password": PASSWORD})
+    assert response.status_code == 303
+    return response.cookies[COOKIE]
+
+
+def _with(web, cookie: str | None):
+    """The test client carrying exactly this session cookie (or none)."""
+    web.cookies.clear()
+    if cookie:
+        web.cookies.set(COOKIE, cookie)
+    return web
+
+
+def test_signing_out_ends_the_session_on_the_server(world):
+    from app.main import create_app
+
+    with TestClient(create_app(limiter=LoginLimiter(3, 300)), follow_redirects=False) as web:
+        old = _signed_in(web, "ada")
+        page = _with(web, old).get("/logout")  # the link in the UIs: a page whose button posts; nothing ends yet
+        assert page.status_code == 200 and 'method="post" action="/logout"' in page.text
+        assert _with(web, old).get("/client/").status_code == 200
+        out = _with(web, old).post("/logout")
+        assert out.status_code == 303 and out.headers["location"] == "/login"
+        assert _with(web, old).get("/client/").status_code == 303  # the saved cookie is refused
+        assert _with(web, old).get("/client/gradio_api/info").status_code == 401
+        assert _with(web, None).post("/logout").status_code == 303  # never signed in: no error
+        assert _with(web, None).get("/logout").headers.get("location") == "/login"
+        assert _with(web, _signed_in(web, "ada")).get("/client/").status_code == 200
+
+
+def test_re_enabling_an_account_does_not_bring_back_its_old_sessions(world):
+    from app.main import create_app
+
+    with TestClient(create_app(limiter=LoginLimiter(3, 300)), follow_redirects=False) as web:
+        old = _signed_in(web, "ada")
+        handlers.admin_set_active(world["root"], "ada", False)
+        assert _with(web, old).get("/client/").status_code == 303
+        handlers.admin_set_active(world["root"], "ada", True)
+        assert _with(web, old).get("/client/").status_code == 303
+        assert _with(web, old).get("/client/gradio_api/info").status_code == 401
+        assert _with(web, _signed_in(web, "ada")).get("/client/").status_code == 200
