@@ -30,7 +30,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from app.admission import Admission, Busy
 from app.auth import (COOKIE, AccessDenied, LoginLimiter, NotSignedIn, authenticate, issue_session, read_session,
                       require, sign_out)
-from backend.catalogue import catalogue_stats, category_choices, search_catalogue
+from backend.catalogue import GROUPS, catalogue_stats, search_catalogue
 from catalog.errors import ConciergeError
 
 log = logging.getLogger(__name__)
@@ -83,8 +83,7 @@ def build_catalogue_page() -> gr.Blocks:
         with gr.Row():
             text = gr.Textbox(label="Search the catalogue", placeholder="a light silk scarf for a summer wedding",
                               scale=4, elem_id="search-text")
-            category = gr.Dropdown(choices=[""] + category_choices()[0], value="", label="Category", scale=1,
-                                       allow_custom_value=True)
+            category = gr.Dropdown(choices=[""] + list(GROUPS), value="", label="Category", scale=1)
             max_price = gr.Number(label="Max price (EUR)", value=None, minimum=0, scale=1)
         button = gr.Button("Search", variant="primary", elem_id="search-button")
         status = gr.Markdown(elem_id="search-status")
