@@ -24,8 +24,10 @@ The world
     held there, so that "a summer wedding in Tuscany" implies hot, daytime, outdoor and formal.
     Queries (`needs.py`, `phrasing.py`, `queries.py`), in 2026, of six types: explicit, implicit,
     multi_occasion, taste, misinformed (a wrong fact about a house or a material) and impossible
-    (nothing fits; `relevant` is empty). Clients are split 70/10/20 into train/val/test; val and
-    test queries are phrased only with templates held out from train.
+    (nothing fits; `relevant` is empty). Clients are split 70/10/20 into train/val/test, and each
+    split is worded from its own pool (`wording.py`: train and val; `sealed_wording.py`: test):
+    no template and no small phrase is shared, and no test phrase appears under backend/
+    (tests/unit/test_heldout.py). Tune on train and val only.
 
 How relevance is computed (`relevance.py`)
     Each query is first a structured need, `facets`: category or group, house, contexts (occasion,

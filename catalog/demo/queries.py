@@ -3,8 +3,10 @@
 Clients are split about 70/10/20 into train/val/test, so a test client never has a train query.
 Query types come in fixed shares. For each query a need is sampled (resampled until at least one
 item is relevant, except for `impossible` queries, which must have none), graded by
-`relevance.judge`, timestamped after the client's history, and rendered with a template from the
-`train` pool for train clients and from the `heldout` pool otherwise.
+`relevance.judge`, timestamped after the client's history, and rendered with the wording pool of
+the client's split (`phrasing.POOLS`: train, val and test share no template and no phrase). Each
+query is rendered with a generator of its own, drawn from the query stream, so rewording a pool
+never changes which needs are sampled nor how they are graded.
 """
 
 from __future__ import annotations
@@ -114,9 +116,10 @@ def type_plan(rng: random.Random, n_queries: int) -> list[str]:
 def _seed_client(
     shoppers: list[Shopper], per_client: list[int], splits: dict[str, str], catalogue: Catalogue
 ) -> str | None:
-    """The client who asks the seed's own request: the first held-out one it has answers for."""
+    """The client who asks the seed's own request: the first val client it has answers for, else
+    the first train client. Never a test client: the seed request is the engine's worked example."""
     facets = seed_request_need()
-    for split in ("test", "val", "train"):
+    for split in ("val", "train"):
         for shopper, count in zip(shoppers, per_client):
             if count and splits[shopper.client_id] == split and judge(
                 facets, shopper.taste, catalogue.candidates(facets), shopper.scores
@@ -139,7 +142,7 @@ def generate_queries(
 
     Returns:
         `tuple[list[dict], dict[str, str]]`: query rows, and query id -> template id (kept out of
-        the bundle; tests use it to check that held-out templates stay held out).
+        the bundle; tests use it to check that each split keeps to its own templates).
     """
     plan = type_plan(rng, n_queries)
     per_client = allocate(n_queries, [1.0] * len(shoppers))
@@ -147,11 +150,11 @@ def generate_queries(
     rows, templates, cursor = [], {}, 0
     for shopper, count in zip(shoppers, per_client):
         split = splits[shopper.client_id]
-        pool = "train" if split == "train" else "heldout"
         times = sorted(iso(moment(rng, QUERY_START, WINDOW_END)) for _ in range(count))
         for slot, timestamp in enumerate(times):
             qtype = plan[cursor]
             cursor += 1
+            wording_rng = random.Random(rng.getrandbits(64))
             if shopper.client_id == seed_client and slot == 0:
                 qtype, facets = "multi_occasion", seed_request_need()
                 relevant = judge(facets, shopper.taste, catalogue.candidates(facets), shopper.scores)
@@ -164,7 +167,7 @@ def generate_queries(
                 if found is None:
                     qtype, *found = fallback_need(shopper, catalogue)
                 facets, relevant = found
-                text, template = render(rng, qtype, facets, shopper.taste["pronoun"], pool)
+                text, template = render(wording_rng, qtype, facets, shopper.taste["pronoun"], split)
             query_id = f"q-{len(rows) + 1:05d}"
             templates[query_id] = template
             rows.append({

@@ -13,17 +13,7 @@ import pytest
 from catalog.demo import DemoWorld, generate_world
 from catalog.demo.crafts import craft_fits
 from catalog.demo.houses import HOUSE_BY_NAME
-from catalog.demo.phrasing import (
-    BRANDING_SENTENCE,
-    BUDGET_SENTENCE,
-    MUST_NOT_SENTENCE,
-    OCCASION_ONLY,
-    OCCASION_WORDS,
-    ORIGIN_SENTENCE,
-    SEASON_ONLY,
-    SEED_TEXT,
-    TEMPLATES,
-)
+from catalog.demo.phrasing import POOLS, SEED_TEXT
 from catalog.demo.places import CLIMATE_SEASONS, implied_context
 from catalog.demo.queries import TYPE_SHARES
 from catalog.demo.relevance import disliked, judge, taste_score
@@ -255,16 +245,17 @@ def test_splits_are_by_client_and_test_clients_never_train(each_world):
     assert train and test and not (train & test)
 
 
-def test_val_and_test_queries_use_only_held_out_templates(each_world):
+def test_each_split_is_phrased_only_with_its_own_pool(each_world):
     used = collections.defaultdict(set)
     for q in each_world.queries:
         template = each_world.template_ids[q["query_id"]]
         if template == "seed:example":
+            assert q["split"] != "test"  # the engine's worked example is never a test query
             continue
-        pool = "train" if q["split"] == "train" else "heldout"
-        assert template.split(":")[-1][0] == pool[0], (q["split"], template)
-        used[pool].add(template)
-    assert used["train"] and used["heldout"] and not (used["train"] & used["heldout"])
+        assert re.fullmatch(rf"[a-z:_-]+:{q['split']}\d+", template), (q["split"], template)
+        used[q["split"]].add(template)
+    assert used["train"] and used["val"] and used["test"]
+    assert not (used["train"] & used["val"]) and not (used["train"] & used["test"]) and not (used["val"] & used["test"])
 
 
 def _fragments(frame: str) -> list[str]:
@@ -273,35 +264,44 @@ def _fragments(frame: str) -> list[str]:
     return [p.lower() for p in parts if len(p.split()) >= 3]
 
 
-def _held_out_wording() -> set[str]:
-    """Every held-out template fragment and held-out small phrase of three words or more."""
-    frames = [frame for pools in TEMPLATES.values() for _, frame in pools["heldout"]]
-    for pair in (BUDGET_SENTENCE, ORIGIN_SENTENCE, SEASON_ONLY, OCCASION_ONLY, MUST_NOT_SENTENCE):
-        frames.extend(pair[1])
-    frames.extend(phrase for pair in OCCASION_WORDS.values() for phrase in pair[1])
-    frames.extend(phrase for pair in BRANDING_SENTENCE.values() for phrase in pair[1])
+def _pool_wording(pool: str) -> set[str]:
+    """Every template fragment and small phrase of three words or more of one pool."""
+    w = POOLS[pool]
+    frames = [frame for pairs in w.templates.values() for _, frame in pairs]
+    frames += [*w.when, *w.season_only, *w.occasion_only, *w.budget_inline, *w.budget_sentence, *w.origin,
+               *w.must_not, *w.items.values(), *w.groups.values(), *w.things.values(), *w.claims.values(),
+               w.trip, w.visit, w.season_fallback, w.anytime]
+    frames += [phrase for phrases in w.occasions.values() for phrase in phrases]
+    frames += [phrase for phrases in w.branding.values() for phrase in phrases]
+    frames += [name for names in w.places.values() for name in names]
     return {frag for frame in frames for frag in _fragments(frame)}
 
 
 @pytest.mark.parametrize("size", ["world", "full_world"])
-def test_train_texts_never_contain_held_out_wording(size, request):
+def test_no_split_contains_another_splits_wording(size, request):
     built = request.getfixturevalue(size)
     queries = (built[0] if isinstance(built, tuple) else built).queries
-    held_out = _held_out_wording()
-    assert len(held_out) > 40
+    wording = {pool: _pool_wording(pool) for pool in POOLS}
+    assert all(len(fragments) > 40 for fragments in wording.values())
     for q in queries:
-        if q["split"] == "train":
-            text = q["text"].lower()
-            assert not any(frag in text for frag in held_out), q["text"]
+        if q["text"] == SEED_TEXT:
+            continue
+        text = q["text"].lower()
+        for pool, fragments in wording.items():
+            if pool != q["split"]:
+                assert not any(frag in text for frag in fragments), (pool, q["text"])
 
 
-def test_every_type_has_six_templates_in_both_voices_and_some_held_out():
+def test_every_type_has_six_templates_in_both_voices_and_every_pool_has_some():
     per_type, voices = collections.Counter(), collections.defaultdict(set)
-    for key, pools in TEMPLATES.items():
-        assert pools["train"] and pools["heldout"]
-        qtype = key.split(":")[0]
-        per_type[qtype] += len(pools["train"]) + len(pools["heldout"])
-        voices[qtype] |= {voice for pool in pools.values() for voice, _ in pool}
+    keys = {pool: set(wording.templates) for pool, wording in POOLS.items()}
+    assert keys["train"] == keys["val"] == keys["test"]
+    for pool, wording in POOLS.items():
+        for key, pairs in wording.templates.items():
+            assert pairs, (pool, key)
+            qtype = key.split(":")[0]
+            per_type[qtype] += len(pairs)
+            voices[qtype] |= {voice for voice, _ in pairs}
     assert set(per_type) == TYPES
     assert all(n >= 6 for n in per_type.values())
     assert all(v == {"first", "assoc"} for v in voices.values())
