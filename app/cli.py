@@ -32,17 +32,20 @@ def cmd_validate(args) -> int:
 
 def cmd_import(args) -> int:
     from backend.importer import import_bundle
+    from backend.live import prepare_ranker
 
     bundle, report = _read_any(args.path, args.map)
     if report.problems:
         print(report.to_text(limit=args.limit), file=sys.stderr)
     result = import_bundle(bundle, report, progress=not args.quiet)
     print(result.summary())
+    print(f"ranker: {prepare_ranker(bundle, progress=not args.quiet)}")
     return 0
 
 
 def cmd_seed_demo(args) -> int:
     from backend.importer import import_bundle
+    from backend.live import prepare_ranker
     from backend.settings import get_settings
     from catalog.demo.export import world_bundle
 
@@ -51,6 +54,7 @@ def cmd_seed_demo(args) -> int:
     bundle = world_bundle(seed=seed)
     result = import_bundle(bundle, progress=not args.quiet)
     print(result.summary())
+    print(f"ranker: {prepare_ranker(bundle, progress=not args.quiet)}")
     _seed_accounts()
     return 0
 

@@ -30,7 +30,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from app.admission import Admission, Busy
 from app.auth import (COOKIE, AccessDenied, LoginLimiter, NotSignedIn, authenticate, issue_session, read_session,
                       require, sign_out)
-from backend.catalogue import GROUPS, catalogue_stats, search_catalogue
+from backend.catalogue import catalogue_stats, category_choices, search_catalogue
 from catalog.errors import ConciergeError
 
 log = logging.getLogger(__name__)
@@ -45,8 +45,10 @@ def stats_markdown() -> str:
         return "The catalogue could not be read; see the server log."
     if not stats["items"]:
         return "The catalogue is empty. Run `concierge seed-demo` or `concierge import PATH`."
+    from app.ui_common import md_text
+
     groups = ", ".join(f"{g} {n}" for g, n in stats["per_group"].items())
-    return (f"**{stats['name']}** (version {stats['version']}, imported {stats['imported']}): "
+    return (f"**{md_text(stats['name'])}** (version {stats['version']}, imported {stats['imported']}): "
             f"{stats['items']} items from {stats['houses']} houses, EUR {stats['price_min']:,.0f} – "
             f"{stats['price_max']:,.0f}.  \n{groups}")
 
@@ -83,7 +85,8 @@ def build_catalogue_page() -> gr.Blocks:
         with gr.Row():
             text = gr.Textbox(label="Search the catalogue", placeholder="a light silk scarf for a summer wedding",
                               scale=4, elem_id="search-text")
-            category = gr.Dropdown(choices=[""] + list(GROUPS), value="", label="Category", scale=1)
+            category = gr.Dropdown(choices=[""] + category_choices()[0], value="", label="Category", scale=1,
+                                       allow_custom_value=True)
             max_price = gr.Number(label="Max price (EUR)", value=None, minimum=0, scale=1)
         button = gr.Button("Search", variant="primary", elem_id="search-button")
         status = gr.Markdown(elem_id="search-status")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from functools import lru_cache
 
 from backend.importer import active_index, active_version
 from backend.settings import get_settings
@@ -13,7 +14,7 @@ def catalogue_filter(category: str | None = None, max_price: float | None = None
     """A Chroma `where` filter from the page's controls (None when there is nothing to filter)."""
     clauses = []
     if category:
-        key = "category_group" if category.lower() in GROUPS else "category"
+        key = "category_group" if category.lower() in category_choices()[1] else "category"
         clauses.append({key: category.lower()})
     if max_price is not None:
         if max_price < 0:
@@ -24,7 +25,18 @@ def catalogue_filter(category: str | None = None, max_price: float | None = None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
-GROUPS = ("bags", "shoes", "silk", "jewellery", "watches", "ready-to-wear", "small-leather-goods", "eyewear")
+def category_choices() -> tuple[list[str], set[str]]:
+    """The live catalogue's categories and category groups (lower case), read from the catalogue itself."""
+    version = active_version()
+    return _categories(version.collection) if version is not None else ([], set())
+
+
+@lru_cache(maxsize=2)
+def _categories(collection: str) -> tuple[list[str], set[str]]:
+    items = active_index().items()
+    categories = {str(it["category"]).lower() for it in items if it.get("category")}
+    groups = {str(g).lower() for it in items if (g := (it.get("attributes") or {}).get("category_group"))}
+    return sorted(groups | categories), groups
 
 
 def search_catalogue(text: str, k: int = 10, category: str | None = None,

@@ -15,10 +15,10 @@ from functools import lru_cache
 import networkx as nx
 from sqlalchemy import Engine
 
+from backend.knowledge import load_knowledge
 from backend.settings import Settings, get_settings
 
-GRAPH_ATTRIBUTES = ("category_group", "material", "colour", "season", "occasion", "formality", "branding",
-                    "origin", "craft", "palette")
+MAX_NODE_VALUE_CHARS = 48  # longer attribute values are free text, not graph vocabulary
 
 
 def item_node(item_id: str) -> str:
@@ -26,16 +26,24 @@ def item_node(item_id: str) -> str:
 
 
 def attribute_nodes(item: dict) -> list[tuple[str, str]]:
-    """(relation, node) pairs for an item's brand, category and attributes, values lower-cased."""
+    """(relation, node) pairs for an item's brand, category and every short attribute value.
+
+    Any attribute key of the catalogue becomes a relation (`material`, `scent family`, `fragrance_free`);
+    booleans become `key=true`/`key=false`; numbers and long texts are not graph vocabulary."""
     pairs = []
     for key in ("brand", "category"):
         if item.get(key):
             pairs.append((key, f"{key}={str(item[key]).lower()}"))
-    attrs = item.get("attributes", {})
-    for key in GRAPH_ATTRIBUTES:
-        value = attrs.get(key)
-        for v in value if isinstance(value, list) else [value] if value not in (None, "") else []:
-            pairs.append((key, f"{key}={str(v).lower()}"))
+    for key, value in sorted((item.get("attributes") or {}).items()):
+        relation = str(key).lower().replace("=", " ")
+        for v in value if isinstance(value, list) else [value]:
+            if isinstance(v, bool):
+                text = "true" if v else "false"
+            elif isinstance(v, str) and 0 < len(v.strip()) <= MAX_NODE_VALUE_CHARS:
+                text = v.strip().lower()
+            else:
+                continue
+            pairs.append((relation, f"{relation}={text}"))
     return pairs
 
 
@@ -102,8 +110,8 @@ NOTE_WEIGHT = 0.75
 # Words of a note that turn the attributes it names into likes or dislikes.
 NOTE_LIKES = ("love", "loves", "prefer", "prefers", "favourite", "favorite", "likes", "adores", "fond of",
               "always", "collects", "drawn to")
-NOTE_DISLIKES = ("returned", "dislike", "dislikes", "avoid", "avoids", "never", "not", "no ", "hates", "won't",
-                 "doesn't", "does not", "refuses", "allergic", "too loud", "too flashy")
+# Besides the negations of `knowledge.json` (one list for the whole engine), these mark a dislike.
+NOTE_DISLIKE_EXTRAS = ("returned", "avoids", "won't", "doesn't", "refuses", "allergic", "too loud", "too flashy")
 STATED_KEYS = {"colours": "colour", "colors": "colour", "materials": "material", "houses": "brand",
                "brands": "brand", "occasions": "occasion"}
 
@@ -169,10 +177,10 @@ def preference_graph(client_id: str, interactions: list[dict], items: dict[str, 
             for value in values:
                 add(f"{STATED_KEYS[key]}={str(value).lower()}", STATED_WEIGHT, "stated", "attribute")
 
+    dislikes = load_knowledge().negations + NOTE_DISLIKE_EXTRAS
     for note in notes or []:
         for sentence in re.split(r"(?<=[.;!?])\s+", note.lower()):
-            sign = -1.0 if any(cue in sentence for cue in NOTE_DISLIKES) else \
-                1.0 if any(cue in sentence for cue in NOTE_LIKES) else 0.0
+            sign = -1.0 if has_cue(sentence, dislikes) else 1.0 if has_cue(sentence, NOTE_LIKES) else 0.0
             if not sign:
                 continue
             for key, values in vocabulary.items():
@@ -180,6 +188,11 @@ def preference_graph(client_id: str, interactions: list[dict], items: dict[str, 
                     if re.search(rf"(?<![\w-]){re.escape(value)}s?(?![\w-])", sentence):
                         add(f"{key}={value}", sign * NOTE_WEIGHT, "note", "attribute")
     return graph
+
+
+def has_cue(sentence: str, cues) -> bool:
+    """Whether any cue occurs in the sentence as whole words ("another" does not hold "not")."""
+    return any(re.search(rf"(?<![\w']){re.escape(cue)}(?![\w'])", sentence) for cue in cues)
 
 
 def _keys_of(value: str, vocabulary: dict[str, set[str]]) -> list[str]:

@@ -61,13 +61,16 @@ DESCRIPTION_WORDS = 16  # embedding cost grows with length; the facts come first
 
 
 def item_document(item: dict) -> str:
-    """The text embedded for an item: title, category, attributes spelled out, then the copy's opening."""
-    attrs = item.get("attributes", {})
-    parts = [item["title"], item.get("category") or ""]
-    for key in ("material", "colour", "season", "occasion", "origin", "craft", "branding", "formality"):
-        value = attrs.get(key)
-        if value:
-            parts.append(f"{key}: {', '.join(map(str, value)) if isinstance(value, list) else value}")
+    """The text embedded (and searched by BM25) for an item: title, house, category, every short attribute
+    value (whatever the catalogue calls its attributes), then the opening of its copy."""
+    parts = [item["title"], item.get("brand") or "", item.get("category") or ""]
+    for key, value in sorted((item.get("attributes") or {}).items()):
+        values = [v for v in (value if isinstance(value, list) else [value])
+                  if isinstance(v, str) and 0 < len(v) <= 48 or isinstance(v, bool)]
+        if values:
+            shown = [str(key).replace("_", " ") if v is True else v for v in values if v is not False]
+            if shown:
+                parts.append(f"{key}: {', '.join(map(str, shown))}")
     parts.append(" ".join((item.get("description") or "").split()[:DESCRIPTION_WORDS]))
     return ". ".join(p for p in parts if p)
 
@@ -197,6 +200,23 @@ class CatalogIndex:
         found = self.collection.get(ids=list(item_ids), include=["metadatas"])
         by_id = {i: json.loads(m["json"]) for i, m in zip(found["ids"], found["metadatas"])}
         return [by_id[i] for i in item_ids if i in by_id]
+
+    def nearest(self, vector: np.ndarray, k: int, where: dict | None = None) -> tuple[list[str], list[float]]:
+        """Ids and cosine similarities of the `k` items nearest to an embedding, optionally filtered."""
+        n = len(self)
+        if n == 0:
+            return [], []
+        result = self.collection.query(query_embeddings=np.asarray(vector, dtype=np.float32)[None, :],
+                                       n_results=min(k, n), where=where or None, include=["distances"])
+        return list(result["ids"][0]), [1.0 - d for d in result["distances"][0]]
+
+    def vectors(self) -> tuple[list[str], np.ndarray]:
+        """Every item id and its embedding (rows unit length), in one pass."""
+        ids, rows = [], []
+        for page in self.pages(include=("embeddings",)):
+            ids += list(page["ids"])
+            rows.append(np.asarray(page["embeddings"], dtype=np.float32))
+        return ids, (np.concatenate(rows) if rows else np.zeros((0, 384), dtype=np.float32))
 
     def search(self, text: str, k: int = 20, where: dict | None = None,
                settings: Settings | None = None) -> list[Hit]:

@@ -19,7 +19,7 @@ KNOWLEDGE_PATH = Path(__file__).parent / "data" / "knowledge.json"
 SEASONS = ("spring", "summer", "autumn", "winter")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # hashed by identity: one instance per file, cached
 class Knowledge:
     """The tables of `knowledge.json`, typed. See the file's `_about` notes for each table."""
 

@@ -51,46 +51,33 @@ def make_handles(n: int, rng: random.Random) -> list[str]:
     return rng.sample(pool, n)
 
 
+DESCRIBED_VALUES = 4  # attribute values on a candidate line: enough to reason on, short enough for a CPU
+
+
 def describe_item(item: dict) -> str:
-    """One compact candidate line: house, category, key attributes, price."""
-    a = item.get("attributes", {})
+    """One compact candidate line: house, category (or title), a few attribute values, price."""
+    from backend.graphs import attribute_nodes
+
     parts = [item.get("brand") or "", item.get("category") or item["title"]]
-    for key in ("material", "colour", "season"):
-        value = a.get(key)
-        if value:
-            parts.append("/".join(value[:2]) if isinstance(value, list) else str(value))
-    for key in ("formality", "branding", "origin"):
-        if a.get(key):
-            parts.append(str(a[key]))
+    values = [node.split("=", 1)[1] for relation, node in attribute_nodes(item)
+              if relation not in ("brand", "category") and not node.endswith(("=true", "=false"))]
+    parts += list(dict.fromkeys(values))[:DESCRIBED_VALUES]
     if item.get("price") is not None:
-        parts.append(f"EUR {item['price']:,.0f}")
+        parts.append(f"{item['price']:,.0f}")
     return ", ".join(p for p in parts if p)
 
 
-def describe_needs(query: dict) -> str:
-    """The query graph in a few words."""
-    parts = []
-    if query.get("category") or query.get("category_group"):
-        parts.append(query.get("category") or query["category_group"])
-    for ctx in query.get("contexts", []):
-        words = [ctx.get("occasion"), ctx.get("place"), ctx.get("season"), ctx.get("climate"), ctx.get("time")]
-        parts.append(" ".join(w for w in words if w))
-    for key in ("formality", "palette"):
-        if query.get(key):
-            parts.append(f"{key} {'/'.join(query[key])}")
-    for key in ("origin", "branding", "colour", "material", "house"):
-        value = query.get(key)
-        if value:
-            parts.append(f"{key} {' or '.join(value) if isinstance(value, list) else value}")
-    if query.get("budget_max") is not None:
-        parts.append(f"at most EUR {query['budget_max']:,.0f}")
-    ruled_out = [v for values in (query.get("must_not") or {}).values() for v in values]
-    if ruled_out:
-        parts.append("not " + "/".join(ruled_out))
-    return "; ".join(parts) or "nothing specific"
+def describe_needs(query) -> str:
+    """The query graph (a `QueryGraph` or its dict) in a few words."""
+    from backend.understand import QueryGraph
+
+    if isinstance(query, str):
+        return query
+    graph = query if isinstance(query, QueryGraph) else QueryGraph.from_dict({"text": "", **query})
+    return graph.describe()
 
 
-def build_prompt(request: str, query: dict, client_summary: str, items: list[dict],
+def build_prompt(request: str, query, client_summary: str, items: list[dict],
                  rng: random.Random) -> tuple[list, dict[str, dict]]:
     """The chat messages and the handle -> item map for one request (handles shuffled by `rng`)."""
     order = list(items)

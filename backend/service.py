@@ -1,9 +1,14 @@
 """The serving path, end to end: `recommend(client_id, text, conversation_id=None) -> ShortlistResult`.
 
-intent (query graph) -> this client's preference graph -> candidates (Chroma + personalised PageRank
-+ collaborative neighbours) -> reasoner (LLM steps + answer block) -> step verifier -> a shortlist of
-3–5 items, each with a one-line justification, persisted with the steps, verdicts, provenance,
-model version and the time of every stage.
+Each stage is a module with a typed hand-off; this module only wires them:
+
+    understand (backend/understand.py)  text -> QueryGraph (hard constraints, soft wishes)
+    client     (backend/live.py)        client id -> preference graph, signals, summary
+    candidates (backend/retrieval.py)   QueryGraph + signals -> fitting Candidates with features
+    rank       (backend/ranker.py)      Candidates -> ordered Candidates (LightGBM, or fusion)
+    reason     (backend/reasoner.py)    the top candidates -> the model's steps and picks
+    verify     (backend/verify.py)      steps -> verdicts
+    persist    (below)                  everything stored for review
 
 Only this client's data ever enters the prompt: the summary is built from their own profile and
 history, so a request that asks for other clients' data has nothing to leak.
@@ -22,16 +27,14 @@ from functools import lru_cache
 
 from sqlmodel import select
 
-from backend.graphs import attribute_vocabulary, preference_graph, product_graph, top_preferences
-from backend.importer import active_index, active_version
-from backend.intent import QueryGraph, Vocabulary, build_vocabulary, parse_request
+from backend.live import LiveCatalogue, client_context, live_catalogue, ranked_candidates, understand_request
 from backend.reasoner import build_prompt, parse_answer
-from backend.retrieval import Candidate, CatalogueGraphs, retrieve
+from backend.retrieval import Candidate
 from backend.settings import Settings, get_settings
 from backend.store import session
-from backend.tables import (Client, ClientNote, Conversation, Interaction, Message, ModelVersion, ReasoningStep,
-                            Shortlist, ShortlistItem)
-from backend.verify import split_steps, verify_steps
+from backend.tables import Conversation, Message, ModelVersion, ReasoningStep, Shortlist, ShortlistItem
+from backend.understand import QueryGraph, Wish, wrong_fact_sentence
+from backend.verify import hard_violations, split_steps, verify_steps
 from catalog.errors import ConciergeError
 
 log = logging.getLogger(__name__)
@@ -62,38 +65,6 @@ class ShortlistResult:
         return asdict(self)
 
 
-@dataclass
-class Catalogue:
-    """Everything derived from one catalogue version, built once and cached."""
-
-    collection: str
-    index: object
-    graphs: CatalogueGraphs
-    vocabulary: Vocabulary
-    attr_vocab: dict[str, set[str]]
-    rain_sensitive: frozenset[str]
-
-
-@lru_cache(maxsize=2)
-def _catalogue(collection: str, interactions_marker: int) -> Catalogue:
-    from catalog.demo.vocab import MATERIALS as MATERIAL_FACTS
-
-    index = active_index()
-    items = index.items()
-    with session() as s:
-        rows = s.exec(select(Interaction.client_id, Interaction.item_id, Interaction.kind)).all()
-    graphs = CatalogueGraphs(items, product_graph(), [tuple(r) for r in rows])
-    rain = frozenset(name for name, facts in MATERIAL_FACTS.items() if not facts.rain)
-    return Catalogue(collection, index, graphs, build_vocabulary(items), attribute_vocabulary(items), rain)
-
-
-def live_catalogue() -> Catalogue:
-    version = active_version()
-    if version is None:
-        raise ConciergeError("the catalogue is empty; run `concierge seed-demo` or `concierge import PATH` first")
-    return _catalogue(version.collection, version.id)
-
-
 def active_model_version() -> ModelVersion | None:
     with session() as s:
         return s.exec(select(ModelVersion).where(ModelVersion.status == "active")).first()
@@ -109,110 +80,83 @@ def check_request(text: str, settings: Settings) -> str:
     return text
 
 
-def client_context(client_id: str, catalogue: Catalogue):
-    """This client's row, preference graph and a compact summary for the prompt."""
-    with session() as s:
-        client = s.get(Client, client_id)
-        if client is None:
-            raise ConciergeError(f"unknown client {client_id!r}")
-        rows = s.exec(select(Interaction).where(Interaction.client_id == client_id)).all()
-        notes = [n.text for n in s.exec(select(ClientNote).where(ClientNote.client_id == client_id)).all()]
-    history = [{"item_id": r.item_id, "kind": r.kind, "value": r.value, "timestamp": r.timestamp} for r in rows]
-    items = {i: catalogue.graphs.items[i] for i in {r["item_id"] for r in history} if i in catalogue.graphs.items}
-    graph = preference_graph(client_id, history, items, client.stated_preferences, notes,
-                             vocabulary=catalogue.attr_vocab)
-    preferences = {v: d["weight"] for _, v, d in graph.out_edges(data=True) if graph.nodes[v]["kind"] == "attribute"}
-    liked = {v.removeprefix("item:"): d["weight"] for _, v, d in graph.out_edges(data=True)
-             if graph.nodes[v]["kind"] == "item" and d["weight"] > 0}
-    return client, graph, preferences, liked, summarise_client(client, graph, history, items)
+FOLLOW_UP_WISHES = {  # what a short follow-up asks of the previous shortlist, as a soft wish
+    r"less formal|more casual|more relaxed": "casual",
+    r"more formal|dressier|smarter": "formal",
+    r"darker": "dark", r"lighter|brighter": "light",
+}
+CHEAPER = r"\b(cheaper|less expensive|lower price|more affordable)\b"
 
 
-def summarise_client(client: Client, graph, history: list[dict], items: dict[str, dict]) -> str:
-    likes, dislikes = top_preferences(graph, n=5)
-    parts = []
-    if likes:
-        parts.append("likes " + ", ".join(node.split("=", 1)[1] for node, _ in likes))
-    if dislikes:
-        parts.append("avoids " + ", ".join(node.split("=", 1)[1] for node, _ in dislikes))
-    budget = client.stated_preferences.get("budget_max")
-    if budget:
-        parts.append(f"usually spends up to EUR {float(budget):,.0f}")
-    bought = [items[r["item_id"]] for r in sorted(history, key=lambda r: r["timestamp"], reverse=True)
-              if r["kind"] == "purchase" and r["item_id"] in items][:2]
-    if bought:
-        parts.append("recently bought " + "; ".join(f"{i.get('brand', '')} {i.get('category', '')}".strip()
-                                                    for i in bought))
-    return "; ".join(parts) or "new client, no history yet"
+def refine(previous: dict, follow_up: QueryGraph, understood_wish) -> QueryGraph:
+    """A follow-up ("something less formal", "in black", "cheaper") applied to the previous request.
 
-
-def refine(previous: dict, follow_up: QueryGraph) -> QueryGraph:
-    """A follow-up ("something less formal", "in black", "cheaper") applied to the previous request."""
-    from catalog.demo.vocab import FORMALITY
-
-    if follow_up.category or follow_up.category_group or follow_up.impossible:
+    Args:
+        previous (`dict`): the previous query graph (with `_last_max_price`, the dearest item shown).
+        follow_up (`QueryGraph`): the follow-up read on its own.
+        understood_wish (`callable`): phrase -> `Wish` matched to the catalogue (for "less formal").
+    """
+    if follow_up.categories or follow_up.impossible:
         return follow_up  # a new subject: a new request
     merged = QueryGraph.from_dict({k: v for k, v in previous.items() if not k.startswith("_")})
     merged.text = f"{previous['text']} — then: {follow_up.text}"
-    for key in ("house", "origin", "branding", "colour", "material", "budget_max", "wrong_fact"):
-        if getattr(follow_up, key) is not None:
-            setattr(merged, key, getattr(follow_up, key))
-    for key, values in follow_up.must_not.items():
-        merged.must_not[key] = sorted(set(merged.must_not.get(key, [])) | set(values))
-    if follow_up.contexts:
-        merged.contexts, merged.occasions = follow_up.contexts, follow_up.occasions
-        merged.formality, merged.palette, merged.season = follow_up.formality, follow_up.palette, follow_up.season
+    merged.vector = follow_up.vector
+    merged.houses = follow_up.houses or merged.houses
+    if follow_up.budget_max is not None:
+        merged.budget_max, merged.currency = follow_up.budget_max, follow_up.currency
+    merged.must_not += [n for n in follow_up.must_not if n not in merged.must_not]
+    merged.wishes = [Wish(w.phrase, w.weight * 1.5, w.source, w.matches) for w in follow_up.wishes] + merged.wishes
     low = follow_up.text.lower()
-    levels = merged.formality or list(FORMALITY)
-    if re.search(r"less formal|more casual|more relaxed|more formal|dressier", low) and merged.occasions:
-        # the occasions set the old formality; asking to change it makes them wishes, not conditions
-        merged.preferred["occasion"] = merged.occasions
-        merged.occasions = []
-    if "less formal" in low or "more casual" in low or "more relaxed" in low:
-        low_i = max(FORMALITY.index(levels[0]) - 1, 0)
-        merged.formality = list(FORMALITY[low_i:FORMALITY.index(levels[0])]) or [FORMALITY[0]]
-    elif "more formal" in low or "dressier" in low:
-        high_i = min(FORMALITY.index(levels[-1]) + 1, len(FORMALITY) - 1)
-        merged.formality = list(FORMALITY[FORMALITY.index(levels[-1]) + 1:high_i + 1]) or [FORMALITY[-1]]
-    if any(w in low for w in ("cheaper", "less expensive", "lower price", "more affordable")):
-        merged.budget_max = (previous.get("_last_max_price") or merged.budget_max or 5000.0) * 0.7
+    for pattern, phrase in FOLLOW_UP_WISHES.items():
+        if re.search(pattern, low):
+            merged.wishes.insert(0, understood_wish(phrase))
+    if re.search(CHEAPER, low):
+        merged.budget_max = (previous.get("_last_max_price") or merged.budget_max or 1000.0) * 0.7
     merged.notes = previous.get("notes", []) + [f"follow-up: {follow_up.text}"] + follow_up.notes
     return merged
 
 
 def justify(item: dict, query: QueryGraph, preferences: dict[str, float]) -> str:
     """One line tying an item to the request and to the client, from catalogue facts only."""
-    a = item.get("attributes", {})
-    facts = []
-    if a.get("origin"):
-        facts.append(f"made in {a['origin']}")
-    if a.get("material"):
-        facts.append("/".join(a["material"][:2]))
-    wanted = list(query.occasions) + list(query.preferred.get("occasion", []))
-    fits = [o for o in dict.fromkeys(wanted) if o in (a.get("occasion") or [])]
-    if fits:
-        facts.append("for " + " and ".join(fits))
-    elif a.get("season"):
-        facts.append("for " + "/".join(a["season"][:2]))
-    if a.get("branding"):
-        facts.append(f"{a['branding']} branding")
     from backend.graphs import attribute_nodes
 
-    loved = [node.split("=", 1)[1] for relation, node in attribute_nodes(item)
-             if relation in ("brand", "colour", "material", "palette", "craft") and preferences.get(node, 0) > 0.5]
-    tie = f"; echoes what you like ({', '.join(loved[:2])})" if loved else ""
-    return (", ".join(facts) + tie).strip(", ") or item["title"]
+    nodes = {node for _, node in attribute_nodes(item)}
+    met = []
+    for wish in sorted(query.wishes, key=lambda w: -w.weight):
+        hit = max(((s, n) for n, s in wish.matches.items() if n in nodes), default=None)
+        if hit and hit[1].split("=", 1)[1] not in met:
+            met.append(hit[1].split("=", 1)[1])
+    facts = [f"{v}" for v in met[:3]]
+    loved = [node.split("=", 1)[1] for node in nodes if preferences.get(node, 0) > 0.5
+             and not node.startswith("category")][:2]
+    tie = f"; echoes what you like ({', '.join(loved)})" if loved else ""
+    return (", ".join(facts) + tie).strip("; ,") or item.get("category") or item["title"]
 
 
-def nothing_fits_message(query: QueryGraph, candidates: list[Candidate]) -> str:
+def nothing_fits_message(query: QueryGraph, catalogue: LiveCatalogue) -> str:
+    """Why nothing fits: the thing asked for is not in this catalogue, or which hard constraint the
+    closest pieces break."""
     if query.impossible:
-        return f"Nothing in our catalogue fits: {query.impossible}."
-    reasons = {}
-    for cand in candidates[:20]:
-        for v in cand.violations:
-            reasons[v.split(" (")[0]] = reasons.get(v.split(" (")[0], 0) + 1
-    common = ", ".join(r for r, _ in sorted(reasons.items(), key=lambda kv: -kv[1])[:3])
+        kinds = sorted({n.split("=", 1)[1] for n in catalogue.vocabulary.categories})[:6]
+        return (f"Nothing in our catalogue fits: {query.impossible}"
+                + (f" (we carry {', '.join(kinds)})" if kinds else "") + ".")
+    closest = closest_pieces(query, catalogue)
+    reasons: dict[str, int] = {}
+    for _, broken in closest:
+        for reason in broken:
+            reasons[reason] = reasons.get(reason, 0) + 1
+    common = "; ".join(r for r, _ in sorted(reasons.items(), key=lambda kv: -kv[1])[:3])
+    names = ", ".join(item["title"] for item, _ in closest[:3])
     return ("Nothing in our catalogue meets every condition of this request"
-            + (f" (the closest pieces fail on: {common})" if common else "") + ". Could you relax one of them?")
+            + (f" (the closest pieces — {names} — fail on: {common})" if common else "")
+            + ". Could you relax one of them?")
+
+
+def closest_pieces(query: QueryGraph, catalogue: LiveCatalogue, k: int = 5) -> list[tuple[dict, list[str]]]:
+    """The items nearest to the request regardless of its hard constraints, with what each breaks."""
+    ids, _ = catalogue.index.nearest(query.vector, k)
+    items = [catalogue.graphs.items[i] for i in ids if i in catalogue.graphs.items]
+    return [(item, hard_violations(item, query.to_dict())) for item in items]
 
 
 def recommend(client_id: str, text: str, conversation_id: int | None = None,
@@ -233,94 +177,109 @@ def recommend(client_id: str, text: str, conversation_id: int | None = None,
         `ShortlistResult`
 
     Raises:
-        `ConciergeError`: empty or over-long request, unknown client or conversation, a request not
-        in English, or an empty catalogue.
+        `ConciergeError`: empty or over-long request, unknown client or conversation, a request in a
+        language the reasoner does not read, or an empty catalogue.
     """
     settings = settings or get_settings()
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     text = check_request(text, settings)
-    catalogue = live_catalogue()
+    catalogue = live_catalogue(settings)
 
     started = time.perf_counter()
-    query = parse_request(text, catalogue.vocabulary)
+    query = understand_stage(client_id, text, conversation_id, catalogue, settings)
+    timings["intent_ms"] = _ms(started)
+
+    started = time.perf_counter()
+    client, _, signals, summary = client_context(client_id, catalogue)
+    timings["preferences_ms"] = _ms(started)
+
+    started = time.perf_counter()
+    ordered = ranked_candidates(query, catalogue, signals, timings)
+    timings["retrieval_ms"] = _ms(started)
+
+    version = model if model is not None else active_model_version()
+    answer = reason_stage(query, summary, ordered, settings, version, on_token, seed, timings) if ordered else None
+    if answer is None:
+        message, chosen, picks = nothing_fits_message(query, catalogue), [], []
+        completion, fallback, steps, handles, ranker = "", False, [], {}, catalogue.ranker.kind
+    else:
+        chosen, picks, completion, fallback, steps, handles, ranker = answer
+        message = answer_message(query, fallback, ranker)
+
+    started = time.perf_counter()
+    checks = verify_steps(steps, handles, query.to_dict(), signals.preferences)
+    timings["verify_ms"] = _ms(started)
+    timings["total_ms"] = _ms(t0)
+    items = [{"item_id": c.item_id, "title": c.item["title"], "brand": c.item.get("brand"),
+              "category": c.item.get("category"), "price": c.item.get("price"), "rank": rank,
+              "justification": justify(c.item, query, signals.preferences), "provenance": c.provenance(),
+              "picked_by": "model" if c in picks else ranker, "attributes": c.item.get("attributes", {})}
+             for rank, c in enumerate(chosen, start=1)]
+    result = ShortlistResult(0, 0, client_id, text, items, [c.to_dict() for c in checks], query.to_dict(),
+                             version.version if version else "base", fallback, not chosen, message, timings,
+                             completion)
+    _persist(result, conversation_id, [c.item_id for c in ordered[:50]])
+    return result
+
+
+def understand_stage(client_id: str, text: str, conversation_id: int | None, catalogue: LiveCatalogue,
+                     settings: Settings) -> QueryGraph:
+    """The request (or follow-up) as a query graph; refuses a language the reasoner does not read."""
+    query = understand_request(text, catalogue, settings)
     if query.language != "en":
         raise ConciergeError("Concierge reads requests in English for now; please write your request in English")
     previous = _previous_query(client_id, conversation_id, catalogue.graphs.items)
     if previous is not None:
-        query = refine(previous, query)
-    timings["intent_ms"] = _ms(started)
+        def wish(phrase: str) -> Wish:
+            return next((w for w in understand_request(phrase, catalogue, settings).wishes),
+                        Wish(phrase, 0.5, "meaning"))
+        query = refine(previous, query, wish)
+    return query
 
+
+def reason_stage(query: QueryGraph, summary: str, ordered: list[Candidate], settings: Settings,
+                 version: ModelVersion | None, on_token, seed: int | None, timings: dict):
+    """The model picks among the ranker's top candidates; its picks come first, the ranker's order fills up.
+
+    Returns:
+        (chosen, picks, completion, fallback, steps, handles, what ordered the rest)
+    """
     started = time.perf_counter()
-    client, _, preferences, liked, summary = client_context(client_id, catalogue)
-    timings["preferences_ms"] = _ms(started)
-
+    rng = random.Random(seed)
+    shown = ordered[:REASONER_CANDIDATES]
+    messages, handles = build_prompt(query.text, query.describe(), summary, [c.item for c in shown], rng)
+    timings["prompt_ms"] = _ms(started)
+    completion = _generate(messages, settings, version, on_token, timings)
     started = time.perf_counter()
-    candidates, retrieval_timings = retrieve(query, catalogue.index, catalogue.graphs, preferences, liked,
-                                             rain_sensitive=catalogue.rain_sensitive)
-    timings["retrieval_ms"] = _ms(started)
-    timings.update({f"retrieval_{k}": v for k, v in retrieval_timings.items()})
-    fitting = [c for c in candidates if not c.violations]
-
-    version = model if model is not None else active_model_version()
-    model_version = version.version if version else "base"
-    completion, fallback, parsed_steps, picks = "", False, [], []
-    ranker = "retrieval"  # what orders the items the model did not pick
-    handles: dict[str, dict] = {}
-    if query.impossible or not fitting:
-        message = nothing_fits_message(query, candidates)
-        chosen: list[Candidate] = []
-    else:
+    parsed = parse_answer(completion, handles)
+    timings["parse_ms"] = _ms(started)
+    by_id = {c.item_id: c for c in shown}
+    picks = [by_id[handles[h]["item_id"]] for h in parsed.picks if handles[h]["item_id"] in by_id]
+    order, ranker = ordered, "ranker"
+    if settings.rechead_dir is not None:  # the Rechead's order over what the model was shown
         started = time.perf_counter()
-        rng = random.Random(seed)
-        shown = fitting[:REASONER_CANDIDATES]
-        messages, handles = build_prompt(query.text, query.to_dict(), summary, [c.item for c in shown], rng)
-        timings["prompt_ms"] = _ms(started)
-        completion = _generate(messages, settings, version, on_token, timings)
-        started = time.perf_counter()
-        parsed = parse_answer(completion, handles)
-        timings["parse_ms"] = _ms(started)
-        parsed_steps = parsed.steps
-        by_id = {c.item_id: c for c in fitting}
-        picks = [by_id[handles[h]["item_id"]] for h in parsed.picks]
-        fallback = not picks
-        chosen = list(picks)
-        order = fitting
-        if settings.rechead_dir is not None:  # the Rechead's order over what the model was shown
-            started = time.perf_counter()
-            order, ranker = rechead_order(settings, messages, handles, shown, fitting), "rechead"
-            timings["rechead_ms"] = _ms(started)
-        for cand in order:  # fill up
-            if len(chosen) >= max(SHORTLIST_TARGET, min(len(picks), SHORTLIST_MAX)):
-                break
-            if cand not in chosen:
-                chosen.append(cand)
-        chosen = chosen[:SHORTLIST_MAX]
-        ranked_by = "our catalogue search" if ranker == "retrieval" else "our recommendation scorer"
-        message = ("Here is what I would suggest." if not fallback else
-                   f"Here is what I would suggest (ranked by {ranked_by}: the model's answer could "
-                   "not be read).")
-        if query.wrong_fact:
-            message = f"A small correction: {query.wrong_fact}. " + message
-        if query.injection:
-            message = "I can only help with your own request and your own profile. " + message
+        order, ranker = rechead_order(settings, messages, handles, shown, ordered), "rechead"
+        timings["rechead_ms"] = _ms(started)
+    chosen = list(picks)
+    for cand in order:  # fill up
+        if len(chosen) >= max(SHORTLIST_TARGET, min(len(picks), SHORTLIST_MAX)):
+            break
+        if cand not in chosen:
+            chosen.append(cand)
+    steps = parsed.steps or (split_steps(completion) if completion else [])
+    return chosen[:SHORTLIST_MAX], picks, completion, not picks, steps, handles, ranker
 
-    started = time.perf_counter()
-    steps = split_steps(completion) if not parsed_steps and completion else parsed_steps
-    checks = verify_steps(steps, handles, query.to_dict(), preferences, catalogue.rain_sensitive)
-    timings["verify_ms"] = _ms(started)
-    timings["total_ms"] = _ms(t0)
 
-    items = [{"item_id": c.item_id, "title": c.item["title"], "brand": c.item.get("brand"),
-              "category": c.item.get("category"), "price": c.item.get("price"), "rank": rank,
-              "justification": justify(c.item, query, preferences), "provenance": c.provenance(),
-              "picked_by": "model" if c in picks else ranker,
-              "attributes": c.item.get("attributes", {})}
-             for rank, c in enumerate(chosen, start=1)]
-    result = ShortlistResult(0, 0, client_id, text, items, [c.to_dict() for c in checks], query.to_dict(),
-                             model_version, fallback, not chosen, message, timings, completion)
-    _persist(result, conversation_id, [c.item_id for c in candidates])
-    return result
+def answer_message(query: QueryGraph, fallback: bool, ranker: str) -> str:
+    ranked_by = "our catalogue ranking" if ranker != "rechead" else "our recommendation scorer"
+    message = ("Here is what I would suggest." if not fallback else
+               f"Here is what I would suggest (ranked by {ranked_by}: the model's answer could not be read).")
+    if query.wrong_fact:
+        message = f"A small correction: {wrong_fact_sentence(query.wrong_fact)}. " + message
+    if query.injection:
+        message = "I can only help with your own request and your own profile. " + message
+    return message
 
 
 @lru_cache(maxsize=2)

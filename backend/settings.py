@@ -97,6 +97,10 @@ class Settings(BaseSettings):
         return self.var_dir / "graphs"
 
     @property
+    def ranker_dir(self) -> Path:
+        return self.var_dir / "rankers"
+
+    @property
     def embedding_model_path(self) -> str:
         if self.embedding_model:
             return self.embedding_model

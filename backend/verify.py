@@ -21,7 +21,6 @@ LEATHERS = ("calfskin", "grained calfskin", "lambskin", "suede", "patent leather
 PROMOTING = ("best", "ideal", "perfect", "recommend", "choose", "pick", "fits", "fit", "suits", "suit", "matches",
              "match", "good", "great", "works", "top", "first", "excellent", "right", "love")
 NEGATING = ("not", "no", "isn't", "doesn't", "don't", "never", "without", "lacks", "fails", "too", "but")
-CHECKED_KEYS = ("material", "colour", "season", "occasion", "branding", "origin", "formality", "palette")
 STEP_SPLIT = re.compile(r"(?m)^\s*(?:step\s*)?(\d+)[.):]\s+", re.IGNORECASE)
 
 
@@ -58,7 +57,8 @@ def values_of(item: dict, key: str) -> list[str]:
     if key in ("brand", "category"):
         value = item.get(key)
     else:
-        value = item.get("attributes", {}).get(key)
+        attrs = item.get("attributes") or {}
+        value = attrs.get(key, next((v for k, v in attrs.items() if str(k).lower() == key), None))
     values = value if isinstance(value, list) else [value] if value not in (None, "") else []
     return [str(v).lower() for v in values]
 
@@ -71,84 +71,55 @@ def material_matches(wanted: str, materials: list[str]) -> bool:
     return any(wanted == m or re.search(rf"\b{re.escape(wanted)}\b", m) for m in materials)
 
 
-def hard_violations(item: dict, query: dict, rain_sensitive: frozenset[str] = frozenset()) -> list[str]:
+def hard_violations(item: dict, query: dict, nodes: set[str] | None = None) -> list[str]:
     """How an item breaks the hard constraints of a query graph (empty list: it fits).
+
+    Only what the request stated and the catalogue can check is hard: the categories or houses it
+    named (any of them), its price cap, and what it ruled out (a catalogue node such as
+    `material=suede`, or a plain word found in the item's title or attribute values — "fragrance-free"
+    does not hold "fragrance").
 
     Args:
         item (`dict`): a catalogue item.
         query (`dict`): `QueryGraph.to_dict()`.
-        rain_sensitive (`frozenset[str]`): materials that do not stand up to rain.
+        nodes (`set[str]`, *optional*): the item's graph nodes, when the caller has them already.
 
     Returns:
         `list[str]`: one short reason per broken constraint.
     """
     out = []
-    if query.get("category") and item.get("category", "").lower() != query["category"].lower():
-        out.append(f"not a {query['category']}")
-    elif query.get("category_group") and values_of(item, "category_group") != [query["category_group"]]:
-        out.append(f"not in {query['category_group']}")
-    if query.get("house") and (item.get("brand") or "").lower() != query["house"].lower():
-        out.append(f"not by {query['house']}")
-    occasions = values_of(item, "occasion")
-    for occasion in query.get("occasions") or []:
-        if occasions and occasion not in occasions:
-            out.append(f"not for {occasion}")
-    seasons = values_of(item, "season")
-    for allowed in _season_needs(query):
-        if seasons and not set(allowed) & set(seasons):
-            out.append(f"not for {'/'.join(allowed)}")
-    for key in ("formality", "palette"):
-        allowed = query.get(key)
-        have = values_of(item, key)
-        if allowed and have and have[0] not in allowed:
-            out.append(f"{key} {have[0]} (wanted {', '.join(allowed)})")
-    wanted, have = query.get("origin"), values_of(item, "origin")
-    if wanted and have and have[0] != wanted.lower():
-        out.append(f"made in {item['attributes']['origin']} (wanted {wanted})")
-    for key in ("branding", "colour"):
-        allowed = _as_list(query.get(key))
-        have = values_of(item, key)
-        if allowed and have and not set(have) & {a.lower() for a in allowed}:
-            out.append(f"{key} {'/'.join(have)} (wanted {' or '.join(allowed)})")
-    wanted_materials = _as_list(query.get("material"))
-    if wanted_materials and values_of(item, "material") and not any(
-            material_matches(m, values_of(item, "material")) for m in wanted_materials):
-        out.append(f"not in {' or '.join(wanted_materials)}")
+    if not (query.get("categories") or query.get("houses") or query.get("must_not")
+            or query.get("budget_max") is not None):
+        return out
+    nodes = set(item_nodes(item)) if nodes is None else nodes
+    categories = query.get("categories") or []
+    if categories and not nodes & set(categories):
+        out.append("not " + " or ".join(_value(n) for n in categories))
+    houses = query.get("houses") or []
+    if houses and not nodes & set(houses):
+        out.append("not by " + " or ".join(_value(n) for n in houses))
     price = item.get("price")
     if query.get("budget_max") is not None and price is not None and price > query["budget_max"]:
-        out.append(f"EUR {price:,.0f} is over the EUR {query['budget_max']:,.0f} budget")
-    must_not = query.get("must_not") or {}
-    for material in must_not.get("materials", []):
-        if material_matches(material, values_of(item, "material")):
-            out.append(f"{material}, which was ruled out")
-    for colour in must_not.get("colours", []):
-        if colour.lower() in values_of(item, "colour"):
-            out.append(f"{colour}, which was ruled out")
-    for level in must_not.get("branding", []):
-        if level in values_of(item, "branding"):
-            out.append(f"{level} branding, which was ruled out")
-    if query.get("wet") and rain_sensitive & set(values_of(item, "material")):
-        out.append("not made for rain")
+        out.append(f"{price:,.0f} is over the {query['budget_max']:,.0f} budget")
+    for ruled in query.get("must_not") or []:
+        if ("=" in ruled and ruled in nodes) or ("=" not in ruled and _holds_word(item, ruled)):
+            out.append(f"{_value(ruled)}, which was ruled out")
     return out
 
 
-def _as_list(value) -> list[str]:
-    if value in (None, "", []):
-        return []
-    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+def item_nodes(item: dict) -> list[str]:
+    from backend.graphs import attribute_nodes
+
+    return [node for _, node in attribute_nodes(item)]
 
 
-def _season_needs(query: dict) -> list[list[str]]:
-    from_climate = {"hot": ["summer"], "warm": ["spring", "summer"], "mild": ["spring", "autumn"],
-                    "cool": ["autumn", "winter"], "cold": ["winter"]}
-    contexts = query.get("contexts") or [{"climate": None, "season": s} for s in query.get("season") or []]
-    needs = []
-    for ctx in contexts:
-        if ctx.get("climate"):
-            needs.append(from_climate[ctx["climate"]])
-        elif ctx.get("season"):
-            needs.append([ctx["season"]])
-    return needs
+def _value(node: str) -> str:
+    return node.split("=", 1)[-1]
+
+
+def _holds_word(item: dict, word: str) -> bool:
+    text = " ".join([item.get("title", "")] + [_value(n) for n in item_nodes(item)]).lower()
+    return bool(re.search(rf"(?<![\w-]){re.escape(word.lower())}(?![\w])(?!-?\s?free)", text))
 
 
 def _mentions(step: str, handles: dict[str, dict]) -> list[str]:
@@ -159,8 +130,9 @@ def _attribute_mentions(step_low: str, items: list[dict]) -> list[tuple[str, str
     """(key, value, position) of attribute values of the candidate items named in the step."""
     terms = {}
     for item in items:
-        for key in CHECKED_KEYS:
-            for value in values_of(item, key):
+        for node in item_nodes(item):
+            key, value = node.split("=", 1)
+            if key != "brand" and len(value) > 2 and value not in ("true", "false"):
                 terms.setdefault(value, key)
     found = []
     for value, key in sorted(terms.items(), key=lambda kv: -len(kv[0])):
@@ -171,8 +143,7 @@ def _attribute_mentions(step_low: str, items: list[dict]) -> list[tuple[str, str
 
 
 def verify_step(index: int, step: str, handles: dict[str, dict], query: dict,
-                preferences: dict[str, float] | None = None, all_items: list[dict] | None = None,
-                rain_sensitive: frozenset[str] = frozenset()) -> StepCheck:
+                preferences: dict[str, float] | None = None, all_items: list[dict] | None = None) -> StepCheck:
     """Check one step.
 
     Args:
@@ -210,7 +181,7 @@ def verify_step(index: int, step: str, handles: dict[str, dict], query: dict,
     if promoting:
         for handle in named:
             item = handles[handle]
-            broken = hard_violations(item, query, rain_sensitive)
+            broken = hard_violations(item, query)
             if broken:
                 check.problems.append(f"promotes {handle}, which breaks the request: {'; '.join(broken[:2])}")
             disliked = [node for node, weight in (preferences or {}).items() if weight <= -1.0
@@ -224,8 +195,7 @@ def verify_step(index: int, step: str, handles: dict[str, dict], query: dict,
 
 
 def verify_steps(steps: list[str], handles: dict[str, dict], query: dict,
-                 preferences: dict[str, float] | None = None,
-                 rain_sensitive: frozenset[str] = frozenset()) -> list[StepCheck]:
+                 preferences: dict[str, float] | None = None) -> list[StepCheck]:
     """`verify_step` for each step, numbered from 1."""
-    return [verify_step(i, s, handles, query, preferences, rain_sensitive=rain_sensitive)
+    return [verify_step(i, s, handles, query, preferences)
             for i, s in enumerate(steps, start=1)]

@@ -178,13 +178,13 @@ def safe_name(name: str) -> str:
 
 def _clear_caches() -> None:
     """Forget every process-wide object bound to the settings (they are rebuilt on next use)."""
-    from backend import service
+    from backend import live
     from backend.settings import get_settings
     from backend.store import get_engine
 
     get_settings.cache_clear()
     get_engine.cache_clear()
-    service._catalogue.cache_clear()
+    live._CACHE.clear()
 
 
 def _wipe(directory: Path) -> None:
@@ -211,6 +211,7 @@ def scratch_stores(bundle: Bundle, needs_llm: bool = False, progress: bool = Tru
         `Settings`: the scratch settings.
     """
     from backend.importer import import_bundle
+    from backend.live import prepare_ranker
     from backend.models import materialise_base_model
     from backend.settings import get_settings
 
@@ -231,9 +232,10 @@ def scratch_stores(bundle: Bundle, needs_llm: bool = False, progress: bool = Tru
         settings = get_settings()
         result = import_bundle(bundle, progress=progress, settings=settings)
         directory.mkdir(parents=True, exist_ok=True)
-        stamp.write_text(bundle.digest())
-        if result.changed:
+        if result.changed or not stamp.is_file():
             print(f"scratch stores: {result.summary()} -> {directory}")
+            print(f"ranker (train split, val for early stopping): {prepare_ranker(bundle, settings, progress)}")
+        stamp.write_text(bundle.digest())
         yield settings
     finally:
         for key, value in saved.items():

@@ -328,58 +328,64 @@ class ALS:
 
 
 class ServingRetrieval:
-    """The serving candidate generator alone: intent parse, the client's preference graph, and
-    `backend.retrieval.retrieve` (Chroma + PageRank + collaborative, fused, taste-ordered).
+    """The serving candidate generator and ranker alone (`backend.live`): request understanding, the
+    client's signals, every candidate source, the hard constraints, then the catalogue's learned ranker
+    (LightGBM trained on the bundle's train split) or reciprocal-rank fusion without one.
 
-    Whole catalogue: its ordered candidates (those meeting every hard constraint first). Re-ranking: the
-    given candidates in the same order of keys (hard-constraint violations, then fused score plus taste).
-    Says nothing fits when the parsed request is impossible or no candidate meets its constraints, the
-    rule `backend.service.recommend` applies.
+    Whole catalogue: its ranked candidates. Re-ranking: the given candidates scored by the same ranker
+    (features computed for each). Says nothing fits when the request is impossible or no candidate meets
+    its hard constraints, the rule `backend.service.recommend` applies.
     """
 
     name, can_abstain, protocols = "retrieval", True, ("full", "rerank")
 
     def __init__(self, world: EvalWorld):
-        from backend.service import live_catalogue
+        from backend.live import live_catalogue
 
-        self.catalogue = live_catalogue()
+        self.settings = world.settings
+        self.catalogue = live_catalogue(world.settings)
+        self.last: dict = {}
 
     def context(self, query: dict):
-        """(query graph, preferences, liked items, client summary) of one request."""
-        from backend.intent import parse_request
-        from backend.service import client_context
+        """(query graph, client signals, client summary) of one request."""
+        from backend.live import client_context, understand_request
+        from backend.retrieval import ClientSignals
 
-        parsed = parse_request(query["text"], self.catalogue.vocabulary)
-        _, _, preferences, liked, summary = client_context(query["client_id"], self.catalogue)
-        return parsed, preferences, liked, summary
+        parsed = understand_request(query["text"], self.catalogue, self.settings)
+        try:
+            _, _, signals, summary = client_context(query["client_id"], self.catalogue)
+        except ConciergeError:
+            signals, summary = ClientSignals(), "new client, no history yet"
+        return parsed, signals, summary
 
     def candidates(self, query: dict, given: list[str] | None, k: int):
         """(parsed request, client summary, ordered `Candidate`s); empty candidates mean nothing fits."""
-        from backend.retrieval import retrieve
+        from backend.live import ranked_candidates
 
-        parsed, preferences, liked, summary = self.context(query)
-        pool, _ = retrieve(parsed, self.catalogue.index, self.catalogue.graphs, preferences, liked,
-                           k=max(k, 20) if given is None else 10 ** 6, rain_sensitive=self.catalogue.rain_sensitive)
-        if given is not None:
-            pool = self._rescore(parsed, preferences, pool, given)
-        if parsed.impossible or not any(not c.violations for c in pool):
+        parsed, signals, summary = self.context(query)
+        pool = ranked_candidates(parsed, self.catalogue, signals)
+        self.last = {"ranker": self.catalogue.ranker.kind, "abstained": not pool,
+                     "impossible": parsed.impossible}
+        if not pool:
             return parsed, summary, []
+        if given is not None:
+            pool = self._rescore(parsed, signals, pool, given)
         return parsed, summary, pool
 
-    def _rescore(self, parsed, preferences, pool, given: list[str]):
-        """The given candidates ordered by the generator's own keys (pool score where it found them)."""
-        from backend.retrieval import Candidate, preference_bonus
+    def _rescore(self, parsed, signals, pool, given: list[str]):
+        """The given candidates ordered by the ranker (features computed for those the sources missed);
+        those breaking a hard constraint go last."""
+        from backend.retrieval import Candidate, add_features, wish_nodes
         from backend.verify import hard_violations
 
         found = {c.item_id: c for c in pool}
-        out = []
-        for item_id in given:
-            item = self.catalogue.graphs.items[item_id]
-            cand = found.get(item_id) or Candidate(
-                item, violations=hard_violations(item, parsed.to_dict(), self.catalogue.rain_sensitive),
-                score=preference_bonus(item, preferences, parsed))
-            out.append(cand)
-        return sorted(out, key=lambda c: (len(c.violations) > 0, len(c.violations), -c.score))
+        missing = [Candidate(self.catalogue.graphs.items[i]) for i in given if i not in found]
+        add_features(missing, parsed, self.catalogue.graphs, signals, wish_nodes(parsed),
+                     self.catalogue.rain_sensitive)
+        for cand in missing:
+            cand.violations = hard_violations(cand.item, parsed.to_dict())
+        scored = self.catalogue.ranker.order([found[i] for i in given if i in found] + missing)
+        return sorted(scored, key=lambda c: len(c.violations) > 0)
 
     def rank(self, query: dict, candidates: list[str] | None, k: int) -> list[str]:
         _, _, pool = self.candidates(query, candidates, k)
@@ -445,7 +451,7 @@ def reasoner_prompt(retrieval: ServingRetrieval, query: dict, candidates: list[s
     parsed, summary, pool = retrieval.candidates(query, candidates, len(candidates))
     shown = [retrieval.catalogue.graphs.items[i] for i in candidates]
     rng = random.Random(f"{seed}/{query['query_id']}")
-    messages, handles = build_prompt(query["text"], parsed.to_dict(), summary, shown, rng)
+    messages, handles = build_prompt(query["text"], parsed.describe(), summary, shown, rng)
     return messages, handles, pool
 
 

@@ -1,0 +1,211 @@
+"""The live catalogue as the request path needs it, built once per catalogue version, and its ranker.
+
+`live_catalogue()` loads everything derived from the catalogue version being served — items and their
+vectors, the product graph, BM25, the collaborative matrix, the vocabulary embedded for request
+understanding, and the learned ranker trained for this version — and keeps it until the next import.
+`train_ranker(bundle)` fits that ranker on a bundle's train split (val for early stopping).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from sqlmodel import select
+from tqdm.auto import tqdm
+
+from backend import ranker as ranking
+from backend.graphs import preference_graph, product_graph, top_preferences
+from backend.importer import active_index, active_version
+from backend.index import embed
+from backend.knowledge import Knowledge, load_knowledge
+from backend.retrieval import Candidate, CatalogueGraphs, ClientSignals, generate
+from backend.settings import Settings, get_settings
+from backend.store import session
+from backend.tables import Client, ClientNote, Interaction
+from backend.understand import QueryGraph, understand
+from backend.vocabulary import CatalogueVocabulary, build_vocabulary
+from catalog.bundle import Bundle
+from catalog.errors import ConciergeError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LiveCatalogue:
+    """Everything derived from one catalogue version."""
+
+    collection: str
+    index: object
+    graphs: CatalogueGraphs
+    vocabulary: CatalogueVocabulary
+    knowledge: Knowledge
+    ranker: ranking.Ranker
+    currency: str | None
+
+    @property
+    def rain_sensitive(self) -> frozenset[str]:
+        return self.knowledge.rain_sensitive()
+
+
+_CACHE: dict[tuple, LiveCatalogue] = {}  # (collection, version id, ranker mtime, var dir) -> state; two kept
+
+
+def _load(collection: str, version_id: int, ranker_mtime: float, settings: Settings) -> LiveCatalogue:
+    key = (collection, version_id, ranker_mtime, str(settings.var_dir), settings.database_url)
+    if key not in _CACHE:
+        while len(_CACHE) >= 2:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = _build(collection, settings)
+    return _CACHE[key]
+
+
+def _build(collection: str, settings: Settings) -> LiveCatalogue:
+    index = active_index(settings)
+    items = index.items()
+    with session() as s:
+        rows = s.exec(select(Interaction.client_id, Interaction.item_id, Interaction.kind)).all()
+    graphs = CatalogueGraphs(items, product_graph(settings), [tuple(r) for r in rows], vectors=index.vectors())
+    knowledge = load_knowledge()
+    vocabulary = build_vocabulary(items, knowledge, lambda texts: embed(texts, settings))
+    ranker = ranking.load(ranker_path(collection, settings))
+    version = active_version()
+    return LiveCatalogue(collection, index, graphs, vocabulary, knowledge, ranker,
+                         getattr(version, "currency", None))
+
+
+def ranker_path(collection: str, settings: Settings):
+    return settings.ranker_dir / f"{collection}.txt"
+
+
+def live_catalogue(settings: Settings | None = None) -> LiveCatalogue:
+    """The served catalogue version's derived state (cached until the next import or ranker)."""
+    settings = settings or get_settings()
+    version = active_version()
+    if version is None:
+        raise ConciergeError("the catalogue is empty; run `concierge seed-demo` or `concierge import PATH` first")
+    path = ranker_path(version.collection, settings)
+    return _load(version.collection, version.id, path.stat().st_mtime if path.exists() else 0.0, settings)
+
+
+def understand_request(text: str, catalogue: LiveCatalogue, settings: Settings | None = None) -> QueryGraph:
+    settings = settings or get_settings()
+    return understand(text, catalogue.vocabulary, catalogue.knowledge, lambda texts: embed(texts, settings))
+
+
+def client_context(client_id: str, catalogue: LiveCatalogue) -> tuple[Client, object, ClientSignals, str]:
+    """This client's row, preference graph, signals for the candidate generator, and prompt summary."""
+    with session() as s:
+        client = s.get(Client, client_id)
+        if client is None:
+            raise ConciergeError(f"unknown client {client_id!r}")
+        rows = s.exec(select(Interaction).where(Interaction.client_id == client_id)).all()
+        notes = [n.text for n in s.exec(select(ClientNote).where(ClientNote.client_id == client_id)).all()]
+    history = [{"item_id": r.item_id, "kind": r.kind, "value": r.value, "timestamp": r.timestamp} for r in rows]
+    items = {i: catalogue.graphs.items[i] for i in {r["item_id"] for r in history} if i in catalogue.graphs.items}
+    vocabulary = {}
+    for node in catalogue.vocabulary.nodes:
+        key, value = node.split("=", 1)
+        vocabulary.setdefault(key, set()).add(value)
+    graph = preference_graph(client_id, history, items, client.stated_preferences, notes, vocabulary=vocabulary)
+    preferences = {v: d["weight"] for _, v, d in graph.out_edges(data=True) if graph.nodes[v]["kind"] == "attribute"}
+    liked = {v.removeprefix("item:"): d["weight"] for _, v, d in graph.out_edges(data=True)
+             if graph.nodes[v]["kind"] == "item" and d["weight"] > 0}
+    owned = {r["item_id"] for r in history if r["kind"] == "purchase"}
+    signals = ClientSignals(preferences, liked, owned)
+    return client, graph, signals, summarise_client(client, graph, history, items, catalogue.currency)
+
+
+def summarise_client(client: Client, graph, history: list[dict], items: dict[str, dict],
+                     currency: str | None = None) -> str:
+    likes, dislikes = top_preferences(graph, n=5)
+    parts = []
+    if likes:
+        parts.append("likes " + ", ".join(node.split("=", 1)[1] for node, _ in likes))
+    if dislikes:
+        parts.append("avoids " + ", ".join(node.split("=", 1)[1] for node, _ in dislikes))
+    budget = client.stated_preferences.get("budget_max")
+    if budget:
+        parts.append(f"usually spends up to {float(budget):,.0f}" + (f" {currency}" if currency else ""))
+    bought = [items[r["item_id"]] for r in sorted(history, key=lambda r: r["timestamp"], reverse=True)
+              if r["kind"] == "purchase" and r["item_id"] in items][:2]
+    if bought:
+        parts.append("recently bought " + "; ".join(f"{i.get('brand') or ''} {i.get('category') or i['title']}".strip()
+                                                    for i in bought))
+    return "; ".join(parts) or "new client, no history yet"
+
+
+def ranked_candidates(query: QueryGraph, catalogue: LiveCatalogue, signals: ClientSignals,
+                      timings: dict | None = None) -> list[Candidate]:
+    """Candidates from every source that meet the hard constraints, ordered by the catalogue's ranker."""
+    if query.impossible:
+        return []
+    candidates, source_timings = generate(query, catalogue.index, catalogue.graphs, signals,
+                                          catalogue.rain_sensitive)
+    started = time.perf_counter()
+    ordered = catalogue.ranker.order(candidates)
+    if timings is not None:
+        timings.update({f"retrieval_{k}": v for k, v in source_timings.items()})
+        timings["rank_ms"] = round((time.perf_counter() - started) * 1000, 2)
+    return ordered
+
+
+def train_ranker(bundle: Bundle, settings: Settings | None = None, progress: bool = False) -> dict:
+    """Fit the live catalogue's ranker on `bundle`'s train queries (early stopping on val) and save it
+    beside the catalogue version. The test split is never read.
+
+    Returns:
+        `dict`: what was trained (kind, query counts, feature gains).
+    """
+    settings = settings or get_settings()
+    catalogue = live_catalogue(settings)
+    groups = {"train": [], "val": []}
+    queries = [q for q in bundle.queries if q.get("split") in groups and q.get("relevant")]
+    started = time.perf_counter()
+    for q in tqdm(queries, desc="ranker: candidates of train/val queries", disable=not progress):
+        try:
+            _, _, signals, _ = client_context(q["client_id"], catalogue)
+        except ConciergeError:
+            signals = ClientSignals()
+        query = understand_request(q["text"], catalogue, settings)
+        query.impossible = None  # a labelled answerable query: learn from its candidates anyway
+        candidates, _ = generate(query, catalogue.index, catalogue.graphs, signals, catalogue.rain_sensitive)
+        groups[q["split"]].append((candidates, {k: int(v) for k, v in q["relevant"].items()}))
+    model = ranking.train(groups["train"], groups["val"])
+    model.info["seconds"] = round(time.perf_counter() - started, 1)
+    ranking.save(model, ranker_path(catalogue.collection, settings))
+    log.info("ranker for %s: %s", catalogue.collection, model.info)
+    return model.info
+
+
+def prepare_ranker(bundle: Bundle, settings: Settings | None = None, progress: bool = False) -> dict:
+    """After an import: train the new catalogue version's ranker on the bundle's train split, or, when the
+    bundle brings no training queries, carry over the newest ranker of an earlier version (its features are
+    catalogue-agnostic); with neither, the catalogue is ranked by fusion."""
+    settings = settings or get_settings()
+    version = active_version()
+    if version is None:
+        return {"kind": "none"}
+    target = ranker_path(version.collection, settings)
+    usable = sum(1 for q in bundle.queries if q.get("split") == "train" and q.get("relevant"))
+    if usable >= ranking.MIN_TRAIN_QUERIES:
+        return train_ranker(bundle, settings, progress)
+    earlier = sorted((p for p in settings.ranker_dir.glob("*.txt") if p != target), key=lambda p: p.stat().st_mtime)
+    if earlier and not target.exists():
+        target.write_bytes(earlier[-1].read_bytes())
+        info = json.loads(earlier[-1].with_suffix(".json").read_text() or "{}")
+        info["inherited_from"] = earlier[-1].stem
+        target.with_suffix(".json").write_text(json.dumps(info, indent=1))
+        return info
+    return ranking.load(target).info or {"kind": "fusion"}
+
+
+def recall_of(candidates: list[Candidate], relevant: dict) -> float:
+    """Share of relevant items among the candidates (a diagnostic for the candidate generator)."""
+    if not relevant:
+        return float("nan")
+    ids = {c.item_id for c in candidates}
+    return float(np.mean([i in ids for i in relevant]))

@@ -1,0 +1,139 @@
+"""Rank: a learning-to-rank model (LightGBM lambdarank) over the candidates' catalogue-agnostic features.
+
+It is trained on a bundle's train split (early-stopped on its val split; the test split is never read),
+saved beside the catalogue version it was trained for (`var/rankers/<collection>.txt`), and loaded with
+it. With nothing to train on (a plain CSV catalogue without queries) the order is reciprocal-rank fusion
+of the sources plus the request's soft wishes and the client's taste.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from backend.retrieval import FEATURES, Candidate
+
+log = logging.getLogger(__name__)
+MIN_TRAIN_QUERIES = 20  # fewer answerable train queries with a relevant candidate: fall back to fusion
+MAX_PER_QUERY = 120  # candidates per training query (all relevant ones are kept)
+PARAMS = dict(objective="lambdarank", n_estimators=200, learning_rate=0.05, num_leaves=15, min_child_samples=10,
+              subsample=0.8, subsample_freq=1, colsample_bytree=0.9, reg_lambda=1.0, random_state=0,
+              deterministic=True, force_row_wise=True, n_jobs=2, verbose=-1)
+# Without a trained model: fusion of the sources, plus soft wishes and taste (weights fixed by hand).
+FALLBACK_WEIGHTS = {"rrf": 30.0, "named": 1.0, "meaning": 0.5, "context": 0.3, "taste": 0.5, "dislike": 0.5,
+                    "rain_risk": -0.3, "owned": -0.5}
+
+
+@dataclass
+class Ranker:
+    """A trained booster (or None for fusion) and what it was trained on."""
+
+    booster: object | None = None
+    info: dict | None = None
+
+    @property
+    def kind(self) -> str:
+        return "lightgbm" if self.booster is not None else "fusion"
+
+    def order(self, candidates: list[Candidate]) -> list[Candidate]:
+        """The candidates best first; each gets its `score`."""
+        if not candidates:
+            return []
+        matrix = np.stack([c.features for c in candidates])  # (candidates, features)
+        scores = self.booster.predict(matrix) if self.booster is not None else fallback_scores(matrix)
+        for cand, score in zip(candidates, scores):
+            cand.score = float(score)
+        return sorted(candidates, key=lambda c: -c.score)
+
+
+def fallback_scores(matrix: np.ndarray) -> np.ndarray:
+    weights = np.zeros(len(FEATURES))
+    for name, weight in FALLBACK_WEIGHTS.items():
+        weights[FEATURES.index(name)] = weight
+    return matrix @ weights
+
+
+def training_rows(groups: list[tuple[list[Candidate], dict[str, int]]]) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """(features, grades, group sizes) from (candidates, relevant item -> grade) per query; queries whose
+    candidates hold no relevant item teach nothing and are left out."""
+    features, labels, sizes = [], [], []
+    for candidates, relevant in groups:
+        if not any(c.item_id in relevant for c in candidates):
+            continue
+        kept = [c for c in candidates if c.item_id in relevant]
+        kept += [c for c in candidates if c.item_id not in relevant][:MAX_PER_QUERY - len(kept)]
+        features += [c.features for c in kept]
+        labels += [int(relevant.get(c.item_id, 0)) for c in kept]
+        sizes.append(len(kept))
+    if not sizes:
+        return np.zeros((0, len(FEATURES)), np.float32), np.zeros(0), []
+    return np.stack(features), np.array(labels), sizes
+
+
+def train(train_groups, val_groups) -> Ranker:
+    """Fit LightGBM lambdarank on the train queries, early-stopped on the val queries.
+
+    Args:
+        train_groups, val_groups (`list[tuple[list[Candidate], dict[str, int]]]`): per query, its
+            candidates (with features) and its graded relevant items.
+
+    Returns:
+        `Ranker`: the fusion ranker when there are fewer than MIN_TRAIN_QUERIES usable train queries.
+    """
+    import lightgbm as lgb
+
+    x, y, sizes = training_rows(train_groups)
+    if len(sizes) < MIN_TRAIN_QUERIES:
+        log.info("ranker: %d usable train queries (< %d): reciprocal-rank fusion", len(sizes), MIN_TRAIN_QUERIES)
+        return Ranker(None, {"kind": "fusion", "train_queries": len(sizes)})
+    vx, vy, vsizes = training_rows(val_groups)
+    model = lgb.LGBMRanker(**PARAMS)
+    fit = {"group": sizes}
+    if vsizes:  # val is only watched (its NDCG@10 is reported), not used to stop: it is small
+        fit.update(eval_set=[(vx, vy)], eval_group=[vsizes], eval_at=[10])
+    model.fit(x, y, **fit)
+    importance = dict(zip(FEATURES, model.booster_.feature_importance("gain").round(1).tolist()))
+    info = {"kind": "lightgbm", "train_queries": len(sizes), "val_queries": len(vsizes), "rows": int(len(y)),
+            "val_ndcg@10": _last(model, "ndcg@10"), "features": list(FEATURES),
+            "gain": importance}
+    return Ranker(model.booster_, info)
+
+
+def _last(model, metric: str) -> float | None:
+    history = (getattr(model, "evals_result_", None) or {}).get("valid_0", {}).get(metric)
+    return round(float(history[-1]), 4) if history else None
+
+
+def save(ranker: Ranker, path: Path) -> None:
+    """Write the model (LightGBM's text format) and its info; a fusion ranker writes only the info."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if ranker.booster is not None:
+        ranker.booster.save_model(str(path))
+    else:
+        path.unlink(missing_ok=True)
+    path.with_suffix(".json").write_text(json.dumps(ranker.info or {}, indent=1))
+
+
+def load(path: Path) -> Ranker:
+    """The ranker saved at `path`, or fusion when none was trained for this catalogue version."""
+    if not path.exists():
+        return Ranker(None, {"kind": "fusion"})
+    return _load(str(path), path.stat().st_mtime)
+
+
+@lru_cache(maxsize=4)
+def _load(path: str, mtime: float) -> Ranker:
+    import lightgbm as lgb
+
+    booster = lgb.Booster(model_file=path)
+    info_path = Path(path).with_suffix(".json")
+    info = json.loads(info_path.read_text()) if info_path.exists() else {}
+    if info.get("features") and info["features"] != list(FEATURES):
+        log.warning("ranker at %s was trained on other features; using fusion", path)
+        return Ranker(None, {"kind": "fusion", "stale": path})
+    return Ranker(booster, info)

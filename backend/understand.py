@@ -1,0 +1,540 @@
+"""Understand: a request becomes a query graph of hard constraints and soft wishes.
+
+The words a request is matched against come from the live catalogue (`backend/vocabulary.py`: its
+categories, houses and attribute values) and from general world knowledge (`backend/knowledge.py`:
+seasons, places, occasions, materials). Constraints are typed:
+
+- **hard** (they filter): a price cap; a category or house *of this catalogue* that the request names
+  word for word; an explicit exclusion ("no leather", "not by X");
+- **soft** (they order, never remove): everything else — attribute values named word for word, phrases
+  that mean a catalogue term ("doesn't shout" ~ "discreet", "scent" ~ "Fragrance"), and what a context
+  implies ("a summer wedding in Tuscany" -> hot, daytime, formal).
+
+"Nothing fits" is decided later, by the hard constraints alone, or here when the request names only
+kinds of things that this catalogue does not carry (a car asked of a beauty shop).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+
+import networkx as nx
+import numpy as np
+
+from backend.knowledge import Knowledge, negated
+from backend.vocabulary import WORD, CatalogueVocabulary, phrase_key, stem
+from catalog.derive import fold
+
+SEMANTIC_THRESHOLD = 0.55  # cosine of a request phrase and a catalogue term (MiniLM); chosen on demo train/val
+MEANING_MATCHES = 3  # catalogue terms kept per request phrase
+MAX_MEANING_PHRASES = 16  # request phrases embedded per request (cost: ~1 ms each on one core)
+NAMED_WEIGHT = 1.0  # a catalogue term named word for word
+MEANING_WEIGHT = 0.7  # a phrase that means a catalogue term
+CONTEXT_WEIGHT = 0.5  # a fact a context implies
+LANGUAGE_MIN_LETTERS = 12  # fewer letters outside the catalogue's own words: too little to judge a language
+LANGUAGES_READ = ("ENGLISH",)
+
+
+@dataclass
+class Wish:
+    """A soft preference: a phrase and the catalogue nodes it stands for, with their similarity (0..1)."""
+
+    phrase: str
+    weight: float
+    source: str  # "named" (word for word), "meaning" (by embedding), "context" (implied by knowledge)
+    matches: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class QueryGraph:
+    """What a request asks for. `categories`, `houses`, `budget_max` and `must_not` filter; wishes order."""
+
+    text: str
+    language: str = "en"
+    injection: bool = False
+    impossible: str | None = None
+    wrong_fact: dict | None = None
+    categories: list[str] = field(default_factory=list)  # nodes `category=...` / `category_group=...`, any of
+    houses: list[str] = field(default_factory=list)  # nodes `brand=...`, any of
+    budget_max: float | None = None
+    currency: str | None = None
+    must_not: list[str] = field(default_factory=list)  # nodes, or plain words ("leather")
+    wishes: list[Wish] = field(default_factory=list)
+    contexts: list[dict] = field(default_factory=list)
+    wet: bool = False
+    notes: list[str] = field(default_factory=list)
+    vector: np.ndarray | None = field(default=None, repr=False, compare=False)  # the request's embedding
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data.pop("vector")
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "QueryGraph":
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "vector"}
+        fields["wishes"] = [w if isinstance(w, Wish) else Wish(**w) for w in fields.get("wishes", [])]
+        return cls(**fields)
+
+    @property
+    def hard(self) -> bool:
+        return bool(self.categories or self.houses or self.budget_max is not None or self.must_not)
+
+    def to_graph(self) -> nx.DiGraph:
+        """The query as a graph: `request` -> nodes, edges marked required / excluded / preferred."""
+        graph = nx.DiGraph()
+        graph.add_node("request", kind="request", text=self.text)
+
+        def link(node: str, strength: str, source: str, weight: float = 1.0) -> None:
+            graph.add_node(node, kind="attribute")
+            graph.add_edge("request", node, strength=strength, source=source, weight=round(weight, 3))
+
+        for node in self.categories + self.houses:
+            link(node, "required", "stated")
+        if self.budget_max is not None:
+            link(f"price<={self.budget_max:,.0f}", "required", "stated")
+        for node in self.must_not:
+            link(node if "=" in node else f"word={node}", "excluded", "stated")
+        for i, ctx in enumerate(self.contexts):
+            name = f"context {i + 1}: " + " ".join(str(ctx[k]) for k in ("occasion", "place", "season") if ctx.get(k))
+            graph.add_node(name, kind="context")
+            graph.add_edge("request", name, strength="implied", source="knowledge")
+        for wish in self.wishes:
+            for node, sim in wish.matches.items():
+                link(node, "preferred", wish.source, wish.weight * sim)
+        return graph
+
+    def describe(self) -> str:
+        """The query graph in a few words (for the prompt and the associate)."""
+        parts = [n.split("=", 1)[1] for n in self.categories + self.houses]
+        for ctx in self.contexts:
+            parts.append(" ".join(str(ctx[k]) for k in ("occasion", "place", "season", "climate", "time")
+                                  if ctx.get(k)))
+        best = sorted({n: w.weight * s for w in self.wishes for n, s in w.matches.items()}.items(),
+                      key=lambda kv: -kv[1])
+        parts += [n.split("=", 1)[1] for n, _ in best[:5] if n not in self.categories + self.houses]
+        if self.budget_max is not None:
+            parts.append(f"at most {self.budget_max:,.0f}" + (f" {self.currency}" if self.currency else ""))
+        if self.must_not:
+            parts.append("not " + "/".join(n.split("=", 1)[-1] for n in self.must_not))
+        return "; ".join(p for p in parts if p) or "nothing specific"
+
+
+@dataclass
+class Mention:
+    start: int  # character offsets in the folded text
+    end: int
+    words: str  # the request's words
+    kind: str  # "term", "brand", "category_head", "place", "occasion", "season", "country", "material", "product"
+    target: object
+
+
+def understand(text: str, vocab: CatalogueVocabulary, knowledge: Knowledge, embed_fn) -> QueryGraph:
+    """Read a request against a catalogue's vocabulary.
+
+    Args:
+        text (`str`): the client's request.
+        vocab (`CatalogueVocabulary`): the live catalogue's terms and their vectors.
+        knowledge (`Knowledge`): world knowledge.
+        embed_fn (`callable`): texts -> unit vectors (the catalogue's embedding model).
+
+    Returns:
+        `QueryGraph`, with `vector` set to the request's embedding.
+    """
+    low = fold(text)
+    q = QueryGraph(text=text)
+    tokens = [(m.group(), m.start(), m.end()) for m in WORD.finditer(low)]
+    q.language = detect_language(text, tokens, vocab, knowledge)
+    if q.language != "en":
+        q.notes.append(f"language: {q.language}")
+    q.injection = any(re.search(rf"(?<!\w){re.escape(cue)}(?!\w)", low) for cue in knowledge.injection_cues)
+    q.budget_max, q.currency = parse_budget(low, knowledge)
+    if q.budget_max is not None:
+        q.notes.append(f"budget: at most {q.budget_max:,.0f}" + (f" {q.currency}" if q.currency else ""))
+    mentions = find_mentions(tokens, low, vocab, knowledge)
+    _read_wrong_facts(low, mentions, vocab, knowledge, q)
+    consumed = _read_named(text, low, mentions, vocab, knowledge, q)
+    _read_contexts(low, mentions, knowledge, q)
+    _read_impossible(low, tokens, mentions, vocab, knowledge, q)
+    _read_meaning(text, tokens, consumed, vocab, knowledge, q, embed_fn)
+    return q
+
+
+# ----------------------------------------------------------------------------------------------
+# Words
+
+
+@lru_cache(maxsize=4)
+def _knowledge_lexicon(knowledge: Knowledge) -> dict[str, list[tuple[str, object]]]:
+    lexicon: dict[str, list[tuple[str, object]]] = {}
+
+    def add(surface: str, kind: str, target) -> None:
+        lexicon.setdefault(phrase_key(surface), []).append((kind, target))
+
+    for name in knowledge.places:
+        add(name, "place", name)
+        if name.startswith("the "):
+            add(name[4:], "place", name)
+    for name in knowledge.occasions:
+        add(name, "occasion", name)
+    for word, season in knowledge.season_words.items():
+        add(word, "season", season)
+    for word, country in knowledge.country_words.items():
+        add(word, "country", country)
+    for name in knowledge.materials:
+        add(name, "material", name)
+    for kind, names in knowledge.product_kinds.items():
+        for name in names:
+            add(name, "product", kind)
+    return lexicon
+
+
+def _lexicon(vocab: CatalogueVocabulary, knowledge: Knowledge) -> dict[str, list[tuple[str, object]]]:
+    """Phrase key -> what it names; built once per (catalogue, knowledge) and kept on the vocabulary."""
+    cached = getattr(vocab, "_lexicon", None)
+    if cached is not None:
+        return cached
+    lexicon = {k: list(v) for k, v in _knowledge_lexicon(knowledge).items()}
+    heads: dict[str, list[str]] = {}
+    for key, nodes in vocab.terms.items():
+        lexicon.setdefault(key, []).append(("term", nodes))
+        for node in nodes:
+            if node.startswith("category=") and " " in key:
+                heads.setdefault(key.rsplit(" ", 1)[1], []).append(node)
+    for head, nodes in heads.items():
+        if not any(kind == "term" for kind, _ in lexicon.get(head, [])):
+            lexicon.setdefault(head, []).append(("category_head", nodes))
+    for alias, node in vocab.brands.items():
+        lexicon.setdefault(alias, []).append(("brand", node))
+    vocab._lexicon = lexicon
+    return lexicon
+
+
+def find_mentions(tokens: list[tuple[str, int, int]], low: str, vocab: CatalogueVocabulary,
+                  knowledge: Knowledge) -> list[Mention]:
+    """Every known phrase in the request, longest first at each position, without overlaps."""
+    lexicon = _lexicon(vocab, knowledge)
+    keys = [stem(t) for t, _, _ in tokens]
+    found, i = [], 0
+    while i < len(tokens):
+        for n in range(min(5, len(tokens) - i), 0, -1):
+            entries = lexicon.get(" ".join(keys[i:i + n]))
+            if entries:
+                start, end = tokens[i][1], tokens[i + n - 1][2]
+                found += [Mention(start, end, low[start:end], kind, target) for kind, target in entries]
+                i += n
+                break
+        else:
+            i += 1
+    return found
+
+
+def detect_language(text: str, tokens: list[tuple[str, int, int]], vocab: CatalogueVocabulary,
+                    knowledge: Knowledge) -> str:
+    """"en", or the language the request is written in when it is clearly another one.
+
+    Brand and product names are the catalogue's own words: they are removed before judging, so that
+    "Santal 33 eau de parfum" is read, not refused as French. Non-Latin scripts are never English."""
+    letters = [ch for ch in text if ch.isalpha()]
+    if letters and sum(ch.isascii() or "\u00c0" <= ch <= "\u024f" for ch in letters) / len(letters) < 0.5:
+        return _lingua_name(text) or "other"
+    rest = " ".join(t for t, _, _ in tokens if stem(t) not in vocab.known_words
+                    and phrase_key(t) not in _knowledge_lexicon(knowledge) and not t.isdigit())
+    if sum(ch.isalpha() for ch in rest) < LANGUAGE_MIN_LETTERS:
+        return "en"
+    name = _lingua_name(rest)
+    return "en" if name in (None, "en") else name
+
+
+@lru_cache(maxsize=1)
+def _detector():
+    from lingua import Language, LanguageDetectorBuilder
+
+    languages = [Language.ENGLISH, Language.FRENCH, Language.GERMAN, Language.SPANISH, Language.ITALIAN,
+                 Language.PORTUGUESE, Language.DUTCH, Language.JAPANESE, Language.CHINESE, Language.KOREAN,
+                 Language.ARABIC, Language.RUSSIAN, Language.HEBREW, Language.GREEK, Language.TURKISH,
+                 Language.POLISH, Language.HINDI]
+    return LanguageDetectorBuilder.from_languages(*languages).with_minimum_relative_distance(0.1).build()
+
+
+def _lingua_name(text: str) -> str | None:
+    language = _detector().detect_language_of(text)
+    if language is None:
+        return None
+    return "en" if language.name == "ENGLISH" else language.iso_code_639_1.name.lower()
+
+
+def parse_budget(low: str, knowledge: Knowledge) -> tuple[float | None, str | None]:
+    """The most the client wants to spend and its currency, from cues such as 'under $40',
+    'capped at 2,500 euros', '900 pounds at the most', 'budget 2.5k'. 'around X' tolerates 15% more."""
+    from price_parser import Price
+
+    currency = "|".join(re.escape(c) for c in sorted(knowledge.currency_words, key=len, reverse=True))
+    amount = rf"(?:(?:{currency})\s*)?(\d[\d,. ]*\d|\d)\s*(k\b|thousand\b)?\s*(?:{currency})?(?![\w])"
+    cues = "|".join(re.escape(c) for c in sorted(knowledge.budget_before + knowledge.budget_about,
+                                                 key=len, reverse=True))
+    after = "|".join(re.escape(c) for c in sorted(knowledge.budget_after, key=len, reverse=True))
+    match = re.search(rf"(?<!\w)({cues}):?\s*(?:of\s+|is\s+)?" + amount, low)
+    if match:
+        cue, figure, thousands = match.group(1), match.group(2), match.group(3)
+    else:
+        match = re.search(amount + rf"\s*({after})(?!\w)", low)
+        if not match:
+            return None, None
+        cue, figure, thousands = "", match.group(1), match.group(2)
+    price = Price.fromstring(match.group(0).replace(" ", "") if not thousands else figure)
+    value = float(price.amount) if price.amount is not None else None
+    if value is None:
+        return None, None
+    value *= 1000 if thousands else 1
+    symbol = next((code for word, code in knowledge.currency_words.items()
+                   if re.search(rf"(?<!\w){re.escape(word)}(?!\w)" if word.isalpha() else re.escape(word),
+                                match.group(0))), None)
+    return (value * 1.15 if cue in knowledge.budget_about else value), symbol
+
+
+# ----------------------------------------------------------------------------------------------
+# Hard constraints and named wishes
+
+
+def _ruled_out_after(low: str, end: int, knowledge: Knowledge) -> bool:
+    """'Suede is out.' — a ruling-out that follows the term."""
+    after = low[end:end + 24]
+    return any(re.match(rf"\s+{re.escape(cue)}(?!\w)", after) for cue in knowledge.exclusion_after)
+
+
+def _read_named(text: str, low: str, mentions: list[Mention], vocab: CatalogueVocabulary, knowledge: Knowledge,
+                q: QueryGraph) -> set[int]:
+    """Categories, houses and attribute values named word for word; returns the character offsets they
+    cover (those words are not matched again by meaning)."""
+    consumed: set[int] = set()
+    for m in mentions:
+        excluded = negated(low, m.start, knowledge.negations) or _ruled_out_after(low, m.end, knowledge)
+        if m.kind == "brand":
+            node = m.target
+            named = m.words not in vocab.common_brands or _capitalised(text, m.words) or \
+                re.search(r"\b(by|from)\s+$", low[max(0, m.start - 6):m.start])
+            if excluded:
+                q.must_not.append(node)
+            elif named:
+                _add(q.houses, node)
+            else:
+                q.wishes.append(Wish(m.words, CONTEXT_WEIGHT, "named", {node: 1.0}))
+            consumed.update(range(m.start, m.end))
+        elif m.kind == "term":
+            categories = [n for n in m.target if n.startswith(("category=", "category_group="))]
+            values = [n for n in m.target if n not in categories]
+            if excluded:
+                q.must_not += [n for n in m.target if n not in q.must_not]
+            else:
+                for node in categories:
+                    _add(q.categories, node)
+                if values:
+                    q.wishes.append(Wish(m.words, NAMED_WEIGHT, "named", {n: 1.0 for n in values}))
+            consumed.update(range(m.start, m.end))
+        elif m.kind == "category_head" and not excluded:
+            q.wishes.append(Wish(m.words, NAMED_WEIGHT, "named", {n: 0.9 for n in m.target}))
+            consumed.update(range(m.start, m.end))
+        elif m.kind == "material" and excluded and not any(o.kind == "term" and o.start == m.start for o in mentions):
+            _add(q.must_not, m.target)
+    if q.categories:
+        q.notes.append("category: " + " or ".join(n.split("=", 1)[1] for n in q.categories))
+    if q.houses:
+        q.notes.append("house: " + " or ".join(n.split("=", 1)[1] for n in q.houses))
+    if q.must_not:
+        q.notes.append("ruled out: " + ", ".join(n.split("=", 1)[-1] for n in q.must_not))
+    return consumed
+
+
+def _capitalised(text: str, words: str) -> bool:
+    return bool(re.search(rf"(?<![\w.!?]\s)(?<!^)\b{re.escape(words)}\b", text, flags=re.IGNORECASE) and
+                re.search(r"\b" + r"\s+".join(w[:1].upper() + re.escape(w[1:]) for w in words.split()) + r"\b", text))
+
+
+def _add(target: list, value) -> None:
+    if value not in target:
+        target.append(value)
+
+
+# ----------------------------------------------------------------------------------------------
+# Contexts: an occasion at a place in a season, and what it implies
+
+
+def _read_contexts(low: str, mentions: list[Mention], knowledge: Knowledge, q: QueryGraph) -> None:
+    """Occasions, places and seasons in reading order, grouped into contexts; each context's implied
+    facts become soft wishes (the item seasons its climate asks for, its formality, its time of day)."""
+    found = sorted((m.start, m.kind, m.target) for m in mentions if m.kind in ("occasion", "place", "season")
+                   and not (m.kind == "occasion" and negated(low, m.start, knowledge.negations)))
+    groups: list[dict] = []
+    for _, kind, value in found:
+        if not groups or kind in groups[-1]:
+            groups.append({})
+        groups[-1][kind] = value
+    lone = [g["season"] for g in groups if set(g) == {"season"}]
+    framed = [g for g in groups if set(g) != {"season"}]
+    for g in framed:
+        season = g.get("season") or (lone[0] if len(lone) == 1 and len(framed) == 1 else None)
+        q.contexts.append(knowledge.implied_context(g.get("occasion"), g.get("place"), season))
+    if not framed:
+        q.contexts += [knowledge.implied_context(None, None, s) for s in lone]
+    for ctx in q.contexts:
+        q.wet = q.wet or ctx["wet"]
+        phrases = list(ctx["item_seasons"]) + list(ctx["formality"] or [])[:2] + ctx["describe"]
+        phrases += [ctx["time"]] if ctx["time"] == "evening" else []
+        for phrase in dict.fromkeys(phrases):
+            q.wishes.append(Wish(phrase, CONTEXT_WEIGHT, "context"))
+        q.notes.append("context: " + ", ".join(f"{k}={v}" for k, v in ctx.items()
+                                               if v not in (None, [], False) and k != "describe"))
+
+
+# ----------------------------------------------------------------------------------------------
+# Things the catalogue does not carry
+
+
+def _read_impossible(low: str, tokens: list[tuple[str, int, int]], mentions: list[Mention],
+                     vocab: CatalogueVocabulary, knowledge: Knowledge, q: QueryGraph) -> None:
+    """Refuse a request that asks only for kinds of things this catalogue does not carry.
+
+    A kind counts as asked for when it is the object of the request: not negated, not a modifier
+    ("jet black", "boat shoes": the next word is a catalogue word), not the setting ("for the plane")."""
+    if q.categories or any(w.source == "named" and any(n.startswith("category") for n in w.matches)
+                           for w in q.wishes):
+        return
+    starts = [s for _, s, _ in tokens]
+    asked, carried = [], False
+    for m in mentions:
+        if m.kind != "product" or negated(low, m.start, knowledge.negations):
+            continue
+        i = starts.index(m.start) if m.start in starts else -1
+        after = low[m.end:m.end + 30].split()
+        before = [t for t, _, _ in tokens[max(0, i - 2):i]] if i >= 0 else []
+        following = after[0].strip(".,;!?") if after else ""
+        if low[m.end:m.end + 1] == "-" or (following and (stem(following) in vocab.kind_words and
+                                                           following not in knowledge.stopwords
+                                                           or following in knowledge.kind_modifiers)):
+            continue
+        if before and (before[-1] in knowledge.kind_verb_cues or (before[-1] in knowledge.prepositions) or
+                       (len(before) == 2 and before[0] in knowledge.prepositions and before[1] in
+                        ("the", "a", "an", "my", "our", "his", "her", "their"))):
+            continue
+        if _carried(m.target, vocab, knowledge):
+            carried = True
+        else:
+            asked.append(m.words)
+    if asked and not carried:
+        q.impossible = f"this catalogue has no {asked[0]}"
+        q.notes.append(f"not in this catalogue: {', '.join(dict.fromkeys(asked))}")
+
+
+def _carried(kind: str, vocab: CatalogueVocabulary, knowledge: Knowledge) -> bool:
+    """Whether any word naming this kind of thing appears among the catalogue's categories or titles."""
+    for name in knowledge.product_kinds[kind]:
+        key = phrase_key(name)
+        if key in vocab.terms or all(w in vocab.kind_words for w in key.split()):
+            return True
+    return False
+
+
+# ----------------------------------------------------------------------------------------------
+# Wrong facts
+
+
+def _read_wrong_facts(low: str, mentions: list[Mention], vocab: CatalogueVocabulary, knowledge: Knowledge,
+                      q: QueryGraph) -> None:
+    """A wrong claim about a house's origin or a material's nature ("suede is waterproof"): recorded, so
+    the answer can correct it kindly; the rest of the request is read as usual."""
+    for m in mentions:
+        if m.kind != "brand":
+            continue
+        house = m.target.split("=", 1)[1]
+        actual = vocab.house_country.get(house)
+        near = low[max(0, m.start - 60):m.end + 60]
+        for other in mentions:
+            if other.kind == "country" and abs(other.start - m.start) <= 60 and actual and \
+                    fold(other.target) != fold(actual) and not re.search(r"\bmade in\b|\bproduced in\b", near):
+                q.wrong_fact = {"kind": "origin", "subject": house, "claimed": other.target, "actual": actual}
+    claim = re.compile(r"\s+(?:is|are)\s+((?:(?!\b(?:so|and|then|but)\b)[^.;,?!])+)")
+    for m in mentions:
+        if m.kind != "material":
+            continue
+        found = claim.match(low, m.end)
+        if not found:
+            continue
+        claimed, facts = found.group(1).strip(), knowledge.materials[m.target]
+        seasons = knowledge.material_seasons(m.target)
+        if (re.search(r"waterproof|rain|water-resistant|downpour|shower|storm|wet", claimed) and not facts.get("rain", True)) \
+                or (re.search(r"summer|heat|hot|breathable", claimed) and "summer" not in seasons) \
+                or (re.search(r"snow|winter|warm enough|cold", claimed) and "winter" not in seasons):
+            q.wrong_fact = {"kind": "material", "subject": m.target, "claimed": claimed,
+                            "actual": f"{m.target} is not {claimed}"}
+    if q.wrong_fact:
+        q.notes.append(f"wrong fact: {wrong_fact_sentence(q.wrong_fact)}")
+
+
+def wrong_fact_sentence(fact: dict) -> str:
+    """A wrong fact as one plain sentence for the client."""
+    if fact["kind"] == "origin":
+        return f"{fact['subject'].title()} makes its pieces in {fact['actual']}, not in {fact['claimed']}"
+    return f"{fact['subject']} is not {fact['claimed']}"
+
+
+# ----------------------------------------------------------------------------------------------
+# Meaning
+
+
+def _content_phrases(tokens: list[tuple[str, int, int]], consumed: set[int], knowledge: Knowledge) -> list[str]:
+    """Words and word pairs of the request that no catalogue term matched, stop words left out."""
+    content = [(t, s) for t, s, _ in tokens if s not in consumed and t not in knowledge.stopwords
+               and not t.isdigit() and len(t) > 2]
+    phrases = [t for t, _ in content]
+    phrases += [f"{a} {b}" for (a, sa), (b, sb) in zip(content, content[1:]) if sb - sa <= len(a) + 2]
+    return list(dict.fromkeys(phrases))[:MAX_MEANING_PHRASES]
+
+
+def _read_meaning(text: str, tokens, consumed: set[int], vocab: CatalogueVocabulary, knowledge: Knowledge,
+                  q: QueryGraph, embed_fn) -> None:
+    """Embed the request and its unmatched phrases once; match them (and the context wishes) to the
+    catalogue's terms by cosine similarity."""
+    phrases = _content_phrases(tokens, consumed, knowledge)
+    context = [w for w in q.wishes if w.source == "context"]
+    q.vector = embed_fn([text])[0]
+    if not len(vocab.nodes):
+        return
+    vectors = _phrase_vectors(phrases + [w.phrase for w in context], vocab, embed_fn)
+    if not len(vocab.nodes):
+        return
+    sims = vectors @ vocab.vectors.T  # (phrases + context wishes, nodes)
+    for row, phrase in enumerate(phrases):
+        matches = _best(sims[row], vocab.nodes)
+        if matches:
+            excluded = negated(fold(text), fold(text).find(phrase.split()[0]), knowledge.negations)
+            if excluded:
+                continue  # an exclusion must be named word for word to be a hard constraint
+            q.wishes.append(Wish(phrase, MEANING_WEIGHT, "meaning", matches))
+    for row, wish in enumerate(context, start=len(phrases)):
+        wish.matches = {n: v for n, v in _best(sims[row], vocab.nodes).items() if not n.startswith("category")}
+    q.wishes = [w for w in q.wishes if w.matches]
+
+
+PHRASE_CACHE_SIZE = 50_000
+
+
+def _phrase_vectors(phrases: list[str], vocab: CatalogueVocabulary, embed_fn) -> np.ndarray:
+    """Embeddings of short request phrases, cached on the catalogue's vocabulary: the same words recur
+    across requests, and embedding them apart from the whole request keeps the padding short."""
+    cache = vocab.__dict__.setdefault("_phrase_cache", {})
+    new = [p for p in dict.fromkeys(phrases) if p not in cache]
+    if new:
+        if len(cache) + len(new) > PHRASE_CACHE_SIZE:
+            cache.clear()
+        cache.update(zip(new, embed_fn(new)))
+    if not phrases:
+        return np.zeros((0, vocab.vectors.shape[1]), dtype=np.float32)
+    return np.stack([cache[p] for p in phrases])
+
+
+def _best(sims: np.ndarray, nodes: list[str]) -> dict[str, float]:
+    top = np.argsort(-sims)[:MEANING_MATCHES]
+    return {nodes[i]: round(float(sims[i]), 3) for i in top if sims[i] >= SEMANTIC_THRESHOLD}

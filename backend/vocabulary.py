@@ -1,0 +1,161 @@
+"""The live catalogue's own vocabulary: its categories, houses and attribute values, embedded once.
+
+Request understanding (`backend/understand.py`) matches a request's phrases to these terms, first by
+their words and then by meaning (all-MiniLM-L6-v2 vectors of every term, computed once per catalogue
+version and cached with it). Nothing here knows what kind of shop the catalogue belongs to: a beauty
+catalogue's "Fragrance" and "eau de parfum" are found the way a fashion house's "top-handle bag" is.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from backend.graphs import attribute_nodes
+from backend.knowledge import Knowledge
+from catalog.derive import fold
+
+WORD = re.compile(r"[a-z0-9]+(?:['&-][a-z0-9]+)*")
+MAX_PHRASE_WORDS = 5  # longest catalogue term matched word for word
+MAX_VALUES_PER_KEY = 400  # an attribute with more distinct values is free text, not vocabulary
+
+
+def stem(word: str) -> str:
+    """A crude English singular, enough to compare 'bags' with 'bag' and 'dresses' with 'dress'."""
+    if len(word) <= 3 or word.endswith(("ss", "us", "is")):
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("ses", "xes", "ches", "shes", "zes")):
+        return word[:-2]
+    if word.endswith("s"):
+        return word[:-1]
+    return word
+
+
+def words(text: str) -> list[str]:
+    """Folded words of a text (accents stripped, lower case; hyphenated and apostrophe words kept whole)."""
+    return WORD.findall(fold(text))
+
+
+def phrase_key(text: str) -> str:
+    """The comparison key of a phrase: folded, hyphens as spaces, each word singular."""
+    return " ".join(stem(w) for w in words(text.replace("-", " ")))
+
+
+@dataclass
+class CatalogueVocabulary:
+    """Terms of one catalogue version.
+
+    Attributes:
+        terms: phrase key -> graph nodes it names word for word (`category=tote bag`, `material=silk`).
+        nodes: every attribute node that can be matched by meaning, and `vectors` their embeddings
+            (shape (len(nodes), 384), unit length).
+        brands: phrase key of a house's name or short name -> `brand=<name>` node.
+        common_brands: brand keys that are also ordinary words of the catalogue ("fresh"): they name the
+            house only when capitalised or introduced ("by Fresh").
+        kind_words: word keys found in category names and item titles (what the catalogue sells).
+        known_words: every word of titles, houses, categories and attribute values (read as the
+            catalogue's own language, never as a foreign one).
+        house_country: house -> the country most of its items are made in, where the catalogue says.
+    """
+
+    terms: dict[str, list[str]]
+    nodes: list[str]
+    vectors: np.ndarray
+    brands: dict[str, str]
+    common_brands: set[str]
+    kind_words: set[str]
+    known_words: set[str]
+    house_country: dict[str, str]
+    node_index: dict[str, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.node_index = {node: i for i, node in enumerate(self.nodes)}
+
+    @property
+    def categories(self) -> set[str]:
+        return {n for ns in self.terms.values() for n in ns if n.startswith(("category=", "category_group="))}
+
+
+def node_phrase(node: str) -> str:
+    """The words a node is embedded as: its value, with the key where the value alone is ambiguous."""
+    key, value = node.split("=", 1)
+    if value in ("true", "false", "yes", "no"):
+        return key.replace("_", " ") if value in ("true", "yes") else "not " + key.replace("_", " ")
+    return value
+
+
+def build_vocabulary(items: list[dict], knowledge: Knowledge, embed_fn) -> CatalogueVocabulary:
+    """Collect and embed the vocabulary of a catalogue.
+
+    Args:
+        items (`list[dict]`): the catalogue's items (bundle format).
+        knowledge (`Knowledge`): world knowledge (brand suffixes such as "cosmetics").
+        embed_fn (`callable`): texts -> unit vectors, `np.ndarray` of shape (n, d).
+
+    Returns:
+        `CatalogueVocabulary`
+    """
+    per_key: dict[str, Counter] = defaultdict(Counter)
+    brand_names: dict[str, str] = {}
+    title_words: Counter = Counter()
+    foreign_uses: Counter = Counter()  # word -> titles of *other* houses' items that use it
+    origins: dict[str, Counter] = defaultdict(Counter)
+    for item in items:
+        for relation, node in attribute_nodes(item):
+            per_key[relation][node] += 1
+        brand = (item.get("brand") or "").strip()
+        if brand:
+            brand_names[brand.lower()] = brand
+            origin = (item.get("attributes") or {}).get("origin")
+            if isinstance(origin, str) and origin:
+                origins[brand.lower()][origin] += 1
+        own = {stem(w) for w in words(brand)}
+        for w in {stem(w) for w in words(f"{item.get('title', '')} {item.get('category') or ''}")}:
+            title_words[w] += 1
+            if w not in own:
+                foreign_uses[w] += 1
+
+    terms: dict[str, list[str]] = defaultdict(list)
+    nodes: list[str] = []
+    for relation, counts in per_key.items():
+        if relation == "brand" or len(counts) > MAX_VALUES_PER_KEY:
+            continue
+        for node in counts:
+            nodes.append(node)
+            key = phrase_key(node_phrase(node))
+            if key and len(key.split()) <= MAX_PHRASE_WORDS:
+                terms[key].append(node)
+
+    brands: dict[str, str] = {}
+    for low, name in brand_names.items():
+        for alias in _brand_aliases(name, knowledge.brand_suffixes):
+            brands.setdefault(alias, f"brand={low}")
+    common = {alias for alias in brands if " " not in alias and foreign_uses[alias] >= 2}
+    known = set(title_words) | {stem(w) for n in nodes for w in words(node.split("=", 1)[1])} \
+        | {stem(w) for name in brand_names for w in words(name)}
+    vectors = embed_fn([node_phrase(n) for n in nodes]) if nodes else np.zeros((0, 384), dtype=np.float32)
+    house_country = {b: c.most_common(1)[0][0] for b, c in origins.items()}
+    return CatalogueVocabulary(dict(terms), nodes, np.asarray(vectors, dtype=np.float32), brands, common,
+                               {w for w, c in title_words.items()}, known, house_country)
+
+
+def _brand_aliases(name: str, suffixes: tuple[str, ...]) -> list[str]:
+    """A house's full name and its short name without a generic suffix ("Benefit Cosmetics" -> "benefit")."""
+    full = phrase_key(name)
+    aliases = [full] if full else []
+    for suffix in suffixes:
+        key = phrase_key(suffix)
+        if full.endswith(" " + key):
+            short = full[: -len(key) - 1].strip()
+            if len(short) >= 3:
+                aliases.append(short)
+        if full.startswith(key + " "):
+            short = full[len(key) + 1:].strip()
+            if len(short) >= 3:
+                aliases.append(short)
+    return aliases
