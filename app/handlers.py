@@ -8,6 +8,7 @@ before anything is stored.
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 import zipfile
@@ -90,8 +91,35 @@ def _catalogue_items() -> dict[str, dict]:
         return {}
 
 
+# Bidirectional embeddings, overrides and isolates reorder how the text around them reads (U+202A–U+202E,
+# U+2066–U+2069); control characters other than tab and line breaks have no place in typed text (PostgreSQL
+# refuses NUL).
+_UNWANTED = re.compile("[\u202a-\u202e\u2066-\u2069\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_text(value: str) -> str:
+    """Text a person typed, as it is stored: without bidirectional controls and control characters."""
+    return _UNWANTED.sub("", value)
+
+
+def request_text(text) -> str:
+    """A client's request as it will be stored: text, cleaned, not empty and not too long.
+
+    Raises:
+        `ConciergeError`: not a string, empty, or longer than `CONCIERGE_MAX_REQUEST_CHARS`.
+    """
+    from backend.service import check_request
+
+    if not isinstance(text, str):
+        raise ConciergeError(f"the request must be text, not {type(text).__name__}; "
+                             'send {"text": "what you are looking for"}')
+    return check_request(clean_text(text), get_settings())
+
+
 def _text(value: str | None, limit: int, what: str, required: bool = False) -> str:
-    value = (value or "").strip()
+    if value is not None and not isinstance(value, str):
+        raise ConciergeError(f"{what} must be text")
+    value = clean_text(value or "").strip()
     if required and not value:
         raise ConciergeError(f"please give {what}")
     if len(value) > limit:
@@ -163,10 +191,10 @@ def client_ask(actor: Actor, text: str, conversation_id=None, on_token: Callable
     Returns:
         `backend.service.ShortlistResult`
     """
-    from backend.service import check_request, recommend
+    from backend.service import recommend
 
     require(actor, "client")
-    text = check_request(text, get_settings())
+    text = request_text(text)
     if conversation_id not in (None, ""):
         conversation_id = _conversation_for(actor, conversation_id).id
     else:
@@ -354,6 +382,7 @@ def import_upload(actor: Actor, path: str | None, mapping: str | None = None):
         `ConciergeError`: no file, wrong type, too large, unsafe archive, or no valid item; nothing changes.
     """
     from backend.importer import import_bundle
+    from backend.live import prepare_ranker
     from catalog.bundle import read_bundle
     from catalog.importers.table import parse_map, read_table
 
@@ -379,6 +408,7 @@ def import_upload(actor: Actor, path: str | None, mapping: str | None = None):
         else:
             bundle, report = read_table(source, parse_map(mapping))
         result = import_bundle(bundle, report, progress=False)
+        prepare_ranker(bundle)
     with session() as s:
         s.add(AuditLog(actor_id=actor.id, action="catalogue_import",
                        detail={"file": source.name, "items": result.items_total, "changed": result.changed,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import gradio as gr
 
 from app import handlers
-from app.ui_common import actor_from, attempt, esc, header
+from app.ui_common import actor_from, attempt, header, md_text
 from backend.settings import get_settings
 from backend.tables import ROLES
 
@@ -37,11 +37,11 @@ def _stats_markdown(stats: dict) -> str:
     c = stats["catalogue"]
     if c.get("items"):
         groups = ", ".join(f"{g} {n}" for g, n in c["per_group"].items())
-        catalogue = (f"**{esc(c['name'])}** (version {c['version']}, imported {c['imported']}): {c['items']} items "
+        catalogue = (f"**{md_text(c['name'])}** (version {c['version']}, imported {c['imported']}): {c['items']} items "
                      f"from {c['houses']} houses, EUR {c['price_min'] or 0:,.0f} – {c['price_max'] or 0:,.0f}.  \n"
-                     f"{esc(groups)}")
+                     f"{md_text(groups)}")
     else:
-        catalogue = esc(c.get("error") or "The catalogue is empty.")
+        catalogue = md_text(c.get("error") or "The catalogue is empty.")
     feedback = ", ".join(f"{k} {n}" for k, n in sorted(stats["feedback"].items())) or "none yet"
     accounts = ", ".join(f"{k} {n}" for k, n in sorted(stats["accounts"].items())) or "none"
     return (f"### Catalogue\n{catalogue}\n\n### Shortlists and feedback\n{stats['shortlists']} shortlists "
@@ -105,18 +105,19 @@ def _progress_html(progress: float, status: str) -> str:
 
 
 def _job_markdown(job: dict) -> str:
-    lines = [f"**Job #{job['id']}** — {job['status']}" + (f" · stage *{esc(job['stage'])}*" if job["stage"] else "")]
+    stage = f" · stage *{md_text(job['stage'])}*" if job["stage"] else ""
+    lines = [f"**Job #{job['id']}** — {job['status']}{stage}"]
     metrics = job["metrics"]
     if metrics.get("step") is not None:
         lines.append(f"step {metrics['step']} of {metrics.get('max_steps', '?')} (current stage)")
     if job["candidate_version"]:
-        lines.append(f"candidate version **{esc(job['candidate_version'])}**")
+        lines.append(f"candidate version **{md_text(job['candidate_version'])}**")
     gate = job["gate"]
     if gate:
         lines.append("gate: **passes** — promote it below" if gate.get("passed") else
-                     "gate: **refused** — " + esc("; ".join(gate.get("reasons") or [])))
+                     "gate: **refused** — " + md_text("; ".join(gate.get("reasons") or [])))
     if job["error"]:
-        lines.append(f"⚠️ {esc(job['error'][:500])}")
+        lines.append(f"⚠️ {md_text(job['error'][:500])}")
     if job["status"] == "queued":
         lines.append("Waiting for a worker (`concierge worker`, or `concierge serve --with-worker`).")
     return "  \n".join(lines)
@@ -168,10 +169,11 @@ def on_promote(version, reason, request: gr.Request):
     if error:
         return error + "\n\nNothing changed."
     if verdict.passed:
-        return f"**{esc(verdict.candidate)}** is now active (was {esc(verdict.reference)}); the next shortlist uses it."
-    reasons = "\n".join(f"- {esc(r)}" for r in verdict.reasons)
-    return (f"⚠️ Promotion refused: **{esc(verdict.reference)}** stays active and {esc(verdict.candidate)} is marked "
-            f"rejected. The gate said:\n{reasons}")
+        return (f"**{md_text(verdict.candidate)}** is now active (was {md_text(verdict.reference)}); the next "
+                f"shortlist uses it.")
+    reasons = "\n".join(f"- {md_text(r)}" for r in verdict.reasons)
+    return (f"⚠️ Promotion refused: **{md_text(verdict.reference)}** stays active and {md_text(verdict.candidate)} "
+            f"is marked rejected. The gate said:\n{reasons}")
 
 
 def on_rollback(version, reason, request: gr.Request):
@@ -179,7 +181,7 @@ def on_rollback(version, reason, request: gr.Request):
     row, error = (None, error) if error else attempt(handlers.rollback_version, actor, version, reason)
     if error:
         return error + "\n\nNothing changed."
-    return f"**{esc(row.version)}** is active again; the next shortlist uses it."
+    return f"**{md_text(row.version)}** is active again; the next shortlist uses it."
 
 
 def on_create(username, role, password, client_id, request: gr.Request):

@@ -8,7 +8,7 @@ import gradio as gr
 
 from app import handlers
 from app.pictures import preference_picture
-from app.ui_common import actor_from, attempt, cards_html, esc, header, price_text, steps_html
+from app.ui_common import actor_from, attempt, cards_html, header, md_text, price_text, steps_html
 
 QUEUE_COLUMNS = ["shortlist", "client", "name", "created (UTC)", "request", "feedback"]
 ALL = "All my clients"
@@ -55,11 +55,11 @@ def _profile_markdown(profile: dict) -> str:
     dislikes = ", ".join(node.split("=", 1)[1] for node, _ in profile["dislikes"]) or "—"
     stated = "; ".join(f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}"
                        for k, v in profile["stated_preferences"].items()) or "—"
-    notes = "\n".join(f"- {esc(n['text'])} _({n['source']})_" for n in profile["notes"]) or "- none yet"
-    history = "\n".join(f"- {h['timestamp']:%Y-%m-%d} {h['kind']}: {esc(h['title'] or h['item_id'])}"
+    notes = "\n".join(f"- {md_text(n['text'])} _({n['source']})_" for n in profile["notes"]) or "- none yet"
+    history = "\n".join(f"- {h['timestamp']:%Y-%m-%d} {h['kind']}: {md_text(h['title'] or h['item_id'])}"
                         for h in profile["history"]) or "- none"
-    return (f"### {esc(profile['name'])} ({profile['client_id']})\n**Likes:** {esc(likes)}  \n"
-            f"**Avoids:** {esc(dislikes)}  \n**Stated:** {esc(stated)}\n\n**Notes**\n{notes}\n\n"
+    return (f"### {md_text(profile['name'])} ({md_text(profile['client_id'])})\n**Likes:** {md_text(likes)}  \n"
+            f"**Avoids:** {md_text(dislikes)}  \n**Stated:** {md_text(stated)}\n\n**Notes**\n{notes}\n\n"
             f"**Recent history**\n{history}")
 
 
@@ -68,11 +68,11 @@ def _feedback_markdown(feedback: list[dict]) -> str:
         return "_No feedback on this shortlist yet._"
     lines = []
     for f in feedback:
-        target = f"item {f['item_id']}" if f["item_id"] else f"step {f['step_index']}" \
+        target = f"item {md_text(f['item_id'])}" if f["item_id"] else f"step {f['step_index']}" \
             if f["step_index"] is not None else "client"
-        extra = f" → position {f['new_rank']}" if f["new_rank"] else f" → {f['replacement_item_id']}" \
+        extra = f" → position {f['new_rank']}" if f["new_rank"] else f" → {md_text(f['replacement_item_id'])}" \
             if f["replacement_item_id"] else ""
-        lines.append(f"- **{f['kind']}** {target}{extra}: {esc(f['reason'])}")
+        lines.append(f"- **{f['kind']}** {target}{extra}: {md_text(f['reason'])}")
     return "**Feedback so far**\n" + "\n".join(lines)
 
 
@@ -88,7 +88,7 @@ def on_open(shortlist_id, request: gr.Request):
     graph, graph_error = attempt(handlers.client_preference_graph, actor, view["client_id"])
     picture = preference_picture(graph, view["client_id"]) if graph is not None else None
     request_md = (f"### Shortlist #{view['shortlist_id']} · {view['created_at']:%Y-%m-%d %H:%M} UTC\n"
-                  f"**Request:** {esc(view['request'])}  \nModel `{view['model_version']}`"
+                  f"**Request:** {md_text(view['request'])}  \nModel {md_text(view['model_version'])}"
                   + (" · fallback ranking (the model's answer could not be read)" if view["fallback_used"] else ""))
     items = [(f"{i['rank']}. {i['title']} ({i['item_id']}, {price_text(i['price'])})", i["item_id"])
              for i in view["items"]]

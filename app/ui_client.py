@@ -9,8 +9,7 @@ import time
 import gradio as gr
 
 from app import handlers
-from app.ui_common import actor_from, attempt, cards_html, header, message_for, steps_html
-from backend.service import check_request
+from app.ui_common import actor_from, attempt, cards_html, header, md_text, message_for, steps_html
 from backend.settings import get_settings
 
 THINKING = "_Thinking…_"
@@ -46,7 +45,8 @@ def on_open(conversation_id, request: gr.Request):
     data, error = (None, error) if error else attempt(handlers.client_conversation, actor, conversation_id)
     if error:
         return [], "", "", None, error
-    history = [{"role": m["role"], "content": m["content"]} for m in data["messages"]]
+    history = [{"role": m["role"], "content": md_text(m["content"]) if m["role"] == "user" else m["content"]}
+               for m in data["messages"]]
     last = data["shortlists"][-1] if data["shortlists"] else None
     return (history, cards_html(last["items"]) if last else "", _why_html(last) if last else "",
             data["conversation_id"], "")
@@ -66,12 +66,11 @@ def on_ask(text, history, conversation_id, request: gr.Request):
     keep = gr.update()
     actor, error = attempt(actor_from, request)
     if not error:
-        _, error = attempt(check_request, text, get_settings())  # nothing is stored for a bad request
+        text, error = attempt(handlers.request_text, text)  # nothing is stored for a bad request
     if error:
         yield history, gr.update(), error, keep, keep, conversation_id, keep
         return
-    text = text.strip()
-    history = history + [{"role": "user", "content": text}, {"role": "assistant", "content": THINKING}]
+    history = history + [{"role": "user", "content": md_text(text)}, {"role": "assistant", "content": THINKING}]
     yield history, "", "", keep, keep, conversation_id, keep
 
     tokens: queue.Queue = queue.Queue()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import logging
+import string
 from collections.abc import Callable
 
 import gradio as gr
@@ -58,7 +59,19 @@ def attempt(fn: Callable, *args, **kwargs):
 
 
 def esc(value) -> str:
+    """`value` as literal text inside HTML (`gr.HTML`)."""
     return html.escape(str(value if value is not None else ""))
+
+
+# Every ASCII punctuation mark may be backslash-escaped in (GitHub-flavoured) Markdown; &, < and > become entities.
+_MARKDOWN_ESCAPES = {c: "\\" + c for c in string.punctuation} | {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
+def md_text(value) -> str:
+    """`value` as literal text inside Markdown (`gr.Markdown`, chat messages): no link, image, emphasis, heading,
+    list or HTML comes out of what a person typed. Runs of white space (line breaks too) become one space."""
+    text = " ".join(str(value if value is not None else "").split())
+    return "".join(_MARKDOWN_ESCAPES.get(c, c) for c in text)
 
 
 def price_text(price) -> str:
@@ -102,5 +115,5 @@ def steps_html(steps: list[dict], note: str = "") -> str:
 def header(actor: Actor, title: str) -> str:
     links = {"client": "", "associate": " · [Review queue](/associate/)", "admin":
              " · [Review queue](/associate/) · [Admin](/admin/)"}[actor.role]
-    return (f"## {title}\nSigned in as **{esc(actor.username)}** ({actor.role}){links} · "
+    return (f"## {title}\nSigned in as **{md_text(actor.username)}** ({actor.role}){links} · "
             f"[Catalogue](/catalogue/) · [Sign out](/logout)")

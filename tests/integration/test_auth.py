@@ -3,6 +3,7 @@
 import io
 import zipfile
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import func, select
@@ -447,3 +448,49 @@ def test_re_enabling_an_account_does_not_bring_back_its_old_sessions(world):
         assert _with(web, old).get("/client/").status_code == 303
         assert _with(web, old).get("/client/gradio_api/info").status_code == 401
         assert _with(web, _signed_in(web, "ada")).get("/client/").status_code == 200
+
+
+# --- what people typed is shown as text (issue 16: D2, D12) --------------------------------------
+
+INJECTION = "[Sign in again](http://evil.example/login) ![p](http://127.0.0.1:9/pixel.png) a red silk scarf"
+
+
+def _rendered(markdown: str) -> str:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").render(markdown)
+
+
+def test_the_associate_console_shows_a_clients_markdown_as_text_through_the_gradio_api(world):
+    from gradio_client import Client as GradioClient
+
+    from app.main import create_app
+    from tests.fixtures.servers import serving
+
+    _, shortlist = world["ids"]["c-1"]
+    with session() as s:
+        s.get(Shortlist, shortlist).request = INJECTION
+    handlers.add_client_note(world["ann"], "c-1", "<img src=x onerror=alert(1)> **loud** [x](javascript:alert(1))")
+    handlers.judge_item(world["ann"], shortlist, "i-tote", "reject", "see ![p](http://127.0.0.1:9/p.png)")
+    with serving(create_app(limiter=LoginLimiter(3, 300))) as url:
+        cookie = httpx.post(f"{url}/login", data={"username": "ann", "password": PASSWORD}).cookies[COOKIE]
+        client = GradioClient(url + "/associate/", verbose=False, headers={"Cookie": f"{COOKIE}={cookie}"})
+        profile, _, request, *_, feedback, status = client.predict(shortlist, api_name="/open_shortlist")
+    assert status == ""
+    for markdown in (request, profile, feedback):
+        html = _rendered(markdown)
+        assert "<a " not in html and "<img" not in html and "<strong>loud" not in html, html
+    assert "[Sign in again](http://evil.example/login)" in _rendered(request)  # shown, as the client typed it
+    assert "&lt;img src=x onerror=alert(1)&gt;" in _rendered(profile)
+
+
+def test_bidi_controls_are_removed_from_what_is_stored(world, monkeypatch):
+    sent = []
+    monkeypatch.setattr(service, "recommend", lambda client_id, text, **kw: sent.append(text))
+    handlers.client_ask(world["ada"], "a scarf \u202egnidd\u202c\u2066ew\u2069 please\x00")
+    assert sent == ["a scarf gniddew please"]
+    handlers.add_client_note(world["ann"], "c-1", "likes \u202ered\u202c")
+    with session() as s:
+        assert s.exec(select(ClientNote.text).where(ClientNote.source == "associate")).one() == "likes red"
+    with pytest.raises(ConciergeError, match="the request is empty"):
+        handlers.client_ask(world["ada"], "\u202e\u202c")
