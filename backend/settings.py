@@ -62,10 +62,12 @@ class Settings(BaseSettings):
                                    "created once in var/secret_key (sessions survive restarts).")
     session_hours: float = Field(8.0, description="How long a sign-in lasts before the session expires.")
     cookie_secure: bool = Field(False, description="Send the session cookie over HTTPS only (set behind TLS).")
-    login_max_failures: int = Field(5, description="Wrong passwords allowed per username (and 4x per address) "
-                                    "within the lockout window before sign-in is refused for a while.")
-    login_lockout_s: int = Field(300, description="Seconds a username (or address) stays locked after too "
-                                 "many wrong passwords.")
+    login_max_failures: int = Field(5, description="Wrong passwords allowed for one username from one address "
+                                    "(and 4x from one address, any usernames) within the lockout window before "
+                                    "sign-in from there is refused for a while.")
+    login_lockout_s: int = Field(300, description="The lockout window in seconds: a (username, address) pair "
+                                 "stays locked this long after too many wrong passwords, twice as long each "
+                                 "further time (at most 16x).")
     shortlists_at_once: int = Field(2, description="Shortlists the web app works on at once (the model generates "
                                     "one at a time; the other prepares its prompt). More wait in a queue.")
     shortlist_queue: int = Field(64, description="Requests that may wait for a turn; beyond that the app answers "

@@ -128,12 +128,13 @@ def _mentions(step: str, handles: dict[str, dict]) -> list[str]:
 
 def _attribute_mentions(step_low: str, items: list[dict]) -> list[tuple[str, str, int]]:
     """(key, value, position) of attribute values of the candidate items named in the step."""
-    terms = {}
+    terms: dict[str, str] = {}
     for item in items:
         for node in item_nodes(item):
             key, value = node.split("=", 1)
             if key != "brand" and len(value) > 2 and value not in ("true", "false"):
-                terms.setdefault(value, key)
+                if terms.get(value) != "material":  # a material name is checked as a material first
+                    terms[value] = "material" if key == "material" else terms.get(value, key)
     found = []
     for value, key in sorted(terms.items(), key=lambda kv: -len(kv[0])):
         for m in re.finditer(rf"(?<![\w-]){re.escape(value)}(?![\w-])", step_low):
@@ -166,12 +167,14 @@ def verify_step(index: int, step: str, handles: dict[str, dict], query: dict,
     check.attributes = [f"{k}={v}" for k, v, _ in mentions]
     if len(named) == 1:
         item = handles[named[0]]
+        nodes = item_nodes(item)
         for key, value, pos in mentions:
             have = values_of(item, key)
             if not have:
                 continue
             negated = any(w in low[max(0, pos - 20):pos].split() for w in NEGATING)
-            holds = (material_matches(value, have) if key == "material" else value in have)
+            holds = (material_matches(value, have) if key == "material" else value in have) or \
+                any(n.split("=", 1)[1] == value for n in nodes)  # true of the item under another key
             if holds and not negated:
                 check.support.append(f"{named[0]} is {value}")
             elif not holds and not negated:

@@ -214,29 +214,18 @@ def _a(noun: str) -> str:
 
 def _fits(item: dict, query: dict) -> list[str]:
     """The request's wishes this item meets, in words (catalogue facts only)."""
-    a = item.get("attributes", {})
-    out = []
-    if query.get("category") and item.get("category", "").lower() == query["category"].lower():
-        out.append(f"is {_a(item['category'])}")
-    wanted_occasions = list(query.get("occasions") or []) + list((query.get("preferred") or {}).get("occasion", []))
-    met = [o for o in dict.fromkeys(wanted_occasions) if o in (a.get("occasion") or [])]
+    from backend.graphs import attribute_nodes
+
+    nodes = {node for _, node in attribute_nodes(item)}
+    out = [f"is {_a(node.split('=', 1)[1])}" for node in query.get("categories") or [] if node in nodes]
+    met: list[str] = []
+    for wish in query.get("wishes") or []:
+        for node in wish.get("matches") or {}:
+            value = node.split("=", 1)[1]
+            if node in nodes and value not in met and not node.startswith(("category", "brand")):
+                met.append(value)
     if met:
-        out.append("suits " + " and ".join(met))
-    seasons = [s for ctx in query.get("contexts") or [] for s in [ctx.get("season")] if s]
-    met = [s for s in dict.fromkeys(seasons) if s in (a.get("season") or [])]
-    if met:
-        out.append("is made for " + "/".join(met))
-    for key, words in (("formality", "is {} in style"), ("palette", "has a {} palette"),
-                       ("branding", "has {} branding")):
-        if query.get(key) and a.get(key) in query[key]:
-            out.append(words.format(a[key]))
-    if query.get("origin") and a.get("origin") == query["origin"]:
-        out.append(f"is made in {a['origin']}")
-    for key in ("colour", "material"):
-        wanted = query.get(key) or []
-        have = [v for v in a.get(key) or [] if v in wanted or any(w in v for w in wanted)]
-        if have:
-            out.append("is in " + "/".join(have[:2]))
+        out.append("has " + ", ".join(met[:3]))
     if query.get("budget_max") is not None and item.get("price") is not None and item["price"] <= query["budget_max"]:
         out.append("is within budget")
     return out
@@ -343,14 +332,18 @@ def _sample_local(model, messages: list[dict], n: int, temperature: float, max_n
 
 
 def query_graph(case, world) -> dict:
-    """The request's query graph as the serving path parses it (vocabulary of the world's catalogue)."""
-    from backend.intent import build_vocabulary, parse_request
+    """The request's query graph as the serving path reads it (vocabulary of the world's catalogue,
+    world knowledge, the catalogue's embedding model)."""
+    from backend.index import embed
+    from backend.knowledge import load_knowledge
+    from backend.understand import understand
+    from backend.vocabulary import build_vocabulary
 
     items = _catalogue_items(world)
     key = id(items)
     if _VOCAB.get("key") != key:
-        _VOCAB.update(key=key, vocab=build_vocabulary(items))
-    return parse_request(case.request, _VOCAB["vocab"]).to_dict()
+        _VOCAB.update(key=key, vocab=build_vocabulary(items, load_knowledge(), embed))
+    return understand(case.request, _VOCAB["vocab"], load_knowledge(), embed).to_dict()
 
 
 _VOCAB: dict[str, Any] = {}

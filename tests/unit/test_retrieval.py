@@ -1,9 +1,11 @@
-"""Candidate retrieval's graph walk, collaborative neighbours and fusion, on a hand-made catalogue."""
+"""Candidates (every source, hard constraints, features) and the ranker, on a hand-made catalogue."""
 
+import numpy as np
+
+from backend import ranker as ranking
 from backend.graphs import build_product_graph
-from backend.index import Hit
-from backend.intent import QueryGraph
-from backend.retrieval import CatalogueGraphs, retrieve
+from backend.retrieval import FEATURES, Candidate, CatalogueGraphs, ClientSignals, generate
+from backend.understand import QueryGraph, Wish
 from tests.fixtures.small import ITEMS
 
 INTERACTIONS = [("c-1", "i-tote", "purchase"), ("c-1", "i-scarf", "purchase"), ("c-2", "i-tote", "purchase"),
@@ -11,17 +13,21 @@ INTERACTIONS = [("c-1", "i-tote", "purchase"), ("c-1", "i-scarf", "purchase"), (
 
 
 class FakeIndex:
-    """Stands in for Chroma's ranking only; the item rows are the real fixtures."""
+    """Stands in for Chroma's nearest-neighbour order only; the item rows are the real fixtures."""
 
     def __init__(self, order):
         self.order = order
 
-    def search(self, text, k=20, where=None):
-        return [Hit(next(i for i in ITEMS if i["item_id"] == item_id), 0.5) for item_id in self.order][:k]
+    def nearest(self, vector, k, where=None):
+        return self.order[:k], [0.9 - 0.1 * i for i in range(len(self.order[:k]))]
 
 
 def graphs() -> CatalogueGraphs:
     return CatalogueGraphs(ITEMS, build_product_graph(ITEMS), INTERACTIONS)
+
+
+def query(text="anything", **fields) -> QueryGraph:
+    return QueryGraph(text=text, vector=np.zeros(384, dtype=np.float32), **fields)
 
 
 def test_pagerank_walks_towards_the_seeded_attributes():
@@ -35,24 +41,58 @@ def test_pagerank_walks_towards_the_seeded_attributes():
 def test_neighbours_come_from_clients_who_share_purchases():
     ranked = [i for i, _ in graphs().neighbours({"i-tote": 1.0})]
     assert "i-tote" not in ranked  # what they have is not a recommendation
-    assert set(ranked) == {"i-scarf", "i-watch"}  # bought beside the tote by c-1 and c-2
+    assert set(ranked) == {"i-scarf", "i-watch"}
     assert graphs().neighbours({}) == []
 
 
-def test_fitting_items_come_first_with_their_provenance():
-    query = QueryGraph(text="something for summer", season=["summer"])
-    cands, timings = retrieve(query, FakeIndex(["i-boot", "i-watch", "i-scarf", "i-tote"]), graphs(),
-                              preferences={}, liked_items={"i-tote": 1.0})
-    assert [c.item_id for c in cands][-1] == "i-boot" and cands[-1].violations == ["not for summer"]
-    assert all(not c.violations for c in cands[:-1])
-    assert cands[0].sources  # every candidate says where it came from
-    assert set(timings) == {"semantic_ms", "graph_ms", "collaborative_ms", "fuse_ms"}
+def test_bm25_reads_the_items_own_words():
+    scores = graphs().bm25_scores("a shearling boot")
+    assert graphs().ids[int(np.argmax(scores))] == "i-boot"
 
 
-def test_the_clients_taste_orders_what_fits():
-    query = QueryGraph(text="anything")
+def test_hard_constraints_drop_soft_wishes_do_not():
+    index = FakeIndex(["i-boot", "i-watch", "i-scarf", "i-tote"])
+    soft = query("something for summer", wishes=[Wish("summer", 0.5, "context", {"season=summer": 1.0})])
+    cands, timings = generate(soft, index, graphs(), ClientSignals(liked={"i-tote": 1.0}))
+    assert {c.item_id for c in cands} == {"i-boot", "i-watch", "i-scarf", "i-tote"}  # a wish never removes
+    assert set(timings) == {"dense_ms", "bm25_ms", "graph_ms", "collaborative_ms", "fuse_ms"}
+    assert all(c.sources and c.features.shape == (len(FEATURES),) for c in cands)
+    summer = {c.item_id: c.features[FEATURES.index("context")] for c in cands}
+    assert summer["i-scarf"] == 1.0 and summer["i-boot"] == 0.0
+    hard, _ = generate(query("a bag under 3000", categories=["category_group=bags"], budget_max=3000.0),
+                       index, graphs(), ClientSignals())
+    assert [c.item_id for c in hard] == ["i-tote"]
+    excluded, _ = generate(query("no suede", must_not=["material=suede"]), index, graphs(), ClientSignals())
+    assert "i-boot" not in {c.item_id for c in excluded}
+
+
+def test_fusion_puts_the_clients_taste_first_when_nothing_else_differs():
     index = FakeIndex(["i-watch", "i-scarf", "i-tote", "i-boot"])
-    plain, _ = retrieve(query, index, graphs(), preferences={}, liked_items={})
-    assert plain[0].item_id == "i-watch"
-    tasteful, _ = retrieve(query, index, graphs(), preferences={"material=suede": 3.0}, liked_items={})
-    assert tasteful[0].item_id == "i-boot"
+    plain, _ = generate(query(), index, graphs(), ClientSignals())
+    tasteful, _ = generate(query(), index, graphs(), ClientSignals(preferences={"material=suede": 3.0}))
+    fusion = ranking.Ranker()
+    assert fusion.kind == "fusion"
+    assert fusion.order(plain)[0].item_id == "i-watch"
+    assert fusion.order(tasteful)[0].item_id == "i-boot"
+
+
+def test_lightgbm_learns_which_feature_marks_relevance(tmp_path):
+    rng = np.random.default_rng(0)
+
+    def group(n=30):
+        cands = []
+        for j in range(n):
+            cand = Candidate({"item_id": f"x{j}", "title": "x"})
+            cand.features = rng.random(len(FEATURES)).astype(np.float32)
+            cands.append(cand)
+        best = max(cands, key=lambda c: c.features[FEATURES.index("named")])
+        return cands, {best.item_id: 3}
+
+    trained = ranking.train([group() for _ in range(60)], [group() for _ in range(10)])
+    assert trained.kind == "lightgbm" and trained.info["train_queries"] == 60
+    cands, relevant = group()
+    assert trained.order(cands)[0].item_id in relevant
+    ranking.save(trained, tmp_path / "r.txt")
+    assert ranking.load(tmp_path / "r.txt").order(cands)[0].item_id in relevant
+    assert ranking.train([group() for _ in range(5)], []).kind == "fusion"  # too little to learn from
+    assert ranking.load(tmp_path / "absent.txt").kind == "fusion"

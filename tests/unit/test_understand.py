@@ -1,0 +1,140 @@
+"""Request understanding against a catalogue's own vocabulary (hand-made catalogues, a hashing embedder).
+
+The embedder here is a real, deterministic bag-of-words hash (no model weights): phrases that share words
+are similar. The shipped MiniLM is exercised by the integration tests."""
+
+import hashlib
+
+import numpy as np
+import pytest
+
+from backend.graphs import preference_graph
+from backend.knowledge import load_knowledge, negated
+from backend.understand import parse_budget, understand, wrong_fact_sentence
+from backend.vocabulary import build_vocabulary, phrase_key, stem
+from tests.fixtures.small import ITEMS as FASHION
+
+BEAUTY = [
+    {"item_id": "b1", "title": "Santal 33 Eau de Parfum", "brand": "Le Labo", "category": "Fragrance", "price": 220.0},
+    {"item_id": "b2", "title": "Ultra Repair Cream", "brand": "First Aid Beauty", "category": "Skincare", "price": 38.0},
+    {"item_id": "b3", "title": "Fresh Glow Serum", "brand": "Glowish", "category": "Skincare", "price": 45.0},
+    {"item_id": "b4", "title": "Fresh Start Cleanser", "brand": "Cleanco", "category": "Skincare", "price": 25.0},
+    {"item_id": "b5", "title": "Sugar Lip Treatment", "brand": "Fresh", "category": "Makeup", "price": 26.0},
+    {"item_id": "b6", "title": "Fragrance-Free Moisturizer", "brand": "Cleanco", "category": "Skincare",
+     "price": 30.0, "attributes": {"fragrance_free": True}},
+]
+LUXURY = FASHION + [
+    {"item_id": "i-th", "title": "Vell Dora top-handle bag", "brand": "Vell", "category": "top-handle bag",
+     "price": 3100.0, "attributes": {"occasion": ["wedding guest"], "material": ["calfskin"], "season": ["summer"]}},
+]
+
+
+def hash_embed(texts):
+    """Unit vectors of hashed, stemmed words (384 dims)."""
+    out = np.zeros((len(texts), 384), dtype=np.float32)
+    for row, text in enumerate(texts):
+        for word in phrase_key(text).split():
+            out[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % 384] += 1.0
+        norm = np.linalg.norm(out[row])
+        out[row] /= norm if norm else 1.0
+    return out
+
+
+K = load_knowledge()
+
+
+def read(text, items):
+    vocab = build_vocabulary(items, K, hash_embed)
+    return understand(text, vocab, K, hash_embed)
+
+
+@pytest.mark.parametrize("text, amount, currency", [
+    ("a serum under $40", 40.0, "USD"), ("capped at 2,500 euros", 2500.0, "EUR"),
+    ("900 pounds at the most", 900.0, "GBP"), ("budget 2.5k", 2500.0, None),
+    ("around €1,000", 1150.0, "EUR"), ("a scarf", None, None)])
+def test_budget(text, amount, currency):
+    value, code = parse_budget(text.lower(), K)
+    assert value == pytest.approx(amount) if amount else value is None
+    assert code == currency
+
+
+def test_a_named_category_is_hard_its_head_noun_soft():
+    q = read("a tote in cognac", LUXURY)
+    assert q.categories == ["category=tote"] and not q.impossible
+    q = read("a bag for a wedding", LUXURY)  # 'bag' names the group of the demo-style items
+    assert "category_group=bags" in q.categories
+    only_specific = [dict(i, attributes={k: v for k, v in i.get("attributes", {}).items() if k != "category_group"})
+                     for i in LUXURY]
+    q = read("a bag for a wedding", only_specific)
+    assert q.categories == []  # 'bag' is only the head of 'top-handle bag': a soft wish, never a filter
+    assert any("category=top-handle bag" in w.matches for w in q.wishes)
+    assert any("occasion=wedding guest" in w.matches for w in q.wishes)  # 'wedding' ~ 'wedding guest'
+
+
+def test_context_only_orders_it_never_filters():
+    q = read("a bag for my summer wedding in Tuscany that also works for client dinners in Milan this fall",
+             LUXURY)
+    assert [c["place"] for c in q.contexts] == ["tuscany", "milan"]
+    assert q.contexts[0]["climate"] == "hot" and q.contexts[1]["time"] == "evening"
+    assert not q.must_not and q.budget_max is None and q.impossible is None
+    assert any(w.source == "context" and "season=summer" in w.matches for w in q.wishes)
+
+
+def test_houses_and_exclusions():
+    q = read("something by Vell, no suede", LUXURY)
+    assert q.houses == ["brand=vell"] and "material=suede" in q.must_not
+    q = read("Shearling is out. A winter boot.", LUXURY)
+    assert "material=shearling" in q.must_not
+    q = read("another favourite: not the steel watch", LUXURY)
+    assert "category=watch" in q.must_not
+
+
+def test_a_brand_that_is_also_a_common_word_needs_a_capital():
+    assert read("a fresh serum for dry skin", BEAUTY).houses == []
+    assert read("a lip balm from Fresh", BEAUTY).houses == ["brand=fresh"]
+    assert read("Le Labo Santal 33", BEAUTY).houses == ["brand=le labo"]
+
+
+def test_impossible_is_judged_against_this_catalogue():
+    assert read("a sports car", LUXURY).impossible
+    assert read("a perfume for my wife's birthday", LUXURY).impossible  # a fashion catalogue
+    assert not read("a perfume for my wife's birthday, warm and woody", BEAUTY).impossible
+    assert not read("a jet black scarf", LUXURY).impossible  # a modifier, not the object
+    assert not read("something for the plane", LUXURY).impossible
+    assert read("a sofa", BEAUTY).impossible
+
+
+def test_language():
+    assert read("Santal 33 eau de parfum 100ml", BEAUTY).language == "en"
+    assert read("Je cherche un sac en cuir pour l'été, quelque chose d'élégant", LUXURY).language == "fr"
+    assert read("東京の結婚式に合うバッグを探しています", LUXURY).language != "en"
+    assert read("مرحبا أبحث عن حقيبة جلدية للعمل", LUXURY).language != "en"
+
+
+def test_fragrance_free_is_not_fragrance():
+    from backend.verify import hard_violations
+
+    q = read("a moisturizer without fragrance", BEAUTY)
+    assert "category=fragrance" in q.must_not or "fragrance" in q.must_not
+    assert not hard_violations(BEAUTY[5], q.to_dict())
+    assert hard_violations(BEAUTY[0], q.to_dict())
+
+
+def test_negation_is_on_word_boundaries():
+    assert not negated("another favourite navy", len("another favourite "))
+    assert negated("no navy", 3)
+    graph = preference_graph("c", [], {}, notes=["Loves navy cashmere, another favourite."],
+                             vocabulary={"colour": {"navy"}, "material": {"cashmere"}})
+    assert graph.edges["client:c", "colour=navy"]["weight"] > 0
+
+
+def test_wrong_fact_is_a_sentence():
+    assert wrong_fact_sentence({"kind": "origin", "subject": "vell", "claimed": "Italy", "actual": "France"}) \
+        == "Vell makes its pieces in France, not in Italy"
+    q = read("a suede boot, suede is waterproof so it is fine in the rain", LUXURY)
+    assert q.wrong_fact and q.wrong_fact["kind"] == "material"
+
+
+def test_stem():
+    assert [stem(w) for w in ("bags", "dresses", "accessories", "glass", "watch")] == \
+        ["bag", "dress", "accessory", "glass", "watch"]
