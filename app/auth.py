@@ -6,8 +6,8 @@
   fingerprint of the password hash and the account's session epoch. Signing out, disabling the
   account or setting a new password raises the epoch in the database, which ends every session of
   the account for good (re-enabling an account does not bring its old cookies back).
-- `LoginLimiter` refuses sign-in for a while after too many wrong passwords for one username or
-  from one address.
+- `LoginLimiter` refuses sign-in for a while after too many wrong passwords for one username from
+  one address (longer each time), or from one address whatever the usernames.
 - `Actor` is the signed-in account as the handlers see it; `require` raises `AccessDenied` (a
   `ConciergeError`) when the role is wrong.
 """
@@ -216,38 +216,93 @@ def seed_demo_accounts() -> list[tuple[str, str, str]] | None:
 
 # --- sign-in and sessions ----------------------------------------------------------------------
 
+@dataclass
+class _Strikes:
+    """Wrong passwords of one key: their times inside the window, locks served so far, and the current lock."""
+
+    times: list[float]
+    locks: int = 0
+    locked_until: float = 0.0
+    last: float = 0.0  # the latest failure or lock end: when the entry may be forgotten
+
+
 class LoginLimiter:
-    """Counts wrong passwords per username and per address inside a sliding window."""
+    """Refuses sign-in for a while after wrong passwords, counted per (username, address) and per address.
 
-    def __init__(self, max_failures: int, window_s: float, clock=time.monotonic):
-        self.max_failures, self.window_s, self.clock = max_failures, window_s, clock
-        self._failures: dict[str, list[float]] = {}
+    - `max_failures` wrong passwords for one username from one address inside `window_s` lock that pair for
+      `window_s`; each further lock of the same pair lasts twice as long as the one before, up to
+      `MAX_LOCK_FACTOR` windows. Nobody elsewhere can lock an account out for its owner.
+    - `4 * max_failures` wrong passwords from one address, whatever the usernames, lock that address for the
+      rest of the window.
+    - Entries are forgotten `MAX_LOCK_FACTOR` windows after their last failure or lock, and at most
+      `max_entries` are kept (the stalest go first), so the table cannot grow without bound.
+    """
+
+    MAX_LOCK_FACTOR = 16
+    ADDRESS_FACTOR = 4
+
+    def __init__(self, max_failures: int, window_s: float, clock=time.monotonic, max_entries: int = 100_000):
+        self.max_failures, self.window_s, self.clock, self.max_entries = max_failures, window_s, clock, max_entries
+        self._pairs: dict[tuple[str, str], _Strikes] = {}
+        self._addresses: dict[str, _Strikes] = {}
         self._lock = threading.Lock()
+        self._pruned = clock()
 
-    def _recent(self, key: str) -> list[float]:
-        now = self.clock()
-        times = [t for t in self._failures.get(key, []) if now - t < self.window_s]
-        self._failures[key] = times
-        return times
+    def entries(self) -> int:
+        """How many keys the table holds now."""
+        return len(self._pairs) + len(self._addresses)
+
+    def _recent(self, table: dict, key, now: float) -> _Strikes:
+        entry = table.setdefault(key, _Strikes([]))
+        entry.times = [t for t in entry.times if now - t < self.window_s]
+        return entry
+
+    def _prune(self, now: float) -> None:
+        keep_s = self.window_s * self.MAX_LOCK_FACTOR
+        if now - self._pruned < min(self.window_s, 60.0) and self.entries() <= self.max_entries:
+            return
+        self._pruned = now
+        for table in (self._pairs, self._addresses):
+            for key in [k for k, e in table.items() if now - max(e.last, e.locked_until) > keep_s]:
+                del table[key]
+            if len(table) > self.max_entries:
+                for key in sorted(table, key=lambda k: table[k].last)[:len(table) - self.max_entries]:
+                    del table[key]
 
     def wait_s(self, username: str, address: str) -> float:
-        """Seconds until this username / address may try again (0: now)."""
+        """Seconds until this username may be tried again from this address (0: now)."""
         with self._lock:
+            now = self.clock()
+            self._prune(now)
             waits = []
-            for key, limit in ((f"u:{username}", self.max_failures), (f"a:{address}", self.max_failures * 4)):
-                times = self._recent(key)
-                if len(times) >= limit:
-                    waits.append(self.window_s - (self.clock() - times[-limit]))
-            return max(waits, default=0.0)
+            pair = self._pairs.get((username, address))
+            if pair is not None:
+                waits.append(pair.locked_until - now)
+            limit = self.max_failures * self.ADDRESS_FACTOR
+            times = self._recent(self._addresses, address, now).times if address in self._addresses else []
+            if len(times) >= limit:
+                waits.append(self.window_s - (now - times[-limit]))
+            return max([0.0, *waits])
 
     def failed(self, username: str, address: str) -> None:
         with self._lock:
-            for key in (f"u:{username}", f"a:{address}"):
-                self._recent(key).append(self.clock())
+            now = self.clock()
+            self._prune(now)
+            pair = self._recent(self._pairs, (username, address), now)
+            pair.times.append(now)
+            if len(pair.times) >= self.max_failures:
+                lock_s = min(self.window_s * 2 ** pair.locks, self.window_s * self.MAX_LOCK_FACTOR)
+                pair.locks += 1
+                pair.locked_until = now + lock_s
+                pair.times = []
+            pair.last = max(now, pair.locked_until)
+            address_entry = self._recent(self._addresses, address, now)
+            address_entry.times.append(now)
+            address_entry.last = now
 
-    def succeeded(self, username: str) -> None:
+    def succeeded(self, username: str, address: str) -> None:
         with self._lock:
-            self._failures.pop(f"u:{username}", None)
+            self._pairs.pop((username, address), None)
 
 
 def authenticate(username: str, password: str, address: str, limiter: LoginLimiter) -> Account:
@@ -265,7 +320,7 @@ def authenticate(username: str, password: str, address: str, limiter: LoginLimit
         raise ConciergeError("wrong username or password")
     if not account.active:
         raise ConciergeError("this account is disabled; ask an administrator")
-    limiter.succeeded(name)
+    limiter.succeeded(name, address)
     return account
 
 

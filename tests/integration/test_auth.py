@@ -87,7 +87,8 @@ def test_wrong_passwords_are_rate_limited_then_forgiven(world):
         with pytest.raises(ConciergeError, match="wrong username or password"):
             authenticate("ada", "guess-guess", "10.0.0.1", limiter)
     with pytest.raises(ConciergeError, match="too many wrong passwords"):
-        authenticate("ada", PASSWORD, "10.0.0.2", limiter)  # even the right password, from another address
+        authenticate("ada", PASSWORD, "10.0.0.1", limiter)  # even the right password, from that address
+    assert authenticate("ada", PASSWORD, "10.0.0.2", limiter).username == "ada"  # the owner, elsewhere
     now[0] += 301
     assert authenticate("ada", PASSWORD, "10.0.0.1", limiter).username == "ada"
 
