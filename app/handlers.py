@@ -49,13 +49,37 @@ def check_client_access(actor: Actor, client_id: str) -> Client:
     raise AccessDenied(f"client {client_id!r} is not one of yours")
 
 
+MAX_ROW_ID = 2**63 - 1  # the largest id SQL stores (BIGINT): a larger number names no row
+
+
+def whole_number(value, message: str) -> int:
+    """`value` as sent by a form, Gradio or JSON (an int, an integral float, or digits) as an int.
+
+    Raises:
+        `ConciergeError` with `message`: nothing, text, a fraction, true / false, a list, infinity or NaN.
+    """
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("#").isdecimal():
+        try:
+            return int(value.strip().lstrip("#"))
+        except ValueError:  # more digits than Python converts
+            raise ConciergeError(message) from None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise ConciergeError(message)
+
+
+def row_id(value, message: str) -> int | None:
+    """A row id from `whole_number`, or None when no row can have it (below 1, beyond `MAX_ROW_ID`)."""
+    number = whole_number(value, message)
+    return number if 1 <= number <= MAX_ROW_ID else None
+
+
 def _shortlist_for(actor: Actor, shortlist_id) -> Shortlist:
-    try:
-        shortlist_id = int(shortlist_id)
-    except (TypeError, ValueError):
-        raise ConciergeError("choose a shortlist first") from None
+    shortlist_id = whole_number(shortlist_id, "choose a shortlist first (its number)")
     with session() as s:
-        shortlist = s.get(Shortlist, shortlist_id)
+        shortlist = s.get(Shortlist, shortlist_id) if row_id(shortlist_id, "") else None
     if shortlist is None:
         raise AccessDenied(f"shortlist #{shortlist_id} is not one of yours")
     try:
@@ -66,12 +90,9 @@ def _shortlist_for(actor: Actor, shortlist_id) -> Shortlist:
 
 
 def _conversation_for(actor: Actor, conversation_id) -> Conversation:
-    try:
-        conversation_id = int(conversation_id)
-    except (TypeError, ValueError):
-        raise ConciergeError("choose a conversation first") from None
+    conversation_id = whole_number(conversation_id, "choose a conversation first (its number)")
     with session() as s:
-        conversation = s.get(Conversation, conversation_id)
+        conversation = s.get(Conversation, conversation_id) if row_id(conversation_id, "") else None
     if conversation is None:
         raise AccessDenied(f"conversation {conversation_id} is not one of yours")
     try:
@@ -110,6 +131,8 @@ def request_text(text) -> str:
     """
     from backend.service import check_request
 
+    if text is None:
+        text = ""
     if not isinstance(text, str):
         raise ConciergeError(f"the request must be text, not {type(text).__name__}; "
                              'send {"text": "what you are looking for"}')
@@ -295,10 +318,7 @@ def flag_step(actor: Actor, shortlist_id, step_index, kind: str, reason: str = "
     kind = {"wrong": "flag_wrong", "irrelevant": "flag_irrelevant"}.get(kind, kind)
     if kind not in STEP_FLAGS:
         raise ConciergeError("flag a step as wrong or as irrelevant")
-    try:
-        step_index = int(step_index)
-    except (TypeError, ValueError):
-        raise ConciergeError("choose a step to flag") from None
+    step_index = whole_number(step_index, "choose a step to flag")
     with session() as s:
         step = s.exec(select(ReasoningStep).where(ReasoningStep.shortlist_id == shortlist.id,
                                                   ReasoningStep.index == step_index)).first()
@@ -313,10 +333,7 @@ def reorder_item(actor: Actor, shortlist_id, item_id: str, new_rank, reason: str
     require(actor, "associate", "admin")
     shortlist = _shortlist_for(actor, shortlist_id)
     n = len(_item_in(shortlist, item_id))
-    try:
-        new_rank = int(new_rank)
-    except (TypeError, ValueError):
-        raise ConciergeError("give the new position as a number") from None
+    new_rank = whole_number(new_rank, "give the new position as a whole number")
     if not 1 <= new_rank <= n:
         raise ConciergeError(f"the new position must be between 1 and {n}")
     reason = _text(reason, MAX_REASON, "the reason")
@@ -522,7 +539,7 @@ def _number(value, name: str, label: str, kind=int):
             if number != int(number):
                 raise ValueError
             number = int(number)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
         raise ConciergeError(f"{label} must be {'a whole number' if kind is int else 'a number'} "
                              f"between {low:g} and {high:g}") from None
     if not low <= number <= high:
@@ -588,10 +605,10 @@ def start_training(actor: Actor, stages, max_steps, max_cases, learning_rate, fe
 
 
 def _job_id(job_id) -> int:
-    try:
-        return int(job_id)
-    except (TypeError, ValueError):
-        raise ConciergeError("choose a training job first") from None
+    number = whole_number(job_id, "choose a training job first (its number)")
+    if row_id(number, "") is None:
+        raise ConciergeError(f"no training job {number}")  # as training.jobs says it for an id it lacks
+    return number
 
 
 def training_job(actor: Actor, job_id) -> dict:

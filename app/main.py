@@ -177,26 +177,59 @@ class RoleGate:
         await response(scope, receive, send)
 
 
+MAX_ASK_BYTES = 64 * 1024  # a request is at most a few thousand characters: a larger body is refused
+ASK_USAGE = 'send a JSON object: {"text": "your request", "conversation_id": null}'
+
+
+def _too_big(size: int) -> ConciergeError:
+    return ConciergeError(f"the body has {size:,} bytes; {ASK_USAGE}, under {MAX_ASK_BYTES // 1024} KiB")
+
+
+def _ask_body(raw: bytes) -> tuple[str, int | None]:
+    """`(text, conversation_id)` from the body of POST /api/client/ask, every type and range checked.
+
+    Raises:
+        `ConciergeError`: not a JSON object, `text` not a string (or empty, or too long), `conversation_id`
+        neither null nor a whole number.
+    """
+    import json
+
+    from app import handlers
+
+    if len(raw) > MAX_ASK_BYTES:
+        raise _too_big(len(raw))
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):  # RecursionError: [[[[...]]]] nested beyond Python's limit
+        body = None
+    if not isinstance(body, dict):
+        raise ConciergeError(ASK_USAGE)
+    text = handlers.request_text(body.get("text"))
+    conversation_id = body.get("conversation_id")
+    if conversation_id is not None:
+        if isinstance(conversation_id, float) or not isinstance(conversation_id, (int, str)):
+            raise ConciergeError(f"conversation_id must be null or the whole number of one of your "
+                                 f"conversations, not {json.dumps(conversation_id)[:40]}")
+        conversation_id = handlers.whole_number(conversation_id, "conversation_id must be null or the whole "
+                                                "number of one of your conversations")
+    return text, conversation_id
+
+
 async def api_client_ask(request: Request, admission: Admission) -> JSONResponse:
     """A shortlist for the signed-in client, as JSON; the same checks as the chat (`handlers.client_ask`).
 
     Waits for a turn in `admission` without holding a thread; answers 503 with Retry-After when busy.
     """
     from app import handlers
-    from backend.service import check_request
-    from backend.settings import get_settings
 
     try:
         actor = require(read_session(request.cookies.get(COOKIE)), "client")
-        try:
-            body = await request.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            raise ConciergeError('send a JSON object: {"text": "your request", "conversation_id": null}')
-        text = check_request(body.get("text"), get_settings())  # refused before it queues
+        declared = request.headers.get("content-length", "")
+        if declared.isdecimal() and int(declared) > MAX_ASK_BYTES:
+            raise _too_big(int(declared))  # before reading it
+        text, conversation_id = _ask_body(await request.body())  # refused before it queues
         async with admission.slot():
-            result = await run_in_threadpool(handlers.client_ask, actor, text, body.get("conversation_id"))
+            result = await run_in_threadpool(handlers.client_ask, actor, text, conversation_id)
     except NotSignedIn as exc:
         return JSONResponse({"error": str(exc)}, status_code=401)
     except AccessDenied as exc:

@@ -495,3 +495,30 @@ def test_bidi_controls_are_removed_from_what_is_stored(world, monkeypatch):
         assert s.exec(select(ClientNote.text).where(ClientNote.source == "associate")).one() == "likes red"
     with pytest.raises(ConciergeError, match="the request is empty"):
         handlers.client_ask(world["ada"], "\u202e\u202c")
+
+
+def test_huge_and_odd_ids_get_a_clear_message_through_the_gradio_api(world):
+    """Issue 16, D7: a number beyond what SQL stores, or no number at all, is "not found" / "invalid", never
+    "something went wrong"."""
+    from gradio_client import Client as GradioClient
+
+    from app.main import create_app
+    from tests.fixtures.servers import serving
+
+    with serving(create_app(limiter=LoginLimiter(3, 300))) as url:
+        def client(page, username):
+            cookie = httpx.post(f"{url}/login", data={"username": username, "password": PASSWORD}).cookies[COOKIE]
+            return GradioClient(f"{url}/{page}/", verbose=False, headers={"Cookie": f"{COOKIE}={cookie}"})
+
+        associate, admin = client("associate", "ann"), client("admin", "root")
+        for number, message in ((10**30, "is not one of yours"), (-5, "is not one of yours")):
+            *_, status = associate.predict(number, api_name="/open_shortlist")
+            assert message in status, status
+        for job, message in ((10**30, f"no training job {10**30}"), (0, "no training job 0"),
+                             ("many", "choose a training job first")):
+            status, _ = admin.predict(job, True, api_name="/cancel_training")
+            assert message in status and "went wrong" not in status, status
+    assert handlers.whole_number(2.0, "x") == 2 and handlers.row_id(2**63, "x") is None
+    for bad in (float("inf"), float("nan"), 1.5, True, "1e3", [1], None, "9" * 5000):
+        with pytest.raises(ConciergeError, match="^x$"):
+            handlers.whole_number(bad, "x")

@@ -71,6 +71,22 @@ def test_the_json_endpoint_is_for_clients_and_checks_what_it_is_sent(server):
                           ({"text": "x" * 5000}, "please keep it under 2,000")):
         response = httpx.post(ask, json=body, cookies=ada)
         assert response.status_code == 400 and message in response.json()["error"]
+    odd_bodies = [  # issue 16, D7: each was a 500
+        ('{"text": 123}', "the request must be text, not int"), ('{"text": ["a"]}', "must be text, not list"),
+        ('{"text": {}}', "must be text, not dict"), ('{"text": true}', "must be text, not bool"),
+        ('{"text": "a bag", "conversation_id": 1e30}', "conversation_id must be null or the whole number"),
+        ('{"text": "a bag", "conversation_id": 1e400}', "not Infinity"),
+        ('{"text": "a bag", "conversation_id": NaN}', "not NaN"),
+        ('{"text": "a bag", "conversation_id": [1]}', "conversation_id must be"),
+        ('{"text": "a bag", "conversation_id": "x1"}', "conversation_id must be"),
+        ('{"text": "a bag", "conversation_id": true}', "conversation_id must be"),
+        ("[" * 100_000 + "]" * 100_000, "send a JSON object"), (b"\xff\xfe{", "send a JSON object"),
+        ('{"text": "' + "x" * 70_000 + '"}', "under 64 KiB")]
+    for raw, message in odd_bodies:
+        response = httpx.post(ask, content=raw, cookies=ada, headers={"Content-Type": "application/json"})
+        assert response.status_code == 400 and message in response.json()["error"], (raw[:60], response.text)
+    far = httpx.post(ask, json={"text": "a bag", "conversation_id": 10**30}, cookies=ada)
+    assert far.status_code == 403 and "not one of yours" in far.json()["error"]
     with session() as s:
         others = s.exec(select(Conversation.id).where(Conversation.client_id == "c-2")).one()
     response = httpx.post(ask, json={"text": "a bag", "conversation_id": others}, cookies=ada)
