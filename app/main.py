@@ -321,9 +321,12 @@ def create_app(limiter: LoginLimiter | None = None, admission: Admission | None 
                      "the server log.</p>", 500)
 
     common = dict(css=CSS, footer_links=[], max_file_size=f"{settings.max_upload_mb}mb", show_error=False)
-    gr.mount_gradio_app(api, build_client_ui(), path="/client", **common)
-    gr.mount_gradio_app(api, build_associate_ui(), path="/associate", **common)
-    gr.mount_gradio_app(api, build_admin_ui(), path="/admin", **common)
-    gr.mount_gradio_app(api, build_catalogue_page(), path="/catalogue", **common)
+    pages = {"/client": build_client_ui(), "/associate": build_associate_ui(), "/admin": build_admin_ui(),
+             "/catalogue": build_catalogue_page()}
+    for path, blocks in pages.items():
+        gr.mount_gradio_app(api, blocks, path=path, **common)
+        # Gradio checks that a file named in an API call was uploaded (not any server path) only once it counts
+        # itself launched, which a mounted app never does; the import handler checks it again itself.
+        blocks.has_launched = True
     api.add_middleware(RoleGate)
     return api

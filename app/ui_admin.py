@@ -4,12 +4,15 @@ with the gate's verdict, promote or roll back with a reason."""
 
 from __future__ import annotations
 
+import os
+
 import gradio as gr
 
 from app import handlers
 from app.ui_common import actor_from, attempt, header, md_text
 from backend.settings import get_settings
 from backend.tables import ROLES
+from catalog.errors import ConciergeError
 
 ACCOUNT_COLUMNS = ["username", "role", "client_id", "active", "clients_assigned", "created_at"]
 JOB_COLUMNS = ["id", "status", "stage", "progress", "created_at", "finished_at", "candidate_version", "error"]
@@ -23,9 +26,25 @@ def _rows(rows: list[dict] | None, columns: list[str]) -> list[list]:
     return [[str(r[c]) if r[c] is not None else "" for c in columns] for r in rows or []]
 
 
-def on_import(path, mapping, request: gr.Request):
+def uploaded_file(path, uploads: set[str]) -> str | None:
+    """`path` if Gradio stored it for an upload to this page (`uploads`: the page's `upload_file_set`).
+
+    A Gradio API call can name any server file in a `FileData`; only what came through the page's upload is read.
+
+    Raises:
+        `ConciergeError`: a path that no upload to this page produced.
+    """
+    if not path:
+        return None
+    if os.path.abspath(path) not in {os.path.abspath(p) for p in uploads}:
+        raise ConciergeError("upload the file through this page first; only files uploaded here are imported")
+    return path
+
+
+def on_import(path, mapping, request: gr.Request, uploads: set[str] = frozenset()):
     """Validate and import an upload; the report is shown whatever happens."""
     actor, error = attempt(actor_from, request)
+    path, error = (None, error) if error else attempt(uploaded_file, path, uploads)
     outcome, error = (None, error) if error else attempt(handlers.import_upload, actor, path, mapping)
     if error:
         return f"{error}\n\nNothing was imported; the live catalogue is unchanged."
@@ -259,7 +278,10 @@ def build_admin_ui() -> gr.Blocks:
         wire_training(on_refresh, refresh_outputs)
         page.load(on_refresh, None, refresh_outputs, api_name=False)
         refresh.click(on_refresh, None, refresh_outputs, api_name="refresh")
-        run.click(on_import, [upload, mapping], [report], api_name="import_catalogue").then(
+        def import_catalogue(path, mapping, request: gr.Request):
+            return on_import(path, mapping, request, page.upload_file_set)
+
+        run.click(import_catalogue, [upload, mapping], [report], api_name="import_catalogue").then(
             on_refresh, None, refresh_outputs, api_name=False)
         create.click(on_create, [username, role, password, client_id], [account_status], api_name="create_account") \
             .then(on_refresh, None, refresh_outputs, api_name=False)

@@ -2,6 +2,7 @@
 
 import io
 import zipfile
+from pathlib import Path
 
 import httpx
 import pytest
@@ -522,3 +523,34 @@ def test_huge_and_odd_ids_get_a_clear_message_through_the_gradio_api(world):
     for bad in (float("inf"), float("nan"), 1.5, True, "1e3", [1], None, "9" * 5000):
         with pytest.raises(ConciergeError, match="^x$"):
             handlers.whole_number(bad, "x")
+
+
+def test_the_catalogue_import_reads_only_files_uploaded_to_the_admin_page(world, tmp_path):
+    """Issue 16, D4: a FileData naming any server file was imported and echoed; now only uploads are read."""
+    from gradio.utils import get_upload_folder
+    from gradio_client import Client as GradioClient
+    from gradio_client import handle_file
+
+    from app.main import create_app
+    from tests.fixtures.servers import gradio_call, serving
+
+    secret = tmp_path / "secret.csv"
+    secret.write_text("title,price\nSECRET-ROW-42 silk scarf,420\n")
+    planted = Path(get_upload_folder()) / "planted-by-test" / "planted.csv"  # in Gradio's folder, not uploaded
+    planted.parent.mkdir(parents=True, exist_ok=True)
+    planted.write_text("title,price\nPLANTED-ROW-43 silk scarf,420\n")
+    versions = count(CatalogVersion)
+    with serving(create_app(limiter=LoginLimiter(3, 300))) as url:
+        cookies = {COOKIE: httpx.post(f"{url}/login", data={"username": "root", "password": PASSWORD}).cookies[COOKIE]}
+        for path in (str(secret), f"{get_upload_folder()}/../../{secret}", str(planted)):
+            status, event, payload = gradio_call(f"{url}/admin", "import_catalogue",
+                                                 [{"path": path, "meta": {"_type": "gradio.FileData"}}, ""], cookies)
+            assert "SECRET-ROW" not in (payload or "") and "PLANTED-ROW" not in (payload or "")
+            assert event == "error" or "only files uploaded here are imported" in payload, (path, event, payload)
+        assert count(CatalogVersion) == versions
+        admin = GradioClient(f"{url}/admin/", verbose=False, headers={"Cookie": f"{COOKIE}={cookies[COOKIE]}"})
+        uploaded = tmp_path / "shop.csv"
+        uploaded.write_text("title,price\nLina silk scarf,420\n")
+        report = admin.predict(handle_file(str(uploaded)), "", api_name="/import_catalogue")
+    assert "Validation report" in report and count(CatalogVersion) == versions + 1
+    planted.unlink()
