@@ -11,7 +11,8 @@
     /healthz            liveness
 
 `RoleGate` refuses every request under a role's path (the page, its API, its uploads) without a
-session of that role; each handler then checks the role and the data's owner again itself.
+session of that role; each handler then checks the role and the data's owner again itself. Only a page
+with a file input takes uploads (the admin console), one file of at most CONCIERGE_MAX_UPLOAD_MB per request.
 """
 
 from __future__ import annotations
@@ -132,11 +133,25 @@ def _safe_next(path: str | None, role: str) -> str:
     return HOME[role]
 
 
-class RoleGate:
-    """ASGI middleware: requests under a role's path need a valid session of one of its roles."""
+# Components through which a page takes files; a page without one (interactive) refuses uploads.
+UPLOAD_COMPONENTS = (gr.File, gr.Files, gr.UploadButton, gr.MultimodalTextbox, gr.Image, gr.ImageEditor,
+                     gr.ImageSlider, gr.Audio, gr.Video, gr.Gallery, gr.Model3D)
+UPLOAD_PATH = "/gradio_api/upload"
 
-    def __init__(self, app):
+
+def takes_uploads(blocks: gr.Blocks) -> bool:
+    """Whether any component of the page can send a file (an upload input that is not read-only)."""
+    return any(isinstance(block, UPLOAD_COMPONENTS) and getattr(block, "interactive", None) is not False
+               for block in blocks.blocks.values())
+
+
+class RoleGate:
+    """ASGI middleware: requests under a role's path need a valid session of one of its roles; a page's
+    upload endpoint takes at most `upload_limits[page]` bytes per request, and nothing on a page without one."""
+
+    def __init__(self, app, upload_limits: dict[str, int] | None = None):
         self.app = app
+        self.upload_limits = upload_limits or {}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] not in ("http", "websocket"):
@@ -167,7 +182,26 @@ class RoleGate:
                              f'<p><a href="{HOME[actor.role]}">Go to your page</a> · <a href="/logout">Sign out</a>'
                              f'</p>', 403) if page else JSONResponse({"error": text}, status_code=403)
             return await self._send(response, scope, receive, send)
+        refusal = self._upload_refusal(prefix, path, request)
+        if refusal is not None:
+            return await self._send(refusal, scope, receive, send)
         return await self.app(scope, receive, send)
+
+    def _upload_refusal(self, prefix: str, path: str, request: Request) -> JSONResponse | None:
+        """A refusal for an upload this page does not take (none at all, too large, or of unknown size)."""
+        rest = "/" + "/".join(part for part in path[len(prefix):].split("/") if part)
+        if rest != UPLOAD_PATH:
+            return None
+        limit = self.upload_limits.get(prefix)
+        if limit is None:
+            return JSONResponse({"error": "this page takes no uploads"}, status_code=403)
+        size = request.headers.get("content-length", "")
+        if not size.isdecimal():
+            return JSONResponse({"error": "send the upload with its Content-Length"}, status_code=411)
+        if int(size) > limit:
+            return JSONResponse({"error": f"the upload is {int(size) / 2**20:.1f} MiB; the limit is "
+                                          f"{limit // 2**20} MiB"}, status_code=413)
+        return None
 
     @staticmethod
     async def _send(response, scope, receive, send):
@@ -328,5 +362,8 @@ def create_app(limiter: LoginLimiter | None = None, admission: Admission | None 
         # Gradio checks that a file named in an API call was uploaded (not any server path) only once it counts
         # itself launched, which a mounted app never does; the import handler checks it again itself.
         blocks.has_launched = True
-    api.add_middleware(RoleGate)
+    # one file per upload request, plus room for the multipart envelope
+    limits = {path: settings.max_upload_mb * 2**20 + 64 * 1024
+              for path, blocks in pages.items() if takes_uploads(blocks)}
+    api.add_middleware(RoleGate, upload_limits=limits)
     return api

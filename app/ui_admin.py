@@ -238,7 +238,8 @@ def on_assign(client_ids, associate, request: gr.Request):
 
 def build_admin_ui() -> gr.Blocks:
     limit = get_settings().max_upload_mb
-    with gr.Blocks(title="Concierge — admin") as page:
+    # uploads (and pictures) older than a day are deleted, hourly, and all of them when the server stops
+    with gr.Blocks(title="Concierge — admin", delete_cache=(3600, 86400)) as page:
         top = gr.Markdown(elem_id="header")
         with gr.Tab("Catalogue import"):
             gr.Markdown(f"Upload a **bundle as .zip** (manifest.json, items.jsonl, optional clients.jsonl, "

@@ -554,3 +554,28 @@ def test_the_catalogue_import_reads_only_files_uploaded_to_the_admin_page(world,
         report = admin.predict(handle_file(str(uploaded)), "", api_name="/import_catalogue")
     assert "Validation report" in report and count(CatalogVersion) == versions + 1
     planted.unlink()
+
+
+def test_pages_without_a_file_input_refuse_uploads_and_the_admin_page_caps_them(world, monkeypatch):
+    """Issue 16, D6: /client and /catalogue stored any file, of any type, up to 50 MB each, any number."""
+    from backend.settings import get_settings
+
+    monkeypatch.setenv("CONCIERGE_MAX_UPLOAD_MB", "1")
+    get_settings.cache_clear()
+    from app.main import create_app
+
+    with TestClient(create_app(limiter=LoginLimiter(3, 300)), follow_redirects=False) as web:
+        files = {"files": ("note.csv", b"title\nA bag\n", "text/csv")}
+        for username, pages in (("ada", ("/client", "/catalogue")), ("ann", ("/associate", "/catalogue")),
+                                ("root", ("/associate", "/catalogue"))):
+            _with(web, _signed_in(web, username))
+            for page in pages:
+                for path in (f"{page}/gradio_api/upload", f"{page}//gradio_api//upload/"):
+                    refused = web.post(path, files=files)
+                    assert refused.status_code == 403 and "takes no uploads" in refused.json()["error"], path
+        _with(web, _signed_in(web, "root"))
+        stored = web.post("/admin/gradio_api/upload", files=files)
+        assert stored.status_code == 200 and stored.json()[0].endswith("note.csv")
+        big = {"files": ("big.csv", b"x" * (2 * 2**20), "text/csv")}
+        too_big = web.post("/admin/gradio_api/upload", files=big)
+        assert too_big.status_code == 413 and "the limit is 1 MiB" in too_big.json()["error"]
