@@ -579,3 +579,33 @@ def test_pages_without_a_file_input_refuse_uploads_and_the_admin_page_caps_them(
         big = {"files": ("big.csv", b"x" * (2 * 2**20), "text/csv")}
         too_big = web.post("/admin/gradio_api/upload", files=big)
         assert too_big.status_code == 413 and "the limit is 1 MiB" in too_big.json()["error"]
+
+
+def test_a_damaged_zip_or_an_empty_table_says_why_and_every_refusal_is_audited(world, tmp_path):
+    """Issue 16: D8 (a bad CRC got the generic message), D12 (a header-only CSV said "OK"; refusals were not
+    in the audit log)."""
+    root = world["root"]
+    versions = count(CatalogVersion)
+    good = _zip(tmp_path, {"b/manifest.json": '{"name": "z", "version": "1"}',
+                           "b/items.jsonl": '{"item_id": "z-1", "title": "Zeta cashmere wrap", "price": 900}\n' * 40})
+    data = bytearray(good.read_bytes())
+    data[data.index(b"items.jsonl") + 40] ^= 0xFF  # a byte of the compressed items
+    damaged = tmp_path / "damaged.zip"
+    damaged.write_bytes(bytes(data))
+    many = _zip(tmp_path, {f"b/{i}.txt": "" for i in range(handlers.MAX_ZIP_MEMBERS + 1)}, "many.zip")
+    header_only = tmp_path / "header.csv"
+    header_only.write_text("title,price\n")
+    all_bad = tmp_path / "bad.csv"
+    all_bad.write_text("title,price\n,12\n")
+    for path, message in ((damaged, "damaged.zip is damaged (Bad CRC-32 for file 'b/items.jsonl')"),
+                          (many, "holds 10,001 files"), (header_only, "has no item rows (only a header?)"),
+                          (all_bad, "has no valid item; every item row was refused:\nbad.csv:2")):
+        with pytest.raises(ConciergeError) as refused:
+            handlers.import_upload(root, str(path))
+        assert message in str(refused.value) and "OK" not in str(refused.value).split()
+    assert count(CatalogVersion) == versions
+    with session() as s:
+        rejected = s.exec(select(AuditLog).where(AuditLog.action == "catalogue_import_rejected")
+                          .order_by(AuditLog.id)).all()
+    assert [r.detail["file"] for r in rejected] == ["damaged.zip", "many.zip", "header.csv", "bad.csv"]
+    assert all(r.actor_id == root.id and r.detail["reason"] for r in rejected)
