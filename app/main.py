@@ -27,6 +27,8 @@ from fastapi import FastAPI, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from gradio.route_utils import FnIndexInferError
+from starlette.routing import Mount
 
 from app.admission import Admission, Busy
 from app.auth import (COOKIE, AccessDenied, LoginLimiter, NotSignedIn, authenticate, issue_session, read_session,
@@ -111,7 +113,8 @@ padding-top:10vh;color:#222}} main{{background:#fff;padding:28px 32px;border-rad
 box-shadow:0 2px 12px #0001}} h1{{font-weight:500;margin-top:0}} label{{display:block;margin:12px 0 4px}}
 input{{width:100%;padding:8px;box-sizing:border-box;font-size:1em}} button{{margin-top:18px;padding:9px 18px;
 font-size:1em;background:#3b2f1e;color:#fff;border:0;border-radius:6px;cursor:pointer}}
-.error{{color:#b00020;margin:8px 0}}</style></head><body><main>{body}</main></body></html>""", status_code=status)
+.error{{color:#b00020;margin:8px 0}}</style></head><body><main>{body}</main></body></html>""", status_code=status,
+                        headers=SECURITY_HEADERS)  # also on the error page, which is sent outside the middleware
 
 
 def _login_form(error: str = "", next_path: str = "", username: str = "", status: int = 200) -> HTMLResponse:
@@ -143,6 +146,47 @@ def takes_uploads(blocks: gr.Blocks) -> bool:
     """Whether any component of the page can send a file (an upload input that is not read-only)."""
     return any(isinstance(block, UPLOAD_COMPONENTS) and getattr(block, "interactive", None) is not False
                for block in blocks.blocks.values())
+
+
+# Sent with every response: no page of Concierge may be shown inside another site's frame.
+SECURITY_HEADERS = {"x-frame-options": "DENY", "content-security-policy": "frame-ancestors 'none'"}
+
+
+class SecurityHeaders:
+    """ASGI middleware: adds `SECURITY_HEADERS` to every HTTP response (a CSP already set gets frame-ancestors
+    appended)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                replaced = (b"x-frame-options", b"content-security-policy")
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in replaced]
+                csp = b"; ".join(v for k, v in message.get("headers", []) if k.lower() == replaced[1])
+                if b"frame-ancestors" not in csp:
+                    csp = b"; ".join(filter(None, [csp, SECURITY_HEADERS["content-security-policy"].encode()]))
+                headers += [(replaced[0], SECURITY_HEADERS["x-frame-options"].encode()), (replaced[1], csp)]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _unknown_endpoint(request: Request, exc: Exception) -> JSONResponse:
+    """A Gradio page asked for an api_name or fn_index it does not have (Gradio answers a plain-text 500)."""
+    log.warning("unknown Gradio endpoint on %s: %r", request.url.path, exc)
+    return JSONResponse({"error": "this page has no such endpoint; see its /gradio_api/info"}, status_code=404)
+
+
+def _gradio_error(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error on %s", request.url.path, exc_info=exc)
+    return JSONResponse({"error": "something went wrong on our side; the details are in the server log"},
+                        status_code=500)
 
 
 class RoleGate:
@@ -362,8 +406,13 @@ def create_app(limiter: LoginLimiter | None = None, admission: Admission | None 
         # Gradio checks that a file named in an API call was uploaded (not any server path) only once it counts
         # itself launched, which a mounted app never does; the import handler checks it again itself.
         blocks.has_launched = True
+        gradio_app = next(r.app for r in api.routes if isinstance(r, Mount) and r.path == path)
+        gradio_app.add_exception_handler(FnIndexInferError, _unknown_endpoint)
+        gradio_app.add_exception_handler(KeyError, _unknown_endpoint)  # POST queue/join with an unknown fn_index
+        gradio_app.add_exception_handler(Exception, _gradio_error)
     # one file per upload request, plus room for the multipart envelope
     limits = {path: settings.max_upload_mb * 2**20 + 64 * 1024
               for path, blocks in pages.items() if takes_uploads(blocks)}
     api.add_middleware(RoleGate, upload_limits=limits)
+    api.add_middleware(SecurityHeaders)  # added last: outermost, so the gate's own answers carry the headers
     return api

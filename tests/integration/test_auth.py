@@ -609,3 +609,26 @@ def test_a_damaged_zip_or_an_empty_table_says_why_and_every_refusal_is_audited(w
                           .order_by(AuditLog.id)).all()
     assert [r.detail["file"] for r in rejected] == ["damaged.zip", "many.zip", "header.csv", "bad.csv"]
     assert all(r.actor_id == root.id and r.detail["reason"] for r in rejected)
+
+
+def test_no_page_can_be_framed_and_unknown_gradio_endpoints_get_a_json_404(world):
+    """Issue 16, D11: no X-Frame-Options / frame-ancestors anywhere; an unknown api_name or fn_index was a
+    plain-text 500."""
+    from app.main import create_app
+
+    with TestClient(create_app(limiter=LoginLimiter(3, 300)), follow_redirects=False) as web:
+        seen = [web.get("/healthz"), web.get("/login"), web.get("/client/"), web.post("/api/client/ask", json={}),
+                web.post("/login", data={"username": "root", "password": "wrong-wrong"})]
+        _with(web, _signed_in(web, "root"))
+        seen += [web.get("/admin/"), web.get("/admin/gradio_api/info"), web.get("/client/"), web.get("/nowhere"),
+                 web.post("/client/gradio_api/upload", files={"files": ("a.csv", b"x")})]
+        for page in ("/admin", "/associate", "/catalogue"):
+            for path, body in (("/gradio_api/call/nonexistent", {"data": []}), ("/gradio_api/run/nonexistent",
+                               {"data": []}), ("/gradio_api/queue/join", {"data": [], "fn_index": 999,
+                                                                          "session_hash": "abc"})):
+                unknown = web.post(page + path, json=body)
+                assert unknown.status_code == 404 and "no such endpoint" in unknown.json()["error"], (page, path)
+                seen.append(unknown)
+    for response in seen:
+        assert response.headers["x-frame-options"] == "DENY", response.url
+        assert response.headers["content-security-policy"] == "frame-ancestors 'none'", response.url
