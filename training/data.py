@@ -233,9 +233,9 @@ def build_case_prompt(case: TrainingCase, world, shown: int | None = None, seed:
     query = case.as_query()
     ids = shown_candidates(case, shown)
     messages, handles, pool = reasoner_prompt(retrieval, query, ids, world.seed if seed is None else seed)
-    parsed, preferences, _, _ = retrieval.context(query)
+    parsed, signals, _ = retrieval.context(query)
     chat = [{"role": _role(m), "content": m.text} for m in messages]
-    return CasePrompt(chat, handles, parsed.to_dict(), preferences, not pool)
+    return CasePrompt(chat, handles, parsed.to_dict(), signals.preferences, not pool)
 
 
 def case_prompt(case: TrainingCase, world, shown: int | None = None) -> tuple[list[dict], dict[str, dict]]:
