@@ -92,7 +92,7 @@ def test_client_asks_the_seed_request_and_gets_a_shortlist(server, page):
     with session() as s:
         stored = s.exec(select(Shortlist)).all()
     assert len(stored) == 1 and stored[0].client_id == server["client_id"]
-    assert stored[0].query_graph["category_group"] == "bags"
+    assert stored[0].query_graph["categories"] == ["category_group=bags"]
 
     warm = ask(page, FOLLOW_UP)  # a follow-up refines the same conversation
     with session() as s:
