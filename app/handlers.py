@@ -728,7 +728,7 @@ def compare_versions(actor: Actor) -> list[dict]:
 
 
 def _version_name(version) -> str:
-    name = (version or "").strip()
+    name = version.strip() if isinstance(version, str) else ""
     if not name:
         raise ConciergeError("choose a model version first")
     return name

@@ -59,7 +59,12 @@ def stats_markdown() -> str:
 def on_search(text: str, category: str, max_price):
     """Search handler: a table of hits and a status line. Errors become messages, never tracebacks."""
     try:
-        price = float(max_price) if max_price not in (None, "") else None
+        if not isinstance(text, str) or not isinstance(category or "", str):
+            raise ConciergeError("type what you are looking for, and choose a category from the list")
+        try:
+            price = float(max_price) if max_price not in (None, "") else None
+        except (TypeError, ValueError):
+            raise ConciergeError("the max price must be a number") from None
         rows = search_catalogue(text, k=20, category=category or None, max_price=price)
     except ConciergeError as exc:
         return [], f"⚠️ {exc}"
