@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import time
 from dataclasses import dataclass
 
@@ -32,6 +33,7 @@ from catalog.bundle import Bundle
 from catalog.errors import ConciergeError
 
 log = logging.getLogger(__name__)
+REFUSAL_MARGIN = 0.03  # below the 1st percentile of answerable train/val requests' best item similarity
 
 
 @dataclass
@@ -143,6 +145,15 @@ def ranked_candidates(query: QueryGraph, catalogue: LiveCatalogue, signals: Clie
     """Candidates from every source that meet the hard constraints, ordered by the catalogue's ranker."""
     if query.impossible:
         return []
+    if query.kinds and (query.houses or query.budget_max is not None) and not _kind_is_available(query, catalogue):
+        query.impossible = ("nothing here is " + " or ".join(n.split("=", 1)[1] for n in query.kinds[:3])
+                            + " " + " and ".join(filter(None, [
+                                "by " + "/".join(n.split("=", 1)[1] for n in query.houses) if query.houses else "",
+                                f"within {query.budget_max:,.0f}" if query.budget_max is not None else ""])))
+        return []
+    if _unlike_anything(query, catalogue):
+        query.impossible = "nothing in this catalogue comes close to what was asked for"
+        return []
     candidates, source_timings = generate(query, catalogue.index, catalogue.graphs, signals,
                                           catalogue.rain_sensitive)
     started = time.perf_counter()
@@ -151,6 +162,37 @@ def ranked_candidates(query: QueryGraph, catalogue: LiveCatalogue, signals: Clie
         timings.update({f"retrieval_{k}": v for k, v in source_timings.items()})
         timings["rank_ms"] = round((time.perf_counter() - started) * 1000, 2)
     return ordered
+
+
+def named_anything(query: QueryGraph) -> bool:
+    """Whether the request named any catalogue term word for word (a category, a house, a value)."""
+    return bool(query.categories or query.houses or query.kinds or any(w.source == "named" for w in query.wishes))
+
+
+def best_similarity(query: QueryGraph, catalogue: LiveCatalogue) -> float:
+    """The request's highest cosine similarity to any item of the catalogue."""
+    if catalogue.graphs.vectors is None or query.vector is None or not len(catalogue.graphs.vectors):
+        return 1.0
+    return float((catalogue.graphs.vectors @ query.vector).max())
+
+
+def _unlike_anything(query: QueryGraph, catalogue: LiveCatalogue) -> bool:
+    """A request that names nothing of this catalogue, speaks of something it does not know (`foreign`
+    words: a vague "surprise me" is never refused) and resembles its items less than the catalogue's own
+    answerable train/val requests ever did (`refuse_below`, set when the ranker is trained)."""
+    floor = (catalogue.ranker.info or {}).get("refuse_below")
+    return bool(floor) and bool(query.foreign) and not named_anything(query) \
+        and best_similarity(query, catalogue) < floor
+
+
+def _kind_is_available(query: QueryGraph, catalogue: LiveCatalogue) -> bool:
+    """Whether any item is of the kind the request names ("a timepiece") and meets its hard constraints:
+    the kind itself only orders, but a kind that no item of the named house (or budget) has is a refusal."""
+    from backend.verify import hard_violations
+
+    wanted, hard = set(query.kinds), query.to_dict()
+    return any(nodes & wanted and not hard_violations(catalogue.graphs.items[i], hard, nodes)
+               for i, nodes in catalogue.graphs.item_nodes.items())
 
 
 def train_ranker(bundle: Bundle, settings: Settings | None = None, progress: bool = False) -> dict:
@@ -162,8 +204,12 @@ def train_ranker(bundle: Bundle, settings: Settings | None = None, progress: boo
     """
     settings = settings or get_settings()
     catalogue = live_catalogue(settings)
-    groups = {"train": [], "val": []}
+    groups, similarities = {"train": [], "val": []}, []
     queries = [q for q in bundle.queries if q.get("split") in groups and q.get("relevant")]
+    train = [q for q in queries if q["split"] == "train"]
+    if len(train) > ranking.MAX_TRAIN_QUERIES:  # a seeded sample keeps an import's training to a minute or two
+        kept = {q["query_id"] for q in random.Random(0).sample(train, ranking.MAX_TRAIN_QUERIES)}
+        queries = [q for q in queries if q["split"] != "train" or q["query_id"] in kept]
     started = time.perf_counter()
     for q in tqdm(queries, desc="ranker: candidates of train/val queries", disable=not progress):
         try:
@@ -174,7 +220,11 @@ def train_ranker(bundle: Bundle, settings: Settings | None = None, progress: boo
         query.impossible = None  # a labelled answerable query: learn from its candidates anyway
         candidates, _ = generate(query, catalogue.index, catalogue.graphs, signals, catalogue.rain_sensitive)
         groups[q["split"]].append((candidates, {k: int(v) for k, v in q["relevant"].items()}))
+        similarities.append(best_similarity(query, catalogue))
     model = ranking.train(groups["train"], groups["val"])
+    if len(similarities) >= ranking.MIN_TRAIN_QUERIES:
+        # below every answerable train/val request but the lowest 1%, with a margin: "nothing like it here"
+        model.info["refuse_below"] = round(float(np.percentile(similarities, 1)) - REFUSAL_MARGIN, 4)
     model.info["seconds"] = round(time.perf_counter() - started, 1)
     ranking.save(model, ranker_path(catalogue.collection, settings))
     log.info("ranker for %s: %s", catalogue.collection, model.info)

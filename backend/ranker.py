@@ -20,6 +20,7 @@ from backend.retrieval import FEATURES, Candidate
 
 log = logging.getLogger(__name__)
 MIN_TRAIN_QUERIES = 20  # fewer answerable train queries with a relevant candidate: fall back to fusion
+MAX_TRAIN_QUERIES = 600  # a seeded sample of the train split beyond this (training time grows with it)
 MAX_PER_QUERY = 120  # candidates per training query (all relevant ones are kept)
 PARAMS = dict(objective="lambdarank", n_estimators=200, learning_rate=0.05, num_leaves=15, min_child_samples=10,
               subsample=0.8, subsample_freq=1, colsample_bytree=0.9, reg_lambda=1.0, random_state=0,
@@ -122,7 +123,9 @@ def save(ranker: Ranker, path: Path) -> None:
 def load(path: Path) -> Ranker:
     """The ranker saved at `path`, or fusion when none was trained for this catalogue version."""
     if not path.exists():
-        return Ranker(None, {"kind": "fusion"})
+        info_path = path.with_suffix(".json")
+        info = json.loads(info_path.read_text()) if info_path.exists() else {}
+        return Ranker(None, {**info, "kind": "fusion"})
     return _load(str(path), path.stat().st_mtime)
 
 

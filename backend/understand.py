@@ -61,6 +61,8 @@ class QueryGraph:
     budget_max: float | None = None
     currency: str | None = None
     must_not: list[str] = field(default_factory=list)  # nodes, or plain words ("leather")
+    kinds: list[str] = field(default_factory=list)  # category nodes a named kind of thing points to ("timepiece")
+    foreign: list[str] = field(default_factory=list)  # content words neither the catalogue nor the knowledge knows
     wishes: list[Wish] = field(default_factory=list)
     contexts: list[dict] = field(default_factory=list)
     wet: bool = False
@@ -159,6 +161,9 @@ def understand(text: str, vocab: CatalogueVocabulary, knowledge: Knowledge, embe
     _read_contexts(low, mentions, knowledge, q)
     _read_impossible(low, tokens, mentions, vocab, knowledge, q)
     _read_meaning(text, tokens, consumed, vocab, knowledge, q, embed_fn)
+    lexicon = _lexicon(vocab, knowledge)
+    q.foreign = [t for t, s, _ in tokens if s not in consumed and len(t) > 3 and not t.isdigit()
+                 and t not in knowledge.stopwords and stem(t) not in vocab.known_words and stem(t) not in lexicon]
     return q
 
 
@@ -419,8 +424,12 @@ def _read_impossible(low: str, tokens: list[tuple[str, int, int]], mentions: lis
                        (len(before) == 2 and before[0] in knowledge.prepositions and before[1] in
                         ("the", "a", "an", "my", "our", "his", "her", "their"))):
             continue
-        if _carried(m.target, vocab, knowledge):
+        if _carried(m.words, m.target, vocab, knowledge):
             carried = True
+            nodes = kind_categories(m.target, vocab, knowledge)
+            q.kinds += [n for n in nodes if n not in q.kinds]
+            if nodes:
+                q.wishes.append(Wish(m.words, NAMED_WEIGHT, "named", {n: 0.9 for n in nodes}))
         else:
             asked.append(m.words)
     if asked and not carried:
@@ -428,13 +437,19 @@ def _read_impossible(low: str, tokens: list[tuple[str, int, int]], mentions: lis
         q.notes.append(f"not in this catalogue: {', '.join(dict.fromkeys(asked))}")
 
 
-def _carried(kind: str, vocab: CatalogueVocabulary, knowledge: Knowledge) -> bool:
-    """Whether any word naming this kind of thing appears among the catalogue's categories or titles."""
-    for name in knowledge.product_kinds[kind]:
-        key = phrase_key(name)
-        if key in vocab.terms or all(w in vocab.kind_words for w in key.split()):
-            return True
-    return False
+def kind_categories(kind: str, vocab: CatalogueVocabulary, knowledge: Knowledge) -> list[str]:
+    """The catalogue's category nodes whose name holds a word naming this kind ("watch" -> "dress watch")."""
+    words = {w for name in knowledge.product_kinds[kind] for w in phrase_key(name).split() if len(w) > 2}
+    return sorted(n for n in vocab.categories if set(phrase_key(n.split("=", 1)[1]).split()) & words)
+
+
+def _carried(words: str, kind: str, vocab: CatalogueVocabulary, knowledge: Knowledge) -> bool:
+    """Whether the catalogue carries what these words name: the words themselves appear among its
+    categories or item titles, or another name of the same kind is one of its categories."""
+    key = phrase_key(words)
+    if key in vocab.terms or all(w in vocab.kind_words for w in key.split()):
+        return True
+    return bool(kind_categories(kind, vocab, knowledge))
 
 
 # ----------------------------------------------------------------------------------------------
