@@ -38,14 +38,14 @@ def percentile(values: list[float], q: float) -> float:
 
 def point_stores_at(var_dir: Path) -> None:
     """Make the process-wide settings use `var_dir` (and forget every cache built on the old one)."""
-    from backend import service
+    from backend import live
     from backend import settings as settings_module
     from backend.store import get_engine
 
     os.environ["CONCIERGE_VAR_DIR"] = str(var_dir)
     settings_module.get_settings.cache_clear()
     get_engine.cache_clear()
-    service._catalogue.cache_clear()
+    live._CACHE.clear()
 
 
 def val_requests(bundle, n: int) -> list[dict]:
@@ -70,9 +70,7 @@ def bench_shortlists(queries: list[dict]) -> dict:
 
 
 def bench_retrieval(queries: list[dict]) -> dict:
-    from backend.intent import parse_request
-    from backend.retrieval import retrieve
-    from backend.service import client_context, live_catalogue
+    from backend.live import client_context, live_catalogue, ranked_candidates, understand_request
 
     catalogue = live_catalogue()
     client_ids = {c for c in [q["client_id"] for q in queries]}
@@ -86,9 +84,9 @@ def bench_retrieval(queries: list[dict]) -> dict:
     latencies = []
     for i, q in enumerate(queries + queries[:1]):
         started = time.perf_counter()
-        query = parse_request(q["text"], catalogue.vocabulary)
-        _, _, prefs, liked, _ = contexts.get(q["client_id"], fallback)
-        retrieve(query, catalogue.index, catalogue.graphs, prefs, liked, rain_sensitive=catalogue.rain_sensitive)
+        query = understand_request(q["text"], catalogue)
+        _, _, signals, _ = contexts.get(q["client_id"], fallback)
+        ranked_candidates(query, catalogue, signals)
         if i > 0:  # the first request loads the embedding model
             latencies.append((time.perf_counter() - started) * 1000)
     return {"items": len(catalogue.graphs.items), "requests": len(latencies),
