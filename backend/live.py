@@ -33,7 +33,8 @@ from catalog.bundle import Bundle
 from catalog.errors import ConciergeError
 
 log = logging.getLogger(__name__)
-REFUSAL_MARGIN = 0.03  # below the 1st percentile of answerable train/val requests' best item similarity
+REFUSAL_MARGIN = 0.05  # below the 1st percentile of answerable train/val requests' best item similarity
+REFUSAL_CALIBRATION = 100  # fewer answerable train/val requests: too few to set that floor (no refusal by meaning)
 
 
 @dataclass
@@ -222,7 +223,7 @@ def train_ranker(bundle: Bundle, settings: Settings | None = None, progress: boo
         groups[q["split"]].append((candidates, {k: int(v) for k, v in q["relevant"].items()}))
         similarities.append(best_similarity(query, catalogue))
     model = ranking.train(groups["train"], groups["val"])
-    if len(similarities) >= ranking.MIN_TRAIN_QUERIES:
+    if len(similarities) >= REFUSAL_CALIBRATION:
         # below every answerable train/val request but the lowest 1%, with a margin: "nothing like it here"
         model.info["refuse_below"] = round(float(np.percentile(similarities, 1)) - REFUSAL_MARGIN, 4)
     model.info["seconds"] = round(time.perf_counter() - started, 1)
