@@ -42,6 +42,7 @@ class Knowledge:
     kind_modifiers: frozenset[str]
     kind_verb_cues: frozenset[str]
     prepositions: frozenset[str]
+    seeking_words: frozenset[str]
     stopwords: frozenset[str]
 
     def rain_sensitive(self) -> frozenset[str]:
@@ -97,6 +98,7 @@ def load_knowledge(path: str | None = None) -> Knowledge:
         kind_modifiers=frozenset(raw["kind_modifiers"]),
         kind_verb_cues=frozenset(raw["kind_verb_cues"]),
         prepositions=frozenset(raw["prepositions"]),
+        seeking_words=frozenset(raw["seeking_words"]),
         stopwords=frozenset(raw["stopwords"]),
     )
 

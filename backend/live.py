@@ -152,6 +152,10 @@ def ranked_candidates(query: QueryGraph, catalogue: LiveCatalogue, signals: Clie
                                 "by " + "/".join(n.split("=", 1)[1] for n in query.houses) if query.houses else "",
                                 f"within {query.budget_max:,.0f}" if query.budget_max is not None else ""])))
         return []
+    missing = [p for p in query.pairings if not _pairing_exists(p, catalogue)]
+    if missing:
+        query.impossible = f"nothing here is {missing[0]['words']}"
+        return []
     if _unlike_anything(query, catalogue):
         query.impossible = "nothing in this catalogue comes close to what was asked for"
         return []
@@ -184,6 +188,11 @@ def _unlike_anything(query: QueryGraph, catalogue: LiveCatalogue) -> bool:
     floor = (catalogue.ranker.info or {}).get("refuse_below")
     return bool(floor) and bool(query.foreign) and not named_anything(query) \
         and best_similarity(query, catalogue) < floor
+
+
+def _pairing_exists(pairing: dict, catalogue: LiveCatalogue) -> bool:
+    cats, values = set(pairing["categories"]), set(pairing["values"])
+    return any(nodes & cats and nodes & values for nodes in catalogue.graphs.item_nodes.values())
 
 
 def _kind_is_available(query: QueryGraph, catalogue: LiveCatalogue) -> bool:

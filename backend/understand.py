@@ -63,6 +63,7 @@ class QueryGraph:
     must_not: list[str] = field(default_factory=list)  # nodes, or plain words ("leather")
     kinds: list[str] = field(default_factory=list)  # category nodes a named kind of thing points to ("timepiece")
     foreign: list[str] = field(default_factory=list)  # content words neither the catalogue nor the knowledge knows
+    pairings: list[dict] = field(default_factory=list)  # {"words", "categories", "values"}: "a coat in linen"
     wishes: list[Wish] = field(default_factory=list)
     contexts: list[dict] = field(default_factory=list)
     wet: bool = False
@@ -344,6 +345,9 @@ def _read_named(text: str, low: str, mentions: list[Mention], vocab: CatalogueVo
             consumed.update(range(m.start, m.end))
         elif m.kind == "material" and excluded and not any(o.kind == "term" and o.start == m.start for o in mentions):
             _add(q.must_not, m.target)
+    mistaken = (q.wrong_fact or {}).get("subject") if (q.wrong_fact or {}).get("kind") == "material" else None
+    q.pairings = [p for p in _pairings(low, mentions)  # a wish that rests on a wrong belief is not a condition
+                  if not mistaken or not any(v.split("=", 1)[1] == mistaken for v in p["values"])]
     if q.categories:
         q.notes.append("category: " + " or ".join(n.split("=", 1)[1] for n in q.categories))
     if q.houses:
@@ -351,6 +355,27 @@ def _read_named(text: str, low: str, mentions: list[Mention], vocab: CatalogueVo
     if q.must_not:
         q.notes.append("ruled out: " + ", ".join(n.split("=", 1)[-1] for n in q.must_not))
     return consumed
+
+
+PAIRING_GLUE = ("", "in", "made of", "made in", "in pure", "in soft", "of")  # "<category> in <value>", "<value> <category>"
+
+
+def _pairings(low: str, mentions: list[Mention]) -> list[dict]:
+    """A category and an attribute value said as one thing ("a coat in linen", "a linen coat"): the request
+    asks for that combination, so a catalogue with no such item cannot answer it (checked in `backend.live`)."""
+    terms = [m for m in mentions if m.kind == "term"]
+    out = []
+    for a, b in zip(terms, terms[1:]):
+        glue = low[a.end:b.start].strip()
+        if glue not in PAIRING_GLUE or negated(low, a.start):
+            continue
+        for first, second in ((a, b), (b, a)):
+            cats = [n for n in first.target if n.startswith("category")]
+            values = [n for n in second.target if not n.startswith(("category", "brand"))]
+            if cats and values and not any(n.startswith("category") for n in second.target):
+                out.append({"words": f"{a.words} {glue} {b.words}".replace("  ", " "), "categories": cats,
+                            "values": values})
+    return out
 
 
 def _capitalised(text: str, words: str) -> bool:
@@ -415,6 +440,8 @@ def _read_impossible(low: str, tokens: list[tuple[str, int, int]], mentions: lis
         i = starts.index(m.start) if m.start in starts else -1
         after = low[m.end:m.end + 30].split()
         before = [t for t, _, _ in tokens[max(0, i - 2):i]] if i >= 0 else []
+        if _sought(tokens, i, knowledge):
+            before = []  # "looking for a sofa": the object, whatever the preposition
         following = after[0].strip(".,;!?") if after else ""
         if low[m.end:m.end + 1] == "-" or (following and (stem(following) in vocab.kind_words and
                                                            following not in knowledge.stopwords
@@ -437,10 +464,23 @@ def _read_impossible(low: str, tokens: list[tuple[str, int, int]], mentions: lis
         q.notes.append(f"not in this catalogue: {', '.join(dict.fromkeys(asked))}")
 
 
+def _sought(tokens: list[tuple[str, int, int]], i: int, knowledge: Knowledge) -> bool:
+    """Whether the word at `i` is what a seeking verb asks for: "looking for a X", "need some X"."""
+    between = {"for", "a", "an", "some", "the", "new", "me", "us", "him", "her", "them", "one"}
+    for j in range(i - 1, max(-1, i - 5), -1):
+        word = tokens[j][0]
+        if word in knowledge.seeking_words:
+            return True
+        if word not in between:
+            return False
+    return False
+
+
 def kind_categories(kind: str, vocab: CatalogueVocabulary, knowledge: Knowledge) -> list[str]:
-    """The catalogue's category nodes whose name holds a word naming this kind ("watch" -> "dress watch")."""
-    words = {w for name in knowledge.product_kinds[kind] for w in phrase_key(name).split() if len(w) > 2}
-    return sorted(n for n in vocab.categories if set(phrase_key(n.split("=", 1)[1]).split()) & words)
+    """The catalogue's category nodes whose name holds a name of this kind ("watch" -> "dress watch")."""
+    names = [phrase_key(name) for name in knowledge.product_kinds[kind]]
+    return sorted(n for n in vocab.categories
+                  if any(f" {name} " in f" {phrase_key(n.split('=', 1)[1])} " for name in names if name))
 
 
 def _carried(words: str, kind: str, vocab: CatalogueVocabulary, knowledge: Knowledge) -> bool:

@@ -138,3 +138,32 @@ def test_wrong_fact_is_a_sentence():
 def test_stem():
     assert [stem(w) for w in ("bags", "dresses", "accessories", "glass", "watch")] == \
         ["bag", "dress", "accessory", "glass", "watch"]
+
+
+def test_a_category_and_a_value_said_as_one_thing_is_a_pairing():
+    q = read("I need a tote in suede", LUXURY)
+    assert q.pairings and q.pairings[0]["values"] == ["material=suede"]
+    assert read("a suede ankle boot", LUXURY).pairings[0]["categories"] == ["category=ankle boot"]
+    assert not read("a tote to go with my suede boots", LUXURY).pairings == [
+        {"words": "tote suede", "categories": ["category=tote"], "values": ["material=suede"]}]
+
+
+def test_looking_for_names_the_object_even_after_for():
+    assert read("I'm looking for a sofa for the living room", LUXURY).impossible
+    assert not read("I need something for the boat deck, a bag", LUXURY).impossible
+
+
+def test_pairings_and_kinds_are_checked_against_every_item():
+    from types import SimpleNamespace
+
+    from backend.live import _kind_is_available, _pairing_exists
+    from backend.verify import item_nodes
+
+    catalogue = SimpleNamespace(graphs=SimpleNamespace(
+        item_nodes={i["item_id"]: set(item_nodes(i)) for i in LUXURY}, items={i["item_id"]: i for i in LUXURY}))
+    assert _pairing_exists({"categories": ["category=ankle boot"], "values": ["material=suede"]}, catalogue)
+    assert not _pairing_exists({"categories": ["category=tote"], "values": ["material=suede"]}, catalogue)
+    watch_by_vell = read("a timepiece by Vell", LUXURY)
+    assert "category=watch" in watch_by_vell.kinds and watch_by_vell.houses == ["brand=vell"]
+    assert not _kind_is_available(watch_by_vell, catalogue)  # Vell makes no watch: refused, with the reason
+    assert _kind_is_available(read("a timepiece by Orsini", LUXURY), catalogue)
