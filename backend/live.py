@@ -258,6 +258,7 @@ def prepare_ranker(bundle: Bundle, settings: Settings | None = None, progress: b
         target.write_bytes(earlier[-1].read_bytes())
         info = json.loads(earlier[-1].with_suffix(".json").read_text() or "{}")
         info["inherited_from"] = earlier[-1].stem
+        info.pop("refuse_below", None)  # calibrated on the other catalogue's requests: not valid here
         target.with_suffix(".json").write_text(json.dumps(info, indent=1))
         return info
     return ranking.load(target).info or {"kind": "fusion"}
