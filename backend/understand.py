@@ -357,7 +357,7 @@ def _read_named(text: str, low: str, mentions: list[Mention], vocab: CatalogueVo
     return consumed
 
 
-PAIRING_GLUE = ("", "in", "made of", "made in", "in pure", "in soft", "of")  # "<category> in <value>", "<value> <category>"
+PAIRING_GLUE = ("", "in", "of")  # "<category> in <value>", "<value> <category>"
 
 
 def _pairings(low: str, mentions: list[Mention]) -> list[dict]:
