@@ -109,11 +109,8 @@ def client_context(client_id: str, catalogue: LiveCatalogue) -> tuple[Client, ob
         notes = [n.text for n in s.exec(select(ClientNote).where(ClientNote.client_id == client_id)).all()]
     history = [{"item_id": r.item_id, "kind": r.kind, "value": r.value, "timestamp": r.timestamp} for r in rows]
     items = {i: catalogue.graphs.items[i] for i in {r["item_id"] for r in history} if i in catalogue.graphs.items}
-    vocabulary = {}
-    for node in catalogue.vocabulary.nodes:
-        key, value = node.split("=", 1)
-        vocabulary.setdefault(key, set()).add(value)
-    graph = preference_graph(client_id, history, items, client.stated_preferences, notes, vocabulary=vocabulary)
+    graph = preference_graph(client_id, history, items, client.stated_preferences, notes,
+                             vocabulary=catalogue.vocabulary.attribute_values)
     preferences = {v: d["weight"] for _, v, d in graph.out_edges(data=True) if graph.nodes[v]["kind"] == "attribute"}
     liked = {v.removeprefix("item:"): d["weight"] for _, v, d in graph.out_edges(data=True)
              if graph.nodes[v]["kind"] == "item" and d["weight"] > 0}
@@ -262,11 +259,3 @@ def prepare_ranker(bundle: Bundle, settings: Settings | None = None, progress: b
         target.with_suffix(".json").write_text(json.dumps(info, indent=1))
         return info
     return ranking.load(target).info or {"kind": "fusion"}
-
-
-def recall_of(candidates: list[Candidate], relevant: dict) -> float:
-    """Share of relevant items among the candidates (a diagnostic for the candidate generator)."""
-    if not relevant:
-        return float("nan")
-    ids = {c.item_id for c in candidates}
-    return float(np.mean([i in ids for i in relevant]))

@@ -254,14 +254,14 @@ def generate(query: QueryGraph, index, graphs: CatalogueGraphs, client: ClientSi
             pool[item_id].sources[source] = rank
             pool[item_id].scores[source] = score
     candidates = list(pool.values())
-    add_features(candidates, query, graphs, client, named, rain_sensitive, bm25)
+    add_features(candidates, query, graphs, client, rain_sensitive, bm25)
     candidates.sort(key=lambda c: -c.features[FEATURES.index("rrf")])
     timings["fuse_ms"] = _ms(started)
     return candidates, timings
 
 
 def add_features(candidates: list[Candidate], query: QueryGraph, graphs: CatalogueGraphs, client: ClientSignals,
-                 named: dict[str, float], rain_sensitive: frozenset[str], bm25: np.ndarray | None = None) -> None:
+                 rain_sensitive: frozenset[str], bm25: np.ndarray | None = None) -> None:
     """Fill each candidate's feature vector (order: FEATURES). Scores a source did not give are computed
     directly where they can be (dense similarity, BM25), so the ranker sees every candidate alike."""
     if not candidates:

@@ -199,9 +199,8 @@ def _knowledge_lexicon(knowledge: Knowledge) -> dict[str, list[tuple[str, object
 
 def _lexicon(vocab: CatalogueVocabulary, knowledge: Knowledge) -> dict[str, list[tuple[str, object]]]:
     """Phrase key -> what it names; built once per (catalogue, knowledge) and kept on the vocabulary."""
-    cached = getattr(vocab, "_lexicon", None)
-    if cached is not None:
-        return cached
+    if vocab.lexicon is not None:
+        return vocab.lexicon
     lexicon = {k: list(v) for k, v in _knowledge_lexicon(knowledge).items()}
     heads: dict[str, list[str]] = {}
     for key, nodes in vocab.terms.items():
@@ -214,7 +213,7 @@ def _lexicon(vocab: CatalogueVocabulary, knowledge: Knowledge) -> dict[str, list
             lexicon.setdefault(head, []).append(("category_head", nodes))
     for alias, node in vocab.brands.items():
         lexicon.setdefault(alias, []).append(("brand", node))
-    vocab._lexicon = lexicon
+    vocab.lexicon = lexicon
     return lexicon
 
 
@@ -579,7 +578,7 @@ PHRASE_CACHE_SIZE = 50_000
 def _phrase_vectors(phrases: list[str], vocab: CatalogueVocabulary, embed_fn) -> np.ndarray:
     """Embeddings of short request phrases, cached on the catalogue's vocabulary: the same words recur
     across requests, and embedding them apart from the whole request keeps the padding short."""
-    cache = vocab.__dict__.setdefault("_phrase_cache", {})
+    cache = vocab.phrase_vectors
     new = [p for p in dict.fromkeys(phrases) if p not in cache]
     if new:
         if len(cache) + len(new) > PHRASE_CACHE_SIZE:

@@ -72,13 +72,18 @@ class CatalogueVocabulary:
     known_words: set[str]
     house_country: dict[str, str]
     node_index: dict[str, int] = field(init=False)
+    categories: set[str] = field(init=False)  # the `category=` and `category_group=` nodes
+    attribute_values: dict[str, set[str]] = field(init=False)  # attribute key -> values (to read notes)
+    lexicon: dict | None = field(default=None, init=False)  # request-side phrase table (understand.py)
+    phrase_vectors: dict[str, np.ndarray] = field(default_factory=dict, init=False)  # embedded request phrases
 
     def __post_init__(self) -> None:
         self.node_index = {node: i for i, node in enumerate(self.nodes)}
-
-    @property
-    def categories(self) -> set[str]:
-        return {n for ns in self.terms.values() for n in ns if n.startswith(("category=", "category_group="))}
+        self.categories = {n for n in self.nodes if n.startswith(("category=", "category_group="))}
+        self.attribute_values = {}
+        for node in self.nodes:
+            key, value = node.split("=", 1)
+            self.attribute_values.setdefault(key, set()).add(value)
 
 
 def node_phrase(node: str) -> str:

@@ -375,13 +375,12 @@ class ServingRetrieval:
     def _rescore(self, parsed, signals, pool, given: list[str]):
         """The given candidates ordered by the ranker (features computed for those the sources missed);
         those breaking a hard constraint go last."""
-        from backend.retrieval import Candidate, add_features, wish_nodes
+        from backend.retrieval import Candidate, add_features
         from backend.verify import hard_violations
 
         found = {c.item_id: c for c in pool}
         missing = [Candidate(self.catalogue.graphs.items[i]) for i in given if i not in found]
-        add_features(missing, parsed, self.catalogue.graphs, signals, wish_nodes(parsed),
-                     self.catalogue.rain_sensitive)
+        add_features(missing, parsed, self.catalogue.graphs, signals, self.catalogue.rain_sensitive)
         for cand in missing:
             cand.violations = hard_violations(cand.item, parsed.to_dict())
         scored = self.catalogue.ranker.order([found[i] for i in given if i in found] + missing)
