@@ -239,19 +239,21 @@ def train_ranker(bundle: Bundle, settings: Settings | None = None, progress: boo
 
 
 def prepare_ranker(bundle: Bundle, settings: Settings | None = None, progress: bool = False) -> dict:
-    """After an import: train the new catalogue version's ranker on the bundle's train split, or, when the
-    bundle brings no training queries, carry over the newest ranker of an earlier version (its features are
-    catalogue-agnostic); with neither, the catalogue is ranked by fusion."""
+    """After an import, unless this catalogue version has a ranker already: train one on the bundle's train
+    split, or, when the bundle brings no training queries, carry over the newest ranker of an earlier version
+    (its features are catalogue-agnostic); with neither, the catalogue is ranked by fusion."""
     settings = settings or get_settings()
     version = active_version()
     if version is None:
         return {"kind": "none"}
     target = ranker_path(version.collection, settings)
+    if target.exists() or target.with_suffix(".json").exists():
+        return ranking.load(target).info  # this catalogue version has its ranker already (re-seeding)
     usable = sum(1 for q in bundle.queries if q.get("split") == "train" and q.get("relevant"))
     if usable >= ranking.MIN_TRAIN_QUERIES:
         return train_ranker(bundle, settings, progress)
     earlier = sorted((p for p in settings.ranker_dir.glob("*.txt") if p != target), key=lambda p: p.stat().st_mtime)
-    if earlier and not target.exists():
+    if earlier:
         target.write_bytes(earlier[-1].read_bytes())
         info = json.loads(earlier[-1].with_suffix(".json").read_text() or "{}")
         info["inherited_from"] = earlier[-1].stem
