@@ -15,6 +15,7 @@ from functools import lru_cache
 import networkx as nx
 from sqlalchemy import Engine
 
+from backend.interaction_weights import interaction_weight
 from backend.knowledge import load_knowledge
 from backend.settings import Settings, get_settings
 
@@ -102,9 +103,7 @@ def _cached_graph(path: str) -> nx.Graph:
 # ----------------------------------------------------------------------------------------------
 # Preference graph: what one client likes and dislikes, from history, stated preferences and notes
 
-# Signal of each interaction kind (ratings are mapped from 1..5 to -1..+1 instead).
-KIND_WEIGHT = {"purchase": 1.0, "wishlist": 0.6, "view": 0.15, "return": -1.0}
-HALF_LIFE_DAYS = 365.0  # an interaction a year old counts half
+# Interaction weights (kind, rating, recency): `backend/interaction_weights.py`, shared with the rewards.
 STATED_WEIGHT = 1.5  # what a client told the boutique outweighs one purchase
 NOTE_WEIGHT = 0.75
 # Words of a note that turn the attributes it names into likes or dislikes.
@@ -114,12 +113,6 @@ NOTE_LIKES = ("love", "loves", "prefer", "prefers", "favourite", "favorite", "li
 NOTE_DISLIKE_EXTRAS = ("returned", "avoids", "won't", "doesn't", "refuses", "allergic", "too loud", "too flashy")
 STATED_KEYS = {"colours": "colour", "colors": "colour", "materials": "material", "houses": "brand",
                "brands": "brand", "occasions": "occasion"}
-
-
-def interaction_weight(kind: str, value: float, age_days: float) -> float:
-    """Signed weight of one interaction: kind (purchase > wishlist > view; return < 0) x recency decay."""
-    base = (value - 3.0) / 2.0 if kind == "rating" else KIND_WEIGHT.get(kind, 0.0)
-    return base * 0.5 ** (max(age_days, 0.0) / HALF_LIFE_DAYS)
 
 
 def preference_graph(client_id: str, interactions: list[dict], items: dict[str, dict],

@@ -22,6 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from backend.graphs import attribute_nodes, item_node
+from backend.interaction_weights import POSITIVE_KINDS
 from backend.understand import QueryGraph
 from backend.verify import hard_violations
 
@@ -30,7 +31,6 @@ PAGERANK_ALPHA = 0.85
 PAGERANK_ITERATIONS = 30
 PER_SOURCE = {"dense": 100, "bm25": 100, "graph": 60, "collaborative": 40}
 SOURCES = tuple(PER_SOURCE)
-POSITIVE_KINDS = {"purchase": 1.0, "wishlist": 0.6, "rating": 0.5}
 FEATURES = (
     "dense_sim", "dense_rr", "bm25", "bm25_rr", "graph", "graph_rr", "collaborative", "collaborative_rr",
     "n_sources", "rrf", "named", "meaning", "context", "taste", "dislike", "price_to_budget",

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from backend.interaction_weights import row_liking
 from training.metrics import ndcg_at_k
 
 # What a completion's Rechead reward is computed from: (completion text, picked item ids) -> score.
@@ -124,20 +125,19 @@ class CollaborativeEmbedding:
         interactions (`list[dict]`): rows with client_id, item_id, kind, value (bundle format).
         factors (`int`): dimensions kept (fewer when the matrix is smaller).
 
-    The matrix holds the summed interaction weights of `training.systems.interaction_weight`
-    (purchase 1, wishlist 0.6, view 0.2, rating value / 5, return 0); E(item) = V_item * sqrt(S).
+    The matrix holds the summed interaction weights the serving path uses, without recency
+    (`backend.interaction_weights.row_liking`: purchase 1, wishlist 0.6, view 0.15, rating (value - 3) / 2,
+    returns and ratings of 3 or less 0); E(item) = V_item * sqrt(S).
     """
 
     def __init__(self, interactions: list[dict], factors: int = 32):
-        from training.systems import interaction_weight
-
         clients = sorted({r["client_id"] for r in interactions})
         items = sorted({r["item_id"] for r in interactions})
         self.index = {item: j for j, item in enumerate(items)}
         matrix = np.zeros((len(clients), len(items)), dtype=np.float64)  # (clients, items)
         row = {c: i for i, c in enumerate(clients)}
         for r in interactions:
-            matrix[row[r["client_id"]], self.index[r["item_id"]]] += interaction_weight(r)
+            matrix[row[r["client_id"]], self.index[r["item_id"]]] += row_liking(r)
         if matrix.size == 0:
             self.vectors = np.zeros((0, 0))
             return

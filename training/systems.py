@@ -37,11 +37,10 @@ from pathlib import Path
 
 import numpy as np
 
+from backend.interaction_weights import row_liking
 from catalog.bundle import Bundle
 from catalog.errors import ConciergeError
 
-# Signal of each interaction kind for popularity and ALS (ratings: value / 5; returns count for nothing).
-KIND_WEIGHT = {"purchase": 1.0, "wishlist": 0.6, "view": 0.2, "return": 0.0}
 ALS_FACTORS = 64
 ALS_ITERATIONS = 20
 ALS_REGULARIZATION = 0.05
@@ -77,13 +76,6 @@ class EvalWorld:
         return list(self.items)
 
 
-def interaction_weight(row: dict) -> float:
-    """How much one interaction says the client likes the item (0 for returns and poor ratings)."""
-    if row["kind"] == "rating":
-        return max(float(row.get("value", 0.0)), 0.0) / 5.0
-    return KIND_WEIGHT.get(row["kind"], 0.0)
-
-
 def order_candidates(scores: dict[str, float], candidates: list[str]) -> list[str]:
     """Candidates by descending score; unscored ones keep their given order after the scored ones."""
     position = {item: i for i, item in enumerate(candidates)}
@@ -110,7 +102,7 @@ class Popularity:
     def __init__(self, world: EvalWorld):
         counts = Counter()
         for row in world.bundle.interactions:
-            counts[row["item_id"]] += interaction_weight(row)
+            counts[row["item_id"]] += row_liking(row)
         self.ids = world.item_ids
         self.scores = np.array([counts.get(i, 0.0) for i in self.ids])
 
@@ -310,7 +302,7 @@ class ALS:
         for client in clients:
             for row in world.history[client]:
                 if row["item_id"] in self.col:
-                    weights[(self.row[client], self.col[row["item_id"]])] += interaction_weight(row)
+                    weights[(self.row[client], self.col[row["item_id"]])] += row_liking(row)
         cells = [(r, c, 1.0 + ALS_ALPHA * w) for (r, c), w in weights.items() if w > 0]
         rows, cols, values = zip(*cells) if cells else ((), (), ())
         return sp.csr_matrix((values, (rows, cols)), shape=(max(len(clients), 1), len(self.ids)), dtype=np.float32)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from backend.interaction_weights import row_liking
 from catalog.bundle import ValidationReport, read_bundle, write_bundle
 from catalog.importers import maison_home, sephora
-from training.systems import interaction_weight
 
 COMMITTED_MAISON = Path(__file__).resolve().parents[2] / "bench" / "bundles" / "maison-home"
 
@@ -91,7 +91,7 @@ def test_sephora_crowd_popularity_rises_with_loves(sephora_built):
     score, clients = Counter(), {}
     for row in bundle.interactions:  # scored as the popularity baseline scores them
         assert row["client_id"].startswith("crowd-") and row["kind"] in ("wishlist", "view")
-        score[row["item_id"]] = round(score[row["item_id"]] + interaction_weight(row), 6)
+        score[row["item_id"]] = round(score[row["item_id"]] + row_liking(row), 6)
         clients.setdefault(row["item_id"], []).append(row["client_id"])
     assert all(len(set(c)) == len(c) for c in clients.values())  # distinct crowd clients per product
     by_loves = sorted(bundle.items, key=lambda it: it["attributes"]["loves_count"])

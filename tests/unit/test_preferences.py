@@ -4,7 +4,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from backend.graphs import attribute_vocabulary, interaction_weight, preference_graph, top_preferences
+from backend.graphs import attribute_vocabulary, preference_graph, top_preferences
+from backend.interaction_weights import interaction_weight
 from tests.fixtures.small import ITEMS
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
