@@ -10,7 +10,8 @@ A bundle is a directory (see ARCHITECTURE.md, "Dataset bundle"):
 
 Reading never stops at the first bad row: every bad row is reported as `file:line: reason`,
 skipped and counted; good rows are kept. Only a directory that is not a bundle at all (no
-items.jsonl) raises `ConciergeError`.
+items.jsonl) raises `ConciergeError`. A row with a value longer than the limits below, or an id
+outside `ID_PATTERN`, is such a bad row.
 """
 
 from __future__ import annotations
@@ -33,6 +34,26 @@ BUNDLE_FILES = ("manifest.json", "items.jsonl", "clients.jsonl", "interactions.c
 INTERACTION_KINDS = ("purchase", "wishlist", "view", "return", "rating")
 INTERACTION_COLUMNS = ("client_id", "item_id", "timestamp", "kind", "value")
 SPLITS = ("train", "val", "test")
+
+# --- Limits on imported fields (the README's "Import formats and limits" lists them) ---------------------
+# A row over any of them is reported (file, line, reason) and skipped like any other bad row; it never
+# replaces what is already stored. They keep one row from filling the store, the prompt or a page, and
+# fit the SQL columns (ids are at most 64 characters there).
+MAX_ID_CHARS = 64  # item_id, client_id, query_id
+ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/#+@-]*")  # no spaces, quotes, < > or & in an id
+ID_CHARACTERS = "letters, digits and . _ : / # + @ -, starting with a letter or digit"
+MAX_TITLE_CHARS = 300
+MAX_LABEL_CHARS = 120  # brand, category
+MAX_CURRENCY_CHARS = 8  # an ISO 4217 code (EUR) or a symbol (€, US$)
+MAX_DESCRIPTION_CHARS = 5_000
+MAX_ATTRIBUTES = 200  # attributes of one item (a CSV's unmapped columns become attributes)
+MAX_ATTRIBUTE_KEY_CHARS = 64
+MAX_ATTRIBUTE_VALUE_CHARS = 500  # each text value
+MAX_ATTRIBUTE_VALUES = 50  # values in one attribute's list
+MAX_CLIENT_NAME_CHARS = 200
+MAX_NOTES = 200  # notes of one client
+MAX_NOTE_CHARS = 2_000
+MAX_QUERY_CHARS = 2_000
 
 
 @dataclass
@@ -235,7 +256,28 @@ def _require_id(row: dict, key: str) -> str:
         raise ValueError(f"missing required field {key!r}")
     if not isinstance(value, (str, int)) or isinstance(value, bool):
         raise ValueError(f"{key} must be a string, got {type(value).__name__}")
-    return str(value).strip()
+    return check_id(str(value).strip(), key)
+
+
+def check_id(value: str, key: str) -> str:
+    """`value` if it is a valid id (at most `MAX_ID_CHARS` of `ID_CHARACTERS`); else ValueError."""
+    if len(value) > MAX_ID_CHARS:
+        raise ValueError(f"{key} has {len(value):,} characters; the limit is {MAX_ID_CHARS}")
+    if not ID_PATTERN.fullmatch(value):
+        raise ValueError(f"{key} {_shown(value)} has a character an id may not hold; use {ID_CHARACTERS}")
+    return value
+
+
+def _shown(value: str, limit: int = 40) -> str:
+    """A value quoted for a message, cut short."""
+    return repr(value if len(value) <= limit else value[:limit] + "…")
+
+
+def _within(value: str, limit: int, what: str) -> str:
+    """`value` if it has at most `limit` characters; else ValueError naming `what` and the limit."""
+    if len(value) > limit:
+        raise ValueError(f"{what} has {len(value):,} characters; the limit is {limit:,}")
+    return value
 
 
 def clean_item(row: dict) -> dict:
@@ -245,24 +287,39 @@ def clean_item(row: dict) -> dict:
     title = row.get("title")
     if not isinstance(title, str) or not title.strip():
         raise ValueError("missing required field 'title'")
-    item["title"] = title.strip()
+    item["title"] = _within(title.strip(), MAX_TITLE_CHARS, "title")
     price = parse_price(row.get("price"))
     if price is None:
         item.pop("price", None)
     else:
         item["price"] = price
-    for key in ("brand", "category", "description", "currency"):
-        if key in item and item[key] is not None and not isinstance(item[key], str):
-            raise ValueError(f"{key} must be a string, got {type(item[key]).__name__}")
-    attributes = row.get("attributes") or {}
+    for key, limit in (("brand", MAX_LABEL_CHARS), ("category", MAX_LABEL_CHARS),
+                       ("description", MAX_DESCRIPTION_CHARS), ("currency", MAX_CURRENCY_CHARS)):
+        if key in item and item[key] is not None:
+            if not isinstance(item[key], str):
+                raise ValueError(f"{key} must be a string, got {type(item[key]).__name__}")
+            _within(item[key], limit, key)
+    item["attributes"] = clean_attributes(row.get("attributes") or {})
+    return item
+
+
+def clean_attributes(attributes) -> dict:
+    """Check an item's attributes: an object of strings, numbers or lists of them, within the limits."""
     if not isinstance(attributes, dict):
         raise ValueError(f"attributes must be an object, got {type(attributes).__name__}")
+    if len(attributes) > MAX_ATTRIBUTES:
+        raise ValueError(f"the item has {len(attributes):,} attributes; the limit is {MAX_ATTRIBUTES}")
     for key, value in attributes.items():
+        _within(str(key), MAX_ATTRIBUTE_KEY_CHARS, f"attribute name {_shown(str(key))}")
         values = value if isinstance(value, list) else [value]
         if not all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in values):
             raise ValueError(f"attribute {key!r} must be a string, a number or a list of strings")
-    item["attributes"] = attributes
-    return item
+        if len(values) > MAX_ATTRIBUTE_VALUES:
+            raise ValueError(f"attribute {key!r} has {len(values):,} values; the limit is {MAX_ATTRIBUTE_VALUES}")
+        for v in values:
+            if isinstance(v, str):
+                _within(v, MAX_ATTRIBUTE_VALUE_CHARS, f"a value of attribute {key!r}")
+    return attributes
 
 
 def clean_client(row: dict) -> dict:
@@ -273,12 +330,16 @@ def clean_client(row: dict) -> dict:
         notes = [notes]
     if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
         raise ValueError("notes must be a list of strings")
+    if len(notes) > MAX_NOTES:
+        raise ValueError(f"the client has {len(notes):,} notes; the limit is {MAX_NOTES}")
+    for note in notes:
+        _within(note, MAX_NOTE_CHARS, "a note")
     client["notes"] = notes
     prefs = row.get("stated_preferences") or {}
     if not isinstance(prefs, dict):
         raise ValueError("stated_preferences must be an object")
     client["stated_preferences"] = prefs
-    client["name"] = str(row.get("name") or client["client_id"])
+    client["name"] = _within(str(row.get("name") or client["client_id"]), MAX_CLIENT_NAME_CHARS, "name")
     return client
 
 
@@ -288,6 +349,7 @@ def clean_query(row: dict, item_ids: set[str], client_ids: set[str] | None) -> d
     text = row.get("text")
     if not isinstance(text, str) or not text.strip():
         raise ValueError("missing required field 'text'")
+    _within(text, MAX_QUERY_CHARS, "text")
     client_id = row.get("client_id")
     if client_id is not None:
         client_id = str(client_id)

@@ -6,7 +6,8 @@ from sqlmodel import func, select
 from backend import importer
 from backend.catalogue import search_catalogue
 from backend.graphs import product_graph
-from backend.importer import active_index, active_version, import_bundle
+from backend.catalogue import active_index, active_version
+from backend.importer import import_bundle
 from backend.index import chroma_client
 from backend.store import get_engine, session
 from backend.tables import CatalogVersion, Client, ClientNote, Interaction
@@ -145,3 +146,26 @@ def test_product_graph_links_items_to_their_attributes_and_follows_imports(setti
     update.items = [{"item_id": "i-ring", "title": "Orsini gold ring", "price": 1500.0}]
     import_bundle(update, progress=False)
     assert product_graph().has_edge("item:i-ring", "material=gold")
+
+
+def test_rows_over_the_field_limits_are_reported_and_what_is_stored_is_kept(settings, tmp_path):
+    """Issue 16, D9: an over-long re-import of a stored item is refused with its line, and the stored item stays."""
+    from catalog.bundle import read_bundle, write_bundle
+
+    import_bundle(small_bundle(), progress=False)
+    update = small_bundle("update")
+    update.items[0] = dict(update.items[0], title="x" * 1_000_000)  # i-scarf, stored above
+    update.items.append({"item_id": "<img src=x onerror=alert(1)>", "title": "Probe scarf"})
+    update.items.append({"item_id": "i-new", "title": "Vell linen shirt", "price": 300.0})
+    update.interactions, update.queries = [], []
+    bundle, report = read_bundle(write_bundle(update, tmp_path / "update"))
+    assert [str(p) for p in report.problems] == [
+        "items.jsonl:1: title has 1,000,000 characters; the limit is 300",
+        "items.jsonl:5: item_id '<img src=x onerror=alert(1)>' has a character an id may not hold; use letters, "
+        "digits and . _ : / # + @ -, starting with a letter or digit"]
+    result = import_bundle(bundle, report, progress=False)
+    index = active_index()
+    assert result.items_total == 5  # the four stored items and the new one
+    assert index.get(["i-scarf"])[0]["title"] == "Aurel Riviera silk scarf"
+    assert index.get(["i-new"])[0]["title"] == "Vell linen shirt"
+    assert not index.get(["<img src=x onerror=alert(1)>"])

@@ -63,6 +63,58 @@ def test_bad_item_rows_are_reported_skipped_and_counted(bundle_dir, line, reason
     assert "items.jsonl: 4 good, 1 bad" in report.summary()
 
 
+# Issue 16, D9: a 1 MB title, a 2 MB description, a 200 KB attribute value and an HTML item_id were imported.
+@pytest.mark.parametrize("line, reason", [
+    (item_line(title="x" * 1_000_000), "items.jsonl:5: title has 1,000,000 characters; the limit is 300"),
+    (item_line(description="d" * 2_000_000),
+     "items.jsonl:5: description has 2,000,000 characters; the limit is 5,000"),
+    (item_line(attributes={"care": "c" * 200_000}),
+     "items.jsonl:5: a value of attribute 'care' has 200,000 characters; the limit is 500"),
+    (item_line(attributes={"notes": ["fig", "n" * 501]}),
+     "items.jsonl:5: a value of attribute 'notes' has 501 characters; the limit is 500"),
+    (item_line(attributes={"notes": ["fig"] * 51}), "items.jsonl:5: attribute 'notes' has 51 values; the limit is 50"),
+    (item_line(attributes={f"k{i}": "v" for i in range(201)}), "items.jsonl:5: the item has 201 attributes"),
+    (item_line(attributes={"k" * 65: "v"}), "items.jsonl:5: attribute name 'kkkkk"),
+    (item_line(brand="b" * 121), "items.jsonl:5: brand has 121 characters; the limit is 120"),
+    (json.dumps({"item_id": "<img src=x onerror=alert(1)>", "title": "Probe"}) + "\n",
+     "items.jsonl:5: item_id '<img src=x onerror=alert(1)>' has a character an id may not hold; use letters"),
+    (json.dumps({"item_id": "a b", "title": "Probe"}) + "\n", "items.jsonl:5: item_id 'a b' has a character"),
+    (json.dumps({"item_id": "i" * 65, "title": "Probe"}) + "\n", "items.jsonl:5: item_id has 65 characters; the "
+     "limit is 64"),
+])
+def test_rows_over_the_field_limits_are_reported_skipped_and_counted(bundle_dir, line, reason):
+    test_bad_item_rows_are_reported_skipped_and_counted(bundle_dir, line, reason)
+
+
+def test_fields_at_the_limits_are_kept(bundle_dir):
+    from catalog import bundle as limits
+
+    append(bundle_dir / "items.jsonl", item_line(
+        item_id="Sku.9_a:b/c#d+e@f-" + "9" * (limits.MAX_ID_CHARS - 18), title="t" * limits.MAX_TITLE_CHARS,
+        description="d" * limits.MAX_DESCRIPTION_CHARS,
+        attributes={"k" * limits.MAX_ATTRIBUTE_KEY_CHARS: ["v" * limits.MAX_ATTRIBUTE_VALUE_CHARS]
+                    * limits.MAX_ATTRIBUTE_VALUES}))
+    bundle, report = read_bundle(bundle_dir)
+    assert report.ok, report.to_text()
+    assert len(bundle.items) == 5
+
+
+def test_client_and_query_fields_have_limits_too(bundle_dir):
+    append(bundle_dir / "clients.jsonl",
+           json.dumps({"client_id": "c-3", "name": "n" * 201}) + "\n" +
+           json.dumps({"client_id": "c-4", "notes": ["x" * 2001]}) + "\n" +
+           json.dumps({"client_id": "c 5"}) + "\n")
+    append(bundle_dir / "queries.jsonl", json.dumps({"query_id": "q-3", "text": "q" * 2001}) + "\n")
+    _, report = read_bundle(bundle_dir)
+    assert [str(p) for p in report.problems] == [
+        "clients.jsonl:3: name has 201 characters; the limit is 200",
+        "clients.jsonl:4: a note has 2,001 characters; the limit is 2,000",
+        "clients.jsonl:5: client_id 'c 5' has a character an id may not hold; use letters, digits and . _ : / # + @ -, "
+        "starting with a letter or digit",
+        "queries.jsonl:3: text has 2,001 characters; the limit is 2,000",
+    ]
+
+
 def test_non_utf8_line_is_reported_with_its_byte(bundle_dir):
     append(bundle_dir / "items.jsonl", item_line(title="Caf\u00e9").encode("latin-1"))
     _, report = read_bundle(bundle_dir)
