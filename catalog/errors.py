@@ -10,12 +10,21 @@ class ConciergeError(Exception):
     """An error caused by input, configuration or state that the user can fix."""
 
 
+# Set (unless already set) by every command-line entry point: nothing reaches a model hub or sends
+# telemetry at run time.
+OFFLINE_ENVIRONMENT = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
+                       "ANONYMIZED_TELEMETRY": "False"}
+
+
 def run_command(add_arguments, handler, prog: str, argv: list[str] | None = None) -> int:
     """`python -m <module>` entry points: parse `argv` with the module's `add_arguments(parser)`, run
     `handler(args)`, and turn a `ConciergeError` into its message on stderr and exit status 2."""
     import argparse
+    import os
     import sys
 
+    for key, value in OFFLINE_ENVIRONMENT.items():
+        os.environ.setdefault(key, value)
     parser = add_arguments(argparse.ArgumentParser(prog=prog))
     try:
         return handler(parser.parse_args(argv))

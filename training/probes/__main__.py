@@ -1,7 +1,6 @@
 """`python -m training.probes MODEL`: the same as `concierge probes MODEL`."""
 
-import sys
+from catalog.errors import run_command
+from training.probes.runner import add_probe_arguments, main_probes
 
-from app.cli import main
-
-raise SystemExit(main(["probes", *sys.argv[1:]]))
+raise SystemExit(run_command(add_probe_arguments, main_probes, "python -m training.probes"))
