@@ -1,13 +1,33 @@
-"""Read-side of the live catalogue: search and statistics, as the UI and the CLI need them."""
+"""Read-side of the live catalogue: which version is served, its index, and search and statistics
+as the UI and the CLI need them. The importer writes versions; everything else reads them here."""
 
 from __future__ import annotations
 
 from collections import Counter
 from functools import lru_cache
 
-from backend.importer import active_index, active_version
-from backend.settings import get_settings
+from sqlalchemy import Engine
+from sqlmodel import select
+
+from backend.index import CatalogIndex
+from backend.settings import Settings, get_settings
+from backend.store import session
+from backend.tables import CatalogVersion
 from catalog.errors import ConciergeError
+
+
+def active_version(engine: Engine | None = None) -> CatalogVersion | None:
+    """The catalogue version being served (the newest import), or None before any import."""
+    with session(engine) as s:
+        return s.exec(select(CatalogVersion).order_by(CatalogVersion.id.desc())).first()
+
+
+def active_index(settings: Settings | None = None, engine: Engine | None = None) -> CatalogIndex:
+    """The live catalogue index. Raises ConciergeError when nothing was imported yet."""
+    version = active_version(engine)
+    if version is None:
+        raise ConciergeError("the catalogue is empty; run `concierge seed-demo` or `concierge import PATH` first")
+    return CatalogIndex.open(version.collection, settings)
 
 
 def catalogue_filter(category: str | None = None, max_price: float | None = None) -> dict | None:

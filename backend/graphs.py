@@ -15,6 +15,7 @@ from functools import lru_cache
 import networkx as nx
 from sqlalchemy import Engine
 
+from backend.catalogue import active_index, active_version
 from backend.interaction_weights import interaction_weight
 from backend.knowledge import load_knowledge
 from backend.settings import Settings, get_settings
@@ -72,8 +73,6 @@ def build_product_graph(items: list[dict]) -> nx.Graph:
 def product_graph(settings: Settings | None = None, engine: Engine | None = None,
                   rebuild: bool = False) -> nx.Graph:
     """The product graph of the live catalogue version, from memory, disk or built anew."""
-    from backend.importer import active_index, active_version
-
     settings = settings or get_settings()
     version = active_version(engine)
     if version is None:

@@ -25,6 +25,9 @@ from sqlalchemy import Engine
 from sqlmodel import select
 from tqdm.auto import tqdm
 
+# active_index is imported here for backend/live.py, which reads it from this module
+from backend.catalogue import active_index, active_version  # noqa: F401
+from backend.graphs import product_graph
 from backend.index import CatalogIndex, chroma_client, content_hash, embed, item_document
 from backend.settings import Settings, get_settings
 from backend.store import get_engine, session
@@ -59,20 +62,6 @@ class ImportResult:
         return (f"{self.name}: {self.items_total} items live ({self.items_embedded} embedded, "
                 f"{self.items_reused} unchanged), {self.clients} clients, {self.interactions_added} new "
                 f"interactions, {self.notes_added} new notes in {self.seconds:.1f} s")
-
-
-def active_version(engine: Engine | None = None) -> CatalogVersion | None:
-    """The catalogue version being served (the newest import), or None before any import."""
-    with session(engine) as s:
-        return s.exec(select(CatalogVersion).order_by(CatalogVersion.id.desc())).first()
-
-
-def active_index(settings: Settings | None = None, engine: Engine | None = None) -> CatalogIndex:
-    """The live catalogue index. Raises ConciergeError when nothing was imported yet."""
-    version = active_version(engine)
-    if version is None:
-        raise ConciergeError("the catalogue is empty; run `concierge seed-demo` or `concierge import PATH` first")
-    return CatalogIndex.open(version.collection, settings)
 
 
 def import_bundle(bundle: Bundle, report: ValidationReport | None = None, settings: Settings | None = None,
@@ -118,9 +107,7 @@ def import_bundle(bundle: Bundle, report: ValidationReport | None = None, settin
     result.items_total = len(staging)
     result.report = report
     _drop_orphans(client, engine)
-    from backend.graphs import product_graph  # rebuild the cached product graph for the new version
-
-    product_graph(settings, engine, rebuild=True)
+    product_graph(settings, engine, rebuild=True)  # the cached product graph, for the new version
     result.seconds = (datetime.now(timezone.utc) - started).total_seconds()
     return result
 

@@ -156,7 +156,7 @@ class Embedding:
     name, can_abstain, protocols = "embedding", False, ("full", "rerank")
 
     def __init__(self, world: EvalWorld):
-        from backend.importer import active_index
+        from backend.catalogue import active_index
 
         self.settings = world.settings
         self.index = active_index(world.settings)
