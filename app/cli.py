@@ -225,15 +225,21 @@ def stop_worker(worker, grace_s: float = 10.0) -> None:
 
 
 def _read_any(path: str, mapping: str | None):
-    """A bundle directory, or a plain CSV / JSONL catalogue with an optional column map."""
+    """A bundle directory or .zip (read as the admin page reads an upload), or a plain CSV / JSONL catalogue
+    with an optional column map."""
+    from backend.settings import get_settings
+    from catalog.archive import read_bundle_archive
     from catalog.bundle import read_bundle
     from catalog.importers.table import parse_map, read_table
 
     target = Path(path)
+    is_zip = target.is_file() and target.suffix.lower() == ".zip"
+    if mapping and (is_zip or not target.is_file()):
+        raise ConciergeError("--map applies to a CSV or JSONL file, not to a bundle (a directory or a .zip)")
+    if is_zip:
+        return read_bundle_archive(target, get_settings().max_upload_mb * 10 * 2**20)
     if target.is_file():  # read_table names the file types it accepts
         return read_table(target, parse_map(mapping))
-    if mapping:
-        raise ConciergeError("--map applies to a CSV or JSONL file, not to a bundle directory")
     return read_bundle(target)
 
 
@@ -251,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
                                   "exit 1 when rows are bad"),
                                  ("import", cmd_import, "import a bundle or CSV/JSONL catalogue into the stores")):
         p = sub.add_parser(name, help=helptext)
-        p.add_argument("path", help="bundle directory, or a .csv / .jsonl catalogue")
+        p.add_argument("path", help="bundle directory or .zip, or a .csv / .jsonl catalogue")
         p.add_argument("--map", help="column mapping for CSV/JSONL, e.g. title=Name,price=Price,brand=Maker")
         p.add_argument("--limit", type=int, default=200, help="most problems to print")
         p.add_argument("--quiet", action="store_true", help="no progress bars")

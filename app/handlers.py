@@ -9,10 +9,6 @@ before anything is stored.
 from __future__ import annotations
 
 import re
-import shutil
-import tempfile
-import zipfile
-import zlib
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -421,7 +417,7 @@ def _import_file(path: str | None, mapping: str | None):
     """`import_upload`'s work: check the file, read it (unpacking a .zip), import it, prepare its ranker."""
     from backend.importer import import_bundle
     from backend.live import prepare_ranker
-    from catalog.bundle import read_bundle
+    from catalog.archive import read_bundle_archive
     from catalog.importers.table import parse_map, read_table
 
     if not path:
@@ -437,63 +433,20 @@ def _import_file(path: str | None, mapping: str | None):
                              f"{get_settings().max_upload_mb} MiB (CONCIERGE_MAX_UPLOAD_MB)")
     if size == 0:
         raise ConciergeError(f"{source.name} is empty")
-    with tempfile.TemporaryDirectory(prefix="concierge-upload-") as tmp:
-        if suffix == ".zip":
-            if (mapping or "").strip():
-                raise ConciergeError("a column mapping applies to a .csv or .jsonl file, not to a .zip bundle")
-            bundle, report = read_bundle(_unpack(source, Path(tmp), limit * 10))
-        else:
-            bundle, report = read_table(source, parse_map(mapping))
-        if not bundle.items:
-            if not report.problems:
-                raise ConciergeError(f"{source.name} has no item rows (only a header?); nothing to import")
-            raise ConciergeError(f"{source.name} has no valid item; every item row was refused:\n"
-                                 f"{report.to_text(limit=20)}")
-        result = import_bundle(bundle, report, progress=False)
-        prepare_ranker(bundle)
+    if suffix == ".zip":
+        if (mapping or "").strip():
+            raise ConciergeError("a column mapping applies to a .csv or .jsonl file, not to a .zip bundle")
+        bundle, report = read_bundle_archive(source, limit * 10)
+    else:
+        bundle, report = read_table(source, parse_map(mapping))
+    if not bundle.items:
+        if not report.problems:
+            raise ConciergeError(f"{source.name} has no item rows (only a header?); nothing to import")
+        raise ConciergeError(f"{source.name} has no valid item; every item row was refused:\n"
+                             f"{report.to_text(limit=20)}")
+    result = import_bundle(bundle, report, progress=False)
+    prepare_ranker(bundle)
     return result, report
-
-
-MAX_ZIP_MEMBERS = 10_000  # a bundle has five files; thousands of entries are a mistake or an attack
-
-
-def _unpack(archive: Path, into: Path, max_bytes: int) -> Path:
-    """Extract a bundle .zip safely (no paths outside `into`, bounded size and entries); returns the bundle
-    directory. A damaged archive (bad CRC, cut short, unknown compression, a password) says so."""
-    if not zipfile.is_zipfile(archive):
-        raise ConciergeError(f"{archive.name} is not a valid .zip archive")
-    try:
-        _extract(archive, into, max_bytes)
-    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-        raise ConciergeError(f"{archive.name} is damaged ({exc}); make the .zip again and upload it again") from None
-    except NotImplementedError as exc:  # e.g. "That compression method is not supported"
-        raise ConciergeError(f"{archive.name} uses a compression this server cannot read ({exc}); zip it with "
-                             f"the usual (deflate) compression") from None
-    except RuntimeError as exc:  # "File ... is encrypted, password required for extraction"
-        raise ConciergeError(f"{archive.name} cannot be read ({exc}); upload it without a password") from None
-    roots = sorted({p.parent for p in into.rglob("items.jsonl")}, key=lambda p: len(p.parts))
-    if not roots:
-        raise ConciergeError(f"{archive.name} holds no items.jsonl; a bundle has manifest.json and items.jsonl "
-                             "(and optionally clients.jsonl, interactions.csv, queries.jsonl)")
-    return roots[0]
-
-
-def _extract(archive: Path, into: Path, max_bytes: int) -> None:
-    with zipfile.ZipFile(archive) as zf:
-        members = [m for m in zf.infolist() if not m.is_dir() and "__MACOSX" not in m.filename]
-        if len(members) > MAX_ZIP_MEMBERS:
-            raise ConciergeError(f"{archive.name} holds {len(members):,} files; a bundle has a handful "
-                                 f"(at most {MAX_ZIP_MEMBERS:,})")
-        # the declared sizes bound what is written: zipfile stops at them and checks each file's CRC
-        if sum(m.file_size for m in members) > max_bytes:
-            raise ConciergeError(f"{archive.name} unpacks to more than {max_bytes / 2**20:.0f} MiB")
-        for member in members:
-            target = (into / member.filename).resolve()
-            if not target.is_relative_to(into.resolve()):
-                raise ConciergeError(f"{archive.name} contains an unsafe path: {member.filename}")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(member) as src, open(target, "wb") as dst:
-                shutil.copyfileobj(src, dst)
 
 
 def statistics(actor: Actor) -> dict:

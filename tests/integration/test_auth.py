@@ -17,6 +17,7 @@ from backend.importer import import_bundle
 from backend.store import session
 from backend.tables import (Account, AuditLog, CatalogVersion, Client, ClientNote, Conversation, Feedback, Message,
                             ReasoningStep, Shortlist, ShortlistItem)
+from catalog.archive import MAX_ZIP_MEMBERS
 from catalog.errors import ConciergeError
 from tests.fixtures.small import small_bundle
 
@@ -598,7 +599,7 @@ def test_a_damaged_zip_or_an_empty_table_says_why_and_every_refusal_is_audited(w
     data[data.index(b"items.jsonl") + 40] ^= 0xFF  # a byte of the compressed items
     damaged = tmp_path / "damaged.zip"
     damaged.write_bytes(bytes(data))
-    many = _zip(tmp_path, {f"b/{i}.txt": "" for i in range(handlers.MAX_ZIP_MEMBERS + 1)}, "many.zip")
+    many = _zip(tmp_path, {f"b/{i}.txt": "" for i in range(MAX_ZIP_MEMBERS + 1)}, "many.zip")
     header_only = tmp_path / "header.csv"
     header_only.write_text("title,price\n")
     all_bad = tmp_path / "bad.csv"

@@ -34,6 +34,29 @@ def test_validate_exit_status_follows_the_report(tmp_path, env):
     assert "items.jsonl:5: price must not be negative, got '-1'" in bad.stdout
 
 
+def test_validate_and_import_take_a_zipped_bundle_as_the_admin_page_does(tmp_path, env):
+    """Issue 16, D12: `concierge validate` refused a .zip that the admin page accepts."""
+    import zipfile
+
+    bundle = write_bundle(small_bundle(), tmp_path / "b")
+    with open(bundle / "items.jsonl", "a") as f:
+        f.write('{"item_id": "x", "title": "y", "price": "-1"}\n')
+    archive = tmp_path / "b.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in bundle.iterdir():
+            zf.write(path, f"b/{path.name}")
+    checked = concierge("validate", str(archive), env=env)
+    assert checked.returncode == 1, checked.stderr
+    assert "items.jsonl:5: price must not be negative, got '-1'" in checked.stdout
+    assert "items.jsonl: 4 good, 1 bad" in checked.stdout
+    damaged = tmp_path / "damaged.zip"
+    damaged.write_bytes(archive.read_bytes()[:200])
+    refused = concierge("validate", str(damaged), env=env)
+    assert refused.returncode == 2 and "damaged.zip is not a valid .zip archive" in refused.stderr
+    mapped = concierge("validate", str(archive), "--map", "title=Name", env=env)
+    assert mapped.returncode == 2 and "--map applies to a CSV or JSONL file" in mapped.stderr
+
+
 @pytest.mark.parametrize("args, message", [
     (["import", "/nonexistent/bundle"], "error: /nonexistent/bundle does not exist"),
     (["validate", "."], "is not a bundle: it has no items.jsonl"),
