@@ -1,13 +1,16 @@
 """The GRPO stage: TRL's `GRPOTrainer` with the ReRec reward, RAAE advantages and the online curriculum.
 
 Only wiring lives here; the formulas are in `training/rewards.py` (reward), `training/advantage.py`
-(RAAE) and `training/curriculum.py` (curriculum). `ReRecGRPOTrainer` changes TRL in three places:
+(RAAE) and `training/curriculum.py` (curriculum). `ReRecGRPOTrainer` changes TRL in four places:
 
+- `_calculate_rewards`: the reward step. `ReRecReward.score` gives each completion's breakdown, which is
+  written on the completion's input row; TRL gets the totals.
 - `_generate_and_score_completions`: the one place TRL forms advantages. The parent computes the
-  rollouts, the rewards (through `ReRecReward`, which keeps each completion's breakdown) and its own
-  sequence-level advantages; this override feeds the rollouts' NDCG to the curriculum and, with RAAE on,
-  replaces `output["advantages"]` (B,) by token-level advantages (B, T), which TRL 1.16's loss accepts.
-  `tests/unit/test_trl_pin.py` fails if that method or the key it returns changes.
+  rollouts, the rewards (through `_calculate_rewards`, on the same input rows) and its own
+  sequence-level advantages; this override takes the breakdowns off the rows, feeds the rollouts' NDCG to
+  the curriculum and, with RAAE on, replaces `output["advantages"]` (B,) by token-level advantages (B, T),
+  which TRL 1.16's loss accepts. `tests/unit/test_trl_pin.py` fails if either method, or the key it
+  returns, changes.
 - `_get_train_sampler`: `CurriculumSampler` serves case indices in the curriculum's order, in the
   layout TRL's `RepeatSampler` uses (each prompt G times in a row, each generation batch repeated
   `num_iterations * steps_per_generation` times).
@@ -23,18 +26,22 @@ from pathlib import Path
 
 import torch
 from torch.utils.data import Sampler
+from accelerate.utils import gather
 from trl import GRPOTrainer
+from trl.extras.profiling import profiling_context
 
 from training.advantage import RAAEConfig, completion_token_rewards, group_stats, row_moments, token_advantages
 from training.curriculum import Curriculum
 from training.data import CasePrompt, TrainingCase
-from training.rewards import CollaborativeEmbedding, RecheadReward, RewardWeights, score_completion
+from training.rewards import CollaborativeEmbedding, RecheadReward, RewardBreakdown, RewardWeights, score_completion
 
 CURRICULUM_FILE = "curriculum.json"
+BREAKDOWN = "rerec_breakdown"  # key of a completion's RewardBreakdown on its input row, reward -> advantages
 
 
 class ReRecReward:
-    """The reward function handed to TRL: scores each completion of a batch and keeps the breakdowns.
+    """The ReRec reward of a batch of completions: `score` gives each completion's breakdown, calling
+    the object gives TRL the totals. It keeps no state between batches.
 
     Args:
         cases (`dict[str, TrainingCase]`): by case id.
@@ -50,26 +57,38 @@ class ReRecReward:
                  embedding: CollaborativeEmbedding | None = None, rechead: RecheadReward | None = None):
         self.cases, self.prompts, self.weights = cases, prompts, weights
         self.embedding, self.rechead = embedding, rechead
-        self.last: list[tuple[str, object]] = []  # (case id, RewardBreakdown) of the latest batch, in order
 
-    def __call__(self, prompts, completions, case_id, log_metric=None, **kwargs) -> list[float]:
-        self.last = []
-        for completion, cid in zip(completions, case_id, strict=True):
+    def score(self, completions: list, case_ids: list[str], log_metric=None) -> list[RewardBreakdown]:
+        """Each completion's reward breakdown, in order.
+
+        Args:
+            completions (`list`): completion texts, or conversations whose last message is the completion.
+            case_ids (`list[str]`): the case of each completion.
+            log_metric (`Callable[[str, float], None]`, *optional*): receives the batch means of the terms.
+
+        Returns:
+            `list[RewardBreakdown]`: one per completion.
+        """
+        breakdowns = []
+        for completion, cid in zip(completions, case_ids, strict=True):
             text = completion[-1]["content"] if isinstance(completion, list) else completion
             prompt = self.prompts[cid]
             relevance = self.cases[cid].relevance
             # the Rechead hook scores a completion against its own case: bind it to this prompt and its truth
             rechead = self.rechead.bind(prompt, relevance) if hasattr(self.rechead, "bind") else self.rechead
-            self.last.append((cid, score_completion(text, prompt.handles, relevance, self.weights,
-                                                    self.embedding, rechead)))
-        if log_metric is not None and self.last:
-            n = len(self.last)
+            breakdowns.append(score_completion(text, prompt.handles, relevance, self.weights, self.embedding, rechead))
+        if log_metric is not None and breakdowns:
+            n = len(breakdowns)
             for term in ("ndcg", "qas", "pas", "format", "rechead"):
-                log_metric(f"rerec/{term}", sum(getattr(b, term) for _, b in self.last) / n)
-            log_metric("rerec/answered", sum(bool(b.picks) for _, b in self.last) / n)
+                log_metric(f"rerec/{term}", sum(getattr(b, term) for b in breakdowns) / n)
+            log_metric("rerec/answered", sum(bool(b.picks) for b in breakdowns) / n)
             log_metric("rerec/hit@1", sum(bool(b.picks) and not b.picks[0] in b.wrong_picks
-                                          for _, b in self.last) / n)
-        return [b.total for _, b in self.last]
+                                          for b in breakdowns) / n)
+        return breakdowns
+
+    def __call__(self, prompts, completions, case_id, log_metric=None, **kwargs) -> list[float]:
+        """TRL's reward-function interface: the totals of `score`."""
+        return [b.total for b in self.score(completions, case_id, log_metric)]
 
 
 class CurriculumSampler(Sampler):
@@ -115,10 +134,25 @@ class ReRecGRPOTrainer(GRPOTrainer):
                                  self.args.generation_batch_size // self.num_generations,
                                  self.num_iterations * self.args.steps_per_generation)
 
+    def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list) -> torch.Tensor:
+        """TRL's reward step for the one ReRec reward. Each completion's breakdown is written on its own
+        input row (`inputs[i][BREAKDOWN]`), which `_generate_and_score_completions` below hands on to the
+        curriculum and RAAE; TRL gets the totals, gathered over processes as its own method gathers them.
+
+        Returns:
+            `torch.Tensor`: (B * processes, 1) rewards, one column per reward function.
+        """
+        with profiling_context(self, self.reward.__name__):
+            breakdowns = self.reward.score(completions, [row["case_id"] for row in inputs], self._log_metric)
+        for row, breakdown in zip(inputs, breakdowns, strict=True):
+            row[BREAKDOWN] = breakdown
+        totals = torch.tensor([[b.total] for b in breakdowns], dtype=torch.float32, device=self.accelerator.device)
+        return gather(totals)
+
     def _generate_and_score_completions(self, inputs):
-        output = super()._generate_and_score_completions(inputs)
-        records = self.reward.last
-        if len(records) != len(output["completion_ids"]):  # not our reward's batch (e.g. evaluation)
+        output = super()._generate_and_score_completions(inputs)  # calls _calculate_rewards(inputs, ...)
+        records = [(row["case_id"], row.pop(BREAKDOWN)) for row in inputs]  # this process's rows, in order
+        if not self.model.training:  # evaluation rollouts neither teach the curriculum nor reach a loss
             return output
         self._observe(records)
         if self.raae.enabled:

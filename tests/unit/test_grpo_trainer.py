@@ -43,6 +43,19 @@ def varied_score(text, handles, relevance, weights, embedding=None, rechead=None
     return RewardBreakdown(total=(len(text) % 7) / 7, ndcg=(len(text) % 3) / 3, picks=["i1"], wrong_picks=["i1"])
 
 
+def test_the_reward_returns_its_breakdowns_and_keeps_no_state(monkeypatch):
+    monkeypatch.setattr(grpo, "score_completion", varied_score)
+    reward = grpo.ReRecReward({c.case_id: c for c in CASES}, PROMPTS, RewardWeights())
+    state = dict(vars(reward))
+    logged = {}
+    breakdowns = reward.score(["abc", [{"role": "assistant", "content": "abcdefgh"}]], ["q0", "q1"],
+                              log_metric=logged.__setitem__)
+    assert [b.total for b in breakdowns] == pytest.approx([3 / 7, 1 / 7])
+    assert logged["rerec/ndcg"] == pytest.approx((0 + 2 / 3) / 2) and logged["rerec/hit@1"] == 0.0
+    assert reward(prompts=None, completions=["abc"], case_id=["q0"]) == pytest.approx([3 / 7])
+    assert vars(reward) == state  # nothing of a batch is left on the reward
+
+
 class Spy(grpo.ReRecGRPOTrainer):
     shapes: list = []
 

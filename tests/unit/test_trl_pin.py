@@ -24,6 +24,19 @@ def test_the_overridden_method_still_forms_and_returns_the_advantages():
     assert "_generate_and_score_completions" in ReRecGRPOTrainer.__dict__
 
 
+def test_the_reward_step_gets_the_rows_the_advantage_step_gets():
+    """`_calculate_rewards` writes each breakdown on its input row; the override of
+    `_generate_and_score_completions` reads it there, so both must see the same `inputs` list."""
+    method = GRPOTrainer._calculate_rewards
+    assert list(inspect.signature(method).parameters) == ["self", "inputs", "prompts", "completions",
+                                                          "completion_ids_list"]
+    assert "rewards_per_func = gather(rewards_per_func)" in inspect.getsource(method)  # what ours returns, too
+    caller = inspect.getsource(GRPOTrainer._generate_and_score_completions)
+    assert "self._calculate_rewards(inputs, prompts, completions, completion_ids_list)" in caller
+    assert "\n        inputs = " not in caller  # the rows are not replaced before the reward step
+    assert "_calculate_rewards" in ReRecGRPOTrainer.__dict__
+
+
 def test_the_loss_takes_token_level_advantages():
     source = inspect.getsource(GRPOTrainer._compute_loss)
     assert 'advantages = inputs["advantages"]' in source
