@@ -36,7 +36,8 @@ def main() -> None:
     from training.evaluate import scratch_stores
     from training.metrics import ndcg_at_k
     from training.systems import EvalWorld
-    from training.traces import TracesConfig, judge, messages_to_dicts
+    from training.config import TracesConfig
+    from training.traces import judge, messages_to_dicts
 
     out = Path(args.dir)
     results_path = Path("docs/results/traces-sft.json")

@@ -34,12 +34,13 @@ def main() -> None:
 
     from backend.llm import LocalChatModel
     from catalog.demo.export import world_bundle
+    from training.config import RecheadSection, SFTSection, TracesConfig
     from training.data import build_case_prompt, cases_from_bundle
     from training.evaluate import scratch_stores
     from training.rechead import run_rechead
     from training.sft import run_sft
     from training.systems import EvalWorld
-    from training.traces import TracesConfig, generate_traces, write_traces
+    from training.traces import generate_traces, write_traces
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -83,8 +84,8 @@ def main() -> None:
             print(name, json.dumps(stats["modes"]), stats["seconds_per_case"], "s/case", flush=True)
         path = write_traces(traces_by["cascade"], out / "traces.jsonl")
 
-        sft_config = {"sft": {"max_steps": args.sft_steps, "batch_size": 2, "learning_rate": 2e-4, "lora_r": 16,
-                              "threads": 1, "max_length": 1024}}
+        sft_config = SFTSection(max_steps=args.sft_steps, batch_size=2, learning_rate=2e-4, lora_r=16, threads=1,
+                                max_length=1024)
         started = time.perf_counter()
         run_sft(sft_config, path, settings.model_dir, out / "sft")
         results["sft"] = json.loads((out / "sft" / "sft_summary.json").read_text())
@@ -94,7 +95,7 @@ def main() -> None:
         print("sft", {k: results["sft"][k] for k in ("steps", "mean_step_s", "first_loss", "last_loss")}, flush=True)
 
         started = time.perf_counter()
-        head = run_rechead({"rechead": {"threads": 1, "holdout": args.holdout}}, pool[:args.rechead_cases], world,
+        head = run_rechead(RecheadSection(threads=1, holdout=args.holdout), pool[:args.rechead_cases], world,
                            settings.model_dir, out / "rechead", traces_path=path, prompt_fn=prompt_fn)
         meta = json.loads((head / "rechead.json").read_text())
         results["rechead"] = {k: meta[k] for k in ("train_examples", "held_out_cases", "with_traces",

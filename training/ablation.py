@@ -477,7 +477,7 @@ def report_markdown(plan: Plan, rows: dict, status: dict, wall_seconds: float | 
         f"re-ranking protocol (20 fixed candidates per query), the same {plan.eval_queries} seeded queries for "
         f"every system, greedy answers of at most {plan.max_new_tokens} new tokens, 95% bootstrap intervals "
         f"(1000 resamples); probes: the first {plan.probe_limit} of each set. Every GRPO variant starts from the "
-        f"same SFT adapter ({config.sft.get('max_steps')} SFT steps on template-teacher traces) and runs "
+        f"same SFT adapter ({config.sft.max_steps} SFT steps on template-teacher traces) and runs "
         f"{g.max_steps} GRPO steps of {g.num_generations} rollouts x {g.prompts_per_step} prompt, at most "
         f"{g.max_completion_length} new tokens, lr {g.learning_rate}; one torch thread per process, two "
         f"processes at a time on this 2-core machine. Nothing was tuned on the test split.", "",

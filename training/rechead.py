@@ -30,7 +30,7 @@ Config (the `rechead:` section of a training config; every key optional):
       threads: 0           # torch CPU threads (0: leave as is)
       seed: 0
 
-`run_rechead(config, cases, world, base_model_dir, run_dir, traces_path=None)` writes the head to
+`run_rechead(section, cases, world, base_model_dir, run_dir, traces_path=None)` writes the head to
 `run_dir/rechead` (`rechead.safetensors`, `rechead.json` with the backbone and the measured NDCG) and the
 per-epoch loss to `run_dir/rechead_metrics.jsonl`, and returns the head directory. `run(ctx)` is the
 `concierge train` stage: it calls `run_rechead` and sets `ctx.rechead` to a `RecheadHook`, whose
@@ -43,7 +43,7 @@ import json
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,36 +51,8 @@ import torch
 
 from backend.rechead import RecHead, encode, load_head, save_head
 from catalog.errors import ConciergeError
+from training.config import RecheadSection
 from training.metrics import ndcg_at_k
-
-
-@dataclass
-class RecheadSection:
-    """The `rechead:` section of a training config."""
-
-    dim: int = field(default=64, metadata={"help": "Size of the user / item space."})
-    epochs: int = field(default=60, metadata={"help": "Passes over the cached features."})
-    learning_rate: float = field(default=3e-3, metadata={"help": "AdamW learning rate."})
-    weight_decay: float = field(default=1e-4, metadata={"help": "AdamW weight decay."})
-    loss: str = field(default="listnet", metadata={"help": "listnet | bpr."})
-    with_traces: bool = field(default=True, metadata={"help": "Also train on prompt + accepted trace."})
-    holdout: float = field(default=0.2, metadata={"help": "Share of cases held out to measure NDCG@5."})
-    limit: int | None = field(default=None, metadata={"help": "At most this many cases."})
-    threads: int = field(default=0, metadata={"help": "torch CPU threads (0: leave as is)."})
-    seed: int = field(default=0, metadata={"help": "Seeds the split, the initialisation and the order."})
-
-    @classmethod
-    def from_dict(cls, data: dict | None) -> "RecheadSection":
-        data = dict(data or {})
-        unknown = set(data) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ConciergeError(f"unknown keys in the rechead: config section: {', '.join(sorted(unknown))}")
-        section = cls(**data)
-        if section.loss not in ("listnet", "bpr"):
-            raise ConciergeError(f"rechead.loss is {section.loss!r}; use listnet or bpr")
-        if not 0 <= section.holdout < 1:
-            raise ConciergeError("rechead.holdout must be in [0, 1)")
-        return section
 
 
 @dataclass
@@ -245,13 +217,13 @@ def load_backbone(model_dir: str | Path) -> tuple[Any, Any]:
     return model, load_tokenizer(model_dir)
 
 
-def run_rechead(config: dict, cases: list, world, base_model_dir: str | Path, run_dir: str | Path,
+def run_rechead(section: RecheadSection, cases: list, world, base_model_dir: str | Path, run_dir: str | Path,
                 traces_path: str | Path | None = None, prompt_fn: Callable | None = None,
                 on_case: Callable[[int, int], None] | None = None, backbone: tuple | None = None) -> Path:
     """The Rechead stage: features from the frozen base model, a trained head in `run_dir/rechead`.
 
     Args:
-        config (`dict`): the whole training config; this stage reads its `rechead:` section.
+        section (`RecheadSection`): the `rechead:` section of the training config.
         cases (`list[TrainingCase]`): training cases.
         world: what `training.data.build_case_prompt` needs.
         base_model_dir (`str` or `Path`): the backbone.
@@ -265,7 +237,6 @@ def run_rechead(config: dict, cases: list, world, base_model_dir: str | Path, ru
         `Path`: the head directory (`backend.rechead.load_head` reads it).
     """
 
-    section = RecheadSection.from_dict((config or {}).get("rechead"))
     if section.threads > 0:
         torch.set_num_threads(section.threads)
     run_dir = Path(run_dir)
@@ -385,7 +356,7 @@ def run(ctx) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     traces = (ctx.results.get("traces") or {}).get("path") or ctx.run_dir / "traces" / "traces.jsonl"
     backbone = load_backbone(ctx.base_model)
-    head_dir = run_rechead(ctx.config.to_dict(), ctx.cases, ctx.world, ctx.base_model, out, traces_path=traces,
+    head_dir = run_rechead(ctx.config.rechead, ctx.cases, ctx.world, ctx.base_model, out, traces_path=traces,
                            prompt_fn=ctx.prompt, backbone=backbone)
     ctx.rechead = RecheadHook(head_dir, *backbone)
     meta = ctx.rechead.meta

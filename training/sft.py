@@ -29,7 +29,7 @@ Config (the `sft:` section of a training config; every key optional):
       threads: 0             # torch CPU threads (0: leave as is)
       seed: 0
 
-`run_sft(config, traces_path, base_model_dir, run_dir)` writes the adapter to `run_dir/adapter`
+`run_sft(section, traces_path, base_model_dir, run_dir)` writes the adapter to `run_dir/adapter`
 (`adapter_config.json` + `adapter_model.safetensors`, loadable by `backend.llm.chat_model(settings,
 adapter=NAME, adapter_path=DIR)`), the per-step log to `run_dir/sft_metrics.jsonl` (`step, loss,
 learning_rate, step_s, ...`) and a summary to `run_dir/sft_summary.json`, and returns the adapter path.
@@ -40,50 +40,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from catalog.errors import ConciergeError
-
-
-@dataclass
-class SFTSection:
-    """The `sft:` section of a training config."""
-
-    sources: list[str] | None = field(default=None, metadata={"help": "Trace sources to train on (None: all)."})
-    max_steps: int = field(default=60, metadata={"help": "Optimiser steps (0: `epochs` passes instead)."})
-    epochs: float = field(default=1.0, metadata={"help": "Passes over the traces when max_steps is 0."})
-    batch_size: int = field(default=4, metadata={"help": "Traces per device step."})
-    grad_accum: int = field(default=1, metadata={"help": "Gradient accumulation steps."})
-    learning_rate: float = field(default=2e-4, metadata={"help": "Peak learning rate of the LoRA weights."})
-    lr_scheduler: str = field(default="constant", metadata={"help": "transformers scheduler name."})
-    warmup_steps: int = field(default=0, metadata={"help": "Linear warm-up steps."})
-    max_length: int = field(default=1024, metadata={"help": "Most tokens of prompt + trace (truncated beyond)."})
-    loss: str = field(default="completion", metadata={"help": "completion: completion-only loss; assistant: "
-                                                             "TRL's assistant_only_loss."})
-    lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
-    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha."})
-    lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout."})
-    target_modules: list[str] | str = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"],
-                                            metadata={"help": "Modules that get LoRA weights."})
-    bf16: bool = field(default=False, metadata={"help": "bf16 mixed precision: on a GPU that has it; never on a "
-                                                      "CPU without AVX512-BF16 (13x slower there)."})
-    threads: int = field(default=0, metadata={"help": "torch CPU threads (0: leave as is)."})
-    seed: int = field(default=0, metadata={"help": "Seeds data order and LoRA initialisation."})
-
-    @classmethod
-    def from_dict(cls, data: dict | None) -> "SFTSection":
-        data = dict(data or {})
-        unknown = set(data) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ConciergeError(f"unknown keys in the sft: config section: {', '.join(sorted(unknown))}")
-        section = cls(**data)
-        if section.loss not in ("completion", "assistant"):
-            raise ConciergeError(f"sft.loss is {section.loss!r}; use completion or assistant")
-        if section.max_steps <= 0 and section.epochs <= 0:
-            raise ConciergeError("sft needs max_steps > 0 or epochs > 0")
-        return section
+from training.config import SFTSection
 
 
 def sft_examples(traces: list[dict]) -> list[dict]:
@@ -183,12 +145,12 @@ def train_sft(examples: list[dict], model: Any, tokenizer: Any, section: SFTSect
     return adapter_dir, log.rows
 
 
-def run_sft(config: dict, traces_path: str | Path, base_model_dir: str | Path, run_dir: str | Path,
+def run_sft(section: SFTSection, traces_path: str | Path, base_model_dir: str | Path, run_dir: str | Path,
             on_step: Callable[[dict], None] | None = None) -> Path:
     """The SFT stage: accepted traces -> LoRA adapter in `run_dir/adapter`.
 
     Args:
-        config (`dict`): the whole training config; this stage reads its `sft:` section.
+        section (`SFTSection`): the `sft:` section of the training config.
         traces_path (`str` or `Path`): the traces JSONL of the traces stage.
         base_model_dir (`str` or `Path`): the base model (Hugging Face directory).
         run_dir (`str` or `Path`): the run directory.
@@ -203,7 +165,6 @@ def run_sft(config: dict, traces_path: str | Path, base_model_dir: str | Path, r
     from backend.llm import load_tokenizer
     from training.traces import read_traces
 
-    section = SFTSection.from_dict((config or {}).get("sft"))
     traces = read_traces(Path(traces_path), accepted_only=True, sources=section.sources)
     base_model_dir = Path(base_model_dir).resolve()
     tokenizer = load_tokenizer(base_model_dir)
@@ -218,6 +179,17 @@ def run_sft(config: dict, traces_path: str | Path, base_model_dir: str | Path, r
                "adapter": str(adapter_dir), "config": asdict(section)}
     (Path(run_dir) / "sft_summary.json").write_text(json.dumps(summary, indent=2))
     return adapter_dir
+
+
+def run(ctx) -> dict:
+    """`concierge train` entry point of the sft stage: an adapter trained on the traces stage's traces."""
+    traces = ctx.results.get("traces", {}).get("path") or ctx.run_dir / "traces" / "traces.jsonl"
+    if not Path(traces).is_file():
+        raise ConciergeError(f"the sft stage trains on traces and {traces} does not exist; add the traces "
+                             "stage (--stages traces,sft,...) or resume a run that has them")
+    out = ctx.run_dir / "sft"
+    out.mkdir(parents=True, exist_ok=True)
+    return {"adapter": run_sft(ctx.config.sft, traces, ctx.base_model, out)}
 
 
 def _count(values) -> dict[str, int]:

@@ -48,7 +48,7 @@ Config (the `traces:` section of a training config; every key optional):
       limit: null            # at most this many cases
       seed: 0
 
-`run_traces(config, cases, world, run_dir)` writes `run_dir/traces.jsonl` (one JSON object per line:
+`run_traces(section, cases, world, run_dir)` writes `run_dir/traces.jsonl` (one JSON object per line:
 `case_id, mode, source, teacher, accepted, tries, prompt` (chat messages as role/content dicts),
 `completion, picks` (item ids), `ndcg`) and `run_dir/traces_stats.json`, and returns the stats.
 """
@@ -59,14 +59,15 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from catalog.errors import ConciergeError
+from training.config import TRACE_MODES as MODES
+from training.config import TracesConfig, section_from_dict
 from training.metrics import ndcg_at_k
 
-MODES = ("reject", "target", "template")
 TARGET_INSTRUCTION = (
     "\n\nThe correct answer is: ANSWER: {answer}\n"
     "Write 2 to 4 short numbered steps that explain, from the candidates' facts, why these fit the request "
@@ -76,45 +77,6 @@ TARGET_INSTRUCTION = (
 # student trained on it would learn to announce answers it was never given.
 HINT_ECHO = re.compile(r"(?i)\bcorrect answer\b|\banswer (?:is )?given\b")
 ANSWER_SIZE = 3  # handles in a template / target answer (the serving prompt asks for 3 to 5)
-
-
-@dataclass
-class TracesConfig:
-    """The `traces:` section of a training config."""
-
-    modes: list[str] = field(default_factory=lambda: ["reject", "target", "template"],
-                             metadata={"help": "Modes tried per case, in order, until one yields an accepted trace."})
-    teacher: str = field(default="base", metadata={"help": "base: the configured chat model; none: template only."})
-    teacher_adapter: str | None = field(default=None, metadata={"help": "LoRA adapter directory for the local teacher."})
-    max_tries: int = field(default=2, metadata={"help": "Samples per case and per sampling mode."})
-    temperature: float = field(default=0.8, metadata={"help": "Sampling temperature of the teacher."})
-    max_new_tokens: int = field(default=128, metadata={"help": "Most tokens per sampled trace."})
-    accept: str = field(default="top1", metadata={"help": "top1: first pick relevant; ndcg: NDCG@ndcg_k >= threshold."})
-    ndcg_k: int = field(default=5, metadata={"help": "k of the NDCG acceptance test."})
-    ndcg_threshold: float = field(default=0.5, metadata={"help": "Least NDCG@k of an accepted trace (accept: ndcg)."})
-    min_steps: int = field(default=2, metadata={"help": "Fewest reasoning steps before the ANSWER line."})
-    verify: bool = field(default=True, metadata={"help": "Reject traces whose steps the verifier finds inconsistent."})
-    grounded: bool = field(default=True, metadata={"help": "Accept only traces with at least one step whose "
-                                                           "claim the verifier confirms."})
-    keep_rejected: bool = field(default=False, metadata={"help": "Also write rejected samples to the JSONL."})
-    limit: int | None = field(default=None, metadata={"help": "At most this many cases (None: all)."})
-    seed: int = field(default=0, metadata={"help": "Seeds handle shuffling and sampling."})
-
-    @classmethod
-    def from_dict(cls, data: dict | None) -> "TracesConfig":
-        data = dict(data or {})
-        unknown = set(data) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ConciergeError(f"unknown keys in the traces: config section: {', '.join(sorted(unknown))}")
-        config = cls(**data)
-        bad = [m for m in config.modes if m not in MODES]
-        if bad or not config.modes:
-            raise ConciergeError(f"traces.modes {config.modes} must be a non-empty list of {', '.join(MODES)}")
-        if config.accept not in ("top1", "ndcg"):
-            raise ConciergeError(f"traces.accept is {config.accept!r}; use top1 or ndcg")
-        if config.max_tries < 1:
-            raise ConciergeError("traces.max_tries must be at least 1")
-        return config
 
 
 @dataclass
@@ -411,7 +373,7 @@ def generate_traces(cases: list, world, model=None, mode: str | list[str] | None
         overrides["modes"] = [mode] if isinstance(mode, str) else list(mode)
     if max_tries is not None:
         overrides["max_tries"] = max_tries
-    config = TracesConfig.from_dict(asdict(config) | overrides)
+    config = section_from_dict(TracesConfig, asdict(config) | overrides, "traces")
     modes = config.modes
     if model is None and any(m != "template" for m in modes):
         raise ConciergeError("reject and target sampling need a teacher model; use modes: [template] without one")
@@ -514,12 +476,12 @@ def teacher_model(config: TracesConfig, settings=None):
     return chat_model(settings, adapter="teacher" if adapter else None, adapter_path=adapter)
 
 
-def run_traces(config: dict, cases: list, world, run_dir: str | Path, model=None,
+def run_traces(section: TracesConfig, cases: list, world, run_dir: str | Path, model=None,
                prompt_fn: Callable | None = None, on_case: Callable[[int, int], None] | None = None) -> dict:
     """The traces stage: generate, write `run_dir/traces.jsonl` and `run_dir/traces_stats.json`.
 
     Args:
-        config (`dict`): the whole training config; this stage reads its `traces:` section.
+        section (`TracesConfig`): the `traces:` section of the training config.
         cases (`list[TrainingCase]`): training cases (`training.data.cases_from_bundle`).
         world: the world `training.data.case_prompt` builds prompts from.
         run_dir (`str` or `Path`): the run directory.
@@ -530,7 +492,6 @@ def run_traces(config: dict, cases: list, world, run_dir: str | Path, model=None
     Returns:
         `dict`: the stats of `generate_traces`, plus `path` (the JSONL file).
     """
-    section = TracesConfig.from_dict((config or {}).get("traces"))
     if model is None:
         model = teacher_model(section)
     traces, stats = generate_traces(cases, world, model, mode=section.modes, max_tries=section.max_tries,
@@ -540,3 +501,10 @@ def run_traces(config: dict, cases: list, world, run_dir: str | Path, model=None
     stats["path"] = str(path)
     (run_dir / "traces_stats.json").write_text(json.dumps(stats, indent=2))
     return stats
+
+
+def run(ctx) -> dict:
+    """`concierge train` entry point of the traces stage: traces of the run's cases in `run_dir/traces`."""
+    out = ctx.run_dir / "traces"
+    out.mkdir(parents=True, exist_ok=True)
+    return run_traces(ctx.config.traces, ctx.cases, ctx.world, out, prompt_fn=ctx.prompt)

@@ -5,12 +5,12 @@ previous one produced:
 
 | stage | module | produces |
 | --- | --- | --- |
-| `traces` | `training/traces.py` (`run_traces`) | reasoning traces by reject / target sampling (JSONL) |
-| `sft` | `training/sft.py` (`run_sft`) | a LoRA adapter trained on the accepted traces |
-| `rechead` | `training/rechead.py` (`run(ctx)`) | a Rechead; it may set `ctx.rechead` (a reward hook) |
-| `grpo` | `training/grpo.py` (`run(ctx)`) | the adapter trained with ReRec reward, RAAE and curriculum |
+| `traces` | `training/traces.py` | reasoning traces by reject / target sampling (JSONL) |
+| `sft` | `training/sft.py` | a LoRA adapter trained on the accepted traces |
+| `rechead` | `training/rechead.py` | a Rechead; it sets `ctx.rechead` (a reward hook) |
+| `grpo` | `training/grpo.py` | the adapter trained with ReRec reward, RAAE and curriculum |
 
-A stage module that is not there yet fails with a clear message; the others are unaffected.
+Each stage is its module's `run(ctx: StageContext) -> dict`, called by `run_stage`.
 
 The run directory (default `var/runs/<UTC timestamp>`):
 
@@ -33,7 +33,6 @@ Multi-GPU: `accelerate launch --config_file training/configs/accelerate-zero2.ya
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import shutil
@@ -191,33 +190,19 @@ def trend(rows: list[dict], key: str, n: int = 5) -> dict | None:
 
 
 def run_stage(name: str, ctx: StageContext) -> dict:
-    """Run one stage; returns its result (`adapter` when it produced one)."""
-    if name == "grpo":
-        from training import grpo
-
-        return grpo.run(ctx)
-    try:
-        module = importlib.import_module(f"training.{name}")
-    except ModuleNotFoundError as error:
-        if error.name == f"training.{name}":
-            raise ConciergeError(f"the {name} stage is not available in this version (training/{name}.py is "
-                                 f"missing); run the other stages with --stages") from error
-        raise
+    """Run one stage: its module's `run(ctx)`, which returns the stage's result (`adapter` when it
+    produced one). Imported here, not at the top: the stages load torch, TRL and PEFT."""
     if name == "traces":
-        out = ctx.run_dir / "traces"
-        out.mkdir(parents=True, exist_ok=True)
-        return module.run_traces(ctx.config.to_dict(), ctx.cases, ctx.world, out, prompt_fn=ctx.prompt)
-    if name == "sft":
-        traces = ctx.results.get("traces", {}).get("path") or ctx.run_dir / "traces" / "traces.jsonl"
-        if not Path(traces).is_file():
-            raise ConciergeError(f"the sft stage trains on traces and {traces} does not exist; add the traces "
-                                 "stage (--stages traces,sft,...) or resume a run that has them")
-        out = ctx.run_dir / "sft"
-        out.mkdir(parents=True, exist_ok=True)
-        return {"adapter": module.run_sft(ctx.config.to_dict(), traces, ctx.base_model, out)}
-    if not hasattr(module, "run"):
-        raise ConciergeError(f"training/{name}.py has no run(ctx) entry point for `concierge train`")
-    return module.run(ctx)
+        from training import traces as stage
+    elif name == "sft":
+        from training import sft as stage
+    elif name == "rechead":
+        from training import rechead as stage
+    elif name == "grpo":
+        from training import grpo as stage
+    else:
+        raise ConciergeError(f"unknown stage {name!r}; choose from {', '.join(STAGES)}")
+    return stage.run(ctx)
 
 
 def restore_skipped_stage(name: str, done: dict, ctx: StageContext) -> None:

@@ -14,7 +14,8 @@ pytestmark = pytest.mark.integration
 def test_target_sampling_and_rechead_on_the_base_model(base_model_dir):
     from backend.llm import LocalChatModel
     from backend.rechead import RecHead, rechead_rank
-    from training.traces import TracesConfig, generate_traces
+    from training.config import TracesConfig
+    from training.traces import generate_traces
 
     torch.set_num_threads(1)
     case, world, prompt_fn = demo_case_prompt(item_count=6)

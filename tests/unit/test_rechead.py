@@ -12,9 +12,10 @@ import torch
 from backend.rechead import RecHead, encode, load_head, rechead_rank
 from catalog.errors import ConciergeError
 from tests.unit.tiny_llm import demo_case_prompt, make_tiny_model_dir
+from training.config import RecheadSection
 from training.data import TrainingCase
-from training.rechead import (RecheadReward, RecheadSection, bpr_loss, build_examples, expected_gain, head_ndcg,
-                              listnet_loss, run_rechead, train_head)
+from training.rechead import (RecheadReward, bpr_loss, build_examples, expected_gain, head_ndcg, listnet_loss,
+                              run_rechead, train_head)
 
 COLOURS = ["black", "red", "navy", "ivory", "green", "camel"]
 
@@ -102,7 +103,7 @@ def test_run_rechead_writes_a_loadable_head(tiny, tmp_path):
     traces.parent.mkdir(parents=True)
     traces.write_text(json.dumps({"case_id": "q-0", "completion": "1. Black.\nANSWER: A1", "accepted": True,
                                   "source": "template"}) + "\n")
-    config = {"rechead": {"epochs": 40, "holdout": 0.34, "threads": 1}}
+    config = RecheadSection(epochs=40, holdout=0.34, threads=1)
     head_dir = run_rechead(config, cases, world, model_dir, tmp_path / "run", prompt_fn=prompt_fn)
     head, meta = load_head(head_dir)
     assert meta["held_out_cases"] == 2 and meta["train_examples"] == 4 + meta["with_traces"]

@@ -9,7 +9,8 @@ import torch
 
 from catalog.errors import ConciergeError
 from tests.unit.tiny_llm import demo_case_prompt, make_tiny_model_dir
-from training.sft import SFTSection, run_sft, sft_examples
+from training.config import SFTSection, config_from_dict
+from training.sft import run_sft, sft_examples
 from training.traces import generate_traces, write_traces
 
 
@@ -22,8 +23,8 @@ def test_sft_overfits_a_trace_and_the_adapter_serves(tmp_path):
     case, world, prompt_fn = demo_case_prompt(item_count=4)
     traces, _ = generate_traces([case], world, None, mode="template", prompt_fn=prompt_fn)
     path = write_traces(traces, tmp_path / "run" / "traces.jsonl")
-    config = {"sft": {"max_steps": 8, "batch_size": 1, "learning_rate": 5e-2, "lora_r": 8, "lora_dropout": 0.0,
-                      "target_modules": "all-linear", "threads": 1}}
+    config = SFTSection(max_steps=8, batch_size=1, learning_rate=5e-2, lora_r=8, lora_dropout=0.0,
+                        target_modules="all-linear", threads=1)
     adapter = run_sft(config, path, model_dir, tmp_path / "run")
 
     assert (adapter / "adapter_config.json").is_file() and (adapter / "adapter_model.safetensors").is_file()
@@ -55,9 +56,12 @@ def test_examples_pair_the_serving_prompt_with_the_trace():
 
 
 def test_section_errors(tmp_path):
-    with pytest.raises(ConciergeError, match="unknown keys"):
-        SFTSection.from_dict({"steps": 3})
-    with pytest.raises(ConciergeError, match="loss"):
-        SFTSection.from_dict({"loss": "all"})
+    with pytest.raises(ConciergeError, match="unknown key sft.steps;"):
+        config_from_dict({"sft": {"steps": 3}})
+    with pytest.raises(ConciergeError, match="sft.loss must be one of completion, assistant"):
+        config_from_dict({"sft": {"loss": "all"}})
+    with pytest.raises(ConciergeError, match="sft needs max_steps > 0 or epochs > 0"):
+        config_from_dict({"sft": {"max_steps": 0, "epochs": 0}})
+    assert config_from_dict({"sft": {"target_modules": "all-linear"}}).sft.target_modules == "all-linear"
     with pytest.raises(ConciergeError, match="no traces file"):
-        run_sft({}, tmp_path / "missing.jsonl", tmp_path, tmp_path)
+        run_sft(SFTSection(), tmp_path / "missing.jsonl", tmp_path, tmp_path)

@@ -13,9 +13,9 @@ from backend.reasoner import parse_answer
 from backend.verify import verify_steps
 from catalog.errors import ConciergeError
 from tests.unit.tiny_llm import demo_case_prompt, make_tiny_model_dir
+from training.config import TracesConfig, config_from_dict
 from training.data import TrainingCase
-from training.traces import (TracesConfig, generate_traces, query_graph, read_traces, run_traces, sample,
-                             template_completion)
+from training.traces import generate_traces, query_graph, read_traces, run_traces, sample, template_completion
 
 
 class Scripted(BaseChatModel):
@@ -157,10 +157,14 @@ def test_ndcg_acceptance_threshold(demo):
 
 
 def test_config_errors():
-    with pytest.raises(ConciergeError, match="unknown keys"):
-        TracesConfig.from_dict({"mode": "reject"})
-    with pytest.raises(ConciergeError, match="modes"):
-        TracesConfig.from_dict({"modes": ["guess"]})
+    with pytest.raises(ConciergeError, match="unknown key traces.mode;"):
+        config_from_dict({"traces": {"mode": "reject"}})
+    with pytest.raises(ConciergeError, match="traces.modes must be a list of reject, target, template"):
+        config_from_dict({"traces": {"modes": ["guess"]}})
+    with pytest.raises(ConciergeError, match="traces.modes must list at least 1"):
+        config_from_dict({"traces": {"modes": []}})
+    with pytest.raises(ConciergeError, match="traces.modes must be a list of"):
+        generate_traces([], None, None, mode="guess")  # arguments are checked as the config is
     with pytest.raises(ConciergeError, match="teacher model"):
         generate_traces([], None, None, mode="reject")
 
@@ -175,8 +179,7 @@ def test_run_traces_with_a_tiny_local_model(demo, tmp_path):
     model = LocalChatModel(model_dir=make_tiny_model_dir(tmp_path / "tiny"))
     texts = sample(model, [{"role": "user", "content": "Hello"}], n=3, temperature=1.0, max_new_tokens=4, seed=1)
     assert len(texts) == 3 and all(isinstance(t, str) for t in texts)
-    config = {"traces": {"modes": ["reject", "template"], "max_tries": 2, "max_new_tokens": 6,
-                         "keep_rejected": True}}
+    config = TracesConfig(modes=["reject", "template"], max_tries=2, max_new_tokens=6, keep_rejected=True)
     stats = run_traces(config, [case], world, tmp_path / "run", model=model, prompt_fn=prompt_fn)
     # a random model never answers: both samples rejected, the template supplies the trace
     assert stats["modes"]["reject"]["samples"] == 2 and stats["modes"]["reject"]["accepted"] == 0
@@ -196,3 +199,20 @@ def test_config_sets_the_tries_unless_overridden(demo):
     _, stats = generate_traces([case], world, Scripted(replies=["..."], seen=[]), max_tries=1, config=TracesConfig(
         modes=["reject"], max_tries=3), prompt_fn=prompt_fn)
     assert stats["modes"]["reject"]["samples"] == 1
+
+
+def test_the_traces_and_sft_stages_run_from_the_train_context(demo, tmp_path):
+    from types import SimpleNamespace
+
+    from training.train import run_stage
+
+    case, world, prompt_fn, _ = demo
+    ctx = SimpleNamespace(config=config_from_dict({"traces": {"modes": ["template"], "teacher": "none"}}),
+                          run_dir=tmp_path, cases=[case], world=world, prompt=prompt_fn, results={})
+    stats = run_stage("traces", ctx)
+    assert stats["by_source"] == {"template": 1} and stats["path"] == str(tmp_path / "traces" / "traces.jsonl")
+    empty = SimpleNamespace(config=ctx.config, run_dir=tmp_path / "other", results={})
+    with pytest.raises(ConciergeError, match="the sft stage trains on traces"):
+        run_stage("sft", empty)
+    with pytest.raises(ConciergeError, match="unknown stage 'rl'"):
+        run_stage("rl", ctx)

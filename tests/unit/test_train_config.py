@@ -41,6 +41,12 @@ def test_accelerate_config_is_zero2():
     ({"curriculum": {"prior": 0.05}}, "curriculum.prior"),
     ({"data": {"shown": 30}}, "data.shown (30) cannot exceed"),
     ({"lora": 3}, "lora must be a mapping"),
+    ({"rechead": {"holdout": 1.0}}, "rechead.holdout must be below 1.0"),
+    ({"rechead": {"loss": "mse"}}, "rechead.loss must be one of listnet, bpr"),
+    ({"traces": {"max_tries": 0}}, "traces.max_tries must be at least 1"),
+    ({"traces": {"teacher": "gpt"}}, "traces.teacher must be one of base, none"),
+    ({"sft": {"batch_size": 0}}, "sft.batch_size must be at least 1"),
+    ({"sft": {"target_modules": 3}}, "sft.target_modules must be a list or a string"),
 ])
 def test_bad_configs_name_the_key(raw, message):
     with pytest.raises(ConciergeError, match=None) as error:
@@ -71,7 +77,7 @@ def test_cli_turns_config_errors_into_a_message(tmp_path, capsys):
 def test_the_ablation_config_trains_sft_then_grpo_on_one_thread():
     config = load_config(CONFIGS / "ablation-cpu.yaml")
     assert config.stages == ["traces", "sft", "grpo"] and config.model.torch_threads == 1
-    assert not config.grpo.use_vllm and config.sft["max_steps"] >= 50 and config.traces["modes"] == ["template"]
+    assert not config.grpo.use_vllm and config.sft.max_steps >= 50 and config.traces.modes == ["template"]
 
 
 def test_only_rank_zero_writes_the_run_files(tmp_path, monkeypatch):
