@@ -118,15 +118,21 @@ def cmd_prepare_models(args) -> int:
 
 
 def cmd_search(args) -> int:
-    from backend.catalogue import search_catalogue
+    from backend.catalogue import live_currency, search_catalogue
 
+    from catalog.prices import format_price
+
+    default = live_currency()
     for row in search_catalogue(args.text, k=args.k, category=args.category, max_price=args.max_price):
-        print(f"{row['score']:.3f}  {row['item_id']:<12} {row['price']:>10}  {row['title']}")
+        price = format_price(row["price"], row["currency"] or default) if row["price"] is not None else ""
+        print(f"{row['score']:.3f}  {row['item_id']:<12} {price:>10}  {row['title']}")
     return 0
 
 
 def cmd_recommend(args) -> int:
+    from backend.catalogue import live_currency
     from backend.service import recommend
+    from catalog.prices import format_price
 
     streamed = []
 
@@ -143,8 +149,9 @@ def cmd_recommend(args) -> int:
         return 0
     print("\n")
     print(result.message)
+    currency = live_currency()
     for item in result.items:
-        price = f"EUR {item['price']:,.0f}" if item.get("price") is not None else ""
+        price = format_price(item["price"], item.get("currency") or currency) if item.get("price") is not None else ""
         print(f"{item['rank']}. {item['title']} ({item['item_id']}, {price}) [{item['picked_by']}]")
         print(f"   {item['justification']}")
     if result.steps:

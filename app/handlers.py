@@ -163,7 +163,7 @@ def shortlist_view(shortlist: Shortlist) -> dict:
     for row in rows:
         item = catalogue.get(row.item_id, {})
         items.append({"item_id": row.item_id, "rank": row.rank, "title": item.get("title", row.item_id),
-                      "brand": item.get("brand") or "", "price": item.get("price"),
+                      "brand": item.get("brand") or "", "price": item.get("price"), "currency": item.get("currency"),
                       "category": item.get("category") or "", "attributes": item.get("attributes", {}),
                       "justification": row.justification})
     return {

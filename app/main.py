@@ -48,12 +48,24 @@ def stats_markdown() -> str:
         return "The catalogue could not be read; see the server log."
     if not stats["items"]:
         return "The catalogue is empty. Run `concierge seed-demo` or `concierge import PATH`."
-    from app.ui_common import md_text
+    from app.ui_common import md_text, price_range
 
     groups = ", ".join(f"{g} {n}" for g, n in stats["per_group"].items())
     return (f"**{md_text(stats['name'])}** (version {stats['version']}, imported {stats['imported']}): "
-            f"{stats['items']} items from {stats['houses']} houses, EUR {stats['price_min']:,.0f} – "
-            f"{stats['price_max']:,.0f}.  \n{groups}")
+            f"{stats['items']} items from {stats['houses']} houses, {md_text(price_range(stats))}.  \n{groups}")
+
+
+def catalogue_heading() -> tuple[str, dict]:
+    """What the catalogue page shows of the live catalogue: its statistics, and the max-price box's label."""
+    return stats_markdown(), max_price_label()
+
+
+def max_price_label() -> dict:
+    """The max-price box's label, in the live catalogue's currency."""
+    from backend.catalogue import live_currency
+
+    currency = live_currency()
+    return gr.update(label=f"Max price ({currency})" if currency else "Max price")
 
 
 def on_search(text: str, category: str, max_price):
@@ -73,6 +85,9 @@ def on_search(text: str, category: str, max_price):
         return [], "⚠️ The search failed on our side; please try again."
     if not rows:
         return [], "Nothing in the catalogue matches these filters."
+    from app.ui_common import price_text
+
+    rows = [{**r, "price": price_text(r["price"], r["currency"])} for r in rows]
     return [[r[c] for c in COLUMNS] for r in rows], f"{len(rows)} items, most similar first."
 
 
@@ -95,13 +110,13 @@ def build_catalogue_page() -> gr.Blocks:
                               scale=4, elem_id="search-text")
             category = gr.Dropdown(choices=[""] + category_choices()[0], value="", label="Category", scale=1,
                                        allow_custom_value=True)
-            max_price = gr.Number(label="Max price (EUR)", value=None, minimum=0, scale=1)
+            max_price = gr.Number(label="Max price", value=None, minimum=0, scale=1)
         button = gr.Button("Search", variant="primary", elem_id="search-button")
         status = gr.Markdown(elem_id="search-status")
         table = gr.Dataframe(headers=COLUMNS, interactive=False, elem_id="search-results")
         button.click(on_search_page, [text, category, max_price], [table, status], api_name="search")
         text.submit(on_search_page, [text, category, max_price], [table, status], api_name=False)
-        page.load(stats_markdown, None, stats)
+        page.load(catalogue_heading, None, [stats, max_price])
     return page
 
 

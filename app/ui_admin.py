@@ -9,7 +9,7 @@ import os
 import gradio as gr
 
 from app import handlers
-from app.ui_common import actor_from, attempt, header, md_text
+from app.ui_common import actor_from, attempt, header, md_text, price_range
 from backend.settings import get_settings
 from backend.tables import ROLES
 from catalog.errors import ConciergeError
@@ -57,7 +57,7 @@ def _stats_markdown(stats: dict) -> str:
     if c.get("items"):
         groups = ", ".join(f"{g} {n}" for g, n in c["per_group"].items())
         catalogue = (f"**{md_text(c['name'])}** (version {c['version']}, imported {c['imported']}): {c['items']} items "
-                     f"from {c['houses']} houses, EUR {c['price_min'] or 0:,.0f} – {c['price_max'] or 0:,.0f}.  \n"
+                     f"from {c['houses']} houses, {md_text(price_range(c))}.  \n"
                      f"{md_text(groups)}")
     else:
         catalogue = md_text(c.get("error") or "The catalogue is empty.")

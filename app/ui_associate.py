@@ -90,7 +90,7 @@ def on_open(shortlist_id, request: gr.Request):
     request_md = (f"### Shortlist #{view['shortlist_id']} · {view['created_at']:%Y-%m-%d %H:%M} UTC\n"
                   f"**Request:** {md_text(view['request'])}  \nModel {md_text(view['model_version'])}"
                   + (" · fallback ranking (the model's answer could not be read)" if view["fallback_used"] else ""))
-    items = [(f"{i['rank']}. {i['title']} ({i['item_id']}, {price_text(i['price'])})", i["item_id"])
+    items = [(f"{i['rank']}. {i['title']} ({i['item_id']}, {price_text(i['price'], i.get('currency'))})", i["item_id"])
              for i in view["items"]]
     steps = [(f"{s['index']}. [{s['verdict']}] {s['text'][:90]}", s["index"]) for s in view["steps"]]
     return (view["shortlist_id"], _profile_markdown(profile) if profile else error, picture, request_md,

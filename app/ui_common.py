@@ -11,6 +11,7 @@ import gradio as gr
 
 from app.auth import COOKIE, Actor, read_session
 from catalog.errors import ConciergeError
+from catalog.prices import format_price
 
 log = logging.getLogger(__name__)
 CSS = """
@@ -74,8 +75,21 @@ def md_text(value) -> str:
     return "".join(_MARKDOWN_ESCAPES.get(c, c) for c in text)
 
 
-def price_text(price) -> str:
-    return f"EUR {float(price):,.0f}" if price not in (None, "") else "price on request"
+def price_text(price, currency: str | None = None) -> str:
+    """A price as the pages show it, in `currency` (the item's) or else the live catalogue's ("€1,250")."""
+    if not currency and price not in (None, ""):
+        from backend.catalogue import live_currency
+
+        currency = live_currency()
+    return format_price(price, currency)
+
+
+def price_range(stats: dict) -> str:
+    """The catalogue's cheapest and dearest price in its currency ("€95 – €7,800"), from `catalogue_stats`."""
+    if stats.get("price_min") is None:
+        return "no prices"
+    currency = stats.get("currency")
+    return f"{format_price(stats['price_min'], currency)} – {format_price(stats['price_max'], currency)}"
 
 
 def cards_html(items: list[dict]) -> str:
@@ -91,7 +105,8 @@ def cards_html(items: list[dict]) -> str:
             if value:
                 facts.append(f"<li>{esc(key)}: {esc(', '.join(value) if isinstance(value, list) else value)}</li>")
         cards.append(
-            f'<div class="card" data-item="{esc(item["item_id"])}"><span class="price">{esc(price_text(item.get("price")))}'
+            f'<div class="card" data-item="{esc(item["item_id"])}"><span class="price">'
+            f'{esc(price_text(item.get("price"), item.get("currency")))}'
             f'</span><div class="house">{esc(item.get("brand") or "")}</div><h4>{esc(item.get("rank", ""))}. '
             f'{esc(item.get("title"))}</h4><ul>{"".join(facts[:5])}</ul>'
             f'<div class="why">{esc(item.get("justification", ""))}</div></div>')

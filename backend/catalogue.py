@@ -14,6 +14,7 @@ from backend.settings import Settings, get_settings
 from backend.store import session
 from backend.tables import CatalogVersion
 from catalog.errors import ConciergeError
+from catalog.prices import catalogue_currency
 
 
 def active_version(engine: Engine | None = None) -> CatalogVersion | None:
@@ -51,6 +52,20 @@ def category_choices() -> tuple[list[str], set[str]]:
     return _categories(version.collection) if version is not None else ([], set())
 
 
+def live_currency() -> str | None:
+    """The currency most items of the live catalogue are priced in (None: empty, unknown, or unreadable)."""
+    try:
+        version = active_version()
+        return _currency(version.collection) if version is not None else None
+    except Exception:  # noqa: BLE001 - a price is still shown, as a plain number
+        return None
+
+
+@lru_cache(maxsize=2)
+def _currency(collection: str) -> str | None:
+    return catalogue_currency(active_index().items())
+
+
 @lru_cache(maxsize=2)
 def _categories(collection: str) -> tuple[list[str], set[str]]:
     items = active_index().items()
@@ -64,7 +79,7 @@ def search_catalogue(text: str, k: int = 10, category: str | None = None,
     """Semantic search of the live catalogue.
 
     Returns:
-        `list[dict]`: rows with item_id, title, brand, category, price, score, best first.
+        `list[dict]`: rows with item_id, title, brand, category, price, currency, score, best first.
     """
     text = (text or "").strip()
     if not text:
@@ -77,7 +92,7 @@ def search_catalogue(text: str, k: int = 10, category: str | None = None,
     hits = active_index().search(text, k=k, where=catalogue_filter(category, max_price))
     return [{"item_id": h.item["item_id"], "title": h.item["title"], "brand": h.item.get("brand", ""),
              "category": h.item.get("category", ""), "price": h.item.get("price"),
-             "score": round(h.score, 3)} for h in hits]
+             "currency": h.item.get("currency"), "score": round(h.score, 3)} for h in hits]
 
 
 def catalogue_stats() -> dict:
@@ -97,4 +112,5 @@ def catalogue_stats() -> dict:
                           .most_common()),
         "price_min": min(prices) if prices else None,
         "price_max": max(prices) if prices else None,
+        "currency": catalogue_currency(items),
     }

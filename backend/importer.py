@@ -35,6 +35,7 @@ from backend.tables import CatalogVersion, Client, ClientNote, Interaction
 from catalog.bundle import Bundle, ValidationReport
 from catalog.derive import derive_attributes
 from catalog.errors import ConciergeError
+from catalog.prices import currency_code
 
 log = logging.getLogger(__name__)
 COLLECTION_PREFIX = "items-"
@@ -84,7 +85,9 @@ def import_bundle(bundle: Bundle, report: ValidationReport | None = None, settin
         raise ConciergeError(f"{bundle.name}: no valid items to import\n{report.to_text()}")
     started = datetime.now(timezone.utc)
     brands = sorted({it["brand"] for it in bundle.items if it.get("brand")})
-    items = [derive_attributes(it, brands) for it in bundle.items]
+    currency = currency_code(bundle.manifest.get("currency"))  # the bundle's own, for items that state none
+    items = [derive_attributes(it if it.get("currency") or not currency else {**it, "currency": currency}, brands)
+             for it in bundle.items]
     digest = hashlib.sha256(f"{bundle.digest()}|{len(items)}".encode()).hexdigest()[:16]
 
     current = active_version(engine)

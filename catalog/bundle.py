@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import math
 import re
 import os
 import shutil
@@ -29,6 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from catalog.errors import ConciergeError
+from catalog.prices import currency_code, read_price
 
 BUNDLE_FILES = ("manifest.json", "items.jsonl", "clients.jsonl", "interactions.csv", "queries.jsonl")
 INTERACTION_KINDS = ("purchase", "wishlist", "view", "return", "rating")
@@ -196,43 +196,6 @@ def read_jsonl(path: Path, report: ValidationReport) -> list[tuple[int, dict]]:
     return rows
 
 
-def parse_price(value) -> float | None:
-    """A price as a float; None when absent. Raises ValueError for non-numeric or negative."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise ValueError(f"price must be a number, got {value!r}")
-    try:
-        price = float(_price_text(value)) if isinstance(value, str) else float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"price must be a number, got {value!r}") from None
-    if math.isnan(price) or math.isinf(price):
-        raise ValueError(f"price must be a finite number, got {value!r}")
-    if price < 0:
-        raise ValueError(f"price must not be negative, got {value!r}")
-    return price
-
-
-def _price_text(text: str) -> str:
-    """A price written either way round, as plain decimal text.
-
-    '1,250.00' -> '1250.00' and '2.400,00' -> '2400.00' (the last separator is the decimal one when
-    both appear); '12,50' -> '12.50' (a lone comma with 1-2 digits after it is decimal, as Europe writes
-    it); '1,250' -> '1250'; '1.250.000' -> '1250000' (repeated dots group thousands). Spaces and a
-    currency sign around the number are ignored ('€ 1 250').
-    """
-    text = re.sub(r"[\s\u00a0\u202f]|^[€$£]|[€$£]$|^(?:EUR|USD|GBP)|(?:EUR|USD|GBP)$", "", text.strip())
-    if "," in text and "." in text:
-        decimal = "," if text.rfind(",") > text.rfind(".") else "."
-        thousands = "." if decimal == "," else ","
-        return text.replace(thousands, "").replace(decimal, ".")
-    if re.fullmatch(r"-?\d+,\d{1,2}", text):
-        return text.replace(",", ".")
-    if re.fullmatch(r"-?\d{1,3}(?:\.\d{3}){2,}", text):
-        return text.replace(".", "")
-    return text.replace(",", "")
-
-
 def parse_timestamp(value) -> str:
     """Normalise an ISO 8601 timestamp (or a Unix time) to `YYYY-MM-DDTHH:MM:SSZ` in UTC."""
     text = str(value).strip()
@@ -288,19 +251,30 @@ def clean_item(row: dict) -> dict:
     if not isinstance(title, str) or not title.strip():
         raise ValueError("missing required field 'title'")
     item["title"] = _within(title.strip(), MAX_TITLE_CHARS, "title")
-    price = parse_price(row.get("price"))
-    if price is None:
-        item.pop("price", None)
-    else:
-        item["price"] = price
     for key, limit in (("brand", MAX_LABEL_CHARS), ("category", MAX_LABEL_CHARS),
                        ("description", MAX_DESCRIPTION_CHARS), ("currency", MAX_CURRENCY_CHARS)):
         if key in item and item[key] is not None:
             if not isinstance(item[key], str):
                 raise ValueError(f"{key} must be a string, got {type(item[key]).__name__}")
             _within(item[key], limit, key)
+    _clean_price(item)
     item["attributes"] = clean_attributes(row.get("attributes") or {})
     return item
+
+
+def _clean_price(item: dict) -> None:
+    """The price as a number, and the currency as an ISO 4217 code: the row's `currency`, else the one written
+    with the price ("1.250 €" -> 1250.0 and "EUR"). A price written in another currency than the row's is bad."""
+    price, written = read_price(item.get("price"))
+    stated = currency_code(item.get("currency"))
+    if written and stated and written != stated:
+        raise ValueError(f"price {item['price']!r} is in {written} but the row's currency is {stated}")
+    item.pop("price", None)
+    item.pop("currency", None)
+    if price is not None:
+        item["price"] = price
+    if stated or written:
+        item["currency"] = stated or written
 
 
 def clean_attributes(attributes) -> dict:

@@ -46,13 +46,6 @@ ATTRIBUTE_ALIASES = {
 
 MAP_EXAMPLE = "--map title=Name,price=Price,brand=Maker"
 
-_CURRENCY_SYMBOLS = {"€": "EUR", "$": "USD", "£": "GBP", "¥": "JPY"}
-# "€1,250.00", "1 250 EUR", "CHF 980": a price with its currency written next to it.
-_PRICE_WITH_CURRENCY = re.compile(
-    r"^\s*(?P<pre>[€$£¥]|[A-Z]{3})?\s*(?P<number>\d[\d,]*(?:\.\d+)?)\s*(?P<post>[€$£¥]|[A-Z]{3})?\s*$"
-)
-
-
 # ----------------------------------------------------------------------------------------------
 # The mapping
 
@@ -266,17 +259,6 @@ def _attribute_value(key: str, value):
     return value
 
 
-def _split_currency(item: dict) -> None:
-    """Move a currency written into the price ("€1,250") into `currency`, unless one is stated."""
-    price = item.get("price")
-    match = _PRICE_WITH_CURRENCY.match(price) if isinstance(price, str) else None
-    if not match or not (match["pre"] or match["post"]) or (match["pre"] and match["post"]):
-        return
-    item["price"] = match["number"]
-    symbol = match["pre"] or match["post"]
-    item.setdefault("currency", _CURRENCY_SYMBOLS.get(symbol, symbol))
-
-
 def _to_item(row: dict, plan: list[tuple[str, str]], make_id: bool) -> dict:
     """One table row as an item row, not yet checked. Raises ValueError for a bad row."""
     item: dict = {}
@@ -294,7 +276,6 @@ def _to_item(row: dict, plan: list[tuple[str, str]], make_id: bool) -> dict:
             item[target] = value
         else:
             attributes[target] = _attribute_value(target, value)
-    _split_currency(item)
     if make_id:
         title, brand = (item.get(k) if isinstance(item.get(k), str) else "" for k in ("title", "brand"))
         item["item_id"] = stable_id(title, brand)

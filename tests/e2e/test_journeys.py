@@ -84,7 +84,7 @@ def test_client_asks_the_seed_request_and_gets_a_shortlist(server, page):
     cards = page.locator("#cards .card")
     assert 3 <= cards.count() <= 5
     first = cards.first.inner_text()
-    assert "EUR" in first and first.strip()
+    assert "€" in first and first.strip()  # the demo world is priced in EUR
     assert "Shortlist #" in page.inner_text("#chat-status")
     page.click("#why-toggle button, #why-toggle .label-wrap")
     page.wait_for_selector("#why .step, #why p")

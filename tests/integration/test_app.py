@@ -49,3 +49,22 @@ def test_search_handler_turns_bad_input_into_messages(settings):
 def test_search_before_any_import_says_what_to_do(settings):
     rows, status = on_search("a bag", "", None)
     assert rows == [] and "concierge seed-demo" in status
+
+
+def test_prices_are_shown_in_the_catalogues_currency(settings):
+    """Issue 16: the pages printed "EUR" whatever the catalogue's currency."""
+    from app.main import catalogue_heading
+    from app.ui_common import cards_html
+    from backend.importer import active_index
+
+    bundle = small_bundle()
+    bundle.manifest["currency"] = "GBP"  # the items state none: they take the bundle's
+    import_bundle(bundle, progress=False)
+    assert active_index().get(["i-scarf"])[0]["currency"] == "GBP"
+    stats, label = catalogue_heading()
+    assert "£420 – £7\\,800" in stats and "EUR" not in stats
+    assert label["label"] == "Max price (GBP)"
+    rows, _ = on_search("silk scarf with lemons", "", None)
+    assert rows[0][:1] + rows[0][4:5] == ["i-scarf", "£420"]
+    # a shortlist's items do not carry their currency: the card shows the catalogue's
+    assert '<span class="price">£420</span>' in cards_html([{"item_id": "i-scarf", "title": "Scarf", "price": 420.0}])

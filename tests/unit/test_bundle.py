@@ -194,8 +194,18 @@ def test_a_broken_manifest_is_reported_and_the_rows_still_read(bundle_dir):
 
 @pytest.mark.parametrize("text, price", [("1,250.00", 1250.0), ("12,50", 12.5), ("980", 980.0), (" 7 ", 7.0),
                                          ("2.400,00", 2400.0), ("1.250.000", 1250000.0), ("€ 1 250", 1250.0),
-                                         ("2400 EUR", 2400.0), ("1,250", 1250.0)])
+                                         ("2400 EUR", 2400.0), ("1,250", 1250.0), ("0.500", 0.5), ("35.0", 35.0)])
 def test_prices_written_as_text_are_read_as_people_mean_them(text, price):
-    from catalog.bundle import parse_price
+    from catalog.prices import read_price
 
-    assert parse_price(text) == price
+    assert read_price(text)[0] == price
+
+
+def test_a_price_written_with_its_currency_gives_the_item_its_currency(bundle_dir):
+    """Issue 16: "1.250 €" was read as 1.25, and the currency of "2.400,00 €" was lost."""
+    append(bundle_dir / "items.jsonl", item_line(item_id="i-a", price="1.250 €") + item_line(item_id="i-b",
+           price="2.400,00 €", currency="eur") + item_line(item_id="i-c", price="US$ 1,200", currency="GBP"))
+    bundle, report = read_bundle(bundle_dir)
+    assert [(i["price"], i["currency"]) for i in bundle.items[4:]] == [(1250.0, "EUR"), (2400.0, "EUR")]
+    assert [str(p) for p in report.problems] == [
+        "items.jsonl:7: price 'US$ 1,200' is in USD but the row's currency is GBP"]

@@ -155,6 +155,31 @@ def test_price_with_a_currency_symbol(tmp_path):
     assert [(i["price"], i["currency"]) for i in bundle.items] == [(1250.0, "EUR"), (980.0, "CHF")]
 
 
+@pytest.mark.parametrize("price, expected", [
+    ("1.250 €", (1250.0, "EUR")),  # issue 16: read as 1.25
+    ("1 250 EUR", (1250.0, "EUR")),  # issue 16: the currency was lost
+    ("2.400,00 €", (2400.0, "EUR")),  # issue 16: the currency was lost
+    ("US$ 1,200", (1200.0, "USD")),  # issue 16: refused
+    ("1\u202f250,50 €", (1250.5, "EUR")), ("£58", (58.0, "GBP")), ("¥12,000", (12000.0, "JPY")),
+    ("CHF 1'250.00", (1250.0, "CHF")), ("1.250,- €", (1250.0, "EUR")), ("A$ 300", (300.0, "AUD")),
+])
+def test_prices_as_retailers_write_them_keep_their_currency(tmp_path, price, expected):
+    path = write(tmp_path, "shop.csv", f'title;price\nBelt;"{price}"\n')
+    bundle, report = read_table(path)
+    assert report.ok, report.to_text()
+    assert (bundle.items[0]["price"], bundle.items[0].get("currency")) == expected
+
+
+@pytest.mark.parametrize("price, reason", [
+    ("€ -5", "price must not be negative, got '€ -5'"), ("12 or 13", "price must be a number, got '12 or 13'"),
+    ("£1.5k", "price must be a number, got '£1.5k'"), ("EUR", "price must be a number, got 'EUR'"),
+])
+def test_what_is_not_one_price_is_reported(tmp_path, price, reason):
+    path = write(tmp_path, "shop.csv", f'title;price\nBelt;"{price}"\nScarf;200\n')
+    bundle, report = read_table(path)
+    assert problems(report) == [f"shop.csv:2: {reason}"] and len(bundle.items) == 1
+
+
 def test_imported_bundle_round_trips_through_the_bundle_format(tmp_path):
     path = write(tmp_path, "shop.csv", "title,price,material\nCashmere stole,700,cashmere\n")
     bundle, _ = read_table(path)
