@@ -84,6 +84,13 @@ def price_text(price, currency: str | None = None) -> str:
     return format_price(price, currency)
 
 
+def attribute_text(value) -> str:
+    """An attribute value as a page shows it: true and false as "yes" and "no", anything else as written."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
 def price_range(stats: dict) -> str:
     """The catalogue's cheapest and dearest price in its currency ("€95 – €7,800"), from `catalogue_stats`."""
     if stats.get("price_min") is None:
@@ -103,7 +110,9 @@ def cards_html(items: list[dict]) -> str:
         for key in ATTRIBUTE_KEYS:
             value = attrs.get(key)
             if value:
-                facts.append(f"<li>{esc(key)}: {esc(', '.join(value) if isinstance(value, list) else value)}</li>")
+                values = value if isinstance(value, list) else [value]
+                facts.append(f"<li>{esc(key)}: {esc(', '.join(map(attribute_text, values)))}</li>")
+        facts += [f"<li>{esc(str(key).replace('_', ' '))}: yes</li>" for key, value in attrs.items() if value is True]
         cards.append(
             f'<div class="card" data-item="{esc(item["item_id"])}"><span class="price">'
             f'{esc(price_text(item.get("price"), item.get("currency")))}'

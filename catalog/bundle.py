@@ -278,7 +278,9 @@ def _clean_price(item: dict) -> None:
 
 
 def clean_attributes(attributes) -> dict:
-    """Check an item's attributes: an object of strings, numbers or lists of them, within the limits."""
+    """Check an item's attributes: an object of strings, numbers, true / false, or lists of them, within the
+    limits. A boolean stays one (`"fragrance_free": true`): the graph reads it as `fragrance_free=true`, the
+    embedded text as "fragrance free", the pages as "yes"."""
     if not isinstance(attributes, dict):
         raise ValueError(f"attributes must be an object, got {type(attributes).__name__}")
     if len(attributes) > MAX_ATTRIBUTES:
@@ -286,8 +288,8 @@ def clean_attributes(attributes) -> dict:
     for key, value in attributes.items():
         _within(str(key), MAX_ATTRIBUTE_KEY_CHARS, f"attribute name {_shown(str(key))}")
         values = value if isinstance(value, list) else [value]
-        if not all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in values):
-            raise ValueError(f"attribute {key!r} must be a string, a number or a list of strings")
+        if not all(isinstance(v, (str, int, float, bool)) for v in values):
+            raise ValueError(f"attribute {key!r} must be a string, a number, true or false, or a list of them")
         if len(values) > MAX_ATTRIBUTE_VALUES:
             raise ValueError(f"attribute {key!r} has {len(values):,} values; the limit is {MAX_ATTRIBUTE_VALUES}")
         for v in values:

@@ -115,6 +115,29 @@ def test_client_and_query_fields_have_limits_too(bundle_dir):
     ]
 
 
+def test_boolean_attributes_are_kept_and_read(bundle_dir):
+    """Issue 16: `"fragrance_free": true` was refused; real catalogues have such flags."""
+    from backend.graphs import attribute_nodes
+    from backend.index import item_document
+
+    append(bundle_dir / "items.jsonl", item_line(attributes={"fragrance_free": True, "vegan": False,
+                                                              "claims": ["clean", True]}))
+    bundle, report = read_bundle(bundle_dir)
+    assert report.ok, report.to_text()
+    item = bundle.items[-1]
+    assert item["attributes"] == {"fragrance_free": True, "vegan": False, "claims": ["clean", True]}
+    assert {"fragrance_free=true", "vegan=false"} <= {node for _, node in attribute_nodes(item)}
+    assert "fragrance_free: fragrance free" in item_document(item)
+
+
+def test_cards_show_a_true_flag_as_yes():
+    from app.ui_common import cards_html
+
+    html = cards_html([{"item_id": "i-1", "title": "Balm", "price": None, "rank": 1,
+                        "attributes": {"fragrance_free": True, "vegan": False, "colour": ["pink", True]}}])
+    assert "<li>fragrance free: yes</li>" in html and "<li>colour: pink, yes</li>" in html and "vegan" not in html
+
+
 def test_non_utf8_line_is_reported_with_its_byte(bundle_dir):
     append(bundle_dir / "items.jsonl", item_line(title="Caf\u00e9").encode("latin-1"))
     _, report = read_bundle(bundle_dir)
