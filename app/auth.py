@@ -8,6 +8,10 @@
   the account for good (re-enabling an account does not bring its old cookies back).
 - `LoginLimiter` refuses sign-in for a while after too many wrong passwords for one username from
   one address (longer each time), or from one address whatever the usernames.
+- The sign-in form carries a token against cross-site request forgery (a signed double submit): the
+  browser holds a random nonce in a cookie of its own, the form a token that signs that nonce; a post
+  whose token is missing, forged, older than `LOGIN_FORM_S` or not for the cookie's nonce is refused
+  before the password is looked at, so another site cannot sign a visitor in to an account of its own.
 - `Actor` is the signed-in account as the handlers see it; `require` raises `AccessDenied` (a
   `ConciergeError`) when the role is wrong.
 """
@@ -23,7 +27,7 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 from sqlmodel import select, update
 
 from backend.settings import Settings, get_settings
@@ -32,6 +36,9 @@ from backend.tables import ROLES, Account, AuditLog, Client
 from catalog.errors import ConciergeError
 
 COOKIE = "concierge_session"
+LOGIN_COOKIE = "concierge_login"  # the sign-in form's nonce (see `login_token`)
+LOGIN_FORM_S = 2 * 3600  # how long a sign-in form may be posted after it was shown
+_NONCE = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32)
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,62}$")
 MIN_PASSWORD = 8
 _hasher = PasswordHasher()
@@ -44,6 +51,10 @@ class AccessDenied(ConciergeError):
 
 class NotSignedIn(ConciergeError):
     """No valid session: never signed in, signed out, expired, or the account was changed."""
+
+
+class FormRefused(ConciergeError):
+    """A sign-in post without a valid token of this site's sign-in form (forged, expired, or from elsewhere)."""
 
 
 @dataclass(frozen=True)
@@ -377,6 +388,38 @@ def read_session(token: str | None, settings: Settings | None = None, now: float
     if data.get("ep") != account.session_epoch:
         raise NotSignedIn("your session has ended (signed out); please sign in again")
     return Actor.of(account)
+
+
+def login_nonce(current: str | None) -> str:
+    """The browser's sign-in nonce: the one its cookie already holds (so several open forms all stay valid), or
+    a new random one."""
+    return current if current and _NONCE.match(current) else secrets.token_urlsafe(32)
+
+
+def _form_serializer(settings: Settings | None = None) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key(settings), salt="concierge-login-form")
+
+
+def login_token(nonce: str, settings: Settings | None = None) -> str:
+    """The token the sign-in form carries: `nonce` signed with the server's key and the time."""
+    return _form_serializer(settings).dumps(nonce)
+
+
+def check_login_token(token: str | None, nonce: str | None, settings: Settings | None = None) -> None:
+    """Accept a sign-in post only with a token this server signed for the nonce in the browser's cookie.
+
+    Raises:
+        `FormRefused`: no token or no nonce, a forged or expired token, or a token for another nonce.
+    """
+    refused = FormRefused("this sign-in form has expired or did not come from this site; please sign in again")
+    if not token or not nonce or not _NONCE.match(nonce):
+        raise refused
+    try:
+        signed = _form_serializer(settings).loads(token, max_age=LOGIN_FORM_S)
+    except BadSignature:  # SignatureExpired included
+        raise refused from None
+    if not isinstance(signed, str) or not secrets.compare_digest(signed, nonce):
+        raise refused
 
 
 def sign_out(token: str | None, settings: Settings | None = None) -> bool:

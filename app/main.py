@@ -1,6 +1,7 @@
 """The web app: a FastAPI root with the sign-in page, a health check, and one Gradio UI per role.
 
-    /login              plain HTML form; a signed session cookie (app/auth.py)
+    /login              plain HTML form with a token against cross-site forgery; a signed session cookie
+                        (app/auth.py)
     /logout             POST ends the session on the server; GET shows a page whose button posts
     /client/            the client's chat                     (clients)
     /associate/         the review console                    (associates, admins)
@@ -31,8 +32,9 @@ from gradio.route_utils import FnIndexInferError
 from starlette.routing import Mount
 
 from app.admission import Admission, Busy
-from app.auth import (COOKIE, AccessDenied, LoginLimiter, NotSignedIn, authenticate, issue_session, read_session,
-                      require, sign_out)
+from app.auth import (COOKIE, LOGIN_COOKIE, LOGIN_FORM_S, AccessDenied, FormRefused, LoginLimiter, NotSignedIn,
+                      authenticate, check_login_token, issue_session, login_nonce, login_token, read_session, require,
+                      sign_out)
 from backend.catalogue import catalogue_stats, category_choices, search_catalogue
 from catalog.errors import ConciergeError
 
@@ -137,14 +139,25 @@ font-size:1em;background:#3b2f1e;color:#fff;border:0;border-radius:6px;cursor:po
                         headers=SECURITY_HEADERS)  # also on the error page, which is sent outside the middleware
 
 
-def _login_form(error: str = "", next_path: str = "", username: str = "", status: int = 200) -> HTMLResponse:
+def _login_form(request: Request, error: str = "", next_path: str = "", username: str = "",
+                status: int = 200) -> HTMLResponse:
+    """The sign-in page; its form carries a token for the browser's sign-in nonce (set or renewed here)."""
+    from backend.settings import get_settings
+
+    settings = get_settings()
+    nonce = login_nonce(request.cookies.get(LOGIN_COOKIE))
     message = f'<p class="error" id="login-error">{html.escape(error)}</p>' if error else ""
-    return _page("Concierge — sign in", f"""<h1>Concierge</h1>{message}
+    response = _page("Concierge — sign in", f"""<h1>Concierge</h1>{message}
 <form method="post" action="/login"><input type="hidden" name="next" value="{html.escape(next_path)}">
+<input type="hidden" name="csrf_token" value="{html.escape(login_token(nonce, settings))}">
 <label for="username">Username</label><input id="username" name="username" autocomplete="username"
  value="{html.escape(username)}" autofocus>
 <label for="password">Password</label><input id="password" name="password" type="password"
  autocomplete="current-password"><button type="submit" id="sign-in">Sign in</button></form>""", status)
+    response.set_cookie(LOGIN_COOKIE, nonce, max_age=LOGIN_FORM_S, httponly=True, samesite="strict",
+                        secure=settings.cookie_secure, path="/login")
+    response.headers["cache-control"] = "no-store"
+    return response
 
 
 def _safe_next(path: str | None, role: str) -> str:
@@ -243,8 +256,8 @@ class RoleGate:
             text = f"This page is for {' and '.join(r + 's' for r in roles)}; you are signed in as " \
                    f"{actor.username} ({actor.role})."
             response = _page("Concierge — not allowed", f'<h1>Not allowed</h1><p id="denied">{html.escape(text)}</p>'
-                             f'<p><a href="{HOME[actor.role]}">Go to your page</a> · <a href="/logout">Sign out</a>'
-                             f'</p>', 403) if page else JSONResponse({"error": text}, status_code=403)
+                             f'<p><a href="{HOME[actor.role]}">Go to your page</a></p><form method="post" action="/logout">'
+                             f'<button type="submit" id="sign-out">Sign out</button></form>', 403) if page else JSONResponse({"error": text}, status_code=403)
             return await self._send(response, scope, receive, send)
         refusal = self._upload_refusal(prefix, path, request)
         if refusal is not None:
@@ -380,16 +393,20 @@ def create_app(limiter: LoginLimiter | None = None, admission: Admission | None 
             actor = read_session(request.cookies.get(COOKIE))
             return RedirectResponse(_safe_next(next, actor.role), status_code=303)
         except ConciergeError:
-            return _login_form(next_path=next)
+            return _login_form(request, next_path=next)
 
     @api.post("/login", include_in_schema=False)
-    def login(request: Request, username: str = Form(""), password: str = Form(""), next: str = Form("")):  # noqa: A002
+    def login(request: Request, username: str = Form(""), password: str = Form(""), next: str = Form(""),  # noqa: A002
+              csrf_token: str = Form("")):
         address = request.client.host if request.client else "?"
         try:
+            check_login_token(csrf_token, request.cookies.get(LOGIN_COOKIE), settings)  # before any password
             account = authenticate(username, password, address, limiter)
+        except FormRefused as exc:
+            return _login_form(request, str(exc).capitalize() + ".", next, username, 403)
         except ConciergeError as exc:
             status = 429 if "too many" in str(exc) else 401
-            return _login_form(str(exc).capitalize() + ".", next, username, status)
+            return _login_form(request, str(exc).capitalize() + ".", next, username, status)
         response = RedirectResponse(_safe_next(next, account.role), status_code=303)
         response.set_cookie(COOKIE, issue_session(account, settings), max_age=int(settings.session_hours * 3600),
                             httponly=True, samesite="lax", secure=settings.cookie_secure, path="/")

@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import signal
 import socket
 import subprocess
@@ -108,6 +109,13 @@ def setup_accounts(plan: list[dict]) -> None:
             create_account(entry["username"], "client", PASSWORD, client_id=entry["client_id"])
 
 
+def sign_in(http: httpx.Client, username: str) -> None:
+    """Sign in as the browser's form does: the page first (its token, and the nonce cookie `http` keeps)."""
+    page = http.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    http.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token[1] if token else ""})
+
+
 def run_session(url: str, entry: dict, requests: int, deadline: float, records: list, lock: threading.Lock) -> None:
     """Sign in, then ask `requests` times (first the query, then follow-ups in its conversation)."""
 
@@ -117,7 +125,7 @@ def run_session(url: str, entry: dict, requests: int, deadline: float, records: 
 
     with httpx.Client(base_url=url, timeout=60) as http:
         try:
-            http.post("/login", data={"username": entry["username"], "password": PASSWORD})
+            sign_in(http, entry["username"])
         except httpx.HTTPError as exc:
             record(ok=False, error=f"sign-in: {type(exc).__name__}: {exc}")
             return
@@ -230,7 +238,7 @@ def stop_server(server: subprocess.Popen) -> None:
 def warm_up(url: str, entry: dict) -> None:
     """One shortlist before timing, so the first session does not pay for loading the model."""
     with httpx.Client(base_url=url, timeout=300) as http:
-        http.post("/login", data={"username": entry["username"], "password": PASSWORD})
+        sign_in(http, entry["username"])
         response = http.post("/api/client/ask", json={"text": entry["text"]})
         if response.status_code != 200:
             raise SystemExit(f"warm-up request failed: HTTP {response.status_code}: {response.text[:300]}")

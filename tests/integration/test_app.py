@@ -5,7 +5,7 @@ import pytest
 
 from app.main import create_app, on_search
 from backend.importer import import_bundle
-from tests.fixtures.servers import serving
+from tests.fixtures.servers import serving, sign_in
 from tests.fixtures.small import small_bundle
 
 pytestmark = pytest.mark.integration
@@ -25,7 +25,7 @@ def test_server_answers_health_page_and_search(server):
     page = httpx.get(f"{server}/", follow_redirects=True)
     assert page.status_code == 200 and "Sign in" in page.text  # everything else needs a session
     create_account("ann", "associate", "a long password")
-    signed_in = httpx.post(f"{server}/login", data={"username": "ann", "password": "a long password"})
+    signed_in = sign_in(server, "ann", "a long password")
     cookie = signed_in.cookies[COOKIE]
 
     from gradio_client import Client

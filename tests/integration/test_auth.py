@@ -4,14 +4,14 @@ import io
 import zipfile
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import func, select
 
 from app import handlers
-from app.auth import (COOKIE, AccessDenied, Actor, LoginLimiter, NotSignedIn, authenticate, create_account,
-                      issue_session, read_session, seed_demo_accounts, set_active, set_password)
+from app.auth import (COOKIE, LOGIN_COOKIE, AccessDenied, Actor, LoginLimiter, NotSignedIn, authenticate,
+                      create_account, issue_session, login_token, read_session, seed_demo_accounts, set_active,
+                      set_password)
 from backend import service
 from backend.importer import import_bundle
 from backend.store import session
@@ -19,6 +19,7 @@ from backend.tables import (Account, AuditLog, CatalogVersion, Client, ClientNot
                             ReasoningStep, Shortlist, ShortlistItem)
 from catalog.archive import MAX_ZIP_MEMBERS
 from catalog.errors import ConciergeError
+from tests.fixtures.servers import login_form, sign_in
 from tests.fixtures.small import small_bundle
 
 pytestmark = pytest.mark.integration
@@ -337,10 +338,11 @@ def test_the_gate_signs_in_redirects_and_refuses_over_http(world, settings):
         page = web.get("/client/")
         assert page.status_code == 303 and page.headers["location"] == "/login?next=/client/"
         assert web.post("/associate/gradio_api/info").status_code == 401
-        wrong = web.post("/login", data={"username": "ada", "password": "nope-nope"})
+        form = login_form(web)  # the sign-in page's token (and its nonce cookie, kept by `web`)
+        wrong = web.post("/login", data={"username": "ada", "password": "nope-nope", **form})
         assert wrong.status_code == 401 and "Wrong username or password." in wrong.text
         assert "Traceback" not in wrong.text and COOKIE not in wrong.headers.get("set-cookie", "")
-        ok = web.post("/login", data={"username": "ada", "password": PASSWORD, "next": "/admin/"})
+        ok = web.post("/login", data={"username": "ada", "password": PASSWORD, "next": "/admin/", **form})
         assert ok.status_code == 303 and ok.headers["location"] == "/client/"  # no admin page for a client
         assert "httponly" in ok.headers["set-cookie"].lower()
         assert web.get("/client/").status_code == 200
@@ -356,9 +358,10 @@ def test_the_gate_signs_in_redirects_and_refuses_over_http(world, settings):
         web.cookies.set(COOKIE, issue_session(ada, settings, now=0.0))  # expired long ago
         assert web.get("/client/").status_code == 303
         web.cookies.clear()
+        form = login_form(web)
         for _ in range(3):
-            web.post("/login", data={"username": "bo", "password": "nope-nope"})
-        locked = web.post("/login", data={"username": "bo", "password": PASSWORD})
+            web.post("/login", data={"username": "bo", "password": "nope-nope", **form})
+        locked = web.post("/login", data={"username": "bo", "password": PASSWORD, **form})
         assert locked.status_code == 429 and "Too many wrong passwords" in locked.text
 
 
@@ -410,7 +413,7 @@ def test_accounts_command_creates_lists_and_resets(settings, capsys):
 
 def _signed_in(web, username: str) -> str:
     web.cookies.clear()
-    response = web.post("/login", data={"username": username, "password": PASSWORD})
+    response = web.post("/login", data={"username": username, "password": PASSWORD, **login_form(web)})
     assert response.status_code == 303
     return response.cookies[COOKIE]
 
@@ -476,7 +479,7 @@ def test_the_associate_console_shows_a_clients_markdown_as_text_through_the_grad
     handlers.add_client_note(world["ann"], "c-1", "<img src=x onerror=alert(1)> **loud** [x](javascript:alert(1))")
     handlers.judge_item(world["ann"], shortlist, "i-tote", "reject", "see ![p](http://127.0.0.1:9/p.png)")
     with serving(create_app(limiter=LoginLimiter(3, 300))) as url:
-        cookie = httpx.post(f"{url}/login", data={"username": "ann", "password": PASSWORD}).cookies[COOKIE]
+        cookie = sign_in(url, "ann", PASSWORD).cookies[COOKIE]
         client = GradioClient(url + "/associate/", verbose=False, headers={"Cookie": f"{COOKIE}={cookie}"})
         profile, _, request, *_, feedback, status = client.predict(shortlist, api_name="/open_shortlist")
     assert status == ""
@@ -509,7 +512,7 @@ def test_huge_and_odd_ids_get_a_clear_message_through_the_gradio_api(world):
 
     with serving(create_app(limiter=LoginLimiter(3, 300))) as url:
         def client(page, username):
-            cookie = httpx.post(f"{url}/login", data={"username": username, "password": PASSWORD}).cookies[COOKIE]
+            cookie = sign_in(url, username, PASSWORD).cookies[COOKIE]
             return GradioClient(f"{url}/{page}/", verbose=False, headers={"Cookie": f"{COOKIE}={cookie}"})
 
         associate, admin = client("associate", "ann"), client("admin", "root")
@@ -548,7 +551,7 @@ def test_the_catalogue_import_reads_only_files_uploaded_to_the_admin_page(world,
     planted.write_text("title,price\nPLANTED-ROW-43 silk scarf,420\n")
     versions = count(CatalogVersion)
     with serving(create_app(limiter=LoginLimiter(3, 300))) as url:
-        cookies = {COOKIE: httpx.post(f"{url}/login", data={"username": "root", "password": PASSWORD}).cookies[COOKIE]}
+        cookies = {COOKIE: sign_in(url, "root", PASSWORD).cookies[COOKIE]}
         for path in (str(secret), f"{get_upload_folder()}/../../{secret}", str(planted)):
             status, event, payload = gradio_call(f"{url}/admin", "import_catalogue",
                                                  [{"path": path, "meta": {"_type": "gradio.FileData"}}, ""], cookies)
@@ -618,6 +621,43 @@ def test_a_damaged_zip_or_an_empty_table_says_why_and_every_refusal_is_audited(w
     assert all(r.actor_id == root.id and r.detail["reason"] for r in rejected)
 
 
+def test_the_sign_in_form_refuses_a_post_that_did_not_come_from_it(world, monkeypatch):
+    """Issue 16, D11: the sign-in form had no CSRF token: any site could post it and sign a visitor in to an
+    account of its choosing."""
+    from app import auth
+    from app.main import create_app
+
+    credentials = {"username": "ada", "password": PASSWORD}
+    with TestClient(create_app(limiter=LoginLimiter(3, 300)), follow_redirects=False) as web:
+        page = web.get("/login")
+        flags = page.headers["set-cookie"].lower()
+        assert LOGIN_COOKIE in flags and "httponly" in flags and "samesite=strict" in flags and "path=/login" in flags
+        assert page.headers["cache-control"] == "no-store"
+        form = login_form(web)  # a second open form: the same nonce, so the first one stays valid too
+        nonce = web.cookies[LOGIN_COOKIE]
+        another = login_token("n" * 43)
+        forged = auth.URLSafeTimedSerializer("not-the-key", salt="concierge-login-form").dumps(nonce)
+        for what, fields, cookie in (("a cross-site post: no token, no cookie", {}, None),
+                                     ("no token", {}, nonce), ("an empty token", {"csrf_token": ""}, nonce),
+                                     ("a token for another nonce", {"csrf_token": another}, nonce),
+                                     ("a token signed with another key", {"csrf_token": forged}, nonce),
+                                     ("the right token without its cookie", form, None),
+                                     ("the right token, another cookie", form, "m" * 43)):
+            web.cookies.clear()
+            if cookie:
+                web.cookies.set(LOGIN_COOKIE, cookie, path="/login")
+            refused = web.post("/login", data={**credentials, **fields})
+            assert refused.status_code == 403, what
+            assert "did not come from this site" in refused.text and COOKIE not in refused.cookies, what
+        web.cookies.clear()
+        web.cookies.set(LOGIN_COOKIE, nonce, path="/login")
+        monkeypatch.setattr(auth, "LOGIN_FORM_S", -1)
+        assert web.post("/login", data={**credentials, **form}).status_code == 403  # an expired form
+        monkeypatch.undo()
+        ok = web.post("/login", data={**credentials, **form})  # 8 refusals counted no wrong password (limit 3)
+        assert ok.status_code == 303 and ok.cookies[COOKIE]
+
+
 def test_no_page_can_be_framed_and_unknown_gradio_endpoints_get_a_json_404(world):
     """Issue 16, D11: no X-Frame-Options / frame-ancestors anywhere; an unknown api_name or fn_index was a
     plain-text 500."""
@@ -625,7 +665,8 @@ def test_no_page_can_be_framed_and_unknown_gradio_endpoints_get_a_json_404(world
 
     with TestClient(create_app(limiter=LoginLimiter(3, 300)), follow_redirects=False) as web:
         seen = [web.get("/healthz"), web.get("/login"), web.get("/client/"), web.post("/api/client/ask", json={}),
-                web.post("/login", data={"username": "root", "password": "wrong-wrong"})]
+                web.post("/login", data={"username": "root", "password": "wrong-wrong", **login_form(web)}),
+                web.post("/login", data={"username": "root", "password": PASSWORD})]
         _with(web, _signed_in(web, "root"))
         seen += [web.get("/admin/"), web.get("/admin/gradio_api/info"), web.get("/client/"), web.get("/nowhere"),
                  web.post("/client/gradio_api/upload", files={"files": ("a.csv", b"x")})]

@@ -16,7 +16,7 @@ from app.main import create_app
 from backend.service import ShortlistResult
 from backend.store import session
 from backend.tables import Client, Conversation
-from tests.fixtures.servers import free_port
+from tests.fixtures.servers import free_port, sign_in
 
 pytestmark = pytest.mark.integration
 PASSWORD = "a long password"
@@ -57,7 +57,7 @@ def server(settings, monkeypatch):
 
 
 def cookie(url: str, username: str) -> dict:
-    response = httpx.post(f"{url}/login", data={"username": username, "password": PASSWORD})
+    response = sign_in(url, username, PASSWORD)
     return {COOKIE: response.cookies[COOKIE]}
 
 

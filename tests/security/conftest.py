@@ -19,7 +19,7 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
-from tests.fixtures.servers import gradio_call, serving
+from tests.fixtures.servers import gradio_call, serving, sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
 WRITE_DOCS = os.environ.get("CONCIERGE_SECURITY_WRITE_DOCS") == "1"
@@ -30,7 +30,7 @@ ACCOUNTS = {  # username: (role, client profile)
 TRACEBACK_MARKERS = ("Traceback (most recent call last)", 'File "/', ".py\", line", "site-packages/")
 AREAS = {  # area: what it probes (the report's first column)
     "sign-in": "wrong and odd credentials, lock-out per (username, address) and per address, open redirects, "
-               "sign-out",
+               "forged sign-in posts (no, foreign, forged or expired form token), sign-out",
     "cookie tampering": "forged, re-signed, truncated, expired, disabled and signed-out session cookies on every "
                         "page's API",
     "role × endpoint": "every Gradio endpoint of every page (named, and every fn_index) with each role the page "
@@ -58,9 +58,11 @@ class Probe:
     responses: int = 0
     with_headers: int = 0  # plain HTTP answers, whose headers are checked too
 
-    def cookie(self, who: str | None) -> dict:
+    def cookie(self, who: str | dict | None) -> dict:
         if who is None:
             return {}
+        if isinstance(who, dict):
+            return who  # the cookies themselves
         return {"concierge_session": self.cookies.get(who, who)}  # a known account, or a raw token
 
     def http(self, method: str, path: str, who: str | None = None, **kw) -> httpx.Response:
@@ -183,7 +185,7 @@ def world(tmp_path_factory):
     with serving(create_app(limiter=LoginLimiter(5, 300))) as url:
         cookies = {}
         for name in ACCOUNTS:
-            response = httpx.post(f"{url}/login", data={"username": name, "password": PASSWORD})
+            response = sign_in(url, name, PASSWORD)
             cookies[name] = response.cookies["concierge_session"]
         set_active("dora", False)
         set_active("dora", True)  # re-enabled: her old cookie must stay dead

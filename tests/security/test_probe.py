@@ -8,12 +8,13 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import struct
 import zipfile
 from pathlib import Path
 
 import pytest
-from itsdangerous import URLSafeSerializer
+from itsdangerous import TimestampSigner, URLSafeSerializer, URLSafeTimedSerializer
 
 from tests.security.conftest import ACCOUNTS, PASSWORD
 
@@ -36,10 +37,21 @@ def _counts():
 # --- sign-in -----------------------------------------------------------------------------------
 
 def test_sign_in(world, probe):
+    from app.auth import secret_key
+
     area = "sign-in"
 
-    def login(username, password, address, **form):
-        return probe.http("POST", "/login", data={"username": username, "password": password, **form},
+    def form_of(address: str) -> tuple[dict, dict]:
+        """The sign-in page's token field, and the nonce cookie it comes with."""
+        page = probe.http("GET", "/login", headers={"X-Forwarded-For": address})
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        return {"csrf_token": token}, {"concierge_login": page.cookies["concierge_login"]}
+
+    def login(username, password, address, form=None, cookies=None, **fields):
+        if form is None:
+            form, cookies = form_of(address)
+        return probe.http("POST", "/login", cookies, data={"username": username, "password": password, **form,
+                                                           **fields},
                           headers={"X-Forwarded-For": address}, follow_redirects=False)
 
     wrong = [(name, "not the password") for name in ACCOUNTS] + [
@@ -69,6 +81,31 @@ def test_sign_in(world, probe):
                      and location.startswith("/") and not location.startswith(("//", "/\\"))
                      and "\n" not in location and (location.startswith("/client/") or location == "/client/"),
                      location)
+    form, nonce = form_of("10.6.0.1")
+    other_form, other_nonce = form_of("10.6.0.2")
+    assert nonce != other_nonce
+
+    class SignedIn1970(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return 0
+
+    def token(key: str, signer=TimestampSigner) -> dict:
+        serializer = URLSafeTimedSerializer(key, salt="concierge-login-form", signer=signer)
+        return {"csrf_token": serializer.dumps(nonce["concierge_login"])}
+
+    forged_posts = {  # what: (form fields, cookies)
+        "a cross-site post: no token, no nonce cookie": ({}, None), "a token without its cookie": (form, None),
+        "no token": ({}, nonce), "another browser's token": (other_form, nonce),
+        "a token signed with another key": (token("not-the-key"), nonce),
+        "a token of 1970": (token(secret_key(), SignedIn1970), nonce),
+        "a session token as the form token": ({"csrf_token": probe.cookies["ada"]}, nonce)}
+    for what, (fields, cookies) in forged_posts.items():
+        response = login("ada", PASSWORD, "10.6.0.1", fields, cookies)
+        probe.expect(area, f"sign-in post refused: {what} (D11)", response.status_code == 403
+                     and "concierge_session" not in response.headers.get("set-cookie", ""), response.status_code)
+    flags = probe.http("GET", "/login").headers.get("set-cookie", "").lower()
+    probe.expect(area, "the form's nonce cookie is HttpOnly, SameSite=Strict, for /login only",
+                 "httponly" in flags and "samesite=strict" in flags and "path=/login" in flags, flags)
     signed_in = login("eve", PASSWORD, "10.5.0.1")
     cookie = signed_in.cookies.get("concierge_session", "")
     flags = signed_in.headers.get("set-cookie", "").lower()
@@ -281,9 +318,9 @@ def test_error_pages_are_clean(world, probe):
         ("GET", "/catalogue/gradio_api/file=http://127.0.0.1:9/x.png", "ada", {}, {403, 404}),
         ("GET", "/login?next=" + "x" * 10_000, None, {}, {200}),
         ("POST", "/login", None, {"content": b"\xff" * 100,
-                                  "headers": {"Content-Type": "application/x-www-form-urlencoded"}}, {401, 400}),
+                                  "headers": {"Content-Type": "application/x-www-form-urlencoded"}}, {400, 403}),
         ("POST", "/login", None, {"content": b"--x\r\n", "headers": {"Content-Type": "multipart/form-data"}},
-         {400, 401, 422}),
+         {400, 403, 422}),
         ("GET", "/healthz", None, {}, {200}), ("HEAD", "/login", None, {}, {200, 405})]
     for method, path, who, extra, accepted in requests:
         response = probe.http(method, path, who, follow_redirects=False, **extra)
