@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from catalog.errors import ConciergeError
+from catalog.errors import ConciergeError, run_command
 
 def cmd_demo(args) -> int:
     from catalog.bundle import write_bundle
@@ -250,9 +250,9 @@ def _read_any(path: str, mapping: str | None):
     return read_bundle(target)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="concierge", description="Concierge: a reasoning recommendation "
-                                     "assistant for luxury retail.")
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Every subcommand of `concierge`, each with its handler as `func`."""
+    parser.description = "Concierge: a reasoning recommendation assistant for luxury retail."
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("demo", help="write the demo luxury world as a bundle")
@@ -308,55 +308,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--password", help="password to set (default: a random one, printed once)")
     p.set_defaults(func=cmd_accounts)
 
+    # Commands defined by their own modules (imported here: they load training code and the model stack).
+    from backend.openai_server import add_llm_server_arguments, main_llm_server
     from catalog.importers.movielens import add_movielens_arguments, main_movielens
+    from training.ablation import add_ablation_arguments, main_ablation
     from training.evaluate import add_eval_arguments, main_eval
     from training.probes.runner import add_probe_arguments, main_probes
-
-    p = sub.add_parser("eval", help="score systems on a bundle's queries (own scratch stores; "
-                       "JSON + Markdown + PNG under docs/results/)")
-    add_eval_arguments(p).set_defaults(func=main_eval)
-    from training.train import add_train_arguments, main_train
-
-    p = sub.add_parser("train", help="fine-tune the reasoner (stages traces, sft, rechead, grpo) into a run directory")
-    add_train_arguments(p).set_defaults(func=main_train)
-    p = sub.add_parser("probes", help="score a model on the instruction-following and knowledge probes")
-    add_probe_arguments(p).set_defaults(func=main_probes)
-    from training.ablation import add_ablation_arguments, main_ablation
-
-    p = sub.add_parser("ablation", help="the ReRec ablation: train every variant, evaluate and probe each, "
-                       "write docs/results/ablation.md (resumable)")
-    add_ablation_arguments(p).set_defaults(func=main_ablation)
-    from backend.openai_server import add_llm_server_arguments, main_llm_server
     from training.registry import add_versions_arguments
+    from training.train import add_train_arguments, main_train
     from training.worker import add_worker_arguments, main_worker
 
-    p = sub.add_parser("llm-server", help="serve the local model over an OpenAI-compatible API "
-                       "(what CONCIERGE_LLM_BACKEND=openai talks to when there is no vLLM)")
-    add_llm_server_arguments(p).set_defaults(func=main_llm_server)
-    p = sub.add_parser("worker", help="take training jobs from the store and run them, one at a time")
-    add_worker_arguments(p).set_defaults(func=main_worker)
-
-    p = sub.add_parser("versions", help="model versions: list, evaluate, probe, promote (gated), roll back")
-    add_versions_arguments(p)
-    p = sub.add_parser("movielens", help="write MovieLens-100k (from the recbole wheel) as a bundle")
-    add_movielens_arguments(p).set_defaults(func=main_movielens)
+    for name, helptext, add_command_arguments, handler in (
+        ("eval", "score systems on a bundle's queries (own scratch stores; JSON + Markdown + PNG under "
+         "docs/results/)", add_eval_arguments, main_eval),
+        ("train", "fine-tune the reasoner (stages traces, sft, rechead, grpo) into a run directory",
+         add_train_arguments, main_train),
+        ("probes", "score a model on the instruction-following and knowledge probes", add_probe_arguments,
+         main_probes),
+        ("ablation", "the ReRec ablation: train every variant, evaluate and probe each, write "
+         "docs/results/ablation.md (resumable)", add_ablation_arguments, main_ablation),
+        ("llm-server", "serve the local model over an OpenAI-compatible API (what CONCIERGE_LLM_BACKEND=openai "
+         "talks to when there is no vLLM)", add_llm_server_arguments, main_llm_server),
+        ("worker", "take training jobs from the store and run them, one at a time", add_worker_arguments,
+         main_worker),
+        ("versions", "model versions: list, evaluate, probe, promote (gated), roll back", add_versions_arguments,
+         None),  # its own subcommands set their handlers
+        ("movielens", "write MovieLens-100k (from the recbole wheel) as a bundle", add_movielens_arguments,
+         main_movielens),
+    ):
+        command = add_command_arguments(sub.add_parser(name, help=helptext))
+        if handler is not None:
+            command.set_defaults(func=handler)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach a model hub at run time
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-    args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except ConciergeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted; nothing half-written was kept", file=sys.stderr)
-        return 130
+    """The `concierge` console script."""
+    return run_command(add_arguments, lambda args: args.func(args), "concierge", argv)
 
 
 if __name__ == "__main__":

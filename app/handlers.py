@@ -73,30 +73,31 @@ def row_id(value, message: str) -> int | None:
     return number if 1 <= number <= MAX_ROW_ID else None
 
 
-def _shortlist_for(actor: Actor, shortlist_id) -> Shortlist:
-    shortlist_id = whole_number(shortlist_id, "choose a shortlist first (its number)")
+def _owned_row(actor: Actor, table, row, noun: str, name: str):
+    """The row of `table` (a shortlist or a conversation) with id `row`, when `actor` may see its client.
+
+    A row that does not exist and one of another client's give the same `AccessDenied` ("{name} is not
+    one of yours"): nothing to learn by probing ids.
+    """
+    number = whole_number(row, f"choose a {noun} first (its number)")
+    refusal = f"{name.format(number)} is not one of yours"
     with session() as s:
-        shortlist = s.get(Shortlist, shortlist_id) if row_id(shortlist_id, "") else None
-    if shortlist is None:
-        raise AccessDenied(f"shortlist #{shortlist_id} is not one of yours")
+        found = s.get(table, number) if row_id(number, "") else None
+    if found is None:
+        raise AccessDenied(refusal)
     try:
-        check_client_access(actor, shortlist.client_id)
+        check_client_access(actor, found.client_id)
     except AccessDenied:
-        raise AccessDenied(f"shortlist #{shortlist_id} is not one of yours") from None
-    return shortlist
+        raise AccessDenied(refusal) from None
+    return found
+
+
+def _shortlist_for(actor: Actor, shortlist_id) -> Shortlist:
+    return _owned_row(actor, Shortlist, shortlist_id, "shortlist", "shortlist #{}")
 
 
 def _conversation_for(actor: Actor, conversation_id) -> Conversation:
-    conversation_id = whole_number(conversation_id, "choose a conversation first (its number)")
-    with session() as s:
-        conversation = s.get(Conversation, conversation_id) if row_id(conversation_id, "") else None
-    if conversation is None:
-        raise AccessDenied(f"conversation {conversation_id} is not one of yours")
-    try:
-        check_client_access(actor, conversation.client_id)
-    except AccessDenied:
-        raise AccessDenied(f"conversation {conversation_id} is not one of yours") from None
-    return conversation
+    return _owned_row(actor, Conversation, conversation_id, "conversation", "conversation {}")
 
 
 def _catalogue_items() -> dict[str, dict]:

@@ -15,6 +15,16 @@ from PIL import Image  # noqa: E402
 from backend.graphs import top_preferences  # noqa: E402
 
 
+def figure_image(fig) -> Image.Image:
+    """A matplotlib figure as an RGB image (laid out, rendered to PNG in memory, then closed)."""
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    buffer.seek(0)
+    return Image.open(buffer).convert("RGB")
+
+
 def preference_picture(graph: nx.DiGraph, client_label: str, n: int = 10) -> Image.Image:
     """The client's strongest likes (green) and dislikes (red) around them; edge width = |weight|.
 
@@ -53,12 +63,7 @@ def preference_picture(graph: nx.DiGraph, client_label: str, n: int = 10) -> Ima
         nx.draw_networkx_labels(shown, pos, ax=ax, font_size=9, font_color="white", labels={centre: centre})
     ax.set_title("Preference graph: green = likes, red = avoids (width = strength)", fontsize=10)
     ax.axis("off")
-    buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    buffer.seek(0)
-    return Image.open(buffer).convert("RGB")
+    return figure_image(fig)
 
 
 CURVES = (("reward", "reward (ReRec, group mean)"), ("rerec/ndcg", "NDCG@k of the answers"),
@@ -88,9 +93,4 @@ def training_curves_picture(rows: list[dict]) -> Image.Image:
         ax.set_xlabel("step", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
-    buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    buffer.seek(0)
-    return Image.open(buffer).convert("RGB")
+    return figure_image(fig)

@@ -17,8 +17,9 @@ OFFLINE_ENVIRONMENT = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "GRAD
 
 
 def run_command(add_arguments, handler, prog: str, argv: list[str] | None = None) -> int:
-    """`python -m <module>` entry points: parse `argv` with the module's `add_arguments(parser)`, run
-    `handler(args)`, and turn a `ConciergeError` into its message on stderr and exit status 2."""
+    """Every command-line entry point (`concierge`, `python -m <module>`): parse `argv` with the module's
+    `add_arguments(parser)`, run `handler(args)`, and turn a `ConciergeError` into its message on stderr
+    and exit status 2 (Ctrl-C: a line and status 130), never a traceback."""
     import argparse
     import os
     import sys
@@ -31,3 +32,6 @@ def run_command(add_arguments, handler, prog: str, argv: list[str] | None = None
     except ConciergeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted; nothing half-written was kept", file=sys.stderr)
+        return 130

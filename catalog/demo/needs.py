@@ -26,7 +26,8 @@ from catalog.demo.houses import HOUSE_BY_NAME, HOUSES
 from catalog.demo.places import PLACES, implied_context
 from catalog.demo.relevance import TASTE_FLOOR, disliked, empty_facets, meets_need
 from catalog.demo.sampling import nice_budget
-from catalog.demo.vocab import CATEGORIES, CATEGORY_GROUPS, MATERIALS, SEASONS
+from catalog.demo.vocab import CATEGORIES, MATERIALS, SEASONS
+from catalog.derive import CATEGORY_GROUPS
 
 # ----------------------------------------------------------------------------------------------
 # The catalogue and the client, as the samplers see them

@@ -16,16 +16,6 @@ FORMALITY = ("casual", "smart-casual", "business", "formal", "black-tie")
 BRANDING = ("discreet", "moderate", "logo-forward")
 PALETTES = ("light", "bright", "neutral", "dark")
 PRICE_TIERS = ("accessible-luxury", "luxury", "haute")
-CATEGORY_GROUPS = (
-    "bags",
-    "shoes",
-    "silk",
-    "jewellery",
-    "watches",
-    "ready-to-wear",
-    "small-leather-goods",
-    "eyewear",
-)
 
 MONTHS = {
     "spring": ("March", "April", "May"),
@@ -223,7 +213,7 @@ TASTE_MATERIALS = (
 class Category:
     """A fine category a house can sell.
 
-    group: one of CATEGORY_GROUPS.
+    group: one of `catalog.derive.CATEGORY_GROUPS`.
     noun: the noun used in titles ("Shoulder Bag", "Loafers").
     phrase: how a client names one ("a shoulder bag", "a pair of loafers").
     price: base price in EUR for the `luxury` tier in the category's default material.
@@ -521,7 +511,7 @@ def categories_in(group: str) -> list[str]:
     """Fine categories of a group, in table order.
 
     Args:
-        group (`str`): a name from CATEGORY_GROUPS.
+        group (`str`): a name from `catalog.derive.CATEGORY_GROUPS`.
 
     Returns:
         `list[str]`: the fine categories whose group it is.

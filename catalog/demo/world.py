@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from catalog.bundle import Bundle
 from catalog.demo.clients import client_name, client_notes, make_taste, stated_preferences
 from catalog.demo.history import client_history
 from catalog.demo.houses import HOUSES
@@ -34,13 +35,9 @@ class DemoWorld:
     template_ids: dict[str, str] = field(default_factory=dict, repr=False)
 
     def counts(self) -> dict[str, int]:
-        """Rows per bundle file (what a manifest's `counts` holds)."""
-        return {
-            "items": len(self.items),
-            "clients": len(self.clients),
-            "interactions": len(self.interactions),
-            "queries": len(self.queries),
-        }
+        """Rows per bundle file (what a manifest's `counts` holds), as the world's bundle counts them."""
+        return Bundle(items=self.items, clients=self.clients, interactions=self.interactions,
+                      queries=self.queries).counts()
 
 
 def _stream(seed: int, stage: str) -> random.Random:

@@ -17,7 +17,8 @@ from catalog.demo.phrasing import POOLS, SEED_TEXT
 from catalog.demo.places import CLIMATE_SEASONS, implied_context
 from catalog.demo.queries import TYPE_SHARES
 from catalog.demo.relevance import disliked, judge, taste_score
-from catalog.demo.vocab import CATEGORIES, CATEGORY_GROUPS, FORMALITY, MATERIALS, OCCASIONS, PALETTE_OF
+from catalog.demo.vocab import CATEGORIES, FORMALITY, MATERIALS, OCCASIONS, PALETTE_OF
+from catalog.derive import CATEGORY_GROUPS
 from catalog.errors import ConciergeError
 
 SMALL = {"n_items": 200, "n_clients": 40, "n_queries": 150}
