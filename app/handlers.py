@@ -387,8 +387,13 @@ def add_client_note(actor: Actor, client_id: str, text: str, shortlist_id=None) 
 
 # --- admin -------------------------------------------------------------------------------------
 
-def import_upload(actor: Actor, path: str | None, mapping: str | None = None):
+def import_upload(actor: Actor, path: str | None, mapping: str | None = None,
+                  stage: Callable[[str], None] | None = None):
     """Import an uploaded catalogue: a bundle as .zip, or a .csv / .jsonl table with a column mapping.
+
+    Args:
+        stage (`callable`, *optional*): told what the import is doing now ("embedding and storing 1,204
+            items", ...), for a progress display; the importer's own tqdm bars count the items.
 
     Returns:
         `(ImportResult, ValidationReport)`
@@ -400,7 +405,7 @@ def import_upload(actor: Actor, path: str | None, mapping: str | None = None):
     require(actor, "admin")
     name = Path(path).name if path else ""
     try:
-        result, report = _import_file(path, mapping)
+        result, report = _import_file(path, mapping, stage or (lambda text: None))
     except Exception as exc:
         reason = str(exc) if isinstance(exc, ConciergeError) else "an error on our side (see the server log)"
         with session() as s:
@@ -414,7 +419,7 @@ def import_upload(actor: Actor, path: str | None, mapping: str | None = None):
     return result, report
 
 
-def _import_file(path: str | None, mapping: str | None):
+def _import_file(path: str | None, mapping: str | None, stage: Callable[[str], None]):
     """`import_upload`'s work: check the file, read it (unpacking a .zip), import it, prepare its ranker."""
     from backend.importer import import_bundle
     from backend.live import prepare_ranker
@@ -434,6 +439,7 @@ def _import_file(path: str | None, mapping: str | None):
                              f"{get_settings().max_upload_mb} MiB (CONCIERGE_MAX_UPLOAD_MB)")
     if size == 0:
         raise ConciergeError(f"{source.name} is empty")
+    stage(f"reading and checking {source.name}")
     if suffix == ".zip":
         if (mapping or "").strip():
             raise ConciergeError("a column mapping applies to a .csv or .jsonl file, not to a .zip bundle")
@@ -445,7 +451,9 @@ def _import_file(path: str | None, mapping: str | None):
             raise ConciergeError(f"{source.name} has no item rows (only a header?); nothing to import")
         raise ConciergeError(f"{source.name} has no valid item; every item row was refused:\n"
                              f"{report.to_text(limit=20)}")
+    stage(f"embedding and storing {len(bundle.items):,} items")
     result = import_bundle(bundle, report, progress=False)
+    stage("preparing the new version's ranker")
     prepare_ranker(bundle)
     return result, report
 

@@ -41,11 +41,13 @@ def uploaded_file(path, uploads: set[str]) -> str | None:
     return path
 
 
-def on_import(path, mapping, request: gr.Request, uploads: set[str] = frozenset()):
-    """Validate and import an upload; the report is shown whatever happens."""
+def on_import(path, mapping, request: gr.Request, uploads: set[str] = frozenset(), progress=None):
+    """Validate and import an upload; the report is shown whatever happens. `progress` (a `gr.Progress`) is told
+    each stage; with `track_tqdm=True` it also shows the importer's bars (embedding, storing) as they fill."""
     actor, error = attempt(actor_from, request)
     path, error = (None, error) if error else attempt(uploaded_file, path, uploads)
-    outcome, error = (None, error) if error else attempt(handlers.import_upload, actor, path, mapping)
+    stage = (lambda text: progress(None, desc=text)) if progress is not None else None
+    outcome, error = (None, error) if error else attempt(handlers.import_upload, actor, path, mapping, stage)
     if error:
         return f"{error}\n\nNothing was imported; the live catalogue is unchanged."
     result, report = outcome
@@ -279,8 +281,8 @@ def build_admin_ui() -> gr.Blocks:
         wire_training(on_refresh, refresh_outputs)
         page.load(on_refresh, None, refresh_outputs, api_name=False)
         refresh.click(on_refresh, None, refresh_outputs, api_name="refresh")
-        def import_catalogue(path, mapping, request: gr.Request):
-            return on_import(path, mapping, request, page.upload_file_set)
+        def import_catalogue(path, mapping, request: gr.Request, progress=gr.Progress(track_tqdm=True)):
+            return on_import(path, mapping, request, page.upload_file_set, progress)
 
         run.click(import_catalogue, [upload, mapping], [report], api_name="import_catalogue").then(
             on_refresh, None, refresh_outputs, api_name=False)

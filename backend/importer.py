@@ -73,7 +73,9 @@ def import_bundle(bundle: Bundle, report: ValidationReport | None = None, settin
         bundle (`Bundle`): the good rows (from `read_bundle` or `read_table`).
         report (`ValidationReport`, *optional*): the validation report; rows the store rejects
             (e.g. interactions of clients it does not know) are added to it.
-        progress (`bool`): show progress bars.
+        progress (`bool`): show progress bars on stderr. The bars (copying the live catalogue, embedding,
+            storing) are tqdm's, which a Gradio handler with `gr.Progress(track_tqdm=True)` shows on the page
+            whether or not they are drawn here.
 
     Returns:
         `ImportResult`: counts and timings.
@@ -140,7 +142,7 @@ def _fill_collection(staging: CatalogIndex, current: CatalogVersion | None, item
                             else next(fresh) for it in items])
     elif items:
         vectors = np.stack([np.asarray(reused[it["item_id"]], dtype=np.float32) for it in items])
-    staging.add(items, vectors)
+    staging.add(items, vectors, progress)
     return ImportResult("", True, "", items_embedded=len(todo), items_reused=len(reused))
 
 

@@ -16,6 +16,7 @@ from typing import Iterator
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from backend.settings import Settings, get_settings
 from catalog.errors import ConciergeError
@@ -165,16 +166,19 @@ class CatalogIndex:
     def __len__(self) -> int:
         return self.collection.count()
 
-    def add(self, items: list[dict], embeddings: np.ndarray) -> None:
-        """Add items with precomputed embeddings (one row per item)."""
-        for start in range(0, len(items), PAGE):
-            chunk = items[start:start + PAGE]
-            self.collection.upsert(
-                ids=[it["item_id"] for it in chunk],
-                embeddings=embeddings[start:start + PAGE],
-                documents=[item_document(it) for it in chunk],
-                metadatas=[item_metadata(it) for it in chunk],
-            )
+    def add(self, items: list[dict], embeddings: np.ndarray, progress: bool = False) -> None:
+        """Add items with precomputed embeddings (one row per item); `progress`: a progress bar on stderr (the
+        bar is counted by a Gradio handler's `gr.Progress(track_tqdm=True)` either way)."""
+        with tqdm(total=len(items), desc="store items", unit="item", disable=not progress) as bar:
+            for start in range(0, len(items), PAGE):
+                chunk = items[start:start + PAGE]
+                self.collection.upsert(
+                    ids=[it["item_id"] for it in chunk],
+                    embeddings=embeddings[start:start + PAGE],
+                    documents=[item_document(it) for it in chunk],
+                    metadatas=[item_metadata(it) for it in chunk],
+                )
+                bar.update(len(chunk))
 
     def add_raw(self, ids, embeddings, documents, metadatas) -> None:
         """Add rows copied from another collection (no re-embedding)."""
