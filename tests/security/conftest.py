@@ -39,8 +39,8 @@ AREAS = {  # area: what it probes (the report's first column)
     "odd inputs": "every endpoint a role may call, with empty, huge, wrongly typed and out-of-range inputs",
     "chat input": "POST /api/client/ask and the chat with wrong types, sizes, encodings, controls and ids",
     "uploads": "traversal names, zip bombs (size, entries, lying headers), damaged, encrypted and nested "
-               "archives, wrong encodings and types, over-size files, server paths in FileData, uploads to pages "
-               "without a file input",
+               "archives, wrong encodings and types, over-size files, rows over the field limits and HTML ids, "
+               "server paths in FileData, uploads to pages without a file input",
     "error pages": "unknown paths and endpoints, wrong methods, malformed bodies, server files through "
                    "gradio_api/file=",
 }
