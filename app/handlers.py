@@ -171,9 +171,11 @@ def shortlist_view(shortlist: Shortlist) -> dict:
         "shortlist_id": shortlist.id, "client_id": shortlist.client_id, "conversation_id": shortlist.conversation_id,
         "request": shortlist.request, "query_graph": shortlist.query_graph, "created_at": shortlist.created_at,
         "model_version": shortlist.model_version, "fallback_used": shortlist.fallback_used,
-        "nothing_fits": shortlist.nothing_fits, "items": items,
+        "nothing_fits": shortlist.nothing_fits, "items": items, "reasoning": shortlist.reasoning or {},
         "steps": [{"index": st.index, "text": st.text, "verdict": st.verdict,
-                   "problems": st.detail.get("problems", [])} for st in steps],
+                   "problems": st.detail.get("problems", []) + [f"not in the prompt: {u}"
+                                                                for u in st.detail.get("ungrounded", [])]}
+                  for st in steps],
         "feedback": [{"kind": f.kind, "item_id": f.item_id, "step_index": f.step_index, "reason": f.reason,
                       "new_rank": f.new_rank, "replacement_item_id": f.replacement_item_id,
                       "created_at": f.created_at} for f in feedback],
@@ -684,7 +686,8 @@ def compare_versions(actor: Actor) -> list[dict]:
         rows.append({"version": v.version, "status": v.status, "job_id": v.job_id, "n": evaluation.get("n"),
                      GATE_METRIC: _metric(evaluation, GATE_METRIC), "recall@5": _metric(evaluation, "recall@5"),
                      "hit@1": _metric(evaluation, "hit@1"),
-                     **{k: probes.get(k) for k in PROBE_KEYS}, "gate": gate, "reasons": reasons,
+                     **{k: probes.get(k) for k in PROBE_KEYS}, "reasoning": evaluation.get("reasoning"),
+                     "gate": gate, "reasons": reasons,
                      "created_at": v.created_at, "promoted_at": v.promoted_at})
     return rows
 

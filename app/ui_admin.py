@@ -17,7 +17,7 @@ from catalog.errors import ConciergeError
 ACCOUNT_COLUMNS = ["username", "role", "client_id", "active", "clients_assigned", "created_at"]
 JOB_COLUMNS = ["id", "status", "stage", "progress", "created_at", "finished_at", "candidate_version", "error"]
 VERSION_COLUMNS = ["version", "status", "job", "n", "NDCG@5 [95% CI]", "Recall@5", "Hit@1", "instructions",
-                   "knowledge", "gate vs active"]
+                   "knowledge", "reasoning gates", "gate vs active"]
 WATCH_EVERY_S = 3.0
 AUDIT_COLUMNS = ["when", "who", "action", "detail", "reason"]
 
@@ -113,8 +113,19 @@ def _version_rows(versions: list[dict] | None) -> list[list]:
                   for k in ("instruction_following", "knowledge_contains")]
         gate = v["gate"] + (f": {'; '.join(v['reasons'])}" if v["reasons"] else "")
         rows.append([v["version"], v["status"], v["job_id"] or "", v["n"] or "", _number_text(v["ndcg@5"], True),
-                     _number_text(v["recall@5"]), _number_text(v["hit@1"]), *probes, gate])
+                     _number_text(v["recall@5"]), _number_text(v["hit@1"]), *probes,
+                     _reasoning_text(v.get("reasoning")), gate])
     return rows
+
+
+def _reasoning_text(gates: dict | None) -> str:
+    """The reasoning quality gates of a version's evaluation in one cell (`training.metrics.reasoning_gates`)."""
+    if not gates:
+        return "–"
+    missed = [g for g, ok in gates["passed"].items() if not ok]
+    return (f"valid pick {gates['valid_pick']:.0%}, degenerate {gates['degenerate']}, consistent steps "
+            f"{gates['consistent']:.0%}, inconsistent {gates['inconsistent']:.0%}, ungrounded {gates['ungrounded']}"
+            + (f" · missed: {', '.join(missed)}" if missed else " · all met"))
 
 
 def _progress_html(progress: float, status: str) -> str:

@@ -8,7 +8,8 @@ import gradio as gr
 
 from app import handlers
 from app.pictures import preference_picture
-from app.ui_common import actor_from, attempt, cards_html, header, md_text, price_text, steps_html
+from app.ui_common import (actor_from, attempt, cards_html, header, md_text, price_text, reasoning_note,
+                           steps_html)
 
 QUEUE_COLUMNS = ["shortlist", "client", "name", "created (UTC)", "request", "feedback"]
 ALL = "All my clients"
@@ -89,7 +90,8 @@ def on_open(shortlist_id, request: gr.Request):
     picture = preference_picture(graph, view["client_id"]) if graph is not None else None
     request_md = (f"### Shortlist #{view['shortlist_id']} · {view['created_at']:%Y-%m-%d %H:%M} UTC\n"
                   f"**Request:** {md_text(view['request'])}  \nModel {md_text(view['model_version'])}"
-                  + (" · fallback ranking (the model's answer could not be read)" if view["fallback_used"] else ""))
+                  + (f"  \n**Flagged:** {md_text(note)}" if (note := reasoning_note(view.get("reasoning"),
+                                                                                    view["fallback_used"])) else ""))
     items = [(f"{i['rank']}. {i['title']} ({i['item_id']}, {price_text(i['price'], i.get('currency'))})", i["item_id"])
              for i in view["items"]]
     steps = [(f"{s['index']}. [{s['verdict']}] {s['text'][:90]}", s["index"]) for s in view["steps"]]

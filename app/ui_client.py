@@ -9,10 +9,11 @@ import time
 import gradio as gr
 
 from app import handlers
-from app.ui_common import actor_from, attempt, cards_html, header, md_text, message_for, steps_html
+from app.ui_common import (actor_from, attempt, cards_html, header, md_text, message_for, reasoning_note,
+                           steps_html)
 from backend.settings import get_settings
 
-THINKING = "_Thinking…_"
+STREAMING = "Thinking…"  # the status line while the model's reasoning streams in
 EXAMPLE = ("I need a bag for my summer wedding in Tuscany that can also work for client dinners in Milan this fall. "
            "I prefer Italian craftsmanship and subtle branding.")
 
@@ -23,10 +24,19 @@ def _conversation_choices(actor) -> list[tuple[str, int]]:
 
 
 def _why_html(view: dict) -> str:
-    note = ""
-    if view.get("fallback_used"):
-        note = " The model's own ranking could not be read, so the list follows our catalogue search."
-    return steps_html(view.get("steps", []), note.strip())
+    return steps_html(view.get("steps", []), reasoning_note(view.get("reasoning"), view.get("fallback_used", False)))
+
+
+def thought(text: str, done: bool, reasoning: dict | None = None) -> dict:
+    """The model's reasoning as Gradio's collapsible thought message: pending while it streams, done after.
+
+    The text is the model's (which may echo the client's words), so it is shown as literal text."""
+    title = "Thinking…" if not done else "How I chose"
+    if done and (reasoning or {}).get("ended") == "degenerate":
+        title = "How I chose (stopped: it went in circles)"
+    lines = "\n\n".join(md_text(line) for line in text.splitlines() if line.strip())
+    return {"role": "assistant", "content": lines or "…",
+            "metadata": {"title": title, "status": "done" if done else "pending"}}
 
 
 def on_load(request: gr.Request):
@@ -70,7 +80,7 @@ def on_ask(text, history, conversation_id, request: gr.Request):
     if error:
         yield history, gr.update(), error, keep, keep, conversation_id, keep
         return
-    history = history + [{"role": "user", "content": md_text(text)}, {"role": "assistant", "content": THINKING}]
+    history = history + [{"role": "user", "content": md_text(text)}, thought("", done=False)]
     yield history, "", "", keep, keep, conversation_id, keep
 
     tokens: queue.Queue = queue.Queue()
@@ -94,16 +104,17 @@ def on_ask(text, history, conversation_id, request: gr.Request):
         done = None in pending
         streamed += "".join(p for p in pending if p)
         if streamed and (done or time.monotonic() - last_yield > 0.05):
-            history[-1] = {"role": "assistant", "content": f"_Thinking out loud:_ {streamed}"}
+            history[-1] = thought(streamed, done=False)
             last_yield = time.monotonic()
-            yield history, "", "", keep, keep, conversation_id, keep
+            yield history, "", STREAMING, keep, keep, conversation_id, keep
     if "error" in outcome:
         history = history[:-2]
         yield history, text, outcome["error"], keep, keep, conversation_id, keep
         return
     result = outcome["result"]
-    history[-1] = {"role": "assistant", "content": result.message}
-    view = {"steps": result.steps, "fallback_used": result.fallback_used}
+    answer = {"role": "assistant", "content": result.message}
+    history[-1:] = [thought(streamed, True, result.reasoning), answer] if streamed else [answer]
+    view = {"steps": result.steps, "fallback_used": result.fallback_used, "reasoning": result.reasoning}
     items = [{**item, "brand": item.get("brand") or ""} for item in result.items]
     choices = _conversation_choices(actor)
     status = f"Shortlist #{result.shortlist_id} · " + (f"{len(items)} pieces" if items else "nothing fits yet")

@@ -75,6 +75,21 @@ def md_text(value) -> str:
     return "".join(_MARKDOWN_ESCAPES.get(c, c) for c in text)
 
 
+def reasoning_note(reasoning: dict | None, fallback_used: bool) -> str:
+    """How the model's answer came about, in one plain sentence ("" when it simply answered)."""
+    reasoning = reasoning or {}
+    notes = []
+    if reasoning.get("ended") == "degenerate":
+        notes.append(f"The model's text was stopped because it went in circles ({reasoning.get('problem')}).")
+    elif reasoning.get("ended") == "limit":
+        notes.append("The model's text reached its length limit.")
+    if reasoning.get("answer") == "forced":
+        notes.append("Its picks were read from its own scores of each candidate, not from a written answer.")
+    elif fallback_used:
+        notes.append("The model's own ranking could not be read, so the list follows our catalogue ranking.")
+    return " ".join(notes)
+
+
 def price_text(price, currency: str | None = None) -> str:
     """A price as the pages show it, in `currency` (the item's) or else the live catalogue's ("€1,250")."""
     if not currency and price not in (None, ""):

@@ -25,8 +25,7 @@ from sqlalchemy import Engine
 from sqlmodel import select
 from tqdm.auto import tqdm
 
-# active_index is imported here for backend/live.py, which reads it from this module
-from backend.catalogue import active_index, active_version  # noqa: F401
+from backend.catalogue import active_version
 from backend.graphs import product_graph
 from backend.index import CatalogIndex, chroma_client, content_hash, embed, item_document
 from backend.settings import Settings, get_settings

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from backend import ranker as ranking
 from backend.graphs import preference_graph, product_graph, top_preferences
-from backend.importer import active_index, active_version
+from backend.catalogue import active_index, active_version
 from backend.index import embed
 from backend.knowledge import Knowledge, load_knowledge
 from backend.retrieval import Candidate, CatalogueGraphs, ClientSignals, generate
@@ -35,6 +35,7 @@ from catalog.errors import ConciergeError
 log = logging.getLogger(__name__)
 REFUSAL_MARGIN = 0.05  # below the 1st percentile of answerable train/val requests' best item similarity
 REFUSAL_CALIBRATION = 100  # fewer answerable train/val requests: too few to set that floor (no refusal by meaning)
+SUMMARY_LIKES, SUMMARY_DISLIKES = 3, 2  # preferences named in the prompt's client line
 
 
 @dataclass
@@ -121,20 +122,21 @@ def client_context(client_id: str, catalogue: LiveCatalogue) -> tuple[Client, ob
 
 def summarise_client(client: Client, graph, history: list[dict], items: dict[str, dict],
                      currency: str | None = None) -> str:
-    likes, dislikes = top_preferences(graph, n=5)
+    """The client in one short line for the prompt: strongest likes and dislikes, budget, last purchase."""
+    likes, dislikes = top_preferences(graph, n=SUMMARY_LIKES)
     parts = []
     if likes:
         parts.append("likes " + ", ".join(node.split("=", 1)[1] for node, _ in likes))
     if dislikes:
-        parts.append("avoids " + ", ".join(node.split("=", 1)[1] for node, _ in dislikes))
+        parts.append("avoids " + ", ".join(node.split("=", 1)[1] for node, _ in dislikes[:SUMMARY_DISLIKES]))
     budget = client.stated_preferences.get("budget_max")
     if budget:
-        parts.append(f"usually spends up to {float(budget):,.0f}" + (f" {currency}" if currency else ""))
+        parts.append(f"spends up to {float(budget):,.0f}" + (f" {currency}" if currency else ""))
     bought = [items[r["item_id"]] for r in sorted(history, key=lambda r: r["timestamp"], reverse=True)
-              if r["kind"] == "purchase" and r["item_id"] in items][:2]
+              if r["kind"] == "purchase" and r["item_id"] in items][:1]
     if bought:
-        parts.append("recently bought " + "; ".join(f"{i.get('brand') or ''} {i.get('category') or i['title']}".strip()
-                                                    for i in bought))
+        parts.append("last bought " + " ".join(p for p in (bought[0].get("brand"),
+                                                            bought[0].get("category") or bought[0]["title"]) if p))
     return "; ".join(parts) or "new client, no history yet"
 
 

@@ -417,6 +417,29 @@ class LocalChatModel(BaseChatModel):
         """The adapter this instance answers with (None: the base model)."""
         return self.adapter
 
+    # -- scoring the answer's first token ------------------------------------------------------------
+
+    def next_token_scores(self, messages: list[BaseMessage], prefix: str, options: list[str]) -> dict[str, float] | None:
+        """Log-probabilities of each option as the next token after the prompt and `prefix` (the start of
+        this model's own answer), from one forward pass; None when the options are not distinct single tokens.
+
+        The reasoner uses it to read the model's order over the candidates when its text did not end in a
+        usable answer: `prefix` is its reasoning plus "ANSWER:", the options are " K", " B", ... (each handle
+        starts with its own letter, `backend.reasoner.make_handles`).
+        """
+        tokenizer = self._shared.tokenizer
+        ids = [tokenizer.encode(option, add_special_tokens=False) for option in options]
+        if any(len(i) != 1 for i in ids) or len({i[0] for i in ids}) != len(ids):
+            return None
+        inputs = self._prompt(messages)
+        tail = tokenizer(prefix, add_special_tokens=False, return_tensors="pt")["input_ids"].to(self._shared.device)
+        input_ids = torch.cat([inputs["input_ids"], tail], dim=1)  # (1, prompt + prefix tokens)
+        with self._shared.lock, torch.inference_mode():
+            self._shared.activate(self.adapter)
+            logits = self._shared.model(input_ids=input_ids).logits[0, -1]  # (vocabulary,)
+        logprobs = torch.log_softmax(logits.float(), dim=-1)
+        return {option: float(logprobs[i[0]]) for option, i in zip(options, ids)}
+
     # -- tokens ------------------------------------------------------------------------------------
 
     def get_num_tokens(self, text: str) -> int:
@@ -502,9 +525,9 @@ class LocalChatModel(BaseChatModel):
             finally:  # also when the consumer stops early: end generation before letting others in
                 cancel.set()
                 worker.join()
+                stats = self._finish(prompt_tokens, streamer.clock)  # kept even when the stream is closed early
         if worker.error is not None:
             raise worker.error
-        stats = self._finish(prompt_tokens, streamer.clock)
         yield ChatGenerationChunk(message=AIMessageChunk(content="", response_metadata=dict(stats),
                                                          usage_metadata=_usage(stats), chunk_position="last"))
 

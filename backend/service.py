@@ -28,7 +28,7 @@ from functools import lru_cache
 from sqlmodel import select
 
 from backend.live import LiveCatalogue, client_context, live_catalogue, ranked_candidates, understand_request
-from backend.reasoner import build_prompt, parse_answer
+from backend.reasoner import Generation, build_prompt, fuse, generate_reasoning, model_picks
 from backend.retrieval import Candidate
 from backend.settings import Settings, get_settings
 from backend.store import session
@@ -39,7 +39,8 @@ from catalog.errors import ConciergeError
 
 log = logging.getLogger(__name__)
 SHORTLIST_MIN, SHORTLIST_TARGET, SHORTLIST_MAX = 3, 4, 5
-REASONER_CANDIDATES = 12  # candidates shown to the LLM: enough choice, a prompt short enough for a CPU
+FORCED_PICKS = 3  # the model's picks when they are read from its scores
+REASONER_CANDIDATES = 8  # candidates shown to the LLM: enough choice, a prompt (~350 tokens) short enough for a CPU
 _llm_lock = threading.Lock()  # one generation at a time per process; requests queue here
 
 
@@ -60,6 +61,7 @@ class ShortlistResult:
     message: str
     timings: dict = field(default_factory=dict)
     completion: str = ""
+    reasoning: dict = field(default_factory=dict)  # how the model's text ended; see `Reasoned`
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -202,13 +204,16 @@ def recommend(client_id: str, text: str, conversation_id: int | None = None,
     answer = reason_stage(query, summary, ordered, settings, version, on_token, seed, timings) if ordered else None
     if answer is None:
         message, chosen, picks = nothing_fits_message(query, catalogue), [], []
-        completion, fallback, steps, handles, ranker = "", False, [], {}, catalogue.ranker.kind
+        completion, fallback, steps, handles, ranker, reasoning = "", False, [], {}, catalogue.ranker.kind, {}
+        prompt = None
     else:
-        chosen, picks, completion, fallback, steps, handles, ranker = answer
+        chosen, picks, completion, fallback = answer.chosen, answer.picks, answer.completion, answer.fallback
+        steps, handles, ranker, reasoning = answer.steps, answer.handles, answer.ranker, answer.reasoning
+        prompt = answer.prompt
         message = answer_message(query, fallback, ranker)
 
     started = time.perf_counter()
-    checks = verify_steps(steps, handles, query.to_dict(), signals.preferences)
+    checks = verify_steps(steps, handles, query.to_dict(), signals.preferences, prompt)
     timings["verify_ms"] = _ms(started)
     timings["total_ms"] = _ms(t0)
     items = [{"item_id": c.item_id, "title": c.item["title"], "brand": c.item.get("brand"),
@@ -218,7 +223,7 @@ def recommend(client_id: str, text: str, conversation_id: int | None = None,
              for rank, c in enumerate(chosen, start=1)]
     result = ShortlistResult(0, 0, client_id, text, items, [c.to_dict() for c in checks], query.to_dict(),
                              version.version if version else "base", fallback, not chosen, message, timings,
-                             completion)
+                             completion, reasoning)
     _persist(result, conversation_id, [c.item_id for c in ordered[:50]])
     return result
 
@@ -238,37 +243,55 @@ def understand_stage(client_id: str, text: str, conversation_id: int | None, cat
     return query
 
 
-def reason_stage(query: QueryGraph, summary: str, ordered: list[Candidate], settings: Settings,
-                 version: ModelVersion | None, on_token, seed: int | None, timings: dict):
-    """The model picks among the ranker's top candidates; its picks come first, the ranker's order fills up.
+@dataclass
+class Reasoned:
+    """The reason stage's outcome: the shortlist and how the model's answer shaped it."""
 
-    Returns:
-        (chosen, picks, completion, fallback, steps, handles, what ordered the rest)
-    """
+    chosen: list[Candidate]  # the shortlist, best first
+    picks: list[Candidate]  # what the model picked (its ANSWER line, or its scores when that was missing)
+    completion: str
+    steps: list[str]
+    handles: dict[str, dict]
+    ranker: str  # what ordered the candidates besides the model: ranker | rechead
+    reasoning: dict  # ended (answer | degenerate | end | limit), problem, answer (model | forced | none)
+    prompt: str = ""  # the text the model was shown (what its steps may rely on)
+
+    @property
+    def fallback(self) -> bool:
+        return not self.picks
+
+
+def reason_stage(query: QueryGraph, summary: str, ordered: list[Candidate], settings: Settings,
+                 version: ModelVersion | None, on_token, seed: int | None, timings: dict) -> Reasoned:
+    """The model reasons over the ranker's top candidates; the shortlist fuses its picks with the ranker's
+    order (`backend.reasoner.fuse`, `settings.model_weight`), so the model can lift a candidate but not
+    wreck the order. When its text ends without a usable ANSWER line (degenerate, cut, or malformed), the
+    local model's own scores of each handle after "ANSWER:" stand in for the picks ("forced")."""
     started = time.perf_counter()
     rng = random.Random(seed)
     shown = ordered[:REASONER_CANDIDATES]
-    messages, handles = build_prompt(query.text, query.describe(), summary, [c.item for c in shown], rng)
+    messages, handles = build_prompt(query.text, query, summary, [c.item for c in shown], rng)
     timings["prompt_ms"] = _ms(started)
-    completion = _generate(messages, settings, version, on_token, timings)
+    model = _chat_model(settings, version)
+    generation = _generate(model, messages, settings, on_token, timings)
     started = time.perf_counter()
-    parsed = parse_answer(completion, handles)
+    parsed, order, answer = model_picks(model, messages, handles, generation.text, FORCED_PICKS)
     timings["parse_ms"] = _ms(started)
     by_id = {c.item_id: c for c in shown}
-    picks = [by_id[handles[h]["item_id"]] for h in parsed.picks if handles[h]["item_id"] in by_id]
-    order, ranker = ordered, "ranker"
+    picks = [by_id[handles[h]["item_id"]] for h in order]
+    ranked, ranker = ordered, "ranker"
     if settings.rechead_dir is not None:  # the Rechead's order over what the model was shown
         started = time.perf_counter()
-        order, ranker = rechead_order(settings, messages, handles, shown, ordered), "rechead"
+        ranked, ranker = rechead_order(settings, messages, handles, shown, ordered), "rechead"
         timings["rechead_ms"] = _ms(started)
-    chosen = list(picks)
-    for cand in order:  # fill up
-        if len(chosen) >= max(SHORTLIST_TARGET, min(len(picks), SHORTLIST_MAX)):
-            break
-        if cand not in chosen:
-            chosen.append(cand)
-    steps = parsed.steps or (split_steps(completion) if completion else [])
-    return chosen[:SHORTLIST_MAX], picks, completion, not picks, steps, handles, ranker
+    top = {c.item_id: c for c in ranked[:len(shown)]}
+    fused = [top[i] for i in fuse([c.item_id for c in picks], list(top), settings.model_weight, settings.fusion_k)]
+    fused += ranked[len(shown):]
+    size = max(SHORTLIST_TARGET, min(len(picks), SHORTLIST_MAX))
+    steps = parsed.steps or (split_steps(generation.text) if generation.text else [])
+    reasoning = {"ended": generation.ended, "problem": generation.problem, "answer": answer}
+    prompt = "\n".join(str(m.content) for m in messages)
+    return Reasoned(fused[:size], picks, generation.text, steps, handles, ranker, reasoning, prompt)
 
 
 def answer_message(query: QueryGraph, fallback: bool, ranker: str) -> str:
@@ -302,8 +325,8 @@ def rechead_order(settings: Settings, messages, handles: dict[str, dict], shown:
     return first + [c for c in fitting if c not in first]
 
 
-def _generate(messages, settings: Settings, version: ModelVersion | None, on_token, timings: dict) -> str:
-    """Run the LLM once, streaming; records first-token and total generation time."""
+def _chat_model(settings: Settings, version: ModelVersion | None):
+    """The chat model answering for `version` (the base model when it has no adapter)."""
     from backend.llm import adapter_name_for, chat_model
 
     adapter = version.version if version and version.adapter_path else None
@@ -311,26 +334,32 @@ def _generate(messages, settings: Settings, version: ModelVersion | None, on_tok
         # in this process the adapter is keyed by its directory and content: a version name reused by
         # another store (another test, a rebuilt registry) can never pick up a stale adapter
         adapter = adapter_name_for(version.adapter_path)
-    model = chat_model(settings, adapter=adapter, adapter_path=version.adapter_path if adapter else None)
+    return chat_model(settings, adapter=adapter, adapter_path=version.adapter_path if adapter else None)
+
+
+def _generate(model, messages, settings: Settings, on_token, timings: dict) -> Generation:
+    """Run the LLM once, streaming, under the process's generation lock; records queue, first-token and
+    generation times and the model's token counts."""
     started = time.perf_counter()
-    pieces, metadata = [], {}
+    first: list[float] = []
+
+    def piece(text: str) -> None:
+        if not first:
+            first.append(time.perf_counter())
+        if on_token is not None:
+            on_token(text)
+
     with _llm_lock:
         timings["queue_ms"] = _ms(started)
         started = time.perf_counter()
-        for chunk in model.stream(messages):
-            if chunk.content:
-                if not pieces:
-                    timings["first_token_ms"] = _ms(started)
-                pieces.append(chunk.content)
-                if on_token is not None:
-                    on_token(chunk.content)
-            metadata.update(getattr(chunk, "response_metadata", None) or {})
+        generation = generate_reasoning(model, messages, settings.max_new_tokens, piece)
+    if first:
+        timings["first_token_ms"] = round((first[0] - started) * 1000, 1)
     timings["llm_ms"] = _ms(started)
-    stats = getattr(model, "last_stats", None) or metadata
     for key in ("prompt_tokens", "completion_tokens", "prefill_s", "decode_s", "tokens_per_s"):
-        if key in stats:
-            timings[f"llm_{key}"] = stats[key]
-    return "".join(pieces)
+        if key in generation.stats:
+            timings[f"llm_{key}"] = generation.stats[key]
+    return generation
 
 
 def _ms(started: float) -> float:
@@ -367,7 +396,7 @@ def _persist(result: ShortlistResult, conversation_id: int | None, candidate_ids
                               query_graph=result.query_graph, model_version=result.model_version,
                               fallback_used=result.fallback_used, nothing_fits=result.nothing_fits,
                               latency_ms=result.timings.get("total_ms", 0.0), timings=result.timings,
-                              candidates=candidate_ids)
+                              candidates=candidate_ids, reasoning=result.reasoning)
         s.add(shortlist)
         s.flush()
         for item in result.items:
@@ -376,7 +405,8 @@ def _persist(result: ShortlistResult, conversation_id: int | None, candidate_ids
         for step in result.steps:
             s.add(ReasoningStep(shortlist_id=shortlist.id, index=step["index"], text=step["text"],
                                 verdict=step["verdict"], detail={k: step[k] for k in
-                                                                 ("items", "attributes", "problems", "support")}))
+                                                                 ("items", "attributes", "problems", "support",
+                                                                                  "ungrounded")}))
         s.add(Message(conversation_id=conversation_id, role="assistant", content=result.message,
                       shortlist_id=shortlist.id))
     result.shortlist_id, result.conversation_id = shortlist.id, conversation_id

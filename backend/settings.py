@@ -50,8 +50,13 @@ class Settings(BaseSettings):
                                      "back) in the head's order over the candidates the model was shown, not the "
                                      "retrieval order. Local backend only; off by default: on the demo test split "
                                      "the head ranks below the retrieval order (docs/results/ablation.md).")
-    max_new_tokens: int = Field(96, description="Most tokens the reasoner may generate per answer (on 2 CPU cores "
-                                "SmolLM2-135M decodes ~15-20 tokens/s, so 96 keeps a shortlist near 6 s).")
+    max_new_tokens: int = Field(128, description="Most tokens the reasoner may generate per answer. Generation "
+                                "also stops at the end of the ANSWER line and on degenerate text; the tuned "
+                                "model's answers take 30-100 tokens (docs/results/reasoner.md).")
+    model_weight: float = Field(0.5, ge=0.0, le=1.0, description="Share of the model in the final order: "
+                                "reciprocal-rank fusion of the model's picks with the ranker's order over the "
+                                "candidates it was shown (0: the ranker alone; 1: the model's picks first).")
+    fusion_k: float = Field(2.0, gt=0.0, description="Rank offset of that fusion (small: top ranks weigh more).")
     temperature: float = Field(0.0, description="Sampling temperature of the reasoner (0: greedy).")
     max_request_chars: int = Field(2000, description="Longest client request accepted, in characters.")
     max_upload_mb: int = Field(50, description="Largest catalogue upload accepted, in MiB.")

@@ -103,6 +103,9 @@ class Shortlist(SQLModel, table=True):
     latency_ms: float = 0.0
     timings: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     candidates: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # how the model's text ended (answer | degenerate | end | limit), what was degenerate, and where the
+    # picks came from (model: its ANSWER line; forced: its scores after "ANSWER:"; none: the ranker alone)
+    reasoning: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}"))
     created_at: datetime = Field(default_factory=utcnow, index=True)
 
 

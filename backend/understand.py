@@ -109,15 +109,16 @@ class QueryGraph:
                 link(node, "preferred", wish.source, wish.weight * sim)
         return graph
 
-    def describe(self) -> str:
-        """The query graph in a few words (for the prompt and the associate)."""
+    def describe(self, wishes: int = 5) -> str:
+        """The query graph in a few words (for the prompt and the associate): every hard constraint, the
+        contexts and the `wishes` strongest soft matches."""
         parts = [n.split("=", 1)[1] for n in self.categories + self.houses]
         for ctx in self.contexts:
             parts.append(" ".join(str(ctx[k]) for k in ("occasion", "place", "season", "climate", "time")
                                   if ctx.get(k)))
         best = sorted({n: w.weight * s for w in self.wishes for n, s in w.matches.items()}.items(),
                       key=lambda kv: -kv[1])
-        parts += [n.split("=", 1)[1] for n, _ in best[:5] if n not in self.categories + self.houses]
+        parts += [n.split("=", 1)[1] for n, _ in best if n not in self.categories + self.houses][:wishes]
         if self.budget_max is not None:
             parts.append(f"at most {self.budget_max:,.0f}" + (f" {self.currency}" if self.currency else ""))
         if self.must_not:

@@ -35,6 +35,7 @@ class StepCheck:
     verdict: str = "unchecked"  # consistent | inconsistent | unchecked
     problems: list[str] = field(default_factory=list)
     support: list[str] = field(default_factory=list)
+    ungrounded: list[str] = field(default_factory=list)  # handles or catalogue facts the prompt never showed
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -198,7 +199,43 @@ def verify_step(index: int, step: str, handles: dict[str, dict], query: dict,
 
 
 def verify_steps(steps: list[str], handles: dict[str, dict], query: dict,
-                 preferences: dict[str, float] | None = None) -> list[StepCheck]:
-    """`verify_step` for each step, numbered from 1."""
-    return [verify_step(i, s, handles, query, preferences)
-            for i, s in enumerate(steps, start=1)]
+                 preferences: dict[str, float] | None = None, prompt: str | None = None) -> list[StepCheck]:
+    """`verify_step` for each step, numbered from 1; with `prompt` (the text the model was shown), each
+    step's claims the prompt did not show are listed in `ungrounded`."""
+    checks = [verify_step(i, s, handles, query, preferences) for i, s in enumerate(steps, start=1)]
+    if prompt is not None:
+        for check in checks:
+            check.ungrounded = ungrounded_claims(check.text, handles, prompt)
+    return checks
+
+
+def ungrounded_claims(step: str, handles: dict[str, dict], prompt: str) -> list[str]:
+    """What a step names that its prompt never showed: a handle that is not a candidate, or a catalogue
+    value of the candidates that appears nowhere in the prompt (a true fact the model could not have
+    read is a guess; an untrue one is invented).
+
+    Args:
+        step (`str`): one reasoning step.
+        handles (`dict[str, dict]`): the prompt's candidates.
+        prompt (`str`): the text the model was shown.
+
+    Returns:
+        `list[str]`: e.g. `["handle Z9", "value silk"]`.
+    """
+    out = [f"handle {h}" for h in dict.fromkeys(re.findall(r"\b([A-Z][1-9])\b", step)) if h not in handles]
+    shown = prompt.lower()
+    for _, value, _ in _attribute_mentions(step.lower(), list(handles.values())):
+        if not re.search(rf"(?<![\w-]){re.escape(value)}(?![\w-])", shown):
+            out.append(f"value {value}")
+    return out
+
+
+def reasoning_gates(steps: list[str], handles: dict[str, dict], query: dict,
+                    preferences: dict[str, float] | None, messages) -> dict:
+    """Per-answer counts for the reasoning quality gates: steps judged consistent, inconsistent, and steps
+    with ungrounded claims (`messages`: the prompt, LangChain messages or role/content dicts)."""
+    prompt = "\n".join(str(m["content"] if isinstance(m, dict) else m.content) for m in messages)
+    checks = verify_steps(steps, handles, query, preferences, prompt)
+    return {"steps": len(checks), "consistent": sum(c.verdict == "consistent" for c in checks),
+            "inconsistent": sum(c.verdict == "inconsistent" for c in checks),
+            "ungrounded": sum(bool(c.ungrounded) for c in checks)}

@@ -45,7 +45,8 @@ from tqdm.auto import tqdm
 
 from catalog.bundle import Bundle, read_bundle
 from catalog.errors import ConciergeError
-from training.metrics import RESAMPLES, bootstrap_interval, failed_scores, metric_names, paired_comparison, query_scores
+from training.metrics import (RESAMPLES, bootstrap_interval, failed_scores, metric_names, paired_comparison, query_scores,
+                              reasoning_gates)
 from training.systems import SLOW, SYSTEMS, EvalWorld, check_systems, make_system, system_kind
 
 PROTOCOLS = ("full", "rerank")
@@ -477,22 +478,28 @@ def comparison_table(report: dict, metric: str) -> list[str]:
     return lines if len(lines) > 2 else []
 
 
-def llm_notes(report: dict) -> list[str]:
-    """How often the LLM systems' answers could be read (the rest is their fallback order)."""
-    lines = []
+def gates_table(report: dict) -> list[str]:
+    """One row per LLM system and protocol: the gate values, each marked met or missed."""
+    rows = []
     for protocol, systems in report["results"].items():
         for spec, res in systems.items():
-            notes = [q.get("notes", {}) for q in res.get("per_query", [])]
-            asked = [n for n in notes if n and not n.get("abstained") and not n.get("nothing_fits")]
-            if asked and "picks" in asked[0]:
-                used = sum(1 for n in asked if n["picks"] > 0)
-                lines.append(f"- {protocol}/{spec}: the model's answer named valid candidates on {used} of "
-                             f"{len(asked)} queries it was asked; otherwise the given order was kept.")
-            elif asked and "fallback_used" in asked[0]:
-                used = sum(1 for n in asked if not n["fallback_used"])
-                lines.append(f"- {protocol}/{spec}: the model picked items on {used} of {len(asked)} shortlists; "
-                             "the others fell back to the retrieval order.")
-    return lines
+            gates = reasoning_gates([q.get("notes", {}) for q in res.get("per_query", [])])
+            if gates is None:
+                continue
+            mark = {g: ("met" if ok else "MISSED") for g, ok in gates["passed"].items()}
+            rows.append(f"| {protocol}/{spec} | {gates['answers']} | {gates['valid_pick']:.0%} ({mark['valid_pick']}) "
+                        f"| {gates['forced']:.0%} | {gates['degenerate']} ({mark['degenerate']}) | {gates['cut']} "
+                        f"| {gates['consistent']:.0%} ({mark['consistent']}) "
+                        f"| {gates['inconsistent']:.0%} ({mark['inconsistent']}) "
+                        f"| {gates['ungrounded']} ({mark['ungrounded']}) | {gates['median_tokens']} |")
+    if not rows:
+        return []
+    targets = ", ".join(f"{g} {op} {b}" for g, (op, b) in GATES.items())
+    return [f"Gates: {targets}. Forced: answers whose picks were read from the model's scores after its text "
+            "ended without a usable ANSWER line.", "",
+            "| system | answers | valid pick | forced | degenerate | cut at limit | steps consistent "
+            "| steps inconsistent | answers with ungrounded steps | median tokens |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"] + rows
 
 
 def markdown(report: dict) -> str:
@@ -511,9 +518,9 @@ def markdown(report: dict) -> str:
     comparisons = comparison_table(report, main)
     if comparisons:
         out += ["## Paired comparisons", ""] + comparisons + [""]
-    notes = llm_notes(report)
-    if notes:
-        out += ["## The language model's answers", ""] + notes + [""]
+    gates = gates_table(report)
+    if gates:
+        out += ["## The language model's answers: quality gates", ""] + gates + [""]
     out += ["Systems that can say nothing fits: " + ", ".join(sorted(
         {s for systems in report["results"].values() for s, r in systems.items() if r.get("can_abstain")})) + ". "
             "A query with no relevant item scores 1 only when the system said so; others score 0 there.", ""]

@@ -197,3 +197,38 @@ def paired_comparison(a: dict[str, float], b: dict[str, float], name_a: str, nam
     diffs = np.array([a[q] - b[q] for q in shared], dtype=float)
     interval = bootstrap_interval(diffs, resamples, confidence, seed)
     return Comparison(name_a, name_b, metric, len(shared), interval, sign_flip_p_value(diffs, seed=seed))
+
+
+# The reasoning quality gates: what an LLM system's answers must meet on the demo test split.
+GATES = {"valid_pick": (">=", 0.95), "degenerate": ("<=", 0), "consistent": (">=", 0.70),
+         "inconsistent": ("<=", 0.10), "ungrounded": ("<=", 0)}
+
+
+def reasoning_gates(notes: list[dict]) -> dict | None:
+    """The gates over one LLM system's per-query notes (queries it answered with the model), or None for
+    a system without reasoning notes.
+
+    valid_pick: share of answers whose own ANSWER line named a candidate (forced answers do not count);
+    degenerate: answers stopped on repeated text; cut: answers stopped at the token limit; consistent /
+    inconsistent: shares of all steps by the verifier's verdict; ungrounded: answers with a step naming a
+    handle or a catalogue fact its prompt never showed.
+    """
+    asked = [n for n in notes if n and n.get("answer") is not None and n.get("gates") is not None]
+    if not asked:
+        return None
+    steps = sum(n["gates"]["steps"] for n in asked)
+    tokens = [n["completion_tokens"] for n in asked if n.get("completion_tokens")]
+    values = {
+        "answers": len(asked),
+        "valid_pick": sum(n["answer"] == "model" for n in asked) / len(asked),
+        "forced": sum(n["answer"] == "forced" for n in asked) / len(asked),
+        "degenerate": sum(n.get("ended") == "degenerate" for n in asked),
+        "cut": sum(n.get("ended") == "limit" for n in asked),
+        "consistent": sum(n["gates"]["consistent"] for n in asked) / steps if steps else 0.0,
+        "inconsistent": sum(n["gates"]["inconsistent"] for n in asked) / steps if steps else 0.0,
+        "ungrounded": sum(n["gates"]["ungrounded"] > 0 for n in asked),
+        "median_tokens": sorted(tokens)[len(tokens) // 2] if tokens else None,
+    }
+    values["passed"] = {gate: (values[gate] >= bound if op == ">=" else values[gate] <= bound)
+                        for gate, (op, bound) in GATES.items()}
+    return values

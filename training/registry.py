@@ -31,7 +31,7 @@ from sqlmodel import select
 from backend.store import session
 from backend.tables import AuditLog, ModelVersion
 from catalog.errors import ConciergeError
-from training.metrics import paired_comparison
+from training.metrics import paired_comparison, reasoning_gates
 
 BASE_VERSION = "base"
 GATE_METRIC = "ndcg@5"
@@ -80,6 +80,7 @@ def evaluation_record(report: dict, spec: str) -> dict:
         "bundle": report["bundle"]["name"], "digest": report["bundle"]["digest"], "split": report["split"],
         "seed": report["seed"], "protocol": EVAL_PROTOCOL, "n": result["n"], "metrics": result["metrics"],
         "per_query": {row["query_id"]: row["scores"][GATE_METRIC] for row in result["per_query"]},
+        "reasoning": reasoning_gates([row.get("notes", {}) for row in result["per_query"]]),
         "created": report["created"],
     }
 

@@ -407,19 +407,25 @@ class Reasoner:
         self.last: dict = {}
 
     def rank(self, query: dict, candidates: list[str] | None, k: int) -> list[str]:
-        from backend.reasoner import parse_answer
+        from backend.reasoner import generate_reasoning, model_picks
+        from backend.verify import reasoning_gates
 
         if candidates is None:
             raise ConciergeError("the reasoner re-ranks given candidates; use `pipeline` on the whole catalogue")
         messages, handles, pool = reasoner_prompt(self.retrieval, query, candidates, self.seed)
+        parsed_query, signals, _ = self.retrieval.context(query)
         self.last = {"picks": 0, "answer_found": False, "abstained": not pool}
         if not pool:
             return []
-        completion = self.model.invoke(messages).content
-        answer = parse_answer(completion, handles)
-        picks = [handles[h]["item_id"] for h in answer.picks]
-        self.last |= {"picks": len(picks), "answer_found": answer.answer_found, "fallback": "given order",
-                      "completion": completion[:COMPLETION_CHARS]}
+        generation = generate_reasoning(self.model, messages, self.model.max_new_tokens)
+        parsed, order, answer = model_picks(self.model, messages, handles, generation.text)
+        picks = [handles[h]["item_id"] for h in order]
+        self.last |= {"picks": len(picks), "answer_found": parsed.answer_found, "fallback": "given order",
+                      "answer": answer, "ended": generation.ended, "problem": generation.problem,
+                      "gates": reasoning_gates(parsed.steps, handles, parsed_query.to_dict(), signals.preferences,
+                                               messages),
+                      "completion": generation.text[:COMPLETION_CHARS],
+                      "completion_tokens": generation.stats.get("completion_tokens")}
         return picks + [i for i in candidates if i not in picks]
 
 
@@ -442,7 +448,7 @@ def reasoner_prompt(retrieval: ServingRetrieval, query: dict, candidates: list[s
     parsed, summary, pool = retrieval.candidates(query, candidates, len(candidates))
     shown = [retrieval.catalogue.graphs.items[i] for i in candidates]
     rng = random.Random(f"{seed}/{query['query_id']}")
-    messages, handles = build_prompt(query["text"], parsed.describe(), summary, shown, rng)
+    messages, handles = build_prompt(query["text"], parsed, summary, shown, rng)
     return messages, handles, pool
 
 
@@ -506,9 +512,16 @@ class Pipeline:
         from backend.service import recommend
 
         result = recommend(query["client_id"], query["text"], seed=self.seed, model=self.model)
+        steps = result.steps
         self.last = {"fallback_used": result.fallback_used, "nothing_fits": result.nothing_fits,
                      "model_version": result.model_version,
-                     "picked_by_model": sum(1 for it in result.items if it.get("picked_by") == "model")}
+                     "picked_by_model": sum(1 for it in result.items if it.get("picked_by") == "model"),
+                     "answer": result.reasoning.get("answer"), "ended": result.reasoning.get("ended"),
+                     "problem": result.reasoning.get("problem"),
+                     "completion_tokens": result.timings.get("llm_completion_tokens"),
+                     "gates": {"steps": len(steps), "consistent": sum(s["verdict"] == "consistent" for s in steps),
+                               "inconsistent": sum(s["verdict"] == "inconsistent" for s in steps),
+                               "ungrounded": sum(bool(s.get("ungrounded")) for s in steps)}}
         return [] if result.nothing_fits else [it["item_id"] for it in result.items][:k]
 
 

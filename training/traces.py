@@ -170,35 +170,33 @@ def judge(completion: str, handles: dict[str, dict], case, config: TracesConfig,
 # The template teacher
 
 
-def _a(noun: str) -> str:
-    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
-
-
 def _fits(item: dict, query: dict) -> list[str]:
-    """The request's wishes this item meets, in words (catalogue facts only)."""
+    """The request's wishes this item meets, in a few words: only facts its candidate line shows."""
     from backend.graphs import attribute_nodes
+    from backend.reasoner import asked_nodes, shown_values
 
+    asked = asked_nodes(query)
     nodes = {node for _, node in attribute_nodes(item)}
-    out = [f"is {_a(node.split('=', 1)[1])}" for node in query.get("categories") or [] if node in nodes]
-    met: list[str] = []
-    for wish in query.get("wishes") or []:
-        for node in wish.get("matches") or {}:
-            value = node.split("=", 1)[1]
-            if node in nodes and value not in met and not node.startswith(("category", "brand")):
-                met.append(value)
-    if met:
-        out.append("has " + ", ".join(met[:3]))
+    visible = set(shown_values(item, asked))
+    out = [node.split("=", 1)[1] for node in asked
+           if node in nodes and (node.startswith("category=") or node.split("=", 1)[1] in visible)]
+    out = [v for v in dict.fromkeys(out) if not v == str(item.get("brand") or "").lower()]
     if query.get("budget_max") is not None and item.get("price") is not None and item["price"] <= query["budget_max"]:
-        out.append("is within budget")
+        out.append("within budget")
     return out
 
 
-def template_completion(handles: dict[str, dict], relevance: dict[str, int], query: dict) -> str | None:
-    """A correct reasoning trace written from catalogue facts, or None when no candidate is relevant.
+def _names(handles: list[str]) -> str:
+    return handles[0] if len(handles) == 1 else ", ".join(handles[:-1]) + " and " + handles[-1]
 
-    Step 1 restates what the request needs (the query graph in words, plus the fact that corrects a
-    misinformed request); then one step per chosen candidate with the facts that make it fit; then
-    one step naming up to two candidates the request rules out and why; then the ANSWER line.
+
+def template_completion(handles: dict[str, dict], relevance: dict[str, int], query: dict) -> str | None:
+    """A correct, short reasoning trace written from catalogue facts, or None when no candidate is relevant.
+
+    Three steps, the shape the serving prompt asks for: what the request needs (the query graph in words,
+    plus the fact that corrects a misinformed request); the best candidate and the facts that make it fit;
+    the others that fit and up to two that the request rules out, with why. Then the ANSWER line. About
+    50 tokens: on two CPU cores every generated token is ~40 ms of the client's wait.
 
     Args:
         handles (`dict[str, dict]`): handle -> candidate item, as in the prompt.
@@ -218,26 +216,22 @@ def template_completion(handles: dict[str, dict], relevance: dict[str, int], que
     # contradict its own prompt; they go last, and only when nothing else is relevant.
     fitting = [h for h in relevant if not hard_violations(handles[h], query)]
     answer = (fitting or relevant)[:ANSWER_SIZE]
-    steps = [f"The request needs: {describe_needs(query)}."]
+    needs = f"Needs: {describe_needs(query)}."
     wrong = query.get("wrong_fact") or {}
     if wrong.get("actual"):
         actual, subject = str(wrong["actual"]), str(wrong.get("subject") or "")
-        steps[0] += (f" Note that {actual}." if subject and actual.lower().startswith(subject.lower()) else
-                     f" Note: for {subject}, {wrong.get('claimed')} is not right; it is {actual}.")
-    for rank, handle in enumerate(answer):
-        item = handles[handle]
-        reasons = _fits(item, query) or [f"is {_a(item.get('category') or item['title'])}"]
-        lead = "is the best choice" if rank == 0 else "also fits"
-        steps.append(f"{handle} {lead}: it " + ", ".join(reasons[:3]) + ".")
-    rejected = []
-    for handle, item in handles.items():
-        broken = hard_violations(item, query) if handle not in answer else []
-        if broken:
-            rejected.append(f"{handle} is out because it is {broken[0]}")
-        if len(rejected) == 2:
-            break
-    if rejected:
-        steps.append("; ".join(rejected) + ".")
+        needs += (f" Note that {actual}." if subject and actual.lower().startswith(subject.lower()) else
+                  f" Note: for {subject}, {wrong.get('claimed')} is not right; it is {actual}.")
+    best = handles[answer[0]]
+    reasons = _fits(best, query)[:3] or [best.get("category") or best["title"]]
+    steps = [needs, f"{answer[0]} fits best: {', '.join(reasons)}."]
+    others = [f"{_names(answer[1:])} also fit{'s' if len(answer) == 2 else ''}"] if len(answer) > 1 else []
+    out = [(h, hard_violations(item, query)) for h, item in handles.items() if h not in answer]
+    out = [(h, broken[0]) for h, broken in out if broken][:2]
+    if out:
+        others.append(f"{_names([h for h, _ in out])} {'is' if len(out) == 1 else 'are'} out: {out[0][1]}")
+    if others:
+        steps.append("; ".join(others) + ".")
     body = "\n".join(f"{i}. {s}" for i, s in enumerate(steps, start=1))
     return f"{body}\nANSWER: {', '.join(answer)}"
 

@@ -31,10 +31,9 @@ WATCH = r"""() => {
   const seen = () => {
     const lat = window.__lat;
     if (lat.t0 === undefined) return;
-    const chat = document.querySelector('#chat');
-    if (lat.first === undefined && chat && chat.innerText.includes('Thinking out loud')) lat.first = performance.now();
-    if (lat.cards === undefined && document.querySelector('#cards .card:not([data-old])')) lat.cards = performance.now();
     const status = document.querySelector('#chat-status');
+    if (lat.first === undefined && status && status.innerText.includes('Thinking')) lat.first = performance.now();
+    if (lat.cards === undefined && document.querySelector('#cards .card:not([data-old])')) lat.cards = performance.now();
     const number = status && status.innerText.match(/Shortlist #(\d+)/);
     if (lat.done === undefined && number && number[1] !== window.__prev) lat.done = performance.now();
   };

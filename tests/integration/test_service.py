@@ -35,14 +35,14 @@ def canned(monkeypatch):
     """Replace only the LLM call with a fixed answer (the rest of the path stays real) and keep the prompt."""
     seen = {}
 
-    def generate(messages, settings, version, on_token, timings):
+    def generate(model, messages, settings, on_token, timings):
         seen["messages"] = messages
         handles = [line.split(":")[0] for line in messages[-1].content.splitlines() if line[:2].strip()
                    and len(line.split(":")[0]) == 2]
         text = f"1. {handles[1]} fits the occasions.\n2. {handles[0]} is close.\nANSWER: {handles[1]}, {handles[0]}"
         if on_token:
             on_token(text)
-        return text
+        return service.Generation(text, "answer")
 
     monkeypatch.setattr(service, "_generate", generate)
     return seen
@@ -67,6 +67,9 @@ def test_cli_recommend_with_the_real_model_prints_the_stored_shortlist(world, se
     assert all(i["justification"] and i["provenance"] for i in result["items"])
     assert result["model_version"] == "base" and result["completion"]
     assert result["fallback_used"] == all(i["picked_by"] == "ranker" for i in result["items"])
+    # the local model always yields picks: its ANSWER line, or its own scores of the handles after "ANSWER:"
+    assert result["reasoning"]["answer"] in ("model", "forced") and not result["fallback_used"]
+    assert result["reasoning"]["ended"] in ("answer", "degenerate", "end", "limit")
     assert all(s["verdict"] in ("consistent", "inconsistent", "unchecked") for s in result["steps"])
     for stage in ("intent_ms", "retrieval_ms", "prompt_ms", "first_token_ms", "llm_ms", "parse_ms", "total_ms"):
         assert result["timings"][stage] > 0, stage
@@ -78,6 +81,7 @@ def test_cli_recommend_with_the_real_model_prints_the_stored_shortlist(world, se
         assert sorted(i.item_id for i in items) == sorted(i["item_id"] for i in result["items"])
         steps = s.exec(select(ReasoningStep).where(ReasoningStep.shortlist_id == stored.id)).all()
         assert len(steps) == len(result["steps"])
+        assert stored.reasoning == result["reasoning"]
     assert count(Message) == 2 and count(Conversation) == 1
 
 
@@ -172,3 +176,40 @@ def test_a_configured_rechead_orders_what_the_model_did_not_pick(world, canned, 
         get_settings()
     monkeypatch.delenv("CONCIERGE_LLM_BACKEND")
     get_settings.cache_clear()
+
+
+def test_degenerate_reasoning_is_stopped_flagged_and_the_model_still_picks(world, monkeypatch):
+    """A looping answer: the picks come from the model's own scores after "ANSWER:", the ranker's order is
+    fused with them (nothing the ranker put first is dropped), and the flag is stored for the associate."""
+    seen = {}
+
+    def looping(model, messages, settings, on_token, timings):
+        seen["model"] = model
+        return service.Generation("1. The client wants a bag.\n2. The client wants a bag.\n3.", "degenerate",
+                                  "a step repeats")
+
+    monkeypatch.setattr(service, "_generate", looping)
+    result = recommend(world.clients[0]["client_id"], SEED_REQUEST, seed=2)
+    assert result.reasoning == {"ended": "degenerate", "problem": "a step repeats", "answer": "forced"}
+    assert not result.fallback_used and 3 <= len(result.items) <= 5
+    assert any(i["picked_by"] == "model" for i in result.items)
+    with session(get_engine()) as s:
+        assert s.get(Shortlist, result.shortlist_id).reasoning["ended"] == "degenerate"
+    from app.ui_common import reasoning_note
+
+    note = reasoning_note(result.reasoning, result.fallback_used)
+    assert "went in circles" in note and "scores" in note
+
+
+def test_with_no_model_weight_the_shortlist_is_the_rankers(world, canned, monkeypatch):
+    from backend.live import client_context, live_catalogue, ranked_candidates
+    from backend.settings import get_settings
+
+    monkeypatch.setenv("CONCIERGE_MODEL_WEIGHT", "0")
+    get_settings.cache_clear()
+    client_id = world.clients[1]["client_id"]
+    result = recommend(client_id, SEED_REQUEST, seed=4)
+    catalogue = live_catalogue()
+    query = service.understand_request(SEED_REQUEST, catalogue)
+    ranked = ranked_candidates(query, catalogue, client_context(client_id, catalogue)[2], {})
+    assert [i["item_id"] for i in result.items] == [c.item_id for c in ranked][:len(result.items)]
