@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from backend import ranker as ranking
 from backend.graphs import preference_graph, product_graph, top_preferences
 from backend.catalogue import active_index, active_version
+from catalog.prices import catalogue_currency
 from backend.index import embed
 from backend.knowledge import Knowledge, load_knowledge
 from backend.retrieval import Candidate, CatalogueGraphs, ClientSignals, generate
@@ -76,9 +77,7 @@ def _build(collection: str, settings: Settings) -> LiveCatalogue:
     knowledge = load_knowledge()
     vocabulary = build_vocabulary(items, knowledge, lambda texts: embed(texts, settings))
     ranker = ranking.load(ranker_path(collection, settings))
-    version = active_version()
-    return LiveCatalogue(collection, index, graphs, vocabulary, knowledge, ranker,
-                         getattr(version, "currency", None))
+    return LiveCatalogue(collection, index, graphs, vocabulary, knowledge, ranker, catalogue_currency(items))
 
 
 def ranker_path(collection: str, settings: Settings):

@@ -62,6 +62,7 @@ class ShortlistResult:
     timings: dict = field(default_factory=dict)
     completion: str = ""
     reasoning: dict = field(default_factory=dict)  # how the model's text ended; see `Reasoned`
+    candidates: list[str] = field(default_factory=list)  # the ranker's order (top 50) the shortlist came from
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -217,14 +218,15 @@ def recommend(client_id: str, text: str, conversation_id: int | None = None,
     timings["verify_ms"] = _ms(started)
     timings["total_ms"] = _ms(t0)
     items = [{"item_id": c.item_id, "title": c.item["title"], "brand": c.item.get("brand"),
-              "category": c.item.get("category"), "price": c.item.get("price"), "rank": rank,
+              "category": c.item.get("category"), "price": c.item.get("price"),
+              "currency": c.item.get("currency") or catalogue.currency, "rank": rank,
               "justification": justify(c.item, query, signals.preferences), "provenance": c.provenance(),
               "picked_by": "model" if c in picks else ranker, "attributes": c.item.get("attributes", {})}
              for rank, c in enumerate(chosen, start=1)]
     result = ShortlistResult(0, 0, client_id, text, items, [c.to_dict() for c in checks], query.to_dict(),
                              version.version if version else "base", fallback, not chosen, message, timings,
-                             completion, reasoning)
-    _persist(result, conversation_id, [c.item_id for c in ordered[:50]])
+                             completion, reasoning, [c.item_id for c in ordered[:50]])
+    _persist(result, conversation_id, result.candidates)
     return result
 
 
@@ -289,7 +291,8 @@ def reason_stage(query: QueryGraph, summary: str, ordered: list[Candidate], sett
     fused += ranked[len(shown):]
     size = max(SHORTLIST_TARGET, min(len(picks), SHORTLIST_MAX))
     steps = parsed.steps or (split_steps(generation.text) if generation.text else [])
-    reasoning = {"ended": generation.ended, "problem": generation.problem, "answer": answer}
+    reasoning = {"ended": generation.ended, "problem": generation.problem, "answer": answer,
+                 "picks": [c.item_id for c in picks]}
     prompt = "\n".join(str(m.content) for m in messages)
     return Reasoned(fused[:size], picks, generation.text, steps, handles, ranker, reasoning, prompt)
 

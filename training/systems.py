@@ -509,7 +509,7 @@ class Pipeline:
                                       adapter_path=str(path))
 
     def rank(self, query: dict, candidates: list[str] | None, k: int) -> list[str]:
-        from backend.service import recommend
+        from backend.service import REASONER_CANDIDATES, recommend
 
         result = recommend(query["client_id"], query["text"], seed=self.seed, model=self.model)
         steps = result.steps
@@ -519,6 +519,7 @@ class Pipeline:
                      "answer": result.reasoning.get("answer"), "ended": result.reasoning.get("ended"),
                      "problem": result.reasoning.get("problem"),
                      "completion_tokens": result.timings.get("llm_completion_tokens"),
+                     "model_picks": result.reasoning.get("picks", []), "ranker_order": result.candidates[:REASONER_CANDIDATES],
                      "gates": {"steps": len(steps), "consistent": sum(s["verdict"] == "consistent" for s in steps),
                                "inconsistent": sum(s["verdict"] == "inconsistent" for s in steps),
                                "ungrounded": sum(bool(s.get("ungrounded")) for s in steps)}}

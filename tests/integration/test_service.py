@@ -190,7 +190,9 @@ def test_degenerate_reasoning_is_stopped_flagged_and_the_model_still_picks(world
 
     monkeypatch.setattr(service, "_generate", looping)
     result = recommend(world.clients[0]["client_id"], SEED_REQUEST, seed=2)
-    assert result.reasoning == {"ended": "degenerate", "problem": "a step repeats", "answer": "forced"}
+    assert {k: result.reasoning[k] for k in ("ended", "problem", "answer")} == \
+        {"ended": "degenerate", "problem": "a step repeats", "answer": "forced"}
+    assert len(result.reasoning["picks"]) == 3 and set(result.reasoning["picks"]) <= set(result.candidates[:8])
     assert not result.fallback_used and 3 <= len(result.items) <= 5
     assert any(i["picked_by"] == "model" for i in result.items)
     with session(get_engine()) as s:
