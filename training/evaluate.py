@@ -373,7 +373,7 @@ def evaluate(config: EvalConfig) -> dict:
         "bundle": {"name": bundle.name, "path": str(config.bundle), "digest": bundle.digest(),
                    "counts": bundle.counts()},
         "split": config.split, "ks": config.ks, "protocols": config.protocols, "seed": config.seed,
-        "bootstrap": {"resamples": config.resamples, "confidence": 0.95}, "exclude_seen": exclude,
+        "bootstrap": {"resamples": config.resamples, "confidence": 0.95, "method": "BCa"}, "exclude_seen": exclude,
         "rerank_size": RERANK_SIZE, "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "queries_in_split": len(queries), "wall_seconds": round(time.perf_counter() - started, 1),
         "machine": {"cpus": os.cpu_count(), "load_average_before": load_before, "load_average_after":
@@ -507,7 +507,7 @@ def markdown(report: dict) -> str:
     b, main = report["bundle"], f"ndcg@{max(report['ks'])}"
     out = [f"# Evaluation of `{b['name']}` ({report['split']} split, {report['queries_in_split']} queries)", "",
            f"Bundle digest `{b['digest']}`, {b['counts']['items']} items; created {report['created']}; seed "
-           f"{report['seed']}; means with percentile-bootstrap 95% intervals over queries "
+           f"{report['seed']}; means with BCa bootstrap 95% intervals over queries "
            f"({report['bootstrap']['resamples']} resamples); items the client already has "
            f"{'removed' if report['exclude_seen'] else 'kept'}; wall time {report['wall_seconds']} s.", ""]
     for protocol, systems in report["results"].items():

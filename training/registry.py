@@ -11,7 +11,9 @@ The gate (`check_gate`) lets a candidate replace the active version only when
 
 1. both were evaluated on the same bundle (digest), split, seed and queries;
 2. the candidate is better on NDCG@5: the paired mean difference is positive and, by default, the lower
-   end of its 95% bootstrap interval is above zero (a measurable gain, not noise);
+   end of its 95% BCa bootstrap interval is above zero (a measurable gain, not noise). The verdict also
+   records the smallest gain the gate can detect at its query count (80% power, paired t approximation
+   from the spread of these per-query differences; `docs/results/gate-power.md`);
 3. neither probe score (`instruction_following`, `knowledge_contains`) drops more than 5% (relative)
    below the active version's.
 
@@ -22,6 +24,7 @@ that produced it. Every promotion, refusal and rollback is written to the audit 
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,7 +34,8 @@ from sqlmodel import select
 from backend.store import session
 from backend.tables import AuditLog, ModelVersion
 from catalog.errors import ConciergeError
-from training.metrics import paired_comparison, reasoning_gates
+from training.metrics import (minimum_detectable_gain, paired_comparison, paired_differences,
+                              reasoning_gates)
 
 BASE_VERSION = "base"
 GATE_METRIC = "ndcg@5"
@@ -122,13 +126,17 @@ def check_gate(candidate: ModelVersion, reference: ModelVersion, require_interva
     if not result.reasons:
         comparison = paired_comparison(ev_c["per_query"], ev_r["per_query"], candidate.version, reference.version,
                                        GATE_METRIC)
-        result.ndcg = comparison.to_dict()
+        detectable = minimum_detectable_gain(paired_differences(ev_c["per_query"], ev_r["per_query"]))
+        detectable = round(detectable, 4) if math.isfinite(detectable) else None  # None: under 2 queries
+        result.ndcg = comparison.to_dict() | {"detectable_gain": detectable}
         diff = comparison.diff
         if diff.mean <= 0:
             result.reasons.append(f"{GATE_METRIC} is not better: {diff.mean:+.3f} [{diff.low:+.3f}, {diff.high:+.3f}]")
         elif require_interval and diff.low <= 0:
             result.reasons.append(f"{GATE_METRIC} gain {diff.mean:+.3f} is not measurable: its 95% interval "
-                                  f"[{diff.low:+.3f}, {diff.high:+.3f}] includes 0")
+                                  f"[{diff.low:+.3f}, {diff.high:+.3f}] includes 0"
+                                  + (f" (on {comparison.n} queries with this spread the gate detects gains of "
+                                     f"about {detectable:.3f} or more)" if detectable is not None else ""))
     sizes = [((candidate.probes or {}).get(n), (reference.probes or {}).get(n)) for n in ("n_instruction", "n_knowledge")]
     if any(a is not None and b is not None and a != b for a, b in sizes):
         result.reasons.append("the probe scores were taken on different numbers of probes; probe both with the same --limit")

@@ -1,5 +1,7 @@
 """The promotion gate: better on NDCG@5 measurably, same queries, probes within 5%."""
 
+import pytest
+
 from backend.tables import ModelVersion
 from training.registry import check_gate
 
@@ -35,6 +37,10 @@ def test_a_gain_within_noise_is_refused_unless_the_interval_is_waived():
     candidate = version("v1", noisy)
     strict = check_gate(candidate, noisy_old)
     assert not strict.passed and "includes 0" in strict.reasons[0]
+    # differences 0.9 and -0.6 alternating: sd 0.75 * sqrt(20 / 19) = 0.7695; on 20 queries the gate detects
+    # (t_0.975,19 + t_0.8,19) * 0.7695 / sqrt(20) = (2.0930 + 0.8610) * 0.7695 / 4.4721 = 0.508 (80% power)
+    assert strict.ndcg["detectable_gain"] == pytest.approx(0.508, abs=1e-3)
+    assert "detects gains of about 0.508" in strict.reasons[0]
     assert check_gate(candidate, noisy_old, require_interval=False).passed
 
 
