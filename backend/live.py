@@ -26,7 +26,7 @@ from backend.index import embed
 from backend.knowledge import Knowledge, load_knowledge
 from backend.retrieval import Candidate, CatalogueGraphs, ClientSignals, generate
 from backend.settings import Settings, get_settings
-from backend.store import session
+from backend.store import get_engine, session
 from backend.tables import Client, ClientNote, Interaction
 from backend.understand import QueryGraph, understand
 from backend.vocabulary import CatalogueVocabulary, build_vocabulary
@@ -69,11 +69,13 @@ def _load(collection: str, version_id: int, ranker_mtime: float, settings: Setti
 
 
 def _build(collection: str, settings: Settings) -> LiveCatalogue:
-    index = active_index(settings)
+    engine = get_engine(settings.sql_url)
+    index = active_index(settings, engine)
     items = index.items()
-    with session() as s:
+    with session(engine) as s:
         rows = s.exec(select(Interaction.client_id, Interaction.item_id, Interaction.kind)).all()
-    graphs = CatalogueGraphs(items, product_graph(settings), [tuple(r) for r in rows], vectors=index.vectors())
+    graphs = CatalogueGraphs(items, product_graph(settings, engine), [tuple(r) for r in rows],
+                             vectors=index.vectors())
     knowledge = load_knowledge()
     vocabulary = build_vocabulary(items, knowledge, lambda texts: embed(texts, settings))
     ranker = ranking.load(ranker_path(collection, settings))
@@ -87,7 +89,7 @@ def ranker_path(collection: str, settings: Settings):
 def live_catalogue(settings: Settings | None = None) -> LiveCatalogue:
     """The served catalogue version's derived state (cached until the next import or ranker)."""
     settings = settings or get_settings()
-    version = active_version()
+    version = active_version(get_engine(settings.sql_url))
     if version is None:
         raise ConciergeError("the catalogue is empty; run `concierge seed-demo` or `concierge import PATH` first")
     path = ranker_path(version.collection, settings)
@@ -99,9 +101,12 @@ def understand_request(text: str, catalogue: LiveCatalogue, settings: Settings |
     return understand(text, catalogue.vocabulary, catalogue.knowledge, lambda texts: embed(texts, settings))
 
 
-def client_context(client_id: str, catalogue: LiveCatalogue) -> tuple[Client, object, ClientSignals, str]:
-    """This client's row, preference graph, signals for the candidate generator, and prompt summary."""
-    with session() as s:
+def client_context(client_id: str, catalogue: LiveCatalogue,
+                   settings: Settings | None = None) -> tuple[Client, object, ClientSignals, str]:
+    """This client's row, preference graph, signals for the candidate generator, and prompt summary, read
+    from the SQL store of `settings` (default: `get_settings()`)."""
+    settings = settings or get_settings()
+    with session(get_engine(settings.sql_url)) as s:
         client = s.get(Client, client_id)
         if client is None:
             raise ConciergeError(f"unknown client {client_id!r}")
@@ -221,7 +226,7 @@ def train_ranker(bundle: Bundle, settings: Settings | None = None, progress: boo
     started = time.perf_counter()
     for q in tqdm(queries, desc="ranker: candidates of train/val queries", disable=not progress):
         try:
-            _, _, signals, _ = client_context(q["client_id"], catalogue)
+            _, _, signals, _ = client_context(q["client_id"], catalogue, settings)
         except ConciergeError:
             signals = ClientSignals()
         query = understand_request(q["text"], catalogue, settings)
@@ -244,7 +249,7 @@ def prepare_ranker(bundle: Bundle, settings: Settings | None = None, progress: b
     split, or, when the bundle brings no training queries, carry over the newest ranker of an earlier version
     (its features are catalogue-agnostic); with neither, the catalogue is ranked by fusion."""
     settings = settings or get_settings()
-    version = active_version()
+    version = active_version(get_engine(settings.sql_url))
     if version is None:
         return {"kind": "none"}
     target = ranker_path(version.collection, settings)

@@ -31,7 +31,7 @@ from backend.live import LiveCatalogue, client_context, live_catalogue, ranked_c
 from backend.reasoner import Generation, build_prompt, fuse, generate_reasoning, model_picks
 from backend.retrieval import Candidate
 from backend.settings import Settings, get_settings
-from backend.store import session
+from backend.store import get_engine, session
 from backend.tables import Conversation, Message, ModelVersion, ReasoningStep, Shortlist, ShortlistItem
 from backend.understand import QueryGraph, Wish, wrong_fact_sentence
 from backend.verify import hard_violations, split_steps, verify_steps
@@ -68,8 +68,8 @@ class ShortlistResult:
         return asdict(self)
 
 
-def active_model_version() -> ModelVersion | None:
-    with session() as s:
+def active_model_version(settings: Settings | None = None) -> ModelVersion | None:
+    with session(get_engine((settings or get_settings()).sql_url)) as s:
         return s.exec(select(ModelVersion).where(ModelVersion.status == "active")).first()
 
 
@@ -173,6 +173,8 @@ def recommend(client_id: str, text: str, conversation_id: int | None = None,
         conversation_id (`int`, *optional*): continue this conversation (must be this client's).
         on_token (`callable`, *optional*): called with each streamed piece of the model's text.
         seed (`int`, *optional*): fixes the candidate shuffle (tests, evaluation).
+        settings (`Settings`, *optional*): the stores and model settings to answer from (default:
+            `get_settings()`; the evaluation passes its scratch stores').
         model (`ModelVersion`, *optional*): answer with this version instead of the active one (the evaluation
             of a candidate adapter; it need not be stored).
 
@@ -194,14 +196,14 @@ def recommend(client_id: str, text: str, conversation_id: int | None = None,
     timings["intent_ms"] = _ms(started)
 
     started = time.perf_counter()
-    client, _, signals, summary = client_context(client_id, catalogue)
+    client, _, signals, summary = client_context(client_id, catalogue, settings)
     timings["preferences_ms"] = _ms(started)
 
     started = time.perf_counter()
     ordered = ranked_candidates(query, catalogue, signals, timings)
     timings["retrieval_ms"] = _ms(started)
 
-    version = model if model is not None else active_model_version()
+    version = model if model is not None else active_model_version(settings)
     answer = reason_stage(query, summary, ordered, settings, version, on_token, seed, timings) if ordered else None
     if answer is None:
         message, chosen, picks = nothing_fits_message(query, catalogue), [], []
@@ -226,7 +228,7 @@ def recommend(client_id: str, text: str, conversation_id: int | None = None,
     result = ShortlistResult(0, 0, client_id, text, items, [c.to_dict() for c in checks], query.to_dict(),
                              version.version if version else "base", fallback, not chosen, message, timings,
                              completion, reasoning, [c.item_id for c in ordered[:50]])
-    _persist(result, conversation_id, result.candidates)
+    _persist(result, conversation_id, result.candidates, settings)
     return result
 
 
@@ -236,7 +238,7 @@ def understand_stage(client_id: str, text: str, conversation_id: int | None, cat
     query = understand_request(text, catalogue, settings)
     if query.language != "en":
         raise ConciergeError("Concierge reads requests in English for now; please write your request in English")
-    previous = _previous_query(client_id, conversation_id, catalogue.graphs.items)
+    previous = _previous_query(client_id, conversation_id, catalogue.graphs.items, settings)
     if previous is not None:
         def wish(phrase: str) -> Wish:
             return next((w for w in understand_request(phrase, catalogue, settings).wishes),
@@ -369,10 +371,11 @@ def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
 
 
-def _previous_query(client_id: str, conversation_id: int | None, items: dict[str, dict]) -> dict | None:
+def _previous_query(client_id: str, conversation_id: int | None, items: dict[str, dict],
+                    settings: Settings | None = None) -> dict | None:
     if conversation_id is None:
         return None
-    with session() as s:
+    with session(get_engine((settings or get_settings()).sql_url)) as s:
         conversation = s.get(Conversation, conversation_id)
         if conversation is None or conversation.client_id != client_id:
             raise ConciergeError(f"conversation {conversation_id} does not exist for this client")
@@ -387,8 +390,9 @@ def _previous_query(client_id: str, conversation_id: int | None, items: dict[str
     return data
 
 
-def _persist(result: ShortlistResult, conversation_id: int | None, candidate_ids: list[str]) -> None:
-    with session() as s:
+def _persist(result: ShortlistResult, conversation_id: int | None, candidate_ids: list[str],
+             settings: Settings | None = None) -> None:
+    with session(get_engine((settings or get_settings()).sql_url)) as s:
         if conversation_id is None:
             conversation = Conversation(client_id=result.client_id, title=result.request[:80])
             s.add(conversation)

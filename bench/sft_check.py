@@ -43,52 +43,52 @@ def main() -> None:
     results_path = Path("docs/results/traces-sft.json")
     results = json.loads(results_path.read_text())
     bundle = world_bundle(seed=7)
-    with scratch_stores(bundle, needs_llm=True, progress=False) as settings:
-        world = EvalWorld(bundle, settings, seed=0)
-        train = {c.case_id: c for c in cases_from_bundle(bundle, "train", 20, 0)}
-        rows = [] if args.skip_rejudge else [
-            json.loads(line) for line in (out / "traces-target.jsonl").read_text().splitlines()]
-        config = TracesConfig()
-        kept = set()
-        for row in rows:
-            case = train[row["case_id"]]
+    settings = scratch_stores(bundle, needs_llm=True, progress=False)
+    world = EvalWorld(bundle, settings, seed=0)
+    train = {c.case_id: c for c in cases_from_bundle(bundle, "train", 20, 0)}
+    rows = [] if args.skip_rejudge else [
+        json.loads(line) for line in (out / "traces-target.jsonl").read_text().splitlines()]
+    config = TracesConfig()
+    kept = set()
+    for row in rows:
+        case = train[row["case_id"]]
+        built = build_case_prompt(case, world, args.shown, 0)
+        ok, _, _ = judge(row["completion"], built.handles, case, config, built.query_graph, built.preferences)
+        if ok:
+            kept.add(row["case_id"])
+    if not args.skip_rejudge:
+        results["rejudged_target"] = {"samples": len(rows), "cases_accepted": len(kept),
+                                      "cases": results["target"]["cases"], "filters": "top1 + min_steps 2 + "
+                                      "no hint echo + verifier consistent + grounded"}
+        print("rejudged target:", results["rejudged_target"], flush=True)
+
+    val = [c for c in cases_from_bundle(bundle, "val", 20, 0) if c.relevance]
+    val = random.Random("bench-val").sample(val, args.val)
+    model = LocalChatModel(model_dir=settings.model_dir, threads=1, max_new_tokens=args.max_new_tokens)
+    model.load_adapter("sft-bench", Path(args.adapter) if args.adapter else out / "sft" / "adapter")
+    report = {}
+    for adapter in (None, "sft-bench"):
+        model.use_adapter(adapter)
+        parsed_n, hits, ndcgs, started = 0, 0, [], time.perf_counter()
+        for case in val:
             built = build_case_prompt(case, world, args.shown, 0)
-            ok, _, _ = judge(row["completion"], built.handles, case, config, built.query_graph, built.preferences)
-            if ok:
-                kept.add(row["case_id"])
-        if not args.skip_rejudge:
-            results["rejudged_target"] = {"samples": len(rows), "cases_accepted": len(kept),
-                                          "cases": results["target"]["cases"], "filters": "top1 + min_steps 2 + "
-                                          "no hint echo + verifier consistent + grounded"}
-            print("rejudged target:", results["rejudged_target"], flush=True)
+            from langchain_core.messages import HumanMessage, SystemMessage
 
-        val = [c for c in cases_from_bundle(bundle, "val", 20, 0) if c.relevance]
-        val = random.Random("bench-val").sample(val, args.val)
-        model = LocalChatModel(model_dir=settings.model_dir, threads=1, max_new_tokens=args.max_new_tokens)
-        model.load_adapter("sft-bench", Path(args.adapter) if args.adapter else out / "sft" / "adapter")
-        report = {}
-        for adapter in (None, "sft-bench"):
-            model.use_adapter(adapter)
-            parsed_n, hits, ndcgs, started = 0, 0, [], time.perf_counter()
-            for case in val:
-                built = build_case_prompt(case, world, args.shown, 0)
-                from langchain_core.messages import HumanMessage, SystemMessage
-
-                chat = [SystemMessage(m["content"]) if m["role"] == "system" else HumanMessage(m["content"])
-                        for m in messages_to_dicts(built.messages)]
-                text = model.invoke(chat).content
-                answer = parse_answer(text, built.handles)
-                picks = [built.handles[h]["item_id"] for h in answer.picks]
-                shown = [h["item_id"] for h in built.handles.values()]
-                parsed_n += bool(picks)
-                hits += bool(picks) and case.relevance.get(picks[0], 0) > 0
-                ndcgs.append(ndcg_at_k(picks + [i for i in shown if i not in picks], case.relevance, 5))
-            report[adapter or "base"] = {"cases": len(val), "parsed": parsed_n, "hit@1": hits / len(val),
-                                         "ndcg@5": sum(ndcgs) / len(ndcgs),
-                                         "s_per_case": round((time.perf_counter() - started) / len(val), 1),
-                                         "example": text[:400]}
-            print(adapter or "base", {k: v for k, v in report[adapter or "base"].items() if k != "example"}, flush=True)
-        results[args.key] = report
+            chat = [SystemMessage(m["content"]) if m["role"] == "system" else HumanMessage(m["content"])
+                    for m in messages_to_dicts(built.messages)]
+            text = model.invoke(chat).content
+            answer = parse_answer(text, built.handles)
+            picks = [built.handles[h]["item_id"] for h in answer.picks]
+            shown = [h["item_id"] for h in built.handles.values()]
+            parsed_n += bool(picks)
+            hits += bool(picks) and case.relevance.get(picks[0], 0) > 0
+            ndcgs.append(ndcg_at_k(picks + [i for i in shown if i not in picks], case.relevance, 5))
+        report[adapter or "base"] = {"cases": len(val), "parsed": parsed_n, "hit@1": hits / len(val),
+                                     "ndcg@5": sum(ndcgs) / len(ndcgs),
+                                     "s_per_case": round((time.perf_counter() - started) / len(val), 1),
+                                     "example": text[:400]}
+        print(adapter or "base", {k: v for k, v in report[adapter or "base"].items() if k != "example"}, flush=True)
+    results[args.key] = report
     results_path.write_text(json.dumps(results, indent=2))
 
 

@@ -105,7 +105,7 @@ def cases_from_bundle(bundle: Bundle, split: str = "train", size: int = 20, seed
 
 
 def cases_from_feedback(since_id: int | None = None, size: int = 20, seed: int = 0,
-                        ids: list[int] | None = None) -> list[TrainingCase]:
+                        ids: list[int] | None = None, engine=None) -> list[TrainingCase]:
     """Judged shortlists of the SQL store as training cases.
 
     Each shortlist with at least one Feedback row newer than `since_id` becomes one case: its stored
@@ -119,6 +119,7 @@ def cases_from_feedback(since_id: int | None = None, size: int = 20, seed: int =
         size (`int`): at most this many candidates (judged items always kept).
         seed (`int`): seeds the candidate order.
         ids (`list[int]`, *optional*): only these feedback rows (what a training job reserved).
+        engine (`Engine`, *optional*): the SQL store holding the feedback (default: the configured one).
 
     Returns:
         `list[TrainingCase]`: by shortlist id.
@@ -128,7 +129,7 @@ def cases_from_feedback(since_id: int | None = None, size: int = 20, seed: int =
     from backend.store import session
     from backend.tables import Feedback, ReasoningStep, Shortlist
 
-    with session() as s:
+    with session(engine) as s:
         query = select(Feedback).order_by(Feedback.id)
         if since_id is not None:
             query = query.where(Feedback.id > since_id)
@@ -215,21 +216,24 @@ def shown_candidates(case: TrainingCase, shown: int | None) -> list[str]:
     return [i for i in case.candidates if i in keep]
 
 
-def build_case_prompt(case: TrainingCase, world, shown: int | None = None, seed: int | None = None) -> CasePrompt:
+def build_case_prompt(case: TrainingCase, world, shown: int | None = None, seed: int | None = None,
+                      retrieval=None) -> CasePrompt:
     """The serving prompt of a case, with what the rewards and the verifier need.
 
     Args:
         case (`TrainingCase`): the case.
-        world (`EvalWorld`): the bundle and the scratch stores it was imported into (active settings).
+        world (`EvalWorld`): the bundle and the settings of the scratch stores it was imported into.
         shown (`int`, *optional*): put only this many candidates in the prompt (see `shown_candidates`).
         seed (`int`, *optional*): seeds the handles (default: the world's seed).
+        retrieval (`ServingRetrieval`, *optional*): the world's serving retrieval; a caller building many
+            prompts makes it once (`ServingRetrieval(world)`) and passes it. Default: made here.
 
     Returns:
         `CasePrompt`
     """
-    from training.systems import reasoner_prompt
+    from training.systems import ServingRetrieval, reasoner_prompt
 
-    retrieval = _retrieval(world)
+    retrieval = retrieval or ServingRetrieval(world)
     query = case.as_query()
     ids = shown_candidates(case, shown)
     messages, handles, pool = reasoner_prompt(retrieval, query, ids, world.seed if seed is None else seed)
@@ -243,7 +247,7 @@ def case_prompt(case: TrainingCase, world, shown: int | None = None) -> tuple[li
 
     Args:
         case (`TrainingCase`): the case.
-        world (`EvalWorld`): the world whose stores are active.
+        world (`EvalWorld`): the bundle and its scratch stores' settings.
         shown (`int`, *optional*): at most this many candidates in the prompt.
 
     Returns:
@@ -251,17 +255,6 @@ def case_prompt(case: TrainingCase, world, shown: int | None = None) -> tuple[li
     """
     built = build_case_prompt(case, world, shown)
     return built.messages, built.handles
-
-
-def _retrieval(world):
-    """One `ServingRetrieval` per world (it holds the parsed catalogue)."""
-    from training.systems import ServingRetrieval
-
-    cached = getattr(world, "_serving_retrieval", None)
-    if cached is None:
-        cached = ServingRetrieval(world)
-        world._serving_retrieval = cached
-    return cached
 
 
 def _role(message) -> str:

@@ -16,10 +16,9 @@ negatives.
 
 The bundle is imported into scratch stores under `<var>/eval/<bundle name>/` (SQLite + Chroma +
 graphs), re-used while the bundle's digest is unchanged and wiped when it changed. The serving stores
-are never touched: for the duration of `evaluate`, the process-wide settings (`CONCIERGE_VAR_DIR`,
-`CONCIERGE_DATABASE_URL`, `CONCIERGE_CHROMA_PATH`, ...) point at the scratch directory and the cached
-settings, engine and catalogue are cleared on the way in and out (`scratch_stores`), because
-`backend.service` reads the process-wide settings rather than taking them as arguments.
+are never touched: `scratch_stores` returns the scratch stores' `Settings` (the serving settings with
+another var dir, database and Chroma path), and every system is handed those settings and reads and
+writes only the stores they name; nothing process-wide changes.
 
 Output: a Markdown table on screen, and `results.json`, `results.md`, `ndcg.png` under
 `docs/results/<bundle>-<date>/` (or `--out`).
@@ -43,10 +42,11 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from backend.settings import Settings, get_settings
 from catalog.bundle import Bundle, read_bundle
 from catalog.errors import ConciergeError
-from training.metrics import (RESAMPLES, bootstrap_interval, failed_scores, metric_names, paired_comparison, query_scores,
-                              reasoning_gates)
+from training.metrics import (GATES, RESAMPLES, bootstrap_interval, failed_scores, metric_names, paired_comparison,
+                              query_scores, reasoning_gates)
 from training.systems import SLOW, SYSTEMS, EvalWorld, check_systems, make_system, system_kind
 
 PROTOCOLS = ("full", "rerank")
@@ -177,74 +177,71 @@ def safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "bundle"
 
 
-def _clear_caches() -> None:
-    """Forget every process-wide object bound to the settings (they are rebuilt on next use)."""
-    from backend import live
-    from backend.settings import get_settings
-    from backend.store import get_engine
+def scratch_settings(base: Settings, bundle: Bundle) -> Settings:
+    """The settings of `bundle`'s scratch stores: `base` with its stores moved to `<var>/eval/<name>/`
+    (a SQLite file, an embedded Chroma, graphs and rankers there) and the base model kept where `base`
+    has it (shared with serving).
 
-    get_settings.cache_clear()
-    get_engine.cache_clear()
-    live._CACHE.clear()
+    Args:
+        base (`Settings`): the serving settings.
+        bundle (`Bundle`): the bundle evaluated.
+
+    Returns:
+        `Settings`: a new value; `base` is unchanged.
+    """
+    directory = (base.var_dir / "eval" / safe_name(bundle.name)).resolve()
+    return base.model_copy(update={"var_dir": directory, "database_url": f"sqlite:///{directory / 'concierge.db'}",
+                                   "chroma_path": directory / "chroma", "chroma_host": None,
+                                   "base_model_dir": base.model_dir.resolve()})
 
 
 def _wipe(directory: Path) -> None:
-    """Delete a scratch directory, and the Chroma clients that may still hold it open."""
+    """Delete a scratch directory, and the Chroma clients and SQL engines that may still hold it open
+    (a cached engine would reconnect to a new, empty file without the schema)."""
     from chromadb.api.client import SharedSystemClient
 
     from backend import index
+    from backend.store import get_engine
 
     index._persistent_client.cache_clear()
     SharedSystemClient.clear_system_cache()
+    get_engine.cache_clear()
     shutil.rmtree(directory, ignore_errors=True)
 
 
-@contextmanager
-def scratch_stores(bundle: Bundle, needs_llm: bool = False, progress: bool = True):
-    """Import `bundle` into `<var>/eval/<name>/` and point the process-wide settings there meanwhile.
+def scratch_stores(bundle: Bundle, needs_llm: bool = False, progress: bool = True,
+                   settings: Settings | None = None) -> Settings:
+    """Import `bundle` into its scratch stores under `<var>/eval/<name>/` (kept while its digest is unchanged)
+    and return their settings, to hand to whatever should read them.
 
     Args:
         bundle (`Bundle`): the bundle.
         needs_llm (`bool`): materialise the base model first (in the serving var dir, shared).
         progress (`bool`): show the import's progress bars.
+        settings (`Settings`, *optional*): the serving settings (default: `get_settings()`).
 
-    Yields:
-        `Settings`: the scratch settings.
+    Returns:
+        `Settings`: the scratch settings (`scratch_settings`).
     """
     from backend.importer import import_bundle
     from backend.live import prepare_ranker
     from backend.models import materialise_base_model
-    from backend.settings import get_settings
 
-    base = get_settings()
+    base = settings or get_settings()
     if needs_llm:
         materialise_base_model(base)
-    directory = (base.var_dir / "eval" / safe_name(bundle.name)).resolve()
-    env = {"CONCIERGE_VAR_DIR": str(directory), "CONCIERGE_DATABASE_URL": f"sqlite:///{directory / 'concierge.db'}",
-           "CONCIERGE_CHROMA_PATH": str(directory / "chroma"), "CONCIERGE_CHROMA_HOST": "",
-           "CONCIERGE_BASE_MODEL_DIR": str(base.model_dir.resolve())}
-    saved = {key: os.environ.get(key) for key in env}
+    scratch = scratch_settings(base, bundle)
+    directory = scratch.var_dir
     stamp = directory / "bundle.digest"
     if stamp.is_file() and stamp.read_text().strip() != bundle.digest():
         _wipe(directory)
-    os.environ.update(env)
-    _clear_caches()
-    try:
-        settings = get_settings()
-        result = import_bundle(bundle, progress=progress, settings=settings)
-        directory.mkdir(parents=True, exist_ok=True)
-        if result.changed or not stamp.is_file():
-            print(f"scratch stores: {result.summary()} -> {directory}")
-            print(f"ranker (train split, val for early stopping): {prepare_ranker(bundle, settings, progress)}")
-        stamp.write_text(bundle.digest())
-        yield settings
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        _clear_caches()
+    result = import_bundle(bundle, progress=progress, settings=scratch)
+    directory.mkdir(parents=True, exist_ok=True)
+    if result.changed or not stamp.is_file():
+        print(f"scratch stores: {result.summary()} -> {directory}")
+        print(f"ranker (train split, val for early stopping): {prepare_ranker(bundle, scratch, progress)}")
+    stamp.write_text(bundle.digest())
+    return scratch
 
 
 # ----------------------------------------------------------------------------------------------
@@ -341,11 +338,13 @@ def compare_all(results: dict, pairs: list[tuple[str, str]], ks: list[int], resa
     return out
 
 
-def evaluate(config: EvalConfig) -> dict:
+def evaluate(config: EvalConfig, settings: Settings | None = None) -> dict:
     """Run the evaluation described by `config` and return the report (what `results.json` holds).
 
     Args:
         config (`EvalConfig`): bundle, split, systems, cut-offs, protocols, limits, seed.
+        settings (`Settings`, *optional*): the serving settings, whose var dir holds the scratch stores
+            (default: `get_settings()`).
 
     Returns:
         `dict`: bundle, settings of the run, per protocol and system the metrics with intervals, per type,
@@ -364,8 +363,9 @@ def evaluate(config: EvalConfig) -> dict:
     load_before = os.getloadavg()[0]
     results: dict[str, dict] = {p: {} for p in config.protocols}
     started = time.perf_counter()
-    with scratch_stores(bundle, needs_llm, config.progress) as settings, torch_threads(config.threads):
-        world, seen = EvalWorld(bundle, settings, config.seed), seen_items(bundle)
+    scratch = scratch_stores(bundle, needs_llm, config.progress, settings)
+    with torch_threads(config.threads):
+        world, seen = EvalWorld(bundle, scratch, config.seed), seen_items(bundle)
         for spec in config.systems:
             run_one_system(spec, world, queries, config, seen, exclude, results)
     pairs = config.compare or default_pairs(config.systems)

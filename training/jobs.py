@@ -13,8 +13,8 @@ count says whether this worker won, so two workers never hold the same job, on S
   that lists the rows in the job's config: a resumed job reads the same rows, a second job cannot take
   them, and a job that fails for good releases them for the next one. No row is lost or counted twice.
 
-Every function takes an optional `engine`: a worker binds the engine of the store it took the job from,
-because a training run points the process-wide settings at its scratch stores while it runs.
+Every function takes an optional `engine`: a worker binds the engine of the store it took the job from
+(default: the configured store).
 """
 
 from __future__ import annotations

@@ -22,8 +22,8 @@ and only they can score on a request that nothing in the catalogue fits.
 (1) when the parsed request is impossible or no candidate meets its hard constraints, the rule of
 `backend.service.recommend`. (2) The prompt itself offers the model no "nothing fits" answer.
 
-Every system is built from an `EvalWorld`: the bundle's rows plus the scratch stores it was imported
-into (the process-wide settings point at them while the evaluation runs).
+Every system is built from an `EvalWorld`: the bundle's rows plus the settings of the scratch stores it
+was imported into, which each system passes to the stores it reads.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class EvalWorld:
 
     Args:
         bundle (`Bundle`): the rows.
-        settings (`Settings`): the scratch stores' settings (process-wide while the evaluation runs).
+        settings (`Settings`): the scratch stores' settings (`training.evaluate.scratch_stores`).
         seed (`int`): seeds every random choice of the systems.
     """
 
@@ -157,9 +157,10 @@ class Embedding:
 
     def __init__(self, world: EvalWorld):
         from backend.catalogue import active_index
+        from backend.store import get_engine
 
         self.settings = world.settings
-        self.index = active_index(world.settings)
+        self.index = active_index(world.settings, get_engine(world.settings.sql_url))
         self.vectors = self._all_vectors()
 
     def _all_vectors(self) -> dict[str, np.ndarray]:
@@ -345,7 +346,7 @@ class ServingRetrieval:
 
         parsed = understand_request(query["text"], self.catalogue, self.settings)
         try:
-            _, _, signals, summary = client_context(query["client_id"], self.catalogue)
+            _, _, signals, summary = client_context(query["client_id"], self.catalogue, self.settings)
         except ConciergeError:
             signals, summary = ClientSignals(), "new client, no history yet"
         return parsed, signals, summary
@@ -497,7 +498,7 @@ class Pipeline:
     def __init__(self, world: EvalWorld, adapter: str | None = None):
         from backend.tables import ModelVersion
 
-        self.seed = world.seed
+        self.seed, self.settings = world.seed, world.settings
         self.last: dict = {}
         self.model = None  # the active version of the scratch store (the base model there)
         if adapter:  # `pipeline@DIR`: the same pipeline answering with a run's LoRA adapter
@@ -511,7 +512,8 @@ class Pipeline:
     def rank(self, query: dict, candidates: list[str] | None, k: int) -> list[str]:
         from backend.service import REASONER_CANDIDATES, recommend
 
-        result = recommend(query["client_id"], query["text"], seed=self.seed, model=self.model)
+        result = recommend(query["client_id"], query["text"], seed=self.seed, settings=self.settings,
+                           model=self.model)
         steps = result.steps
         self.last = {"fallback_used": result.fallback_used, "nothing_fits": result.nothing_fits,
                      "model_version": result.model_version,

@@ -61,7 +61,7 @@ class StageContext:
         config (`TrainConfig`): the whole config.
         run_dir (`Path`): the run directory.
         bundle (`Bundle`): the training bundle.
-        world (`EvalWorld`): the bundle's scratch stores (active while the stages run).
+        world (`EvalWorld`): the bundle and its scratch stores' settings.
         base_model (`Path`): the base model directory.
         cases (`list[TrainingCase]`): training cases.
         adapter (`Path`, *optional*): the adapter the previous stage produced.
@@ -84,13 +84,17 @@ class StageContext:
     results: dict = field(default_factory=dict)
     extra_callbacks: list = field(default_factory=list)  # TrainerCallbacks of the caller (a job's progress/stop)
     _prompts: dict = field(default_factory=dict)
+    _retrieval: object = None  # the world's ServingRetrieval (it holds the parsed catalogue), made once
 
     def prompt(self, case: TrainingCase, world=None) -> CasePrompt:
         """The case's serving prompt (built once per run; `world` is accepted for `prompt_fn` callers)."""
         from training.data import build_case_prompt
+        from training.systems import ServingRetrieval
 
         if case.case_id not in self._prompts:
-            self._prompts[case.case_id] = build_case_prompt(case, self.world, self.config.data.shown, self.config.seed)
+            self._retrieval = self._retrieval or ServingRetrieval(self.world)
+            self._prompts[case.case_id] = build_case_prompt(case, self.world, self.config.data.shown, self.config.seed,
+                                                            self._retrieval)
         return self._prompts[case.case_id]
 
     def prompts_for(self, cases: list[TrainingCase]) -> dict[str, CasePrompt]:
@@ -214,19 +218,22 @@ def restore_skipped_stage(name: str, done: dict, ctx: StageContext) -> None:
         ctx.rechead = RecheadHook(Path(done["head"]), *load_backbone(ctx.base_model))
 
 
-def select_cases(config: TrainConfig, bundle) -> list[TrainingCase]:
-    """The run's cases: the bundle split (+ feedback), a seeded subset of `data.max_cases` of those that
-    have something relevant (a case where nothing fits cannot be ranked)."""
+def select_cases(config: TrainConfig, bundle, settings=None) -> list[TrainingCase]:
+    """The run's cases: the bundle split (+ feedback from the SQL store of `settings`, default
+    `get_settings()`), a seeded subset of `data.max_cases` of those that have something relevant (a case
+    where nothing fits cannot be ranked)."""
     import random
 
+    from backend.store import get_engine
     from training.data import cases_from_bundle, cases_from_feedback
 
     rng = random.Random(f"cases/{config.seed}")
     cases = [c for c in cases_from_bundle(bundle, config.data.split, config.data.candidates, config.seed) if c.relevance]
     feedback = []
     if config.data.feedback:
+        engine = get_engine(settings.sql_url) if settings is not None else None
         feedback = [c for c in cases_from_feedback(config.data.feedback_since_id, config.data.candidates, config.seed,
-                                                   ids=config.data.feedback_ids) if c.relevance]
+                                                   ids=config.data.feedback_ids, engine=engine) if c.relevance]
     if config.data.max_cases is not None:
         feedback = feedback[:config.data.max_cases]
     room = None if config.data.max_cases is None else config.data.max_cases - len(feedback)
@@ -272,13 +279,15 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 def train(bundle_path: str, config: TrainConfig, run_dir: Path, resume: bool = False, progress: bool = True,
-          callbacks: list | None = None, on_stage=None) -> dict:
+          callbacks: list | None = None, on_stage=None, settings=None) -> dict:
     """Run the configured stages on a bundle into `run_dir` (see the module docstring).
 
     Args:
         callbacks (`list`, *optional*): extra `transformers.TrainerCallback`s for the trainer stages (a job's
             progress reports and its stop check).
         on_stage (`Callable[[str], None]`, *optional*): called with each stage's name before it runs.
+        settings (`Settings`, *optional*): the serving settings: where the feedback is read, the base model
+            and the bundle's scratch stores live (default: `get_settings()`).
 
     Returns:
         `dict`: the run record (also `run_dir/run.json`).
@@ -290,13 +299,14 @@ def train(bundle_path: str, config: TrainConfig, run_dir: Path, resume: bool = F
     from training.evaluate import load_bundle, scratch_stores
     from training.systems import EvalWorld
 
+    settings = settings or get_settings()
     run_dir.mkdir(parents=True, exist_ok=True)
     record_path = run_dir / "run.json"
     record = json.loads(record_path.read_text()) if resume and record_path.is_file() else {}
     if is_main_process():
         (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
     bundle = load_bundle(bundle_path)
-    base_model = Path(config.model.base) if config.model.base else materialise_base_model(get_settings())
+    base_model = Path(config.model.base) if config.model.base else materialise_base_model(settings)
     if not (base_model / "config.json").is_file():
         raise ConciergeError(f"model.base {base_model} is not a Hugging Face model directory "
                              "(run `concierge prepare-models` for the default one)")
@@ -309,27 +319,26 @@ def train(bundle_path: str, config: TrainConfig, run_dir: Path, resume: bool = F
         torch.set_num_threads(config.model.torch_threads)
     torch.manual_seed(config.seed)
     started = time.perf_counter()
-    cases = select_cases(config, bundle)  # before the scratch stores: feedback lives in the serving store
-    with scratch_stores(bundle, needs_llm=False, progress=progress) as settings:
-        world = EvalWorld(bundle, settings, config.seed)
-        ctx = StageContext(config, run_dir, bundle, world, base_model.resolve(), cases,
-                           resume=resume, progress=progress, extra_callbacks=list(callbacks or []))
-        record["cases"] = {"total": len(ctx.cases), "feedback": sum(c.source == "feedback" for c in ctx.cases)}
-        for name in config.stages:
-            if on_stage is not None:
-                on_stage(name)  # a job reports the stage, and may stop here (it raises)
-            done = record["results"].get(name)
-            if done and done.get("finished"):
-                print(f"{name}: finished earlier, skipped")
-                restore_skipped_stage(name, done, ctx)
-            else:
-                result = run_stage(name, ctx) or {}
-                done = {**{k: (str(v) if isinstance(v, Path) else v) for k, v in result.items()}, "finished": True}
-                record["results"][name] = done
-                _write_json(record_path, record)
-            ctx.results[name] = done
-            if done.get("adapter"):
-                ctx.adapter = Path(done["adapter"])
+    cases = select_cases(config, bundle, settings)  # feedback lives in the serving store
+    world = EvalWorld(bundle, scratch_stores(bundle, progress=progress, settings=settings), config.seed)
+    ctx = StageContext(config, run_dir, bundle, world, base_model.resolve(), cases,
+                       resume=resume, progress=progress, extra_callbacks=list(callbacks or []))
+    record["cases"] = {"total": len(ctx.cases), "feedback": sum(c.source == "feedback" for c in ctx.cases)}
+    for name in config.stages:
+        if on_stage is not None:
+            on_stage(name)  # a job reports the stage, and may stop here (it raises)
+        done = record["results"].get(name)
+        if done and done.get("finished"):
+            print(f"{name}: finished earlier, skipped")
+            restore_skipped_stage(name, done, ctx)
+        else:
+            result = run_stage(name, ctx) or {}
+            done = {**{k: (str(v) if isinstance(v, Path) else v) for k, v in result.items()}, "finished": True}
+            record["results"][name] = done
+            _write_json(record_path, record)
+        ctx.results[name] = done
+        if done.get("adapter"):
+            ctx.adapter = Path(done["adapter"])
     final = run_dir / "adapter"
     if ctx.adapter is not None and ctx.adapter.resolve() != final.resolve():
         shutil.rmtree(final, ignore_errors=True)
@@ -350,22 +359,32 @@ def model_card(record: dict, config: TrainConfig, run_dir: Path) -> str:
     """The run's README.md: what was trained, on what, how, what the rewards did, how to use it."""
     rows = [r for r in read_metrics(run_dir / METRICS_FILE) if r.get("stage") == "grpo"]
     seconds = [r["seconds"] for r in rows if "seconds" in r]
-    g, rw, lora = config.grpo, config.reward, config.lora
+    g, rw, lora, sft = config.grpo, config.reward, config.lora, config.sft
+    r, alpha, modules = (lora.r, lora.alpha, lora.target_modules) if "grpo" in config.stages else \
+        (sft.lora_r, sft.lora_alpha, sft.target_modules)  # an SFT-only run's adapter is the SFT section's
+    modules = modules if isinstance(modules, str) else ", ".join(modules)
     lines = [f"# Concierge adapter — run {run_dir.name}", "",
-             f"LoRA adapter (r={lora.r}, alpha={lora.alpha}, modules {', '.join(lora.target_modules)}) on "
+             f"LoRA adapter (r={r}, alpha={alpha}, modules {modules}) on "
              f"`{record['base_model']}`, trained by `concierge train` on bundle **{record['bundle']['name']}** "
              f"(digest `{record['bundle']['digest']}`), split `{config.data.split}`.", "",
-             f"- Stages: {', '.join(config.stages)}; status: {record['status']}.",
-             f"- GRPO: {g.max_steps} steps, G={g.num_generations} rollouts x {g.prompts_per_step} prompt(s) per step, "
-             f"max {g.max_completion_length} new tokens, lr {g.learning_rate}, beta {g.beta}, loss {g.loss_type}, "
-             f"bf16 {config.model.bf16}.",
-             f"- Cases: {record['results'].get('grpo', {}).get('cases', '?')} (of at most {config.data.max_cases or 'all'}), "
-             f"{config.data.candidates} candidates each, {config.data.shown or config.data.candidates} shown in the prompt.",
-             f"- Reward: {rw.ndcg} x NDCG@{rw.k} + {rw.qas} x QAS + {rw.pas} x PAS + format {rw.format} (only when "
-             f"NDCG > 0) + {rw.rechead} x Rechead; no valid answer {rw.missing_answer}.",
-             f"- RAAE: {'on' if config.raae.enabled else 'off'} (w_penalty {config.raae.w_penalty}, floor "
-             f"{config.raae.floor}, verifier {config.raae.use_verifier}, associate labels {config.raae.use_step_labels}).",
-             f"- Curriculum: {'on' if config.curriculum.enabled else 'off'} (tau {config.curriculum.tau}).", ""]
+             f"- Stages: {', '.join(config.stages)}; status: {record['status']}."]
+    if "sft" in config.stages:
+        traces = record["results"].get("traces", {}).get("with_trace", "?")
+        lines.append(f"- SFT: {sft.max_steps or f'{sft.epochs} epoch(s) of'} steps, batch {sft.batch_size}, "
+                     f"lr {sft.learning_rate} ({sft.lr_scheduler}), max length {sft.max_length}, trace sources "
+                     f"{sft.sources or 'all'}; {traces} traces.")
+    if "grpo" in config.stages:
+        lines += [f"- GRPO: {g.max_steps} steps, G={g.num_generations} rollouts x {g.prompts_per_step} prompt(s) per "
+                  f"step, max {g.max_completion_length} new tokens, lr {g.learning_rate}, beta {g.beta}, loss "
+                  f"{g.loss_type}, bf16 {config.model.bf16}.",
+                  f"- Reward: {rw.ndcg} x NDCG@{rw.k} + {rw.qas} x QAS + {rw.pas} x PAS + format {rw.format} (only "
+                  f"when NDCG > 0) + {rw.rechead} x Rechead; no valid answer {rw.missing_answer}.",
+                  f"- RAAE: {'on' if config.raae.enabled else 'off'} (w_penalty {config.raae.w_penalty}, floor "
+                  f"{config.raae.floor}, verifier {config.raae.use_verifier}, associate labels "
+                  f"{config.raae.use_step_labels}).",
+                  f"- Curriculum: {'on' if config.curriculum.enabled else 'off'} (tau {config.curriculum.tau})."]
+    lines += [f"- Cases: at most {config.data.max_cases or 'all'} of the split, {config.data.candidates} candidates "
+              f"each, {config.data.shown or config.data.candidates} shown in the prompt.", ""]
     if rows:
         lines += ["## Training signal", "", "| metric | first steps | last steps |", "| --- | --- | --- |"]
         for key in ("reward", "rerec/ndcg", "rerec/answered", "rerec/hit@1", "raae/penalised_steps",

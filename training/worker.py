@@ -70,8 +70,7 @@ def _beat(reporter: Reporter, stop: threading.Event, done: threading.Event, sett
 
 
 def run_one(claim: jobs.Claim, worker_id: str, runner: Runner, settings: Settings, engine=None) -> str:
-    """Run a claimed job to its end; returns the status it finished with. `engine`: the job store's (the
-    runner may point the process-wide settings elsewhere meanwhile)."""
+    """Run a claimed job to its end; returns the status it finished with. `engine`: the job store's."""
     job = claim.job
     reporter, stop, done = Reporter(job.id, worker_id, engine), threading.Event(), threading.Event()
     reporter(stage="resuming" if claim.resumed else "starting",

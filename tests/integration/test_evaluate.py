@@ -2,6 +2,7 @@
 every system (the LLM ones on one query), both protocols, the report files, and bad input."""
 
 import json
+import os
 
 import pytest
 
@@ -13,6 +14,11 @@ from training.metrics import metric_names
 
 pytestmark = pytest.mark.integration
 ALL = ["popularity", "bm25", "embedding", "graph", "als", "retrieval", "reasoner", "pipeline"]
+
+
+def concierge_env() -> dict[str, str]:
+    """The process's CONCIERGE_ variables (libraries such as torch add others of their own on import)."""
+    return {key: value for key, value in os.environ.items() if key.startswith("CONCIERGE_")}
 
 
 @pytest.fixture
@@ -58,9 +64,12 @@ def test_every_system_on_both_protocols_in_scratch_stores(tiny, llm_env, tmp_pat
     original_rank = Popularity.rank
 
     def flaky(self, query, candidates, k):  # fails on one query: recorded, and the run goes on
+        environments.append(concierge_env())
         if query["query_id"] == first_id:
             raise RuntimeError("boom")
         return original_rank(self, query, candidates, k)
+
+    environments, before = [], concierge_env()
 
     queries = ev.subset(ev.select_queries(ev.load_bundle(tiny), "test"), 6, 0)
     first_id = queries[0]["query_id"]
@@ -94,8 +103,11 @@ def test_every_system_on_both_protocols_in_scratch_stores(tiny, llm_env, tmp_pat
             assert set(row["ranking"]) <= set(fixed) and len(row["ranking"]) == len(set(row["ranking"])), name
     assert {row["metric"] for row in report["comparisons"]["full"]} == set(metric_names([5, 10]))
 
-    # the scratch stores hold the bundle; the serving stores and settings are as they were
+    # the scratch stores hold the bundle; the serving stores, settings and environment are as they were,
+    # also while the systems ran (the scratch stores are handed to them as settings, never through the env)
+    assert environments and all(env == before for env in environments) and concierge_env() == before
     assert get_settings().var_dir == llm_env.var_dir
+    assert not (tmp_path / "serving.db").exists() and not (llm_env.var_dir / "chroma").exists()
     assert active_version(get_engine(llm_env.sql_url)) is None
     scratch = llm_env.var_dir / "eval" / "tiny-world"
     assert (scratch / "bundle.digest").is_file() and (scratch / "concierge.db").is_file()
@@ -108,15 +120,37 @@ def test_every_system_on_both_protocols_in_scratch_stores(tiny, llm_env, tmp_pat
 
 def test_scratch_stores_are_reused_while_the_bundle_is_unchanged(tiny, settings):
     from backend.catalogue import active_version
+    from backend.settings import get_settings
+    from backend.store import get_engine
+
+    def collection(scratch) -> str:
+        return active_version(get_engine(scratch.sql_url)).collection
+
+    bundle, before = ev.load_bundle(tiny), concierge_env()
+    scratch = ev.scratch_stores(bundle, progress=False)
+    first = collection(scratch)
+    assert scratch.var_dir == (settings.var_dir / "eval" / "tiny-world").resolve()
+    assert scratch.sql_url == f"sqlite:///{scratch.var_dir / 'concierge.db'}"
+    assert concierge_env() == before and get_settings().var_dir == settings.var_dir  # nothing process-wide
+    assert collection(ev.scratch_stores(bundle, progress=False)) == first
+    bundle.items[0] = dict(bundle.items[0], title="A renamed piece")
+    assert collection(ev.scratch_stores(bundle, progress=False)) != first  # wiped and imported anew
+
+
+def test_case_prompts_read_the_scratch_stores_they_are_given(tiny, settings):
+    from training.data import build_case_prompt, cases_from_bundle
+    from training.systems import EvalWorld, ServingRetrieval
 
     bundle = ev.load_bundle(tiny)
-    with ev.scratch_stores(bundle, progress=False):
-        first = active_version().collection
-    with ev.scratch_stores(bundle, progress=False):
-        assert active_version().collection == first
-    bundle.items[0] = dict(bundle.items[0], title="A renamed piece")
-    with ev.scratch_stores(bundle, progress=False):
-        assert active_version().collection != first
+    world = EvalWorld(bundle, ev.scratch_stores(bundle, progress=False), seed=0)
+    attributes = set(vars(world))
+    case = next(c for c in cases_from_bundle(bundle, "train", 20, 0) if c.relevance and c.client_id)
+    retrieval = ServingRetrieval(world)
+    built = build_case_prompt(case, world, shown=8, retrieval=retrieval)
+    assert len(built.handles) == 8 and {h["item_id"] for h in built.handles.values()} <= set(case.candidates)
+    assert built.preferences  # the client's history came from the scratch store (the serving one is empty)
+    assert build_case_prompt(case, world, shown=8) == built  # made without a retrieval: the same prompt
+    assert set(vars(world)) == attributes  # nothing hung on the world
 
 
 def test_bad_input_gets_clear_messages(tiny, tmp_path, settings):
