@@ -55,8 +55,19 @@ def cmd_seed_demo(args) -> int:
     result = import_bundle(bundle, progress=not args.quiet)
     print(result.summary())
     print(f"ranker: {prepare_ranker(bundle, progress=not args.quiet)}")
+    print(f"reasoner: {_install_reasoner()}")
     _seed_accounts()
     return 0
+
+
+def _install_reasoner() -> str:
+    """The shipped tuned reasoner (models/reasoner-default/) registered and, over the base model, active."""
+    from backend.settings import get_settings
+    from training.registry import ensure_base_version, install_shipped
+
+    settings = get_settings()
+    ensure_base_version(settings.model_dir)
+    return install_shipped(base_model=settings.model_dir)
 
 
 def _seed_accounts() -> None:

@@ -24,6 +24,7 @@ that produced it. Every promotion, refusal and rollback is written to the audit 
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -281,6 +282,49 @@ def promote(version: str, reason: str, actor_id: int | None = None, require_inte
         _audit(s, action, verdict.to_dict(), reason, actor_id)
         s.commit()
         return verdict
+
+
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "models" / "reasoner-default"
+
+
+def install_shipped(directory: str | Path = SHIPPED_DIR, base_model: str | Path | None = None) -> str:
+    """Register the reasoner shipped with the project (`models/reasoner-default/`: a LoRA adapter trained by
+    `concierge train --config training/configs/default.yaml`, its `version.json` and model card) and, the
+    first time, make it active when the base model is. An admin's choice is never replaced: another active
+    version, or a rollback from the shipped one. Idempotent.
+
+    Returns:
+        `str`: what happened, for the command's output.
+    """
+    directory = Path(directory)
+    meta_path = directory / "version.json"
+    if not meta_path.is_file():
+        return f"no shipped reasoner in {directory}"
+    meta = json.loads(meta_path.read_text())
+    name = meta["version"]
+    with session() as s:
+        exists = s.get(ModelVersion, name) is not None
+        active = s.exec(select(ModelVersion).where(ModelVersion.status == "active")).first()
+    if not exists:
+        register_candidate(name, base_model or meta.get("base_model", "base"), directory,
+                           evaluation=meta.get("evaluation"), probes=meta.get("probes"))
+    if active is not None and active.version == name:
+        return f"{name} is active"
+    if exists or (active is not None and active.version != BASE_VERSION):
+        return f"{name} registered; the active version stays {active.version if active else 'none'}"
+    with session() as s:
+        row = s.get(ModelVersion, name)
+        if active is not None:
+            current = s.get(ModelVersion, active.version)
+            current.status = "retired"
+            s.add(current)
+        row.status, row.promoted_at = "active", _now()
+        s.add(row)
+        _audit(s, "install_shipped", {"version": name, "directory": str(directory),
+                                      "results": meta.get("results")},
+               "the reasoner shipped with the project (docs/results/reasoner.md)", None)
+        s.commit()
+    return f"{name} installed and active (was {active.version if active else 'none'})"
 
 
 def rollback(version: str, reason: str, actor_id: int | None = None) -> ModelVersion:

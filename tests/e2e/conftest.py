@@ -38,6 +38,10 @@ def server(tmp_path_factory, small_world, base_model_dir):
     settings_module.get_settings.cache_clear()
     get_engine.cache_clear()
     import_bundle(small_world, progress=False)
+    from training.registry import ensure_base_version, install_shipped
+
+    ensure_base_version(base_model_dir)
+    install_shipped(base_model=base_model_dir)  # the tuned reasoner answers, as after `make run`
     client_id = small_world.clients[0]["client_id"]
     create_account("admin", "admin", PASSWORDS["admin"])
     create_account("associate", "associate", PASSWORDS["associate"])

@@ -94,3 +94,27 @@ def test_an_override_promotes_despite_the_gate_and_says_so(settings, tmp_path):
     with session() as s:
         log = s.exec(select(AuditLog)).one()
     assert log.action == "promote_override" and "not better" in log.detail["reasons"][0]
+
+
+def test_the_shipped_reasoner_is_installed_over_the_base_once_and_never_against_an_admins_choice(settings, tmp_path):
+    shipped = adapter_dir(tmp_path, "shipped")
+    (shipped / "version.json").write_text(json.dumps({"version": "reasoner-default-v9", "results": {"x": 1}}))
+    registry.ensure_base_version("var/models/base")
+    assert "installed and active (was base)" in registry.install_shipped(shipped, "var/models/base")
+    assert registry.active_version().version == "reasoner-default-v9"
+    assert registry.install_shipped(shipped) == "reasoner-default-v9 is active"  # idempotent
+    registry.rollback("base", reason="the admin prefers the base")
+    assert "the active version stays base" in registry.install_shipped(shipped)  # a re-seed respects that
+    registry.register_candidate("v-admin", "var/models/base", adapter_dir(tmp_path, "a3"), *records(0.5))
+    with session() as s:
+        row = s.get(ModelVersion, "v-admin")
+        row.status, row.promoted_at = "active", registry._now()
+        s.get(ModelVersion, "base").status = "retired"
+        s.add(row)
+        s.commit()
+    assert "the active version stays v-admin" in registry.install_shipped(shipped)
+    assert registry.active_version().version == "v-admin"
+    with session() as s:
+        installs = [a for a in s.exec(select(AuditLog)) if a.action == "install_shipped"]
+    assert len(installs) == 1 and installs[0].detail["version"] == "reasoner-default-v9"
+    assert "no shipped reasoner" in registry.install_shipped(tmp_path / "nothing")
