@@ -144,6 +144,15 @@ def _attribute_mentions(step_low: str, items: list[dict]) -> list[tuple[str, str
     return found
 
 
+def _request_values(query: dict) -> set[str]:
+    """Every value the parsed request names: categories, houses, exclusions, wished-for values, contexts."""
+    nodes = list(query.get("categories") or []) + list(query.get("houses") or []) + list(query.get("must_not") or [])
+    nodes += [node for wish in query.get("wishes") or [] for node in (wish.get("matches") or {})]
+    values = {str(node).split("=", 1)[-1].lower() for node in nodes}
+    values |= {str(v).lower() for ctx in query.get("contexts") or [] for v in ctx.values() if isinstance(v, str)}
+    return values
+
+
 def verify_step(index: int, step: str, handles: dict[str, dict], query: dict,
                 preferences: dict[str, float] | None = None, all_items: list[dict] | None = None) -> StepCheck:
     """Check one step.
@@ -180,6 +189,11 @@ def verify_step(index: int, step: str, handles: dict[str, dict], query: dict,
                 check.support.append(f"{named[0]} is {value}")
             elif not holds and not negated:
                 check.problems.append(f"{named[0]} is not {value} (catalogue: {key} {', '.join(have)})")
+    if not named and mentions:  # a step about the request itself ("Needs: a tote, black, under 2,000")
+        asked = _request_values(query)
+        said = list(dict.fromkeys(v for _, v, _ in mentions))
+        if all(v in asked for v in said):
+            check.support.append("restates the request: " + ", ".join(said[:3]))
     promoting = any(re.search(rf"\b{w}\b", low) for w in PROMOTING) and not any(
         re.search(rf"\b{w}\b", low) for w in ("not", "no", "avoid", "exclude", "reject", "drop", "isn't"))
     if promoting:

@@ -53,3 +53,16 @@ def test_true_claims_are_consistent_and_empty_ones_unchecked():
                           SUMMER_SILK)
     assert [c.verdict for c in checks] == ["consistent", "unchecked"]
     assert "K7 is silk" in checks[0].support
+
+
+def test_a_step_that_restates_the_request_is_consistent_only_when_it_says_what_was_asked():
+    query = {"categories": ["category_group=silk"], "contexts": [{"season": "summer"}], "must_not": [],
+             "wishes": [{"phrase": "yellow", "weight": 1.0, "matches": {"colour=yellow": 0.9}}]}
+    assert verify_step(1, "Needs: silk, yellow, summer.", HANDLES, query).verdict == "consistent"
+    assert verify_step(1, "Needs: silk, calfskin.", HANDLES, query).verdict == "unchecked"  # calfskin not asked
+
+
+def test_ungrounded_claims_are_those_the_prompt_never_showed():
+    prompt = "Candidates:\nK7: Aurel, scarf, silk, 420\nB2: Vell, tote, 1,200"
+    checks = verify_steps(["K7 fits best: silk.", "Z9 fits too.", "B2 is calfskin."], HANDLES, {}, prompt=prompt)
+    assert [c.ungrounded for c in checks] == [[], ["handle Z9"], ["value calfskin"]]
