@@ -126,7 +126,8 @@ def write_latency(runs: list[tuple[str, str, dict]], stored: list) -> None:
                 "answer complete, and to the first shortlist card visible (tests/e2e/test_journeys.py)",
         "machine": {"cpus": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2),
                     "python": platform.python_version()},
-        "model": "SmolLM2-135M-Instruct (base), local transformers backend, CPU",
+        "model": "SmolLM2-135M-Instruct with the shipped adapter (models/reasoner-default), local transformers "
+                 "backend, CPU",
         "max_new_tokens": get_settings().max_new_tokens,
         "world": "small demo world (160 items, 30 clients)",
         "requests": [{"kind": kind, "request": text, **lat, "nothing_fits": row.nothing_fits, "server": server}
@@ -159,11 +160,11 @@ def review_shortlist(server, monkeypatch):
     (so it surely has steps to flag)."""
     from backend import service
 
-    def generate(messages, settings, version, on_token, timings):
+    def generate(model, messages, settings, on_token, timings):
         handles = [line.split(":")[0] for line in messages[-1].content.splitlines()
                    if len(line.split(":")[0]) == 2 and line[:2].strip()]
-        return (f"1. {handles[0]} is Italian and discreet, right for Tuscany.\n2. {handles[1]} also fits Milan "
-                f"dinners.\nANSWER: {handles[0]}, {handles[1]}")
+        return service.Generation(f"1. {handles[0]} is Italian and discreet, right for Tuscany.\n2. {handles[1]} "
+                                  f"also fits Milan dinners.\nANSWER: {handles[0]}, {handles[1]}", "answer")
 
     monkeypatch.setattr(service, "_generate", generate)
     client_id = server["world"].clients[1]["client_id"]
