@@ -135,7 +135,7 @@ def _fake_recommend(seen: list):
             on_token("thinking")
         fields = dict(shortlist_id=1, conversation_id=conversation_id or 1, client_id=client_id, request=text,
                       items=[], steps=[], query_graph={}, model_version="base", fallback_used=False,
-                      nothing_fits=True, message="Nothing fits yet.", timings={})
+                      nothing_fits=True, message="Nothing fits yet.", timings={}, reasoning={})
         return SimpleNamespace(**fields, to_dict=lambda: dict(fields))
 
     return recommend
