@@ -147,6 +147,7 @@ def test_a_configured_rechead_orders_what_the_model_did_not_pick(world, canned, 
     torch.manual_seed(0)
     head_dir = rechead.save_head(rechead.RecHead(576), tmp_path / "head", {"note": "random, test only"})  # 576: SmolLM2
     monkeypatch.setenv("CONCIERGE_RECHEAD_DIR", str(head_dir))
+    monkeypatch.setenv("CONCIERGE_MODEL_WEIGHT", "1")  # the model's picks first, then the head's order
     get_settings.cache_clear()
     seen = {}
     build_prompt, rank_on_shared = service.build_prompt, rechead.rank_on_shared
