@@ -34,7 +34,7 @@ from backend.settings import Settings, get_settings
 from backend.store import get_engine, session
 from backend.tables import Conversation, Message, ModelVersion, ReasoningStep, Shortlist, ShortlistItem
 from backend.understand import QueryGraph, Wish, wrong_fact_sentence
-from backend.verify import hard_violations, split_steps, verify_steps
+from backend.verify import hard_violations, prompt_text, split_steps, verify_steps
 from catalog.errors import ConciergeError
 
 log = logging.getLogger(__name__)
@@ -295,8 +295,7 @@ def reason_stage(query: QueryGraph, summary: str, ordered: list[Candidate], sett
     steps = parsed.steps or (split_steps(generation.text) if generation.text else [])
     reasoning = {"ended": generation.ended, "problem": generation.problem, "answer": answer,
                  "picks": [c.item_id for c in picks]}
-    prompt = "\n".join(str(m.content) for m in messages)
-    return Reasoned(fused[:size], picks, generation.text, steps, handles, ranker, reasoning, prompt)
+    return Reasoned(fused[:size], picks, generation.text, steps, handles, ranker, reasoning, prompt_text(messages))
 
 
 def answer_message(query: QueryGraph, fallback: bool, ranker: str) -> str:

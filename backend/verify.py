@@ -248,8 +248,12 @@ def reasoning_gates(steps: list[str], handles: dict[str, dict], query: dict,
                     preferences: dict[str, float] | None, messages) -> dict:
     """Per-answer counts for the reasoning quality gates: steps judged consistent, inconsistent, and steps
     with ungrounded claims (`messages`: the prompt, LangChain messages or role/content dicts)."""
-    prompt = "\n".join(str(m["content"] if isinstance(m, dict) else m.content) for m in messages)
-    checks = verify_steps(steps, handles, query, preferences, prompt)
+    checks = verify_steps(steps, handles, query, preferences, prompt_text(messages))
     return {"steps": len(checks), "consistent": sum(c.verdict == "consistent" for c in checks),
             "inconsistent": sum(c.verdict == "inconsistent" for c in checks),
             "ungrounded": sum(bool(c.ungrounded) for c in checks)}
+
+
+def prompt_text(messages) -> str:
+    """The text a model was shown: its messages' contents (LangChain messages or role/content dicts)."""
+    return "\n".join(str(m["content"] if isinstance(m, dict) else m.content) for m in messages)
