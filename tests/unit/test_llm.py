@@ -194,6 +194,38 @@ def test_lora_adapters_switch_without_reloading_the_base(tokenizer, tmp_path, mo
     assert "".join(chunk.content for chunk in with_alpha.stream(PROMPT)) == answers["alpha"]
 
 
+def test_the_active_adapter_is_merged_and_unmerged_without_changing_outputs(tokenizer, tmp_path):
+    base_dir = _save_model(_tiny_llama(tokenizer), tokenizer, tmp_path / "base")
+    alpha = _make_adapter(base_dir, tmp_path / "alpha", 1)
+    llm = LocalChatModel(model_dir=base_dir, max_new_tokens=NEW_TOKENS)
+    shared = llm.shared
+    base_weights = {name: tensor.clone() for name, tensor in shared.model.state_dict().items()}
+    ids = torch.tensor([[1, 5, 9, 42, 7]])
+    with torch.no_grad():
+        base_logits = shared.model(input_ids=ids).logits
+    llm.load_adapter("alpha", alpha)
+    with shared.lock:
+        shared.activate("alpha")
+        assert shared.merged == "alpha"
+        with torch.no_grad():
+            merged_logits = shared.model(input_ids=ids).logits
+        shared.peft.base_model.unmerge_adapter()  # the same adapter computed as LoRA layers beside W
+        with torch.no_grad():
+            lora_logits = shared.model(input_ids=ids).logits
+        shared.merged = None
+        shared.activate(None)
+        assert shared.merged is None
+        with torch.no_grad():
+            back_logits = shared.model(input_ids=ids).logits
+    assert not torch.allclose(merged_logits, base_logits, atol=1e-3)  # the adapter does something
+    assert torch.allclose(merged_logits, lora_logits, atol=1e-5)
+    assert torch.allclose(back_logits, base_logits, atol=1e-5)
+    for name, tensor in shared.peft.base_model.model.state_dict().items():
+        key = name.replace(".base_layer", "")
+        if key in base_weights:
+            assert torch.allclose(tensor, base_weights[key], atol=1e-6), name
+
+
 def test_adapter_errors_are_concierge_errors(tokenizer, tmp_path):
     base_dir = _save_model(_tiny_llama(tokenizer), tokenizer, tmp_path / "base")
     other_dir = _save_model(_tiny_llama(tokenizer, hidden_size=16), tokenizer, tmp_path / "other")
