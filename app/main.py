@@ -305,7 +305,8 @@ def _ask_body(raw: bytes) -> tuple[str, int | None]:
     """
     import json
 
-    from app import handlers
+    from app.handlers_client import request_text
+    from app.handlers_common import whole_number
 
     if len(raw) > MAX_ASK_BYTES:
         raise _too_big(len(raw))
@@ -315,23 +316,23 @@ def _ask_body(raw: bytes) -> tuple[str, int | None]:
         body = None
     if not isinstance(body, dict):
         raise ConciergeError(ASK_USAGE)
-    text = handlers.request_text(body.get("text"))
+    text = request_text(body.get("text"))
     conversation_id = body.get("conversation_id")
     if conversation_id is not None:
         if isinstance(conversation_id, float) or not isinstance(conversation_id, (int, str)):
             raise ConciergeError(f"conversation_id must be null or the whole number of one of your "
                                  f"conversations, not {json.dumps(conversation_id)[:40]}")
-        conversation_id = handlers.whole_number(conversation_id, "conversation_id must be null or the whole "
-                                                "number of one of your conversations")
+        conversation_id = whole_number(conversation_id, "conversation_id must be null or the whole "
+                                       "number of one of your conversations")
     return text, conversation_id
 
 
 async def api_client_ask(request: Request, admission: Admission) -> JSONResponse:
-    """A shortlist for the signed-in client, as JSON; the same checks as the chat (`handlers.client_ask`).
+    """A shortlist for the signed-in client, as JSON; the same checks as the chat (`handlers_client.client_ask`).
 
     Waits for a turn in `admission` without holding a thread; answers 503 with Retry-After when busy.
     """
-    from app import handlers
+    from app.handlers_client import client_ask
 
     try:
         actor = require(read_session(request.cookies.get(COOKIE)), "client")
@@ -340,7 +341,7 @@ async def api_client_ask(request: Request, admission: Admission) -> JSONResponse
             raise _too_big(int(declared))  # before reading it
         text, conversation_id = _ask_body(await request.body())  # refused before it queues
         async with admission.slot():
-            result = await run_in_threadpool(handlers.client_ask, actor, text, conversation_id)
+            result = await run_in_threadpool(client_ask, actor, text, conversation_id)
     except NotSignedIn as exc:
         return JSONResponse({"error": str(exc)}, status_code=401)
     except AccessDenied as exc:

@@ -8,7 +8,7 @@ import os
 
 import gradio as gr
 
-from app import handlers
+from app import handlers_admin
 from app.ui_common import actor_from, attempt, header, md_text, price_range
 from backend.settings import get_settings
 from backend.tables import ROLES
@@ -47,7 +47,7 @@ def on_import(path, mapping, request: gr.Request, uploads: set[str] = frozenset(
     actor, error = attempt(actor_from, request)
     path, error = (None, error) if error else attempt(uploaded_file, path, uploads)
     stage = (lambda text: progress(None, desc=text)) if progress is not None else None
-    outcome, error = (None, error) if error else attempt(handlers.import_upload, actor, path, mapping, stage)
+    outcome, error = (None, error) if error else attempt(handlers_admin.import_upload, actor, path, mapping, stage)
     if error:
         return f"{error}\n\nNothing was imported; the live catalogue is unchanged."
     result, report = outcome
@@ -75,11 +75,11 @@ def on_refresh(request: gr.Request):
     actor, error = attempt(actor_from, request)
     if error:
         return error, error, [], [], [], [], [], gr.skip(), gr.skip()
-    stats, error = attempt(handlers.statistics, actor)
-    accounts, _ = attempt(handlers.list_accounts, actor)
-    audit, _ = attempt(handlers.audit_log, actor)
-    training, _ = attempt(handlers.training_overview, actor)
-    versions, _ = attempt(handlers.compare_versions, actor)
+    stats, error = attempt(handlers_admin.statistics, actor)
+    accounts, _ = attempt(handlers_admin.list_accounts, actor)
+    audit, _ = attempt(handlers_admin.audit_log, actor)
+    training, _ = attempt(handlers_admin.training_overview, actor)
+    versions, _ = attempt(handlers_admin.compare_versions, actor)
     audit_rows = _audit_rows(audit)
     return (header(actor, "Admin console"), error or _stats_markdown(stats), _rows(accounts, ACCOUNT_COLUMNS),
             audit_rows, _rows((training or {}).get("jobs"), JOB_COLUMNS), _version_rows(versions), audit_rows,
@@ -167,12 +167,12 @@ def on_watch(job_id, drawn, request: gr.Request):
     if job_id in (None, ""):
         return "Choose a job to watch.", "", None, "", None, stop, gr.skip()
     actor, error = attempt(actor_from, request)
-    job, error = (None, error) if error else attempt(handlers.training_job, actor, job_id)
+    job, error = (None, error) if error else attempt(handlers_admin.training_job, actor, job_id)
     if error:
         return error, "", None, "", None, stop, gr.skip()
     key = (job["id"], len(job["curves"]), job["status"])
     picture = gr.skip() if key == drawn else training_curves_picture(job["curves"])
-    training, _ = attempt(handlers.training_overview, actor)
+    training, _ = attempt(handlers_admin.training_overview, actor)
     return (_job_markdown(job), _progress_html(job["progress"], job["status"]), picture, job["log_tail"] or "",
             key, gr.Timer(active=job["running"]), _rows((training or {}).get("jobs"), JOB_COLUMNS))
 
@@ -180,24 +180,24 @@ def on_watch(job_id, drawn, request: gr.Request):
 def on_start(stages, max_steps, max_cases, learning_rate, share, eval_limit, probes_limit, request: gr.Request):
     """Queue a run from the form; on success the watch panel follows the new job."""
     actor, error = attempt(actor_from, request)
-    job, error = (None, error) if error else attempt(handlers.start_training, actor, stages, max_steps, max_cases,
+    job, error = (None, error) if error else attempt(handlers_admin.start_training, actor, stages, max_steps, max_cases,
                                                      learning_rate, share, eval_limit, probes_limit)
     if error:
         return error + "\n\nNothing was queued.", gr.skip()
-    training, _ = attempt(handlers.training_overview, actor)
+    training, _ = attempt(handlers_admin.training_overview, actor)
     return (f"Queued job #{job.id}; a worker picks it up within seconds.",
             gr.update(choices=_job_choices(training), value=job.id))
 
 
 def on_cancel(job_id, confirmed, request: gr.Request):
     actor, error = attempt(actor_from, request)
-    job, error = (None, error) if error else attempt(handlers.cancel_training, actor, job_id, bool(confirmed))
+    job, error = (None, error) if error else attempt(handlers_admin.cancel_training, actor, job_id, bool(confirmed))
     return (error or f"Job #{job.id} cancelled; a running job stops at its next step."), False
 
 
 def on_promote(version, reason, request: gr.Request):
     actor, error = attempt(actor_from, request)
-    verdict, error = (None, error) if error else attempt(handlers.promote_version, actor, version, reason)
+    verdict, error = (None, error) if error else attempt(handlers_admin.promote_version, actor, version, reason)
     if error:
         return error + "\n\nNothing changed."
     if verdict.passed:
@@ -210,7 +210,7 @@ def on_promote(version, reason, request: gr.Request):
 
 def on_rollback(version, reason, request: gr.Request):
     actor, error = attempt(actor_from, request)
-    row, error = (None, error) if error else attempt(handlers.rollback_version, actor, version, reason)
+    row, error = (None, error) if error else attempt(handlers_admin.rollback_version, actor, version, reason)
     if error:
         return error + "\n\nNothing changed."
     return f"**{md_text(row.version)}** is active again; the next shortlist uses it."
@@ -218,14 +218,14 @@ def on_rollback(version, reason, request: gr.Request):
 
 def on_create(username, role, password, client_id, request: gr.Request):
     actor, error = attempt(actor_from, request)
-    account, error = (None, error) if error else attempt(handlers.admin_create_account, actor, username, role,
+    account, error = (None, error) if error else attempt(handlers_admin.admin_create_account, actor, username, role,
                                                          password, client_id)
     return error or f"Created {account.username} ({account.role})."
 
 
 def on_active(username, active: bool, request: gr.Request):
     actor, error = attempt(actor_from, request)
-    _, error = (None, error) if error else attempt(handlers.admin_set_active, actor, username, active)
+    _, error = (None, error) if error else attempt(handlers_admin.admin_set_active, actor, username, active)
     return error or f"{(username or '').strip().lower()} is now {'enabled' if active else 'disabled'}."
 
 
@@ -239,13 +239,13 @@ def on_disable(username, request: gr.Request):
 
 def on_reset(username, password, request: gr.Request):
     actor, error = attempt(actor_from, request)
-    _, error = (None, error) if error else attempt(handlers.admin_reset_password, actor, username, password)
+    _, error = (None, error) if error else attempt(handlers_admin.admin_reset_password, actor, username, password)
     return error or f"New password set for {username.strip().lower()}; their open sessions have ended."
 
 
 def on_assign(client_ids, associate, request: gr.Request):
     actor, error = attempt(actor_from, request)
-    n, error = (None, error) if error else attempt(handlers.admin_assign, actor, client_ids, associate)
+    n, error = (None, error) if error else attempt(handlers_admin.admin_assign, actor, client_ids, associate)
     return error or f"{n} client(s) now looked after by {associate.strip().lower()}."
 
 

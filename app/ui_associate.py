@@ -6,7 +6,7 @@ import json
 
 import gradio as gr
 
-from app import handlers
+from app import handlers_associate
 from app.pictures import preference_picture
 from app.ui_common import (actor_from, attempt, cards_html, header, md_text, price_text, reasoning_note,
                            steps_html)
@@ -17,7 +17,7 @@ ALL = "All my clients"
 
 def _queue_rows(actor, client_filter):
     client_id = None if client_filter in (None, "", ALL) else client_filter
-    rows, error = attempt(handlers.review_queue, actor, client_id)
+    rows, error = attempt(handlers_associate.review_queue, actor, client_id)
     table = [[r["shortlist_id"], r["client_id"], r["client"], f"{r['created_at']:%Y-%m-%d %H:%M}",
               r["request"][:120], r["feedback"]] for r in rows or []]
     return table, error
@@ -27,7 +27,7 @@ def on_load(request: gr.Request):
     actor, error = attempt(actor_from, request)
     if error:
         return error, gr.update(choices=[ALL], value=ALL), [], error
-    clients, error = attempt(handlers.my_clients, actor)
+    clients, error = attempt(handlers_associate.my_clients, actor)
     choices = [ALL] + [(f"{c['client_id']} · {c['name']}", c["client_id"]) for c in clients or []]
     table, queue_error = _queue_rows(actor, ALL)
     status = error or queue_error or ("" if table else "No shortlists to review yet.")
@@ -81,12 +81,12 @@ def _feedback_markdown(feedback: list[dict]) -> str:
 def on_open(shortlist_id, request: gr.Request):
     """Open one shortlist: profile, graph picture, request, query graph, cards, steps, feedback."""
     actor, error = attempt(actor_from, request)
-    view, error = (None, error) if error else attempt(handlers.review_shortlist, actor, shortlist_id)
+    view, error = (None, error) if error else attempt(handlers_associate.review_shortlist, actor, shortlist_id)
     if error:
         cleared = gr.update(choices=[], value=None)
         return None, "", None, "", "", "", cleared, cleared, "", error, None
-    profile, error = attempt(handlers.client_profile, actor, view["client_id"])
-    graph, graph_error = attempt(handlers.client_preference_graph, actor, view["client_id"])
+    profile, error = attempt(handlers_associate.client_profile, actor, view["client_id"])
+    graph, graph_error = attempt(handlers_associate.client_preference_graph, actor, view["client_id"])
     picture = preference_picture(graph, view["client_id"]) if graph is not None else None
     request_md = (f"### Shortlist #{view['shortlist_id']} · {view['created_at']:%Y-%m-%d %H:%M} UTC\n"
                   f"**Request:** {md_text(view['request'])}  \nModel {md_text(view['model_version'])}"
@@ -103,13 +103,14 @@ def on_open(shortlist_id, request: gr.Request):
 
 
 def _after(actor, shortlist_id, done: str):
-    view, error = attempt(handlers.review_shortlist, actor, shortlist_id)
+    view, error = attempt(handlers_associate.review_shortlist, actor, shortlist_id)
     return (_feedback_markdown(view["feedback"]) if view else gr.update()), error or done
 
 
 def on_judge(shortlist_id, item_id, verdict, reason, request: gr.Request):
     actor, error = attempt(actor_from, request)
-    _, error = (None, error) if error else attempt(handlers.judge_item, actor, shortlist_id, item_id, verdict, reason)
+    _, error = (None, error) if error else attempt(handlers_associate.judge_item, actor, shortlist_id, item_id,
+                                                   verdict, reason)
     if error:
         return gr.update(), error
     return _after(actor, shortlist_id, f"Saved: {verdict} {item_id}.")
@@ -117,7 +118,7 @@ def on_judge(shortlist_id, item_id, verdict, reason, request: gr.Request):
 
 def on_reorder(shortlist_id, item_id, new_rank, reason, request: gr.Request):
     actor, error = attempt(actor_from, request)
-    _, error = (None, error) if error else attempt(handlers.reorder_item, actor, shortlist_id, item_id,
+    _, error = (None, error) if error else attempt(handlers_associate.reorder_item, actor, shortlist_id, item_id,
                                                    new_rank, reason)
     if error:
         return gr.update(), error
@@ -126,7 +127,7 @@ def on_reorder(shortlist_id, item_id, new_rank, reason, request: gr.Request):
 
 def on_replace(shortlist_id, item_id, replacement, reason, request: gr.Request):
     actor, error = attempt(actor_from, request)
-    _, error = (None, error) if error else attempt(handlers.replace_item, actor, shortlist_id, item_id,
+    _, error = (None, error) if error else attempt(handlers_associate.replace_item, actor, shortlist_id, item_id,
                                                    replacement, reason)
     if error:
         return gr.update(), error
@@ -135,7 +136,8 @@ def on_replace(shortlist_id, item_id, replacement, reason, request: gr.Request):
 
 def on_flag(shortlist_id, step_index, kind, reason, request: gr.Request):
     actor, error = attempt(actor_from, request)
-    _, error = (None, error) if error else attempt(handlers.flag_step, actor, shortlist_id, step_index, kind, reason)
+    _, error = (None, error) if error else attempt(handlers_associate.flag_step, actor, shortlist_id, step_index,
+                                                   kind, reason)
     if error:
         return gr.update(), error
     return _after(actor, shortlist_id, f"Saved: step {step_index} flagged as {kind}.")
@@ -145,7 +147,8 @@ def on_note(shortlist_id, client_id, text, request: gr.Request):
     actor, error = attempt(actor_from, request)
     if not error and not client_id:
         error = "⚠️ open a shortlist first; the note goes on its client's profile"
-    _, error = (None, error) if error else attempt(handlers.add_client_note, actor, client_id, text, shortlist_id)
+    _, error = (None, error) if error else attempt(handlers_associate.add_client_note, actor, client_id, text,
+                                                   shortlist_id)
     if error:
         return gr.update(), gr.update(), error
     feedback, status = _after(actor, shortlist_id, f"Note added to {client_id}'s profile.")

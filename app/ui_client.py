@@ -8,7 +8,7 @@ import time
 
 import gradio as gr
 
-from app import handlers
+from app import handlers_client
 from app.ui_common import (actor_from, attempt, cards_html, header, md_text, message_for, reasoning_note,
                            steps_html)
 from backend.settings import get_settings
@@ -19,7 +19,7 @@ EXAMPLE = ("I need a bag for my summer wedding in Tuscany that can also work for
 
 
 def _conversation_choices(actor) -> list[tuple[str, int]]:
-    rows, _ = attempt(handlers.client_conversations, actor)
+    rows, _ = attempt(handlers_client.client_conversations, actor)
     return [(f"{r['created_at']:%d %b %H:%M} · {r['title'][:60]}", r["conversation_id"]) for r in rows or []]
 
 
@@ -52,7 +52,7 @@ def on_open(conversation_id, request: gr.Request):
     if conversation_id in (None, ""):
         return [], "", "", None, ""
     actor, error = attempt(actor_from, request)
-    data, error = (None, error) if error else attempt(handlers.client_conversation, actor, conversation_id)
+    data, error = (None, error) if error else attempt(handlers_client.client_conversation, actor, conversation_id)
     if error:
         return [], "", "", None, error
     history = [{"role": m["role"], "content": md_text(m["content"]) if m["role"] == "user" else m["content"]}
@@ -76,7 +76,7 @@ def on_ask(text, history, conversation_id, request: gr.Request):
     keep = gr.update()
     actor, error = attempt(actor_from, request)
     if not error:
-        text, error = attempt(handlers.request_text, text)  # nothing is stored for a bad request
+        text, error = attempt(handlers_client.request_text, text)  # nothing is stored for a bad request
     if error:
         yield history, gr.update(), error, keep, keep, conversation_id, keep
         return
@@ -88,7 +88,7 @@ def on_ask(text, history, conversation_id, request: gr.Request):
 
     def work() -> None:
         try:
-            outcome["result"] = handlers.client_ask(actor, text, conversation_id, on_token=tokens.put)
+            outcome["result"] = handlers_client.client_ask(actor, text, conversation_id, on_token=tokens.put)
         except Exception as exc:  # noqa: BLE001 - shown as a message below
             outcome["error"] = message_for(exc)
         finally:

@@ -9,7 +9,7 @@ import json
 import pytest
 from sqlmodel import func, select
 
-from app import handlers
+from app import handlers_admin
 from app.auth import AccessDenied, Actor, create_account
 from app.pictures import training_curves_picture
 from backend.store import session
@@ -73,18 +73,20 @@ def evaluated(version: str, ndcg: float, probes: float = 0.8) -> None:
 
 
 def test_every_training_handler_refuses_non_admins_and_changes_nothing(people, versions):
-    job = handlers.start_training(people["root"], **FORM)
+    job = handlers_admin.start_training(people["root"], **FORM)
     before = (count(TrainingJob), count(AuditLog), statuses())
     for who in (people["ann"], people["ada"]):
-        calls = [lambda: handlers.start_training(who, **FORM), lambda: handlers.training_job(who, job.id),
-                 lambda: handlers.cancel_training(who, job.id, True), lambda: handlers.compare_versions(who),
-                 lambda: handlers.promote_version(who, "job-1", "better"),
-                 lambda: handlers.rollback_version(who, "base", "worse"), lambda: handlers.training_overview(who)]
+        calls = [lambda: handlers_admin.start_training(who, **FORM), lambda: handlers_admin.training_job(who, job.id),
+                 lambda: handlers_admin.cancel_training(who, job.id, True),
+                 lambda: handlers_admin.compare_versions(who),
+                 lambda: handlers_admin.promote_version(who, "job-1", "better"),
+                 lambda: handlers_admin.rollback_version(who, "base", "worse"),
+                 lambda: handlers_admin.training_overview(who)]
         for call in calls:
             with pytest.raises(AccessDenied, match="admins only"):
                 call()
     assert (count(TrainingJob), count(AuditLog), statuses()) == before
-    assert handlers.training_job(people["root"], job.id)["status"] == "queued"
+    assert handlers_admin.training_job(people["root"], job.id)["status"] == "queued"
 
 
 @pytest.mark.parametrize("change, message", [
@@ -102,13 +104,13 @@ def test_every_training_handler_refuses_non_admins_and_changes_nothing(people, v
 ])
 def test_the_form_is_validated_and_nothing_is_queued(people, change, message):
     with pytest.raises(ConciergeError) as error:
-        handlers.start_training(people["root"], **{**FORM, **change})
+        handlers_admin.start_training(people["root"], **{**FORM, **change})
     assert message in str(error.value)
     assert count(TrainingJob) == 0 and actions() == []
 
 
 def test_a_valid_form_queues_one_job_with_the_pipelines_config_and_an_audit_row(people):
-    job = handlers.start_training(people["root"], **{**FORM, "stages": ["grpo", "sft"], "max_steps": "6"})
+    job = handlers_admin.start_training(people["root"], **{**FORM, "stages": ["grpo", "sft"], "max_steps": "6"})
     assert job.status == "queued" and job.created_by == people["root"].id
     assert job.config == {"overrides": {"stages": ["sft", "grpo"], "data": {"max_cases": 32},
                                         "sft": {"max_steps": 6, "learning_rate": 2e-4},
@@ -118,53 +120,53 @@ def test_a_valid_form_queues_one_job_with_the_pipelines_config_and_an_audit_row(
         audit = s.exec(select(AuditLog).where(AuditLog.action == "training_enqueued")).one()
     assert audit.detail["job_id"] == job.id and actions() == ["training_enqueued"]
     with pytest.raises(ConciergeError, match=f"job {job.id} is already queued"):
-        handlers.start_training(people["root"], **FORM)
+        handlers_admin.start_training(people["root"], **FORM)
     assert count(TrainingJob) == 1
 
 
 def test_watching_a_job_reads_its_metrics_file_and_draws_the_curves(people, settings):
-    job = handlers.start_training(people["root"], **FORM)
-    empty = handlers.training_job(people["root"], job.id)
+    job = handlers_admin.start_training(people["root"], **FORM)
+    empty = handlers_admin.training_job(people["root"], job.id)
     assert empty["curves"] == [] and empty["running"] and empty["progress"] == 0.0
     run_dir = settings.var_dir / "runs" / f"job-{job.id}"
     run_dir.mkdir(parents=True)
     rows = [{"stage": "grpo", "step": i, "reward": 0.1 * i, "rerec/ndcg": 0.2 + 0.01 * i, "curriculum/pool": 10 - i}
             for i in range(1, 5)]
     (run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    view = handlers.training_job(people["root"], job.id)
+    view = handlers_admin.training_job(people["root"], job.id)
     assert [r["reward"] for r in view["curves"]] == pytest.approx([0.1, 0.2, 0.3, 0.4])
     picture = training_curves_picture(view["curves"])
     assert picture.size[0] > 600 and picture.getextrema() != ((255, 255), (255, 255), (255, 255))
     with pytest.raises(ConciergeError, match="no training job 999"):
-        handlers.training_job(people["root"], 999)
+        handlers_admin.training_job(people["root"], 999)
     with pytest.raises(ConciergeError, match="choose a training job first"):
-        handlers.training_job(people["root"], None)
+        handlers_admin.training_job(people["root"], None)
 
 
 def test_cancel_needs_confirmation_then_cancels_once(people):
-    job = handlers.start_training(people["root"], **FORM)
+    job = handlers_admin.start_training(people["root"], **FORM)
     with pytest.raises(ConciergeError, match="tick the confirmation"):
-        handlers.cancel_training(people["root"], job.id, confirmed=False)
-    assert handlers.training_job(people["root"], job.id)["status"] == "queued"
-    cancelled = handlers.cancel_training(people["root"], job.id, confirmed=True)
+        handlers_admin.cancel_training(people["root"], job.id, confirmed=False)
+    assert handlers_admin.training_job(people["root"], job.id)["status"] == "queued"
+    cancelled = handlers_admin.cancel_training(people["root"], job.id, confirmed=True)
     assert cancelled.status == "cancelled" and f"by account {people['root'].id}" in cancelled.error
-    assert not handlers.training_job(people["root"], job.id)["running"]
+    assert not handlers_admin.training_job(people["root"], job.id)["running"]
     with pytest.raises(ConciergeError, match="already cancelled"):
-        handlers.cancel_training(people["root"], job.id, confirmed=True)
+        handlers_admin.cancel_training(people["root"], job.id, confirmed=True)
     assert actions() == ["training_enqueued", "training_cancelled"]
-    handlers.start_training(people["root"], **FORM)  # the slot is free again
+    handlers_admin.start_training(people["root"], **FORM)  # the slot is free again
 
 
 def test_promotion_without_evaluation_is_refused_with_the_gates_reasons(people, versions):
     root = people["root"]
     with pytest.raises(ConciergeError, match="a reason for the promotion"):
-        handlers.promote_version(root, "job-1", "   ")
+        handlers_admin.promote_version(root, "job-1", "   ")
     with pytest.raises(ConciergeError, match="choose a model version"):
-        handlers.promote_version(root, "", "better")
+        handlers_admin.promote_version(root, "", "better")
     assert statuses() == {"base": "active", "job-1": "candidate"} and actions() == []
-    rows = {r["version"]: r for r in handlers.compare_versions(root)}
+    rows = {r["version"]: r for r in handlers_admin.compare_versions(root)}
     assert rows["base"]["gate"] == "active" and rows["job-1"]["gate"] == "refused"
-    verdict = handlers.promote_version(root, "job-1", "looks better")
+    verdict = handlers_admin.promote_version(root, "job-1", "looks better")
     assert not verdict.passed
     assert "job-1 has no evaluation" in verdict.reasons and "base has no evaluation" in verdict.reasons
     assert statuses()["base"] == "active"  # the active version stays; the refusal is audited
@@ -177,21 +179,21 @@ def test_compare_promote_and_roll_back_with_reasons(people, versions):
     root = people["root"]
     evaluated("base", 0.30)
     evaluated("job-1", 0.50)
-    rows = {r["version"]: r for r in handlers.compare_versions(root)}
+    rows = {r["version"]: r for r in handlers_admin.compare_versions(root)}
     assert rows["job-1"]["gate"] == "passes" and rows["job-1"]["reasons"] == []
     assert rows["job-1"]["ndcg@5"]["mean"] == pytest.approx(0.50) and rows["job-1"]["hit@1"]["mean"] == 0.3
     assert rows["job-1"]["instruction_following"] == 0.8 and rows["base"]["n"] == 10
-    assert handlers.promote_version(root, "job-1", "NDCG@5 +0.2 on val").passed
+    assert handlers_admin.promote_version(root, "job-1", "NDCG@5 +0.2 on val").passed
     assert statuses() == {"base": "retired", "job-1": "active"}
     before = count(AuditLog)
     for reason in ("", "  "):
         with pytest.raises(ConciergeError, match="a reason for the rollback"):
-            handlers.rollback_version(root, "base", reason)
+            handlers_admin.rollback_version(root, "base", reason)
     with pytest.raises(ConciergeError, match="job-1 is already the active version"):
-        handlers.rollback_version(root, "job-1", "why not")
+        handlers_admin.rollback_version(root, "job-1", "why not")
     assert statuses() == {"base": "retired", "job-1": "active"} and count(AuditLog) == before
-    assert handlers.rollback_version(root, "base", "clients preferred the old lists").status == "active"
+    assert handlers_admin.rollback_version(root, "base", "clients preferred the old lists").status == "active"
     assert statuses() == {"base": "active", "job-1": "retired"}
-    log = handlers.audit_log(root)
+    log = handlers_admin.audit_log(root)
     assert [a["action"] for a in log[:2]] == ["rollback", "promote"]
     assert log[0]["reason"] == "clients preferred the old lists" and log[0]["who"] == "root"

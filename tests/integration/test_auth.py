@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import func, select
 
-from app import handlers
+from app import handlers_admin, handlers_associate, handlers_client, handlers_common
 from app.auth import (COOKIE, LOGIN_COOKIE, AccessDenied, Actor, LoginLimiter, NotSignedIn, authenticate,
                       create_account, issue_session, login_token, read_session, seed_demo_accounts, set_active,
                       set_password)
@@ -127,7 +127,7 @@ def test_demo_accounts_are_seeded_once_and_the_associate_gets_the_unassigned_cli
     assert all(len(password) >= 12 for *_, password in created)
     assert seed_demo_accounts() is None
     associate = actor("associate")
-    assert {c["client_id"] for c in handlers.my_clients(associate)} == {"c-1", "c-2"}
+    assert {c["client_id"] for c in handlers_associate.my_clients(associate)} == {"c-1", "c-2"}
     assert actor("client").client_id == "c-1"
 
 
@@ -137,25 +137,26 @@ def test_every_handler_refuses_the_wrong_role(world):
     ada, ann, root = world["ada"], world["ann"], world["root"]
     conv, shortlist = world["ids"]["c-1"]
     refused = [
-        lambda: handlers.review_queue(ada), lambda: handlers.review_shortlist(ada, shortlist),
-        lambda: handlers.judge_item(ada, shortlist, "i-tote", "reject", "no"),
-        lambda: handlers.flag_step(ada, shortlist, 1, "wrong"), lambda: handlers.my_clients(ada),
-        lambda: handlers.add_client_note(ada, "c-1", "likes red"),
-        lambda: handlers.import_upload(ada, "x.csv"), lambda: handlers.import_upload(ann, "x.csv"),
-        lambda: handlers.statistics(ann), lambda: handlers.list_accounts(ann),
-        lambda: handlers.admin_create_account(ann, "zed", "admin", PASSWORD),
-        lambda: handlers.admin_set_active(ada, "root", False), lambda: handlers.admin_reset_password(ann, "root", "x" * 9),
-        lambda: handlers.admin_assign(ann, "c-2", "ann"), lambda: handlers.training_overview(ann),
-        lambda: handlers.audit_log(ada),
-        lambda: handlers.client_conversations(ann), lambda: handlers.client_conversation(root, conv),
-        lambda: handlers.client_ask(ann, "a bag"), lambda: handlers.client_ask(root, "a bag"),
+        lambda: handlers_associate.review_queue(ada), lambda: handlers_associate.review_shortlist(ada, shortlist),
+        lambda: handlers_associate.judge_item(ada, shortlist, "i-tote", "reject", "no"),
+        lambda: handlers_associate.flag_step(ada, shortlist, 1, "wrong"), lambda: handlers_associate.my_clients(ada),
+        lambda: handlers_associate.add_client_note(ada, "c-1", "likes red"),
+        lambda: handlers_admin.import_upload(ada, "x.csv"), lambda: handlers_admin.import_upload(ann, "x.csv"),
+        lambda: handlers_admin.statistics(ann), lambda: handlers_admin.list_accounts(ann),
+        lambda: handlers_admin.admin_create_account(ann, "zed", "admin", PASSWORD),
+        lambda: handlers_admin.admin_set_active(ada, "root", False),
+        lambda: handlers_admin.admin_reset_password(ann, "root", "x" * 9),
+        lambda: handlers_admin.admin_assign(ann, "c-2", "ann"), lambda: handlers_admin.training_overview(ann),
+        lambda: handlers_admin.audit_log(ada),
+        lambda: handlers_client.client_conversations(ann), lambda: handlers_client.client_conversation(root, conv),
+        lambda: handlers_client.client_ask(ann, "a bag"), lambda: handlers_client.client_ask(root, "a bag"),
     ]
     before = (count(Feedback), count(ClientNote), count(Account), count(Shortlist))
     for call in refused:
         with pytest.raises(AccessDenied):
             call()
     with pytest.raises(NotSignedIn):
-        handlers.review_queue(None)
+        handlers_associate.review_queue(None)
     assert (count(Feedback), count(ClientNote), count(Account), count(Shortlist)) == before
     with session() as s:
         assert s.exec(select(Account).where(Account.username == "root")).one().active
@@ -167,22 +168,22 @@ def test_a_client_sees_and_continues_only_their_own_conversations(world, monkeyp
     ada, bo = world["ada"], world["bo"]
     ada_conv, ada_list = world["ids"]["c-1"]
     bo_conv, _ = world["ids"]["c-2"]
-    assert [c["conversation_id"] for c in handlers.client_conversations(ada)] == [ada_conv]
-    opened = handlers.client_conversation(ada, ada_conv)
+    assert [c["conversation_id"] for c in handlers_client.client_conversations(ada)] == [ada_conv]
+    opened = handlers_client.client_conversation(ada, ada_conv)
     assert [i["item_id"] for i in opened["shortlists"][0]["items"]] == ["i-tote", "i-scarf"]
     assert opened["shortlists"][0]["items"][0]["title"] == "Aurel Campo leather tote"
     called = []
     monkeypatch.setattr(service, "recommend", lambda *a, **k: called.append(a))
     before = (count(Conversation), count(Message), count(Shortlist))
     with pytest.raises(AccessDenied, match="not one of yours"):
-        handlers.client_conversation(bo, ada_conv)
+        handlers_client.client_conversation(bo, ada_conv)
     with pytest.raises(AccessDenied, match="not one of yours"):
-        handlers.client_ask(bo, "something less formal", ada_conv)
+        handlers_client.client_ask(bo, "something less formal", ada_conv)
     with pytest.raises(AccessDenied):
-        handlers.client_ask(ada, "something less formal", 99999)
+        handlers_client.client_ask(ada, "something less formal", 99999)
     with pytest.raises(AccessDenied):
-        handlers.client_profile(bo, "c-1")
-    assert handlers.client_conversation(bo, bo_conv)["conversation_id"] == bo_conv
+        handlers_associate.client_profile(bo, "c-1")
+    assert handlers_client.client_conversation(bo, bo_conv)["conversation_id"] == bo_conv
     assert not called and (count(Conversation), count(Message), count(Shortlist)) == before
     assert ada_list != world["ids"]["c-2"][1]
 
@@ -192,7 +193,7 @@ def test_empty_and_overlong_messages_are_refused_and_nothing_is_stored(world, se
     for text, message in (("", "the request is empty"), ("   \n ", "the request is empty"),
                           ("a" * (settings.max_request_chars + 1), "please keep it under")):
         with pytest.raises(ConciergeError, match=message):
-            handlers.client_ask(world["ada"], text)
+            handlers_client.client_ask(world["ada"], text)
     assert (count(Conversation), count(Message), count(Shortlist)) == before
 
 
@@ -200,19 +201,21 @@ def test_an_associate_reviews_only_the_clients_assigned_to_them(world):
     ann, ben, root = world["ann"], world["ben"], world["root"]
     _, ann_list = world["ids"]["c-1"]
     _, ben_list = world["ids"]["c-2"]
-    assert [r["shortlist_id"] for r in handlers.review_queue(ann)] == [ann_list]
-    assert {r["shortlist_id"] for r in handlers.review_queue(root)} == {ann_list, ben_list}
-    assert [r["shortlist_id"] for r in handlers.review_queue(root)] == [ben_list, ann_list]  # newest first
-    assert handlers.review_queue(ann, "c-1")[0]["client_id"] == "c-1"
+    assert [r["shortlist_id"] for r in handlers_associate.review_queue(ann)] == [ann_list]
+    assert {r["shortlist_id"] for r in handlers_associate.review_queue(root)} == {ann_list, ben_list}
+    assert [r["shortlist_id"] for r in handlers_associate.review_queue(root)] == [ben_list, ann_list]  # newest first
+    assert handlers_associate.review_queue(ann, "c-1")[0]["client_id"] == "c-1"
     before = (count(Feedback), count(ClientNote))
-    for call in (lambda: handlers.review_queue(ann, "c-2"), lambda: handlers.review_shortlist(ann, ben_list),
-                 lambda: handlers.judge_item(ann, ben_list, "i-watch", "reject", "no"),
-                 lambda: handlers.flag_step(ann, ben_list, 1, "wrong"),
-                 lambda: handlers.reorder_item(ann, ben_list, "i-watch", 2),
-                 lambda: handlers.replace_item(ann, ben_list, "i-watch", "i-scarf", "better"),
-                 lambda: handlers.add_client_note(ann, "c-2", "likes steel"),
-                 lambda: handlers.client_profile(ann, "c-2"), lambda: handlers.client_preference_graph(ann, "c-2"),
-                 lambda: handlers.review_shortlist(ann, 424242)):
+    for call in (lambda: handlers_associate.review_queue(ann, "c-2"),
+                 lambda: handlers_associate.review_shortlist(ann, ben_list),
+                 lambda: handlers_associate.judge_item(ann, ben_list, "i-watch", "reject", "no"),
+                 lambda: handlers_associate.flag_step(ann, ben_list, 1, "wrong"),
+                 lambda: handlers_associate.reorder_item(ann, ben_list, "i-watch", 2),
+                 lambda: handlers_associate.replace_item(ann, ben_list, "i-watch", "i-scarf", "better"),
+                 lambda: handlers_associate.add_client_note(ann, "c-2", "likes steel"),
+                 lambda: handlers_associate.client_profile(ann, "c-2"),
+                 lambda: handlers_associate.client_preference_graph(ann, "c-2"),
+                 lambda: handlers_associate.review_shortlist(ann, 424242)):
         with pytest.raises(AccessDenied):
             call()
     assert (count(Feedback), count(ClientNote)) == before
@@ -222,24 +225,24 @@ def test_feedback_is_validated_and_saved(world):
     ann = world["ann"]
     _, shortlist = world["ids"]["c-1"]
     with pytest.raises(ConciergeError, match="give a reason"):
-        handlers.judge_item(ann, shortlist, "i-tote", "reject", "  ")
+        handlers_associate.judge_item(ann, shortlist, "i-tote", "reject", "  ")
     with pytest.raises(ConciergeError, match="choose one of the items"):
-        handlers.judge_item(ann, shortlist, "i-watch", "accept")
+        handlers_associate.judge_item(ann, shortlist, "i-watch", "accept")
     with pytest.raises(ConciergeError, match="no step 7"):
-        handlers.flag_step(ann, shortlist, 7, "wrong")
+        handlers_associate.flag_step(ann, shortlist, 7, "wrong")
     with pytest.raises(ConciergeError, match="not in the catalogue"):
-        handlers.replace_item(ann, shortlist, "i-tote", "i-nope", "better")
+        handlers_associate.replace_item(ann, shortlist, "i-tote", "i-nope", "better")
     with pytest.raises(ConciergeError, match="between 1 and 2"):
-        handlers.reorder_item(ann, shortlist, "i-tote", 5)
+        handlers_associate.reorder_item(ann, shortlist, "i-tote", 5)
     assert count(Feedback) == 0
-    handlers.judge_item(ann, shortlist, "i-tote", "reject", "too structured for a garden wedding")
-    handlers.judge_item(ann, shortlist, "i-scarf", "accept")
-    handlers.flag_step(ann, shortlist, 1, "irrelevant", "her history says nothing of leather")
-    handlers.reorder_item(ann, shortlist, "i-scarf", 1)
-    handlers.replace_item(ann, shortlist, "i-tote", "i-boot", "she asked for something warmer")
-    handlers.add_client_note(ann, "c-1", "Prefers soft, unstructured bags.", shortlist)
+    handlers_associate.judge_item(ann, shortlist, "i-tote", "reject", "too structured for a garden wedding")
+    handlers_associate.judge_item(ann, shortlist, "i-scarf", "accept")
+    handlers_associate.flag_step(ann, shortlist, 1, "irrelevant", "her history says nothing of leather")
+    handlers_associate.reorder_item(ann, shortlist, "i-scarf", 1)
+    handlers_associate.replace_item(ann, shortlist, "i-tote", "i-boot", "she asked for something warmer")
+    handlers_associate.add_client_note(ann, "c-1", "Prefers soft, unstructured bags.", shortlist)
     with pytest.raises(ConciergeError, match="already on the client's profile"):
-        handlers.add_client_note(ann, "c-1", "Prefers soft, unstructured bags.")
+        handlers_associate.add_client_note(ann, "c-1", "Prefers soft, unstructured bags.")
     with session() as s:
         rows = s.exec(select(Feedback).order_by(Feedback.id)).all()
         note = s.exec(select(ClientNote).where(ClientNote.source == "associate")).one()
@@ -249,9 +252,9 @@ def test_feedback_is_validated_and_saved(world):
     assert all(f.author_id == ann.id and f.shortlist_id == shortlist for f in rows)
     assert rows[3].new_rank == 1 and rows[4].replacement_item_id == "i-boot"
     assert note.author_id == ann.id and note.client_id == "c-1"
-    view = handlers.review_shortlist(ann, shortlist)
+    view = handlers_associate.review_shortlist(ann, shortlist)
     assert len(view["feedback"]) == 6 and view["steps"][0]["verdict"] == "consistent"
-    assert handlers.statistics(world["root"])["feedback"]["reject"] == 1
+    assert handlers_admin.statistics(world["root"])["feedback"]["reject"] == 1
 
 
 # --- admin: uploads and accounts ---------------------------------------------------------------
@@ -278,13 +281,13 @@ def test_bad_uploads_are_refused_and_change_nothing(world, tmp_path, monkeypatch
                           (tmp_path / "fake.zip", "not a valid .zip"), (slip, "unsafe path"),
                           (nothing, "holds no items.jsonl"), (None, "choose a file")):
         with pytest.raises(ConciergeError, match=message):
-            handlers.import_upload(root, str(path) if path else None)
+            handlers_admin.import_upload(root, str(path) if path else None)
     big = tmp_path / "big.csv"
     big.write_text("title\n" + "A very long product title that repeats\n" * 30_000)
     monkeypatch.setenv("CONCIERGE_MAX_UPLOAD_MB", "1")
     get_settings.cache_clear()
     with pytest.raises(ConciergeError, match="the limit is 1 MiB"):
-        handlers.import_upload(root, str(big))
+        handlers_admin.import_upload(root, str(big))
     assert count(CatalogVersion) == versions
 
 
@@ -292,38 +295,38 @@ def test_an_admin_imports_a_table_and_a_zipped_bundle_with_their_reports(world, 
     root = world["root"]
     table = tmp_path / "shop.csv"
     table.write_text("Name,Maker,Price\nLina silk scarf,Aurel,420\n,Nobody,12\n")
-    result, report = handlers.import_upload(root, str(table), "title=Name,brand=Maker,price=Price")
+    result, report = handlers_admin.import_upload(root, str(table), "title=Name,brand=Maker,price=Price")
     assert result.changed and report.good["shop.csv"] == 1 and report.bad["shop.csv"] == 1
     assert "shop.csv:3" in report.to_text()
     bundle = _zip(tmp_path, {"cat/manifest.json": '{"name": "zipped", "version": "1"}',
                              "cat/items.jsonl": '{"item_id": "z-1", "title": "Zeta cashmere wrap", "price": 900}\n'
                                                 'not json\n'})
-    result, report = handlers.import_upload(root, str(bundle))
+    result, report = handlers_admin.import_upload(root, str(bundle))
     assert result.name == "zipped" and report.n_bad == 1
     with session() as s:
         actions = [a.action for a in s.exec(select(AuditLog).where(AuditLog.action == "catalogue_import")).all()]
     assert actions == ["catalogue_import", "catalogue_import"]
-    assert "z-1" in handlers._catalogue_items()
+    assert "z-1" in handlers_common.catalogue_items()
 
 
 def test_an_admin_manages_accounts_with_an_audit_trail(world):
     root = world["root"]
-    handlers.admin_create_account(root, "cara", "associate", PASSWORD)
-    assert handlers.admin_assign(root, "c-1, c-2", "cara") == 2
-    assert {c["client_id"] for c in handlers.my_clients(actor("cara"))} == {"c-1", "c-2"}
-    assert handlers.review_queue(world["ann"]) == []
+    handlers_admin.admin_create_account(root, "cara", "associate", PASSWORD)
+    assert handlers_admin.admin_assign(root, "c-1, c-2", "cara") == 2
+    assert {c["client_id"] for c in handlers_associate.my_clients(actor("cara"))} == {"c-1", "c-2"}
+    assert handlers_associate.review_queue(world["ann"]) == []
     with pytest.raises(ConciergeError, match="taken"):
-        handlers.admin_create_account(root, "cara", "admin", PASSWORD)
+        handlers_admin.admin_create_account(root, "cara", "admin", PASSWORD)
     with pytest.raises(ConciergeError, match="already has an account"):
-        handlers.admin_create_account(root, "ada2", "client", PASSWORD, "c-1")
+        handlers_admin.admin_create_account(root, "ada2", "client", PASSWORD, "c-1")
     with pytest.raises(ConciergeError, match="cannot disable your own"):
-        handlers.admin_set_active(root, "root", False)
-    handlers.admin_set_active(root, "cara", False)
+        handlers_admin.admin_set_active(root, "root", False)
+    handlers_admin.admin_set_active(root, "cara", False)
     with pytest.raises(ConciergeError, match="disabled"):
         authenticate("cara", PASSWORD, "1.1.1.1", LoginLimiter(5, 60))
-    rows = {r["username"]: r for r in handlers.list_accounts(root)}
+    rows = {r["username"]: r for r in handlers_admin.list_accounts(root)}
     assert rows["cara"]["active"] is False and rows["cara"]["clients_assigned"] == 2
-    assert [a["action"] for a in handlers.audit_log(root)][:3] == ["account_disable", "clients_assign",
+    assert [a["action"] for a in handlers_admin.audit_log(root)][:3] == ["account_disable", "clients_assign",
                                                                   "account_create"]
 
 
@@ -448,9 +451,9 @@ def test_re_enabling_an_account_does_not_bring_back_its_old_sessions(world):
 
     with TestClient(create_app(limiter=LoginLimiter(3, 300)), follow_redirects=False) as web:
         old = _signed_in(web, "ada")
-        handlers.admin_set_active(world["root"], "ada", False)
+        handlers_admin.admin_set_active(world["root"], "ada", False)
         assert _with(web, old).get("/client/").status_code == 303
-        handlers.admin_set_active(world["root"], "ada", True)
+        handlers_admin.admin_set_active(world["root"], "ada", True)
         assert _with(web, old).get("/client/").status_code == 303
         assert _with(web, old).get("/client/gradio_api/info").status_code == 401
         assert _with(web, _signed_in(web, "ada")).get("/client/").status_code == 200
@@ -476,8 +479,9 @@ def test_the_associate_console_shows_a_clients_markdown_as_text_through_the_grad
     _, shortlist = world["ids"]["c-1"]
     with session() as s:
         s.get(Shortlist, shortlist).request = INJECTION
-    handlers.add_client_note(world["ann"], "c-1", "<img src=x onerror=alert(1)> **loud** [x](javascript:alert(1))")
-    handlers.judge_item(world["ann"], shortlist, "i-tote", "reject", "see ![p](http://127.0.0.1:9/p.png)")
+    handlers_associate.add_client_note(world["ann"], "c-1",
+                                       "<img src=x onerror=alert(1)> **loud** [x](javascript:alert(1))")
+    handlers_associate.judge_item(world["ann"], shortlist, "i-tote", "reject", "see ![p](http://127.0.0.1:9/p.png)")
     with serving(create_app(limiter=LoginLimiter(3, 300))) as url:
         cookie = sign_in(url, "ann", PASSWORD).cookies[COOKIE]
         client = GradioClient(url + "/associate/", verbose=False, headers={"Cookie": f"{COOKIE}={cookie}"})
@@ -493,13 +497,13 @@ def test_the_associate_console_shows_a_clients_markdown_as_text_through_the_grad
 def test_bidi_controls_are_removed_from_what_is_stored(world, monkeypatch):
     sent = []
     monkeypatch.setattr(service, "recommend", lambda client_id, text, **kw: sent.append(text))
-    handlers.client_ask(world["ada"], "a scarf \u202egnidd\u202c\u2066ew\u2069 please\x00")
+    handlers_client.client_ask(world["ada"], "a scarf \u202egnidd\u202c\u2066ew\u2069 please\x00")
     assert sent == ["a scarf gniddew please"]
-    handlers.add_client_note(world["ann"], "c-1", "likes \u202ered\u202c")
+    handlers_associate.add_client_note(world["ann"], "c-1", "likes \u202ered\u202c")
     with session() as s:
         assert s.exec(select(ClientNote.text).where(ClientNote.source == "associate")).one() == "likes red"
     with pytest.raises(ConciergeError, match="the request is empty"):
-        handlers.client_ask(world["ada"], "\u202e\u202c")
+        handlers_client.client_ask(world["ada"], "\u202e\u202c")
 
 
 def test_huge_and_odd_ids_get_a_clear_message_through_the_gradio_api(world):
@@ -525,14 +529,14 @@ def test_huge_and_odd_ids_get_a_clear_message_through_the_gradio_api(world):
             assert message in status and "went wrong" not in status, status
     for version in (10**30, [1, {"a": "b"}], None):  # a Dropdown that takes custom values passes these through
         with pytest.raises(ConciergeError, match="choose a model version first"):
-            handlers.promote_version(world["root"], version, "a reason")
+            handlers_admin.promote_version(world["root"], version, "a reason")
     from app.main import on_search
     assert on_search(10**30, "", None)[1] == "⚠️ type what you are looking for, and choose a category from the list"
     assert on_search("a bag", "", [1]) == ([], "⚠️ the max price must be a number")
-    assert handlers.whole_number(2.0, "x") == 2 and handlers.row_id(2**63, "x") is None
+    assert handlers_common.whole_number(2.0, "x") == 2 and handlers_common.row_id(2**63, "x") is None
     for bad in (float("inf"), float("nan"), 1.5, True, "1e3", [1], None, "9" * 5000):
         with pytest.raises(ConciergeError, match="^x$"):
-            handlers.whole_number(bad, "x")
+            handlers_common.whole_number(bad, "x")
 
 
 def test_the_catalogue_import_reads_only_files_uploaded_to_the_admin_page(world, tmp_path):
@@ -611,7 +615,7 @@ def test_a_damaged_zip_or_an_empty_table_says_why_and_every_refusal_is_audited(w
                           (many, "holds 10,001 files"), (header_only, "has no item rows (only a header?)"),
                           (all_bad, "has no valid item; every item row was refused:\nbad.csv:2")):
         with pytest.raises(ConciergeError) as refused:
-            handlers.import_upload(root, str(path))
+            handlers_admin.import_upload(root, str(path))
         assert message in str(refused.value) and "OK" not in str(refused.value).split()
     assert count(CatalogVersion) == versions
     with session() as s:

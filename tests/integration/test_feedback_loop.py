@@ -14,7 +14,7 @@ import pytest
 from sqlmodel import select
 
 from app.auth import Actor, assign_clients, create_account, get_account
-from app.handlers import judge_item
+from app.handlers_associate import judge_item
 from backend.importer import import_bundle
 from backend.service import recommend
 from backend.store import session

@@ -4,7 +4,7 @@ from forms and JSON read strictly (D7). Pure functions."""
 import pytest
 from markdown_it import MarkdownIt
 
-from app.handlers import MAX_ROW_ID, clean_text, row_id, whole_number
+from app.handlers_common import MAX_ROW_ID, clean_text, row_id, whole_number
 from app.ui_common import md_text
 from catalog.errors import ConciergeError
 
