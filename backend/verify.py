@@ -153,9 +153,20 @@ def _request_values(query: dict) -> set[str]:
     return values
 
 
+REJECTING = ("out", "avoid", "exclude", "excluded", "reject", "drop", "skip", "not", "no", "isn't", "doesn't",
+             "don't", "fails", "lacks", "wrong", "unsuitable")
+CLAUSE_SPLIT = re.compile(r";|(?<=[.!?])\s+(?=[A-Z])")
+
+
 def verify_step(index: int, step: str, handles: dict[str, dict], query: dict,
                 preferences: dict[str, float] | None = None, all_items: list[dict] | None = None) -> StepCheck:
     """Check one step.
+
+    A step that names several candidates ("B and C also fit; D is out: not a bag") is checked clause by
+    clause (split at ";" and sentence ends), each claim against the candidates its clause names: an
+    attribute value against the nearest handle before it, a promotion against every promoted handle's hard
+    constraints and the client's dislikes, a rejection against the rejected handles (confirmed when the
+    item does break the request or carry a disliked value; a softer reason stays unchecked).
 
     Args:
         index (`int`): 1-based step number.
@@ -170,46 +181,61 @@ def verify_step(index: int, step: str, handles: dict[str, dict], query: dict,
         `StepCheck`
     """
     check = StepCheck(index, step)
-    low = step.lower()
+    vocabulary = all_items or list(handles.values())
     named = _mentions(step, handles)
     check.items = [handles[h]["item_id"] for h in named]
-    mentions = _attribute_mentions(low, all_items or list(handles.values()))
+    mentions = _attribute_mentions(step.lower(), vocabulary)
     check.attributes = [f"{k}={v}" for k, v, _ in mentions]
-    if len(named) == 1:
-        item = handles[named[0]]
-        nodes = item_nodes(item)
-        for key, value, pos in mentions:
-            have = values_of(item, key)
-            if not have:
-                continue
-            negated = any(w in low[max(0, pos - 20):pos].split() for w in NEGATING)
-            holds = (material_matches(value, have) if key == "material" else value in have) or \
-                any(n.split("=", 1)[1] == value for n in nodes)  # true of the item under another key
-            if holds and not negated:
-                check.support.append(f"{named[0]} is {value}")
-            elif not holds and not negated:
-                check.problems.append(f"{named[0]} is not {value} (catalogue: {key} {', '.join(have)})")
     if not named and mentions:  # a step about the request itself ("Needs: a tote, black, under 2,000")
         asked = _request_values(query)
         said = list(dict.fromkeys(v for _, v, _ in mentions))
         if all(v in asked for v in said):
             check.support.append("restates the request: " + ", ".join(said[:3]))
-    promoting = any(re.search(rf"\b{w}\b", low) for w in PROMOTING) and not any(
-        re.search(rf"\b{w}\b", low) for w in ("not", "no", "avoid", "exclude", "reject", "drop", "isn't"))
-    if promoting:
-        for handle in named:
-            item = handles[handle]
-            broken = hard_violations(item, query)
+    clauses = [step] if len(named) <= 1 else [c for c in CLAUSE_SPLIT.split(step) if c.strip()]
+    for clause in clauses:
+        _check_clause(check, clause, handles, query, preferences or {}, vocabulary)
+    check.verdict = "inconsistent" if check.problems else "consistent" if check.support else "unchecked"
+    return check
+
+
+def _check_clause(check: StepCheck, clause: str, handles: dict[str, dict], query: dict,
+                  preferences: dict[str, float], vocabulary: list[dict]) -> None:
+    """Add the support and problems of one clause's claims to `check`."""
+    low = clause.lower()
+    named = _mentions(clause, handles)
+    if not named:
+        return
+    positions = {h: [m.start() for m in re.finditer(rf"(?<![\w]){re.escape(h)}(?![\w])", clause)] for h in named}
+    for key, value, pos in _attribute_mentions(low, vocabulary):
+        before = [(max(p for p in ps if p < pos), h) for h, ps in positions.items() if any(p < pos for p in ps)]
+        handle = max(before)[1] if before else named[0]  # the nearest handle before the value
+        item = handles[handle]
+        have = values_of(item, key)
+        if not have:
+            continue
+        negated = any(w in low[max(0, pos - 20):pos].split() for w in NEGATING)
+        holds = (material_matches(value, have) if key == "material" else value in have) or \
+            any(n.split("=", 1)[1] == value for n in item_nodes(item))  # true of the item under another key
+        if holds and not negated:
+            check.support.append(f"{handle} is {value}")
+        elif not holds and not negated:
+            check.problems.append(f"{handle} is not {value} (catalogue: {key} {', '.join(have)})")
+    rejecting = any(re.search(rf"\b{w}\b", low) for w in REJECTING)
+    promoting = not rejecting and any(re.search(rf"\b{w}\b", low) for w in PROMOTING)
+    for handle in named:
+        item = handles[handle]
+        broken = hard_violations(item, query)
+        disliked = [node for node, weight in preferences.items() if weight <= -1.0
+                    and node.split("=", 1)[1] in values_of(item, node.split("=", 1)[0])]
+        if promoting:
             if broken:
                 check.problems.append(f"promotes {handle}, which breaks the request: {'; '.join(broken[:2])}")
-            disliked = [node for node, weight in (preferences or {}).items() if weight <= -1.0
-                        and node.split("=", 1)[1] in values_of(item, node.split("=", 1)[0])]
             if disliked:
                 check.problems.append(f"promotes {handle}, but the client dislikes {', '.join(disliked)}")
             if not broken and not disliked:
                 check.support.append(f"{handle} fits the request")
-    check.verdict = "inconsistent" if check.problems else "consistent" if check.support else "unchecked"
-    return check
+        elif rejecting and (broken or disliked):
+            check.support.append(f"{handle} is rightly out: {(broken or disliked)[0]}")
 
 
 def verify_steps(steps: list[str], handles: dict[str, dict], query: dict,

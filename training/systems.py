@@ -524,7 +524,8 @@ class Pipeline:
                      "model_picks": result.reasoning.get("picks", []), "ranker_order": result.candidates[:REASONER_CANDIDATES],
                      "gates": {"steps": len(steps), "consistent": sum(s["verdict"] == "consistent" for s in steps),
                                "inconsistent": sum(s["verdict"] == "inconsistent" for s in steps),
-                               "ungrounded": sum(bool(s.get("ungrounded")) for s in steps)}}
+                               "ungrounded": sum(bool(s.get("ungrounded")) for s in steps)},
+                     "steps": [{"text": s["text"][:COMPLETION_CHARS], "verdict": s["verdict"]} for s in steps]}
         return [] if result.nothing_fits else [it["item_id"] for it in result.items][:k]
 
 

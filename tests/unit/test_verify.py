@@ -66,3 +66,24 @@ def test_ungrounded_claims_are_those_the_prompt_never_showed():
     prompt = "Candidates:\nK7: Aurel, scarf, silk, 420\nB2: Vell, tote, 1,200"
     checks = verify_steps(["K7 fits best: silk.", "Z9 fits too.", "B2 is calfskin."], HANDLES, {}, prompt=prompt)
     assert [c.ungrounded for c in checks] == [[], ["handle Z9"], ["value calfskin"]]
+
+
+def test_a_step_about_several_candidates_is_checked_clause_by_clause():
+    handles = {**HANDLES, "W1": BY_ID["i-watch"]}
+    # the template's third step: promoted ones fit, rejected ones do break the request
+    check = verify_step(3, "K7 also fits; M4 and W1 are out: not silk.", handles, SUMMER_SILK)
+    assert check.verdict == "consistent"
+    assert "K7 fits the request" in check.support
+    assert any(s.startswith("M4 is rightly out") for s in check.support)
+    assert any(s.startswith("W1 is rightly out") for s in check.support)
+    # promoting a candidate that breaks the request is caught in its own clause
+    check = verify_step(3, "K7 and M4 also fit. B2 is out: not silk.", handles, SUMMER_SILK)
+    assert check.verdict == "inconsistent"
+    assert check.problems == ["promotes M4, which breaks the request: not silk"]
+    # each value is held against the nearest handle before it
+    check = verify_step(2, "K7 is in silk; M4 is in silk too.", handles, {})
+    assert check.verdict == "inconsistent" and check.problems[0].startswith("M4 is not silk")
+    assert "K7 is silk" in check.support
+    # a rejection whose reason the catalogue cannot confirm is neither right nor wrong
+    assert verify_step(3, "K7 and B2 are out: too formal.", handles, {}).verdict == "unchecked"
+    assert verify_step(2, "K7 fits; Z9 fits too.", handles, SUMMER_SILK).verdict == "consistent"
