@@ -32,9 +32,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, Chat
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from peft import PeftConfig, PeftModel
 from pydantic import ConfigDict, Field, PrivateAttr
-from transformers import (AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList,
-                          TextIteratorStreamer)
-from transformers.generation.streamers import BaseStreamer
+from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 
 from backend.models import is_model_dir, materialise_base_model
 from backend.settings import Settings, get_settings
@@ -207,23 +205,19 @@ def _check_adapter_dir(path: Path) -> None:
 # Generation helpers: timing, stop strings, the background thread of a stream
 
 
-class _TokenClock(BaseStreamer):
-    """Counts generated tokens and notes when the first one arrives (`generate` puts the prompt first)."""
+class _TokenClock:
+    """Notes when generation starts, when the first new token arrives, and how many follow."""
 
     def __init__(self):
         self.started = time.perf_counter()
         self.first_token_at: float | None = None
         self.ended_at: float | None = None
         self.completion_tokens = 0
-        self._prompt_seen = False
 
-    def put(self, value: torch.Tensor) -> None:
-        if not self._prompt_seen:
-            self._prompt_seen = True
-            return
+    def token(self) -> None:
         if self.first_token_at is None:
             self.first_token_at = time.perf_counter()
-        self.completion_tokens += value.numel()
+        self.completion_tokens += 1
 
     def end(self) -> None:
         self.ended_at = time.perf_counter()
@@ -244,51 +238,61 @@ class _TokenClock(BaseStreamer):
         }
 
 
-class _TimedTextStreamer(TextIteratorStreamer):
-    """transformers' text streamer (a queue of text pieces) that also keeps a `_TokenClock`."""
-
-    def __init__(self, tokenizer: Any):
-        super().__init__(tokenizer, skip_prompt=True, skip_special_tokens=True)
-        self.clock = _TokenClock()
-
-    def put(self, value: torch.Tensor) -> None:
-        self.clock.put(value)
-        super().put(value)
-
-    def end(self) -> None:
-        self.clock.end()
-        super().end()
+def _next_token(logits: torch.Tensor, temperature: float) -> int:
+    """Greedy (temperature 0) or sampled choice from one position's logits (vocabulary,)."""
+    if temperature <= 0:
+        return int(logits.argmax())
+    return int(torch.multinomial(torch.softmax(logits.float() / temperature, dim=-1), 1))
 
 
-class _StopCriteria(StoppingCriteria):
-    """Ends generation once a stop string appears in the new text, or once `cancel` is set."""
+def decode_tokens(model: Any, input_ids: torch.Tensor, max_new_tokens: int, temperature: float,
+                  stop_ids: set[int]) -> Iterator[int]:
+    """New token ids, one forward pass each, in the caller's thread; stops at a stop id (not yielded) or
+    after `max_new_tokens`. Closing the iterator ends generation at once.
 
-    def __init__(self, tokenizer: Any, prompt_tokens: int, stop: list[str], cancel: threading.Event):
-        self.tokenizer, self.prompt_tokens, self.stop, self.cancel = tokenizer, prompt_tokens, stop, cancel
+    `model.generate` does the same with a background thread and a text streamer when streaming; on two CPU
+    cores that machinery cost ~15 ms of each ~60 ms token (measured: docs/results/reasoner.md), so the
+    serving path runs the loop itself. Only greedy decoding and plain temperature sampling are needed here.
 
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs) -> torch.BoolTensor:
-        done = self.cancel.is_set()
-        if not done and self.stop:
-            text = self.tokenizer.decode(input_ids[0, self.prompt_tokens:], skip_special_tokens=True)
-            done = _stop_index(text, self.stop) is not None
-        # input_ids: (batch=1, prompt + generated)
-        return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)
+    Args:
+        model: a causal LM (`AutoModelForCausalLM`), already on its device, adapters activated.
+        input_ids (`torch.Tensor`): (1, prompt_tokens).
+        max_new_tokens (`int`): most tokens generated.
+        temperature (`float`): 0 for greedy.
+        stop_ids (`set[int]`): end-of-sequence ids.
+    """
+    cache = DynamicCache()
+
+    def forward(ids: torch.Tensor) -> torch.Tensor:  # (1, positions) -> logits of the last one (vocabulary,)
+        # inference mode is per thread and per step: a consumer may resume this generator from another thread
+        with torch.inference_mode():
+            return model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1).logits[0, -1]
+
+    logits = forward(input_ids)
+    for count in range(1, max_new_tokens + 1):
+        token = _next_token(logits, temperature)
+        if token in stop_ids:
+            return
+        yield token
+        if count < max_new_tokens:
+            logits = forward(torch.tensor([[token]], device=input_ids.device))
 
 
-class _GenerateThread(threading.Thread):
-    """Runs `model.generate` for a stream; a failure ends the stream and is kept for the consumer."""
-
-    def __init__(self, model: Any, kwargs: dict[str, Any], streamer: _TimedTextStreamer):
-        super().__init__(name="concierge-generate", daemon=True)
-        self.model, self.kwargs, self.streamer = model, kwargs, streamer
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            self.model.generate(**self.kwargs)
-        except BaseException as error:  # re-raised in the consumer's thread
-            self.error = error
-            self.streamer.end()  # otherwise the consumer waits for text forever
+def text_pieces(tokenizer: Any, tokens: Iterable[int], on_token: Any = None) -> Iterator[str]:
+    """The text of a stream of token ids, piece by piece, each piece the text the newest token added (a
+    token that ends inside a multi-byte character waits for the rest of it)."""
+    ids: list[int] = []
+    sent = 0
+    for token in tokens:
+        ids.append(token)
+        if on_token is not None:
+            on_token()
+        text = tokenizer.decode(ids, skip_special_tokens=True)
+        if text.endswith("\ufffd"):
+            continue
+        if len(text) > sent:
+            yield text[sent:]
+            sent = len(text)
 
 
 def _stop_index(text: str, stop: list[str]) -> int | None:
@@ -473,22 +477,12 @@ class LocalChatModel(BaseChatModel):
 
     # -- generation --------------------------------------------------------------------------------
 
-    def _generate_kwargs(self, inputs: dict[str, torch.Tensor], stop: list[str] | None, streamer: BaseStreamer,
-                         cancel: threading.Event, overrides: dict[str, Any]) -> dict[str, Any]:
-        """Arguments of `model.generate` for one call (`overrides`: a call's `max_new_tokens` / `temperature`)."""
+    def _settings(self, inputs: dict[str, torch.Tensor], overrides: dict[str, Any]) -> tuple[int, float]:
+        """A call's `max_new_tokens` and `temperature` (`overrides`: what the call passed), checked."""
         max_new_tokens = int(overrides.get("max_new_tokens", self.max_new_tokens))
         temperature = float(overrides.get("temperature", self.temperature))
-        prompt_tokens = inputs["input_ids"].shape[1]
-        self._check_length(prompt_tokens, max_new_tokens)
-        tokenizer = self._shared.tokenizer
-        stopping = _StopCriteria(tokenizer, prompt_tokens, stop or [], cancel)
-        pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        kwargs = dict(inputs, max_new_tokens=max_new_tokens, streamer=streamer, pad_token_id=pad_token_id,
-                      stopping_criteria=StoppingCriteriaList([stopping]))
-        if temperature > 0:
-            return kwargs | {"do_sample": True, "temperature": temperature}
-        # Greedy; also unset sampling defaults a model's generation_config may carry (they only cause warnings).
-        return kwargs | {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+        self._check_length(inputs["input_ids"].shape[1], max_new_tokens)
+        return max_new_tokens, temperature
 
     def _check_length(self, prompt_tokens: int, max_new_tokens: int) -> None:
         limit = getattr(self._shared.model.config, "max_position_embeddings", None)
@@ -496,52 +490,45 @@ class LocalChatModel(BaseChatModel):
             raise ConciergeError(f"the prompt has {prompt_tokens} tokens; with {max_new_tokens} new tokens that "
                                  f"exceeds the model's context of {limit}; shorten the request or the candidate list")
 
+    def _stop_ids(self) -> set[int]:
+        eos = self._shared.model.generation_config.eos_token_id
+        eos = eos if isinstance(eos, list) else [eos] if eos is not None else []
+        return {int(i) for i in eos} | ({self._shared.tokenizer.eos_token_id} - {None})
+
     def _finish(self, prompt_tokens: int, clock: _TokenClock) -> dict[str, Any]:
+        clock.end()
         stats = clock.stats(prompt_tokens)
         self.last_stats = stats | {"adapter": self.adapter}
         return self.last_stats
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
-        inputs = self._prompt(messages)
-        prompt_tokens = inputs["input_ids"].shape[1]
-        with self._shared.lock:
-            self._shared.activate(self.adapter)
-            clock = _TokenClock()
-            generate_kwargs = self._generate_kwargs(inputs, stop, clock, threading.Event(), kwargs)
-            output = self._shared.model.generate(**generate_kwargs)
-        # output: (1, prompt_tokens + completion_tokens)
-        text = self._shared.tokenizer.decode(output[0, prompt_tokens:], skip_special_tokens=True)
-        stats = self._finish(prompt_tokens, clock)
-        message = AIMessage(content=cut_at_stop(text, stop), response_metadata=dict(stats),
-                            usage_metadata=_usage(stats))
+        text = "".join(chunk.message.content for chunk in self._stream(messages, stop, **kwargs))
+        stats = dict(self.last_stats)
+        message = AIMessage(content=text, response_metadata=stats, usage_metadata=_usage(stats))
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
                 run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
         inputs = self._prompt(messages)
         prompt_tokens = inputs["input_ids"].shape[1]
-        cancel = threading.Event()
+        max_new_tokens, temperature = self._settings(inputs, kwargs)
         # A plain Lock, not an RLock: LangChain's async streaming calls next() on this generator from
         # executor threads, so the thread that releases the lock may not be the one that took it.
         with self._shared.lock:
             self._shared.activate(self.adapter)
-            streamer = _TimedTextStreamer(self._shared.tokenizer)
-            worker = _GenerateThread(self._shared.model,
-                                     self._generate_kwargs(inputs, stop, streamer, cancel, kwargs), streamer)
-            worker.start()
+            clock = _TokenClock()
+            tokens = decode_tokens(self._shared.model, inputs["input_ids"], max_new_tokens, temperature,
+                                   self._stop_ids())
             try:
-                for piece in release_until_stop(streamer, stop):
+                for piece in release_until_stop(text_pieces(self._shared.tokenizer, tokens, clock.token), stop):
                     chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
                     if run_manager:
                         run_manager.on_llm_new_token(piece, chunk=chunk)
                     yield chunk
             finally:  # also when the consumer stops early: end generation before letting others in
-                cancel.set()
-                worker.join()
-                stats = self._finish(prompt_tokens, streamer.clock)  # kept even when the stream is closed early
-        if worker.error is not None:
-            raise worker.error
+                tokens.close()
+                stats = self._finish(prompt_tokens, clock)  # kept even when the stream is closed early
         yield ChatGenerationChunk(message=AIMessageChunk(content="", response_metadata=dict(stats),
                                                          usage_metadata=_usage(stats), chunk_position="last"))
 

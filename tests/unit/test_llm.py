@@ -133,6 +133,17 @@ def test_release_until_stop_holds_back_a_possible_stop_string():
     assert cut_at_stop("no stop here", None) == "no stop here"
 
 
+def test_greedy_stream_matches_transformers_generate(llm):
+    """The serving loop (`decode_tokens`) and `model.generate` pick the same greedy tokens."""
+    inputs = llm._prompt(PROMPT)
+    with torch.inference_mode():
+        output = llm.shared.model.generate(**inputs, max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS,
+                                           do_sample=False)
+    reference = llm.shared.tokenizer.decode(output[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+    assert llm.invoke(PROMPT).content == reference
+    assert "".join(chunk.content for chunk in llm.stream(PROMPT)) == reference
+
+
 def test_sampling_differs_from_greedy(tiny_dir):
     greedy = LocalChatModel(model_dir=tiny_dir, max_new_tokens=NEW_TOKENS).invoke(PROMPT).content
     torch.manual_seed(1)
@@ -141,19 +152,21 @@ def test_sampling_differs_from_greedy(tiny_dir):
 
 
 def test_leaving_a_stream_early_ends_generation_and_frees_the_model(llm, monkeypatch):
-    generated = []
-    generate = llm.shared.model.generate
+    forwards = []
+    forward = llm.shared.model.forward
 
-    def counting_generate(**kwargs):
-        output = generate(**kwargs)
-        generated.append(output.shape[1] - kwargs["input_ids"].shape[1])
-        return output
+    def counting_forward(*args, **kwargs):
+        forwards.append(1)
+        return forward(*args, **kwargs)
 
-    monkeypatch.setattr(llm.shared.model, "generate", counting_generate)
+    monkeypatch.setattr(llm.shared.model, "forward", counting_forward)
     stream = llm.stream(PROMPT, max_new_tokens=300)
     next(stream)
     stream.close()
-    assert generated and generated[0] < 100, "generation went on after the consumer left"
+    seen = len(forwards)
+    assert 0 < seen < 10, "generation went on after the consumer left"
+    llm.invoke(PROMPT, max_new_tokens=2)
+    assert len(forwards) == seen + 2  # the closed stream never ran again
     done = threading.Event()
     threading.Thread(target=lambda: (llm.invoke(PROMPT, max_new_tokens=2), done.set()), daemon=True).start()
     assert done.wait(timeout=20), "the model lock was not released when the stream was closed"
