@@ -55,7 +55,7 @@ class EvalWorld:
 
     Args:
         bundle (`Bundle`): the rows.
-        settings (`Settings`): the scratch stores' settings (`training.evaluate.scratch_stores`).
+        settings (`Settings`): the scratch stores' settings (`training.eval_stores.scratch_stores`).
         seed (`int`): seeds every random choice of the systems.
     """
 
@@ -525,7 +525,8 @@ class Pipeline:
                      "gates": {"steps": len(steps), "consistent": sum(s["verdict"] == "consistent" for s in steps),
                                "inconsistent": sum(s["verdict"] == "inconsistent" for s in steps),
                                "ungrounded": sum(bool(s.get("ungrounded")) for s in steps)},
-                     "steps": [{"text": s["text"][:COMPLETION_CHARS], "verdict": s["verdict"]} for s in steps]}
+                     "steps": [{"text": s["text"][:COMPLETION_CHARS], "verdict": s["verdict"], "problems": s["problems"]}
+                               for s in steps]}
         return [] if result.nothing_fits else [it["item_id"] for it in result.items][:k]
 
 
