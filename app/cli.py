@@ -323,7 +323,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     from backend.openai_server import add_llm_server_arguments, main_llm_server
     from catalog.importers.movielens import add_movielens_arguments, main_movielens
     from training.ablation import add_ablation_arguments, main_ablation
-    from training.evaluate import add_eval_arguments, main_eval
+    from training.eval_cli import add_eval_arguments, main_eval
     from training.probes.runner import add_probe_arguments, main_probes
     from training.registry import add_versions_arguments
     from training.train import add_train_arguments, main_train

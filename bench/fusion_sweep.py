@@ -18,7 +18,7 @@ from pathlib import Path
 
 from backend.reasoner import fuse
 from backend.service import SHORTLIST_MAX, SHORTLIST_TARGET
-from training.evaluate import load_bundle
+from training.eval_queries import load_bundle
 from training.metrics import ndcg_at_k, paired_comparison
 
 WEIGHTS = (0.0, 0.25, 0.4, 0.5, 0.6, 0.75, 1.0)

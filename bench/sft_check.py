@@ -33,7 +33,7 @@ def main() -> None:
     from backend.reasoner import parse_answer
     from catalog.demo.export import world_bundle
     from training.data import build_case_prompt, cases_from_bundle
-    from training.evaluate import scratch_stores
+    from training.eval_stores import scratch_stores
     from training.metrics import ndcg_at_k
     from training.systems import EvalWorld
     from training.config import TracesConfig

@@ -36,7 +36,7 @@ def main() -> None:
     from catalog.demo.export import world_bundle
     from training.config import RecheadSection, SFTSection, TracesConfig
     from training.data import build_case_prompt, cases_from_bundle
-    from training.evaluate import scratch_stores
+    from training.eval_stores import scratch_stores
     from training.rechead import run_rechead
     from training.sft import run_sft
     from training.systems import EvalWorld

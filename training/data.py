@@ -4,7 +4,7 @@ A `TrainingCase` is a client, a request, a fixed list of candidates (item ids, s
 ground truth over them, and optional step labels (reasoning steps an associate flagged). Two sources:
 
 - `cases_from_bundle`: the queries of one split, each with the candidate list of the evaluation's
-  re-ranking protocol (`training.evaluate.rerank_candidates`: every relevant item, best grades first,
+  re-ranking protocol (`training.eval_queries.rerank_candidates`: every relevant item, best grades first,
   plus sampled negatives, shuffled, seeded by the query id), so training sees what evaluation scores.
 - `cases_from_feedback`: stored shortlists that associates or purchases judged (grades: purchased 3,
   accepted 2, rejected 0, i.e. left out of `relevance`), with their flagged steps as step labels.
@@ -82,7 +82,7 @@ def cases_from_bundle(bundle: Bundle, split: str = "train", size: int = 20, seed
     Raises:
         `ConciergeError`: the bundle has no queries, or none in `split`.
     """
-    from training.evaluate import rerank_candidates, seen_items, select_queries
+    from training.eval_queries import rerank_candidates, seen_items, select_queries
 
     if not bundle.queries:
         raise ConciergeError(f"{bundle.name} has no queries (queries.jsonl): training needs requests with "

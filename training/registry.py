@@ -68,7 +68,7 @@ def evaluation_record(report: dict, spec: str) -> dict:
     """The part of an `evaluate()` report the registry keeps for one system (`spec`).
 
     Args:
-        report (`dict`): what `training.evaluate.evaluate` returned (re-ranking protocol included).
+        report (`dict`): what `training.eval_run.evaluate` returned (re-ranking protocol included).
         spec (`str`): the system spec inside it, e.g. `reasoner@var/runs/x/adapter`.
 
     Returns:
@@ -370,7 +370,7 @@ def evaluate_version(version: str, bundle: str | Path, split: str = "val", limit
     The same bundle, split, limit and seed give the same queries and candidate lists, so two versions
     evaluated this way can be gated against each other.
     """
-    from training.evaluate import EvalConfig, evaluate
+    from training.eval_run import EvalConfig, evaluate
 
     row = get_version(version)
     spec = system_spec(row)

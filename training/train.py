@@ -296,7 +296,8 @@ def train(bundle_path: str, config: TrainConfig, run_dir: Path, resume: bool = F
 
     from backend.models import materialise_base_model
     from backend.settings import get_settings
-    from training.evaluate import load_bundle, scratch_stores
+    from training.eval_queries import load_bundle
+    from training.eval_stores import scratch_stores
     from training.systems import EvalWorld
 
     settings = settings or get_settings()

@@ -9,7 +9,10 @@ import pytest
 from catalog.bundle import write_bundle
 from catalog.demo.export import world_bundle
 from catalog.errors import ConciergeError
-from training import evaluate as ev
+from training.eval_queries import RERANK_SIZE, load_bundle, rerank_candidates, select_queries, subset
+from training.eval_report import write_report
+from training.eval_run import EvalConfig, evaluate
+from training.eval_stores import scratch_stores
 from training.metrics import metric_names
 
 pytestmark = pytest.mark.integration
@@ -71,12 +74,12 @@ def test_every_system_on_both_protocols_in_scratch_stores(tiny, llm_env, tmp_pat
 
     environments, before = [], concierge_env()
 
-    queries = ev.subset(ev.select_queries(ev.load_bundle(tiny), "test"), 6, 0)
+    queries = subset(select_queries(load_bundle(tiny), "test"), 6, 0)
     first_id = queries[0]["query_id"]
     monkeypatch.setattr(Popularity, "rank", flaky)
-    config = ev.EvalConfig(bundle=str(tiny), systems=ALL, ks=[5, 10], limit=6, llm_limit=1, progress=False,
-                           resamples=200, compare=[("retrieval", "bm25")], threads=1)
-    report = ev.evaluate(config)
+    config = EvalConfig(bundle=str(tiny), systems=ALL, ks=[5, 10], limit=6, llm_limit=1, progress=False,
+                        resamples=200, compare=[("retrieval", "bm25")], threads=1)
+    report = evaluate(config)
 
     full, rerank = report["results"]["full"], report["results"]["rerank"]
     assert "skipped" in full["reasoner"] and "skipped" in rerank["pipeline"]
@@ -94,12 +97,12 @@ def test_every_system_on_both_protocols_in_scratch_stores(tiny, llm_env, tmp_pat
     assert full["popularity"]["per_query"][0]["scores"]["ndcg@10"] == 0.0
 
     # re-ranking: every system ranks the query's own fixed 20 candidates
-    bundle = ev.load_bundle(tiny)
+    bundle = load_bundle(tiny)
     ids = [it["item_id"] for it in bundle.items]
     by_id = {q["query_id"]: q for q in bundle.queries}
     for name, result in rerank.items():
         for row in result.get("per_query", []):
-            fixed = ev.rerank_candidates(by_id[row["query_id"]], ids, set(), ev.RERANK_SIZE, 0)
+            fixed = rerank_candidates(by_id[row["query_id"]], ids, set(), RERANK_SIZE, 0)
             assert set(row["ranking"]) <= set(fixed) and len(row["ranking"]) == len(set(row["ranking"])), name
     assert {row["metric"] for row in report["comparisons"]["full"]} == set(metric_names([5, 10]))
 
@@ -112,7 +115,7 @@ def test_every_system_on_both_protocols_in_scratch_stores(tiny, llm_env, tmp_pat
     scratch = llm_env.var_dir / "eval" / "tiny-world"
     assert (scratch / "bundle.digest").is_file() and (scratch / "concierge.db").is_file()
 
-    out = ev.write_report(report, tmp_path / "out")
+    out = write_report(report, tmp_path / "out")
     assert json.loads((out / "results.json").read_text())["bundle"]["name"] == "tiny world"
     assert "| retrieval |" in (out / "results.md").read_text()
     assert (out / "ndcg.png").stat().st_size > 1000
@@ -126,23 +129,23 @@ def test_scratch_stores_are_reused_while_the_bundle_is_unchanged(tiny, settings)
     def collection(scratch) -> str:
         return active_version(get_engine(scratch.sql_url)).collection
 
-    bundle, before = ev.load_bundle(tiny), concierge_env()
-    scratch = ev.scratch_stores(bundle, progress=False)
+    bundle, before = load_bundle(tiny), concierge_env()
+    scratch = scratch_stores(bundle, progress=False)
     first = collection(scratch)
     assert scratch.var_dir == (settings.var_dir / "eval" / "tiny-world").resolve()
     assert scratch.sql_url == f"sqlite:///{scratch.var_dir / 'concierge.db'}"
     assert concierge_env() == before and get_settings().var_dir == settings.var_dir  # nothing process-wide
-    assert collection(ev.scratch_stores(bundle, progress=False)) == first
+    assert collection(scratch_stores(bundle, progress=False)) == first
     bundle.items[0] = dict(bundle.items[0], title="A renamed piece")
-    assert collection(ev.scratch_stores(bundle, progress=False)) != first  # wiped and imported anew
+    assert collection(scratch_stores(bundle, progress=False)) != first  # wiped and imported anew
 
 
 def test_case_prompts_read_the_scratch_stores_they_are_given(tiny, settings):
     from training.data import build_case_prompt, cases_from_bundle
     from training.systems import EvalWorld, ServingRetrieval
 
-    bundle = ev.load_bundle(tiny)
-    world = EvalWorld(bundle, ev.scratch_stores(bundle, progress=False), seed=0)
+    bundle = load_bundle(tiny)
+    world = EvalWorld(bundle, scratch_stores(bundle, progress=False), seed=0)
     attributes = set(vars(world))
     case = next(c for c in cases_from_bundle(bundle, "train", 20, 0) if c.relevance and c.client_id)
     retrieval = ServingRetrieval(world)
@@ -157,30 +160,30 @@ def test_bad_input_gets_clear_messages(tiny, tmp_path, settings):
     no_queries = world_bundle(seed=3, n_items=20, n_clients=3, n_queries=0)
     write_bundle(no_queries, tmp_path / "empty")
     with pytest.raises(ConciergeError, match="no queries"):
-        ev.evaluate(ev.EvalConfig(bundle=str(tmp_path / "empty")))
+        evaluate(EvalConfig(bundle=str(tmp_path / "empty")))
     with pytest.raises(ConciergeError, match="split 'holdout' does not exist.*test"):
-        ev.evaluate(ev.EvalConfig(bundle=str(tiny), split="holdout"))
+        evaluate(EvalConfig(bundle=str(tiny), split="holdout"))
     with pytest.raises(ConciergeError, match="unknown system 'magic'.*popularity"):
-        ev.evaluate(ev.EvalConfig(bundle=str(tiny), systems=["bm25", "magic"]))
+        evaluate(EvalConfig(bundle=str(tiny), systems=["bm25", "magic"]))
     with pytest.raises(ConciergeError, match="k=500 is larger than the catalogue"):
-        ev.evaluate(ev.EvalConfig(bundle=str(tiny), ks=[5, 500]))
+        evaluate(EvalConfig(bundle=str(tiny), ks=[5, 500]))
     with pytest.raises(ConciergeError, match="unknown protocol"):
-        ev.evaluate(ev.EvalConfig(bundle=str(tiny), protocols=["sideways"]))
+        evaluate(EvalConfig(bundle=str(tiny), protocols=["sideways"]))
 
 
 def test_candidate_lists_and_subsets_are_fixed_by_the_seed(tiny):
-    bundle = ev.load_bundle(tiny)
+    bundle = load_bundle(tiny)
     ids = [it["item_id"] for it in bundle.items]
     query = next(q for q in bundle.queries if q["relevant"])
     excluded = {ids[0], ids[1]} - set(query["relevant"])
-    first = ev.rerank_candidates(query, ids, excluded, 20, seed=0)
-    assert first == ev.rerank_candidates(query, ids, excluded, 20, seed=0)
-    assert first != ev.rerank_candidates(query, ids, excluded, 20, seed=1)
+    first = rerank_candidates(query, ids, excluded, 20, seed=0)
+    assert first == rerank_candidates(query, ids, excluded, 20, seed=0)
+    assert first != rerank_candidates(query, ids, excluded, 20, seed=1)
     assert len(first) == len(set(first)) == 20 and set(query["relevant"]) <= set(first)
     assert not excluded & set(first)
-    queries = ev.select_queries(bundle, "test")
-    assert ev.subset(queries, 3, 0) == ev.subset(queries, 3, 0) and len(ev.subset(queries, 3, 0)) == 3
-    assert ev.subset(queries, None, 0) == queries
+    queries = select_queries(bundle, "test")
+    assert subset(queries, 3, 0) == subset(queries, 3, 0) and len(subset(queries, 3, 0)) == 3
+    assert subset(queries, None, 0) == queries
 
 
 def test_a_model_version_is_evaluated_from_its_adapter_directory(tiny, llm_env, base_model_dir, tmp_path):
@@ -190,22 +193,22 @@ def test_a_model_version_is_evaluated_from_its_adapter_directory(tiny, llm_env, 
     adapter = tmp_path / "eval-test-v1"  # the adapter's name in the process-wide model: unique to this test
     model = AutoModelForCausalLM.from_pretrained(base_model_dir)
     get_peft_model(model, LoraConfig(r=2, target_modules=["q_proj", "v_proj"])).save_pretrained(adapter)
-    config = ev.EvalConfig(bundle=str(tiny), systems=[f"reasoner@{adapter}"], protocols=["rerank"],
-                           limit=1, progress=False, resamples=50, threads=1)
-    result = ev.evaluate(config)["results"]["rerank"][f"reasoner@{adapter}"]
+    config = EvalConfig(bundle=str(tiny), systems=[f"reasoner@{adapter}"], protocols=["rerank"],
+                        limit=1, progress=False, resamples=50, threads=1)
+    result = evaluate(config)["results"]["rerank"][f"reasoner@{adapter}"]
     assert result["n"] == 1 and not result["failures"]
 
     # the whole pipeline on the whole catalogue, answering with the same adapter (not a stored version)
     from training.systems import _adapter_name
 
-    config = ev.EvalConfig(bundle=str(tiny), systems=[f"pipeline@{adapter}"], protocols=["full"],
-                           limit=1, progress=False, resamples=50, threads=1)
-    result = ev.evaluate(config)["results"]["full"][f"pipeline@{adapter}"]
+    config = EvalConfig(bundle=str(tiny), systems=[f"pipeline@{adapter}"], protocols=["full"],
+                        limit=1, progress=False, resamples=50, threads=1)
+    result = evaluate(config)["results"]["full"][f"pipeline@{adapter}"]
     assert result["n"] == 1 and not result["failures"]
     assert result["per_query"][0]["notes"]["model_version"] == _adapter_name(adapter)
 
     (tmp_path / "empty").mkdir()
     for system, protocol in (("reasoner", "rerank"), ("pipeline", "full")):
         with pytest.raises(ConciergeError, match="not a PEFT adapter"):
-            ev.evaluate(ev.EvalConfig(bundle=str(tiny), systems=[f"{system}@{tmp_path / 'empty'}"],
-                                      protocols=[protocol], limit=1, progress=False))
+            evaluate(EvalConfig(bundle=str(tiny), systems=[f"{system}@{tmp_path / 'empty'}"],
+                                protocols=[protocol], limit=1, progress=False))

@@ -3,7 +3,7 @@
 from datetime import datetime, timezone
 
 from training.data import TrainingCase, cases_from_bundle, cases_from_feedback, feedback_relevance, shown_candidates
-from training.evaluate import rerank_candidates
+from training.eval_queries import rerank_candidates
 
 
 def test_bundle_cases_use_the_evaluations_candidate_lists(small_world):
