@@ -15,6 +15,7 @@ Every local call records its timings (`prompt_tokens`, `completion_tokens`, `pre
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import threading
@@ -64,6 +65,21 @@ class SharedModel:
     adapters: dict[str, Path] = field(default_factory=dict)
     peft: PeftModel | None = None
     merged: str | None = None  # the adapter whose weights are folded into the base weights now, if any
+    weights_epoch: int = 0  # changes whenever the effective weights do (adapter merged, unmerged, switched)
+    _prefix: tuple[tuple, DynamicCache] | None = None  # the KV cache of the last prompt prefix seen
+
+    def prefix_cache(self, ids: list[int]) -> DynamicCache:
+        """A fresh copy of the KV cache after the tokens `ids` (the system message of a prompt), computed once
+        per weights state and reused: every reasoner prompt starts with the same ~70 tokens, ~20% of its
+        prefill. Call with `lock` held, adapters activated."""
+        key = (self.weights_epoch, tuple(ids))
+        with torch.inference_mode():
+            if self._prefix is None or self._prefix[0] != key:
+                cache = DynamicCache()
+                self.model(input_ids=torch.tensor([ids], device=self.device), past_key_values=cache,
+                           use_cache=True, logits_to_keep=1)
+                self._prefix = (key, cache)
+            return copy.deepcopy(self._prefix[1])
 
     def load_adapter(self, name: str, path: Path) -> None:
         """Load a LoRA adapter directory onto the model under `name` (a no-op if already loaded from `path`)."""
@@ -107,6 +123,7 @@ class SharedModel:
         if self.peft is None or (name is not None and name == self.merged):
             return
         self._unmerge()
+        self.weights_epoch += 1
         if name is None:
             self.peft.base_model.disable_adapter_layers()
         else:
@@ -119,6 +136,7 @@ class SharedModel:
         if self.peft is not None and self.merged is not None:
             self.peft.base_model.unmerge_adapter()
         self.merged = None
+        self.weights_epoch += 1
 
     def _forget(self, name: str) -> None:
         self.adapters.pop(name, None)
@@ -246,7 +264,7 @@ def _next_token(logits: torch.Tensor, temperature: float) -> int:
 
 
 def decode_tokens(model: Any, input_ids: torch.Tensor, max_new_tokens: int, temperature: float,
-                  stop_ids: set[int]) -> Iterator[int]:
+                  stop_ids: set[int], cache: DynamicCache | None = None) -> Iterator[int]:
     """New token ids, one forward pass each, in the caller's thread; stops at a stop id (not yielded) or
     after `max_new_tokens`. Closing the iterator ends generation at once.
 
@@ -260,8 +278,9 @@ def decode_tokens(model: Any, input_ids: torch.Tensor, max_new_tokens: int, temp
         max_new_tokens (`int`): most tokens generated.
         temperature (`float`): 0 for greedy.
         stop_ids (`set[int]`): end-of-sequence ids.
+        cache (`DynamicCache`, *optional*): the KV cache of tokens before `input_ids` (a shared prefix).
     """
-    cache = DynamicCache()
+    cache = DynamicCache() if cache is None else cache
 
     def forward(ids: torch.Tensor) -> torch.Tensor:  # (1, positions) -> logits of the last one (vocabulary,)
         # inference mode is per thread and per step: a consumer may resume this generator from another thread
@@ -490,6 +509,19 @@ class LocalChatModel(BaseChatModel):
             raise ConciergeError(f"the prompt has {prompt_tokens} tokens; with {max_new_tokens} new tokens that "
                                  f"exceeds the model's context of {limit}; shorten the request or the candidate list")
 
+    def _cached_prefix(self, messages: list[BaseMessage], input_ids: torch.Tensor) -> tuple[DynamicCache | None,
+                                                                                          torch.Tensor]:
+        """The KV cache of the prompt's system message (reused across calls) and the prompt's other tokens;
+        (None, the whole prompt) when there is no system message to reuse."""
+        if not messages or not isinstance(messages[0], SystemMessage):
+            return None, input_ids
+        system = [{"role": "system", "content": messages[0].text}]
+        prefix = self._shared.tokenizer.apply_chat_template(system, tokenize=False)
+        ids = self._shared.tokenizer(prefix, add_special_tokens=False)["input_ids"]
+        if not 0 < len(ids) < input_ids.shape[1] or input_ids[0, :len(ids)].tolist() != ids:
+            return None, input_ids
+        return self._shared.prefix_cache(ids), input_ids[:, len(ids):]
+
     def _stop_ids(self) -> set[int]:
         eos = self._shared.model.generation_config.eos_token_id
         eos = eos if isinstance(eos, list) else [eos] if eos is not None else []
@@ -518,8 +550,8 @@ class LocalChatModel(BaseChatModel):
         with self._shared.lock:
             self._shared.activate(self.adapter)
             clock = _TokenClock()
-            tokens = decode_tokens(self._shared.model, inputs["input_ids"], max_new_tokens, temperature,
-                                   self._stop_ids())
+            cache, rest = self._cached_prefix(messages, inputs["input_ids"])
+            tokens = decode_tokens(self._shared.model, rest, max_new_tokens, temperature, self._stop_ids(), cache)
             try:
                 for piece in release_until_stop(text_pieces(self._shared.tokenizer, tokens, clock.token), stop):
                     chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))

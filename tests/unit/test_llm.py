@@ -144,6 +144,29 @@ def test_greedy_stream_matches_transformers_generate(llm):
     assert "".join(chunk.content for chunk in llm.stream(PROMPT)) == reference
 
 
+def test_the_system_message_cache_changes_no_token(tokenizer, tmp_path):
+    """Prompts that share a system message reuse its KV cache; answers stay those of `model.generate` on the
+    whole prompt, also after the weights change (an adapter merged in, then out again)."""
+    base_dir = _save_model(_tiny_llama(tokenizer), tokenizer, tmp_path / "base")
+    llm = LocalChatModel(model_dir=base_dir, max_new_tokens=NEW_TOKENS)
+    llm.load_adapter("alpha", _make_adapter(base_dir, tmp_path / "alpha", 1))
+
+    def reference(messages, adapter):
+        inputs = llm._prompt(messages)
+        with llm.shared.lock, torch.inference_mode():
+            llm.shared.activate(adapter)
+            output = llm.shared.model.generate(**inputs, max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS,
+                                               do_sample=False)
+        return llm.shared.tokenizer.decode(output[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+
+    asks = [[SystemMessage("You pick colours."), HumanMessage(text)] for text in ("One colour?", "Two colours?")]
+    for adapter in (None, "alpha", None):
+        llm.use_adapter(adapter)
+        for messages in asks:
+            assert llm.invoke(messages).content == reference(messages, adapter), adapter
+    assert llm.shared._prefix is not None  # the cache was used
+
+
 def test_sampling_differs_from_greedy(tiny_dir):
     greedy = LocalChatModel(model_dir=tiny_dir, max_new_tokens=NEW_TOKENS).invoke(PROMPT).content
     torch.manual_seed(1)
