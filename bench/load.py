@@ -279,7 +279,7 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=600, help="stop starting requests after this long")
     parser.add_argument("--url", default=None, help="a running app (default: settings' host and port)")
     parser.add_argument("--serve", action="store_true", help="start `concierge serve` for the run, stop it after")
-    parser.add_argument("--bundle", type=Path, default=Path("var/bundles/demo-world"), help="where the queries are")
+    parser.add_argument("--bundle", type=Path, default=Path("var/bundles/demo"), help="where the queries are")
     parser.add_argument("--no-warm-up", action="store_true", help="time the first request's model load too")
     parser.add_argument("--out", type=Path, default=Path("docs/results"))
     args = parser.parse_args()
