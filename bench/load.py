@@ -48,8 +48,8 @@ validation split first, then follow-ups in the same conversation). Latency is wh
 included; *server* is the app's own time per shortlist (`timings.total_ms`, which includes waiting for the
 model while the other admitted shortlist generates), *LLM* the generation alone. A 503 (queue full) is
 retried after Retry-After and counted apart from errors; *refused* are requests the app answered with 400
-(it declined the request's text: a message to the client, not a failure). The 2 cores are shared with
-other work (a training run took one of them during the runs below, load average 2.5-3.9), so absolute
+(it declined the request's text: a message to the client, not a failure). Each run's load average
+(1 minute, before and after) is in the last column: the 2 cores may be shared with other work, and absolute
 latencies move with it; what must hold is zero errors, every request answered."""
 FOLLOW_UPS = ("Something a little less formal, please.", "Could you show me options in black?",
               "Anything cheaper?")
@@ -244,6 +244,11 @@ def warm_up(url: str, entry: dict) -> None:
             raise SystemExit(f"warm-up request failed: HTTP {response.status_code}: {response.text[:300]}")
 
 
+def _load(machine: dict) -> str:
+    before, after = machine.get("load_average_before"), machine.get("load_average_after")
+    return f"{before[0]:.2f} → {after[0]:.2f}" if before and after else "not recorded"
+
+
 def write_results(run: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     path = out / "load.json"
@@ -253,15 +258,17 @@ def write_results(run: dict, out: Path) -> None:
     path.write_text(json.dumps(results, indent=2) + "\n")
     lines = ["# Load: concurrent client sessions against `concierge serve`", "", " ".join(HOW.split()), "",
              "| sessions | requests | ok | refused | errors | busy retries | p50 s | p95 s | p99 s | max s "
-             "| throughput /min | server p50 s | LLM p50 s | max_new_tokens | wall s |", "|" + " --- |" * 15]
+             "| throughput /min | server p50 s | LLM p50 s | max_new_tokens | wall s | when | load |",
+             "|" + " --- |" * 17]
     for r in results["runs"].values():
         lat, server = r["latency_s"], r["server_s"]
         cells = [r["sessions"], r["requests_planned"], r["requests_ok"], r.get("refused", 0), r["errors"],
                  r["busy_retries"], lat["p50"], lat["p95"], lat["p99"], lat["max"], r["throughput_per_min"],
-                 server["p50"], server.get("llm_p50"), r["settings"]["max_new_tokens"], r["wall_s"]]
+                 server["p50"], server.get("llm_p50"), r["settings"]["max_new_tokens"], r["wall_s"],
+                 r.get("created", ""), _load(r["machine"])]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     first = next(iter(results["runs"].values()))
-    lines += ["", "Machine: " + ", ".join(f"{k} {v}" for k, v in first["machine"].items()) + f". The app lets "
+    lines += ["", "Machine: " + ", ".join(f"{k} {v}" for k, v in first["machine"].items() if k in ("cpus", "python")) + f". The app lets "
               f"{first['admission']['at_once']} shortlists in at once (the model generates one at a time); the "
               f"others wait in its queue.", ""]
     for r in results["runs"].values():
@@ -300,12 +307,14 @@ def main() -> None:
             warm_up(url, plan[0])
         print(f"{args.sessions} sessions x {args.requests_per_session} requests against {url} "
               f"(at most {args.max_seconds:g} s)...", flush=True)
+        load_before = os.getloadavg()
         run = run_load(url, plan, args.requests_per_session, args.max_seconds)
     finally:
         if server is not None:
             stop_server(server)
     run |= {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                        "load_average_before": load_before, "load_average_after": os.getloadavg()},
             "settings": {"max_new_tokens": settings.max_new_tokens, "llm_backend": settings.llm_backend},
             "admission": {"at_once": limits.shortlists_at_once, "max_waiting": limits.shortlist_queue,
                           "max_wait_s": limits.shortlist_wait_s}}
