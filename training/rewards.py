@@ -166,6 +166,28 @@ def pas(pick: str | None, relevance: dict[str, int], embedding: CollaborativeEmb
     return sum(embedding.cosine(pick, i) for i in gt) / len(gt)
 
 
+def overlong_penalty(length: int, max_length: int, buffer: int) -> float:
+    """DAPO's soft overlong punishment (Yu et al. 2025, overlong reward shaping) of a completion.
+
+    0 up to `max_length - buffer` tokens, then falling linearly to -1 at `max_length` (where generation cuts
+    the completion off), -1 beyond. It is added to the reward, so a group's long rollouts lose advantage
+    gradually before any is cut, instead of all at once when the ANSWER line falls off the end.
+
+    Args:
+        length (`int`): completion tokens.
+        max_length (`int`): the generation limit (`max_completion_length`).
+        buffer (`int`): the tokens before the limit where the punishment grows; 0 turns it off.
+
+    Returns:
+        `float`: in [-1, 0].
+    """
+    if buffer <= 0 or length <= max_length - buffer:
+        return 0.0
+    if length > max_length:
+        return -1.0
+    return (max_length - buffer - length) / buffer
+
+
 def format_reward(well_formed: bool, ranking: float, bonus: float) -> float:
     """GR2's conditional format reward: the bonus only for a well-formed answer that also ranks (> 0)."""
     return bonus if well_formed and ranking > 0 else 0.0

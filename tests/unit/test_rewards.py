@@ -11,6 +11,7 @@ from training.rewards import (
     ground_truth,
     item_attributes,
     ndcg_reward,
+    overlong_penalty,
     pas,
     qas,
     rerec_reward,
@@ -115,3 +116,14 @@ def test_score_completion_parses_with_the_serving_parser():
     sloppy = score_completion("ANSWER: K7, Z9", handles, RELEVANCE, WEIGHTS)  # Z9 is no candidate
     assert sloppy.picks == ["a"] and sloppy.format == 0.0
     assert score_completion("I like them all.", handles, RELEVANCE, WEIGHTS).total == -0.5
+
+
+def test_overlong_penalty_falls_linearly_over_the_buffer():
+    # limit 160, buffer 40: free up to 120 tokens, then -1/40 per token, -1 at the limit and beyond
+    assert overlong_penalty(100, 160, 40) == 0.0
+    assert overlong_penalty(120, 160, 40) == 0.0
+    assert overlong_penalty(130, 160, 40) == pytest.approx(-0.25)
+    assert overlong_penalty(150, 160, 40) == pytest.approx(-0.75)
+    assert overlong_penalty(160, 160, 40) == pytest.approx(-1.0)
+    assert overlong_penalty(170, 160, 40) == -1.0
+    assert overlong_penalty(170, 160, 0) == 0.0  # buffer 0: off
