@@ -44,6 +44,9 @@ class Knowledge:
     prepositions: frozenset[str]
     seeking_words: frozenset[str]
     stopwords: frozenset[str]
+    budget_floor: tuple[str, ...] = ()  # "over €200": an amount that is a floor, never read as a budget cap
+    object_determiners: frozenset[str] = frozenset()  # words that introduce what a request asks for ("a", "some")
+    vague_objects: frozenset[str] = frozenset()  # objects that name no kind of thing ("a gift", "a present")
 
     def rain_sensitive(self) -> frozenset[str]:
         """Materials that do not stand up to rain."""
@@ -100,6 +103,9 @@ def load_knowledge(path: str | None = None) -> Knowledge:
         prepositions=frozenset(raw["prepositions"]),
         seeking_words=frozenset(raw["seeking_words"]),
         stopwords=frozenset(raw["stopwords"]),
+        budget_floor=tuple(raw.get("budget_floor", ())),
+        object_determiners=frozenset(raw.get("object_determiners", ())),
+        vague_objects=frozenset(raw.get("vague_objects", ())),
     )
 
 

@@ -24,6 +24,7 @@ from backend.catalogue import active_index, active_version
 from catalog.prices import catalogue_currency
 from backend.index import embed
 from backend.knowledge import Knowledge, load_knowledge
+from backend.objects import unlike_objects
 from backend.retrieval import Candidate, CatalogueGraphs, ClientSignals, generate
 from backend.settings import Settings, get_settings
 from backend.store import get_engine, session
@@ -158,6 +159,10 @@ def ranked_candidates(query: QueryGraph, catalogue: LiveCatalogue, signals: Clie
     missing = [p for p in query.pairings if not _pairing_exists(p, catalogue)]
     if missing:
         query.impossible = f"nothing here is {missing[0]['words']}"
+        return []
+    unlike = unlike_objects(query, catalogue)  # what is asked for is like nothing that meets the hard constraints
+    if unlike:
+        query.impossible = unlike
         return []
     if _unlike_anything(query, catalogue):
         query.impossible = "nothing in this catalogue comes close to what was asked for"

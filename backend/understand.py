@@ -30,6 +30,7 @@ from catalog.derive import fold
 SEMANTIC_THRESHOLD = 0.55  # cosine of a request phrase and a catalogue term (MiniLM); chosen on demo train/val
 MEANING_MATCHES = 3  # catalogue terms kept per request phrase
 MAX_MEANING_PHRASES = 16  # request phrases embedded per request (cost: ~1 ms each on one core)
+MAX_OBJECT_WORDS = 5  # longest noun phrase read as what a request asks for
 NAMED_WEIGHT = 1.0  # a catalogue term named word for word
 MEANING_WEIGHT = 0.7  # a phrase that means a catalogue term
 CONTEXT_WEIGHT = 0.5  # a fact a context implies
@@ -65,19 +66,23 @@ class QueryGraph:
     foreign: list[str] = field(default_factory=list)  # content words neither the catalogue nor the knowledge knows
     pairings: list[dict] = field(default_factory=list)  # {"words", "categories", "values"}: "a coat in linen"
     wishes: list[Wish] = field(default_factory=list)
+    objects: list[str] = field(default_factory=list)  # what is asked for, unnamed by the catalogue ("a piano")
     contexts: list[dict] = field(default_factory=list)
     wet: bool = False
     notes: list[str] = field(default_factory=list)
     vector: np.ndarray | None = field(default=None, repr=False, compare=False)  # the request's embedding
+    object_vectors: np.ndarray | None = field(default=None, repr=False, compare=False)  # (len(objects), d)
 
     def to_dict(self) -> dict:
         data = asdict(self)
         data.pop("vector")
+        data.pop("object_vectors")
         return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "QueryGraph":
-        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "vector"}
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__
+                  and k not in ("vector", "object_vectors")}
         fields["wishes"] = [w if isinstance(w, Wish) else Wish(**w) for w in fields.get("wishes", [])]
         return cls(**fields)
 
@@ -163,6 +168,7 @@ def understand(text: str, vocab: CatalogueVocabulary, knowledge: Knowledge, embe
     _read_contexts(low, mentions, knowledge, q)
     _read_impossible(low, tokens, mentions, vocab, knowledge, q)
     _read_meaning(text, tokens, consumed, vocab, knowledge, q, embed_fn)
+    _read_objects(low, tokens, mentions, vocab, knowledge, q, embed_fn)
     lexicon = _lexicon(vocab, knowledge)
     q.foreign = [t for t, s, _ in tokens if s not in consumed and len(t) > 3 and not t.isdigit()
                  and t not in knowledge.stopwords and stem(t) not in vocab.known_words and stem(t) not in lexicon]
@@ -286,7 +292,7 @@ def parse_budget(low: str, knowledge: Knowledge) -> tuple[float | None, str | No
     if match:
         cue, figure, thousands = match.group(1), match.group(2), match.group(3)
     else:
-        match = re.search(amount + rf"\s*({after})(?!\w)", low)
+        match = re.search(amount + rf"\s*({after})(?!\w)", low) or _priced_amount(low, amount, knowledge)
         if not match:
             return None, None
         cue, figure, thousands = "", match.group(1), match.group(2)
@@ -299,6 +305,18 @@ def parse_budget(low: str, knowledge: Knowledge) -> tuple[float | None, str | No
                    if re.search(rf"(?<!\w){re.escape(word)}(?!\w)" if word.isalpha() else re.escape(word),
                                 match.group(0))), None)
     return (value * 1.15 if cue in knowledge.budget_about else value), symbol
+
+
+def _priced_amount(low: str, amount: str, knowledge: Knowledge) -> re.Match | None:
+    """An amount written with its currency and no cue ("a ring for 30 euros", "£60"): a shopper who names a
+    price names what they mean to spend. The largest such amount, unless a floor cue ("over €200") precedes it."""
+    floor = "|".join(re.escape(c) for c in sorted(knowledge.budget_floor, key=len, reverse=True)) or "(?!)"
+    words = [w for w in knowledge.currency_words]
+    priced = [m for m in re.finditer(amount, low)
+              if any(re.search(rf"(?<!\w){re.escape(w)}(?!\w)" if w.isalpha() else re.escape(w), m.group(0))
+                     for w in words)
+              and not re.search(rf"(?<!\w)(?:{floor})\s*$", low[:m.start()])]
+    return max(priced, key=lambda m: float(re.sub(r"[^\d.]", "", m.group(1).replace(",", "")) or 0), default=None)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -462,6 +480,79 @@ def _read_impossible(low: str, tokens: list[tuple[str, int, int]], mentions: lis
     if asked and not carried:
         q.impossible = f"this catalogue has no {asked[0]}"
         q.notes.append(f"not in this catalogue: {', '.join(dict.fromkeys(asked))}")
+
+
+def _read_objects(low: str, tokens: list[tuple[str, int, int]], mentions: list[Mention], vocab: CatalogueVocabulary,
+                  knowledge: Knowledge, q: QueryGraph, embed_fn) -> None:
+    """What the request asks for, in its own words, when it names none of this catalogue's categories: the
+    noun phrases a determiner introduces ("a piano", "some garden furniture"). They are kept (and embedded)
+    for `backend.live` to judge by meaning against the items that meet the hard constraints — unless one of
+    them, or a phrase that opens a sentence, is vague ("a gift") or is named by this catalogue's categories
+    or titles (its last word is a word they use): then the request clearly asks for something here."""
+    if q.impossible or q.categories or q.kinds or any(
+            w.source == "named" and any(n.startswith("category") for n in w.matches) for w in q.wishes):
+        return
+    asked, opening = object_phrases(low, tokens, mentions, knowledge)
+    for phrase in asked + opening:
+        head = stem(phrase.split()[-1])
+        if head in vocab.kind_words or head in knowledge.stopwords or head in knowledge.vague_objects:
+            return
+    if asked:
+        q.objects = asked
+        q.object_vectors = _phrase_vectors(asked, vocab, embed_fn)
+        q.notes.append("asked for: " + ", ".join(asked))
+
+
+def object_phrases(low: str, tokens: list[tuple[str, int, int]], mentions: list[Mention],
+                   knowledge: Knowledge) -> tuple[list[str], list[str]]:
+    """Noun phrases that may name what a request asks for.
+
+    Returns:
+        `tuple[list[str], list[str]]`: phrases a determiner introduces, except in a setting ("for a
+        wedding", "as a gift"; but "looking for a sofa" asks for it), and phrases that open a sentence
+        ("Dog food for my puppy."), which can only speak for the request (the opening word may be a verb).
+    """
+    taken = {c for m in mentions if m.kind in ("place", "occasion", "season", "country", "brand")
+             for c in range(m.start, m.end)}
+    asked, opening = [], []
+    for i, (word, start, _) in enumerate(tokens):
+        if word in knowledge.object_determiners:
+            before = tokens[i - 1][0] if i else ""
+            if (before in knowledge.prepositions or before in ("as", "of")) and not _sought(tokens, i, knowledge):
+                continue
+            phrase = _noun_phrase(low, tokens, i + 1, taken, knowledge)
+            asked += [phrase] if phrase else []
+        elif i == 0 or re.search(r"[.:;!?]", low[tokens[i - 1][2]:start]):
+            phrase = _noun_phrase(low, tokens, i, taken, knowledge)
+            opening += [phrase] if phrase else []
+    return list(dict.fromkeys(asked)), list(dict.fromkeys(opening))
+
+
+def _noun_phrase(low: str, tokens: list[tuple[str, int, int]], i: int, taken: set[int], knowledge: Knowledge) -> str:
+    """The words from `i` up to a stop word, a preposition other than "of", a number, punctuation, or a
+    place, occasion, season or house; leading stop words ("a new phone") and a dangling "of" are dropped.
+    A vague noun stays in ("a little treat"), so that the phrase is seen to name no kind of thing."""
+    words: list[str] = []
+    for j in range(i, min(len(tokens), i + MAX_OBJECT_WORDS + 2)):
+        word, start, _ = tokens[j]
+        if start in taken or word.isdigit() or (j > i and re.search(r"[,.;:!?()]", low[tokens[j - 1][2]:start])):
+            break
+        if word in ("and", "or"):
+            nxt = tokens[j + 1][0] if j + 1 < len(tokens) else ""
+            if not words or not nxt or nxt in knowledge.object_determiners or nxt in knowledge.stopwords:
+                break
+        elif word in knowledge.stopwords and word not in knowledge.vague_objects and word != "of" \
+                or word in knowledge.prepositions:
+            if words:
+                break
+            continue
+        if words or word not in ("of", "and", "or"):
+            words.append(word)
+        if len(words) >= MAX_OBJECT_WORDS:
+            break
+    while words and words[-1] in ("of", "and", "or"):
+        words.pop()
+    return " ".join(words)
 
 
 def _sought(tokens: list[tuple[str, int, int]], i: int, knowledge: Knowledge) -> bool:

@@ -167,3 +167,67 @@ def test_pairings_and_kinds_are_checked_against_every_item():
     assert "category=watch" in watch_by_vell.kinds and watch_by_vell.houses == ["brand=vell"]
     assert not _kind_is_available(watch_by_vell, catalogue)  # Vell makes no watch: refused, with the reason
     assert _kind_is_available(read("a timepiece by Orsini", LUXURY), catalogue)
+
+
+@pytest.mark.parametrize("text, amount, currency", [
+    ("a ring for 30 euros", 30.0, "EUR"), ("trench coat for €60 please", 60.0, "EUR"),
+    ("shoes, 20 dollars.", 20.0, "USD"), ("between €50 and €100", 100.0, "EUR"),
+    ("something over €200", None, None), ("santal 33 eau de parfum 100ml", None, None)])
+def test_an_amount_with_its_currency_is_a_budget(text, amount, currency):
+    value, code = parse_budget(text, K)  # no cue: the price a shopper names is what they mean to spend
+    assert value == pytest.approx(amount) if amount else value is None
+    assert code == currency
+
+
+def test_the_object_is_the_phrase_a_determiner_introduces():
+    from backend.understand import object_phrases
+    from backend.vocabulary import WORD
+
+    def objects(text):
+        low = text.lower()
+        return object_phrases(low, [(m.group(), m.start(), m.end()) for m in WORD.finditer(low)], [], K)[0]
+
+    assert objects("Would the boutique have a piano for the salon?") == ["piano"]
+    assert objects("She has asked whether we can find a magnum of champagne.") == ["magnum of champagne"]
+    assert objects("My client wants a set of golf clubs as a gift.") == ["set of golf clubs"]  # "as a gift": a role
+    assert objects("I'm looking for a sofa for the living room.") == ["sofa"]
+    assert objects("Show me a blue and white cake stand.") == ["blue and white cake stand"]
+    assert objects("A little treat for myself.") == ["little treat"]  # kept whole, to be seen as vague
+
+
+def test_objects_are_kept_only_when_the_catalogue_names_none_of_them():
+    q = read("Could you source a lawnmower for the country house?", LUXURY)
+    assert q.objects == ["lawnmower"] and q.object_vectors.shape == (1, 384) and not q.impossible
+    assert read("A little treat for myself.", LUXURY).objects == []  # vague: names no kind of thing
+    assert read("A gift for my wife who loves silk.", LUXURY).objects == []
+    assert read("a leather tote for work", LUXURY).objects == []  # a category of this catalogue: named
+    assert read("a riviera carryall", LUXURY).objects == ["riviera carryall"]
+    assert read("a carryall like the riviera", LUXURY).objects == ["carryall"]
+    assert "object_vectors" not in read("a riviera carryall", LUXURY).to_dict()
+
+
+def test_an_object_like_nothing_that_meets_the_hard_constraints_is_refused():
+    from types import SimpleNamespace
+
+    from backend.objects import OBJECT_FLOOR, unlike_objects
+    from backend.understand import QueryGraph
+    from backend.verify import item_nodes
+
+    items = [{"item_id": "a", "title": "Holdall", "brand": "X", "price": 900.0},
+             {"item_id": "b", "title": "Loafer", "brand": "Y", "price": 400.0}]
+    catalogue = SimpleNamespace(
+        graphs=SimpleNamespace(vectors=np.eye(3, dtype=np.float32)[:2], ids=["a", "b"],
+                               items={i["item_id"]: i for i in items},
+                               item_nodes={i["item_id"]: set(item_nodes(i)) for i in items}),
+        vocabulary=SimpleNamespace(categories=set(), vectors=np.zeros((0, 3)), node_index={}))
+    near_a = np.array([[0.9, OBJECT_FLOOR - 0.01, 0.0]], dtype=np.float32)  # like item a, not like item b
+
+    def ask(**hard):
+        return unlike_objects(QueryGraph(text="", objects=["carryall"], object_vectors=near_a, **hard), catalogue)
+
+    assert ask() is None
+    assert ask(houses=["brand=x"]) is None
+    assert ask(houses=["brand=y"]) == "nothing here by y is like carryall"  # house Y makes nothing like it
+    assert ask(budget_max=500.0) == "nothing here within 500 is like carryall"
+    assert unlike_objects(QueryGraph(text="", objects=["drone"], object_vectors=np.array([[0, 0, 1.0]])),
+                          catalogue) == "this catalogue has nothing like drone"
