@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from contextlib import asynccontextmanager
 
+from backend.settings import get_settings
 from catalog.errors import ConciergeError
 
 
@@ -33,8 +34,6 @@ class Admission:
     """
 
     def __init__(self, limit: int | None = None, max_waiting: int | None = None, max_wait_s: float | None = None):
-        from backend.settings import get_settings
-
         settings = get_settings()  # defaults: CONCIERGE_SHORTLISTS_AT_ONCE, _SHORTLIST_QUEUE, _SHORTLIST_WAIT_S
         self.limit = limit if limit is not None else settings.shortlists_at_once
         self.max_waiting = max_waiting if max_waiting is not None else settings.shortlist_queue

@@ -7,17 +7,33 @@ there is no traceback for a mistake a user can make.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
+from sqlmodel import func, select
+
+from app import auth
+from backend.models import materialise_base_model
+from backend.settings import get_settings
+from backend.store import session
+from backend.tables import Account, Client
+from catalog.archive import read_bundle_archive
+from catalog.bundle import read_bundle, write_bundle
+from catalog.demo.export import world_bundle
 from catalog.errors import ConciergeError, run_command
+from catalog.importers.movielens import add_movielens_arguments, main_movielens
+from catalog.importers.table import parse_map, read_table
+from catalog.prices import format_price
+from training.probes.runner import add_probe_arguments, main_probes
+from training.worker import add_worker_arguments, main_worker
+
 
 def cmd_demo(args) -> int:
-    from catalog.bundle import write_bundle
-    from catalog.demo.export import world_bundle
-
     bundle = world_bundle(seed=args.seed)
     path = write_bundle(bundle, args.out)
     print(f"wrote the demo world to {path}: {json.dumps(bundle.counts())}")
@@ -46,8 +62,6 @@ def cmd_import(args) -> int:
 def cmd_seed_demo(args) -> int:
     from backend.importer import import_bundle
     from backend.live import prepare_ranker
-    from backend.settings import get_settings
-    from catalog.demo.export import world_bundle
 
     seed = args.seed if args.seed is not None else get_settings().demo_seed
     print(f"generating the demo world (seed {seed})...")
@@ -62,7 +76,6 @@ def cmd_seed_demo(args) -> int:
 
 def _install_reasoner() -> str:
     """The shipped tuned reasoner (models/reasoner-default/) registered and, over the base model, active."""
-    from backend.settings import get_settings
     from training.registry import ensure_base_version, install_shipped
 
     settings = get_settings()
@@ -72,9 +85,7 @@ def _install_reasoner() -> str:
 
 def _seed_accounts() -> None:
     """One demo account per role, created (and their passwords printed) only once."""
-    from app.auth import seed_demo_accounts
-
-    created = seed_demo_accounts()
+    created = auth.seed_demo_accounts()
     if created is None:
         print("demo accounts already exist (manage them with `concierge accounts`)")
         return
@@ -84,14 +95,7 @@ def _seed_accounts() -> None:
 
 
 def cmd_accounts(args) -> int:
-    from app import auth
-
     if args.action == "list":
-        from sqlmodel import func, select
-
-        from backend.store import session
-        from backend.tables import Account, Client
-
         with session() as s:
             assigned = dict(s.exec(select(Client.associate_id, func.count()).group_by(Client.associate_id)).all())
             for a in s.exec(select(Account).order_by(Account.role, Account.username)).all():
@@ -119,8 +123,6 @@ def cmd_accounts(args) -> int:
 
 def cmd_prepare_models(args) -> int:
     from backend.index import load_embedder
-    from backend.models import materialise_base_model
-    from backend.settings import get_settings
 
     load_embedder(get_settings().embedding_model_path)  # fails early if the package is missing
     print("embedding model: all-MiniLM-L6-v2 (local package) ok")
@@ -130,8 +132,6 @@ def cmd_prepare_models(args) -> int:
 
 def cmd_search(args) -> int:
     from backend.catalogue import live_currency, search_catalogue
-
-    from catalog.prices import format_price
 
     default = live_currency()
     for row in search_catalogue(args.text, k=args.k, category=args.category, max_price=args.max_price):
@@ -143,7 +143,6 @@ def cmd_search(args) -> int:
 def cmd_recommend(args) -> int:
     from backend.catalogue import live_currency
     from backend.service import recommend
-    from catalog.prices import format_price
 
     streamed = []
 
@@ -178,12 +177,9 @@ def cmd_recommend(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    import signal
-
     import uvicorn
 
     from app.main import create_app
-    from backend.settings import get_settings
 
     settings = get_settings()
     _seed_accounts()
@@ -207,9 +203,6 @@ def _exit_on_sigterm(signum, frame):
 
 def _die_with_parent() -> None:
     """In the child, before exec: Linux sends it SIGTERM if the server dies without cleaning up (SIGKILL)."""
-    import ctypes
-    import signal
-
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except OSError:
@@ -219,8 +212,6 @@ def _die_with_parent() -> None:
 def start_worker():
     """`concierge worker` as a child process with the server's environment (a job it holds survives it:
     another start resumes the job from its last checkpoint)."""
-    import subprocess
-
     command = [sys.executable, "-m", "app.cli", "worker"]
     worker = subprocess.Popen(command, env=os.environ.copy(),
                               preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
@@ -230,8 +221,6 @@ def start_worker():
 
 def stop_worker(worker, grace_s: float = 10.0) -> None:
     """SIGTERM, then SIGKILL after `grace_s`: a job it held is resumed by the next worker."""
-    import subprocess
-
     if worker.poll() is None:
         worker.terminate()
         try:
@@ -245,11 +234,6 @@ def stop_worker(worker, grace_s: float = 10.0) -> None:
 def _read_any(path: str, mapping: str | None):
     """A bundle directory or .zip (read as the admin page reads an upload), or a plain CSV / JSONL catalogue
     with an optional column map."""
-    from backend.settings import get_settings
-    from catalog.archive import read_bundle_archive
-    from catalog.bundle import read_bundle
-    from catalog.importers.table import parse_map, read_table
-
     target = Path(path)
     is_zip = target.is_file() and target.suffix.lower() == ".zip"
     if mapping and (is_zip or not target.is_file()):
@@ -271,15 +255,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7, help="random seed (same seed, same world)")
     p.set_defaults(func=cmd_demo)
 
-    for name, func, helptext in (("validate", cmd_validate, "check a bundle or CSV/JSONL catalogue; "
-                                  "exit 1 when rows are bad"),
-                                 ("import", cmd_import, "import a bundle or CSV/JSONL catalogue into the stores")):
+    for name, handler, helptext in (("validate", cmd_validate, "check a bundle or CSV/JSONL catalogue; "
+                                     "exit 1 when rows are bad"),
+                                    ("import", cmd_import, "import a bundle or CSV/JSONL catalogue into the stores")):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("path", help="bundle directory or .zip, or a .csv / .jsonl catalogue")
         p.add_argument("--map", help="column mapping for CSV/JSONL, e.g. title=Name,price=Price,brand=Maker")
         p.add_argument("--limit", type=int, default=200, help="most problems to print")
         p.add_argument("--quiet", action="store_true", help="no progress bars")
-        p.set_defaults(func=func)
+        p.set_defaults(func=handler)
 
     p = sub.add_parser("seed-demo", help="generate the demo world and import it (a no-op when unchanged)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: settings.demo_seed)")
@@ -321,13 +305,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
     # Commands defined by their own modules (imported here: they load training code and the model stack).
     from backend.openai_server import add_llm_server_arguments, main_llm_server
-    from catalog.importers.movielens import add_movielens_arguments, main_movielens
     from training.ablation import add_ablation_arguments, main_ablation
     from training.eval_cli import add_eval_arguments, main_eval
-    from training.probes.runner import add_probe_arguments, main_probes
     from training.registry import add_versions_arguments
     from training.train import add_train_arguments, main_train
-    from training.worker import add_worker_arguments, main_worker
 
     for name, helptext, add_command_arguments, handler in (
         ("eval", "score systems on a bundle's queries (own scratch stores; JSON + Markdown + PNG under "

@@ -14,7 +14,10 @@ from app.handlers_common import MAX_REASON, checked_text, row_id, whole_number
 from backend.settings import get_settings
 from backend.store import session
 from backend.tables import Account, AuditLog, Client, Feedback, ModelVersion, Shortlist, TrainingJob
+from catalog.archive import read_bundle_archive
 from catalog.errors import ConciergeError
+from catalog.importers.table import parse_map, read_table
+from training import jobs
 
 UPLOAD_TYPES = (".zip", ".csv", ".jsonl")
 
@@ -55,8 +58,6 @@ def _import_file(path: str | None, mapping: str | None, stage: Callable[[str], N
     """`import_upload`'s work: check the file, read it (unpacking a .zip), import it, prepare its ranker."""
     from backend.importer import import_bundle
     from backend.live import prepare_ranker
-    from catalog.archive import read_bundle_archive
-    from catalog.importers.table import parse_map, read_table
 
     if not path:
         raise ConciergeError("choose a file to upload first")
@@ -147,11 +148,11 @@ def training_overview(actor: Actor) -> dict:
     """Training jobs (newest first) and model versions as stored."""
     require(actor, "admin")
     with session() as s:
-        jobs = s.exec(select(TrainingJob).order_by(TrainingJob.id.desc()).limit(50)).all()
+        rows = s.exec(select(TrainingJob).order_by(TrainingJob.id.desc()).limit(50)).all()
         versions = s.exec(select(ModelVersion).order_by(ModelVersion.created_at.desc())).all()
     return {"jobs": [{"id": j.id, "status": j.status, "stage": j.stage, "progress": j.progress,
                       "created_at": j.created_at, "finished_at": j.finished_at,
-                      "candidate_version": j.candidate_version or "", "error": (j.error or "")[:200]} for j in jobs],
+                      "candidate_version": j.candidate_version or "", "error": (j.error or "")[:200]} for j in rows],
             "versions": [{"version": v.version, "status": v.status, "job_id": v.job_id, "created_at": v.created_at,
                           "promoted_at": v.promoted_at} for v in versions]}
 
@@ -222,7 +223,6 @@ def start_training(actor: Actor, stages, max_steps, max_cases, learning_rate, fe
     Raises:
         `ConciergeError`: a bad form value, a config the training code rejects, or a job already active.
     """
-    from training import jobs
     from training.pipeline import job_train_config
 
     require(actor, "admin")
@@ -253,7 +253,6 @@ def training_job(actor: Actor, job_id) -> dict:
         `dict`: the job's fields, `curves` (the rows of its run's metrics.jsonl) and `gate` (the verdict
         recorded at the end, if any).
     """
-    from training import jobs
     from training.train import METRICS_FILE, read_metrics
 
     require(actor, "admin")
@@ -273,8 +272,6 @@ def training_job(actor: Actor, job_id) -> dict:
 
 def cancel_training(actor: Actor, job_id, confirmed: bool = False) -> TrainingJob:
     """Cancel a queued or running job; `confirmed` must be set (the console asks first)."""
-    from training import jobs
-
     require(actor, "admin")
     job_id = _job_id(job_id)
     if not confirmed:

@@ -3,6 +3,8 @@ and feedback on a shortlist (item verdicts, step flags, reorders, replacements, 
 
 from __future__ import annotations
 
+import hashlib
+
 from sqlmodel import func, select
 
 from app.auth import Actor, require
@@ -156,8 +158,6 @@ def add_client_note(actor: Actor, client_id: str, text: str, shortlist_id=None) 
 
     When written while reviewing a shortlist, it is also recorded as feedback on that shortlist.
     """
-    import hashlib
-
     require(actor, "associate", "admin")
     check_client_access(actor, client_id)
     text = checked_text(text, MAX_NOTE, "the note", required=True)

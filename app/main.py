@@ -19,6 +19,7 @@ with a file input takes uploads (the admin console), one file of at most CONCIER
 from __future__ import annotations
 
 import html
+import json
 import logging
 import os
 from urllib.parse import quote
@@ -35,7 +36,14 @@ from app.admission import Admission, Busy
 from app.auth import (COOKIE, LOGIN_COOKIE, LOGIN_FORM_S, AccessDenied, FormRefused, LoginLimiter, NotSignedIn,
                       authenticate, check_login_token, issue_session, login_nonce, login_token, read_session, require,
                       sign_out)
-from backend.catalogue import catalogue_stats, category_choices, search_catalogue
+from app.handlers_client import client_ask, request_text
+from app.handlers_common import whole_number
+from app.ui_admin import build_admin_ui
+from app.ui_associate import build_associate_ui
+from app.ui_client import build_client_ui
+from app.ui_common import CSS, actor_from, attempt, md_text, price_range, price_text
+from backend.catalogue import catalogue_stats, category_choices, live_currency, search_catalogue
+from backend.settings import get_settings
 from catalog.errors import ConciergeError
 
 log = logging.getLogger(__name__)
@@ -50,7 +58,6 @@ def stats_markdown() -> str:
         return "The catalogue could not be read; see the server log."
     if not stats["items"]:
         return "The catalogue is empty. Run `concierge seed-demo` or `concierge import PATH`."
-    from app.ui_common import md_text, price_range
 
     groups = ", ".join(f"{g} {n}" for g, n in stats["per_group"].items())
     return (f"**{md_text(stats['name'])}** (version {stats['version']}, imported {stats['imported']}): "
@@ -64,8 +71,6 @@ def catalogue_heading() -> tuple[str, dict]:
 
 def max_price_label() -> dict:
     """The max-price box's label, in the live catalogue's currency."""
-    from backend.catalogue import live_currency
-
     currency = live_currency()
     return gr.update(label=f"Max price ({currency})" if currency else "Max price")
 
@@ -87,7 +92,6 @@ def on_search(text: str, category: str, max_price):
         return [], "⚠️ The search failed on our side; please try again."
     if not rows:
         return [], "Nothing in the catalogue matches these filters."
-    from app.ui_common import price_text
 
     rows = [{**r, "price": price_text(r["price"], r["currency"])} for r in rows]
     return [[r[c] for c in COLUMNS] for r in rows], f"{len(rows)} items, most similar first."
@@ -95,8 +99,6 @@ def on_search(text: str, category: str, max_price):
 
 def on_search_page(text: str, category: str, max_price, request: gr.Request):
     """The page's search: anyone signed in (checked here too, not only by the gate)."""
-    from app.ui_common import actor_from, attempt
-
     _, error = attempt(actor_from, request)
     if error:
         return [], error
@@ -142,8 +144,6 @@ font-size:1em;background:#3b2f1e;color:#fff;border:0;border-radius:6px;cursor:po
 def _login_form(request: Request, error: str = "", next_path: str = "", username: str = "",
                 status: int = 200) -> HTMLResponse:
     """The sign-in page; its form carries a token for the browser's sign-in nonce (set or renewed here)."""
-    from backend.settings import get_settings
-
     settings = get_settings()
     nonce = login_nonce(request.cookies.get(LOGIN_COOKIE))
     message = f'<p class="error" id="login-error">{html.escape(error)}</p>' if error else ""
@@ -303,11 +303,6 @@ def _ask_body(raw: bytes) -> tuple[str, int | None]:
         `ConciergeError`: not a JSON object, `text` not a string (or empty, or too long), `conversation_id`
         neither null nor a whole number.
     """
-    import json
-
-    from app.handlers_client import request_text
-    from app.handlers_common import whole_number
-
     if len(raw) > MAX_ASK_BYTES:
         raise _too_big(len(raw))
     try:
@@ -332,8 +327,6 @@ async def api_client_ask(request: Request, admission: Admission) -> JSONResponse
 
     Waits for a turn in `admission` without holding a thread; answers 503 with Retry-After when busy.
     """
-    from app.handlers_client import client_ask
-
     try:
         actor = require(read_session(request.cookies.get(COOKIE)), "client")
         declared = request.headers.get("content-length", "")
@@ -359,12 +352,6 @@ async def api_client_ask(request: Request, admission: Admission) -> JSONResponse
 def create_app(limiter: LoginLimiter | None = None, admission: Admission | None = None) -> FastAPI:
     """The whole web app. `limiter` is the wrong-password limiter, `admission` the shortlists' queue (tests
     pass their own)."""
-    from app.ui_admin import build_admin_ui
-    from app.ui_associate import build_associate_ui
-    from app.ui_client import build_client_ui
-    from app.ui_common import CSS
-    from backend.settings import get_settings
-
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     settings = get_settings()
     limiter = limiter or LoginLimiter(settings.login_max_failures, settings.login_lockout_s)

@@ -102,7 +102,7 @@ def import_bundle(bundle: Bundle, report: ValidationReport | None = None, settin
     try:
         result = _fill_collection(staging, current, items, settings, progress)
         result.name, result.collection = bundle.name, name
-        counts = _write_sql(bundle, items, report, engine, CatalogVersion(
+        counts = write_sql(bundle, items, report, engine, CatalogVersion(
             name=bundle.name, digest=digest, collection=name, n_items=len(staging), counts=bundle.counts()))
     except BaseException:
         client.delete_collection(name)  # Ctrl-C or an error: the live catalogue was never touched
@@ -155,9 +155,13 @@ def _embed_in_batches(texts: list[str], settings: Settings, progress: bool) -> l
     return out
 
 
-def _write_sql(bundle: Bundle, items: list[dict], report: ValidationReport, engine: Engine,
-               version: CatalogVersion) -> tuple[int, int, int]:
-    """Upsert clients, interactions and notes, and record the version: one transaction."""
+def write_sql(bundle: Bundle, items: list[dict], report: ValidationReport, engine: Engine,
+              version: CatalogVersion) -> tuple[int, int, int]:
+    """Upsert clients, interactions and notes, and record the version: one transaction.
+
+    Returns:
+        `tuple[int, int, int]`: clients written, interactions added, notes added.
+    """
     n_interactions = n_notes = 0
     with session(engine) as s:
         known = set(s.exec(select(Client.client_id)).all())

@@ -141,6 +141,15 @@ def _persistent_client(path: str):
     return chromadb.PersistentClient(path=path, settings=ChromaSettings(anonymized_telemetry=False))
 
 
+def release_clients() -> None:
+    """Forget the embedded Chroma clients this process holds (ours and chromadb's own cache), so that a
+    store directory can be deleted and the next `chroma_client` opens it anew."""
+    from chromadb.api.client import SharedSystemClient
+
+    _persistent_client.cache_clear()
+    SharedSystemClient.clear_system_cache()
+
+
 @dataclass
 class Hit:
     item: dict

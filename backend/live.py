@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from backend import ranker as ranking
 from backend.graphs import preference_graph, product_graph, top_preferences
 from backend.catalogue import active_index, active_version
+from backend.verify import hard_violations
 from catalog.prices import catalogue_currency
 from backend.index import embed
 from backend.knowledge import Knowledge, load_knowledge
@@ -67,6 +68,11 @@ def _load(collection: str, version_id: int, ranker_mtime: float, settings: Setti
             _CACHE.pop(next(iter(_CACHE)))
         _CACHE[key] = _build(collection, settings)
     return _CACHE[key]
+
+
+def clear_cache() -> None:
+    """Forget every live catalogue built so far (the next `live_catalogue` call builds it anew)."""
+    _CACHE.clear()
 
 
 def _build(collection: str, settings: Settings) -> LiveCatalogue:
@@ -150,13 +156,13 @@ def ranked_candidates(query: QueryGraph, catalogue: LiveCatalogue, signals: Clie
     """Candidates from every source that meet the hard constraints, ordered by the catalogue's ranker."""
     if query.impossible:
         return []
-    if query.kinds and (query.houses or query.budget_max is not None) and not _kind_is_available(query, catalogue):
+    if query.kinds and (query.houses or query.budget_max is not None) and not kind_is_available(query, catalogue):
         query.impossible = ("nothing here is " + " or ".join(n.split("=", 1)[1] for n in query.kinds[:3])
                             + " " + " and ".join(filter(None, [
                                 "by " + "/".join(n.split("=", 1)[1] for n in query.houses) if query.houses else "",
                                 f"within {query.budget_max:,.0f}" if query.budget_max is not None else ""])))
         return []
-    missing = [p for p in query.pairings if not _pairing_exists(p, catalogue)]
+    missing = [p for p in query.pairings if not pairing_exists(p, catalogue)]
     if missing:
         query.impossible = f"nothing here is {missing[0]['words']}"
         return []
@@ -198,16 +204,15 @@ def _unlike_anything(query: QueryGraph, catalogue: LiveCatalogue) -> bool:
         and best_similarity(query, catalogue) < floor
 
 
-def _pairing_exists(pairing: dict, catalogue: LiveCatalogue) -> bool:
+def pairing_exists(pairing: dict, catalogue: LiveCatalogue) -> bool:
+    """Whether some item is of one of `pairing`'s categories and has one of its values ("suede boots")."""
     cats, values = set(pairing["categories"]), set(pairing["values"])
     return any(nodes & cats and nodes & values for nodes in catalogue.graphs.item_nodes.values())
 
 
-def _kind_is_available(query: QueryGraph, catalogue: LiveCatalogue) -> bool:
+def kind_is_available(query: QueryGraph, catalogue: LiveCatalogue) -> bool:
     """Whether any item is of the kind the request names ("a timepiece") and meets its hard constraints:
     the kind itself only orders, but a kind that no item of the named house (or budget) has is a refusal."""
-    from backend.verify import hard_violations
-
     wanted, hard = set(query.kinds), query.to_dict()
     return any(nodes & wanted and not hard_violations(catalogue.graphs.items[i], hard, nodes)
                for i, nodes in catalogue.graphs.item_nodes.items())

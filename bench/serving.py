@@ -45,7 +45,7 @@ def point_stores_at(var_dir: Path) -> None:
     os.environ["CONCIERGE_VAR_DIR"] = str(var_dir)
     settings_module.get_settings.cache_clear()
     get_engine.cache_clear()
-    live._CACHE.clear()
+    live.clear_cache()
 
 
 def val_requests(bundle, n: int) -> list[dict]:

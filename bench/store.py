@@ -70,7 +70,7 @@ def fake_result(rng: random.Random, client_id: str, items: list[str]):
 def setup(url: str, bundle) -> dict:
     """Fill one database; returns the ids the timed queries draw from."""
     from backend import service
-    from backend.importer import _write_sql
+    from backend.importer import write_sql
     from backend.store import get_engine, session
     from sqlmodel import select
 
@@ -78,8 +78,8 @@ def setup(url: str, bundle) -> dict:
     from catalog.bundle import ValidationReport
 
     engine = get_engine(url)
-    _write_sql(bundle, bundle.items, ValidationReport(), engine,
-               CatalogVersion(name="bench", digest="0" * 64, collection="bench", n_items=len(bundle.items)))
+    write_sql(bundle, bundle.items, ValidationReport(), engine,
+              CatalogVersion(name="bench", digest="0" * 64, collection="bench", n_items=len(bundle.items)))
     with session(engine) as s:
         associates = [Account(username=f"associate-{k}", role="associate", password_hash="x") for k in range(N_ASSOCIATES)]
         s.add_all(associates)

@@ -5,6 +5,10 @@ what was wrong and how to fix it. The CLI prints the message and exits non-zero;
 Anything else that escapes is a bug.
 """
 
+import argparse
+import os
+import sys
+
 
 class ConciergeError(Exception):
     """An error caused by input, configuration or state that the user can fix."""
@@ -20,10 +24,6 @@ def run_command(add_arguments, handler, prog: str, argv: list[str] | None = None
     """Every command-line entry point (`concierge`, `python -m <module>`): parse `argv` with the module's
     `add_arguments(parser)`, run `handler(args)`, and turn a `ConciergeError` into its message on stderr
     and exit status 2 (Ctrl-C: a line and status 130), never a traceback."""
-    import argparse
-    import os
-    import sys
-
     for key, value in OFFLINE_ENVIRONMENT.items():
         os.environ.setdefault(key, value)
     parser = add_arguments(argparse.ArgumentParser(prog=prog))

@@ -17,6 +17,9 @@ from collections import Counter
 from decimal import Decimal
 from functools import lru_cache
 
+from babel.numbers import format_currency, format_decimal, list_currencies
+from price_parser import Price
+
 DISPLAY_LOCALE = "en"  # the language of the UI
 NO_PRICE = "price on request"
 
@@ -34,8 +37,6 @@ _PLAIN_DECIMAL = re.compile(r"0\.\d+|\d{4,}\.\d+")  # "0.500", "1234.567": a dec
 
 @lru_cache(maxsize=1)
 def _iso_codes() -> frozenset[str]:
-    from babel.numbers import list_currencies
-
     return frozenset(list_currencies())
 
 
@@ -83,8 +84,6 @@ def read_price(value) -> tuple[float | None, str | None]:
 
 
 def _read_text(value: str) -> tuple[float, str | None]:
-    from price_parser import Price
-
     text = value.strip()
     if text.lower() in _NOT_FINITE:
         return float(text), None
@@ -109,8 +108,6 @@ def format_price(price, currency: str | None = None, locale: str = DISPLAY_LOCAL
     Returns:
         `str`: the text; "price on request" when there is no price.
     """
-    from babel.numbers import format_currency, format_decimal
-
     if price in (None, ""):
         return NO_PRICE
     amount = float(price)

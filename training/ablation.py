@@ -33,10 +33,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import yaml
+from tqdm.auto import tqdm
 
 from catalog.errors import ConciergeError, run_command
 from training.config import config_from_dict, deep_merge, load_config
 from training.metrics import paired_comparison
+from training.train import read_metrics
 
 BASELINES = ("bm25", "retrieval")  # the best non-LLM systems of docs/results/evaluation.md
 PROBE_TOLERANCE = 0.05  # relative loss on a probe set the registry's gate allows
@@ -257,8 +259,6 @@ def run_tasks(plan: Plan, tasks: list[Task], jobs: int, progress: bool = True) -
     Returns:
         `dict[str, str]`: task name -> `done` (now or earlier), `failed (exit N, see LOG)` or `skipped (...)`.
     """
-    from tqdm.auto import tqdm
-
     logs = plan.out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     status = {t.name: "done" for t in tasks if t.is_done()}
@@ -362,8 +362,6 @@ def training_times(plan: Plan, v: Variant) -> dict:
     if v.kind == "rechead" or v.rechead_reward:
         out["rechead"] = {"seconds": stage_seconds("rechead", "rechead")}
     if v.kind == "grpo":
-        from training.train import read_metrics
-
         steps = [r for r in read_metrics(plan.run_dir(v.name) / "metrics.jsonl") if r.get("stage") == "grpo"]
         seconds = [r["seconds"] for r in steps if "seconds" in r]
         rewards = [r["reward"] for r in steps if "reward" in r]

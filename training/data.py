@@ -18,8 +18,14 @@ from __future__ import annotations
 import random
 from dataclasses import asdict, dataclass, field
 
+from sqlmodel import select
+
+from backend.store import session
+from backend.tables import Feedback, ReasoningStep, Shortlist
 from catalog.bundle import Bundle
 from catalog.errors import ConciergeError
+from training.eval_queries import rerank_candidates, seen_items, select_queries
+from training.systems import ServingRetrieval, reasoner_prompt
 
 FEEDBACK_GRADES = {"purchase": 3, "accept": 2, "replace": 2, "reject": 0}  # replace: the associate's own pick
 # reorder: the associate kept the item and gave it a place; the top place is as good as an accept, a lower one
@@ -82,8 +88,6 @@ def cases_from_bundle(bundle: Bundle, split: str = "train", size: int = 20, seed
     Raises:
         `ConciergeError`: the bundle has no queries, or none in `split`.
     """
-    from training.eval_queries import rerank_candidates, seen_items, select_queries
-
     if not bundle.queries:
         raise ConciergeError(f"{bundle.name} has no queries (queries.jsonl): training needs requests with "
                              "their relevant items")
@@ -124,11 +128,6 @@ def cases_from_feedback(since_id: int | None = None, size: int = 20, seed: int =
     Returns:
         `list[TrainingCase]`: by shortlist id.
     """
-    from sqlmodel import select
-
-    from backend.store import session
-    from backend.tables import Feedback, ReasoningStep, Shortlist
-
     with session(engine) as s:
         query = select(Feedback).order_by(Feedback.id)
         if since_id is not None:
@@ -231,8 +230,6 @@ def build_case_prompt(case: TrainingCase, world, shown: int | None = None, seed:
     Returns:
         `CasePrompt`
     """
-    from training.systems import ServingRetrieval, reasoner_prompt
-
     retrieval = retrieval or ServingRetrieval(world)
     query = case.as_query()
     ids = shown_candidates(case, shown)

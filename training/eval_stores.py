@@ -13,7 +13,9 @@ import re
 import shutil
 from pathlib import Path
 
+from backend.models import materialise_base_model
 from backend.settings import Settings, get_settings
+from backend.store import get_engine
 from catalog.bundle import Bundle
 
 
@@ -43,13 +45,9 @@ def scratch_settings(base: Settings, bundle: Bundle) -> Settings:
 def _wipe(directory: Path) -> None:
     """Delete a scratch directory, and the Chroma clients and SQL engines that may still hold it open
     (a cached engine would reconnect to a new, empty file without the schema)."""
-    from chromadb.api.client import SharedSystemClient
+    from backend.index import release_clients
 
-    from backend import index
-    from backend.store import get_engine
-
-    index._persistent_client.cache_clear()
-    SharedSystemClient.clear_system_cache()
+    release_clients()
     get_engine.cache_clear()
     shutil.rmtree(directory, ignore_errors=True)
 
@@ -70,7 +68,6 @@ def scratch_stores(bundle: Bundle, needs_llm: bool = False, progress: bool = Tru
     """
     from backend.importer import import_bundle
     from backend.live import prepare_ranker
-    from backend.models import materialise_base_model
 
     base = settings or get_settings()
     if needs_llm:

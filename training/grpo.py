@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from accelerate.utils import gather
 from trl import GRPOTrainer
 from trl.extras.profiling import profiling_context
 
+from backend.verify import verify_steps
 from training.advantage import RAAEConfig, completion_token_rewards, group_stats, row_moments, token_advantages
 from training.curriculum import Curriculum
 from training.data import CasePrompt, TrainingCase
@@ -174,8 +176,6 @@ class ReRecGRPOTrainer(GRPOTrainer):
     def _raae_advantages(self, output: dict, records) -> torch.Tensor:
         """Token-level RAAE advantages (B, T) of this process's completions, normalised per group over
         every process's rows (moments are gathered, so a group split across devices is still exact)."""
-        from backend.verify import verify_steps
-
         ids, mask = output["completion_ids"], output["completion_mask"]  # (B, T), (B, T)
         rows, penalised, steps = [], 0, 0
         for i, (cid, score) in enumerate(records):
@@ -240,8 +240,6 @@ def run(ctx) -> dict:
     Returns:
         `dict`: `adapter` (the final adapter directory), `steps`, `cases`, `seconds`.
     """
-    import time
-
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     config, out = ctx.config, ctx.run_dir / "grpo"
@@ -252,7 +250,7 @@ def run(ctx) -> dict:
     weights = RewardWeights(**{k: v for k, v in vars(config.reward).items() if k != "pas_factors"})
     reward = ReRecReward({c.case_id: c for c in cases}, prompts, weights,
                          CollaborativeEmbedding(ctx.bundle.interactions, config.reward.pas_factors), ctx.rechead)
-    dataset = _dataset(cases, prompts)
+    dataset = case_dataset(cases, prompts)
 
     tokenizer = AutoTokenizer.from_pretrained(ctx.base_model)
     model = AutoModelForCausalLM.from_pretrained(ctx.base_model, dtype=torch.float32)
@@ -281,7 +279,8 @@ def run(ctx) -> dict:
             "curriculum": curriculum.stats()}
 
 
-def _dataset(cases: list[TrainingCase], prompts: dict[str, CasePrompt]):
+def case_dataset(cases: list[TrainingCase], prompts: dict[str, CasePrompt]):
+    """The trainer's dataset: one row per case, its prompt messages and its `case_id`."""
     from datasets import Dataset
 
     return Dataset.from_list([{"prompt": prompts[c.case_id].messages, "case_id": c.case_id} for c in cases])

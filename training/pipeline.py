@@ -27,10 +27,13 @@ from pathlib import Path
 import yaml
 
 from backend.settings import get_settings
+from catalog.bundle import write_bundle
+from catalog.demo.export import world_bundle
 from catalog.errors import ConciergeError
 from training import jobs, registry
-from training.config import deep_merge
+from training.config import config_from_dict, deep_merge
 from training.probes.instructions import INSTRUCTION_PROBES
+from training.train import train
 
 DEFAULT_CONFIG = "training/configs/cpu-small.yaml"
 DEFAULT_EVAL = {"split": "val", "limit": 20, "seed": 0}
@@ -44,8 +47,6 @@ class JobStopped(Exception):
 
 def job_train_config(spec: dict, feedback_ids: list[int]):
     """The checked training config of a job: the YAML, the job's overrides, and its reserved feedback."""
-    from training.config import config_from_dict
-
     path = Path(spec.get("config") or DEFAULT_CONFIG)
     try:
         raw = yaml.safe_load(path.read_text()) or {}
@@ -59,9 +60,6 @@ def job_train_config(spec: dict, feedback_ids: list[int]):
 
 def ensure_demo_bundle(var_dir: Path) -> Path:
     """The demo world as a bundle directory (written once)."""
-    from catalog.bundle import write_bundle
-    from catalog.demo.export import world_bundle
-
     path = var_dir / "bundles" / "demo-world"
     if not (path / "manifest.json").is_file():
         write_bundle(world_bundle(seed=get_settings().demo_seed), path)
@@ -92,8 +90,6 @@ def _callback(report, stop: threading.Event, stages: list[str], current: dict):
 
 def run_training_job(job, report, stop: threading.Event) -> str | None:
     """The worker's runner (see the module docstring). Returns the candidate version it registered."""
-    from training.train import train
-
     settings = get_settings()
     spec = dict(job.config or {})
     feedback_ids = jobs.reserve_feedback(job.id, job.worker_id, report.engine)

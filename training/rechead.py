@@ -49,10 +49,11 @@ from typing import Any
 
 import torch
 
-from backend.rechead import RecHead, encode, load_head, save_head
+from backend.rechead import RecHead, encode, load_head, rechead_scores, save_head
 from catalog.errors import ConciergeError
 from training.config import RecheadSection
 from training.metrics import ndcg_at_k
+from training.traces import default_prompt_fn, messages_to_dicts, read_traces
 
 
 @dataclass
@@ -123,8 +124,6 @@ def build_examples(cases: list, world, model: Any, tokenizer: Any, prompt_fn: Ca
     Returns:
         `list[Example]`
     """
-    from training.traces import default_prompt_fn, messages_to_dicts
-
     prompt_fn = prompt_fn or default_prompt_fn
     out = []
     for index, case in enumerate(cases):
@@ -201,7 +200,6 @@ def accepted_traces(path: str | Path | None) -> dict[str, str]:
     """Case id -> completion of the accepted traces in a traces JSONL (empty when there is no file)."""
     if path is None or not Path(path).is_file():
         return {}
-    from training.traces import read_traces
 
     return {t["case_id"]: t["completion"] for t in read_traces(Path(path), accepted_only=True)}
 
@@ -285,8 +283,6 @@ def rechead_reward(head: RecHead, model: Any, tokenizer: Any, messages: list[dic
     Returns:
         `float`: in [0, 1]; 0 when no candidate is relevant.
     """
-    from backend.rechead import rechead_scores
-
     order = list(handles)
     scores = rechead_scores(head, model, tokenizer, messages, order, completion)
     gains = torch.tensor([float(relevance.get(handles[h]["item_id"], 0)) for h in order])
@@ -339,7 +335,6 @@ class RecheadHook:
         if prompt is None or relevance is None:
             raise ConciergeError("the Rechead reward needs the case: call hook.bind(case_prompt, relevance) and use "
                                  "the returned (completion, picks) -> float, or pass prompt= and relevance=")
-        from training.traces import messages_to_dicts
 
         return rechead_reward(self.head, self.model, self.tokenizer, messages_to_dicts(prompt.messages),
                               prompt.handles, relevance, completion)

@@ -32,11 +32,14 @@ from pathlib import Path
 
 from sqlmodel import select
 
+from backend.settings import get_settings
 from backend.store import session
 from backend.tables import AuditLog, ModelVersion
 from catalog.errors import ConciergeError
+from training.eval_run import EvalConfig, evaluate
 from training.metrics import (minimum_detectable_gain, paired_comparison, paired_differences,
                               reasoning_gates)
+from training.probes.runner import load_probe_model, score_probes
 
 BASE_VERSION = "base"
 GATE_METRIC = "ndcg@5"
@@ -370,8 +373,6 @@ def evaluate_version(version: str, bundle: str | Path, split: str = "val", limit
     The same bundle, split, limit and seed give the same queries and candidate lists, so two versions
     evaluated this way can be gated against each other.
     """
-    from training.eval_run import EvalConfig, evaluate
-
     row = get_version(version)
     spec = system_spec(row)
     report = evaluate(EvalConfig(bundle=str(bundle), split=split, systems=[spec], ks=[5, 10],
@@ -384,8 +385,6 @@ def evaluate_version(version: str, bundle: str | Path, split: str = "val", limit
 
 def probe_version(version: str, limit: int | None = None, progress: bool = True) -> dict:
     """Score a version on the capability probes and store the record."""
-    from training.probes.runner import load_probe_model, score_probes
-
     row = get_version(version)
     record = probe_record(score_probes(load_probe_model(row.adapter_path or "base"), limit=limit, progress=progress))
     record_results(version, probes=record)
@@ -451,16 +450,12 @@ def main_list(args) -> int:
 
 
 def main_base(args) -> int:
-    from backend.settings import get_settings
-
     row = ensure_base_version(get_settings().model_dir)
     print(f"{row.version}: {row.status}")
     return 0
 
 
 def main_register(args) -> int:
-    from backend.settings import get_settings
-
     row = register_candidate(args.version, get_settings().model_dir, args.adapter)
     print(f"registered {row.version} as a candidate; evaluate and probe it, then `concierge versions promote`")
     return 0

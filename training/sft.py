@@ -46,6 +46,7 @@ from typing import Any
 
 from catalog.errors import ConciergeError
 from training.config import SFTSection
+from training.traces import read_traces
 
 
 def sft_examples(traces: list[dict]) -> list[dict]:
@@ -165,7 +166,6 @@ def run_sft(section: SFTSection, traces_path: str | Path, base_model_dir: str | 
     from transformers import AutoModelForCausalLM
 
     from backend.llm import load_tokenizer
-    from training.traces import read_traces
 
     traces = read_traces(Path(traces_path), accepted_only=True, sources=section.sources)
     base_model_dir = Path(base_model_dir).resolve()

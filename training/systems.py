@@ -38,6 +38,9 @@ from pathlib import Path
 import numpy as np
 
 from backend.interaction_weights import row_liking
+from backend.store import get_engine
+from backend.tables import ModelVersion
+from backend.verify import hard_violations, reasoning_gates
 from catalog.bundle import Bundle
 from catalog.errors import ConciergeError
 
@@ -157,7 +160,6 @@ class Embedding:
 
     def __init__(self, world: EvalWorld):
         from backend.catalogue import active_index
-        from backend.store import get_engine
 
         self.settings = world.settings
         self.index = active_index(world.settings, get_engine(world.settings.sql_url))
@@ -369,7 +371,6 @@ class ServingRetrieval:
         """The given candidates ordered by the ranker (features computed for those the sources missed);
         those breaking a hard constraint go last."""
         from backend.retrieval import Candidate, add_features
-        from backend.verify import hard_violations
 
         found = {c.item_id: c for c in pool}
         missing = [Candidate(self.catalogue.graphs.items[i]) for i in given if i not in found]
@@ -399,17 +400,16 @@ class Reasoner:
     name, can_abstain, protocols = "reasoner", True, ("rerank",)
 
     def __init__(self, world: EvalWorld, adapter: str | None = None):
-        from backend.llm import chat_model
+        from backend.llm import adapter_name_for, chat_model
 
         self.seed = world.seed
         self.retrieval = ServingRetrieval(world)
         path = Path(adapter).resolve() if adapter else None
-        self.model = chat_model(world.settings, adapter=_adapter_name(path) if path else None, adapter_path=path)
+        self.model = chat_model(world.settings, adapter=adapter_name_for(path) if path else None, adapter_path=path)
         self.last: dict = {}
 
     def rank(self, query: dict, candidates: list[str] | None, k: int) -> list[str]:
         from backend.reasoner import generate_reasoning, model_picks
-        from backend.verify import reasoning_gates
 
         if candidates is None:
             raise ConciergeError("the reasoner re-ranks given candidates; use `pipeline` on the whole catalogue")
@@ -482,12 +482,6 @@ class Rechead:
         return [handles[h]["item_id"] for h, _ in ranked]
 
 
-def _adapter_name(path: Path) -> str:
-    from backend.llm import adapter_name_for
-
-    return adapter_name_for(path)
-
-
 class Pipeline:
     """The full serving pipeline, `backend.service.recommend` (retrieval, LLM, fill-up, persistence):
     its 3-5 item shortlist, or nothing when it says nothing fits. Whole-catalogue protocol only: it
@@ -496,17 +490,15 @@ class Pipeline:
     name, can_abstain, protocols = "pipeline", True, ("full",)
 
     def __init__(self, world: EvalWorld, adapter: str | None = None):
-        from backend.tables import ModelVersion
-
         self.seed, self.settings = world.seed, world.settings
         self.last: dict = {}
         self.model = None  # the active version of the scratch store (the base model there)
         if adapter:  # `pipeline@DIR`: the same pipeline answering with a run's LoRA adapter
-            from backend.llm import _check_adapter_dir
+            from backend.llm import _check_adapter_dir, adapter_name_for
 
             path = Path(adapter).resolve()
             _check_adapter_dir(path)  # fail before the first query, not inside each one
-            self.model = ModelVersion(version=_adapter_name(path), status="candidate", base_model="base",
+            self.model = ModelVersion(version=adapter_name_for(path), status="candidate", base_model="base",
                                       adapter_path=str(path))
 
     def rank(self, query: dict, candidates: list[str] | None, k: int) -> list[str]:

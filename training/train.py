@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import shutil
 import statistics
 import time
@@ -43,10 +44,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import yaml
+from tqdm.auto import tqdm
 
+from backend.models import materialise_base_model
+from backend.settings import get_settings
+from backend.store import get_engine
 from catalog.errors import ConciergeError, run_command
 from training.config import STAGES, TrainConfig, load_config
-from training.data import CasePrompt, TrainingCase
+from training.data import (CasePrompt, TrainingCase, build_case_prompt, cases_from_bundle,
+                           cases_from_feedback)
+from training.eval_queries import load_bundle
+from training.eval_stores import scratch_stores
+from training.rechead import RecheadHook, load_backbone
+from training.systems import EvalWorld, ServingRetrieval
 
 METRICS_FILE = "metrics.jsonl"
 PLOT_KEYS = (("reward", "reward (ReRec, mean of the group)"), ("rerec/ndcg", "NDCG@k of the answers"),
@@ -88,9 +98,6 @@ class StageContext:
 
     def prompt(self, case: TrainingCase, world=None) -> CasePrompt:
         """The case's serving prompt (built once per run; `world` is accepted for `prompt_fn` callers)."""
-        from training.data import build_case_prompt
-        from training.systems import ServingRetrieval
-
         if case.case_id not in self._prompts:
             self._retrieval = self._retrieval or ServingRetrieval(self.world)
             self._prompts[case.case_id] = build_case_prompt(case, self.world, self.config.data.shown, self.config.seed,
@@ -99,8 +106,6 @@ class StageContext:
 
     def prompts_for(self, cases: list[TrainingCase]) -> dict[str, CasePrompt]:
         """Prompts of many cases, with a progress bar (a fraction of a second each)."""
-        from tqdm.auto import tqdm
-
         return {c.case_id: self.prompt(c) for c in tqdm(cases, desc="prompts", unit="case",
                                                         disable=not self.progress, dynamic_ncols=True)}
 
@@ -213,8 +218,6 @@ def restore_skipped_stage(name: str, done: dict, ctx: StageContext) -> None:
     """What a stage finished in an earlier session leaves in `ctx` for the later stages: the rechead stage's
     reward hook (the grpo stage of a resumed run, or of an ablation variant built on a shared head)."""
     if name == "rechead" and done.get("head"):
-        from training.rechead import RecheadHook, load_backbone
-
         ctx.rechead = RecheadHook(Path(done["head"]), *load_backbone(ctx.base_model))
 
 
@@ -222,11 +225,6 @@ def select_cases(config: TrainConfig, bundle, settings=None) -> list[TrainingCas
     """The run's cases: the bundle split (+ feedback from the SQL store of `settings`, default
     `get_settings()`), a seeded subset of `data.max_cases` of those that have something relevant (a case
     where nothing fits cannot be ranked)."""
-    import random
-
-    from backend.store import get_engine
-    from training.data import cases_from_bundle, cases_from_feedback
-
     rng = random.Random(f"cases/{config.seed}")
     cases = [c for c in cases_from_bundle(bundle, config.data.split, config.data.candidates, config.seed) if c.relevance]
     feedback = []
@@ -270,7 +268,8 @@ def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0") or 0) == 0
 
 
-def _write_json(path: Path, data: dict) -> None:
+def write_json(path: Path, data: dict) -> None:
+    """Write `data` to `path` as indented JSON, whole or not at all (a temporary file renamed); rank 0 only."""
     if not is_main_process():
         return
     tmp = path.with_suffix(".tmp")
@@ -294,12 +293,6 @@ def train(bundle_path: str, config: TrainConfig, run_dir: Path, resume: bool = F
     """
     import torch
 
-    from backend.models import materialise_base_model
-    from backend.settings import get_settings
-    from training.eval_queries import load_bundle
-    from training.eval_stores import scratch_stores
-    from training.systems import EvalWorld
-
     settings = settings or get_settings()
     run_dir.mkdir(parents=True, exist_ok=True)
     record_path = run_dir / "run.json"
@@ -315,7 +308,7 @@ def train(bundle_path: str, config: TrainConfig, run_dir: Path, resume: bool = F
                    "base_model": str(base_model.resolve()), "stages": config.stages, "status": "running",
                    "started": record.get("started") or datetime.now(timezone.utc).isoformat(timespec="seconds")})
     record.setdefault("results", {})
-    _write_json(record_path, record)
+    write_json(record_path, record)
     if config.model.torch_threads:
         torch.set_num_threads(config.model.torch_threads)
     torch.manual_seed(config.seed)
@@ -336,7 +329,7 @@ def train(bundle_path: str, config: TrainConfig, run_dir: Path, resume: bool = F
             result = run_stage(name, ctx) or {}
             done = {**{k: (str(v) if isinstance(v, Path) else v) for k, v in result.items()}, "finished": True}
             record["results"][name] = done
-            _write_json(record_path, record)
+            write_json(record_path, record)
         ctx.results[name] = done
         if done.get("adapter"):
             ctx.adapter = Path(done["adapter"])
@@ -351,7 +344,7 @@ def train(bundle_path: str, config: TrainConfig, run_dir: Path, resume: bool = F
         return record
     plot = write_plots(run_dir)
     record["plot"] = str(plot) if plot else None
-    _write_json(record_path, record)
+    write_json(record_path, record)
     (run_dir / "README.md").write_text(model_card(record, config, run_dir))
     return record
 
@@ -435,8 +428,6 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
 
 def main_train(args: argparse.Namespace) -> int:
     """`concierge train`: run the stages, print where everything went. Returns the exit status."""
-    from backend.settings import get_settings
-
     var_dir = get_settings().var_dir
     if args.resume:
         run_dir = Path(args.run_dir) if args.run_dir else latest_run_dir(var_dir)

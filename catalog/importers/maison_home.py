@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from catalog.bundle import Bundle
+from catalog.bundle import Bundle, write_bundle
 from catalog.errors import run_command
 
 # ----------------------------------------------------------------------------------------------
@@ -751,8 +751,6 @@ def add_arguments(parser):
 
 def main(args) -> int:
     """Write the Maison Home bundle and print its counts. Returns the exit status."""
-    from catalog.bundle import write_bundle
-
     bundle = maison_home_bundle()
     path = write_bundle(bundle, args.out)
     print(f"wrote {bundle.name} to {path}: {bundle.counts()}")

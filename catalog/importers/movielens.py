@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from catalog.bundle import Bundle, ValidationReport, clean_item, keep_unique
+from catalog.bundle import Bundle, ValidationReport, clean_item, keep_unique, write_bundle
 from catalog.errors import ConciergeError
 
 RECBOLE_VERSION = "1.2.1"
@@ -378,8 +378,6 @@ def add_movielens_arguments(parser) -> object:
 
 def main_movielens(args) -> int:
     """`concierge movielens --out DIR`: write MovieLens-100k as a bundle. Returns the exit status."""
-    from catalog.bundle import write_bundle
-
     source = args.source or ensure_wheel(args.cache)
     bundle, report = movielens_bundle(source, train_queries=args.train_queries, max_users=args.users, seed=args.seed)
     path = write_bundle(bundle, args.out)

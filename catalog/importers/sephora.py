@@ -58,7 +58,7 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 
-from catalog.bundle import Bundle, ValidationReport, clean_item, keep_unique
+from catalog.bundle import Bundle, ValidationReport, clean_item, keep_unique, write_bundle
 from catalog.errors import ConciergeError, run_command
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -549,8 +549,6 @@ def add_arguments(parser):
 
 def main(args) -> int:
     """Write the Sephora bundle and print its counts. Returns the exit status."""
-    from catalog.bundle import write_bundle
-
     bundle, report = sephora_bundle(args.csv)
     path = write_bundle(bundle, args.out)
     print(f"wrote {bundle.name} to {path}: {bundle.counts()}" + ("" if report.ok else f"\n{report.to_text(limit=20)}"))

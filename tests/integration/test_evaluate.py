@@ -199,13 +199,13 @@ def test_a_model_version_is_evaluated_from_its_adapter_directory(tiny, llm_env, 
     assert result["n"] == 1 and not result["failures"]
 
     # the whole pipeline on the whole catalogue, answering with the same adapter (not a stored version)
-    from training.systems import _adapter_name
+    from backend.llm import adapter_name_for
 
     config = EvalConfig(bundle=str(tiny), systems=[f"pipeline@{adapter}"], protocols=["full"],
                         limit=1, progress=False, resamples=50, threads=1)
     result = evaluate(config)["results"]["full"][f"pipeline@{adapter}"]
     assert result["n"] == 1 and not result["failures"]
-    assert result["per_query"][0]["notes"]["model_version"] == _adapter_name(adapter)
+    assert result["per_query"][0]["notes"]["model_version"] == adapter_name_for(adapter)
 
     (tmp_path / "empty").mkdir()
     for system, protocol in (("reasoner", "rerank"), ("pipeline", "full")):

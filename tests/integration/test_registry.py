@@ -1,6 +1,7 @@
 """The registry on a real database: candidates, gated promotion, rollback, audit log, CLI."""
 
 import json
+from datetime import datetime, timezone
 
 import pytest
 from sqlmodel import select
@@ -108,7 +109,7 @@ def test_the_shipped_reasoner_is_installed_over_the_base_once_and_never_against_
     registry.register_candidate("v-admin", "var/models/base", adapter_dir(tmp_path, "a3"), *records(0.5))
     with session() as s:
         row = s.get(ModelVersion, "v-admin")
-        row.status, row.promoted_at = "active", registry._now()
+        row.status, row.promoted_at = "active", datetime.now(timezone.utc)
         s.get(ModelVersion, "base").status = "retired"
         s.add(row)
         s.commit()

@@ -71,7 +71,7 @@ def make_trainer(tokenizer, out, steps, curriculum, raae=True):
                                "lora": {"r": 4, "alpha": 8}})
     reward = grpo.ReRecReward({c.case_id: c for c in CASES}, PROMPTS, RewardWeights())
     return Spy(model=tiny_model(tokenizer), args=grpo.grpo_args(config, out, progress=False),
-               train_dataset=grpo._dataset(CASES, PROMPTS), processing_class=tokenizer,
+               train_dataset=grpo.case_dataset(CASES, PROMPTS), processing_class=tokenizer,
                peft_config=grpo.lora_config(config), reward=reward, raae=RAAEConfig(enabled=raae),
                curriculum=curriculum)
 

@@ -81,14 +81,14 @@ def test_the_ablation_config_trains_sft_then_grpo_on_one_thread():
 
 
 def test_only_rank_zero_writes_the_run_files(tmp_path, monkeypatch):
-    from training.train import _write_json, is_main_process
+    from training.train import is_main_process, write_json
 
     monkeypatch.setenv("RANK", "1")  # as `accelerate launch` sets it in the second process
     assert not is_main_process()
-    _write_json(tmp_path / "run.json", {"status": "running"})
+    write_json(tmp_path / "run.json", {"status": "running"})
     assert not (tmp_path / "run.json").exists()
     monkeypatch.setenv("RANK", "0")
-    _write_json(tmp_path / "run.json", {"status": "running"})
+    write_json(tmp_path / "run.json", {"status": "running"})
     assert '"running"' in (tmp_path / "run.json").read_text()
     monkeypatch.delenv("RANK")
     assert is_main_process()

@@ -156,17 +156,17 @@ def test_looking_for_names_the_object_even_after_for():
 def test_pairings_and_kinds_are_checked_against_every_item():
     from types import SimpleNamespace
 
-    from backend.live import _kind_is_available, _pairing_exists
+    from backend.live import kind_is_available, pairing_exists
     from backend.verify import item_nodes
 
     catalogue = SimpleNamespace(graphs=SimpleNamespace(
         item_nodes={i["item_id"]: set(item_nodes(i)) for i in LUXURY}, items={i["item_id"]: i for i in LUXURY}))
-    assert _pairing_exists({"categories": ["category=ankle boot"], "values": ["material=suede"]}, catalogue)
-    assert not _pairing_exists({"categories": ["category=tote"], "values": ["material=suede"]}, catalogue)
+    assert pairing_exists({"categories": ["category=ankle boot"], "values": ["material=suede"]}, catalogue)
+    assert not pairing_exists({"categories": ["category=tote"], "values": ["material=suede"]}, catalogue)
     watch_by_vell = read("a timepiece by Vell", LUXURY)
     assert "category=watch" in watch_by_vell.kinds and watch_by_vell.houses == ["brand=vell"]
-    assert not _kind_is_available(watch_by_vell, catalogue)  # Vell makes no watch: refused, with the reason
-    assert _kind_is_available(read("a timepiece by Orsini", LUXURY), catalogue)
+    assert not kind_is_available(watch_by_vell, catalogue)  # Vell makes no watch: refused, with the reason
+    assert kind_is_available(read("a timepiece by Orsini", LUXURY), catalogue)
 
 
 @pytest.mark.parametrize("text, amount, currency", [

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from backend.settings import get_settings
 from catalog.errors import ConciergeError
 from training.probes.instructions import INSTRUCTION_PROBES
 from training.probes.knowledge import KNOWLEDGE_PROBES, is_contained, is_exact
@@ -101,7 +102,6 @@ def load_probe_model(spec: str, settings=None):
         raise ConciergeError(f"{spec!r} is neither `base`, a LoRA adapter directory (adapter_config.json) nor a "
                              "Hugging Face model directory (config.json)")
     from backend.llm import LocalChatModel, chat_model
-    from backend.settings import get_settings
 
     settings = settings or get_settings()
     if spec == "base":
