@@ -1,18 +1,21 @@
 """`python -m training.ablation`: the ReRec ablation of issue 5, end to end, into one report.
 
-    python -m training.ablation --bundle var/bundles/demo-world --config training/configs/ablation-cpu.yaml \\
-        --out var/ablation --eval-queries 40 --probe-limit 20 --jobs 2 --report docs/results/ablation.md
+    python -m training.ablation --bundle var/bundles/demo-world \\
+        --config training/configs/ablation-cpu.yaml --out var/ablation --eval-queries 40 \\
+        --probe-limit 20 --jobs 2 --report docs/results/ablation.md
 
 Every variant shares the config file and changes only the keys it names (`VARIANTS`). The work is a
-small graph of subprocesses (`concierge train`, `concierge eval`, `concierge probes`), run `--jobs` at a
-time as soon as what they need is there:
+small graph of subprocesses (`concierge train`, `concierge eval`, `concierge probes`), run `--jobs`
+at a time as soon as what they need is there:
 
-    train sft ─────┬─> grpo variants (each resumes a copy of the sft run: same adapter, same step budget)
+    train sft ─────┬─> grpo variants (each resumes a copy of the sft run: same adapter,
+                   │   same step budget)
     train rechead ─┴─> the +Rechead-reward variant; `rechead@HEAD` (the head ranking alone)
-    each model ────> eval (test split, re-ranking protocol, the same seeded queries) and probes
+    each model ────> eval (test split, re-ranking protocol, the same seeded queries)
+                     and probes
 
-Each task writes its own log (and, while it runs, its pid) under `<out>/logs/` and a file that marks it
-done; a rerun skips what is done and waits for what another invocation is still running, so an
+Each task writes its own log (and, while it runs, its pid) under `<out>/logs/` and a file that marks
+it done; a rerun skips what is done and waits for what another invocation is still running, so an
 interrupted ablation continues where it stopped. The report is written from those files
 only: metrics with bootstrap intervals, paired differences on the same queries, probe scores, the
 training wall and step times, and whether the claim of the issue holds (computed, not asserted).
@@ -52,8 +55,9 @@ class Variant:
     Args:
         name (`str`): short id (directory and system names).
         label (`str`): what the report calls it.
-        kind (`str`): `base` (the untuned model), `sft` (the shared SFT adapter), `grpo` (trained here from
-            the SFT adapter), or `rechead` (the shared Rechead's ranking, no LLM decoding).
+        kind (`str`): `base` (the untuned model), `sft` (the shared SFT adapter), `grpo` (trained
+            here from the SFT adapter), or `rechead` (the shared Rechead's ranking, no LLM
+            decoding).
         overrides (`dict`): config keys this variant changes, e.g. `{"raae": {"enabled": False}}`.
         rechead_reward (`bool`): the GRPO stage gets the shared Rechead as a reward hook.
     """
@@ -75,8 +79,10 @@ VARIANTS = (
     Variant("no-raae", "ReRec without RAAE", "grpo", {"raae": {"enabled": False}}),
     Variant("no-qas", "ReRec without QAS", "grpo", {"reward": {"qas": 0.0}}),
     Variant("no-pas", "ReRec without PAS", "grpo", {"reward": {"pas": 0.0}}),
-    Variant("no-curriculum", "ReRec without curriculum", "grpo", {"curriculum": {"enabled": False}}),
-    Variant("rerec-rechead", "ReRec + Rechead reward", "grpo", {"reward": {"rechead": 0.1}}, rechead_reward=True),
+    Variant("no-curriculum", "ReRec without curriculum", "grpo",
+            {"curriculum": {"enabled": False}}),
+    Variant("rerec-rechead", "ReRec + Rechead reward", "grpo", {"reward": {"rechead": 0.1}},
+            rechead_reward=True),
     Variant("rechead", "Rechead ranking alone", "rechead"),
 )
 
@@ -93,12 +99,14 @@ class Task:
     command: list[str]
     marker: Path
     needs: list[str] = field(default_factory=list)
-    prepare: object = None  # called right before the command starts (e.g. writes the variant's run dir)
+    # called right before the command starts (e.g. writes the variant's run dir)
+    prepare: object = None
     env: dict = field(default_factory=dict)
 
     def is_done(self) -> bool:
         if self.marker.name == "run.json":  # a run directory: finished, not merely started
-            return self.marker.is_file() and json.loads(self.marker.read_text()).get("status") == "finished"
+            return (self.marker.is_file()
+                    and json.loads(self.marker.read_text()).get("status") == "finished")
         return self.marker.is_file()
 
 
@@ -137,11 +145,13 @@ class Plan:
         return f"reasoner@{self.adapter(variant)}"
 
     def adapter(self, variant: Variant) -> Path:
-        """The LoRA adapter of an `sft` or `grpo` variant (every `sft` row is the shared SFT run)."""
+        """The LoRA adapter of an `sft` or `grpo` variant (every `sft` row is the shared SFT
+        run)."""
         return self.run_dir(variant.name if variant.kind == "grpo" else "sft") / "adapter"
 
     def probe_model(self, variant: Variant) -> str:
-        """What `concierge probes` loads for a variant (the Rechead's backbone is the frozen base model)."""
+        """What `concierge probes` loads for a variant (the Rechead's backbone is the frozen base
+        model)."""
         return "base" if variant.kind in ("base", "rechead") else str(self.adapter(variant))
 
     def rechead_head(self) -> Path:
@@ -157,22 +167,26 @@ def seed_variant_run(plan: Plan, variant: Variant) -> None:
     """Write the variant's run directory so that `concierge train --resume` skips the shared stages.
 
     The run's config is the ablation config with the variant's overrides; its run.json carries the
-    results of the shared traces and sft (and rechead) stages, so the grpo stage starts from the shared
-    SFT adapter, which every GRPO variant then trains for the same number of steps.
+    results of the shared traces and sft (and rechead) stages, so the grpo stage starts from the
+    shared SFT adapter, which every GRPO variant then trains for the same number of steps.
     """
-    run_dir = plan.run_dir(variant.name)  # an interrupted grpo stage's checkpoints stay for --resume
+    # an interrupted grpo stage's checkpoints stay for --resume
+    run_dir = plan.run_dir(variant.name)
     sft = json.loads((plan.run_dir("sft") / "run.json").read_text())["results"]
     results = {"traces": sft["traces"], "sft": sft["sft"]}
     stages = ["traces", "sft"]
     if variant.rechead_reward:
-        results["rechead"] = json.loads((plan.run_dir("rechead") / "run.json").read_text())["results"]["rechead"]
+        shared = json.loads((plan.run_dir("rechead") / "run.json").read_text())
+        results["rechead"] = shared["results"]["rechead"]
         stages.append("rechead")
-    raw = deep_merge(load_config(plan.config).to_dict(), {**variant.overrides, "stages": [*stages, "grpo"]})
+    raw = deep_merge(load_config(plan.config).to_dict(),
+                     {**variant.overrides, "stages": [*stages, "grpo"]})
     config = config_from_dict(raw, f"ablation variant {variant.name}")
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
-    (run_dir / "run.json").write_text(json.dumps({"results": results, "ablation": {"variant": variant.name,
-                                                                        "overrides": variant.overrides}}, indent=2))
+    ablation = {"variant": variant.name, "overrides": variant.overrides}
+    (run_dir / "run.json").write_text(json.dumps({"results": results, "ablation": ablation},
+                                                 indent=2))
 
 
 def build_tasks(plan: Plan, variants: tuple[Variant, ...] = VARIANTS) -> list[Task]:
@@ -180,48 +194,64 @@ def build_tasks(plan: Plan, variants: tuple[Variant, ...] = VARIANTS) -> list[Ta
     bundle, config = str(plan.bundle), str(plan.config)
     answer_length = {"CONCIERGE_MAX_NEW_TOKENS": str(plan.max_new_tokens)}
     tasks = [
-        Task("train sft", cli("train", "--bundle", bundle, "--config", config, "--stages", "traces,sft",
-                              "--run-dir", str(plan.run_dir("sft")), "--quiet"),
+        Task("train sft", cli("train", "--bundle", bundle, "--config", config, "--stages",
+                              "traces,sft", "--run-dir", str(plan.run_dir("sft")), "--quiet"),
              plan.run_dir("sft") / "run.json"),
-        Task("train rechead", cli("train", "--bundle", bundle, "--config", config, "--stages", "traces,rechead",
+        Task("train rechead", cli("train", "--bundle", bundle, "--config", config, "--stages",
+                                  "traces,rechead",
                                   "--run-dir", str(plan.run_dir("rechead")), "--quiet"),
              plan.run_dir("rechead") / "run.json"),
     ]
-    tasks.append(Task("eval baselines", cli("eval", bundle, "--split", "test", "--protocol", "rerank",
-                                            "--systems", ",".join(BASELINES), "--limit", str(plan.eval_queries),
-                                            "--seed", str(plan.seed), "--out", str(plan.eval_dir("baselines")),
+    tasks.append(Task("eval baselines", cli("eval", bundle, "--split", "test", "--protocol",
+                                            "rerank",
+                                            "--systems", ",".join(BASELINES), "--limit",
+                                            str(plan.eval_queries),
+                                            "--seed", str(plan.seed), "--out",
+                                            str(plan.eval_dir("baselines")),
                                             "--threads", "1", "--quiet"),
                       plan.eval_dir("baselines") / "results.json"))
     for v in variants:
         needs = {"base": [], "sft": ["train sft"], "rechead": ["train rechead"]}.get(v.kind)
         if v.kind == "grpo":
             needs = [f"train {v.name}"]
-            tasks.append(Task(f"train {v.name}", cli("train", "--bundle", bundle, "--resume", "--run-dir",
+            tasks.append(Task(f"train {v.name}", cli("train", "--bundle", bundle, "--resume",
+                                                     "--run-dir",
                                                      str(plan.run_dir(v.name)), "--quiet"),
                               plan.run_dir(v.name) / "run.json",
                               needs=["train sft", *(["train rechead"] if v.rechead_reward else [])],
                               prepare=lambda v=v: seed_variant_run(plan, v)))
-        tasks.append(Task(f"eval {v.name}", cli("eval", bundle, "--split", "test", "--protocol", "rerank",
-                                                "--systems", f"<system:{v.name}>",
-                                                "--llm-limit", str(plan.eval_queries), "--seed", str(plan.seed),
-                                                "--out", str(plan.eval_dir(v.name)), "--threads", "1", "--quiet"),
-                          plan.eval_dir(v.name) / "results.json", needs=list(needs), env=answer_length))
+        tasks.append(Task(f"eval {v.name}", cli("eval", bundle, "--split", "test", "--protocol",
+                                                "rerank", "--systems", f"<system:{v.name}>",
+                                                "--llm-limit", str(plan.eval_queries), "--seed",
+                                                str(plan.seed),
+                                                "--out", str(plan.eval_dir(v.name)), "--threads",
+                                                "1", "--quiet"),
+                          plan.eval_dir(v.name) / "results.json", needs=list(needs),
+                          env=answer_length))
         if v.kind != "rechead":  # its backbone is the base model: the zero-shot row's probes
-            tasks.append(Task(f"probes {v.name}", cli("probes", plan.probe_model(v), "--limit", str(plan.probe_limit),
-                                                      "--out", str(plan.probes_file(v.name)), "--quiet"),
+            tasks.append(Task(f"probes {v.name}", cli("probes", plan.probe_model(v), "--limit",
+                                                      str(plan.probe_limit),
+                                                      "--out", str(plan.probes_file(v.name)),
+                                                      "--quiet"),
                               plan.probes_file(v.name), needs=list(needs)))
     llm_evals = [f"eval {v.name}" for v in variants if v.kind in ("base", "sft", "grpo")]
-    tasks.append(Task("eval full-catalogue", cli("eval", bundle, "--split", "test", "--protocol", "full",
-                                                 "--systems", ",".join(["<best-pipeline>", *BASELINES]),
-                                                 "--limit", str(plan.eval_queries), "--llm-limit", str(plan.eval_queries),
-                                                 "--seed", str(plan.seed), "--out", str(plan.eval_dir("full-catalogue")),
+    tasks.append(Task("eval full-catalogue", cli("eval", bundle, "--split", "test", "--protocol",
+                                                 "full",
+                                                 "--systems",
+                                                 ",".join(["<best-pipeline>", *BASELINES]),
+                                                 "--limit", str(plan.eval_queries), "--llm-limit",
+                                                 str(plan.eval_queries),
+                                                 "--seed", str(plan.seed), "--out",
+                                                 str(plan.eval_dir("full-catalogue")),
                                                  "--threads", "1", "--quiet"),
-                      plan.eval_dir("full-catalogue") / "results.json", needs=llm_evals, env=answer_length))
+                      plan.eval_dir("full-catalogue") / "results.json", needs=llm_evals,
+                      env=answer_length))
     return tasks
 
 
 def best_variant(plan: Plan) -> Variant:
-    """The LLM variant with the highest NDCG@5 on the re-ranking protocol (the first listed on a tie)."""
+    """The LLM variant with the highest NDCG@5 on the re-ranking protocol (the first listed on a
+    tie)."""
     scored = []
     for v in VARIANTS:
         report = _load(plan.eval_dir(v.name) / "results.json")
@@ -240,8 +270,8 @@ def pipeline_system(plan: Plan, v: Variant) -> str:
 
 
 def resolve_command(plan: Plan, task: Task) -> list[str]:
-    """The command with its late-bound parts filled in (`<system:NAME>`: the Rechead's directory is known
-    only after its run)."""
+    """The command with its late-bound parts filled in (`<system:NAME>`: the Rechead's directory is
+    known only after its run)."""
     by_name = {v.name: v for v in VARIANTS}
     out = []
     for part in task.command:
@@ -257,15 +287,16 @@ def run_tasks(plan: Plan, tasks: list[Task], jobs: int, progress: bool = True) -
     """Run the tasks, at most `jobs` at once, each as soon as the tasks it needs are done.
 
     Returns:
-        `dict[str, str]`: task name -> `done` (now or earlier), `failed (exit N, see LOG)` or `skipped (...)`.
+        `dict[str, str]`: task name -> `done` (now or earlier), `failed (exit N, see LOG)` or
+        `skipped (...)`.
     """
     logs = plan.out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     status = {t.name: "done" for t in tasks if t.is_done()}
     pending = [t for t in tasks if t.name not in status]
     running: dict[str, tuple[subprocess.Popen, Task, float, object]] = {}
-    bar = tqdm(total=len(tasks), initial=len(status), desc="ablation", unit="task", disable=not progress,
-               dynamic_ncols=True)
+    bar = tqdm(total=len(tasks), initial=len(status), desc="ablation", unit="task",
+               disable=not progress, dynamic_ncols=True)
     while pending or running:
         for name, (proc, task, started, log) in list(running.items()):
             if proc.poll() is None:
@@ -277,7 +308,8 @@ def run_tasks(plan: Plan, tasks: list[Task], jobs: int, progress: bool = True) -
             if proc.returncode == 0 and task.is_done():
                 status[name] = "done"
             else:
-                status[name] = f"failed (exit {proc.returncode}, see {logs / (safe(name) + '.log')})"
+                log_file = logs / (safe(name) + ".log")
+                status[name] = f"failed (exit {proc.returncode}, see {log_file})"
             bar.update(1)
             bar.write(f"{name}: {status[name]} after {minutes:.1f} min")
         elsewhere = {t.name for t in pending if running_elsewhere(logs / (safe(t.name) + ".pid"))}
@@ -295,14 +327,15 @@ def run_tasks(plan: Plan, tasks: list[Task], jobs: int, progress: bool = True) -
                 pending.remove(task)
                 bar.update(1)
                 continue
-            if len(running) + len(elsewhere) >= jobs or any(status.get(n) != "done" for n in task.needs):
+            if len(running) + len(elsewhere) >= jobs or any(status.get(n) != "done"
+                                                            for n in task.needs):
                 continue
             pending.remove(task)
             if task.prepare is not None:
                 task.prepare()
             log = (logs / (safe(task.name) + ".log")).open("w")
-            proc = subprocess.Popen(resolve_command(plan, task), stdout=log, stderr=subprocess.STDOUT,
-                                    env={**os.environ, **task.env})
+            proc = subprocess.Popen(resolve_command(plan, task), stdout=log,
+                                    stderr=subprocess.STDOUT, env={**os.environ, **task.env})
             (logs / (safe(task.name) + ".pid")).write_text(str(proc.pid))
             running[task.name] = (proc, task, time.perf_counter(), log)
             bar.set_postfix_str(", ".join(running))
@@ -316,13 +349,15 @@ def safe(name: str) -> str:
 
 
 def running_elsewhere(pid_file: Path) -> bool:
-    """Whether the process named in `pid_file` (a task started by another invocation) is still alive."""
+    """Whether the process named in `pid_file` (a task started by another invocation) is still
+    alive."""
     try:
         pid = int(pid_file.read_text().strip())
         os.kill(pid, 0)
     except (OSError, ValueError):
         return False
-    stat = Path(f"/proc/{pid}/stat")  # an exited child that nobody waited for yet is a zombie, not alive
+    # an exited child that nobody waited for yet is a zombie, not alive
+    stat = Path(f"/proc/{pid}/stat")
     if stat.is_file() and stat.read_text().rsplit(")", 1)[-1].split()[0] == "Z":
         return False
     return pid != os.getpid()
@@ -345,12 +380,14 @@ def variant_rows(plan: Plan) -> dict[str, dict]:
         if report:
             result = next(iter(report["results"]["rerank"].values()))
         probes = _load(plan.probes_file("zero-shot" if v.kind == "rechead" else v.name))
-        rows[v.name] = {"variant": v, "result": result, "probes": probes, "training": training_times(plan, v)}
+        rows[v.name] = {"variant": v, "result": result, "probes": probes,
+                        "training": training_times(plan, v)}
     return rows
 
 
 def training_times(plan: Plan, v: Variant) -> dict:
-    """Wall time of the stages this variant trained (its own GRPO and the shared ones it builds on)."""
+    """Wall time of the stages this variant trained (its own GRPO and the shared ones it builds
+    on)."""
     def stage_seconds(run: str, stage: str) -> float | None:
         record = _load(plan.run_dir(run) / "run.json") or {}
         return (record.get("results", {}).get(stage) or {}).get("seconds")
@@ -358,20 +395,25 @@ def training_times(plan: Plan, v: Variant) -> dict:
     out: dict = {}
     if v.kind in ("sft", "grpo"):
         sft = _load(plan.run_dir("sft") / "sft" / "sft_summary.json") or {}
-        out["sft"] = {"seconds": sft.get("seconds"), "steps": sft.get("steps"), "step_s": sft.get("mean_step_s")}
+        out["sft"] = {"seconds": sft.get("seconds"), "steps": sft.get("steps"),
+                      "step_s": sft.get("mean_step_s")}
     if v.kind == "rechead" or v.rechead_reward:
         out["rechead"] = {"seconds": stage_seconds("rechead", "rechead")}
     if v.kind == "grpo":
-        steps = [r for r in read_metrics(plan.run_dir(v.name) / "metrics.jsonl") if r.get("stage") == "grpo"]
+        steps = [r for r in read_metrics(plan.run_dir(v.name) / "metrics.jsonl")
+                 if r.get("stage") == "grpo"]
         seconds = [r["seconds"] for r in steps if "seconds" in r]
         rewards = [r["reward"] for r in steps if "reward" in r]
         lengths = [r["completions/mean_length"] for r in steps if "completions/mean_length" in r]
-        clipped = [r["completions/clipped_ratio"] for r in steps if "completions/clipped_ratio" in r]
+        clipped = [r["completions/clipped_ratio"] for r in steps
+                   if "completions/clipped_ratio" in r]
         out["grpo"] = {"seconds": stage_seconds(v.name, "grpo"), "steps": len(steps),
                        "step_s": round(statistics.median(seconds), 1) if seconds else None,
-                       "reward_first": rewards[0] if rewards else None, "reward_last": rewards[-1] if rewards else None,
+                       "reward_first": rewards[0] if rewards else None,
+                       "reward_last": rewards[-1] if rewards else None,
                        "reward_mean": round(statistics.fmean(rewards), 4) if rewards else None,
-                       "length_first": lengths[0] if lengths else None, "length_last": lengths[-1] if lengths else None,
+                       "length_first": lengths[0] if lengths else None,
+                       "length_last": lengths[-1] if lengths else None,
                        "clipped_mean": round(statistics.fmean(clipped), 3) if clipped else None}
     return out
 
@@ -381,7 +423,8 @@ def per_query(result: dict, metric: str) -> dict[str, float]:
 
 
 def answered(result: dict) -> tuple[int, int] | None:
-    """(answers that named valid candidates, queries the model was asked); None for a non-LLM system."""
+    """(answers that named valid candidates, queries the model was asked); None for a non-LLM
+    system."""
     notes = [q.get("notes") or {} for q in result["per_query"]]
     asked = [n for n in notes if "picks" in n and not n.get("abstained")]
     if not asked or "answer_found" not in asked[0]:
@@ -402,8 +445,8 @@ def compare(rows: dict, a: str, b: str, metric: str = "ndcg@5", seed: int = 0):
 
 
 def claim_verdict(rows: dict) -> list[str]:
-    """The issue's claim, checked on the numbers: ReRec full > plain GRPO > zero-shot, the intervals of
-    both apart from zero-shot's, and probes within 5% of the base model."""
+    """The issue's claim, checked on the numbers: ReRec full > plain GRPO > zero-shot, the intervals
+    of both apart from zero-shot's, and probes within 5% of the base model."""
     lines = []
 
     def interval(name: str) -> dict | None:
@@ -412,7 +455,8 @@ def claim_verdict(rows: dict) -> list[str]:
 
     zs, plain, full = interval("zero-shot"), interval("plain-grpo"), interval("rerec")
     if not (zs and plain and full):
-        return ["- The claim cannot be checked: an evaluation of zero-shot, plain GRPO or ReRec full is missing."]
+        return ["- The claim cannot be checked: an evaluation of zero-shot, plain GRPO or ReRec "
+                "full is missing."]
     checks = [
         ("ReRec full above plain GRPO (NDCG@5 mean)", full["mean"] > plain["mean"]),
         ("plain GRPO above zero-shot (NDCG@5 mean)", plain["mean"] > zs["mean"]),
@@ -423,9 +467,11 @@ def claim_verdict(rows: dict) -> list[str]:
     for name in ("plain-grpo", "rerec"):
         probes = rows[name]["probes"]
         ok = bool(base and probes) and all(probes[key] >= base[key] * (1 - PROBE_TOLERANCE)
-                                           for key in ("instruction_following", "knowledge_contains"))
+                                           for key in ("instruction_following",
+                                                       "knowledge_contains"))
         measured = "" if base and probes else " (not measured)"
-        checks.append((f"{name} probes within {PROBE_TOLERANCE:.0%} of the base model{measured}", ok))
+        checks.append((f"{name} probes within {PROBE_TOLERANCE:.0%} of the base model{measured}",
+                       ok))
     for text, ok in checks:
         lines.append(f"- {text}: **{'yes' if ok else 'no'}**")
     held = all(ok for _, ok in checks)
@@ -434,32 +480,39 @@ def claim_verdict(rows: dict) -> list[str]:
 
 
 def full_catalogue_section(plan: Plan) -> list[str]:
-    """The best variant's whole serving pipeline against the non-LLM baselines on the whole catalogue."""
+    """The best variant's whole serving pipeline against the non-LLM baselines on the whole
+    catalogue."""
     report = _load(plan.eval_dir("full-catalogue") / "results.json")
     if not report:
         return []
     systems = report["results"]["full"]
-    lines = ["## Whole-catalogue protocol: the best variant's pipeline against the non-LLM baselines", "",
-             f"Same {plan.eval_queries} test queries; the pipeline retrieves its own candidates from the whole "
-             "catalogue and answers with the model of the variant with the best re-ranking NDCG@5.", "",
-             "| system | NDCG@5 [95% CI] | NDCG@10 [95% CI] | Recall@5 | Hit@1 |", "| --- | --- | --- | ---: | ---: |"]
+    lines = ["## Whole-catalogue protocol: the best variant's pipeline against the non-LLM "
+             "baselines", "",
+             f"Same {plan.eval_queries} test queries; the pipeline retrieves its own candidates "
+             "from the whole catalogue and answers with the model of the variant with the best "
+             "re-ranking NDCG@5.",
+             "",
+             "| system | NDCG@5 [95% CI] | NDCG@10 [95% CI] | Recall@5 | Hit@1 |",
+             "| --- | --- | --- | ---: | ---: |"]
     for spec, r in systems.items():
         if "metrics" in r:
             m = r["metrics"]
-            lines.append(f"| {spec} | {_ci(m['ndcg@5'])} | {_ci(m['ndcg@10'])} | {m['recall@5']['mean']:.3f} | "
-                         f"{m['hit@1']['mean']:.3f} |")
+            lines.append(f"| {spec} | {_ci(m['ndcg@5'])} | {_ci(m['ndcg@10'])} | "
+                         f"{m['recall@5']['mean']:.3f} | {m['hit@1']['mean']:.3f} |")
         else:
             lines.append(f"| {spec} | {r.get('error') or r.get('skipped')} ||||")
     pipeline = next((spec for spec in systems if spec.startswith("pipeline")), None)
     if pipeline and "per_query" in systems[pipeline]:
-        lines += ["", "| comparison (NDCG@5) | difference [95% CI] | p (sign flip) |", "| --- | --- | ---: |"]
+        lines += ["", "| comparison (NDCG@5) | difference [95% CI] | p (sign flip) |",
+                  "| --- | --- | ---: |"]
         for spec in systems:
             if spec != pipeline and "per_query" in systems[spec]:
-                c = paired_comparison(per_query(systems[pipeline], "ndcg@5"), per_query(systems[spec], "ndcg@5"),
+                c = paired_comparison(per_query(systems[pipeline], "ndcg@5"),
+                                      per_query(systems[spec], "ndcg@5"),
                                       pipeline, spec, "ndcg@5", seed=plan.seed)
                 d = c.diff.to_dict()
-                lines.append(f"| pipeline − {spec} (n={c.n}) | {d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}] | "
-                             f"{c.p_value:.3f} |")
+                lines.append(f"| pipeline − {spec} (n={c.n}) | {d['mean']:+.3f} "
+                             f"[{d['low']:+.3f}, {d['high']:+.3f}] | {c.p_value:.3f} |")
     return lines + [""]
 
 
@@ -471,14 +524,16 @@ def report_markdown(plan: Plan, rows: dict, status: dict, wall_seconds: float | 
     g = config.grpo
     lines = [
         "# ReRec ablation on the demo world (CPU, SmolLM2-135M-Instruct)", "",
-        f"Produced by `python -m training.ablation` ({created}) with `{plan.config}`: demo world test split, "
-        f"re-ranking protocol (20 fixed candidates per query), the same {plan.eval_queries} seeded queries for "
-        f"every system, greedy answers of at most {plan.max_new_tokens} new tokens, 95% bootstrap intervals "
-        f"(1000 resamples); probes: the first {plan.probe_limit} of each set. Every GRPO variant starts from the "
-        f"same SFT adapter ({config.sft.max_steps} SFT steps on template-teacher traces) and runs "
-        f"{g.max_steps} GRPO steps of {g.num_generations} rollouts x {g.prompts_per_step} prompt, at most "
-        f"{g.max_completion_length} new tokens, lr {g.learning_rate}; one torch thread per process, two "
-        f"processes at a time on this 2-core machine. Nothing was tuned on the test split.", "",
+        f"Produced by `python -m training.ablation` ({created}) with `{plan.config}`: demo world "
+        "test split, re-ranking protocol (20 fixed candidates per query), the same "
+        f"{plan.eval_queries} seeded queries for every system, greedy answers of at most "
+        f"{plan.max_new_tokens} new tokens, 95% bootstrap intervals (1000 resamples); probes: the "
+        f"first {plan.probe_limit} of each set. Every GRPO variant starts from the same SFT "
+        f"adapter ({config.sft.max_steps} SFT steps on template-teacher traces) and runs "
+        f"{g.max_steps} GRPO steps of {g.num_generations} rollouts x {g.prompts_per_step} prompt, "
+        f"at most {g.max_completion_length} new tokens, lr {g.learning_rate}; one torch thread per "
+        "process, two processes at a time on this 2-core machine. Nothing was tuned on the test "
+        "split.", "",
         "## Results", "",
         "| variant | NDCG@5 [95% CI] | NDCG@10 [95% CI] | Recall@5 | Hit@1 | valid answers | "
         "instr. following | knowledge (contains) | train wall | GRPO s/step |",
@@ -486,57 +541,68 @@ def report_markdown(plan: Plan, rows: dict, status: dict, wall_seconds: float | 
     for name, row in rows.items():
         v, r, p, t = row["variant"], row["result"], row["probes"], row["training"]
         if not r or "metrics" not in r:
-            lines.append(f"| {v.label} | not evaluated ({status.get('eval ' + name, 'not run')}) |||||||||")
+            lines.append(f"| {v.label} | not evaluated ({status.get('eval ' + name, 'not run')}) "
+                         "|||||||||")
             continue
         m = r["metrics"]
         ans = answered(r)
         wall = sum((s.get("seconds") or 0) for s in t.values())
-        probes = f"{p['instruction_following']:.3f} | {p['knowledge_contains']:.3f}" if p else "– | –"
+        probes = (f"{p['instruction_following']:.3f} | {p['knowledge_contains']:.3f}" if p
+                  else "– | –")
         lines.append(
-            f"| {v.label} | {_ci(m['ndcg@5'])} | {_ci(m['ndcg@10'])} | {m['recall@5']['mean']:.3f} | "
-            f"{m['hit@1']['mean']:.3f} | {f'{ans[0]}/{ans[1]}' if ans else '–'} | {probes} | "
-            f"{f'{wall / 60:.1f} min' if wall else '–'} | {t.get('grpo', {}).get('step_s') or '–'} |")
+            f"| {v.label} | {_ci(m['ndcg@5'])} | {_ci(m['ndcg@10'])} | {m['recall@5']['mean']:.3f} "
+            f"| {m['hit@1']['mean']:.3f} | {f'{ans[0]}/{ans[1]}' if ans else '–'} | {probes} | "
+            f"{f'{wall / 60:.1f} min' if wall else '–'} | {t.get('grpo', {}).get('step_s') or '–'} "
+            "|")
     if baselines:
         for spec, r in baselines["results"]["rerank"].items():
             if "metrics" in r:
                 m = r["metrics"]
-                lines.append(f"| {spec} (non-LLM baseline) | {_ci(m['ndcg@5'])} | {_ci(m['ndcg@10'])} | "
-                             f"{m['recall@5']['mean']:.3f} | {m['hit@1']['mean']:.3f} | – | – | – | – | – |")
-    lines += ["", "Train wall: the stages the variant needed (shared SFT / Rechead included). Valid answers: "
-              "answers that named at least one valid candidate, of the queries the model was asked (the rest keep "
-              "the given, shuffled order). The Rechead row's probes are the base model's (its backbone is frozen).",
+                lines.append(f"| {spec} (non-LLM baseline) | {_ci(m['ndcg@5'])} | "
+                             f"{_ci(m['ndcg@10'])} | {m['recall@5']['mean']:.3f} | "
+                             f"{m['hit@1']['mean']:.3f} | – | – | – | – | – |")
+    lines += ["",
+              "Train wall: the stages the variant needed (shared SFT / Rechead included). Valid "
+              "answers: answers that named at least one valid candidate, of the queries the model "
+              "was asked (the rest keep the given, shuffled order). The Rechead row's probes are "
+              "the base model's (its backbone is frozen).",
               "", "## Paired differences (NDCG@5, same queries)", "",
               "| comparison | difference [95% CI] | p (sign flip) |", "| --- | --- | ---: |"]
-    pairs = [("sft", "zero-shot"), ("plain-grpo", "zero-shot"), ("rerec", "zero-shot"), ("rerec", "plain-grpo"),
+    pairs = [("sft", "zero-shot"), ("plain-grpo", "zero-shot"), ("rerec", "zero-shot"),
+             ("rerec", "plain-grpo"),
              ("rerec", "sft"), ("no-raae", "rerec"), ("no-qas", "rerec"), ("no-pas", "rerec"),
              ("no-curriculum", "rerec"), ("rerec-rechead", "rerec"), ("rechead", "zero-shot")]
     for a, b in pairs:
         c = compare(rows, a, b)
         if c is not None:
             d = c.diff.to_dict()
-            lines.append(f"| {a} − {b} (n={c.n}) | {d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}] | "
-                         f"{c.p_value:.3f} |")
+            lines.append(f"| {a} − {b} (n={c.n}) | {d['mean']:+.3f} [{d['low']:+.3f}, "
+                         f"{d['high']:+.3f}] | {c.p_value:.3f} |")
     lines += ["", "## Training signal of the GRPO variants", "",
-              "| variant | steps | GRPO wall | s/step (median) | reward, first step | reward, last step | reward, mean | "
-              "rollout tokens, first → last step | rollouts cut at the limit |",
+              "| variant | steps | GRPO wall | s/step (median) | reward, first step | reward, last "
+              "step | reward, mean | rollout tokens, first → last step | rollouts cut at the limit "
+              "|",
               "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for name, row in rows.items():
         t = row["training"].get("grpo")
         if t and t.get("steps"):
-            length = (f"{t['length_first']:.0f} → {t['length_last']:.0f}" if t.get("length_first") is not None
-                      else "–")
+            length = (f"{t['length_first']:.0f} → {t['length_last']:.0f}"
+                      if t.get("length_first") is not None else "–")
             clipped = f"{t['clipped_mean']:.0%}" if t.get("clipped_mean") is not None else "–"
-            lines.append(f"| {row['variant'].label} | {t['steps']} | {(t['seconds'] or 0) / 60:.1f} min | {t['step_s']} | "
-                         f"{t['reward_first']:.3f} | {t['reward_last']:.3f} | {t['reward_mean']:.3f} | {length} | "
-                         f"{clipped} |")
-    lines += ["", "Rewards are not comparable across variants whose reward differs (plain GRPO has no format, QAS "
-              "or PAS terms and no missing-answer penalty).", ""]
+            lines.append(f"| {row['variant'].label} | {t['steps']} | "
+                         f"{(t['seconds'] or 0) / 60:.1f} min | {t['step_s']} | "
+                         f"{t['reward_first']:.3f} | {t['reward_last']:.3f} | "
+                         f"{t['reward_mean']:.3f} | {length} | {clipped} |")
+    lines += ["",
+              "Rewards are not comparable across variants whose reward differs (plain GRPO has no "
+              "format, QAS or PAS terms and no missing-answer penalty).", ""]
     lines += full_catalogue_section(plan)
     lines += ["## The claim of issue 5", ""]
     lines += claim_verdict(rows)
     failed = {k: v for k, v in status.items() if v != "done"}
     if failed:
-        lines += ["", "## Tasks that did not finish", ""] + [f"- {k}: {v}" for k, v in failed.items()]
+        lines += ["", "## Tasks that did not finish", ""]
+        lines += [f"- {k}: {v}" for k, v in failed.items()]
     if wall_seconds:
         lines += ["", f"Wall time of this invocation of the harness: {wall_seconds / 60:.1f} min."]
     lines += ["", f"Raw files: `{plan.out}` (runs, eval/*/results.json, probes/*.json, logs).", ""]
@@ -548,17 +614,25 @@ def report_markdown(plan: Plan, rows: dict, status: dict, wall_seconds: float | 
 
 
 def add_ablation_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("--bundle", default="var/bundles/demo-world", help="bundle with train and test queries")
-    parser.add_argument("--config", default=str(Path(__file__).parent / "configs" / "ablation-cpu.yaml"),
-                        help="the shared training config (default training/configs/ablation-cpu.yaml)")
-    parser.add_argument("--out", default="var/ablation", help="runs, evaluations, probes and logs go here")
-    parser.add_argument("--eval-queries", type=int, default=40, help="test queries per system (a seeded subset)")
+    parser.add_argument("--bundle", default="var/bundles/demo-world",
+                        help="bundle with train and test queries")
+    parser.add_argument("--config",
+                        default=str(Path(__file__).parent / "configs" / "ablation-cpu.yaml"),
+                        help="the shared training config (default "
+                             "training/configs/ablation-cpu.yaml)")
+    parser.add_argument("--out", default="var/ablation",
+                        help="runs, evaluations, probes and logs go here")
+    parser.add_argument("--eval-queries", type=int, default=40,
+                        help="test queries per system (a seeded subset)")
     parser.add_argument("--probe-limit", type=int, default=20, help="probes of each set per model")
     parser.add_argument("--max-new-tokens", type=int, default=160,
-                        help="answer length at evaluation (the template traces run up to 147 tokens)")
-    parser.add_argument("--jobs", type=int, default=2, help="tasks at once (each uses one torch thread)")
+                        help="answer length at evaluation (the template traces run up to 147 "
+                             "tokens)")
+    parser.add_argument("--jobs", type=int, default=2,
+                        help="tasks at once (each uses one torch thread)")
     parser.add_argument("--report", default="docs/results/ablation.md", help="the Markdown report")
-    parser.add_argument("--report-only", action="store_true", help="only rewrite the report from what is there")
+    parser.add_argument("--report-only", action="store_true",
+                        help="only rewrite the report from what is there")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -566,13 +640,14 @@ def add_ablation_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
 def main_ablation(args: argparse.Namespace) -> int:
     for name in ("eval_queries", "probe_limit", "max_new_tokens", "jobs"):
         if getattr(args, name) < 1:
-            raise ConciergeError(f"--{name.replace('_', '-')} must be at least 1 (got {getattr(args, name)})")
+            raise ConciergeError(f"--{name.replace('_', '-')} must be at least 1 (got "
+                                 f"{getattr(args, name)})")
     if not (Path(args.bundle) / "manifest.json").is_file():
-        raise ConciergeError(f"{args.bundle} is not a bundle (no manifest.json); write the demo world with "
-                             "`concierge demo --out var/bundles/demo-world`")
+        raise ConciergeError(f"{args.bundle} is not a bundle (no manifest.json); write the demo "
+                             "world with `concierge demo --out var/bundles/demo-world`")
     load_config(args.config)  # a broken config fails here, not in the first subprocess
-    plan = Plan(Path(args.bundle), Path(args.config), Path(args.out), args.eval_queries, args.probe_limit,
-                args.max_new_tokens)
+    plan = Plan(Path(args.bundle), Path(args.config), Path(args.out), args.eval_queries,
+                args.probe_limit, args.max_new_tokens)
     tasks = build_tasks(plan)
     started = time.perf_counter()
     if args.report_only:

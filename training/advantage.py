@@ -1,15 +1,17 @@
-"""Reasoning-aware advantage estimation (RAAE, ReRec): step rewards copied onto tokens, normalised per group.
+"""Reasoning-aware advantage estimation (RAAE, ReRec): step rewards copied onto tokens, normalised
+per group.
 
 For rollout i of a query with reward r_i (the ReRec reward, `training.rewards`):
 
 1. split the completion into steps (`backend.verify.split_steps`, the serving splitter);
 2. a step is *penalised* when it promotes a wrong final pick (names a picked item that has no grade,
-   without a negation), when the step verifier (`backend.verify.verify_steps`) finds it inconsistent,
-   or when it repeats a step an associate flagged (`TrainingCase.step_labels`; word overlap, handles
-   ignored, since handles are reshuffled for every prompt):
+   without a negation), when the step verifier (`backend.verify.verify_steps`) finds it
+   inconsistent, or when it repeats a step an associate flagged (`TrainingCase.step_labels`; word
+   overlap, handles ignored, since handles are reshuffled for every prompt):
 
        r_{i,s} = r_i - w_penalty * max(|r_i|, floor)        penalised step
-       r_{i,s} = r_i                                        any other step, and every token outside steps
+       r_{i,s} = r_i                                        any other step, and every token
+                                                            outside steps
 
 3. every token of step s gets r_{i,s}; tokens outside any step (the ANSWER line) get r_i;
 4. token advantages are normalised over the G rollouts of the same query:
@@ -20,9 +22,9 @@ For rollout i of a query with reward r_i (the ReRec reward, `training.rewards`):
 
 Departures from the paper, and why: ReRec writes `(1 - w_penalty) * r`, which *raises* a negative
 reward and leaves r = 0 untouched; subtracting `w_penalty * max(|r|, floor)` is the same for r > 0
-and still penalises when r <= 0. ReRec penalises every step that mentions the wrong pick; a step that
-names it to rule it out ("B2 is not suede") argues the right way, so it is spared. The verifier's and
-associates' flags extend the same penalty to steps that are wrong for other reasons.
+and still penalises when r <= 0. ReRec penalises every step that mentions the wrong pick; a step
+that names it to rule it out ("B2 is not suede") argues the right way, so it is spared. The
+verifier's and associates' flags extend the same penalty to steps that are wrong for other reasons.
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ from dataclasses import dataclass
 import torch
 
 EPS = 1e-4  # as TRL's group normalisation
-NEGATING = re.compile(r"(?i)\b(?:not|no|isn't|doesn't|don't|never|without|lacks|fails|avoid|exclude|excluded|"
-                      r"reject|rejected|drop|rule out|ruled out)\b")
+NEGATING = re.compile(r"(?i)\b(?:not|no|isn't|doesn't|don't|never|without|lacks|fails|avoid|"
+                      r"exclude|excluded|reject|rejected|drop|rule out|ruled out)\b")
 HANDLE = re.compile(r"\b[A-Za-z][1-9]\b")
 WORD = re.compile(r"[a-z][a-z'-]{2,}")
 REPEAT_OVERLAP = 0.5  # word Jaccard above which a step repeats a flagged one
@@ -45,12 +47,15 @@ class RAAEConfig:
     """RAAE settings.
 
     Args:
-        enabled (`bool`): token-level RAAE advantages; False keeps TRL's sequence-level GRPO advantages.
+        enabled (`bool`): token-level RAAE advantages; False keeps TRL's sequence-level GRPO
+            advantages.
         w_penalty (`float`): share of the reward taken from a penalised step (ReRec: 0.3).
-        floor (`float`): the smallest penalty, so that steps of a zero-reward rollout are still told apart.
+        floor (`float`): the smallest penalty, so that steps of a zero-reward rollout are still told
+            apart.
         use_verifier (`bool`): penalise steps the step verifier finds inconsistent.
         use_step_labels (`bool`): penalise steps that repeat a step an associate flagged.
-        scale (`bool`): divide by the group's std (False: only centre, like TRL's scale_rewards="none").
+        scale (`bool`): divide by the group's std (False: only centre, like TRL's
+            scale_rewards="none").
     """
 
     enabled: bool = True
@@ -68,8 +73,9 @@ class RAAEConfig:
 def step_spans(completion: str) -> list[tuple[int, int]]:
     """Character spans (start, end) of the reasoning steps of a completion, in order.
 
-    The steps are those `backend.reasoner.parse_answer` reports (the text before the ANSWER line, split
-    by `backend.verify.split_steps`); each is a substring of the completion, found left to right.
+    The steps are those `backend.reasoner.parse_answer` reports (the text before the ANSWER line,
+    split by `backend.verify.split_steps`); each is a substring of the completion, found left to
+    right.
     """
     from backend.reasoner import parse_answer
 
@@ -99,7 +105,8 @@ def repeats_flagged(step: str, flagged: list[str], threshold: float = REPEAT_OVE
     return False
 
 
-def penalised_steps(steps: list[str], wrong_handles: list[str], verifier_flags: list[bool] | None = None,
+def penalised_steps(steps: list[str], wrong_handles: list[str],
+                    verifier_flags: list[bool] | None = None,
                     flagged_texts: list[str] | None = None) -> list[bool]:
     """Which steps RAAE penalises.
 
@@ -121,7 +128,8 @@ def penalised_steps(steps: list[str], wrong_handles: list[str], verifier_flags: 
     return out
 
 
-def step_rewards(reward: float, penalised: list[bool], w_penalty: float, floor: float) -> list[float]:
+def step_rewards(reward: float, penalised: list[bool], w_penalty: float,
+                 floor: float) -> list[float]:
     """r_{i,s}: the rollout's reward, less `w_penalty * max(|r|, floor)` on each penalised step."""
     cut = w_penalty * max(abs(reward), floor)
     return [reward - cut if bad else reward for bad in penalised]
@@ -132,7 +140,8 @@ def step_rewards(reward: float, penalised: list[bool], w_penalty: float, floor: 
 
 
 def token_char_starts(token_ids: list[int], tokenizer) -> list[int]:
-    """Where each token's text starts in the decoded completion (special tokens decode to nothing)."""
+    """Where each token's text starts in the decoded completion (special tokens decode to
+    nothing)."""
     starts, previous = [], 0
     for t in range(len(token_ids)):
         starts.append(previous)
@@ -142,14 +151,16 @@ def token_char_starts(token_ids: list[int], tokenizer) -> list[int]:
 
 def token_rewards(reward: float, spans: list[tuple[int, int]], rewards_per_step: list[float],
                   char_starts: list[int], length: int) -> torch.Tensor:
-    """r[i, t] for one completion: the step reward for tokens starting inside a step, else the reward.
+    """r[i, t] for one completion: the step reward for tokens starting inside a step, else the
+    reward.
 
     Args:
         reward (`float`): r_i.
         spans (`list[tuple[int, int]]`): character spans of the steps.
         rewards_per_step (`list[float]`): r_{i,s}, one per span.
         char_starts (`list[int]`): each token's first character.
-        length (`int`): tokens in the padded row (tokens past `char_starts` get r_i; the mask drops them).
+        length (`int`): tokens in the padded row (tokens past `char_starts` get r_i; the mask drops
+            them).
 
     Returns:
         `torch.Tensor`: shape (length,).
@@ -166,14 +177,15 @@ def token_rewards(reward: float, spans: list[tuple[int, int]], rewards_per_step:
 def row_moments(rewards: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Per row, [sum, sum of squares, count] of the masked token rewards: (B, T) -> (B, 3).
 
-    Moments rather than means, so that rows of one group spread over several processes can be gathered
-    and combined exactly."""
+    Moments rather than means, so that rows of one group spread over several processes can be
+    gathered and combined exactly."""
     mask = mask.to(rewards.dtype)
     return torch.stack([(rewards * mask).sum(1), (rewards ** 2 * mask).sum(1), mask.sum(1)], dim=1)
 
 
 def group_stats(moments: torch.Tensor, group_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and population std of the token rewards of each group, repeated per row: (B, 3) -> (B,), (B,)."""
+    """Mean and population std of the token rewards of each group, repeated per row: (B, 3) -> (B,),
+    (B,)."""
     grouped = moments.view(-1, group_size, 3).sum(1)  # (B / G, 3)
     count = grouped[:, 2].clamp(min=1.0)
     mean = grouped[:, 0] / count
@@ -181,8 +193,8 @@ def group_stats(moments: torch.Tensor, group_size: int) -> tuple[torch.Tensor, t
     return mean.repeat_interleave(group_size), var.sqrt().repeat_interleave(group_size)
 
 
-def token_advantages(rewards: torch.Tensor, mask: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
-                     scale: bool = True) -> torch.Tensor:
+def token_advantages(rewards: torch.Tensor, mask: torch.Tensor, mean: torch.Tensor,
+                     std: torch.Tensor, scale: bool = True) -> torch.Tensor:
     """A[i, t] = (r[i, t] - mean_g) / (std_g + eps), 0 on padding: (B, T) -> (B, T)."""
     advantages = rewards - mean.unsqueeze(1)
     if scale:
@@ -190,7 +202,8 @@ def token_advantages(rewards: torch.Tensor, mask: torch.Tensor, mean: torch.Tens
     return advantages * mask.to(advantages.dtype)
 
 
-def raae_advantages(rewards: torch.Tensor, mask: torch.Tensor, group_size: int, scale: bool = True) -> torch.Tensor:
+def raae_advantages(rewards: torch.Tensor, mask: torch.Tensor, group_size: int,
+                    scale: bool = True) -> torch.Tensor:
     """Group-normalised token advantages of rows that hold whole groups (one process)."""
     mean, std = group_stats(row_moments(rewards, mask), group_size)
     return token_advantages(rewards, mask, mean, std, scale)
@@ -202,7 +215,8 @@ def raae_advantages(rewards: torch.Tensor, mask: torch.Tensor, group_size: int, 
 
 def completion_token_rewards(completion: str, token_ids: list[int], tokenizer, reward: float,
                              wrong_handles: list[str], config: RAAEConfig, length: int,
-                             verifier=None, flagged_texts: list[str] | None = None) -> tuple[torch.Tensor, dict]:
+                             verifier=None,
+                             flagged_texts: list[str] | None = None) -> tuple[torch.Tensor, dict]:
     """r[i, t] of one completion, and what was penalised (for the logs).
 
     Args:
@@ -213,7 +227,8 @@ def completion_token_rewards(completion: str, token_ids: list[int], tokenizer, r
         wrong_handles (`list[str]`): handles of the wrong picks.
         config (`RAAEConfig`): settings.
         length (`int`): the padded row length.
-        verifier (`Callable[[list[str]], list[bool]]`, *optional*): step texts -> inconsistent flags.
+        verifier (`Callable[[list[str]], list[bool]]`, *optional*): step texts -> inconsistent
+            flags.
         flagged_texts (`list[str]`, *optional*): associates' flagged steps of this case.
 
     Returns:

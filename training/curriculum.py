@@ -1,17 +1,18 @@
-"""Online curriculum (ReRec): difficulty from the previous rollouts, mastered cases dropped, easy -> hard.
+"""Online curriculum (ReRec): difficulty from the previous rollouts, mastered cases dropped, easy ->
+hard.
 
     d(q) = mean_i (1 - NDCG_i)        over the rollouts of case q the last time it was trained on
 
-An *epoch* is one pass over the pool. At the start of each epoch, cases with d < tau are mastered and
-leave the pool for good (they get no more rollouts, so nothing would bring them back); the rest are
-ordered by d, easiest first. Cases never rolled out have the prior difficulty and are ordered among
-themselves by a seeded shuffle. No extra inference: `observe` reuses the training rollouts.
+An *epoch* is one pass over the pool. At the start of each epoch, cases with d < tau are mastered
+and leave the pool for good (they get no more rollouts, so nothing would bring them back); the rest
+are ordered by d, easiest first. Cases never rolled out have the prior difficulty and are ordered
+among themselves by a seeded shuffle. No extra inference: `observe` reuses the training rollouts.
 
-When every case is mastered the pool is refilled with all cases (`resets` counts how often), so a fixed
-step budget can always be spent. With `enabled=False` every epoch is a seeded shuffle of all cases (the
-"without curriculum" ablation). `state_dict()` / `load_state_dict()` round-trip through JSON and are
-saved with every checkpoint. A data loader reads ahead, so the state also lists the cases served but
-not yet rolled out; after a resume they are served first, and no case is skipped.
+When every case is mastered the pool is refilled with all cases (`resets` counts how often), so a
+fixed step budget can always be spent. With `enabled=False` every epoch is a seeded shuffle of all
+cases (the "without curriculum" ablation). `state_dict()` / `load_state_dict()` round-trip through
+JSON and are saved with every checkpoint. A data loader reads ahead, so the state also lists the
+cases served but not yet rolled out; after a resume they are served first, and no case is skipped.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ class Curriculum:
         self.pending: list[str] = []  # served but not yet observed (a data loader reads ahead)
         self.replay: list[str] = []  # pending cases of a restored state, served again first
 
-    # -- rollouts in ---------------------------------------------------------------------------------
+    # -- rollouts in
+    # ---------------------------------------------------------------------------------
 
     def observe(self, case_id: str, ndcgs: list[float]) -> float:
         """Record one case's rollouts: d = mean(1 - NDCG). Returns d."""
@@ -54,7 +56,8 @@ class Curriculum:
             self.pending.remove(case_id)
         return d
 
-    # -- cases out -----------------------------------------------------------------------------------
+    # -- cases out
+    # -----------------------------------------------------------------------------------
 
     @property
     def pool(self) -> list[str]:
@@ -62,7 +65,8 @@ class Curriculum:
         return [c for c in self.case_ids if c not in self.mastered]
 
     def order(self) -> list[str]:
-        """The next epoch's cases: mastered ones dropped, the rest easy -> hard (ties: seeded shuffle)."""
+        """The next epoch's cases: mastered ones dropped, the rest easy -> hard (ties: seeded
+        shuffle)."""
         rng = random.Random(f"curriculum/{self.seed}/{self.epoch}")
         if not self.enabled:
             cases = list(self.case_ids)
@@ -76,8 +80,9 @@ class Curriculum:
         return sorted(self.pool, key=lambda c: (self.difficulty.get(c, self.prior), tiebreak[c]))
 
     def take(self, n: int) -> list[str]:
-        """The next `n` cases, starting new epochs as needed (an epoch shorter than `n` is followed at once).
-        Cases served before a checkpoint but never observed (read ahead) come first after a resume."""
+        """The next `n` cases, starting new epochs as needed (an epoch shorter than `n` is followed
+        at once). Cases served before a checkpoint but never observed (read ahead) come first after
+        a resume."""
         out = []
         while self.replay and len(out) < n:
             out.append(self.replay.pop(0))
@@ -96,19 +101,23 @@ class Curriculum:
         return {"pool": len(self.pool), "mastered": len(self.mastered), "epoch": self.epoch,
                 "difficulty": statistics.fmean(known) if known else self.prior}
 
-    # -- checkpoints ---------------------------------------------------------------------------------
+    # -- checkpoints
+    # ---------------------------------------------------------------------------------
 
     def state_dict(self) -> dict:
         return {"case_ids": self.case_ids, "tau": self.tau, "prior": self.prior, "seed": self.seed,
-                "enabled": self.enabled, "difficulty": self.difficulty, "mastered": sorted(self.mastered),
-                "epoch": self.epoch, "queue": self.queue, "position": self.position, "resets": self.resets,
-                "pending": self.replay + self.pending}
+                "enabled": self.enabled, "difficulty": self.difficulty,
+                "mastered": sorted(self.mastered),
+                "epoch": self.epoch, "queue": self.queue, "position": self.position,
+                "resets": self.resets, "pending": self.replay + self.pending}
 
     def load_state_dict(self, state: dict) -> None:
         self.case_ids = list(state["case_ids"])
-        self.tau, self.prior, self.seed, self.enabled = state["tau"], state["prior"], state["seed"], state["enabled"]
+        self.tau, self.prior = state["tau"], state["prior"]
+        self.seed, self.enabled = state["seed"], state["enabled"]
         self.difficulty = {k: float(v) for k, v in state["difficulty"].items()}
         self.mastered = set(state["mastered"])
-        self.epoch, self.queue, self.position = state["epoch"], list(state["queue"]), state["position"]
+        self.epoch, self.queue = state["epoch"], list(state["queue"])
+        self.position = state["position"]
         self.resets = state.get("resets", 0)
         self.replay, self.pending = list(state.get("pending", [])), []

@@ -1,16 +1,20 @@
-"""Training cases: what one GRPO prompt is made of, from a bundle's queries or from associate feedback.
+"""Training cases: what one GRPO prompt is made of, from a bundle's queries or from associate
+feedback.
 
 A `TrainingCase` is a client, a request, a fixed list of candidates (item ids, shuffled), the graded
-ground truth over them, and optional step labels (reasoning steps an associate flagged). Two sources:
+ground truth over them, and optional step labels (reasoning steps an associate flagged). Two
+sources:
 
 - `cases_from_bundle`: the queries of one split, each with the candidate list of the evaluation's
-  re-ranking protocol (`training.eval_queries.rerank_candidates`: every relevant item, best grades first,
-  plus sampled negatives, shuffled, seeded by the query id), so training sees what evaluation scores.
+  re-ranking protocol (`training.eval_queries.rerank_candidates`: every relevant item, best grades
+  first, plus sampled negatives, shuffled, seeded by the query id), so training sees what evaluation
+  scores.
 - `cases_from_feedback`: stored shortlists that associates or purchases judged (grades: purchased 3,
   accepted 2, rejected 0, i.e. left out of `relevance`), with their flagged steps as step labels.
 
 `case_prompt` turns a case into the serving prompt (`training.systems.reasoner_prompt`, the same
-function the `reasoner` evaluation system uses) and the handle -> item map its answer is parsed with.
+function the `reasoner` evaluation system uses) and the handle -> item map its answer is parsed
+with.
 """
 
 from __future__ import annotations
@@ -27,9 +31,10 @@ from catalog.errors import ConciergeError
 from training.eval_queries import rerank_candidates, seen_items, select_queries
 from training.systems import ServingRetrieval, reasoner_prompt
 
-FEEDBACK_GRADES = {"purchase": 3, "accept": 2, "replace": 2, "reject": 0}  # replace: the associate's own pick
-# reorder: the associate kept the item and gave it a place; the top place is as good as an accept, a lower one
-# says "relevant, but others first" (grade 1)
+# replace: the associate's own pick
+FEEDBACK_GRADES = {"purchase": 3, "accept": 2, "replace": 2, "reject": 0}
+# reorder: the associate kept the item and gave it a place; the top place is as good as an accept, a
+# lower one says "relevant, but others first" (grade 1)
 REORDER_TOP, REORDER_LOWER = 2, 1
 STEP_FLAGS = {"flag_wrong": "wrong", "flag_irrelevant": "irrelevant"}
 
@@ -42,11 +47,13 @@ class TrainingCase:
         case_id (`str`): the query id (bundle) or `feedback-<shortlist id>`.
         client_id (`str`, *optional*): the client the request is for.
         request (`str`): the client's words.
-        candidates (`list[str]`): item ids shown to the model (20 in the re-ranking protocol), shuffled.
+        candidates (`list[str]`): item ids shown to the model (20 in the re-ranking protocol),
+            shuffled.
         relevance (`dict[str, int]`): item id -> grade 1..3 (3 ideal); empty means nothing fits.
         query_type (`str`): the bundle query's type (explicit, implicit, ...) or `feedback`.
         source (`str`): `bundle` or `feedback`.
-        step_labels (`list[dict]`): flagged steps, `{"index": int, "text": str, "label": "wrong"|"irrelevant"}`.
+        step_labels (`list[dict]`): flagged steps, `{"index": int, "text": str, "label":
+            "wrong"|"irrelevant"}`.
         feedback_ids (`list[int]`): the Feedback rows the case was built from.
     """
 
@@ -73,14 +80,16 @@ class TrainingCase:
 # From a bundle
 
 
-def cases_from_bundle(bundle: Bundle, split: str = "train", size: int = 20, seed: int = 0) -> list[TrainingCase]:
+def cases_from_bundle(bundle: Bundle, split: str = "train", size: int = 20,
+                      seed: int = 0) -> list[TrainingCase]:
     """The queries of one split as training cases, candidates built as the re-ranking protocol does.
 
     Args:
         bundle (`Bundle`): a bundle with queries.
         split (`str`): train, val or test.
         size (`int`): candidates per case.
-        seed (`int`): seeds the negatives and their order (the evaluation's seed gives its exact lists).
+        seed (`int`): seeds the negatives and their order (the evaluation's seed gives its exact
+            lists).
 
     Returns:
         `list[TrainingCase]`: in file order.
@@ -89,8 +98,8 @@ def cases_from_bundle(bundle: Bundle, split: str = "train", size: int = 20, seed
         `ConciergeError`: the bundle has no queries, or none in `split`.
     """
     if not bundle.queries:
-        raise ConciergeError(f"{bundle.name} has no queries (queries.jsonl): training needs requests with "
-                             "their relevant items")
+        raise ConciergeError(f"{bundle.name} has no queries (queries.jsonl): training needs "
+                             "requests with their relevant items")
     queries = select_queries(bundle, split)
     exclude = bool((bundle.manifest.get("eval") or {}).get("exclude_seen"))
     seen = seen_items(bundle) if exclude else {}
@@ -99,8 +108,8 @@ def cases_from_bundle(bundle: Bundle, split: str = "train", size: int = 20, seed
     for q in queries:
         candidates = rerank_candidates(q, item_ids, seen.get(q.get("client_id"), set()), size, seed)
         relevance = {i: int(g) for i, g in q["relevant"].items() if i in candidates and int(g) > 0}
-        cases.append(TrainingCase(q["query_id"], q.get("client_id"), q["text"], candidates, relevance,
-                                  q.get("type") or "untyped", "bundle"))
+        cases.append(TrainingCase(q["query_id"], q.get("client_id"), q["text"], candidates,
+                                  relevance, q.get("type") or "untyped", "bundle"))
     return cases
 
 
@@ -113,9 +122,9 @@ def cases_from_feedback(since_id: int | None = None, size: int = 20, seed: int =
     """Judged shortlists of the SQL store as training cases.
 
     Each shortlist with at least one Feedback row newer than `since_id` becomes one case: its stored
-    candidates (plus any item an associate put in by `replace`), shuffled by a seed of the shortlist id;
-    grades from the latest judgement per item (`feedback_relevance`: a purchase always counts 3, a reorder
-    to the top 2, to a lower place 1). A shortlist where nothing was
+    candidates (plus any item an associate put in by `replace`), shuffled by a seed of the shortlist
+    id; grades from the latest judgement per item (`feedback_relevance`: a purchase always counts 3,
+    a reorder to the top 2, to a lower place 1). A shortlist where nothing was
     judged positively is kept only when it has flagged steps (its relevance is then empty).
 
     Args:
@@ -123,7 +132,8 @@ def cases_from_feedback(since_id: int | None = None, size: int = 20, seed: int =
         size (`int`): at most this many candidates (judged items always kept).
         seed (`int`): seeds the candidate order.
         ids (`list[int]`, *optional*): only these feedback rows (what a training job reserved).
-        engine (`Engine`, *optional*): the SQL store holding the feedback (default: the configured one).
+        engine (`Engine`, *optional*): the SQL store holding the feedback (default: the configured
+            one).
 
     Returns:
         `list[TrainingCase]`: by shortlist id.
@@ -150,8 +160,9 @@ def cases_from_feedback(since_id: int | None = None, size: int = 20, seed: int =
 
 
 def feedback_relevance(rows: list) -> dict[str, int]:
-    """Item id -> grade from Feedback rows (oldest first): the latest accept / reject / reorder wins, a
-    purchase counts 3. A reorder to the top place counts as an accept (2), to a lower place 1."""
+    """Item id -> grade from Feedback rows (oldest first): the latest accept / reject / reorder
+    wins, a purchase counts 3. A reorder to the top place counts as an accept (2), to a lower place
+    1."""
     grades: dict[str, int] = {}
     for row in rows:
         item = row.replacement_item_id if row.kind == "replace" else row.item_id
@@ -166,9 +177,11 @@ def feedback_relevance(rows: list) -> dict[str, int]:
     return {item: grade for item, grade in grades.items() if grade > 0}
 
 
-def _feedback_case(shortlist, rows: list, steps: dict[int, str], size: int, seed: int) -> TrainingCase | None:
+def _feedback_case(shortlist, rows: list, steps: dict[int, str], size: int,
+                   seed: int) -> TrainingCase | None:
     relevance = feedback_relevance(rows)
-    labels = [{"index": r.step_index, "text": steps.get(r.step_index, ""), "label": STEP_FLAGS[r.kind]}
+    labels = [{"index": r.step_index, "text": steps.get(r.step_index, ""),
+               "label": STEP_FLAGS[r.kind]}
               for r in rows if r.kind in STEP_FLAGS and r.step_index is not None]
     if not relevance and not labels:
         return None
@@ -176,8 +189,8 @@ def _feedback_case(shortlist, rows: list, steps: dict[int, str], size: int, seed
     others = [i for i in dict.fromkeys(shortlist.candidates or []) if i not in relevance]
     candidates = judged + others[:max(size - len(judged), 0)]
     random.Random(f"feedback/{seed}/{shortlist.id}").shuffle(candidates)
-    return TrainingCase(f"feedback-{shortlist.id}", shortlist.client_id, shortlist.request, candidates, relevance,
-                        "feedback", "feedback", labels, [r.id for r in rows])
+    return TrainingCase(f"feedback-{shortlist.id}", shortlist.client_id, shortlist.request,
+                        candidates, relevance, "feedback", "feedback", labels, [r.id for r in rows])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -193,7 +206,8 @@ class CasePrompt:
         handles (`dict[str, dict]`): handle -> catalogue item, for `backend.reasoner.parse_answer`.
         query_graph (`dict`): the parsed request (`QueryGraph.to_dict()`), for the step verifier.
         preferences (`dict[str, float]`): the client's attribute preferences, for the step verifier.
-        abstains (`bool`): the retrieval says nothing fits (the serving path would not ask the model).
+        abstains (`bool`): the retrieval says nothing fits (the serving path would not ask the
+            model).
     """
 
     messages: list[dict]
@@ -204,11 +218,13 @@ class CasePrompt:
 
 
 def shown_candidates(case: TrainingCase, shown: int | None) -> list[str]:
-    """The candidates put in the prompt: all of them, or `shown` of them keeping at most half relevant
-    (best grades first) so that a short prompt still leaves the model a choice; case order kept."""
+    """The candidates put in the prompt: all of them, or `shown` of them keeping at most half
+    relevant (best grades first) so that a short prompt still leaves the model a choice; case order
+    kept."""
     if shown is None or shown >= len(case.candidates):
         return list(case.candidates)
-    relevant = sorted((i for i in case.candidates if i in case.relevance), key=lambda i: -case.relevance[i])
+    relevant = sorted((i for i in case.candidates if i in case.relevance),
+                      key=lambda i: -case.relevance[i])
     keep = set(relevant[:max(shown // 2, 1)])
     negatives = [i for i in case.candidates if i not in case.relevance]
     keep |= set(negatives[:shown - len(keep)])
@@ -222,10 +238,12 @@ def build_case_prompt(case: TrainingCase, world, shown: int | None = None, seed:
     Args:
         case (`TrainingCase`): the case.
         world (`EvalWorld`): the bundle and the settings of the scratch stores it was imported into.
-        shown (`int`, *optional*): put only this many candidates in the prompt (see `shown_candidates`).
+        shown (`int`, *optional*): put only this many candidates in the prompt (see
+            `shown_candidates`).
         seed (`int`, *optional*): seeds the handles (default: the world's seed).
-        retrieval (`ServingRetrieval`, *optional*): the world's serving retrieval; a caller building many
-            prompts makes it once (`ServingRetrieval(world)`) and passes it. Default: made here.
+        retrieval (`ServingRetrieval`, *optional*): the world's serving retrieval; a caller building
+            many prompts makes it once (`ServingRetrieval(world)`) and passes it. Default: made
+            here.
 
     Returns:
         `CasePrompt`
@@ -233,14 +251,17 @@ def build_case_prompt(case: TrainingCase, world, shown: int | None = None, seed:
     retrieval = retrieval or ServingRetrieval(world)
     query = case.as_query()
     ids = shown_candidates(case, shown)
-    messages, handles, pool = reasoner_prompt(retrieval, query, ids, world.seed if seed is None else seed)
+    messages, handles, pool = reasoner_prompt(retrieval, query, ids,
+                                              world.seed if seed is None else seed)
     parsed, signals, _ = retrieval.context(query)
     chat = [{"role": _role(m), "content": m.text} for m in messages]
     return CasePrompt(chat, handles, parsed.to_dict(), signals.preferences, not pool)
 
 
-def case_prompt(case: TrainingCase, world, shown: int | None = None) -> tuple[list[dict], dict[str, dict]]:
-    """The chat messages of a case (the serving prompt, shuffled opaque handles) and the handle -> item map.
+def case_prompt(case: TrainingCase, world, shown: int | None = None) -> tuple[list[dict],
+                                                                              dict[str, dict]]:
+    """The chat messages of a case (the serving prompt, shuffled opaque handles) and the handle ->
+    item map.
 
     Args:
         case (`TrainingCase`): the case.

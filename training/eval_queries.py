@@ -1,12 +1,13 @@
-"""What an evaluation asks: a bundle's queries of one split, seeded subsets, and the candidate lists.
+"""What an evaluation asks: a bundle's queries of one split, seeded subsets, and the candidate
+lists.
 
 Two protocols, the same queries for every system:
 
 - `full`: a shortlist from the whole catalogue (what a client experiences); each system returns its
   best `max(k)` items.
 - `rerank`: a fixed list of `RERANK_SIZE` candidates per query, every relevant item (best grades
-  first, if there are more) plus negatives sampled uniformly from the rest of the catalogue, shuffled,
-  seeded by the query id: identical for every system and every run, as in ReRec.
+  first, if there are more) plus negatives sampled uniformly from the rest of the catalogue,
+  shuffled, seeded by the query id: identical for every system and every run, as in ReRec.
 
 With `exclude_seen`, items the client already interacted with (`seen_items`) are removed from every
 system's list before scoring and never sampled as negatives.
@@ -21,7 +22,8 @@ from catalog.bundle import Bundle, read_bundle
 from catalog.errors import ConciergeError
 
 PROTOCOLS = ("full", "rerank")
-PROTOCOL_TITLES = {"full": "shortlist from the whole catalogue", "rerank": "re-rank a fixed list of 20 candidates"}
+PROTOCOL_TITLES = {"full": "shortlist from the whole catalogue",
+                   "rerank": "re-rank a fixed list of 20 candidates"}
 RERANK_SIZE = 20
 
 
@@ -33,10 +35,12 @@ def load_bundle(path: str | Path) -> Bundle:
     """
     bundle, report = read_bundle(path)
     if report.problems:
-        print(f"warning: {report.n_bad} bad row(s) in {path} were skipped:\n{report.to_text(limit=5)}")
+        print(f"warning: {report.n_bad} bad row(s) in {path} were "
+              f"skipped:\n{report.to_text(limit=5)}")
     if not bundle.queries:
-        raise ConciergeError(f"{path} has no queries (queries.jsonl is missing or empty): an evaluation needs "
-                             "queries with their relevant items; the catalogue alone can be served, not scored")
+        raise ConciergeError(f"{path} has no queries (queries.jsonl is missing or empty): an "
+                             "evaluation needs queries with their relevant items; the catalogue "
+                             "alone can be served, not scored")
     return bundle
 
 
@@ -52,7 +56,8 @@ def select_queries(bundle: Bundle, split: str) -> list[dict]:
         for q in bundle.queries:
             counts[q["split"]] = counts.get(q["split"], 0) + 1
         present = ", ".join(f"{name} ({n} queries)" for name, n in sorted(counts.items()))
-        raise ConciergeError(f"split {split!r} does not exist in {bundle.name}; its splits are: {present}")
+        raise ConciergeError(f"split {split!r} does not exist in {bundle.name}; its splits are: "
+                             f"{present}")
     return chosen
 
 
@@ -61,7 +66,8 @@ def subset(queries: list[dict], n: int | None, seed: int) -> list[dict]:
     """The first `n` queries of a seeded shuffle (the same for every system), back in file order."""
     if n is None or n >= len(queries):
         return list(queries)
-    keep = {q["query_id"] for q in random.Random(f"subset/{seed}").sample(queries, len(queries))[:n]}
+    keep = {q["query_id"]
+            for q in random.Random(f"subset/{seed}").sample(queries, len(queries))[:n]}
     return [q for q in queries if q["query_id"] in keep]
 
 
@@ -73,13 +79,16 @@ def seen_items(bundle: Bundle) -> dict[str, set[str]]:
     return seen
 
 
-def rerank_candidates(query: dict, item_ids: list[str], excluded: set[str], size: int, seed: int) -> list[str]:
-    """The fixed candidate list of one query: relevant items (best grade first) + sampled negatives, shuffled.
+def rerank_candidates(query: dict, item_ids: list[str], excluded: set[str], size: int,
+                      seed: int) -> list[str]:
+    """The fixed candidate list of one query: relevant items (best grade first) + sampled negatives,
+    shuffled.
 
     Args:
         query (`dict`): the query row.
         item_ids (`list[str]`): the catalogue, in a fixed order.
-        excluded (`set[str]`): items never drawn as negatives (what the client already has, when excluded).
+        excluded (`set[str]`): items never drawn as negatives (what the client already has, when
+            excluded).
         size (`int`): list length (less when the catalogue is smaller).
         seed (`int`): with the query id, seeds the draw.
 

@@ -15,7 +15,8 @@ from training.metrics import GATES, metric_names, reasoning_gates
 
 
 def _label(metric: str) -> str:
-    return metric.replace("ndcg", "NDCG").replace("recall", "Recall").replace("mrr", "MRR").replace("hit", "Hit")
+    return (metric.replace("ndcg", "NDCG").replace("recall", "Recall").replace("mrr", "MRR")
+            .replace("hit", "Hit"))
 
 
 def _cell(interval: dict) -> str:
@@ -34,7 +35,8 @@ def metrics_table(systems: dict, ks: list[int]) -> list[str]:
             lines.append(f"| {spec} | – | {res.get('error') or res.get('skipped')} |")
             continue
         cells = " | ".join(_cell(res["metrics"][m]) for m in names)
-        lines.append(f"| {spec} | {res['n']} | {cells} | {1000 * res['seconds_per_query']['mean']:.1f} | "
+        lines.append(f"| {spec} | {res['n']} | {cells} | "
+                     f"{1000 * res['seconds_per_query']['mean']:.1f} | "
                      f"{len(res['failures'])} |")
     return lines
 
@@ -55,12 +57,13 @@ def type_table(systems: dict, metric: str) -> list[str]:
 
 
 def comparison_table(report: dict, metric: str) -> list[str]:
-    lines = [f"| protocol | A | B | n | {_label(metric)} A − B [95% CI] | p |", "|---|---|---|---:|---|---:|"]
+    lines = [f"| protocol | A | B | n | {_label(metric)} A − B [95% CI] | p |",
+             "|---|---|---|---:|---|---:|"]
     for protocol, rows in report["comparisons"].items():
         for row in rows:
             if row["metric"] == metric:
-                lines.append(f"| {protocol} | {row['a']} | {row['b']} | {row['n']} | {_cell(row['diff'])} | "
-                             f"{row['p_value']:.4f} |")
+                lines.append(f"| {protocol} | {row['a']} | {row['b']} | {row['n']} | "
+                             f"{_cell(row['diff'])} | {row['p_value']:.4f} |")
     return lines if len(lines) > 2 else []
 
 
@@ -73,31 +76,36 @@ def gates_table(report: dict) -> list[str]:
             if gates is None:
                 continue
             mark = {g: ("met" if ok else "MISSED") for g, ok in gates["passed"].items()}
-            rows.append(f"| {protocol}/{spec} | {gates['answers']} | {gates['valid_pick']:.0%} ({mark['valid_pick']}) "
-                        f"| {gates['forced']:.0%} | {gates['degenerate']} ({mark['degenerate']}) | {gates['cut']} "
-                        f"| {gates['consistent']:.0%} ({mark['consistent']}) "
-                        f"| {gates['inconsistent']:.0%} ({mark['inconsistent']}) "
-                        f"| {gates['ungrounded']} ({mark['ungrounded']}) | {gates['median_tokens']} |")
+            rows.append(f"| {protocol}/{spec} | {gates['answers']} | {gates['valid_pick']:.0%} "
+                        f"({mark['valid_pick']}) | {gates['forced']:.0%} | {gates['degenerate']} "
+                        f"({mark['degenerate']}) | {gates['cut']} | {gates['consistent']:.0%} "
+                        f"({mark['consistent']}) | {gates['inconsistent']:.0%} "
+                        f"({mark['inconsistent']}) | {gates['ungrounded']} ({mark['ungrounded']}) "
+                        f"| {gates['median_tokens']} |")
     if not rows:
         return []
     targets = ", ".join(f"{g} {op} {b}" for g, (op, b) in GATES.items())
-    return [f"Gates: {targets}. Forced: answers whose picks were read from the model's scores after its text "
-            "ended without a usable ANSWER line.", "",
-            "| system | answers | valid pick | forced | degenerate | cut at limit | steps consistent "
-            "| steps inconsistent | answers with ungrounded steps | median tokens |",
+    return [f"Gates: {targets}. Forced: answers whose picks were read from the model's scores "
+            "after its text ended without a usable ANSWER line.", "",
+            "| system | answers | valid pick | forced | degenerate | cut at limit | steps "
+            "consistent | steps inconsistent | answers with ungrounded steps | median tokens |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"] + rows
 
 
 def markdown(report: dict) -> str:
-    """The report as Markdown: one metrics table and one per-type table per protocol, then comparisons."""
+    """The report as Markdown: one metrics table and one per-type table per protocol, then
+    comparisons."""
     b, main = report["bundle"], f"ndcg@{max(report['ks'])}"
-    out = [f"# Evaluation of `{b['name']}` ({report['split']} split, {report['queries_in_split']} queries)", "",
-           f"Bundle digest `{b['digest']}`, {b['counts']['items']} items; created {report['created']}; seed "
-           f"{report['seed']}; means with BCa bootstrap 95% intervals over queries "
-           f"({report['bootstrap']['resamples']} resamples); items the client already has "
-           f"{'removed' if report['exclude_seen'] else 'kept'}; wall time {report['wall_seconds']} s.", ""]
+    out = [f"# Evaluation of `{b['name']}` ({report['split']} split, {report['queries_in_split']} "
+           "queries)", "",
+           f"Bundle digest `{b['digest']}`, {b['counts']['items']} items; created "
+           f"{report['created']}; seed {report['seed']}; means with BCa bootstrap 95% intervals "
+           f"over queries ({report['bootstrap']['resamples']} resamples); items the client already "
+           f"has {'removed' if report['exclude_seen'] else 'kept'}; wall time "
+           f"{report['wall_seconds']} s.", ""]
     for protocol, systems in report["results"].items():
-        out += [f"## {PROTOCOL_TITLES[protocol]} (`{protocol}`)", ""] + metrics_table(systems, report["ks"]) + [""]
+        out += [f"## {PROTOCOL_TITLES[protocol]} (`{protocol}`)",
+                ""] + metrics_table(systems, report["ks"]) + [""]
         types = type_table(systems, main)
         if types:
             out += [f"{_label(main)} by query type:", ""] + types + [""]
@@ -107,9 +115,11 @@ def markdown(report: dict) -> str:
     gates = gates_table(report)
     if gates:
         out += ["## The language model's answers: quality gates", ""] + gates + [""]
-    out += ["Systems that can say nothing fits: " + ", ".join(sorted(
-        {s for systems in report["results"].values() for s, r in systems.items() if r.get("can_abstain")})) + ". "
-            "A query with no relevant item scores 1 only when the system said so; others score 0 there.", ""]
+    abstaining = sorted({s for systems in report["results"].values() for s, r in systems.items()
+                         if r.get("can_abstain")})
+    out += ["Systems that can say nothing fits: " + ", ".join(abstaining) + ". "
+            "A query with no relevant item scores 1 only when the system said so; others score 0 "
+            "there.", ""]
     return "\n".join(out)
 
 
@@ -126,10 +136,11 @@ def plot(report: dict, path: Path) -> None:
         systems = {s: r for s, r in report["results"][protocol].items() if "metrics" in r}
         for offset, k in enumerate(report["ks"]):
             stats = [systems[s]["metrics"][f"ndcg@{k}"] for s in systems]
-            xs = [i + (offset - (len(report["ks"]) - 1) / 2) * 0.8 / len(report["ks"]) for i in range(len(systems))]
+            xs = [i + (offset - (len(report["ks"]) - 1) / 2) * 0.8 / len(report["ks"])
+                  for i in range(len(systems))]
             errors = [[s["mean"] - s["low"] for s in stats], [s["high"] - s["mean"] for s in stats]]
-            ax.bar(xs, [s["mean"] for s in stats], width=0.8 / len(report["ks"]), yerr=errors, capsize=3,
-                   label=f"NDCG@{k}")
+            ax.bar(xs, [s["mean"] for s in stats], width=0.8 / len(report["ks"]), yerr=errors,
+                   capsize=3, label=f"NDCG@{k}")
         ax.set_xticks(range(len(systems)), list(systems), rotation=30, ha="right")
         ax.set_title(f"{report['bundle']['name']}: {PROTOCOL_TITLES[protocol]}", fontsize=9)
         ax.set_ylim(0, 1)
@@ -143,8 +154,10 @@ def write_report(report: dict, out_dir: str | Path) -> Path:
     """`results.json`, `results.md` and `ndcg.png` in `out_dir` (created)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    # compact: the per-query records of a thousand queries make an indented file several times larger
-    (out / "results.json").write_text(json.dumps(report, ensure_ascii=False, separators=(",", ":")) + "\n",
+    # compact: the per-query records of a thousand queries make an indented file several times
+    # larger
+    (out / "results.json").write_text(json.dumps(report, ensure_ascii=False,
+                                                 separators=(",", ":")) + "\n",
                                       encoding="utf-8")
     (out / "results.md").write_text(markdown(report), encoding="utf-8")
     plot(report, out / "ndcg.png")

@@ -24,8 +24,8 @@ from tqdm.auto import tqdm
 from backend.settings import Settings
 from catalog.bundle import Bundle
 from catalog.errors import ConciergeError
-from training.eval_queries import (PROTOCOLS, RERANK_SIZE, load_bundle, rerank_candidates, seen_items,
-                                   select_queries, subset)
+from training.eval_queries import (PROTOCOLS, RERANK_SIZE, load_bundle, rerank_candidates,
+                                   seen_items, select_queries, subset)
 from training.eval_stats import QueryRecord, compare_all, default_pairs, summarise
 from training.eval_stores import scratch_stores
 from training.metrics import RESAMPLES, failed_scores, query_scores
@@ -39,17 +39,24 @@ class EvalConfig:
     """What to evaluate and how. Every field has a default but `bundle`."""
 
     bundle: str = field(metadata={"help": "bundle directory"})
-    split: str = field(default="test", metadata={"help": "queries of this split (train, val, test)"})
+    split: str = field(default="test",
+                       metadata={"help": "queries of this split (train, val, test)"})
     systems: list[str] = field(default_factory=lambda: list(DEFAULT_SYSTEMS),
                                metadata={"help": "systems to run, in table order"})
-    ks: list[int] = field(default_factory=lambda: [5, 10], metadata={"help": "cut-offs of NDCG and recall"})
-    protocols: list[str] = field(default_factory=lambda: list(PROTOCOLS), metadata={"help": "full, rerank"})
-    limit: int | None = field(default=None, metadata={"help": "at most this many queries per system"})
-    llm_limit: int | None = field(default=None, metadata={"help": "at most this many for LLM systems"})
+    ks: list[int] = field(default_factory=lambda: [5, 10],
+                          metadata={"help": "cut-offs of NDCG and recall"})
+    protocols: list[str] = field(default_factory=lambda: list(PROTOCOLS),
+                                 metadata={"help": "full, rerank"})
+    limit: int | None = field(default=None,
+                              metadata={"help": "at most this many queries per system"})
+    llm_limit: int | None = field(default=None,
+                                  metadata={"help": "at most this many for LLM systems"})
     out: str | None = field(default=None, metadata={"help": "output directory"})
-    seed: int = field(default=0, metadata={"help": "seeds subsets, candidate lists, bootstrap, LLM handles"})
+    seed: int = field(default=0,
+                      metadata={"help": "seeds subsets, candidate lists, bootstrap, LLM handles"})
     resamples: int = field(default=RESAMPLES, metadata={"help": "bootstrap resamples"})
-    exclude_seen: bool | None = field(default=None, metadata={"help": "None: as the bundle's manifest says"})
+    exclude_seen: bool | None = field(default=None,
+                                      metadata={"help": "None: as the bundle's manifest says"})
     compare: list[tuple[str, str]] = field(default_factory=list, metadata={"help": "(A, B) pairs"})
     progress: bool = field(default=True, metadata={"help": "show progress bars"})
     threads: int = field(default=0, metadata={"help": "torch CPU threads (0: torch's default)"})
@@ -61,7 +68,8 @@ def check_config(config: EvalConfig, bundle: Bundle) -> None:
     check_systems(config.systems)
     unknown = [p for p in config.protocols if p not in PROTOCOLS]
     if unknown or not config.protocols:
-        raise ConciergeError(f"unknown protocol {', '.join(unknown) or '(none)'}; choose full, rerank or both")
+        raise ConciergeError(f"unknown protocol {', '.join(unknown) or '(none)'}; choose full, "
+                             "rerank or both")
     if not config.ks or min(config.ks) < 1:
         raise ConciergeError(f"--k must list positive cut-offs, e.g. 5,10 (got {config.ks})")
     if max(config.ks) > len(bundle.items):
@@ -88,12 +96,12 @@ def run_query(system, query: dict, candidates: list[str] | None, depth: int, kee
     except Exception as exc:  # any failure of a system on one query is a result, not a crash
         ranking, error, scores = [], f"{type(exc).__name__}: {exc}"[:500], failed_scores(ks)
     seconds = time.perf_counter() - started
-    return QueryRecord(query["query_id"], query.get("type") or "untyped", scores, ranking, seconds, error,
-                       dict(getattr(system, "last", {}) or {}))
+    return QueryRecord(query["query_id"], query.get("type") or "untyped", scores, ranking, seconds,
+                       error, dict(getattr(system, "last", {}) or {}))
 
 
-def run_system(system, spec: str, queries: list[dict], protocol: str, world: EvalWorld, config: EvalConfig,
-               seen: dict[str, set[str]], exclude: bool) -> list[QueryRecord]:
+def run_system(system, spec: str, queries: list[dict], protocol: str, world: EvalWorld,
+               config: EvalConfig, seen: dict[str, set[str]], exclude: bool) -> list[QueryRecord]:
     """Every query of one protocol through one system, with a progress bar (ETA)."""
     records, top = [], max(config.ks)
     for query in tqdm(queries, desc=f"{protocol}/{spec}", unit="query", disable=not config.progress,
@@ -102,7 +110,8 @@ def run_system(system, spec: str, queries: list[dict], protocol: str, world: Eva
         if protocol == "full":
             candidates, depth, keep = None, top + len(excluded), top
         else:
-            candidates = rerank_candidates(query, world.item_ids, excluded, RERANK_SIZE, config.seed)
+            candidates = rerank_candidates(query, world.item_ids, excluded, RERANK_SIZE,
+                                           config.seed)
             depth = keep = len(candidates)
         records.append(run_query(system, query, candidates, depth, keep, excluded, config.ks))
     return records
@@ -114,16 +123,16 @@ def evaluate(config: EvalConfig, settings: Settings | None = None) -> dict:
 
     Args:
         config (`EvalConfig`): bundle, split, systems, cut-offs, protocols, limits, seed.
-        settings (`Settings`, *optional*): the serving settings, whose var dir holds the scratch stores
-            (default: `get_settings()`).
+        settings (`Settings`, *optional*): the serving settings, whose var dir holds the scratch
+            stores (default: `get_settings()`).
 
     Returns:
-        `dict`: bundle, settings of the run, per protocol and system the metrics with intervals, per type,
-        per query, wall times and failures, and the paired comparisons.
+        `dict`: bundle, settings of the run, per protocol and system the metrics with intervals, per
+        type, per query, wall times and failures, and the paired comparisons.
 
     Raises:
-        `ConciergeError`: a bundle without queries, an unknown split, system or protocol, or k larger
-        than the catalogue.
+        `ConciergeError`: a bundle without queries, an unknown split, system or protocol, or k
+        larger than the catalogue.
     """
     bundle = load_bundle(config.bundle)
     queries = select_queries(bundle, config.split)
@@ -144,19 +153,23 @@ def evaluate(config: EvalConfig, settings: Settings | None = None) -> dict:
         "bundle": {"name": bundle.name, "path": str(config.bundle), "digest": bundle.digest(),
                    "counts": bundle.counts()},
         "split": config.split, "ks": config.ks, "protocols": config.protocols, "seed": config.seed,
-        "bootstrap": {"resamples": config.resamples, "confidence": 0.95, "method": "BCa"}, "exclude_seen": exclude,
-        "rerank_size": RERANK_SIZE, "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "bootstrap": {"resamples": config.resamples, "confidence": 0.95, "method": "BCa"},
+            "exclude_seen": exclude,
+        "rerank_size": RERANK_SIZE,
+            "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "queries_in_split": len(queries), "wall_seconds": round(time.perf_counter() - started, 1),
-        "machine": {"cpus": os.cpu_count(), "load_average_before": load_before, "load_average_after":
+        "machine": {"cpus": os.cpu_count(), "load_average_before": load_before,
+                    "load_average_after":
                     os.getloadavg()[0], "torch_threads": config.threads or "default"},
-        "results": results, "comparisons": compare_all(results, pairs, config.ks, config.resamples, config.seed),
+        "results": results,
+            "comparisons": compare_all(results, pairs, config.ks, config.resamples, config.seed),
     }
 
 
 @contextmanager
 def torch_threads(threads: int):
-    """torch's CPU threads set to `threads` meanwhile (0: left alone). On a shared 2-core machine one
-    thread is far faster than two fighting other processes for the cores."""
+    """torch's CPU threads set to `threads` meanwhile (0: left alone). On a shared 2-core machine
+    one thread is far faster than two fighting other processes for the cores."""
     if threads <= 0:
         yield
         return
@@ -172,7 +185,8 @@ def torch_threads(threads: int):
 
 def run_one_system(spec: str, world: EvalWorld, queries: list[dict], config: EvalConfig,
                    seen: dict[str, set[str]], exclude: bool, results: dict) -> None:
-    """Build one system and run it on every protocol it supports; a system that cannot start is recorded."""
+    """Build one system and run it on every protocol it supports; a system that cannot start is
+    recorded."""
     kind = system_kind(spec)
     limit = config.llm_limit if kind in SLOW and config.llm_limit is not None else config.limit
     chosen = subset(queries, limit, config.seed)
@@ -188,9 +202,11 @@ def run_one_system(spec: str, world: EvalWorld, queries: list[dict], config: Eva
     setup = time.perf_counter() - started
     for protocol in config.protocols:
         if protocol not in system.protocols:
-            results[protocol][spec] = {"skipped": f"{spec} does not support the {protocol} protocol"}
+            skipped = f"{spec} does not support the {protocol} protocol"
+            results[protocol][spec] = {"skipped": skipped}
             continue
         records = run_system(system, spec, chosen, protocol, world, config, seen, exclude)
-        results[protocol][spec] = {"can_abstain": system.can_abstain, "limit": limit, "setup_seconds": round(setup, 2),
+        results[protocol][spec] = {"can_abstain": system.can_abstain, "limit": limit,
+                                   "setup_seconds": round(setup, 2),
                                    **summarise(records, config.ks, config.resamples, config.seed)}
 

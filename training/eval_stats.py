@@ -42,11 +42,14 @@ def summarise(records: list[QueryRecord], ks: list[int], resamples: int, seed: i
         **block(records),
         "by_type": {t: block(rs) for t, rs in sorted(by_type.items())},
         "failures": [{"query_id": r.query_id, "error": r.error} for r in records if r.error],
-        "seconds_per_query": {"mean": statistics.fmean(seconds), "median": statistics.median(seconds),
+        "seconds_per_query": {"mean": statistics.fmean(seconds),
+                              "median": statistics.median(seconds),
                               "p95": sorted(seconds)[max(math.ceil(0.95 * len(seconds)) - 1, 0)],
                               "total": sum(seconds)} if seconds else {},
-        "per_query": [{"query_id": r.query_id, "type": r.type, "scores": {k: round(v, 4) for k, v in r.scores.items()},
-                       "ranking": r.ranking[:max(ks)], "seconds": round(r.seconds, 4), "error": r.error,
+        "per_query": [{"query_id": r.query_id, "type": r.type,
+                       "scores": {k: round(v, 4) for k, v in r.scores.items()},
+                       "ranking": r.ranking[:max(ks)], "seconds": round(r.seconds, 4),
+                       "error": r.error,
                        **({"notes": r.notes} if r.notes else {})} for r in records],
     }
 
@@ -56,7 +59,8 @@ def default_pairs(systems: list[str]) -> list[tuple[str, str]]:
     return [(spec, systems[0]) for spec in systems[1:]]
 
 
-def compare_all(results: dict, pairs: list[tuple[str, str]], ks: list[int], resamples: int, seed: int) -> dict:
+def compare_all(results: dict, pairs: list[tuple[str, str]], ks: list[int], resamples: int,
+                seed: int) -> dict:
     """Paired comparisons per protocol and metric, on the queries both systems answered."""
     out = {}
     for protocol, systems in results.items():
@@ -67,7 +71,8 @@ def compare_all(results: dict, pairs: list[tuple[str, str]], ks: list[int], resa
             for metric in metric_names(ks):
                 score_a = {q["query_id"]: q["scores"][metric] for q in systems[a]["per_query"]}
                 score_b = {q["query_id"]: q["scores"][metric] for q in systems[b]["per_query"]}
-                rows.append(paired_comparison(score_a, score_b, a, b, metric, resamples, seed=seed).to_dict())
+                rows.append(paired_comparison(score_a, score_b, a, b, metric, resamples,
+                                              seed=seed).to_dict())
         out[protocol] = rows
     return out
 

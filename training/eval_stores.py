@@ -25,9 +25,9 @@ def safe_name(name: str) -> str:
 
 
 def scratch_settings(base: Settings, bundle: Bundle) -> Settings:
-    """The settings of `bundle`'s scratch stores: `base` with its stores moved to `<var>/eval/<name>/`
-    (a SQLite file, an embedded Chroma, graphs and rankers there) and the base model kept where `base`
-    has it (shared with serving).
+    """The settings of `bundle`'s scratch stores: `base` with its stores moved to
+    `<var>/eval/<name>/` (a SQLite file, an embedded Chroma, graphs and rankers there) and the base
+    model kept where `base` has it (shared with serving).
 
     Args:
         base (`Settings`): the serving settings.
@@ -37,14 +37,15 @@ def scratch_settings(base: Settings, bundle: Bundle) -> Settings:
         `Settings`: a new value; `base` is unchanged.
     """
     directory = (base.var_dir / "eval" / safe_name(bundle.name)).resolve()
-    return base.model_copy(update={"var_dir": directory, "database_url": f"sqlite:///{directory / 'concierge.db'}",
+    return base.model_copy(update={"var_dir": directory,
+                                   "database_url": f"sqlite:///{directory / 'concierge.db'}",
                                    "chroma_path": directory / "chroma", "chroma_host": None,
                                    "base_model_dir": base.model_dir.resolve()})
 
 
 def _wipe(directory: Path) -> None:
-    """Delete a scratch directory, and the Chroma clients and SQL engines that may still hold it open
-    (a cached engine would reconnect to a new, empty file without the schema)."""
+    """Delete a scratch directory, and the Chroma clients and SQL engines that may still hold it
+    open (a cached engine would reconnect to a new, empty file without the schema)."""
     from backend.index import release_clients
 
     release_clients()
@@ -54,8 +55,8 @@ def _wipe(directory: Path) -> None:
 
 def scratch_stores(bundle: Bundle, needs_llm: bool = False, progress: bool = True,
                    settings: Settings | None = None) -> Settings:
-    """Import `bundle` into its scratch stores under `<var>/eval/<name>/` (kept while its digest is unchanged)
-    and return their settings, to hand to whatever should read them.
+    """Import `bundle` into its scratch stores under `<var>/eval/<name>/` (kept while its digest is
+    unchanged) and return their settings, to hand to whatever should read them.
 
     Args:
         bundle (`Bundle`): the bundle.
@@ -81,7 +82,8 @@ def scratch_stores(bundle: Bundle, needs_llm: bool = False, progress: bool = Tru
     directory.mkdir(parents=True, exist_ok=True)
     if result.changed or not stamp.is_file():
         print(f"scratch stores: {result.summary()} -> {directory}")
-        print(f"ranker (train split, val for early stopping): {prepare_ranker(bundle, scratch, progress)}")
+        print("ranker (train split, val for early stopping): "
+              f"{prepare_ranker(bundle, scratch, progress)}")
     stamp.write_text(bundle.digest())
     return scratch
 

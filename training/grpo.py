@@ -1,16 +1,18 @@
-"""The GRPO stage: TRL's `GRPOTrainer` with the ReRec reward, RAAE advantages and the online curriculum.
+"""The GRPO stage: TRL's `GRPOTrainer` with the ReRec reward, RAAE advantages and the online
+curriculum.
 
 Only wiring lives here; the formulas are in `training/rewards.py` (reward), `training/advantage.py`
 (RAAE) and `training/curriculum.py` (curriculum). `ReRecGRPOTrainer` changes TRL in four places:
 
-- `_calculate_rewards`: the reward step. `ReRecReward.score` gives each completion's breakdown, which is
+- `_calculate_rewards`: the reward step. `ReRecReward.score` gives each completion's breakdown,
+which is
   written on the completion's input row; TRL gets the totals.
 - `_generate_and_score_completions`: the one place TRL forms advantages. The parent computes the
   rollouts, the rewards (through `_calculate_rewards`, on the same input rows) and its own
-  sequence-level advantages; this override takes the breakdowns off the rows, feeds the rollouts' NDCG to
-  the curriculum and, with RAAE on, replaces `output["advantages"]` (B,) by token-level advantages (B, T),
-  which TRL 1.16's loss accepts. `tests/unit/test_trl_pin.py` fails if either method, or the key it
-  returns, changes.
+  sequence-level advantages; this override takes the breakdowns off the rows, feeds the rollouts'
+  NDCG to the curriculum and, with RAAE on, replaces `output["advantages"]` (B,) by token-level
+  advantages (B, T), which TRL 1.16's loss accepts. `tests/unit/test_trl_pin.py` fails if either
+  method, or the key it returns, changes.
 - `_get_train_sampler`: `CurriculumSampler` serves case indices in the curriculum's order, in the
   layout TRL's `RepeatSampler` uses (each prompt G times in a row, each generation batch repeated
   `num_iterations * steps_per_generation` times).
@@ -32,18 +34,21 @@ from trl import GRPOTrainer
 from trl.extras.profiling import profiling_context
 
 from backend.verify import verify_steps
-from training.advantage import RAAEConfig, completion_token_rewards, group_stats, row_moments, token_advantages
+from training.advantage import (RAAEConfig, completion_token_rewards, group_stats, row_moments,
+                                token_advantages)
 from training.curriculum import Curriculum
 from training.data import CasePrompt, TrainingCase
-from training.rewards import CollaborativeEmbedding, RecheadReward, RewardBreakdown, RewardWeights, score_completion
+from training.rewards import (CollaborativeEmbedding, RecheadReward, RewardBreakdown, RewardWeights,
+                              score_completion)
 
 CURRICULUM_FILE = "curriculum.json"
-BREAKDOWN = "rerec_breakdown"  # key of a completion's RewardBreakdown on its input row, reward -> advantages
+# key of a completion's RewardBreakdown on its input row, reward -> advantages
+BREAKDOWN = "rerec_breakdown"
 
 
 class ReRecReward:
-    """The ReRec reward of a batch of completions: `score` gives each completion's breakdown, calling
-    the object gives TRL the totals. It keeps no state between batches.
+    """The ReRec reward of a batch of completions: `score` gives each completion's breakdown,
+    calling the object gives TRL the totals. It keeps no state between batches.
 
     Args:
         cases (`dict[str, TrainingCase]`): by case id.
@@ -55,18 +60,23 @@ class ReRecReward:
 
     __name__ = "rerec"  # TRL names the reward in its logs after this
 
-    def __init__(self, cases: dict[str, TrainingCase], prompts: dict[str, CasePrompt], weights: RewardWeights,
-                 embedding: CollaborativeEmbedding | None = None, rechead: RecheadReward | None = None):
+    def __init__(self, cases: dict[str, TrainingCase], prompts: dict[str, CasePrompt],
+                 weights: RewardWeights,
+                 embedding: CollaborativeEmbedding | None = None,
+                 rechead: RecheadReward | None = None):
         self.cases, self.prompts, self.weights = cases, prompts, weights
         self.embedding, self.rechead = embedding, rechead
 
-    def score(self, completions: list, case_ids: list[str], log_metric=None) -> list[RewardBreakdown]:
+    def score(self, completions: list, case_ids: list[str],
+              log_metric=None) -> list[RewardBreakdown]:
         """Each completion's reward breakdown, in order.
 
         Args:
-            completions (`list`): completion texts, or conversations whose last message is the completion.
+            completions (`list`): completion texts, or conversations whose last message is the
+                completion.
             case_ids (`list[str]`): the case of each completion.
-            log_metric (`Callable[[str, float], None]`, *optional*): receives the batch means of the terms.
+            log_metric (`Callable[[str, float], None]`, *optional*): receives the batch means of the
+                terms.
 
         Returns:
             `list[RewardBreakdown]`: one per completion.
@@ -76,9 +86,12 @@ class ReRecReward:
             text = completion[-1]["content"] if isinstance(completion, list) else completion
             prompt = self.prompts[cid]
             relevance = self.cases[cid].relevance
-            # the Rechead hook scores a completion against its own case: bind it to this prompt and its truth
-            rechead = self.rechead.bind(prompt, relevance) if hasattr(self.rechead, "bind") else self.rechead
-            breakdowns.append(score_completion(text, prompt.handles, relevance, self.weights, self.embedding, rechead))
+            # the Rechead hook scores a completion against its own case: bind it to this prompt and
+            # its truth
+            rechead = self.rechead.bind(prompt, relevance) if hasattr(self.rechead,
+                                                                      "bind") else self.rechead
+            breakdowns.append(score_completion(text, prompt.handles, relevance, self.weights,
+                                               self.embedding, rechead))
         if log_metric is not None and breakdowns:
             n = len(breakdowns)
             for term in ("ndcg", "qas", "pas", "format", "rechead"):
@@ -96,17 +109,20 @@ class ReRecReward:
 class CurriculumSampler(Sampler):
     """Dataset indices in the curriculum's order, laid out as TRL's `RepeatSampler` lays them out.
 
-    Each `__iter__` yields as many indices as `RepeatSampler` would (so TRL's epoch arithmetic holds),
-    drawing cases from the curriculum as it goes: the order adapts to rollouts observed meanwhile.
+    Each `__iter__` yields as many indices as `RepeatSampler` would (so TRL's epoch arithmetic
+    holds), drawing cases from the curriculum as it goes: the order adapts to rollouts observed
+    meanwhile.
     """
 
-    def __init__(self, curriculum: Curriculum, index: dict[str, int], mini_repeat_count: int, batch_size: int,
-                 repeat_count: int):
+    def __init__(self, curriculum: Curriculum, index: dict[str, int], mini_repeat_count: int,
+                 batch_size: int, repeat_count: int):
         self.curriculum, self.index = curriculum, index
-        self.mini_repeat_count, self.batch_size, self.repeat_count = mini_repeat_count, batch_size, repeat_count
+        self.mini_repeat_count, self.batch_size = mini_repeat_count, batch_size
+        self.repeat_count = repeat_count
 
     def __len__(self) -> int:
-        return (len(self.index) // self.batch_size) * self.batch_size * self.mini_repeat_count * self.repeat_count
+        batches = len(self.index) // self.batch_size
+        return batches * self.batch_size * self.mini_repeat_count * self.repeat_count
 
     def __iter__(self):
         for _ in range(len(self.index) // self.batch_size):
@@ -117,7 +133,8 @@ class CurriculumSampler(Sampler):
 
 
 class ReRecGRPOTrainer(GRPOTrainer):
-    """`GRPOTrainer` with RAAE token advantages and the online curriculum (see the module docstring).
+    """`GRPOTrainer` with RAAE token advantages and the online curriculum (see the module
+    docstring).
 
     Args:
         reward (`ReRecReward`): the reward function (also passed in `reward_funcs`).
@@ -126,7 +143,8 @@ class ReRecGRPOTrainer(GRPOTrainer):
         *args, **kwargs: as `GRPOTrainer`.
     """
 
-    def __init__(self, *args, reward: ReRecReward, raae: RAAEConfig, curriculum: Curriculum, **kwargs):
+    def __init__(self, *args, reward: ReRecReward, raae: RAAEConfig, curriculum: Curriculum,
+                 **kwargs):
         self.reward, self.raae, self.curriculum = reward, raae, curriculum
         super().__init__(*args, reward_funcs=[reward], **kwargs)
         self.case_index = {cid: i for i, cid in enumerate(self.train_dataset["case_id"])}
@@ -137,24 +155,30 @@ class ReRecGRPOTrainer(GRPOTrainer):
                                  self.num_iterations * self.args.steps_per_generation)
 
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list) -> torch.Tensor:
-        """TRL's reward step for the one ReRec reward. Each completion's breakdown is written on its own
-        input row (`inputs[i][BREAKDOWN]`), which `_generate_and_score_completions` below hands on to the
-        curriculum and RAAE; TRL gets the totals, gathered over processes as its own method gathers them.
+        """TRL's reward step for the one ReRec reward. Each completion's breakdown is written on its
+        own input row (`inputs[i][BREAKDOWN]`), which `_generate_and_score_completions` below hands
+        on to the curriculum and RAAE; TRL gets the totals, gathered over processes as its own
+        method gathers them.
 
         Returns:
             `torch.Tensor`: (B * processes, 1) rewards, one column per reward function.
         """
         with profiling_context(self, self.reward.__name__):
-            breakdowns = self.reward.score(completions, [row["case_id"] for row in inputs], self._log_metric)
+            breakdowns = self.reward.score(completions, [row["case_id"] for row in inputs],
+                                           self._log_metric)
         for row, breakdown in zip(inputs, breakdowns, strict=True):
             row[BREAKDOWN] = breakdown
-        totals = torch.tensor([[b.total] for b in breakdowns], dtype=torch.float32, device=self.accelerator.device)
+        totals = torch.tensor([[b.total] for b in breakdowns], dtype=torch.float32,
+                              device=self.accelerator.device)
         return gather(totals)
 
     def _generate_and_score_completions(self, inputs):
-        output = super()._generate_and_score_completions(inputs)  # calls _calculate_rewards(inputs, ...)
-        records = [(row["case_id"], row.pop(BREAKDOWN)) for row in inputs]  # this process's rows, in order
-        if not self.model.training:  # evaluation rollouts neither teach the curriculum nor reach a loss
+        # calls _calculate_rewards(inputs, ...)
+        output = super()._generate_and_score_completions(inputs)
+        # this process's rows, in order
+        records = [(row["case_id"], row.pop(BREAKDOWN)) for row in inputs]
+        # evaluation rollouts neither teach the curriculum nor reach a loss
+        if not self.model.training:
             return output
         self._observe(records)
         if self.raae.enabled:
@@ -162,7 +186,8 @@ class ReRecGRPOTrainer(GRPOTrainer):
         return output
 
     def _observe(self, records) -> None:
-        """Feed every process's rollouts' NDCG to the curriculum (each process keeps an identical copy)."""
+        """Feed every process's rollouts' NDCG to the curriculum (each process keeps an identical
+        copy)."""
         from accelerate.utils import gather_object
 
         ndcgs: dict[str, list[float]] = defaultdict(list)
@@ -174,28 +199,33 @@ class ReRecGRPOTrainer(GRPOTrainer):
             self._metrics["train"][f"curriculum/{name}"].append(float(value))
 
     def _raae_advantages(self, output: dict, records) -> torch.Tensor:
-        """Token-level RAAE advantages (B, T) of this process's completions, normalised per group over
-        every process's rows (moments are gathered, so a group split across devices is still exact)."""
+        """Token-level RAAE advantages (B, T) of this process's completions, normalised per group
+        over every process's rows (moments are gathered, so a group split across devices is still
+        exact)."""
         ids, mask = output["completion_ids"], output["completion_mask"]  # (B, T), (B, T)
         rows, penalised, steps = [], 0, 0
         for i, (cid, score) in enumerate(records):
             prompt, case = self.reward.prompts[cid], self.reward.cases[cid]
             tokens = ids[i][mask[i].bool()].tolist()
             text = self.processing_class.decode(tokens, skip_special_tokens=True)
-            wrong = [h for h, item in prompt.handles.items() if item["item_id"] in score.wrong_picks]
+            wrong = [h for h, item in prompt.handles.items()
+                     if item["item_id"] in score.wrong_picks]
 
             def verifier(texts, prompt=prompt):
                 checks = verify_steps(texts, prompt.handles, prompt.query_graph, prompt.preferences)
                 return [c.verdict == "inconsistent" for c in checks]
 
-            row, info = completion_token_rewards(text, tokens, self.processing_class, score.total, wrong, self.raae,
-                                                 ids.shape[1], verifier, [s["text"] for s in case.step_labels])
+            row, info = completion_token_rewards(text, tokens, self.processing_class, score.total,
+                                                 wrong, self.raae,
+                                                 ids.shape[1], verifier,
+                                                 [s["text"] for s in case.step_labels])
             rows.append(row)
             penalised, steps = penalised + info["penalised"], steps + info["steps"]
         rewards = torch.stack(rows).to(mask.device)  # (B, T)
         moments = self.accelerator.gather(row_moments(rewards, mask))  # (B * processes, 3)
         mean, std = group_stats(moments, self.num_generations)
-        local = slice(self.accelerator.process_index * len(rows), (self.accelerator.process_index + 1) * len(rows))
+        local = slice(self.accelerator.process_index * len(rows),
+                      (self.accelerator.process_index + 1) * len(rows))
         self._metrics["train"]["raae/penalised_steps"].append(penalised / max(steps, 1))
         self._metrics["train"]["raae/steps_per_completion"].append(steps / max(len(rows), 1))
         return token_advantages(rewards, mask, mean[local], std[local], self.raae.scale)
@@ -203,15 +233,16 @@ class ReRecGRPOTrainer(GRPOTrainer):
     def _save_checkpoint(self, model, trial):
         super()._save_checkpoint(model, trial)
         if self.args.should_save:
-            folder = Path(self._get_output_dir(trial=trial)) / f"checkpoint-{self.state.global_step}"
+            output_dir = Path(self._get_output_dir(trial=trial))
+            folder = output_dir / f"checkpoint-{self.state.global_step}"
             folder.mkdir(parents=True, exist_ok=True)
             (folder / CURRICULUM_FILE).write_text(json.dumps(self.curriculum.state_dict()))
 
 
 def last_complete_checkpoint(checkpoints: Path) -> str | None:
     """The newest checkpoint that was written to the end. A process killed while saving leaves a
-    `checkpoint-N` directory without its trainer state (written last by the Trainer, then our curriculum
-    state); resuming from it would fail, so it is skipped and the one before is used."""
+    `checkpoint-N` directory without its trainer state (written last by the Trainer, then our
+    curriculum state); resuming from it would fail, so it is skipped and the one before is used."""
     complete = [p for p in checkpoints.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()
                 and (p / "trainer_state.json").is_file() and (p / CURRICULUM_FILE).is_file()]
     return str(max(complete, key=lambda p: int(p.name.split("-")[-1]))) if complete else None
@@ -234,8 +265,8 @@ def run(ctx) -> dict:
     """Run the GRPO stage of a training run.
 
     Args:
-        ctx (`training.train.StageContext`): config, run directory, cases, world, the adapter of the previous
-            stage (trained further when set, else a fresh LoRA adapter), resume flag.
+        ctx (`training.train.StageContext`): config, run directory, cases, world, the adapter of the
+            previous stage (trained further when set, else a fresh LoRA adapter), resume flag.
 
     Returns:
         `dict`: `adapter` (the final adapter directory), `steps`, `cases`, `seconds`.
@@ -245,11 +276,12 @@ def run(ctx) -> dict:
     config, out = ctx.config, ctx.run_dir / "grpo"
     cases = [c for c in ctx.cases if c.relevance]  # nothing to rank when nothing fits
     prompts = ctx.prompts_for(cases)
-    curriculum = Curriculum([c.case_id for c in cases], config.curriculum.tau, config.curriculum.prior, config.seed,
-                            config.curriculum.enabled)
+    curriculum = Curriculum([c.case_id for c in cases], config.curriculum.tau,
+                            config.curriculum.prior, config.seed, config.curriculum.enabled)
     weights = RewardWeights(**{k: v for k, v in vars(config.reward).items() if k != "pas_factors"})
     reward = ReRecReward({c.case_id: c for c in cases}, prompts, weights,
-                         CollaborativeEmbedding(ctx.bundle.interactions, config.reward.pas_factors), ctx.rechead)
+                         CollaborativeEmbedding(ctx.bundle.interactions, config.reward.pas_factors),
+                         ctx.rechead)
     dataset = case_dataset(cases, prompts)
 
     tokenizer = AutoTokenizer.from_pretrained(ctx.base_model)
@@ -262,8 +294,10 @@ def run(ctx) -> dict:
     else:
         peft_config = lora_config(config)
     checkpoints = out / "checkpoints"
-    trainer = ReRecGRPOTrainer(model=model, args=grpo_args(config, checkpoints, ctx.progress), train_dataset=dataset,
-                               processing_class=tokenizer, peft_config=peft_config, callbacks=ctx.callbacks(curriculum),
+    trainer = ReRecGRPOTrainer(model=model, args=grpo_args(config, checkpoints, ctx.progress),
+                               train_dataset=dataset,
+                               processing_class=tokenizer, peft_config=peft_config,
+                               callbacks=ctx.callbacks(curriculum),
                                reward=reward, raae=config.raae, curriculum=curriculum)
     resume_from = None
     if ctx.resume and checkpoints.is_dir():
@@ -283,33 +317,44 @@ def case_dataset(cases: list[TrainingCase], prompts: dict[str, CasePrompt]):
     """The trainer's dataset: one row per case, its prompt messages and its `case_id`."""
     from datasets import Dataset
 
-    return Dataset.from_list([{"prompt": prompts[c.case_id].messages, "case_id": c.case_id} for c in cases])
+    return Dataset.from_list([{"prompt": prompts[c.case_id].messages, "case_id": c.case_id}
+                              for c in cases])
 
 
 def lora_config(config):
     """The PEFT LoRA config of a training config."""
     from peft import LoraConfig
 
-    return LoraConfig(r=config.lora.r, lora_alpha=config.lora.alpha, lora_dropout=config.lora.dropout,
+    return LoraConfig(r=config.lora.r, lora_alpha=config.lora.alpha,
+                      lora_dropout=config.lora.dropout,
                       target_modules=list(config.lora.target_modules), task_type="CAUSAL_LM")
 
 
 def grpo_args(config, output_dir: Path, progress: bool = True):
-    """TRL's `GRPOConfig` from a training config (bf16 only when asked: CPUs without it emulate it 13x slower)."""
+    """TRL's `GRPOConfig` from a training config (bf16 only when asked: CPUs without it emulate it
+    13x slower)."""
     from trl import GRPOConfig
 
     g = config.grpo
     return GRPOConfig(
         output_dir=str(output_dir), seed=config.seed, max_steps=g.max_steps,
-        per_device_train_batch_size=g.prompts_per_step * g.num_generations, num_generations=g.num_generations,
-        gradient_accumulation_steps=g.gradient_accumulation_steps, max_completion_length=g.max_completion_length,
-        learning_rate=g.learning_rate, lr_scheduler_type=g.lr_scheduler_type, warmup_steps=g.warmup_steps,
-        max_grad_norm=g.max_grad_norm, temperature=g.temperature, top_p=g.top_p, beta=g.beta, epsilon=g.epsilon,
+        per_device_train_batch_size=g.prompts_per_step * g.num_generations,
+                      num_generations=g.num_generations,
+        gradient_accumulation_steps=g.gradient_accumulation_steps,
+                      max_completion_length=g.max_completion_length,
+        learning_rate=g.learning_rate, lr_scheduler_type=g.lr_scheduler_type,
+                      warmup_steps=g.warmup_steps,
+        max_grad_norm=g.max_grad_norm, temperature=g.temperature, top_p=g.top_p, beta=g.beta,
+                      epsilon=g.epsilon,
         epsilon_high=g.epsilon_high, loss_type=g.loss_type, scale_rewards=g.scale_rewards,
         num_iterations=g.num_iterations, bf16=config.model.bf16, fp16=False,
-        gradient_checkpointing=config.model.gradient_checkpointing, use_vllm=g.use_vllm, vllm_mode=g.vllm_mode,
-        vllm_gpu_memory_utilization=g.vllm_gpu_memory_utilization, logging_steps=1, save_strategy="steps",
-        save_steps=g.save_steps, save_total_limit=g.save_total_limit, report_to=[], disable_tqdm=not progress,
-        log_completions=g.log_completions, ignore_data_skip=True,  # the curriculum state says where we were
+        gradient_checkpointing=config.model.gradient_checkpointing, use_vllm=g.use_vllm,
+                      vllm_mode=g.vllm_mode,
+        vllm_gpu_memory_utilization=g.vllm_gpu_memory_utilization, logging_steps=1,
+                      save_strategy="steps",
+        save_steps=g.save_steps, save_total_limit=g.save_total_limit, report_to=[],
+                      disable_tqdm=not progress,
+        # the curriculum state says where we were
+        log_completions=g.log_completions, ignore_data_skip=True,
         remove_unused_columns=False, dataloader_num_workers=0,
     )

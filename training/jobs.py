@@ -10,11 +10,12 @@ count says whether this worker won, so two workers never hold the same job, on S
 - While it runs, the worker's heartbeat writes progress, stage, metrics and a log tail; a heartbeat
   that no longer matches (the job was cancelled, or taken over) tells the worker to stop.
 - Feedback is *reserved* for a job when it first starts (`used_by_job_id`), in the same transaction
-  that lists the rows in the job's config: a resumed job reads the same rows, a second job cannot take
-  them, and a job that fails for good releases them for the next one. No row is lost or counted twice.
+  that lists the rows in the job's config: a resumed job reads the same rows, a second job cannot
+  take them, and a job that fails for good releases them for the next one. No row is lost or counted
+  twice.
 
-Every function takes an optional `engine`: a worker binds the engine of the store it took the job from
-(default: the configured store).
+Every function takes an optional `engine`: a worker binds the engine of the store it took the job
+from (default: the configured store).
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ from catalog.errors import ConciergeError
 ACTIVE = ("queued", "running")
 FINISHED = ("succeeded", "failed", "cancelled")
 LOG_TAIL_CHARS = 4000
-PURCHASE_WINDOW = timedelta(days=30)  # a purchase this soon after a shortlist that showed the item counts for it
+# a purchase this soon after a shortlist that showed the item counts for it
+PURCHASE_WINDOW = timedelta(days=30)
 
 
 def utcnow() -> datetime:
@@ -46,7 +48,8 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def enqueue(config: dict, created_by: int | None = None, engine: Engine | None = None) -> TrainingJob:
+def enqueue(config: dict, created_by: int | None = None,
+            engine: Engine | None = None) -> TrainingJob:
     """Queue a training job with its configuration (what `concierge train` would be given)."""
     if not isinstance(config, dict):
         raise ConciergeError("a job's config must be a mapping")
@@ -79,8 +82,10 @@ class Claim:
     resumed: bool
 
 
-def claim_next(worker_id: str, settings: Settings | None = None, engine: Engine | None = None) -> Claim | None:
-    """Take the oldest claimable job: queued, or running with a silent worker. None when there is none."""
+def claim_next(worker_id: str, settings: Settings | None = None,
+               engine: Engine | None = None) -> Claim | None:
+    """Take the oldest claimable job: queued, or running with a silent worker. None when there is
+    none."""
     settings = settings or get_settings()
     stale_before = utcnow() - timedelta(seconds=settings.job_stale_s)
     with session(engine) as s:
@@ -95,13 +100,15 @@ def claim_next(worker_id: str, settings: Settings | None = None, engine: Engine 
     return None
 
 
-def _try_claim(job: TrainingJob, worker_id: str, settings: Settings, engine: Engine | None) -> Claim | None:
+def _try_claim(job: TrainingJob, worker_id: str, settings: Settings,
+               engine: Engine | None) -> Claim | None:
     resumed = job.status == "running"
     attempts = int((job.metrics or {}).get("attempts", 0)) + 1
     now = utcnow()
     stale_before = now - timedelta(seconds=settings.job_stale_s)
     seen = and_(TrainingJob.id == job.id, TrainingJob.status == job.status,
-                TrainingJob.worker_id.is_(None) if job.worker_id is None else TrainingJob.worker_id == job.worker_id,
+                (TrainingJob.worker_id.is_(None) if job.worker_id is None
+                 else TrainingJob.worker_id == job.worker_id),
                 TrainingJob.heartbeat_at < stale_before if resumed else true())
     if attempts > settings.job_max_attempts:
         with session(engine) as s:
@@ -122,9 +129,12 @@ def _try_claim(job: TrainingJob, worker_id: str, settings: Settings, engine: Eng
     return Claim(get_job(job.id, engine), resumed)
 
 
-def heartbeat(job_id: int, worker_id: str, *, progress: float | None = None, stage: str | None = None,
-              metrics: dict | None = None, log: str | None = None, engine: Engine | None = None) -> bool:
-    """Record that the job is alive (and how far it got). False: stop — cancelled or taken over."""
+def heartbeat(job_id: int, worker_id: str, *, progress: float | None = None,
+              stage: str | None = None,
+              metrics: dict | None = None, log: str | None = None,
+              engine: Engine | None = None) -> bool:
+    """Record that the job is alive (and how far it got). False: stop — cancelled or taken
+    over."""
     values: dict = {"heartbeat_at": utcnow()}
     if progress is not None:
         values["progress"] = max(0.0, min(1.0, float(progress)))
@@ -139,11 +149,13 @@ def heartbeat(job_id: int, worker_id: str, *, progress: float | None = None, sta
         if log:
             values["log_tail"] = (job.log_tail + log)[-LOG_TAIL_CHARS:]
         return s.execute(update(TrainingJob).where(
-            TrainingJob.id == job_id, TrainingJob.status == "running", TrainingJob.worker_id == worker_id
+            TrainingJob.id == job_id, TrainingJob.status == "running",
+                                                   TrainingJob.worker_id == worker_id
         ).values(**values)).rowcount == 1
 
 
-def finish(job_id: int, worker_id: str, status: str, error: str = "", candidate_version: str | None = None,
+def finish(job_id: int, worker_id: str, status: str, error: str = "",
+           candidate_version: str | None = None,
            metrics: dict | None = None, engine: Engine | None = None) -> bool:
     """Close a job this worker holds. A job that failed gives its reserved feedback back."""
     if status not in FINISHED:
@@ -159,7 +171,8 @@ def finish(job_id: int, worker_id: str, status: str, error: str = "", candidate_
         if metrics:
             values["metrics"] = dict(job.metrics or {}, **metrics)
         won = s.execute(update(TrainingJob).where(
-            TrainingJob.id == job_id, TrainingJob.status == "running", TrainingJob.worker_id == worker_id
+            TrainingJob.id == job_id, TrainingJob.status == "running",
+                                                  TrainingJob.worker_id == worker_id
         ).values(**values)).rowcount == 1
         if won and status != "succeeded":
             _release_feedback(s, job_id)
@@ -174,7 +187,8 @@ def cancel(job_id: int, actor_id: int | None = None, engine: Engine | None = Non
             raise ConciergeError(f"no training job {job_id}")
         if job.status not in ACTIVE:
             raise ConciergeError(f"job {job_id} is already {job.status}")
-        won = s.execute(update(TrainingJob).where(TrainingJob.id == job_id, TrainingJob.status == job.status).values(
+        won = s.execute(update(TrainingJob).where(TrainingJob.id == job_id,
+                                                  TrainingJob.status == job.status).values(
             status="cancelled", finished_at=utcnow(), worker_id=None,
             error=f"cancelled{' by account ' + str(actor_id) if actor_id else ''}")).rowcount == 1
         if not won:
@@ -188,8 +202,8 @@ def cancel(job_id: int, actor_id: int | None = None, engine: Engine | None = Non
 
 
 def reserve_feedback(job_id: int, worker_id: str, engine: Engine | None = None) -> list[int]:
-    """The feedback rows this job trains on: those it already holds (a resumed job), else every row no job
-    holds, reserved now in one transaction. The ids are also written to the job's config."""
+    """The feedback rows this job trains on: those it already holds (a resumed job), else every row
+    no job holds, reserved now in one transaction. The ids are also written to the job's config."""
     with session(engine) as s:
         job = s.get(TrainingJob, job_id)
         if job is None or job.worker_id != worker_id:
@@ -197,8 +211,10 @@ def reserve_feedback(job_id: int, worker_id: str, engine: Engine | None = None) 
         held = sorted(s.exec(select(Feedback.id).where(Feedback.used_by_job_id == job_id)).all())
         if not held and "feedback_ids" not in (job.config or {}):
             derive_purchase_feedback(s)
-            s.execute(update(Feedback).where(Feedback.used_by_job_id.is_(None)).values(used_by_job_id=job_id))
-            held = sorted(s.exec(select(Feedback.id).where(Feedback.used_by_job_id == job_id)).all())
+            s.execute(update(Feedback).where(Feedback.used_by_job_id.is_(None))
+                      .values(used_by_job_id=job_id))
+            held = sorted(s.exec(select(Feedback.id)
+                                 .where(Feedback.used_by_job_id == job_id)).all())
             job.config = dict(job.config or {}, feedback_ids=held)
             s.add(job)
         return held
@@ -209,32 +225,37 @@ def _release_feedback(s, job_id: int) -> None:
 
 
 def derive_purchase_feedback(s) -> int:
-    """Turn purchases that followed a shortlist into `purchase` feedback on it (the strongest signal).
+    """Turn purchases that followed a shortlist into `purchase` feedback on it (the strongest
+    signal).
 
-    A purchase of an item counts for the latest shortlist that showed that item to that client within
-    `PURCHASE_WINDOW` before the purchase. Idempotent: a (shortlist, item) pair gets one purchase row.
-    Returns how many rows were added.
+    A purchase of an item counts for the latest shortlist that showed that item to that client
+    within `PURCHASE_WINDOW` before the purchase. Idempotent: a (shortlist, item) pair gets one
+    purchase row. Returns how many rows were added.
     """
     added = 0
-    shown = s.exec(select(Shortlist.id, Shortlist.client_id, Shortlist.created_at, ShortlistItem.item_id)
+    shown = s.exec(select(Shortlist.id, Shortlist.client_id, Shortlist.created_at,
+                          ShortlistItem.item_id)
                    .join(ShortlistItem, ShortlistItem.shortlist_id == Shortlist.id)).all()
     if not shown:
         return 0
     by_client_item: dict[tuple[str, str], list[tuple[datetime, int]]] = {}
     for shortlist_id, client_id, created, item_id in shown:
         by_client_item.setdefault((client_id, item_id), []).append((_aware(created), shortlist_id))
-    done = set(s.exec(select(Feedback.shortlist_id, Feedback.item_id).where(Feedback.kind == "purchase")).all())
+    done = set(s.exec(select(Feedback.shortlist_id,
+                             Feedback.item_id).where(Feedback.kind == "purchase")).all())
     purchases = s.exec(select(Interaction.client_id, Interaction.item_id, Interaction.timestamp)
                        .where(Interaction.kind == "purchase")).all()
     for client_id, item_id, when in purchases:
         when = _aware(when)
-        before = [(t, sid) for t, sid in by_client_item.get((client_id, item_id), []) if t <= when <= t + PURCHASE_WINDOW]
+        before = [(t, sid) for t, sid in by_client_item.get((client_id, item_id), [])
+                  if t <= when <= t + PURCHASE_WINDOW]
         if not before:
             continue
         shortlist_id = max(before)[1]
         if (shortlist_id, item_id) in done:
             continue
-        s.add(Feedback(shortlist_id=shortlist_id, item_id=item_id, kind="purchase", reason="bought after this shortlist"))
+        s.add(Feedback(shortlist_id=shortlist_id, item_id=item_id, kind="purchase",
+                       reason="bought after this shortlist"))
         done.add((shortlist_id, item_id))
         added += 1
     s.flush()

@@ -1,4 +1,5 @@
-"""Ranking metrics, bootstrap confidence intervals, paired comparisons and their power: pure functions.
+"""Ranking metrics, bootstrap confidence intervals, paired comparisons and their power: pure
+functions.
 
 Every metric scores one query from the ranked item ids a system returned and the query's graded
 relevant set `{item_id: grade}` (grade 1 = acceptable .. 3 = ideal):
@@ -107,8 +108,8 @@ class Interval:
     """A mean and its bootstrap confidence interval.
 
     `method` says how the interval was formed: `BCa` (the default), `percentile` (BCa could not be
-    computed on this sample), `constant` (fewer than two values, or all equal: nothing to resample, the
-    interval is the mean itself) or `none` (no values: everything NaN).
+    computed on this sample), `constant` (fewer than two values, or all equal: nothing to resample,
+    the interval is the mean itself) or `none` (no values: everything NaN).
     """
 
     mean: float
@@ -131,12 +132,12 @@ def bootstrap_interval(values, resamples: int = RESAMPLES, confidence: float = C
                        seed: int = 0) -> Interval:
     """The mean of per-query scores with a bias-corrected and accelerated (BCa) bootstrap interval.
 
-    BCa (Efron 1987, `scipy.stats.bootstrap(method="BCa")`) corrects the percentile interval for the bias
-    and skew of the resampled means, which matters at the 20-40 queries the promotion gate decides on
-    (per-query NDCG is bounded and skewed). Degenerate samples get no resampling: fewer than two values
-    or all values equal give the interval [mean, mean] (`method="constant"`); a sample on which BCa
-    yields no finite bound falls back to the percentile interval of the same resamples
-    (`method="percentile"`).
+    BCa (Efron 1987, `scipy.stats.bootstrap(method="BCa")`) corrects the percentile interval for the
+    bias and skew of the resampled means, which matters at the 20-40 queries the promotion gate
+    decides on (per-query NDCG is bounded and skewed). Degenerate samples get no resampling: fewer
+    than two values or all values equal give the interval [mean, mean] (`method="constant"`); a
+    sample on which BCa yields no finite bound falls back to the percentile interval of the same
+    resamples (`method="percentile"`).
 
     Args:
         values (`Sequence[float]`): one score per query.
@@ -151,12 +152,14 @@ def bootstrap_interval(values, resamples: int = RESAMPLES, confidence: float = C
     if values.size == 0:
         return Interval(math.nan, math.nan, math.nan, "none")
     mean = float(values.mean())
-    if values.size < 2 or np.ptp(values) == 0:  # BCa needs two distinct values (its jackknife divides by 0)
+    # BCa needs two distinct values (its jackknife divides by 0)
+    if values.size < 2 or np.ptp(values) == 0:
         return Interval(mean, mean, mean, "constant")
     common = {"n_resamples": resamples, "confidence_level": confidence, "vectorized": True}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", stats.DegenerateDataWarning)  # a NaN bound is handled below
-        bca = stats.bootstrap((values,), _mean, method="BCa", rng=np.random.default_rng(seed), **common)
+        bca = stats.bootstrap((values,), _mean, method="BCa", rng=np.random.default_rng(seed),
+                              **common)
     low, high = bca.confidence_interval
     if np.isfinite(low) and np.isfinite(high):
         return Interval(mean, float(low), float(high), "BCa")
@@ -178,16 +181,16 @@ class Comparison:
     p_value: float  # two-sided paired sign-flip permutation test of "no difference"
 
     def to_dict(self) -> dict:
-        return {"a": self.a, "b": self.b, "metric": self.metric, "n": self.n, "diff": self.diff.to_dict(),
-                "p_value": self.p_value}
+        return {"a": self.a, "b": self.b, "metric": self.metric, "n": self.n,
+                "diff": self.diff.to_dict(), "p_value": self.p_value}
 
 
 def sign_flip_p_value(diffs: np.ndarray, draws: int = 10000, seed: int = 0) -> float:
     """Two-sided p-value of a paired permutation test: flip the sign of each difference at random.
 
-    `scipy.stats.permutation_test` with `permutation_type="samples"` on the one sample of differences
-    flips signs; with at most `draws` sign patterns (2**n <= draws, n <= 13 at the default) it enumerates
-    them all and the p-value is exact.
+    `scipy.stats.permutation_test` with `permutation_type="samples"` on the one sample of
+    differences flips signs; with at most `draws` sign patterns (2**n <= draws, n <= 13 at the
+    default) it enumerates them all and the p-value is exact.
 
     Args:
         diffs (`np.ndarray`): per-query differences, shape (n,).
@@ -195,8 +198,8 @@ def sign_flip_p_value(diffs: np.ndarray, draws: int = 10000, seed: int = 0) -> f
         seed (`int`): seeds the draws.
 
     Returns:
-        `float`: the share of sign patterns at least as extreme (observed pattern counted when drawn at
-        random); 1.0 when there is no difference or every difference is 0.
+        `float`: the share of sign patterns at least as extreme (observed pattern counted when drawn
+        at random); 1.0 when there is no difference or every difference is 0.
     """
     diffs = np.asarray(diffs, dtype=float)
     if diffs.size == 0 or not np.any(diffs):
@@ -206,8 +209,10 @@ def sign_flip_p_value(diffs: np.ndarray, draws: int = 10000, seed: int = 0) -> f
     return float(result.pvalue)
 
 
-def paired_comparison(a: dict[str, float], b: dict[str, float], name_a: str, name_b: str, metric: str,
-                      resamples: int = RESAMPLES, confidence: float = CONFIDENCE, seed: int = 0) -> Comparison:
+def paired_comparison(a: dict[str, float], b: dict[str, float], name_a: str, name_b: str,
+                      metric: str,
+                      resamples: int = RESAMPLES, confidence: float = CONFIDENCE,
+                      seed: int = 0) -> Comparison:
     """Compare two systems on the queries both were scored on.
 
     Args:
@@ -217,12 +222,13 @@ def paired_comparison(a: dict[str, float], b: dict[str, float], name_a: str, nam
         metric (`str`): the metric's name (for the record).
 
     Returns:
-        `Comparison`: mean difference A - B with the BCa bootstrap interval of the per-query differences
-        (queries resampled, so the pairing is kept) and a sign-flip permutation p-value.
+        `Comparison`: mean difference A - B with the BCa bootstrap interval of the per-query
+        differences (queries resampled, so the pairing is kept) and a sign-flip permutation p-value.
     """
     diffs = paired_differences(a, b)
     interval = bootstrap_interval(diffs, resamples, confidence, seed)
-    return Comparison(name_a, name_b, metric, len(diffs), interval, sign_flip_p_value(diffs, seed=seed))
+    return Comparison(name_a, name_b, metric, len(diffs), interval,
+                      sign_flip_p_value(diffs, seed=seed))
 
 
 def paired_differences(a: dict[str, float], b: dict[str, float]) -> np.ndarray:
@@ -233,14 +239,17 @@ def paired_differences(a: dict[str, float], b: dict[str, float]) -> np.ndarray:
 
 def minimum_detectable_gain(diffs, n: int | None = None, confidence: float = CONFIDENCE,
                             power: float = POWER) -> float:
-    """The smallest mean gain a paired test at `confidence` finds with probability `power` on `n` queries.
+    """The smallest mean gain a paired test at `confidence` finds with probability `power` on `n`
+    queries.
 
-    The paired t approximation: MDE = (t_{1-alpha/2, n-1} + t_{power, n-1}) * s_d / sqrt(n), where s_d is
-    the standard deviation of the per-query differences (alpha = 1 - confidence, two-sided). With s_d =
+    The paired t approximation: MDE = (t_{1-alpha/2, n-1} + t_{power, n-1}) * s_d / sqrt(n), where
+    s_d is the standard deviation of the per-query differences (alpha = 1 - confidence, two-sided).
+    With s_d =
     0.3 and n = 40 it is (2.023 + 0.851) * 0.3 / 6.325 = 0.136.
 
     Args:
-        diffs (`Sequence[float]`): per-query differences A - B of a real comparison (their spread is used).
+        diffs (`Sequence[float]`): per-query differences A - B of a real comparison (their spread is
+            used).
         n (`int`, *optional*): the query count to plan for (default: as many as `diffs`).
         confidence (`float`): the interval's level, e.g. 0.95.
         power (`float`): the chance of detecting a true gain of that size, e.g. 0.8.
@@ -263,13 +272,13 @@ GATES = {"valid_pick": (">=", 0.95), "degenerate": ("<=", 0), "consistent": (">=
 
 
 def reasoning_gates(notes: list[dict]) -> dict | None:
-    """The gates over one LLM system's per-query notes (queries it answered with the model), or None for
-    a system without reasoning notes.
+    """The gates over one LLM system's per-query notes (queries it answered with the model), or None
+    for a system without reasoning notes.
 
-    valid_pick: share of answers whose own ANSWER line named a candidate (forced answers do not count);
-    degenerate: answers stopped on repeated text; cut: answers stopped at the token limit; consistent /
-    inconsistent: shares of all steps by the verifier's verdict; ungrounded: answers with a step naming a
-    handle or a catalogue fact its prompt never showed.
+    valid_pick: share of answers whose own ANSWER line named a candidate (forced answers do not
+    count); degenerate: answers stopped on repeated text; cut: answers stopped at the token limit;
+    consistent / inconsistent: shares of all steps by the verifier's verdict; ungrounded: answers
+    with a step naming a handle or a catalogue fact its prompt never showed.
     """
     asked = [n for n in notes if n and n.get("answer") is not None and n.get("gates") is not None]
     if not asked:

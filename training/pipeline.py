@@ -1,13 +1,16 @@
 """What a training job does, end to end: the runner `concierge worker` gives each job.
 
-1. Reserve the feedback no earlier job used (`training.jobs.reserve_feedback`; purchases that followed
+1. Reserve the feedback no earlier job used (`training.jobs.reserve_feedback`; purchases that
+followed
    a shortlist included) and mix its cases with the bundle's train split (`feedback_share`).
-2. Train (`training.train.train`) into `var/runs/job-<id>`; a resumed job continues that run from its
+2. Train (`training.train.train`) into `var/runs/job-<id>`; a resumed job continues that run from
+its
    last checkpoint. Progress, stage and metrics go to the job row; a cancelled job stops at the next
    optimiser step or stage.
-3. Register the adapter as candidate version `job-<id>`, evaluate it and the active version on the same
-   held-out queries (re-ranking protocol), probe both, and record the gate's verdict. Promotion stays
-   an admin's decision (`concierge versions promote`, or the admin console).
+3. Register the adapter as candidate version `job-<id>`, evaluate it and the active version on the
+same
+   held-out queries (re-ranking protocol), probe both, and record the gate's verdict. Promotion
+   stays an admin's decision (`concierge versions promote`, or the admin console).
 
 A job's config (all optional):
 
@@ -46,15 +49,19 @@ class JobStopped(Exception):
 
 
 def job_train_config(spec: dict, feedback_ids: list[int]):
-    """The checked training config of a job: the YAML, the job's overrides, and its reserved feedback."""
+    """The checked training config of a job: the YAML, the job's overrides, and its reserved
+    feedback."""
     path = Path(spec.get("config") or DEFAULT_CONFIG)
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except OSError as error:
-        raise ConciergeError(f"cannot read the training config {path}: {error.strerror or error}") from error
+        raise ConciergeError(f"cannot read the training config {path}: "
+                             f"{error.strerror or error}") from error
     raw = deep_merge(raw, spec.get("overrides") or {})
-    raw = deep_merge(raw, {"data": {"feedback": bool(feedback_ids), "feedback_ids": feedback_ids or None,
-                                    "feedback_share": spec.get("feedback_share", 0.25) if feedback_ids else None}})
+    raw = deep_merge(raw, {"data": {"feedback": bool(feedback_ids),
+                                    "feedback_ids": feedback_ids or None,
+                                    "feedback_share": spec.get("feedback_share",
+                                                               0.25) if feedback_ids else None}})
     return config_from_dict(raw, source=f"job config ({path})")
 
 
@@ -70,12 +77,14 @@ def _callback(report, stop: threading.Event, stages: list[str], current: dict):
     from transformers import TrainerCallback
 
     class JobCallback(TrainerCallback):
-        """Reports each optimiser step to the job and stops the trainer when the job is cancelled."""
+        """Reports each optimiser step to the job and stops the trainer when the job is
+        cancelled."""
 
         def on_step_end(self, args, state, control, **kwargs):
             done = stages.index(current["stage"]) if current.get("stage") in stages else 0
             fraction = (done + state.global_step / max(state.max_steps, 1)) / max(len(stages), 1)
-            report(progress=TRAIN_SHARE * fraction, metrics={"step": state.global_step, "max_steps": state.max_steps})
+            report(progress=TRAIN_SHARE * fraction,
+                   metrics={"step": state.global_step, "max_steps": state.max_steps})
             if stop.is_set():
                 control.should_training_stop = True
             return control
@@ -83,13 +92,15 @@ def _callback(report, stop: threading.Event, stages: list[str], current: dict):
         def on_log(self, args, state, control, logs=None, **kwargs):
             if logs:
                 report(log=f"{current.get('stage')} step {state.global_step}: "
-                           + ", ".join(f"{k}={v:.4g}" for k, v in logs.items() if isinstance(v, (int, float))))
+                           + ", ".join(f"{k}={v:.4g}" for k, v in logs.items()
+                                       if isinstance(v, (int, float))))
 
     return JobCallback()
 
 
 def run_training_job(job, report, stop: threading.Event) -> str | None:
-    """The worker's runner (see the module docstring). Returns the candidate version it registered."""
+    """The worker's runner (see the module docstring). Returns the candidate version it
+    registered."""
     settings = get_settings()
     spec = dict(job.config or {})
     feedback_ids = jobs.reserve_feedback(job.id, job.worker_id, report.engine)
@@ -97,8 +108,10 @@ def run_training_job(job, report, stop: threading.Event) -> str | None:
     bundle = Path(spec["bundle"]) if spec.get("bundle") else ensure_demo_bundle(settings.var_dir)
     run_dir = settings.var_dir / "runs" / f"job-{job.id}"
     resume = (run_dir / "run.json").is_file()
-    report(stage="training", log=f"{'resuming' if resume else 'starting'} {run_dir} on {bundle} with "
-                                 f"{len(feedback_ids)} feedback rows; stages {', '.join(config.stages)}",
+    report(stage="training",
+           log=f"{'resuming' if resume else 'starting'} {run_dir} on {bundle} with "
+                                 f"{len(feedback_ids)} feedback rows; stages "
+                                 f"{', '.join(config.stages)}",
            metrics={"run_dir": str(run_dir), "feedback_rows": len(feedback_ids)})
     current: dict = {}
 
@@ -114,14 +127,17 @@ def run_training_job(job, report, stop: threading.Event) -> str | None:
         raise JobStopped("stopped during training")
     if not record.get("adapter"):
         raise ConciergeError(f"the run in {run_dir} produced no adapter")
-    report(progress=TRAIN_SHARE, metrics={"cases": record.get("cases"), "train_seconds": record.get("seconds_this_session")})
-    return gate_candidate(f"job-{job.id}", record["adapter"], bundle, spec, report, stop, job_id=job.id)
+    report(progress=TRAIN_SHARE, metrics={"cases": record.get("cases"),
+                                          "train_seconds": record.get("seconds_this_session")})
+    return gate_candidate(f"job-{job.id}", record["adapter"], bundle, spec, report, stop,
+                          job_id=job.id)
 
 
-def gate_candidate(version: str, adapter: str | Path, bundle: Path, spec: dict, report, stop: threading.Event,
-                   job_id: int | None = None) -> str:
-    """Register `adapter` as candidate `version`, evaluate and probe it and the active version alike, and
-    record the gate's verdict in the job (the candidate is offered to the admin; nothing is promoted)."""
+def gate_candidate(version: str, adapter: str | Path, bundle: Path, spec: dict, report,
+                   stop: threading.Event, job_id: int | None = None) -> str:
+    """Register `adapter` as candidate `version`, evaluate and probe it and the active version
+    alike, and record the gate's verdict in the job (the candidate is offered to the admin; nothing
+    is promoted)."""
     settings = get_settings()
     evaluation = {**DEFAULT_EVAL, **(spec.get("eval") or {})}
     probes = {**DEFAULT_PROBES, **(spec.get("probes") or {})}
@@ -131,15 +147,17 @@ def gate_candidate(version: str, adapter: str | Path, bundle: Path, spec: dict, 
     except ConciergeError:
         registry.register_candidate(version, settings.model_dir, adapter, job_id=job_id)
     active = registry.active_version()
-    for step, (name, row) in enumerate((("candidate", registry.get_version(version)), ("active", active))):
+    for step, (name, row) in enumerate((("candidate", registry.get_version(version)),
+                                        ("active", active))):
         if stop.is_set():
             raise JobStopped("stopped during evaluation")
         done = row.evaluation or {}
-        if name == "active" and done.get("per_query") and _same_eval(done, registry.get_version(version).evaluation):
+        if (name == "active" and done.get("per_query")
+                and _same_eval(done, registry.get_version(version).evaluation)):
             continue  # the active version was already evaluated on these queries
         report(stage=f"evaluate {row.version}")
-        registry.evaluate_version(row.version, bundle, evaluation["split"], evaluation["limit"], evaluation["seed"],
-                                  threads=1, progress=False)
+        registry.evaluate_version(row.version, bundle, evaluation["split"], evaluation["limit"],
+                                  evaluation["seed"], threads=1, progress=False)
         report(progress=TRAIN_SHARE + (1 - TRAIN_SHARE) * (step + 1) / 4)
     for step, row in enumerate((registry.get_version(version), registry.active_version())):
         if stop.is_set():
@@ -152,10 +170,11 @@ def gate_candidate(version: str, adapter: str | Path, bundle: Path, spec: dict, 
         report(progress=TRAIN_SHARE + (1 - TRAIN_SHARE) * (step + 3) / 4)
     verdict = registry.check_gate(registry.get_version(version), registry.active_version())
     report(stage="done", metrics={"candidate": version, "gate": verdict.to_dict()},
-           log=("passes the gate" if verdict.passed else "does not pass the gate: " + "; ".join(verdict.reasons)))
+           log=("passes the gate" if verdict.passed
+                else "does not pass the gate: " + "; ".join(verdict.reasons)))
     return version
 
 
 def _same_eval(a: dict, b: dict) -> bool:
-    return all(a.get(k) == b.get(k) for k in ("digest", "split", "seed")) and set(a.get("per_query", {})) == \
-        set(b.get("per_query", {}))
+    return (all(a.get(k) == b.get(k) for k in ("digest", "split", "seed"))
+            and set(a.get("per_query", {})) == set(b.get("per_query", {})))

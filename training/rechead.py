@@ -1,18 +1,20 @@
 """Training the Rechead (RPORec stage 1) and turning it into a reward (RPORec stage 2).
 
-The head (`backend.rechead.RecHead`) scores the candidates of a case from the frozen backbone's hidden
-states (see that module). Training:
+The head (`backend.rechead.RecHead`) scores the candidates of a case from the frozen backbone's
+hidden states (see that module). Training:
 
 1. Features, once per case (the backbone is frozen, so they are computed one time and cached): the
-   serving prompt alone, and, for cases with an accepted trace, the prompt followed by the trace as the
-   assistant turn (RPORec: the chain of thought as auxiliary input). Both variants are training examples,
-   so the head ranks with or without a trace.
+   serving prompt alone, and, for cases with an accepted trace, the prompt followed by the trace as
+   the assistant turn (RPORec: the chain of thought as auxiliary input). Both variants are training
+   examples, so the head ranks with or without a trace.
 2. Loss, per case over its candidates, with s = head scores and g = graded relevance:
-   - `listnet` (default): cross-entropy between softmax(s) and the target g / sum(g) (ListNet, top-1);
+   - `listnet` (default): cross-entropy between softmax(s) and the target g / sum(g) (ListNet,
+   top-1);
    - `bpr`: mean over (relevant i, irrelevant j) pairs of -log sigmoid(s_i - s_j).
 3. A held-out share of the cases (`holdout`) measures NDCG@5 of the head's ranking before and after.
 
-Reward (`RecheadReward`, `rechead_reward`): with the completion as auxiliary input, the head's expected
+Reward (`RecheadReward`, `rechead_reward`): with the completion as auxiliary input, the head's
+    expected
 gain of the true items, sum_j softmax(s)_j * g_j / max(g), in [0, 1]: high when the trace lets the
 head find what the client wants.
 
@@ -31,10 +33,11 @@ Config (the `rechead:` section of a training config; every key optional):
       seed: 0
 
 `run_rechead(section, cases, world, base_model_dir, run_dir, traces_path=None)` writes the head to
-`run_dir/rechead` (`rechead.safetensors`, `rechead.json` with the backbone and the measured NDCG) and the
-per-epoch loss to `run_dir/rechead_metrics.jsonl`, and returns the head directory. `run(ctx)` is the
-`concierge train` stage: it calls `run_rechead` and sets `ctx.rechead` to a `RecheadHook`, whose
-`bind(case_prompt, relevance)` gives the GRPO reward's `(completion, picks) -> float` for one case.
+`run_dir/rechead` (`rechead.safetensors`, `rechead.json` with the backbone and the measured NDCG)
+and the per-epoch loss to `run_dir/rechead_metrics.jsonl`, and returns the head directory.
+`run(ctx)` is the `concierge train` stage: it calls `run_rechead` and sets `ctx.rechead` to a
+`RecheadHook`, whose `bind(case_prompt, relevance)` gives the GRPO reward's
+`(completion, picks) -> float` for one case.
 """
 
 from __future__ import annotations
@@ -68,7 +71,7 @@ class Example:
     with_trace: bool = False
 
 
-# ----------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------
 # Losses (s: (N,) scores, g: (N,) grades)
 
 
@@ -93,13 +96,14 @@ def expected_gain(scores: torch.Tensor, gains: torch.Tensor) -> float:
     return float((torch.softmax(scores, dim=-1) * gains).sum() / top)
 
 
-# ----------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------
 # Features
 
 
 def case_features(case, messages: list[dict], handles: dict[str, dict], model: Any, tokenizer: Any,
                   trace: str | None = None) -> Example:
-    """The cached features of one case (the prompt, plus `trace` as the assistant turn when given)."""
+    """The cached features of one case (the prompt, plus `trace` as the assistant turn when
+    given)."""
     order = list(handles)
     user, items = encode(model, tokenizer, messages, order, trace)
     ids = [handles[h]["item_id"] for h in order]
@@ -107,8 +111,8 @@ def case_features(case, messages: list[dict], handles: dict[str, dict], model: A
     return Example(case.case_id, user, items, ids, gains, trace is not None)
 
 
-def build_examples(cases: list, world, model: Any, tokenizer: Any, prompt_fn: Callable | None = None,
-                   traces: dict[str, str] | None = None,
+def build_examples(cases: list, world, model: Any, tokenizer: Any,
+                   prompt_fn: Callable | None = None, traces: dict[str, str] | None = None,
                    on_case: Callable[[int, int], None] | None = None) -> list[Example]:
     """Features of every case with at least one relevant candidate (and of its trace variant).
 
@@ -129,21 +133,24 @@ def build_examples(cases: list, world, model: Any, tokenizer: Any, prompt_fn: Ca
     for index, case in enumerate(cases):
         if any(case.relevance.get(i, 0) > 0 for i in case.candidates):
             built = prompt_fn(case, world)
-            messages, handles = built if isinstance(built, tuple) else (built.messages, built.handles)
+            messages, handles = built if isinstance(built, tuple) else (built.messages,
+                                                                        built.handles)
             messages = messages_to_dicts(messages)
             out.append(case_features(case, messages, handles, model, tokenizer))
             if traces and case.case_id in traces:
-                out.append(case_features(case, messages, handles, model, tokenizer, traces[case.case_id]))
+                out.append(case_features(case, messages, handles, model, tokenizer,
+                                         traces[case.case_id]))
         if on_case:
             on_case(index + 1, len(cases))
     return out
 
 
-# ----------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------
 # Training and measuring
 
 
-def train_head(examples: list[Example], section: RecheadSection, on_epoch: Callable[[dict], None] | None = None,
+def train_head(examples: list[Example], section: RecheadSection,
+               on_epoch: Callable[[dict], None] | None = None,
                head: RecHead | None = None) -> tuple[RecHead, list[dict]]:
     """Fit a head on cached features (one case per optimiser step, shuffled each epoch).
 
@@ -151,10 +158,12 @@ def train_head(examples: list[Example], section: RecheadSection, on_epoch: Calla
         `tuple[RecHead, list[dict]]`: the head (eval mode) and one row per epoch (`epoch`, `loss`).
     """
     if not examples:
-        raise ConciergeError("no training case has a relevant candidate; the Rechead has nothing to learn from")
+        raise ConciergeError("no training case has a relevant candidate; the Rechead has nothing "
+                             "to learn from")
     torch.manual_seed(section.seed)
     head = head or RecHead(examples[0].items.shape[1], section.dim)
-    optimiser = torch.optim.AdamW(head.parameters(), lr=section.learning_rate, weight_decay=section.weight_decay)
+    optimiser = torch.optim.AdamW(head.parameters(), lr=section.learning_rate,
+                                  weight_decay=section.weight_decay)
     loss_fn = listnet_loss if section.loss == "listnet" else bpr_loss
     rng = random.Random(section.seed)
     order = list(range(len(examples)))
@@ -183,8 +192,10 @@ def head_ndcg(head: RecHead, examples: list[Example], k: int = 5) -> float:
     values = []
     for ex in examples:
         scores = head(ex.user.unsqueeze(0), ex.items.unsqueeze(0))[0]
-        ranking = [ex.item_ids[j] for j in torch.argsort(scores, descending=True, stable=True).tolist()]
-        values.append(ndcg_at_k(ranking, {i: int(g) for i, g in zip(ex.item_ids, ex.gains.tolist()) if g > 0}, k))
+        ranking = [ex.item_ids[j]
+                   for j in torch.argsort(scores, descending=True, stable=True).tolist()]
+        gains = {i: int(g) for i, g in zip(ex.item_ids, ex.gains.tolist()) if g > 0}
+        values.append(ndcg_at_k(ranking, gains, k))
     return sum(values) / len(values) if values else 0.0
 
 
@@ -197,7 +208,8 @@ def split_cases(cases: list, holdout: float, seed: int) -> tuple[list, list]:
 
 
 def accepted_traces(path: str | Path | None) -> dict[str, str]:
-    """Case id -> completion of the accepted traces in a traces JSONL (empty when there is no file)."""
+    """Case id -> completion of the accepted traces in a traces JSONL (empty when there is no
+    file)."""
     if path is None or not Path(path).is_file():
         return {}
 
@@ -211,13 +223,16 @@ def load_backbone(model_dir: str | Path) -> tuple[Any, Any]:
     from backend.llm import load_tokenizer
 
     model_dir = Path(model_dir).resolve()
-    model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True, dtype=torch.float32).eval()
+    model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True,
+                                                 dtype=torch.float32).eval()
     return model, load_tokenizer(model_dir)
 
 
-def run_rechead(section: RecheadSection, cases: list, world, base_model_dir: str | Path, run_dir: str | Path,
+def run_rechead(section: RecheadSection, cases: list, world, base_model_dir: str | Path,
+                run_dir: str | Path,
                 traces_path: str | Path | None = None, prompt_fn: Callable | None = None,
-                on_case: Callable[[int, int], None] | None = None, backbone: tuple | None = None) -> Path:
+                on_case: Callable[[int, int], None] | None = None,
+                backbone: tuple | None = None) -> Path:
     """The Rechead stage: features from the frozen base model, a trained head in `run_dir/rechead`.
 
     Args:
@@ -226,7 +241,8 @@ def run_rechead(section: RecheadSection, cases: list, world, base_model_dir: str
         world: what `training.data.build_case_prompt` needs.
         base_model_dir (`str` or `Path`): the backbone.
         run_dir (`str` or `Path`): the run directory.
-        traces_path (`str` or `Path`, *optional*): traces JSONL (default `run_dir/traces.jsonl` if present).
+        traces_path (`str` or `Path`, *optional*): traces JSONL (default `run_dir/traces.jsonl` if
+            present).
         prompt_fn (`Callable`, *optional*): overrides `training.data.build_case_prompt`.
         on_case (`Callable`, *optional*): progress over the feature pass `(done, total)`.
         backbone (`tuple`, *optional*): (model, tokenizer) already loaded from `base_model_dir`.
@@ -254,23 +270,30 @@ def run_rechead(section: RecheadSection, cases: list, world, base_model_dir: str
     metrics = run_dir / "rechead_metrics.jsonl"
     metrics.parent.mkdir(parents=True, exist_ok=True)
     with metrics.open("w") as f:
-        head, rows = train_head(train, section, on_epoch=lambda row: f.write(json.dumps(row) + "\n"),
+        head, rows = train_head(train, section,
+                                on_epoch=lambda row: f.write(json.dumps(row) + "\n"),
                                 head=untrained)
     after = {"train": head_ndcg(head, train), "held_out": head_ndcg(head, held)}
-    meta = {"base_model_dir": str(base_model_dir), "features": "last hidden state: user = [last token; mean "
-            "request line], item = mean candidate line", "train_examples": len(train), "held_out_cases": len(held),
-            "with_traces": sum(ex.with_trace for ex in train), "ndcg@5_before": before, "ndcg@5_after": after,
-            "features_s": round(features_s, 2), "final_loss": rows[-1]["loss"], "config": asdict(section)}
+    meta = {"base_model_dir": str(base_model_dir),
+            "features": "last hidden state: user = [last token; mean "
+            "request line], item = mean candidate line", "train_examples": len(train),
+            "held_out_cases": len(held),
+            "with_traces": sum(ex.with_trace for ex in train), "ndcg@5_before": before,
+            "ndcg@5_after": after,
+            "features_s": round(features_s, 2), "final_loss": rows[-1]["loss"],
+            "config": asdict(section)}
     return save_head(head, run_dir / "rechead", meta)
 
 
-# ----------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------
 # The reward
 
 
-def rechead_reward(head: RecHead, model: Any, tokenizer: Any, messages: list[dict], handles: dict[str, dict],
+def rechead_reward(head: RecHead, model: Any, tokenizer: Any, messages: list[dict],
+                   handles: dict[str, dict],
                    relevance: dict[str, int], completion: str | None = None) -> float:
-    """The head's expected gain of the true items given the prompt and (optionally) a reasoning trace.
+    """The head's expected gain of the true items given the prompt and (optionally) a reasoning
+    trace.
 
     Args:
         head (`RecHead`): a trained head.
@@ -292,12 +315,13 @@ def rechead_reward(head: RecHead, model: Any, tokenizer: Any, messages: list[dic
 class RecheadReward:
     """A reward function in TRL's form, `f(prompts, completions, **columns) -> list[float]`.
 
-    The dataset must carry, per row, `handles` (handle -> item, or handle -> item id) and `relevance`
-    (item id -> grade); TRL passes dataset columns to reward functions as keyword lists.
+    The dataset must carry, per row, `handles` (handle -> item, or handle -> item id) and
+    `relevance` (item id -> grade); TRL passes dataset columns to reward functions as keyword lists.
 
     Args:
         head_dir (`str` or `Path`): a saved head.
-        model, tokenizer: its backbone (the base model, frozen; e.g. the policy's reference weights).
+        model, tokenizer: its backbone (the base model, frozen; e.g. the policy's reference
+        weights).
     """
 
     def __init__(self, head_dir: str | Path, model: Any, tokenizer: Any):
@@ -305,20 +329,23 @@ class RecheadReward:
         self.model, self.tokenizer = model, tokenizer
         self.__name__ = "rechead"  # TRL logs rewards under their function's name
 
-    def __call__(self, prompts: list, completions: list, handles: list, relevance: list, **_: Any) -> list[float]:
+    def __call__(self, prompts: list, completions: list, handles: list, relevance: list,
+                 **_: Any) -> list[float]:
         out = []
         for prompt, completion, hmap, rel in zip(prompts, completions, handles, relevance):
             text = completion if isinstance(completion, str) else completion[-1]["content"]
             hmap = {h: (v if isinstance(v, dict) else {"item_id": v}) for h, v in hmap.items()}
             messages = prompt if isinstance(prompt, list) else [{"role": "user", "content": prompt}]
-            out.append(rechead_reward(self.head, self.model, self.tokenizer, messages, hmap, rel, text))
+            out.append(rechead_reward(self.head, self.model, self.tokenizer, messages, hmap, rel,
+                                      text))
         return out
 
 
 class RecheadHook:
-    """The Rechead reward as the GRPO stage's hook (`training.rewards.RecheadReward`: `(completion, picks) ->
-    float`), once bound to a case: `hook.bind(case_prompt, relevance)` returns that callable. Calling the hook
-    itself needs the case as keywords: `hook(completion, picks, prompt=case_prompt, relevance=...)`.
+    """The Rechead reward as the GRPO stage's hook (`training.rewards.RecheadReward`: `(completion,
+    picks) -> float`), once bound to a case: `hook.bind(case_prompt, relevance)` returns that
+    callable. Calling the hook itself needs the case as keywords: `hook(completion, picks,
+    prompt=case_prompt, relevance=...)`.
 
     Args:
         head_dir (`str` or `Path`): a saved head.
@@ -333,26 +360,32 @@ class RecheadHook:
     def __call__(self, completion: str, picks: list[str] | None = None, *, prompt=None,
                  relevance: dict[str, int] | None = None) -> float:
         if prompt is None or relevance is None:
-            raise ConciergeError("the Rechead reward needs the case: call hook.bind(case_prompt, relevance) and use "
-                                 "the returned (completion, picks) -> float, or pass prompt= and relevance=")
+            raise ConciergeError("the Rechead reward needs the case: call hook.bind(case_prompt, "
+                                 "relevance) and use the returned (completion, picks) -> float, or "
+                                 "pass prompt= and relevance=")
 
-        return rechead_reward(self.head, self.model, self.tokenizer, messages_to_dicts(prompt.messages),
+        return rechead_reward(self.head, self.model, self.tokenizer,
+                              messages_to_dicts(prompt.messages),
                               prompt.handles, relevance, completion)
 
     def bind(self, prompt, relevance: dict[str, int]) -> Callable[[str, list[str]], float]:
         """The reward of one case's completions, `(completion, picks) -> float` in [0, 1]."""
-        return lambda completion, picks=None: self(completion, picks, prompt=prompt, relevance=relevance)
+        return lambda completion, picks=None: self(completion, picks, prompt=prompt,
+                                                   relevance=relevance)
 
 
 def run(ctx) -> dict:
-    """`concierge train` entry point of the rechead stage: trains the head on the run's cases (with the
-    traces stage's accepted traces when there are some) and sets `ctx.rechead` to a `RecheadHook`."""
+    """`concierge train` entry point of the rechead stage: trains the head on the run's cases (with
+    the traces stage's accepted traces when there are some) and sets `ctx.rechead` to a
+    `RecheadHook`."""
     out = ctx.run_dir / "rechead-stage"
     out.mkdir(parents=True, exist_ok=True)
-    traces = (ctx.results.get("traces") or {}).get("path") or ctx.run_dir / "traces" / "traces.jsonl"
+    traces = ((ctx.results.get("traces") or {}).get("path")
+              or ctx.run_dir / "traces" / "traces.jsonl")
     backbone = load_backbone(ctx.base_model)
-    head_dir = run_rechead(ctx.config.rechead, ctx.cases, ctx.world, ctx.base_model, out, traces_path=traces,
-                           prompt_fn=ctx.prompt, backbone=backbone)
+    head_dir = run_rechead(ctx.config.rechead, ctx.cases, ctx.world, ctx.base_model, out,
+                           traces_path=traces, prompt_fn=ctx.prompt, backbone=backbone)
     ctx.rechead = RecheadHook(head_dir, *backbone)
     meta = ctx.rechead.meta
-    return {"head": str(head_dir), "ndcg@5_before": meta["ndcg@5_before"], "ndcg@5_after": meta["ndcg@5_after"]}
+    return {"head": str(head_dir), "ndcg@5_before": meta["ndcg@5_before"],
+            "ndcg@5_after": meta["ndcg@5_after"]}

@@ -1,6 +1,7 @@
 """The ReRec reward of one completion: pure functions, no model, no store.
 
-    r = w_ndcg * NDCG@k(picks, relevance)          ranking term (graded, `training.metrics.ndcg_at_k`)
+    r = w_ndcg * NDCG@k(picks, relevance)          ranking term (graded,
+    `training.metrics.ndcg_at_k`)
       + w1 * QAS(p, gt)                            query alignment, item–attribute graph
       + w2 * PAS(p, gt)                            preference alignment, collaborative embedding
       + format        (only when the ranking term > 0: GR2's conditional format reward)
@@ -8,14 +9,18 @@
     r = missing_answer                             when the completion names no valid candidate
 
 - p is the final recommendation (the first pick), gt the ground-truth items of the highest grade.
-- QAS(p, gt) = |attrs(p) ∩ A| / |A|, A = the attribute nodes (`backend.graphs.attribute_nodes`) shared
+- QAS(p, gt) = |attrs(p) ∩ A| / |A|, A = the attribute nodes (`backend.graphs.attribute_nodes`)
+shared
   by every gt item (ReRec's released code does the same when there are several correct items).
-- PAS(p, gt) = mean over gt of cos(E(p), E(gt)), E = item factors of a truncated SVD of the client x item
-  interaction matrix (ReRec uses LightGCN; an SVD of the same graph is the lightest collaborative model
-  that needs no training loop). An item without interactions has no embedding: cosine 0.
-- Why the format term waits for a positive ranking term: the base model echoes candidates in the order
+- PAS(p, gt) = mean over gt of cos(E(p), E(gt)), E = item factors of a truncated SVD of the client x
+item
+  interaction matrix (ReRec uses LightGCN; an SVD of the same graph is the lightest collaborative
+  model that needs no training loop). An item without interactions has no embedding: cosine 0.
+- Why the format term waits for a positive ranking term: the base model echoes candidates in the
+order
   given, and an unconditional bonus for a well-formed answer rewards exactly that (GR2).
-- The ReRec paper's weights are w1 = w2 = 0.01, format +-0.5, missing answer -0.5; the training config
+- The ReRec paper's weights are w1 = w2 = 0.01, format +-0.5, missing answer -0.5; the training
+config
   sets them (`RewardWeights`).
 """
 
@@ -92,22 +97,26 @@ def ground_truth(relevance: dict[str, int]) -> list[str]:
 
 
 def item_attributes(item: dict) -> set[str]:
-    """The attribute nodes of an item on the item–attribute graph (`material=silk`, `brand=aurel`, ...)."""
+    """The attribute nodes of an item on the item–attribute graph (`material=silk`, `brand=aurel`,
+    ...)."""
     from backend.graphs import attribute_nodes
 
     return {node for _, node in attribute_nodes(item)}
 
 
 def qas(pick: str | None, relevance: dict[str, int], items: dict[str, dict]) -> float:
-    """Query-alignment score: the share of the attributes every ground-truth item has that `pick` has too.
+    """Query-alignment score: the share of the attributes every ground-truth item has that `pick`
+    has too.
 
     Args:
         pick (`str`, *optional*): the final recommendation (item id).
         relevance (`dict[str, int]`): item id -> grade.
-        items (`dict[str, dict]`): item id -> catalogue item (at least the pick and the ground truth).
+        items (`dict[str, dict]`): item id -> catalogue item (at least the pick and the ground
+            truth).
 
     Returns:
-        `float`: in [0, 1]; 0 without a pick, without ground truth or when the gt items share nothing.
+        `float`: in [0, 1]; 0 without a pick, without ground truth or when the gt items share
+        nothing.
     """
     gt = [i for i in ground_truth(relevance) if i in items]
     if pick is None or pick not in items or not gt:
@@ -126,8 +135,8 @@ class CollaborativeEmbedding:
         factors (`int`): dimensions kept (fewer when the matrix is smaller).
 
     The matrix holds the summed interaction weights the serving path uses, without recency
-    (`backend.interaction_weights.row_liking`: purchase 1, wishlist 0.6, view 0.15, rating (value - 3) / 2,
-    returns and ratings of 3 or less 0); E(item) = V_item * sqrt(S).
+    (`backend.interaction_weights.row_liking`: purchase 1, wishlist 0.6, view 0.15, rating (value -
+    3) / 2, returns and ratings of 3 or less 0); E(item) = V_item * sqrt(S).
     """
 
     def __init__(self, interactions: list[dict], factors: int = 32):
@@ -158,8 +167,10 @@ class CollaborativeEmbedding:
         return float(va @ vb) / norm if norm > 0 else 0.0
 
 
-def pas(pick: str | None, relevance: dict[str, int], embedding: CollaborativeEmbedding | None) -> float:
-    """Preference-alignment score: mean cosine of the pick to the ground-truth items in the embedding."""
+def pas(pick: str | None, relevance: dict[str, int],
+        embedding: CollaborativeEmbedding | None) -> float:
+    """Preference-alignment score: mean cosine of the pick to the ground-truth items in the
+    embedding."""
     gt = ground_truth(relevance)
     if pick is None or embedding is None or not gt:
         return 0.0
@@ -169,9 +180,10 @@ def pas(pick: str | None, relevance: dict[str, int], embedding: CollaborativeEmb
 def overlong_penalty(length: int, max_length: int, buffer: int) -> float:
     """DAPO's soft overlong punishment (Yu et al. 2025, overlong reward shaping) of a completion.
 
-    0 up to `max_length - buffer` tokens, then falling linearly to -1 at `max_length` (where generation cuts
-    the completion off), -1 beyond. It is added to the reward, so a group's long rollouts lose advantage
-    gradually before any is cut, instead of all at once when the ANSWER line falls off the end.
+    0 up to `max_length - buffer` tokens, then falling linearly to -1 at `max_length` (where
+    generation cuts the completion off), -1 beyond. It is added to the reward, so a group's long
+    rollouts lose advantage gradually before any is cut, instead of all at once when the ANSWER line
+    falls off the end.
 
     Args:
         length (`int`): completion tokens.
@@ -189,7 +201,8 @@ def overlong_penalty(length: int, max_length: int, buffer: int) -> float:
 
 
 def format_reward(well_formed: bool, ranking: float, bonus: float) -> float:
-    """GR2's conditional format reward: the bonus only for a well-formed answer that also ranks (> 0)."""
+    """GR2's conditional format reward: the bonus only for a well-formed answer that also ranks (>
+    0)."""
     return bonus if well_formed and ranking > 0 else 0.0
 
 
@@ -197,7 +210,8 @@ def format_reward(well_formed: bool, ranking: float, bonus: float) -> float:
 # One completion
 
 
-def rerec_reward(picks: list[str], relevance: dict[str, int], items: dict[str, dict], weights: RewardWeights,
+def rerec_reward(picks: list[str], relevance: dict[str, int], items: dict[str, dict],
+                 weights: RewardWeights,
                  embedding: CollaborativeEmbedding | None = None, well_formed: bool = True,
                  rechead_score: float | None = None) -> RewardBreakdown:
     """The ReRec reward of a parsed answer (see the module docstring for the formula).
@@ -216,7 +230,8 @@ def rerec_reward(picks: list[str], relevance: dict[str, int], items: dict[str, d
     """
     wrong = [i for i in picks if i not in relevance]
     if not picks:
-        return RewardBreakdown(weights.missing_answer, picks=[], wrong_picks=[], answer_found=well_formed)
+        return RewardBreakdown(weights.missing_answer, picks=[], wrong_picks=[],
+                               answer_found=well_formed)
     p = picks[0]
     terms = {"ndcg": ndcg_reward(picks, relevance, weights.k), "qas": qas(p, relevance, items),
              "pas": pas(p, relevance, embedding), "rechead": rechead_score or 0.0}
@@ -226,8 +241,8 @@ def rerec_reward(picks: list[str], relevance: dict[str, int], items: dict[str, d
     return RewardBreakdown(total, picks=list(picks), wrong_picks=wrong, answer_found=True, **terms)
 
 
-def score_completion(completion: str, handles: dict[str, dict], relevance: dict[str, int], weights: RewardWeights,
-                     embedding: CollaborativeEmbedding | None = None,
+def score_completion(completion: str, handles: dict[str, dict], relevance: dict[str, int],
+                     weights: RewardWeights, embedding: CollaborativeEmbedding | None = None,
                      rechead: RecheadReward | None = None) -> RewardBreakdown:
     """Parse a completion with the serving parser and score it.
 
@@ -237,7 +252,8 @@ def score_completion(completion: str, handles: dict[str, dict], relevance: dict[
         relevance (`dict[str, int]`): item id -> grade (items not shown are ignored).
         weights (`RewardWeights`): the weights.
         embedding (`CollaborativeEmbedding`, *optional*): for PAS.
-        rechead (`RecheadReward`, *optional*): Rechead reward hook, called only when `weights.rechead` != 0.
+        rechead (`RecheadReward`, *optional*): Rechead reward hook, called only when
+            `weights.rechead` != 0.
 
     Returns:
         `RewardBreakdown`
@@ -248,6 +264,7 @@ def score_completion(completion: str, handles: dict[str, dict], relevance: dict[
     picks = [handles[h]["item_id"] for h in parsed.picks]
     items = {item["item_id"]: item for item in handles.values()}
     shown_relevance = {i: g for i, g in relevance.items() if i in items}
-    score = rechead(completion, picks) if rechead is not None and weights.rechead and picks else None
+    score = rechead(completion,
+                    picks) if rechead is not None and weights.rechead and picks else None
     well_formed = parsed.answer_found and not parsed.dropped
     return rerec_reward(picks, shown_relevance, items, weights, embedding, well_formed, score)

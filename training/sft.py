@@ -1,18 +1,20 @@
-"""Supervised warm-start: a LoRA adapter fitted on accepted reasoning traces with TRL's `SFTTrainer`.
+"""Supervised warm-start: a LoRA adapter fitted on accepted reasoning traces with TRL's
+`SFTTrainer`.
 
-GR2 and FACTS.md agree that RL from a zero-shot small model adds little; SFT on good traces first gives
-GRPO completions that parse and sometimes hit. Each accepted trace (`training.traces`) becomes one
-conversational prompt-completion example: the *serving* prompt (never the target hint of target
-sampling) and the trace as the assistant turn. With that format TRL's `SFTTrainer` (trl 1.16) computes
-the loss on the completion tokens only (`completion_only_loss`, the default for prompt-completion data),
-which for one assistant turn is the same as `assistant_only_loss`; the latter is offered as `loss:
-assistant` (TRL then swaps in a training chat template with `{% generation %}` markers).
+GR2 and FACTS.md agree that RL from a zero-shot small model adds little; SFT on good traces first
+gives GRPO completions that parse and sometimes hit. Each accepted trace (`training.traces`) becomes
+one conversational prompt-completion example: the *serving* prompt (never the target hint of target
+sampling) and the trace as the assistant turn. With that format TRL's `SFTTrainer` (trl 1.16)
+computes the loss on the completion tokens only (`completion_only_loss`, the default for
+prompt-completion data), which for one assistant turn is the same as `assistant_only_loss`; the
+latter is offered as `loss: assistant` (TRL then swaps in a training chat template with `{%
+generation %}` markers).
 
 Config (the `sft:` section of a training config; every key optional):
 
     sft:
-      sources: null          # trace sources to train on (reject, target, template); null: all accepted
-      max_steps: 60          # optimiser steps (0: `epochs` passes over the traces instead)
+      sources: null          # trace sources to train on (reject, target, template); null: all
+      accepted max_steps: 60          # optimiser steps (0: `epochs` passes over the traces instead)
       epochs: 1.0
       batch_size: 4          # traces per device step
       grad_accum: 1
@@ -32,7 +34,8 @@ Config (the `sft:` section of a training config; every key optional):
 `run_sft(section, traces_path, base_model_dir, run_dir)` writes the adapter to `run_dir/adapter`
 (`adapter_config.json` + `adapter_model.safetensors`, loadable by `backend.llm.chat_model(settings,
 adapter=NAME, adapter_path=DIR)`), the per-step log to `run_dir/sft_metrics.jsonl` (`step, loss,
-learning_rate, step_s, ...`) and a summary to `run_dir/sft_summary.json`, and returns the adapter path.
+learning_rate, step_s, ...`) and a summary to `run_dir/sft_summary.json`, and returns the adapter
+path.
 """
 
 from __future__ import annotations
@@ -59,31 +62,38 @@ def lora_config(section: SFTSection):
     """The PEFT LoRA configuration of the adapter."""
     from peft import LoraConfig
 
-    return LoraConfig(r=section.lora_r, lora_alpha=section.lora_alpha, lora_dropout=section.lora_dropout,
+    return LoraConfig(r=section.lora_r, lora_alpha=section.lora_alpha,
+                      lora_dropout=section.lora_dropout,
                       target_modules=section.target_modules, task_type="CAUSAL_LM")
 
 
 def sft_args(section: SFTSection, output_dir: Path):
-    """TRL's `SFTConfig` for this section: fp32 unless `bf16` (its autocast is ~13x slower on this CPU),
-    no checkpoints."""
+    """TRL's `SFTConfig` for this section: fp32 unless `bf16` (its autocast is ~13x slower on this
+    CPU), no checkpoints."""
     import torch
     from trl import SFTConfig
 
-    steps = dict(max_steps=section.max_steps) if section.max_steps > 0 else dict(num_train_epochs=section.epochs)
+    steps = (dict(max_steps=section.max_steps) if section.max_steps > 0
+             else dict(num_train_epochs=section.epochs))
     return SFTConfig(
         output_dir=str(output_dir), per_device_train_batch_size=section.batch_size,
         gradient_accumulation_steps=section.grad_accum, learning_rate=section.learning_rate,
-        lr_scheduler_type=section.lr_scheduler, warmup_steps=section.warmup_steps, max_length=section.max_length,
-        completion_only_loss=section.loss == "completion", assistant_only_loss=section.loss == "assistant",
-        bf16=section.bf16, fp16=False, use_cpu=not torch.cuda.is_available(), logging_steps=1, save_strategy="no",
-        report_to=[], seed=section.seed, data_seed=section.seed, disable_tqdm=True, dataloader_num_workers=0,
-        # TRL turns gradient checkpointing on by default: a third more compute per step to save memory that a
-        # 135M model with LoRA does not need
+        lr_scheduler_type=section.lr_scheduler, warmup_steps=section.warmup_steps,
+                     max_length=section.max_length,
+        completion_only_loss=section.loss == "completion",
+                     assistant_only_loss=section.loss == "assistant",
+        bf16=section.bf16, fp16=False, use_cpu=not torch.cuda.is_available(), logging_steps=1,
+                     save_strategy="no",
+        report_to=[], seed=section.seed, data_seed=section.seed, disable_tqdm=True,
+                     dataloader_num_workers=0,
+        # TRL turns gradient checkpointing on by default: a third more compute per step to save
+        # memory that a 135M model with LoRA does not need
         gradient_checkpointing=False, **steps)
 
 
 class _StepLog:
-    """A `TrainerCallback` that times each optimiser step and appends the trainer's logs to a JSONL file."""
+    """A `TrainerCallback` that times each optimiser step and appends the trainer's logs to a JSONL
+    file."""
 
     def __new__(cls, path: Path, on_step: Callable[[dict], None] | None):
         from transformers import TrainerCallback
@@ -101,7 +111,8 @@ class _StepLog:
             def on_log(self, args, state, control, logs=None, **kwargs):
                 if not logs or "loss" not in logs:
                     return
-                row = {"step": state.global_step, "step_s": round(time.perf_counter() - self.last, 3),
+                row = {"step": state.global_step,
+                       "step_s": round(time.perf_counter() - self.last, 3),
                        "elapsed_s": round(time.perf_counter() - self.started, 2)} | {
                     k: v for k, v in logs.items() if isinstance(v, (int, float))}
                 self.rows.append(row)
@@ -113,7 +124,8 @@ class _StepLog:
         return StepLog()
 
 
-def train_sft(examples: list[dict], model: Any, tokenizer: Any, section: SFTSection, out_dir: str | Path,
+def train_sft(examples: list[dict], model: Any, tokenizer: Any, section: SFTSection,
+              out_dir: str | Path,
               on_step: Callable[[dict], None] | None = None) -> tuple[Path, list[dict]]:
     """Fit a LoRA adapter on prompt-completion examples and save it.
 
@@ -133,8 +145,8 @@ def train_sft(examples: list[dict], model: Any, tokenizer: Any, section: SFTSect
     from trl import SFTTrainer
 
     if not examples:
-        raise ConciergeError("no accepted traces to train on; run the traces stage (with the template teacher "
-                             "as a fallback: traces.modes ending in template)")
+        raise ConciergeError("no accepted traces to train on; run the traces stage (with the "
+                             "template teacher as a fallback: traces.modes ending in template)")
     if section.threads > 0:
         torch.set_num_threads(section.threads)
     out_dir = Path(out_dir)
@@ -148,8 +160,8 @@ def train_sft(examples: list[dict], model: Any, tokenizer: Any, section: SFTSect
     return adapter_dir, log.rows
 
 
-def run_sft(section: SFTSection, traces_path: str | Path, base_model_dir: str | Path, run_dir: str | Path,
-            on_step: Callable[[dict], None] | None = None) -> Path:
+def run_sft(section: SFTSection, traces_path: str | Path, base_model_dir: str | Path,
+            run_dir: str | Path, on_step: Callable[[dict], None] | None = None) -> Path:
     """The SFT stage: accepted traces -> LoRA adapter in `run_dir/adapter`.
 
     Args:
@@ -157,7 +169,8 @@ def run_sft(section: SFTSection, traces_path: str | Path, base_model_dir: str | 
         traces_path (`str` or `Path`): the traces JSONL of the traces stage.
         base_model_dir (`str` or `Path`): the base model (Hugging Face directory).
         run_dir (`str` or `Path`): the run directory.
-        on_step (`Callable[[dict], None]`, *optional*): called with each step's log row (progress bars).
+        on_step (`Callable[[dict], None]`, *optional*): called with each step's log row (progress
+            bars).
 
     Returns:
         `Path`: the adapter directory.
@@ -170,25 +183,30 @@ def run_sft(section: SFTSection, traces_path: str | Path, base_model_dir: str | 
     traces = read_traces(Path(traces_path), accepted_only=True, sources=section.sources)
     base_model_dir = Path(base_model_dir).resolve()
     tokenizer = load_tokenizer(base_model_dir)
-    model = AutoModelForCausalLM.from_pretrained(base_model_dir, local_files_only=True, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(base_model_dir, local_files_only=True,
+                                                 dtype=torch.float32)
     started = time.perf_counter()
     adapter_dir, rows = train_sft(sft_examples(traces), model, tokenizer, section, run_dir, on_step)
     seconds = time.perf_counter() - started
     losses = [r["loss"] for r in rows]
-    summary = {"traces": len(traces), "by_source": _count(t["source"] for t in traces), "steps": len(rows),
-               "seconds": round(seconds, 2), "mean_step_s": round(sum(r["step_s"] for r in rows) / max(len(rows), 1), 3),
-               "first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None,
+    summary = {"traces": len(traces), "by_source": _count(t["source"] for t in traces),
+               "steps": len(rows),
+               "seconds": round(seconds, 2),
+               "mean_step_s": round(sum(r["step_s"] for r in rows) / max(len(rows), 1), 3),
+               "first_loss": losses[0] if losses else None,
+               "last_loss": losses[-1] if losses else None,
                "adapter": str(adapter_dir), "config": asdict(section)}
     (Path(run_dir) / "sft_summary.json").write_text(json.dumps(summary, indent=2))
     return adapter_dir
 
 
 def run(ctx) -> dict:
-    """`concierge train` entry point of the sft stage: an adapter trained on the traces stage's traces."""
+    """`concierge train` entry point of the sft stage: an adapter trained on the traces stage's
+    traces."""
     traces = ctx.results.get("traces", {}).get("path") or ctx.run_dir / "traces" / "traces.jsonl"
     if not Path(traces).is_file():
-        raise ConciergeError(f"the sft stage trains on traces and {traces} does not exist; add the traces "
-                             "stage (--stages traces,sft,...) or resume a run that has them")
+        raise ConciergeError(f"the sft stage trains on traces and {traces} does not exist; add the "
+                             "traces stage (--stages traces,sft,...) or resume a run that has them")
     out = ctx.run_dir / "sft"
     out.mkdir(parents=True, exist_ok=True)
     return {"adapter": run_sft(ctx.config.sft, traces, ctx.base_model, out)}

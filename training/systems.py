@@ -15,15 +15,17 @@ and only they can score on a request that nothing in the catalogue fits.
 | `graph` | personalised PageRank on the item–attribute graph (backend `CatalogueGraphs`) | no |
 | `als` | the client's history (`implicit` ALS); the query is ignored | no |
 | `retrieval` | the serving candidate generator (`backend.retrieval.retrieve`) | yes (1) |
-| `reasoner` | the base LLM, serving prompt, over the given candidates (re-ranking only) | yes (1, 2) |
-| `rechead@DIR` | RPORec's scoring head over the base model's hidden states, one forward pass (re-ranking only) | yes (1) |
-| `pipeline` | `backend.service.recommend`, end to end (whole-catalogue protocol only); `pipeline@DIR` answers with the LoRA adapter in DIR | yes: `nothing_fits` |
+| `reasoner` | the base LLM, serving prompt, the given candidates (re-ranking only) | yes (1, 2) |
+| `rechead@DIR` | RPORec's scoring head on the base model's hidden states (re-ranking) | yes (1) |
+| `pipeline` | `backend.service.recommend` end to end (whole catalogue only) | yes: `nothing_fits` |
 
 (1) when the parsed request is impossible or no candidate meets its hard constraints, the rule of
 `backend.service.recommend`. (2) The prompt itself offers the model no "nothing fits" answer.
+The Rechead scores every candidate in one forward pass; `reasoner@DIR` and `pipeline@DIR` answer
+with the LoRA adapter in DIR.
 
-Every system is built from an `EvalWorld`: the bundle's rows plus the settings of the scratch stores it
-was imported into, which each system passes to the stores it reads.
+Every system is built from an `EvalWorld`: the bundle's rows plus the settings of the scratch stores
+it was imported into, which each system passes to the stores it reads.
 """
 
 from __future__ import annotations
@@ -49,7 +51,8 @@ ALS_ITERATIONS = 20
 ALS_REGULARIZATION = 0.05
 ALS_ALPHA = 10.0  # confidence = 1 + alpha * weight (Hu, Koren & Volinsky)
 MAX_NGRAM = 6  # longest run of query words matched against attribute values and titles
-COMPLETION_CHARS = 400  # of each LLM completion kept in a query's notes, to see why an answer was not read
+# of each LLM completion kept in a query's notes, to see why an answer was not read
+COMPLETION_CHARS = 400
 
 
 @dataclass
@@ -80,7 +83,8 @@ class EvalWorld:
 
 
 def order_candidates(scores: dict[str, float], candidates: list[str]) -> list[str]:
-    """Candidates by descending score; unscored ones keep their given order after the scored ones."""
+    """Candidates by descending score; unscored ones keep their given order after the scored
+    ones."""
     position = {item: i for i, item in enumerate(candidates)}
     return sorted(candidates, key=lambda item: (-scores.get(item, -np.inf), position[item]))
 
@@ -117,7 +121,8 @@ def item_text(item: dict) -> str:
     """Everything an item says in words: title, brand, category, attribute values, description."""
     values = []
     for value in item.get("attributes", {}).values():
-        values.extend(str(v) for v in (value if isinstance(value, list) else [value]) if not _opaque(str(v)))
+        values.extend(str(v) for v in (value if isinstance(value, list) else [value])
+                      if not _opaque(str(v)))
     parts = [item["title"], item.get("brand") or "", item.get("category") or "", " ".join(values),
              item.get("description") or ""]
     return " ".join(p for p in parts if p)
@@ -139,7 +144,8 @@ class BM25:
         self.ids = world.item_ids
         corpus = [item_text(world.items[i]) for i in self.ids]
         self.retriever = bm25s.BM25()
-        self.retriever.index(bm25s.tokenize(corpus, stopwords="en", show_progress=False), show_progress=False)
+        self.retriever.index(bm25s.tokenize(corpus, stopwords="en", show_progress=False),
+                             show_progress=False)
         self.stopwords = set(bm25s.stopwords.STOPWORDS_EN)
 
     def tokens(self, text: str) -> list[str]:
@@ -173,7 +179,8 @@ class Embedding:
 
     def rank(self, query: dict, candidates: list[str] | None, k: int) -> list[str]:
         if candidates is None:  # Chroma's own nearest-neighbour search, as serving does it
-            return [hit.item["item_id"] for hit in self.index.search(query["text"], k=k, settings=self.settings)]
+            return [hit.item["item_id"]
+                    for hit in self.index.search(query["text"], k=k, settings=self.settings)]
         from backend.index import embed
 
         vector = embed([query["text"]], self.settings)[0]  # (384,), unit length
@@ -186,8 +193,8 @@ class Embedding:
 
 
 def attribute_graph(items: list[dict]):
-    """The item–attribute graph over *every* attribute key an item has (the serving product graph keeps
-    the luxury keys only), so the walk also works on catalogues such as MovieLens.
+    """The item–attribute graph over *every* attribute key an item has (the serving product graph
+    keeps the luxury keys only), so the walk also works on catalogues such as MovieLens.
 
     Returns:
         `nx.Graph`: `item:<id>` nodes linked to `<key>=<value>` nodes.
@@ -200,7 +207,8 @@ def attribute_graph(items: list[dict]):
         graph.add_node(node, kind="item")
         pairs = [(key, item[key]) for key in ("brand", "category") if item.get(key)]
         for key, value in item.get("attributes", {}).items():
-            pairs.extend((key, v) for v in (value if isinstance(value, list) else [value]) if v not in (None, ""))
+            pairs.extend((key, v) for v in (value if isinstance(value, list) else [value])
+                         if v not in (None, ""))
         for key, value in pairs:
             graph.add_edge(node, f"{key}={str(value).lower()}")
     return graph
@@ -209,7 +217,8 @@ def attribute_graph(items: list[dict]):
 def ngrams(text: str, longest: int = MAX_NGRAM) -> set[str]:
     """Every run of 1..`longest` consecutive words of `text`, lower-cased."""
     words = re.findall(r"[\w'&-]+", text.lower())
-    return {" ".join(words[i:i + n]) for n in range(1, longest + 1) for i in range(len(words) - n + 1)}
+    return {" ".join(words[i:i + n]) for n in range(1, longest + 1)
+            for i in range(len(words) - n + 1)}
 
 
 class GraphPPR:
@@ -241,17 +250,20 @@ class GraphPPR:
                 self.terms[item["title"].lower()].append(f"item:{item['item_id']}")
 
     def seeds(self, query: dict) -> dict[str, float]:
-        """Restart weights: the client's positive preference edges, and the nodes the request names."""
+        """Restart weights: the client's positive preference edges, and the nodes the request
+        names."""
         from backend.graphs import preference_graph
 
         client_id = query.get("client_id")
         history = self.world.history.get(client_id, [])
         rows = [dict(r, timestamp=datetime.fromisoformat(r["timestamp"])) for r in history]
         client = self.clients.get(client_id, {})
-        graph = preference_graph(client_id or "?", rows, self.world.items, client.get("stated_preferences"),
+        graph = preference_graph(client_id or "?", rows, self.world.items,
+                                 client.get("stated_preferences"),
                                  client.get("notes"), vocabulary=self.vocab)
         personal = {v: d["weight"] for _, v, d in graph.out_edges(data=True) if d["weight"] > 0}
-        named = {node: 1.0 for term in ngrams(query["text"]) & self.terms.keys() for node in self.terms[term]}
+        named = {node: 1.0 for term in ngrams(query["text"]) & self.terms.keys()
+                 for node in self.terms[term]}
         return _balance(personal, named)
 
     def rank(self, query: dict, candidates: list[str] | None, k: int) -> list[str]:
@@ -275,8 +287,8 @@ def _balance(personal: dict[str, float], named: dict[str, float]) -> dict[str, f
 class ALS:
     """Implicit-feedback matrix factorisation (`implicit` ALS) on the client–item interactions.
 
-    The request is ignored: this is what the client's history alone predicts. A client without history
-    gets the popularity order.
+    The request is ignored: this is what the client's history alone predicts. A client without
+    history gets the popularity order.
     """
 
     name, can_abstain, protocols = "als", False, ("full", "rerank")
@@ -290,15 +302,18 @@ class ALS:
         clients = sorted(world.history)
         self.row = {client: i for i, client in enumerate(clients)}
         matrix = self._matrix(world, clients)
-        with threadpool_limits(1, "blas"):  # implicit's own threads; a threaded BLAS underneath slows it
-            self.model = AlternatingLeastSquares(factors=ALS_FACTORS, regularization=ALS_REGULARIZATION,
+        # implicit's own threads; a threaded BLAS underneath slows it
+        with threadpool_limits(1, "blas"):
+            self.model = AlternatingLeastSquares(factors=ALS_FACTORS,
+                                                 regularization=ALS_REGULARIZATION,
                                                  iterations=ALS_ITERATIONS, random_state=world.seed,
                                                  calculate_training_loss=False)
             self.model.fit(matrix, show_progress=False)
         self.popular = Popularity(world)
 
     def _matrix(self, world: EvalWorld, clients: list[str]):
-        """Confidence matrix (scipy CSR), shape (clients, items): 1 + alpha * summed interaction weight."""
+        """Confidence matrix (scipy CSR), shape (clients, items): 1 + alpha * summed interaction
+        weight."""
         import scipy.sparse as sp
 
         weights: dict[tuple[int, int], float] = defaultdict(float)
@@ -308,7 +323,8 @@ class ALS:
                     weights[(self.row[client], self.col[row["item_id"]])] += row_liking(row)
         cells = [(r, c, 1.0 + ALS_ALPHA * w) for (r, c), w in weights.items() if w > 0]
         rows, cols, values = zip(*cells) if cells else ((), (), ())
-        return sp.csr_matrix((values, (rows, cols)), shape=(max(len(clients), 1), len(self.ids)), dtype=np.float32)
+        return sp.csr_matrix((values, (rows, cols)), shape=(max(len(clients), 1), len(self.ids)),
+                             dtype=np.float32)
 
     def rank(self, query: dict, candidates: list[str] | None, k: int) -> list[str]:
         row = self.row.get(query.get("client_id"))
@@ -324,12 +340,12 @@ class ALS:
 
 class ServingRetrieval:
     """The serving candidate generator and ranker alone (`backend.live`): request understanding, the
-    client's signals, every candidate source, the hard constraints, then the catalogue's learned ranker
-    (LightGBM trained on the bundle's train split) or reciprocal-rank fusion without one.
+    client's signals, every candidate source, the hard constraints, then the catalogue's learned
+    ranker (LightGBM trained on the bundle's train split) or reciprocal-rank fusion without one.
 
-    Whole catalogue: its ranked candidates. Re-ranking: the given candidates scored by the same ranker
-    (features computed for each). Says nothing fits when the request is impossible or no candidate meets
-    its hard constraints, the rule `backend.service.recommend` applies.
+    Whole catalogue: its ranked candidates. Re-ranking: the given candidates scored by the same
+    ranker (features computed for each). Says nothing fits when the request is impossible or no
+    candidate meets its hard constraints, the rule `backend.service.recommend` applies.
     """
 
     name, can_abstain, protocols = "retrieval", True, ("full", "rerank")
@@ -348,13 +364,15 @@ class ServingRetrieval:
 
         parsed = understand_request(query["text"], self.catalogue, self.settings)
         try:
-            _, _, signals, summary = client_context(query["client_id"], self.catalogue, self.settings)
+            _, _, signals, summary = client_context(query["client_id"], self.catalogue,
+                                                    self.settings)
         except ConciergeError:
             signals, summary = ClientSignals(), "new client, no history yet"
         return parsed, signals, summary
 
     def candidates(self, query: dict, given: list[str] | None, k: int):
-        """(parsed request, client summary, ordered `Candidate`s); empty candidates mean nothing fits."""
+        """(parsed request, client summary, ordered `Candidate`s); empty candidates mean nothing
+        fits."""
         from backend.live import ranked_candidates
 
         parsed, signals, summary = self.context(query)
@@ -368,8 +386,8 @@ class ServingRetrieval:
         return parsed, summary, pool
 
     def _rescore(self, parsed, signals, pool, given: list[str]):
-        """The given candidates ordered by the ranker (features computed for those the sources missed);
-        those breaking a hard constraint go last."""
+        """The given candidates ordered by the ranker (features computed for those the sources
+        missed); those breaking a hard constraint go last."""
         from backend.retrieval import Candidate, add_features
 
         found = {c.item_id: c for c in pool}
@@ -389,12 +407,12 @@ class ServingRetrieval:
 class Reasoner:
     """The LLM reasoner zero-shot over the given candidates: the serving prompt
     (`backend.reasoner.build_prompt`: request, its parse, the client summary, the candidates under
-    shuffled handles) and the serving parser (`parse_answer`). The ranking is the model's picks, then the
-    other candidates in the order they were given (the fallback order; `picks` = 0 in a query's notes
-    means the whole list is that fallback).
+    shuffled handles) and the serving parser (`parse_answer`). The ranking is the model's picks,
+    then the other candidates in the order they were given (the fallback order; `picks` = 0 in a
+    query's notes means the whole list is that fallback).
 
-    Re-ranking protocol only: on the whole catalogue the reasoner over the serving candidates is what
-    `pipeline` measures. Says nothing fits where `retrieval` does (no model call then).
+    Re-ranking protocol only: on the whole catalogue the reasoner over the serving candidates is
+    what `pipeline` measures. Says nothing fits where `retrieval` does (no model call then).
     """
 
     name, can_abstain, protocols = "reasoner", True, ("rerank",)
@@ -405,14 +423,16 @@ class Reasoner:
         self.seed = world.seed
         self.retrieval = ServingRetrieval(world)
         path = Path(adapter).resolve() if adapter else None
-        self.model = chat_model(world.settings, adapter=adapter_name_for(path) if path else None, adapter_path=path)
+        self.model = chat_model(world.settings, adapter=adapter_name_for(path) if path else None,
+                                adapter_path=path)
         self.last: dict = {}
 
     def rank(self, query: dict, candidates: list[str] | None, k: int) -> list[str]:
         from backend.reasoner import generate_reasoning, model_picks
 
         if candidates is None:
-            raise ConciergeError("the reasoner re-ranks given candidates; use `pipeline` on the whole catalogue")
+            raise ConciergeError("the reasoner re-ranks given candidates; use `pipeline` on the "
+                                 "whole catalogue")
         messages, handles, pool = reasoner_prompt(self.retrieval, query, candidates, self.seed)
         parsed_query, signals, _ = self.retrieval.context(query)
         self.last = {"picks": 0, "answer_found": False, "abstained": not pool}
@@ -421,23 +441,25 @@ class Reasoner:
         generation = generate_reasoning(self.model, messages, self.model.max_new_tokens)
         parsed, order, answer = model_picks(self.model, messages, handles, generation.text)
         picks = [handles[h]["item_id"] for h in order]
-        self.last |= {"picks": len(picks), "answer_found": parsed.answer_found, "fallback": "given order",
+        self.last |= {"picks": len(picks), "answer_found": parsed.answer_found,
+                      "fallback": "given order",
                       "answer": answer, "ended": generation.ended, "problem": generation.problem,
-                      "gates": reasoning_gates(parsed.steps, handles, parsed_query.to_dict(), signals.preferences,
-                                               messages),
+                      "gates": reasoning_gates(parsed.steps, handles, parsed_query.to_dict(),
+                                               signals.preferences, messages),
                       "completion": generation.text[:COMPLETION_CHARS],
                       "completion_tokens": generation.stats.get("completion_tokens")}
         return picks + [i for i in candidates if i not in picks]
 
 
 def reasoner_prompt(retrieval: ServingRetrieval, query: dict, candidates: list[str], seed: int):
-    """The serving prompt of one re-ranking query, as the `reasoner` system sends it (training builds its
-    prompts here too, so the model is trained on exactly what it is evaluated on).
+    """The serving prompt of one re-ranking query, as the `reasoner` system sends it (training
+    builds its prompts here too, so the model is trained on exactly what it is evaluated on).
 
     Args:
         retrieval (`ServingRetrieval`): parses the request and reads the client's context.
         query (`dict`): a query row (`query_id`, `client_id`, `text`).
-        candidates (`list[str]`): the item ids shown, in the protocol's order (the prompt shuffles them).
+        candidates (`list[str]`): the item ids shown, in the protocol's order (the prompt shuffles
+            them).
         seed (`int`): with the query id, seeds the handles and their order.
 
     Returns:
@@ -454,9 +476,10 @@ def reasoner_prompt(retrieval: ServingRetrieval, query: dict, candidates: list[s
 
 
 class Rechead:
-    """RPORec's scoring head alone (`rechead@HEAD_DIR`, from `concierge train --stages rechead`): one forward
-    pass of the base model over the serving prompt, the head scores every candidate, best first. No text is
-    generated. Re-ranking protocol only; says nothing fits where `retrieval` does."""
+    """RPORec's scoring head alone (`rechead@HEAD_DIR`, from `concierge train --stages rechead`):
+    one forward pass of the base model over the serving prompt, the head scores every candidate,
+    best first. No text is generated. Re-ranking protocol only; says nothing fits where `retrieval`
+    does."""
 
     name, can_abstain, protocols = "rechead", True, ("rerank",)
 
@@ -474,7 +497,8 @@ class Rechead:
         from backend.rechead import rank_on_shared
 
         if candidates is None:
-            raise ConciergeError("the Rechead re-ranks given candidates; use the re-ranking protocol")
+            raise ConciergeError("the Rechead re-ranks given candidates; use the re-ranking "
+                                 "protocol")
         messages, handles, pool = reasoner_prompt(self.retrieval, query, candidates, self.seed)
         if not pool:
             return []
@@ -483,9 +507,9 @@ class Rechead:
 
 
 class Pipeline:
-    """The full serving pipeline, `backend.service.recommend` (retrieval, LLM, fill-up, persistence):
-    its 3-5 item shortlist, or nothing when it says nothing fits. Whole-catalogue protocol only: it
-    chooses its own candidates."""
+    """The full serving pipeline, `backend.service.recommend` (retrieval, LLM, fill-up,
+    persistence): its 3-5 item shortlist, or nothing when it says nothing fits. Whole-catalogue
+    protocol only: it chooses its own candidates."""
 
     name, can_abstain, protocols = "pipeline", True, ("full",)
 
@@ -498,32 +522,37 @@ class Pipeline:
 
             path = Path(adapter).resolve()
             _check_adapter_dir(path)  # fail before the first query, not inside each one
-            self.model = ModelVersion(version=adapter_name_for(path), status="candidate", base_model="base",
-                                      adapter_path=str(path))
+            self.model = ModelVersion(version=adapter_name_for(path), status="candidate",
+                                      base_model="base", adapter_path=str(path))
 
     def rank(self, query: dict, candidates: list[str] | None, k: int) -> list[str]:
         from backend.service import REASONER_CANDIDATES, recommend
 
-        result = recommend(query["client_id"], query["text"], seed=self.seed, settings=self.settings,
-                           model=self.model)
+        result = recommend(query["client_id"], query["text"], seed=self.seed,
+                           settings=self.settings, model=self.model)
         steps = result.steps
         self.last = {"fallback_used": result.fallback_used, "nothing_fits": result.nothing_fits,
                      "model_version": result.model_version,
-                     "picked_by_model": sum(1 for it in result.items if it.get("picked_by") == "model"),
-                     "answer": result.reasoning.get("answer"), "ended": result.reasoning.get("ended"),
+                     "picked_by_model": sum(1 for it in result.items
+                                            if it.get("picked_by") == "model"),
+                     "answer": result.reasoning.get("answer"),
+                     "ended": result.reasoning.get("ended"),
                      "problem": result.reasoning.get("problem"),
                      "completion_tokens": result.timings.get("llm_completion_tokens"),
-                     "model_picks": result.reasoning.get("picks", []), "ranker_order": result.candidates[:REASONER_CANDIDATES],
-                     "gates": {"steps": len(steps), "consistent": sum(s["verdict"] == "consistent" for s in steps),
+                     "model_picks": result.reasoning.get("picks", []),
+                     "ranker_order": result.candidates[:REASONER_CANDIDATES],
+                     "gates": {"steps": len(steps),
+                               "consistent": sum(s["verdict"] == "consistent" for s in steps),
                                "inconsistent": sum(s["verdict"] == "inconsistent" for s in steps),
                                "ungrounded": sum(bool(s.get("ungrounded")) for s in steps)},
-                     "steps": [{"text": s["text"][:COMPLETION_CHARS], "verdict": s["verdict"], "problems": s["problems"]}
+                     "steps": [{"text": s["text"][:COMPLETION_CHARS], "verdict": s["verdict"],
+                                "problems": s["problems"]}
                                for s in steps]}
         return [] if result.nothing_fits else [it["item_id"] for it in result.items][:k]
 
 
-SYSTEMS = {cls.name: cls for cls in (Popularity, BM25, Embedding, GraphPPR, ALS, ServingRetrieval, Reasoner,
-                                     Rechead, Pipeline)}
+SYSTEMS = {cls.name: cls for cls in (Popularity, BM25, Embedding, GraphPPR, ALS, ServingRetrieval,
+                                     Reasoner, Rechead, Pipeline)}
 SLOW = {"reasoner", "pipeline", "rechead"}  # systems that run the LLM once per query
 WITH_PATH = {"reasoner": "an adapter directory", "pipeline": "an adapter directory",
              "rechead": "a Rechead directory (required)"}
@@ -542,8 +571,9 @@ def check_systems(specs: list[str]) -> None:
             raise ConciergeError(f"unknown system {spec!r}; choose from {', '.join(SYSTEMS)} "
                                  "(`reasoner@DIR` answers with the LoRA adapter in DIR)")
         if "@" in spec and kind not in WITH_PATH:
-            raise ConciergeError(f"{spec!r}: only the reasoner and the pipeline (`reasoner@ADAPTER_DIR`, "
-                                 "`pipeline@ADAPTER_DIR`) and the Rechead (`rechead@HEAD_DIR`) take a directory")
+            raise ConciergeError(f"{spec!r}: only the reasoner and the pipeline "
+                                 "(`reasoner@ADAPTER_DIR`, `pipeline@ADAPTER_DIR`) and the Rechead "
+                                 "(`rechead@HEAD_DIR`) take a directory")
         if kind == "rechead" and "@" not in spec:
             raise ConciergeError("the Rechead needs its directory: `rechead@var/runs/RUN/rechead`")
 

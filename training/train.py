@@ -1,4 +1,5 @@
-"""`concierge train --bundle B --config training/configs/cpu-small.yaml [--stages grpo] [--run-dir DIR] [--resume]`.
+"""`concierge train --bundle B --config training/configs/cpu-small.yaml [--stages grpo] [--run-dir
+DIR] [--resume]`.
 
 Runs the selected stages of the learning path, in this order, each one starting from the adapter the
 previous one produced:
@@ -16,10 +17,10 @@ The run directory (default `var/runs/<UTC timestamp>`):
 
     config.yaml       the resolved config (every default written out)
     run.json          bundle, stages done and their results, status
-    metrics.jsonl     one line per optimiser step: stage, step, seconds, reward, NDCG, curriculum pool, ...
-    plots/training.png  reward, NDCG@k and curriculum pool size per step
-    <stage>/          each stage's own files (grpo/checkpoints/checkpoint-N with curriculum.json, grpo/adapter)
-    adapter/          the final adapter (a copy of the last stage's)
+    metrics.jsonl     one line per optimiser step: stage, step, seconds, reward, NDCG, curriculum
+    pool, ... plots/training.png  reward, NDCG@k and curriculum pool size per step
+    <stage>/          each stage's own files (grpo/checkpoints/checkpoint-N with curriculum.json,
+    grpo/adapter) adapter/          the final adapter (a copy of the last stage's)
     README.md         the model card
 
 `--resume` reopens a run directory (the given one, or the newest under var/runs), keeps its config,
@@ -59,7 +60,8 @@ from training.rechead import RecheadHook, load_backbone
 from training.systems import EvalWorld, ServingRetrieval
 
 METRICS_FILE = "metrics.jsonl"
-PLOT_KEYS = (("reward", "reward (ReRec, mean of the group)"), ("rerec/ndcg", "NDCG@k of the answers"),
+PLOT_KEYS = (("reward", "reward (ReRec, mean of the group)"),
+             ("rerec/ndcg", "NDCG@k of the answers"),
              ("curriculum/pool", "curriculum pool (cases not mastered)"))
 
 
@@ -92,22 +94,27 @@ class StageContext:
     progress: bool = True
     rechead: object = None
     results: dict = field(default_factory=dict)
-    extra_callbacks: list = field(default_factory=list)  # TrainerCallbacks of the caller (a job's progress/stop)
+    # TrainerCallbacks of the caller (a job's progress/stop)
+    extra_callbacks: list = field(default_factory=list)
     _prompts: dict = field(default_factory=dict)
-    _retrieval: object = None  # the world's ServingRetrieval (it holds the parsed catalogue), made once
+    # the world's ServingRetrieval (it holds the parsed catalogue), made once
+    _retrieval: object = None
 
     def prompt(self, case: TrainingCase, world=None) -> CasePrompt:
-        """The case's serving prompt (built once per run; `world` is accepted for `prompt_fn` callers)."""
+        """The case's serving prompt (built once per run; `world` is accepted for `prompt_fn`
+        callers)."""
         if case.case_id not in self._prompts:
             self._retrieval = self._retrieval or ServingRetrieval(self.world)
-            self._prompts[case.case_id] = build_case_prompt(case, self.world, self.config.data.shown, self.config.seed,
-                                                            self._retrieval)
+            self._prompts[case.case_id] = build_case_prompt(case, self.world,
+                                                            self.config.data.shown,
+                                                            self.config.seed, self._retrieval)
         return self._prompts[case.case_id]
 
     def prompts_for(self, cases: list[TrainingCase]) -> dict[str, CasePrompt]:
         """Prompts of many cases, with a progress bar (a fraction of a second each)."""
         return {c.case_id: self.prompt(c) for c in tqdm(cases, desc="prompts", unit="case",
-                                                        disable=not self.progress, dynamic_ncols=True)}
+                                                        disable=not self.progress,
+                                                        dynamic_ncols=True)}
 
     def callbacks(self, curriculum=None) -> list:
         return [MetricsCallback(self.run_dir / METRICS_FILE, "grpo"), *self.extra_callbacks]
@@ -124,8 +131,8 @@ def _trainer_callback_base():
 
 
 class MetricsCallback(_trainer_callback_base()):
-    """Appends one JSON line per logged step to `metrics.jsonl` (with the seconds the step took); on a
-    resumed run, first drops the lines of this stage past the checkpoint's step."""
+    """Appends one JSON line per logged step to `metrics.jsonl` (with the seconds the step took); on
+    a resumed run, first drops the lines of this stage past the checkpoint's step."""
 
     def __init__(self, path: Path, stage: str):
         self.path, self.stage = path, stage
@@ -159,7 +166,8 @@ def read_metrics(path: Path) -> list[dict]:
 
 
 def write_plots(run_dir: Path) -> Path | None:
-    """plots/training.png: reward, NDCG and curriculum pool size against the step (None without metrics)."""
+    """plots/training.png: reward, NDCG and curriculum pool size against the step (None without
+    metrics)."""
     rows = [r for r in read_metrics(run_dir / METRICS_FILE) if r.get("stage") == "grpo"]
     if not rows:
         return None
@@ -190,8 +198,8 @@ def trend(rows: list[dict], key: str, n: int = 5) -> dict | None:
     if not values:
         return None
     n = min(n, max(len(values) // 2, 1))
-    return {"first": round(statistics.fmean(values[:n]), 4), "last": round(statistics.fmean(values[-n:]), 4),
-            "steps": len(values), "window": n}
+    return {"first": round(statistics.fmean(values[:n]), 4),
+            "last": round(statistics.fmean(values[-n:]), 4), "steps": len(values), "window": n}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -215,34 +223,41 @@ def run_stage(name: str, ctx: StageContext) -> dict:
 
 
 def restore_skipped_stage(name: str, done: dict, ctx: StageContext) -> None:
-    """What a stage finished in an earlier session leaves in `ctx` for the later stages: the rechead stage's
-    reward hook (the grpo stage of a resumed run, or of an ablation variant built on a shared head)."""
+    """What a stage finished in an earlier session leaves in `ctx` for the later stages: the rechead
+    stage's reward hook (the grpo stage of a resumed run, or of an ablation variant built on a
+    shared head)."""
     if name == "rechead" and done.get("head"):
         ctx.rechead = RecheadHook(Path(done["head"]), *load_backbone(ctx.base_model))
 
 
 def select_cases(config: TrainConfig, bundle, settings=None) -> list[TrainingCase]:
     """The run's cases: the bundle split (+ feedback from the SQL store of `settings`, default
-    `get_settings()`), a seeded subset of `data.max_cases` of those that have something relevant (a case
-    where nothing fits cannot be ranked)."""
+    `get_settings()`), a seeded subset of `data.max_cases` of those that have something relevant (a
+    case where nothing fits cannot be ranked)."""
     rng = random.Random(f"cases/{config.seed}")
-    cases = [c for c in cases_from_bundle(bundle, config.data.split, config.data.candidates, config.seed) if c.relevance]
+    cases = [c for c in cases_from_bundle(bundle, config.data.split, config.data.candidates,
+                                          config.seed) if c.relevance]
     feedback = []
     if config.data.feedback:
         engine = get_engine(settings.sql_url) if settings is not None else None
-        feedback = [c for c in cases_from_feedback(config.data.feedback_since_id, config.data.candidates, config.seed,
-                                                   ids=config.data.feedback_ids, engine=engine) if c.relevance]
+        feedback = [c for c in cases_from_feedback(config.data.feedback_since_id,
+                                                   config.data.candidates, config.seed,
+                                                   ids=config.data.feedback_ids, engine=engine)
+                    if c.relevance]
     if config.data.max_cases is not None:
         feedback = feedback[:config.data.max_cases]
     room = None if config.data.max_cases is None else config.data.max_cases - len(feedback)
     share = config.data.feedback_share
-    if feedback and share is not None:  # e.g. 0.25: one feedback case for every three of the bundle's
-        room = min(room if room is not None else len(cases), round(len(feedback) * (1 - share) / share))
+    # e.g. 0.25: one feedback case for every three of the bundle's
+    if feedback and share is not None:
+        room = min(room if room is not None else len(cases),
+                   round(len(feedback) * (1 - share) / share))
     if room is not None and room < len(cases):
         cases = rng.sample(cases, room)
     rankable = feedback + cases
     if not rankable:
-        raise ConciergeError(f"{bundle.name} has no {config.data.split} query with a relevant item to train on")
+        raise ConciergeError(f"{bundle.name} has no {config.data.split} query with a relevant item "
+                             "to train on")
     return rankable
 
 
@@ -263,13 +278,14 @@ def latest_run_dir(var_dir: Path) -> Path:
 
 
 def is_main_process() -> bool:
-    """False in the other ranks of a multi-process launch (`accelerate launch`, torchrun set RANK): only
-    rank 0 writes the run's shared files (run.json, config.yaml, plots, model card)."""
+    """False in the other ranks of a multi-process launch (`accelerate launch`, torchrun set RANK):
+    only rank 0 writes the run's shared files (run.json, config.yaml, plots, model card)."""
     return int(os.environ.get("RANK", "0") or 0) == 0
 
 
 def write_json(path: Path, data: dict) -> None:
-    """Write `data` to `path` as indented JSON, whole or not at all (a temporary file renamed); rank 0 only."""
+    """Write `data` to `path` as indented JSON, whole or not at all (a temporary file renamed); rank
+    0 only."""
     if not is_main_process():
         return
     tmp = path.with_suffix(".tmp")
@@ -277,16 +293,18 @@ def write_json(path: Path, data: dict) -> None:
     tmp.replace(path)
 
 
-def train(bundle_path: str, config: TrainConfig, run_dir: Path, resume: bool = False, progress: bool = True,
+def train(bundle_path: str, config: TrainConfig, run_dir: Path, resume: bool = False,
+          progress: bool = True,
           callbacks: list | None = None, on_stage=None, settings=None) -> dict:
     """Run the configured stages on a bundle into `run_dir` (see the module docstring).
 
     Args:
-        callbacks (`list`, *optional*): extra `transformers.TrainerCallback`s for the trainer stages (a job's
-            progress reports and its stop check).
-        on_stage (`Callable[[str], None]`, *optional*): called with each stage's name before it runs.
-        settings (`Settings`, *optional*): the serving settings: where the feedback is read, the base model
-            and the bundle's scratch stores live (default: `get_settings()`).
+        callbacks (`list`, *optional*): extra `transformers.TrainerCallback`s for the trainer stages
+            (a job's progress reports and its stop check).
+        on_stage (`Callable[[str], None]`, *optional*): called with each stage's name before it
+            runs.
+        settings (`Settings`, *optional*): the serving settings: where the feedback is read, the
+            base model and the bundle's scratch stores live (default: `get_settings()`).
 
     Returns:
         `dict`: the run record (also `run_dir/run.json`).
@@ -304,9 +322,12 @@ def train(bundle_path: str, config: TrainConfig, run_dir: Path, resume: bool = F
     if not (base_model / "config.json").is_file():
         raise ConciergeError(f"model.base {base_model} is not a Hugging Face model directory "
                              "(run `concierge prepare-models` for the default one)")
-    record.update({"bundle": {"path": str(bundle_path), "name": bundle.name, "digest": bundle.digest()},
-                   "base_model": str(base_model.resolve()), "stages": config.stages, "status": "running",
-                   "started": record.get("started") or datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    record.update({"bundle": {"path": str(bundle_path), "name": bundle.name,
+                              "digest": bundle.digest()},
+                   "base_model": str(base_model.resolve()), "stages": config.stages,
+                   "status": "running",
+                   "started": (record.get("started")
+                               or datetime.now(timezone.utc).isoformat(timespec="seconds"))})
     record.setdefault("results", {})
     write_json(record_path, record)
     if config.model.torch_threads:
@@ -314,10 +335,12 @@ def train(bundle_path: str, config: TrainConfig, run_dir: Path, resume: bool = F
     torch.manual_seed(config.seed)
     started = time.perf_counter()
     cases = select_cases(config, bundle, settings)  # feedback lives in the serving store
-    world = EvalWorld(bundle, scratch_stores(bundle, progress=progress, settings=settings), config.seed)
+    world = EvalWorld(bundle, scratch_stores(bundle, progress=progress, settings=settings),
+                      config.seed)
     ctx = StageContext(config, run_dir, bundle, world, base_model.resolve(), cases,
                        resume=resume, progress=progress, extra_callbacks=list(callbacks or []))
-    record["cases"] = {"total": len(ctx.cases), "feedback": sum(c.source == "feedback" for c in ctx.cases)}
+    record["cases"] = {"total": len(ctx.cases),
+                       "feedback": sum(c.source == "feedback" for c in ctx.cases)}
     for name in config.stages:
         if on_stage is not None:
             on_stage(name)  # a job reports the stage, and may stop here (it raises)
@@ -327,7 +350,8 @@ def train(bundle_path: str, config: TrainConfig, run_dir: Path, resume: bool = F
             restore_skipped_stage(name, done, ctx)
         else:
             result = run_stage(name, ctx) or {}
-            done = {**{k: (str(v) if isinstance(v, Path) else v) for k, v in result.items()}, "finished": True}
+            done = {**{k: (str(v) if isinstance(v, Path) else v) for k, v in result.items()},
+                    "finished": True}
             record["results"][name] = done
             write_json(record_path, record)
         ctx.results[name] = done
@@ -354,46 +378,57 @@ def model_card(record: dict, config: TrainConfig, run_dir: Path) -> str:
     rows = [r for r in read_metrics(run_dir / METRICS_FILE) if r.get("stage") == "grpo"]
     seconds = [r["seconds"] for r in rows if "seconds" in r]
     g, rw, lora, sft = config.grpo, config.reward, config.lora, config.sft
+    # an SFT-only run's adapter is the SFT section's
     r, alpha, modules = (lora.r, lora.alpha, lora.target_modules) if "grpo" in config.stages else \
-        (sft.lora_r, sft.lora_alpha, sft.target_modules)  # an SFT-only run's adapter is the SFT section's
+        (sft.lora_r, sft.lora_alpha, sft.target_modules)
     modules = modules if isinstance(modules, str) else ", ".join(modules)
     lines = [f"# Concierge adapter — run {run_dir.name}", "",
              f"LoRA adapter (r={r}, alpha={alpha}, modules {modules}) on "
-             f"`{record['base_model']}`, trained by `concierge train` on bundle **{record['bundle']['name']}** "
-             f"(digest `{record['bundle']['digest']}`), split `{config.data.split}`.", "",
+             f"`{record['base_model']}`, trained by `concierge train` on bundle "
+             f"**{record['bundle']['name']}** (digest `{record['bundle']['digest']}`), split "
+             f"`{config.data.split}`.", "",
              f"- Stages: {', '.join(config.stages)}; status: {record['status']}."]
     if "sft" in config.stages:
         traces = record["results"].get("traces", {}).get("with_trace", "?")
-        lines.append(f"- SFT: {sft.max_steps or f'{sft.epochs} epoch(s) of'} steps, batch {sft.batch_size}, "
-                     f"lr {sft.learning_rate} ({sft.lr_scheduler}), max length {sft.max_length}, trace sources "
-                     f"{sft.sources or 'all'}; {traces} traces.")
+        lines.append(f"- SFT: {sft.max_steps or f'{sft.epochs} epoch(s) of'} steps, batch "
+                     f"{sft.batch_size}, lr {sft.learning_rate} ({sft.lr_scheduler}), max length "
+                     f"{sft.max_length}, trace sources {sft.sources or 'all'}; {traces} traces.")
     if "grpo" in config.stages:
-        lines += [f"- GRPO: {g.max_steps} steps, G={g.num_generations} rollouts x {g.prompts_per_step} prompt(s) per "
-                  f"step, max {g.max_completion_length} new tokens, lr {g.learning_rate}, beta {g.beta}, loss "
-                  f"{g.loss_type}, bf16 {config.model.bf16}.",
-                  f"- Reward: {rw.ndcg} x NDCG@{rw.k} + {rw.qas} x QAS + {rw.pas} x PAS + format {rw.format} (only "
-                  f"when NDCG > 0) + {rw.rechead} x Rechead; no valid answer {rw.missing_answer}.",
-                  f"- RAAE: {'on' if config.raae.enabled else 'off'} (w_penalty {config.raae.w_penalty}, floor "
-                  f"{config.raae.floor}, verifier {config.raae.use_verifier}, associate labels "
-                  f"{config.raae.use_step_labels}).",
-                  f"- Curriculum: {'on' if config.curriculum.enabled else 'off'} (tau {config.curriculum.tau})."]
-    lines += [f"- Cases: at most {config.data.max_cases or 'all'} of the split, {config.data.candidates} candidates "
-              f"each, {config.data.shown or config.data.candidates} shown in the prompt.", ""]
+        lines += [f"- GRPO: {g.max_steps} steps, G={g.num_generations} rollouts x "
+                  f"{g.prompts_per_step} prompt(s) per step, max {g.max_completion_length} new "
+                  f"tokens, lr {g.learning_rate}, beta {g.beta}, loss {g.loss_type}, bf16 "
+                  f"{config.model.bf16}.",
+                  f"- Reward: {rw.ndcg} x NDCG@{rw.k} + {rw.qas} x QAS + {rw.pas} x PAS + format "
+                  f"{rw.format} (only when NDCG > 0) + {rw.rechead} x Rechead; no valid answer "
+                  f"{rw.missing_answer}.",
+                  f"- RAAE: {'on' if config.raae.enabled else 'off'} (w_penalty "
+                  f"{config.raae.w_penalty}, floor {config.raae.floor}, verifier "
+                  f"{config.raae.use_verifier}, associate labels {config.raae.use_step_labels}).",
+                  f"- Curriculum: {'on' if config.curriculum.enabled else 'off'} (tau "
+                  f"{config.curriculum.tau})."]
+    lines += [f"- Cases: at most {config.data.max_cases or 'all'} of the split, "
+              f"{config.data.candidates} candidates each, "
+              f"{config.data.shown or config.data.candidates} shown in the prompt.", ""]
     if rows:
-        lines += ["## Training signal", "", "| metric | first steps | last steps |", "| --- | --- | --- |"]
+        lines += ["## Training signal", "", "| metric | first steps | last steps |",
+                  "| --- | --- | --- |"]
         for key in ("reward", "rerec/ndcg", "rerec/answered", "rerec/hit@1", "raae/penalised_steps",
                     "curriculum/pool"):
             t = trend(rows, key)
             if t:
                 lines.append(f"| {key} | {t['first']} | {t['last']} |")
-        lines += ["", f"Steps logged: {len(rows)}; mean step time {statistics.fmean(seconds):.1f} s "
+        lines += ["",
+                  f"Steps logged: {len(rows)}; mean step time {statistics.fmean(seconds):.1f} s "
                       f"(median {statistics.median(seconds):.1f} s)." if seconds else "", "",
                   "![training](plots/training.png)", ""]
-    lines += ["## Use", "", "Evaluate against the base model on the held-out split (re-ranking protocol):", "",
+    lines += ["## Use", "",
+              "Evaluate against the base model on the held-out split (re-ranking protocol):", "",
               f"    concierge eval {record['bundle']['path']} --split test --protocol rerank "
               f"--systems reasoner,reasoner@{run_dir / 'adapter'} --llm-limit 100", "",
-              "Training-time rewards are measured on training cases; only the evaluation above says whether the "
-              "adapter is better. Files: `config.yaml`, `metrics.jsonl`, `run.json`, `adapter/`.", ""]
+              "Training-time rewards are measured on training cases; only the evaluation above "
+              "says whether the adapter is better. Files: `config.yaml`, `metrics.jsonl`, "
+              "`run.json`, `adapter/`.",
+              ""]
     return "\n".join(lines)
 
 
@@ -405,22 +440,26 @@ def _stage_list(text: str) -> list[str]:
     stages = [s.strip() for s in text.split(",") if s.strip()]
     unknown = [s for s in stages if s not in STAGES]
     if unknown or not stages:
-        raise argparse.ArgumentTypeError(f"unknown stage {', '.join(unknown) or '(none)'}; choose from "
-                                         f"{', '.join(STAGES)}")
+        raise argparse.ArgumentTypeError(f"unknown stage {', '.join(unknown) or '(none)'}; choose "
+                                         f"from {', '.join(STAGES)}")
     return stages
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The arguments of `concierge train` (the caller sets `func=main_train`)."""
-    parser.add_argument("--bundle", required=True, help="bundle directory with queries (e.g. `concierge demo --out DIR`)")
+    parser.add_argument("--bundle", required=True,
+                        help="bundle directory with queries (e.g. `concierge demo --out DIR`)")
     parser.add_argument("--config", default=None,
                         help="training config YAML (default training/configs/cpu-small.yaml; "
                              "with --resume: the run's own config.yaml)")
     parser.add_argument("--stages", type=_stage_list, default=None,
-                        help=f"comma-separated, from {', '.join(STAGES)} (default: the config's `stages`)")
-    parser.add_argument("--run-dir", default=None, help="run directory (default var/runs/<UTC timestamp>)")
+                        help=f"comma-separated, from {', '.join(STAGES)} (default: the config's "
+                             "`stages`)")
+    parser.add_argument("--run-dir", default=None,
+                        help="run directory (default var/runs/<UTC timestamp>)")
     parser.add_argument("--resume", action="store_true",
-                        help="continue the run in --run-dir (default: the newest under var/runs) from its last checkpoint")
+                        help="continue the run in --run-dir (default: the newest under var/runs) "
+                             "from its last checkpoint")
     parser.add_argument("--max-steps", type=int, default=None, help="override grpo.max_steps")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
@@ -448,13 +487,14 @@ def main_train(args: argparse.Namespace) -> int:
             raise ConciergeError(f"--max-steps must be at least 1 (got {args.max_steps})")
         config.grpo.max_steps = args.max_steps
     record = train(args.bundle, config, run_dir, resume=args.resume, progress=not args.quiet)
-    print(f"run {run_dir}: {record['status']}; adapter {record.get('adapter')}; metrics {run_dir / METRICS_FILE}; "
-          f"model card {run_dir / 'README.md'}")
+    print(f"run {run_dir}: {record['status']}; adapter {record.get('adapter')}; metrics "
+          f"{run_dir / METRICS_FILE}; model card {run_dir / 'README.md'}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m training.train ...` (also the entry point for `accelerate launch -m training.train`)."""
+    """`python -m training.train ...` (also the entry point for `accelerate launch -m
+    training.train`)."""
     return run_command(add_train_arguments, main_train, "python -m training.train", argv)
 
 

@@ -6,9 +6,9 @@ cancelled the job, or another worker took it over after this one stalled) the th
 event and the runner ends at its next check. A worker killed outright simply stops beating: after
 `job_stale_s` another worker claims the job and the runner resumes it from its last checkpoint.
 
-A runner is any callable `runner(job, report, stop) -> str | None` that returns the candidate version it
-registered (or None); `report(progress=..., stage=..., metrics=..., log=...)` records how far it got;
-`stop` is a `threading.Event` to check between steps. It raises to fail the job.
+A runner is any callable `runner(job, report, stop) -> str | None` that returns the candidate
+version it registered (or None); `report(progress=..., stage=..., metrics=..., log=...)` records how
+far it got; `stop` is a `threading.Event` to check between steps. It raises to fail the job.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ Runner = Callable[..., "str | None"]
 
 
 class Reporter:
-    """What the runner calls to report; the heartbeat thread writes the latest state to the job row."""
+    """What the runner calls to report; the heartbeat thread writes the latest state to the job
+    row."""
 
     def __init__(self, job_id: int, worker_id: str, engine=None):
         self.job_id, self.worker_id, self.engine = job_id, worker_id, engine
@@ -34,8 +35,8 @@ class Reporter:
         self._pending: dict = {}
         self._log: list[str] = []
 
-    def __call__(self, progress: float | None = None, stage: str | None = None, metrics: dict | None = None,
-                 log: str | None = None) -> None:
+    def __call__(self, progress: float | None = None, stage: str | None = None,
+                 metrics: dict | None = None, log: str | None = None) -> None:
         with self._lock:
             if progress is not None:
                 self._pending["progress"] = progress
@@ -47,21 +48,25 @@ class Reporter:
                 self._log.append(log if log.endswith("\n") else log + "\n")
 
     def flush(self) -> bool:
-        """Write what was reported since the last beat; False when the job is no longer ours to run."""
+        """Write what was reported since the last beat; False when the job is no longer ours to
+        run."""
         with self._lock:
             pending, log = self._pending, "".join(self._log)
             self._pending, self._log = {}, []
-        return jobs.heartbeat(self.job_id, self.worker_id, log=log or None, engine=self.engine, **pending)
+        return jobs.heartbeat(self.job_id, self.worker_id, log=log or None, engine=self.engine,
+                              **pending)
 
 
 def touch_alive(settings: Settings) -> None:
-    """Mark this worker alive for a container health check (`var/worker.alive`'s modification time)."""
+    """Mark this worker alive for a container health check (`var/worker.alive`'s modification
+    time)."""
     path = settings.var_dir / "worker.alive"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch()
 
 
-def _beat(reporter: Reporter, stop: threading.Event, done: threading.Event, settings: Settings) -> None:
+def _beat(reporter: Reporter, stop: threading.Event, done: threading.Event,
+          settings: Settings) -> None:
     while not done.wait(settings.job_heartbeat_s):
         touch_alive(settings)
         if not reporter.flush():
@@ -69,8 +74,10 @@ def _beat(reporter: Reporter, stop: threading.Event, done: threading.Event, sett
             return
 
 
-def run_one(claim: jobs.Claim, worker_id: str, runner: Runner, settings: Settings, engine=None) -> str:
-    """Run a claimed job to its end; returns the status it finished with. `engine`: the job store's."""
+def run_one(claim: jobs.Claim, worker_id: str, runner: Runner, settings: Settings,
+            engine=None) -> str:
+    """Run a claimed job to its end; returns the status it finished with. `engine`: the job
+    store's."""
     job = claim.job
     reporter, stop, done = Reporter(job.id, worker_id, engine), threading.Event(), threading.Event()
     reporter(stage="resuming" if claim.resumed else "starting",
@@ -85,7 +92,8 @@ def run_one(claim: jobs.Claim, worker_id: str, runner: Runner, settings: Setting
         beat.join()
         reporter(log=traceback.format_exc()[-2000:])
         reporter.flush()
-        jobs.finish(job.id, worker_id, "failed", error=f"{type(exc).__name__}: {exc}", engine=engine)
+        jobs.finish(job.id, worker_id, "failed", error=f"{type(exc).__name__}: {exc}",
+                    engine=engine)
         return "failed"
     done.set()
     beat.join()
@@ -99,10 +107,12 @@ def run_one(claim: jobs.Claim, worker_id: str, runner: Runner, settings: Setting
 def run_worker(runner: Runner | None = None, worker_id: str | None = None, once: bool = False,
                poll_s: float = 5.0, settings: Settings | None = None,
                log: Callable[[str], None] = print) -> int:
-    """Take and run jobs until interrupted (or, with `once`, until no job is waiting). Returns jobs run."""
+    """Take and run jobs until interrupted (or, with `once`, until no job is waiting). Returns jobs
+    run."""
     settings = settings or get_settings()
     worker_id = worker_id or jobs.default_worker_id()
-    engine = get_engine(settings.sql_url)  # bound now: a training run re-points the settings at scratch stores
+    # bound now: a training run re-points the settings at scratch stores
+    engine = get_engine(settings.sql_url)
     if runner is None:
         from training.pipeline import run_training_job as runner
     done = 0
@@ -123,7 +133,8 @@ def run_worker(runner: Runner | None = None, worker_id: str | None = None, once:
 
 def add_worker_arguments(parser) -> object:
     parser.add_argument("--once", action="store_true", help="run the waiting jobs, then exit")
-    parser.add_argument("--poll", type=float, default=5.0, help="seconds between looks for a job (default 5)")
+    parser.add_argument("--poll", type=float, default=5.0,
+                        help="seconds between looks for a job (default 5)")
     parser.add_argument("--id", default=None, help="worker id (default: host:pid)")
     return parser
 

@@ -5,5 +5,5 @@ from training.probes.instructions import INSTRUCTION_PROBES
 from training.probes.knowledge import KNOWLEDGE_PROBES
 from training.probes.runner import add_probe_arguments, load_probe_model, main_probes, score_probes
 
-__all__ = ["INSTRUCTION_PROBES", "KNOWLEDGE_PROBES", "add_probe_arguments", "load_probe_model", "main_probes",
-           "score_probes"]
+__all__ = ["INSTRUCTION_PROBES", "KNOWLEDGE_PROBES", "add_probe_arguments", "load_probe_model",
+           "main_probes", "score_probes"]

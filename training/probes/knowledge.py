@@ -2,9 +2,9 @@
 
 Each question has one or more accepted answers. A response is normalised (lower case, accents and
 punctuation removed, articles dropped, number words 0-20 as digits) and counts as exact when its
-first line equals an accepted answer, and as contained when an accepted answer appears in it as whole
-words (a lenient second score for small, chatty models). Written by the team; facts chosen to be
-stable and unambiguous.
+first line equals an accepted answer, and as contained when an accepted answer appears in it as
+whole words (a lenient second score for small, chatty models). Written by the team; facts chosen to
+be stable and unambiguous.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import unicodedata
 from dataclasses import dataclass
 
 NUMBER_WORDS = {w: str(i) for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen twenty".split())}
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen twenty".split())}
 
 QA = (
     # capitals
@@ -50,7 +50,8 @@ QA = (
     ("Which planet is the largest in the Solar System?", "Jupiter"),
     ("Which planet is known as the Red Planet?", "Mars"),
     ("How many planets are in the Solar System?", "8"),
-    ("What is the boiling point of water at sea level in degrees Celsius?", "100|100 degrees|100 °C|100 c"),
+    ("What is the boiling point of water at sea level in degrees Celsius?",
+     "100|100 degrees|100 °C|100 c"),
     ("What is the freezing point of water in degrees Celsius?", "0|0 degrees|0 °C|0 c"),
     ("What is the hardest natural substance?", "diamond"),
     ("What part of the cell contains most of its DNA?", "nucleus|the nucleus"),

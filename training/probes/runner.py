@@ -1,10 +1,10 @@
 """Scoring a model on the capability probes: `concierge probes MODEL`.
 
 A fine-tuned recommender must not lose general instruction following or knowledge (ReRec reports SFT
-losing much of the latter; the registry refuses a version that drops beyond a tolerance). The model is
-asked every probe once, greedily, with a short token budget; the scores are the share of instruction
-probes whose checker passes, and the shares of knowledge answers that match exactly / contain an
-accepted answer.
+losing much of the latter; the registry refuses a version that drops beyond a tolerance). The model
+is asked every probe once, greedily, with a short token budget; the scores are the share of
+instruction probes whose checker passes, and the shares of knowledge answers that match exactly /
+contain an accepted answer.
 """
 
 from __future__ import annotations
@@ -24,11 +24,13 @@ from training.probes.knowledge import KNOWLEDGE_PROBES, is_contained, is_exact
 
 INSTRUCTION_TOKENS = 96
 KNOWLEDGE_TOKENS = 16
-KNOWLEDGE_SYSTEM = "Answer with only the answer: a word, a name or a number. No sentence, no explanation."
+KNOWLEDGE_SYSTEM = ("Answer with only the answer: a word, a name or a number. "
+                    "No sentence, no explanation.")
 
 
 def ask(model, messages: list, max_new_tokens: int) -> str:
-    """One greedy answer; the token budget is passed where the model takes it (the local backend)."""
+    """One greedy answer; the token budget is passed where the model takes it (the local
+    backend)."""
     if getattr(model, "_llm_type", None) == "concierge-local":  # backend.llm.LocalChatModel
         return model.invoke(messages, max_new_tokens=max_new_tokens, temperature=0.0).content
     return model.invoke(messages).content
@@ -40,8 +42,8 @@ def run_instructions(model, probes, progress: bool, max_new_tokens: int) -> list
     rows = []
     for probe in tqdm(probes, desc="instruction probes", unit="probe", disable=not progress):
         response = ask(model, [HumanMessage(probe.prompt)], max_new_tokens)
-        rows.append({"probe_id": probe.probe_id, "kind": probe.kind, "prompt": probe.prompt, "response": response,
-                     "passed": bool(probe.check(response))})
+        rows.append({"probe_id": probe.probe_id, "kind": probe.kind, "prompt": probe.prompt,
+                     "response": response, "passed": bool(probe.check(response))})
     return rows
 
 
@@ -50,7 +52,8 @@ def run_knowledge(model, probes, progress: bool, max_new_tokens: int) -> list[di
 
     rows = []
     for probe in tqdm(probes, desc="knowledge probes", unit="probe", disable=not progress):
-        response = ask(model, [SystemMessage(KNOWLEDGE_SYSTEM), HumanMessage(probe.question)], max_new_tokens)
+        response = ask(model, [SystemMessage(KNOWLEDGE_SYSTEM), HumanMessage(probe.question)],
+                       max_new_tokens)
         rows.append({"probe_id": probe.probe_id, "question": probe.question, "response": response,
                      "exact": is_exact(response, probe), "contains": is_contained(response, probe)})
     return rows
@@ -61,7 +64,8 @@ def _share(rows: list[dict], key: str) -> float:
 
 
 def score_probes(model, limit: int | None = None, progress: bool = True,
-                 instruction_tokens: int = INSTRUCTION_TOKENS, knowledge_tokens: int = KNOWLEDGE_TOKENS) -> dict:
+                 instruction_tokens: int = INSTRUCTION_TOKENS,
+                 knowledge_tokens: int = KNOWLEDGE_TOKENS) -> dict:
     """Ask `model` every probe and score the answers.
 
     Args:
@@ -98,9 +102,11 @@ def load_probe_model(spec: str, settings=None):
         `ConciergeError`: `spec` is none of those.
     """
     path = Path(spec)
-    if spec != "base" and not (path / "adapter_config.json").is_file() and not (path / "config.json").is_file():
-        raise ConciergeError(f"{spec!r} is neither `base`, a LoRA adapter directory (adapter_config.json) nor a "
-                             "Hugging Face model directory (config.json)")
+    if (spec != "base" and not (path / "adapter_config.json").is_file()
+            and not (path / "config.json").is_file()):
+        raise ConciergeError(f"{spec!r} is neither `base`, a LoRA adapter directory "
+                             "(adapter_config.json) nor a Hugging Face model directory "
+                             "(config.json)")
     from backend.llm import LocalChatModel, chat_model
 
     settings = settings or get_settings()
@@ -111,26 +117,31 @@ def load_probe_model(spec: str, settings=None):
 
         name = adapter_name_for(path)
         return chat_model(settings, adapter=name, adapter_path=path)
-    return LocalChatModel(model_dir=path, device=settings.llm_device, threads=settings.llm_threads, temperature=0.0)
+    return LocalChatModel(model_dir=path, device=settings.llm_device, threads=settings.llm_threads,
+                          temperature=0.0)
 
 
 def add_probe_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The arguments of `concierge probes` (the caller sets `func=main_probes`)."""
-    parser.add_argument("model", help="`base`, a LoRA adapter directory, or a Hugging Face model directory")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N probes of each set")
+    parser.add_argument("model",
+                        help="`base`, a LoRA adapter directory, or a Hugging Face model directory")
+    parser.add_argument("--limit", type=int, default=None,
+                        help="only the first N probes of each set")
     parser.add_argument("--out", default=None,
-                        help="JSON file to write (default: docs/results/probes-<model>-<date>.json)")
+                        help="JSON file to write "
+                             "(default: docs/results/probes-<model>-<date>.json)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
 
 def summary_table(name: str, scores: dict) -> str:
     return "\n".join([
-        "| model | instruction following | knowledge (exact) | knowledge (contains) | probes | seconds |",
+        "| model | instruction following | knowledge (exact) | knowledge (contains) | probes | "
+        "seconds |",
         "|---|---:|---:|---:|---:|---:|",
         f"| {name} | {scores['instruction_following']:.3f} | {scores['knowledge_exact']:.3f} | "
-        f"{scores['knowledge_contains']:.3f} | {scores['n_instruction']} + {scores['n_knowledge']} | "
-        f"{scores['seconds']} |"])
+        f"{scores['knowledge_contains']:.3f} | {scores['n_instruction']} + {scores['n_knowledge']} "
+        f"| {scores['seconds']} |"])
 
 
 def main_probes(args: argparse.Namespace) -> int:
@@ -142,7 +153,8 @@ def main_probes(args: argparse.Namespace) -> int:
     created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     out = Path(args.out or f"docs/results/probes-{name}-{created[:10]}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"model": args.model, "created": created, **scores}, indent=1, ensure_ascii=False) + "\n")
+    out.write_text(json.dumps({"model": args.model, "created": created, **scores}, indent=1,
+                              ensure_ascii=False) + "\n")
     print(summary_table(name, scores))
     print(f"wrote {out}")
     return 0
