@@ -31,6 +31,7 @@ SEMANTIC_THRESHOLD = 0.55  # cosine of a request phrase and a catalogue term (Mi
 MEANING_MATCHES = 3  # catalogue terms kept per request phrase
 MAX_MEANING_PHRASES = 16  # request phrases embedded per request (cost: ~1 ms each on one core)
 MAX_OBJECT_WORDS = 5  # longest noun phrase read as what a request asks for
+SUBJECT_VERBS = frozenset({"is", "are", "was", "were", "would", "will", "should", "must", "can", "could", "might"})
 NAMED_WEIGHT = 1.0  # a catalogue term named word for word
 MEANING_WEIGHT = 0.7  # a phrase that means a catalogue term
 CONTEXT_WEIGHT = 0.5  # a fact a context implies
@@ -529,14 +530,19 @@ def object_phrases(low: str, tokens: list[tuple[str, int, int]], mentions: list[
 
 
 def _noun_phrase(low: str, tokens: list[tuple[str, int, int]], i: int, taken: set[int], knowledge: Knowledge) -> str:
-    """The words from `i` up to a stop word, a preposition other than "of", a number, punctuation, or a
-    place, occasion, season or house; leading stop words ("a new phone") and a dangling "of" are dropped.
+    """The words from `i` up to a stop word, a preposition other than "of", a number or punctuation; leading
+    stop words ("a new phone") and a dangling "of" are dropped. Nothing when the words run into a place,
+    occasion, season or house (they describe a setting) or into a verb (the phrase is a subject).
     A vague noun stays in ("a little treat"), so that the phrase is seen to name no kind of thing."""
     words: list[str] = []
     for j in range(i, min(len(tokens), i + MAX_OBJECT_WORDS + 2)):
         word, start, _ = tokens[j]
-        if start in taken or word.isdigit() or (j > i and re.search(r"[,.;:!?()]", low[tokens[j - 1][2]:start])):
+        if start in taken:
+            return ""  # "a long trip", "a summer wedding": the words describe a setting
+        if word.isdigit() or (j > i and re.search(r"[,.;:!?()]", low[tokens[j - 1][2]:start])):
             break
+        if words and word in SUBJECT_VERBS:
+            return ""  # "a statement logo is welcome": what the request says of a thing, not what it asks for
         if word in ("and", "or"):
             nxt = tokens[j + 1][0] if j + 1 < len(tokens) else ""
             if not words or not nxt or nxt in knowledge.object_determiners or nxt in knowledge.stopwords:

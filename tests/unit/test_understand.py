@@ -193,6 +193,7 @@ def test_the_object_is_the_phrase_a_determiner_introduces():
     assert objects("I'm looking for a sofa for the living room.") == ["sofa"]
     assert objects("Show me a blue and white cake stand.") == ["blue and white cake stand"]
     assert objects("A little treat for myself.") == ["little treat"]  # kept whole, to be seen as vague
+    assert objects("A statement logo is welcome.") == []  # a subject: said of the thing, not asked for
 
 
 def test_objects_are_kept_only_when_the_catalogue_names_none_of_them():
@@ -204,6 +205,7 @@ def test_objects_are_kept_only_when_the_catalogue_names_none_of_them():
     assert read("a riviera carryall", LUXURY).objects == ["riviera carryall"]
     assert read("a carryall like the riviera", LUXURY).objects == ["carryall"]
     assert "object_vectors" not in read("a riviera carryall", LUXURY).to_dict()
+    assert read("She has a long trip in Tuscany this spring and needs something.", LUXURY).objects == []  # setting
 
 
 def test_an_object_like_nothing_that_meets_the_hard_constraints_is_refused():
