@@ -6,7 +6,7 @@ file.
     data:       {...}         # DataConfig
     lora:       {...}         # LoraSettings
     grpo:       {...}         # GRPOSettings (passed on to TRL's GRPOConfig)
-    reward:     {...}         # training.rewards.RewardWeights (+ pas_factors)
+    reward:     {...}         # training.rewards.RewardWeights (+ pas_factors, overlong_buffer)
     raae:       {...}         # training.advantage.RAAEConfig
     curriculum: {...}         # CurriculumSettings
     traces:     {...}         # TracesConfig (training/traces.py)
@@ -128,6 +128,8 @@ class GRPOSettings:
 class RewardSettings(RewardWeights):
     pas_factors: int = setting(32, "dimensions of the collaborative (SVD) embedding behind PAS",
                                min=1)
+    overlong_buffer: int = setting(0, "DAPO's soft overlong punishment: over the last N tokens before "
+                                   "grpo.max_completion_length the reward falls to -1 (0: off)", min=0)
 
 
 @dataclass

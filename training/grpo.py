@@ -39,7 +39,7 @@ from training.advantage import (RAAEConfig, completion_token_rewards, group_stat
 from training.curriculum import Curriculum
 from training.data import CasePrompt, TrainingCase
 from training.rewards import (CollaborativeEmbedding, RecheadReward, RewardBreakdown, RewardWeights,
-                              score_completion)
+                              overlong_penalty, score_completion)
 
 CURRICULUM_FILE = "curriculum.json"
 # key of a completion's RewardBreakdown on its input row, reward -> advantages
@@ -56,6 +56,9 @@ class ReRecReward:
         weights (`RewardWeights`): reward weights.
         embedding (`CollaborativeEmbedding`, *optional*): for PAS.
         rechead (`RecheadReward`, *optional*): Rechead reward hook.
+        max_length (`int`): the rollouts' token limit (`grpo.max_completion_length`).
+        overlong_buffer (`int`): DAPO's soft overlong punishment over the last `overlong_buffer`
+            tokens before `max_length` (`training.rewards.overlong_penalty`; 0: off).
     """
 
     __name__ = "rerec"  # TRL names the reward in its logs after this
@@ -63,12 +66,13 @@ class ReRecReward:
     def __init__(self, cases: dict[str, TrainingCase], prompts: dict[str, CasePrompt],
                  weights: RewardWeights,
                  embedding: CollaborativeEmbedding | None = None,
-                 rechead: RecheadReward | None = None):
+                 rechead: RecheadReward | None = None, max_length: int = 0, overlong_buffer: int = 0):
         self.cases, self.prompts, self.weights = cases, prompts, weights
         self.embedding, self.rechead = embedding, rechead
+        self.max_length, self.overlong_buffer = max_length, overlong_buffer
 
-    def score(self, completions: list, case_ids: list[str],
-              log_metric=None) -> list[RewardBreakdown]:
+    def score(self, completions: list, case_ids: list[str], log_metric=None,
+              lengths: list[int] | None = None) -> list[RewardBreakdown]:
         """Each completion's reward breakdown, in order.
 
         Args:
@@ -77,6 +81,7 @@ class ReRecReward:
             case_ids (`list[str]`): the case of each completion.
             log_metric (`Callable[[str, float], None]`, *optional*): receives the batch means of the
                 terms.
+            lengths (`list[int]`, *optional*): each completion's tokens, for the overlong punishment.
 
         Returns:
             `list[RewardBreakdown]`: one per completion.
@@ -92,9 +97,12 @@ class ReRecReward:
                                                                       "bind") else self.rechead
             breakdowns.append(score_completion(text, prompt.handles, relevance, self.weights,
                                                self.embedding, rechead))
+        for breakdown, length in zip(breakdowns, lengths or [], strict=False):
+            breakdown.overlong = overlong_penalty(length, self.max_length, self.overlong_buffer)
+            breakdown.total += breakdown.overlong
         if log_metric is not None and breakdowns:
             n = len(breakdowns)
-            for term in ("ndcg", "qas", "pas", "format", "rechead"):
+            for term in ("ndcg", "qas", "pas", "format", "rechead", "overlong"):
                 log_metric(f"rerec/{term}", sum(getattr(b, term) for b in breakdowns) / n)
             log_metric("rerec/answered", sum(bool(b.picks) for b in breakdowns) / n)
             log_metric("rerec/hit@1", sum(bool(b.picks) and not b.picks[0] in b.wrong_picks
@@ -165,7 +173,7 @@ class ReRecGRPOTrainer(GRPOTrainer):
         """
         with profiling_context(self, self.reward.__name__):
             breakdowns = self.reward.score(completions, [row["case_id"] for row in inputs],
-                                           self._log_metric)
+                                           self._log_metric, [len(ids) for ids in completion_ids_list])
         for row, breakdown in zip(inputs, breakdowns, strict=True):
             row[BREAKDOWN] = breakdown
         totals = torch.tensor([[b.total] for b in breakdowns], dtype=torch.float32,
@@ -278,10 +286,11 @@ def run(ctx) -> dict:
     prompts = ctx.prompts_for(cases)
     curriculum = Curriculum([c.case_id for c in cases], config.curriculum.tau,
                             config.curriculum.prior, config.seed, config.curriculum.enabled)
-    weights = RewardWeights(**{k: v for k, v in vars(config.reward).items() if k != "pas_factors"})
+    weights = RewardWeights(**{k: v for k, v in vars(config.reward).items()
+                               if k in RewardWeights.__dataclass_fields__})
     reward = ReRecReward({c.case_id: c for c in cases}, prompts, weights,
                          CollaborativeEmbedding(ctx.bundle.interactions, config.reward.pas_factors),
-                         ctx.rechead)
+                         ctx.rechead, config.grpo.max_completion_length, config.reward.overlong_buffer)
     dataset = case_dataset(cases, prompts)
 
     tokenizer = AutoTokenizer.from_pretrained(ctx.base_model)

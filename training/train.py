@@ -62,7 +62,9 @@ from training.systems import EvalWorld, ServingRetrieval
 METRICS_FILE = "metrics.jsonl"
 PLOT_KEYS = (("reward", "reward (ReRec, mean of the group)"),
              ("rerec/ndcg", "NDCG@k of the answers"),
-             ("curriculum/pool", "curriculum pool (cases not mastered)"))
+             ("curriculum/pool", "curriculum pool (cases not mastered)"),
+             ("completions/clipped_ratio", "rollouts cut at the token limit"),
+             ("completions/mean_length", "rollout length (mean tokens)"))
 
 
 @dataclass
@@ -166,8 +168,8 @@ def read_metrics(path: Path) -> list[dict]:
 
 
 def write_plots(run_dir: Path) -> Path | None:
-    """plots/training.png: reward, NDCG and curriculum pool size against the step (None without
-    metrics)."""
+    """plots/training.png: reward, NDCG, curriculum pool size, the share of rollouts cut at the token
+    limit and their mean length against the step (None without metrics)."""
     rows = [r for r in read_metrics(run_dir / METRICS_FILE) if r.get("stage") == "grpo"]
     if not rows:
         return None

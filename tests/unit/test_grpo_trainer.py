@@ -56,6 +56,19 @@ def test_the_reward_returns_its_breakdowns_and_keeps_no_state(monkeypatch):
     assert vars(reward) == state  # nothing of a batch is left on the reward
 
 
+def test_long_rollouts_lose_reward_softly_before_the_limit(monkeypatch):
+    monkeypatch.setattr(grpo, "score_completion", varied_score)
+    reward = grpo.ReRecReward({c.case_id: c for c in CASES}, PROMPTS, RewardWeights(), max_length=10,
+                              overlong_buffer=4)
+    logged = {}
+    texts, ids = ["abc", "abc", "abc"], ["q0", "q1", "q2"]
+    breakdowns = reward.score(texts, ids, logged.__setitem__, lengths=[6, 8, 10])
+    assert [b.overlong for b in breakdowns] == pytest.approx([0.0, -0.5, -1.0])
+    assert [b.total for b in breakdowns] == pytest.approx([3 / 7, 3 / 7 - 0.5, 3 / 7 - 1.0])
+    assert logged["rerec/overlong"] == pytest.approx(-0.5)
+    assert [b.total for b in reward.score(texts, ids)] == pytest.approx([3 / 7] * 3)  # no lengths: no term
+
+
 class Spy(grpo.ReRecGRPOTrainer):
     shapes: list = []
 
