@@ -206,7 +206,8 @@ def _torch_device(device: str) -> torch.device:
     return parsed
 
 
-def _check_adapter_dir(path: Path) -> None:
+def check_adapter_dir(path: Path) -> None:
+    """Raise a `ConciergeError` unless `path` holds a PEFT LoRA adapter (config and weights)."""
     config = path / "adapter_config.json"
     if not config.is_file() or not any((path / name).is_file() for name in ADAPTER_WEIGHTS):
         raise ConciergeError(f"{path} is not a PEFT adapter directory (expected adapter_config.json and "
@@ -434,7 +435,7 @@ class LocalChatModel(BaseChatModel):
         if name in "lora_":  # PEFT finds a LoRA adapter's weights by this prefix; such a name confuses it
             raise ConciergeError(f"{name!r} cannot name an adapter: it is part of PEFT's prefix 'lora_'")
         path = Path(path).resolve()
-        _check_adapter_dir(path)
+        check_adapter_dir(path)
         self._shared.load_adapter(name, path)
 
     def use_adapter(self, name: str | None) -> None:

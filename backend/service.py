@@ -228,7 +228,7 @@ def recommend(client_id: str, text: str, conversation_id: int | None = None,
     result = ShortlistResult(0, 0, client_id, text, items, [c.to_dict() for c in checks], query.to_dict(),
                              version.version if version else "base", fallback, not chosen, message, timings,
                              completion, reasoning, [c.item_id for c in ordered[:50]])
-    _persist(result, conversation_id, result.candidates, settings)
+    persist_shortlist(result, conversation_id, result.candidates, settings)
     return result
 
 
@@ -389,8 +389,9 @@ def _previous_query(client_id: str, conversation_id: int | None, items: dict[str
     return data
 
 
-def _persist(result: ShortlistResult, conversation_id: int | None, candidate_ids: list[str],
-             settings: Settings | None = None) -> None:
+def persist_shortlist(result: ShortlistResult, conversation_id: int | None, candidate_ids: list[str],
+                      settings: Settings | None = None) -> None:
+    """Store a shortlist (and its conversation turn, new or continued); fills `result.shortlist_id`."""
     with session(get_engine((settings or get_settings()).sql_url)) as s:
         if conversation_id is None:
             conversation = Conversation(client_id=result.client_id, title=result.request[:80])

@@ -3,7 +3,7 @@
     python bench/store.py [--postgres URL] [--repeat 300] [--out docs/results]
 
 Both databases get the demo world's clients, interactions and notes (written by the importer's own SQL
-step) and then 1,000 shortlists written by the serving path's own `_persist`. Timed, each `--repeat`
+step) and then 1,000 shortlists written by the serving path's own `persist_shortlist`. Timed, each `--repeat`
 times with random clients, through the app's own code paths:
 
 - `client_context_sql`: a client's row, interactions and notes (every shortlist starts with it);
@@ -92,7 +92,7 @@ def setup(url: str, bundle) -> dict:
     clients = [c["client_id"] for c in bundle.clients]
     items = [i["item_id"] for i in bundle.items]
     for _ in range(N_SHORTLISTS):
-        service._persist(fake_result(rng, rng.choice(clients), items), None, items[:20])
+        service.persist_shortlist(fake_result(rng, rng.choice(clients), items), None, items[:20])
     return {"clients": clients, "items": items, "associates": ids}
 
 
@@ -130,7 +130,7 @@ def measure(url: str, bundle, repeat: int) -> dict:
             s.exec(select(ClientNote).where(ClientNote.client_id == client_id)).all()
 
     def persist_shortlist():
-        service._persist(fake_result(rng, rng.choice(ids["clients"]), ids["items"]), None, ids["items"][:20])
+        service.persist_shortlist(fake_result(rng, rng.choice(ids["clients"]), ids["items"]), None, ids["items"][:20])
 
     def associate_queue():
         with session() as s:
@@ -175,7 +175,7 @@ def markdown(report: dict) -> str:
         cells = [f"{report['databases'][d][name]['p50_ms']:.2f} / {report['databases'][d][name]['p95_ms']:.2f}" for d in dbs]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += ["", "Both run the app's own code (SQLModel sessions, the importer's SQL step, the serving path's "
-              "`_persist`); PostgreSQL is a local server on loopback, so network cost is near zero."]
+              "`persist_shortlist`); PostgreSQL is a local server on loopback, so network cost is near zero."]
     return "\n".join(lines) + "\n"
 
 

@@ -518,10 +518,10 @@ class Pipeline:
         self.last: dict = {}
         self.model = None  # the active version of the scratch store (the base model there)
         if adapter:  # `pipeline@DIR`: the same pipeline answering with a run's LoRA adapter
-            from backend.llm import _check_adapter_dir, adapter_name_for
+            from backend.llm import check_adapter_dir, adapter_name_for
 
             path = Path(adapter).resolve()
-            _check_adapter_dir(path)  # fail before the first query, not inside each one
+            check_adapter_dir(path)  # fail before the first query, not inside each one
             self.model = ModelVersion(version=adapter_name_for(path), status="candidate",
                                       base_model="base", adapter_path=str(path))
 

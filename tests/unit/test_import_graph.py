@@ -94,3 +94,30 @@ def test_nothing_below_app_imports_app(package):
     wrong = [f"{a} (line {d['line']}) imports {b}" for a, b, d in import_graph().edges(data=True)
              if a.split(".")[0] == package and b.split(".")[0] == "app"]
     assert not wrong, "\n".join(wrong)
+
+
+def test_no_private_name_is_imported_from_another_package():
+    """`from backend.x import _name` in `training/` (or `bench/`), or `service._name` on a module imported
+    from another package, reaches into that package's insides: what is shared is public (STYLE.md); tests
+    may reach in to fake a failure."""
+    crossing = []
+    for pkg in (*PACKAGES, "bench"):
+        for path in sorted((ROOT / pkg).rglob("*.py")):
+            tree = ast.parse(path.read_text())
+            modules = set()  # local names bound to another package's modules
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    if node.module.split(".")[0] in PACKAGES and node.module.split(".")[0] != pkg:
+                        for alias in node.names:
+                            if alias.name.startswith("_"):
+                                crossing.append(f"{path.relative_to(ROOT)}: {node.module}.{alias.name}")
+                            if f"{node.module}.{alias.name}" in MODULES:
+                                modules.add(alias.asname or alias.name)
+                elif isinstance(node, ast.Import):
+                    modules |= {alias.asname for alias in node.names if alias.asname
+                                and alias.name.split(".")[0] in PACKAGES and alias.name.split(".")[0] != pkg}
+            crossing += [f"{path.relative_to(ROOT)}: {node.value.id}.{node.attr}" for node in ast.walk(tree)
+                         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                         and node.value.id in modules and node.attr.startswith("_")
+                         and not node.attr.startswith("__")]
+    assert crossing == []
