@@ -231,5 +231,8 @@ def test_an_object_like_nothing_that_meets_the_hard_constraints_is_refused():
     assert ask(houses=["brand=x"]) is None
     assert ask(houses=["brand=y"]) == "nothing here by y is like carryall"  # house Y makes nothing like it
     assert ask(budget_max=500.0) == "nothing here within 500 is like carryall"
+    barely = np.array([[OBJECT_FLOOR + 0.05, OBJECT_FLOOR - 0.01, 0.0]], dtype=np.float32)  # a little like a
+    assert unlike_objects(QueryGraph(text="", objects=["carryall"], object_vectors=barely, houses=["brand=y"]),
+                          catalogue) is None  # only a little less like Y's items than the best: not a refusal
     assert unlike_objects(QueryGraph(text="", objects=["drone"], object_vectors=np.array([[0, 0, 1.0]])),
                           catalogue) == "this catalogue has nothing like drone"
