@@ -18,14 +18,15 @@ from pathlib import Path
 from sqlmodel import func, select
 
 from app import auth
-from backend.models import materialise_base_model
+from backend.model_files import materialise_base_model
 from backend.settings import get_settings
 from backend.store import session
 from backend.tables import Account, Client
 from catalog.archive import read_bundle_archive
 from catalog.bundle import read_bundle, write_bundle
 from catalog.demo.export import world_bundle
-from catalog.errors import ConciergeError, run_command
+from catalog.commands import run_command
+from catalog.errors import ConciergeError
 from catalog.importers.movielens import add_movielens_arguments, main_movielens
 from catalog.importers.table import parse_map, read_table
 from catalog.prices import format_price

@@ -35,7 +35,7 @@ from peft import PeftConfig, PeftModel
 from pydantic import ConfigDict, Field, PrivateAttr
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 
-from backend.models import is_model_dir, materialise_base_model
+from backend.model_files import is_model_dir, materialise_base_model
 from backend.settings import Settings, get_settings
 from catalog.errors import ConciergeError
 

@@ -1,37 +1,10 @@
 """The one exception type for errors a user can cause.
 
 Every layer (catalog, backend, training, app) raises `ConciergeError` with a message that says
-what was wrong and how to fix it. The CLI prints the message and exits non-zero; the UI shows it.
-Anything else that escapes is a bug.
+what was wrong and how to fix it. The CLI prints the message and exits non-zero (`catalog/commands.py`);
+the UI shows it. Anything else that escapes is a bug.
 """
-
-import argparse
-import os
-import sys
 
 
 class ConciergeError(Exception):
     """An error caused by input, configuration or state that the user can fix."""
-
-
-# Set (unless already set) by every command-line entry point: nothing reaches a model hub or sends
-# telemetry at run time.
-OFFLINE_ENVIRONMENT = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
-                       "ANONYMIZED_TELEMETRY": "False"}
-
-
-def run_command(add_arguments, handler, prog: str, argv: list[str] | None = None) -> int:
-    """Every command-line entry point (`concierge`, `python -m <module>`): parse `argv` with the module's
-    `add_arguments(parser)`, run `handler(args)`, and turn a `ConciergeError` into its message on stderr
-    and exit status 2 (Ctrl-C: a line and status 130), never a traceback."""
-    for key, value in OFFLINE_ENVIRONMENT.items():
-        os.environ.setdefault(key, value)
-    parser = add_arguments(argparse.ArgumentParser(prog=prog))
-    try:
-        return handler(parser.parse_args(argv))
-    except ConciergeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted; nothing half-written was kept", file=sys.stderr)
-        return 130

@@ -57,7 +57,7 @@ def settings(tmp_path, db_url, monkeypatch):
 @pytest.fixture(scope="session")
 def base_model_dir():
     """SmolLM2-135M-Instruct materialised once (var/models/base, shared with `make run`)."""
-    from backend.models import materialise_base_model
+    from backend.model_files import materialise_base_model
     from backend.settings import Settings
 
     return materialise_base_model(Settings(var_dir="var"))

@@ -38,7 +38,8 @@ from pathlib import Path
 import yaml
 from tqdm.auto import tqdm
 
-from catalog.errors import ConciergeError, run_command
+from catalog.commands import run_command
+from catalog.errors import ConciergeError
 from training.config import config_from_dict, deep_merge, load_config
 from training.metrics import paired_comparison
 from training.train import read_metrics

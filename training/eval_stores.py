@@ -13,7 +13,7 @@ import re
 import shutil
 from pathlib import Path
 
-from backend.models import materialise_base_model
+from backend.model_files import materialise_base_model
 from backend.settings import Settings, get_settings
 from backend.store import get_engine
 from catalog.bundle import Bundle

@@ -47,10 +47,11 @@ from pathlib import Path
 import yaml
 from tqdm.auto import tqdm
 
-from backend.models import materialise_base_model
+from backend.model_files import materialise_base_model
 from backend.settings import get_settings
 from backend.store import get_engine
-from catalog.errors import ConciergeError, run_command
+from catalog.commands import run_command
+from catalog.errors import ConciergeError
 from training.config import STAGES, TrainConfig, load_config
 from training.data import (CasePrompt, TrainingCase, build_case_prompt, cases_from_bundle,
                            cases_from_feedback)

@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from catalog.bundle import Bundle, write_bundle
-from catalog.errors import run_command
+from catalog.commands import run_command
 
 # ----------------------------------------------------------------------------------------------
 # Houses

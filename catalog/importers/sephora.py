@@ -59,7 +59,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from catalog.bundle import Bundle, ValidationReport, clean_item, keep_unique, write_bundle
-from catalog.errors import ConciergeError, run_command
+from catalog.commands import run_command
+from catalog.errors import ConciergeError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CSV = (REPO_ROOT / ".." / "shared" / "data" / "sephora" / "product_info.csv").resolve()

@@ -9,7 +9,7 @@ import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from backend.llm import STAT_KEYS, LocalChatModel
-from backend.models import materialise_base_model
+from backend.model_files import materialise_base_model
 from backend.settings import Settings
 
 pytestmark = pytest.mark.integration

@@ -17,7 +17,7 @@ from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
 from backend import llm as llm_module
 from backend.llm import STAT_KEYS, LocalChatModel, chat_model, count_tokens, cut_at_stop, release_until_stop
-from backend.models import GGUF_FILE, gguf_path, is_model_dir
+from backend.model_files import GGUF_FILE, gguf_path, is_model_dir
 from backend.settings import Settings
 from catalog.errors import ConciergeError
 
