@@ -116,3 +116,26 @@ def test_without_raae_trl_keeps_sequence_advantages(tokenizer, tmp_path, monkeyp
     Spy.shapes = []
     make_trainer(tokenizer, tmp_path, 1, Curriculum([c.case_id for c in CASES]), raae=False).train()
     assert Spy.shapes and len(Spy.shapes[0][0]) == 1  # (B,)
+
+
+def test_rollouts_run_on_merged_weights_and_the_loss_on_unmerged_ones(tokenizer, tmp_path, monkeypatch):
+    from peft.tuners.lora import LoraLayer
+
+    monkeypatch.setattr(grpo, "score_completion", varied_score)
+    merged_while_generating = []
+    original = grpo.GRPOTrainer._generate_single_turn
+
+    def watching(self, *args, **kwargs):
+        layers = [m for m in self.accelerator.unwrap_model(self.model).modules() if isinstance(m, LoraLayer)]
+        merged_while_generating.append(bool(layers) and all(layer.merged for layer in layers))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(grpo.GRPOTrainer, "_generate_single_turn", watching)
+    trainer = make_trainer(tokenizer, tmp_path, 1, Curriculum([c.case_id for c in CASES]))
+    before = {n: p.detach().clone() for n, p in trainer.model.named_parameters() if "lora_B" in n}
+    trainer.train()
+    assert merged_while_generating == [True]
+    layers = [m for m in trainer.accelerator.unwrap_model(trainer.model).modules() if isinstance(m, LoraLayer)]
+    assert layers and not any(layer.merged for layer in layers)
+    after = dict(trainer.model.named_parameters())
+    assert any(not torch.equal(before[n], after[n]) for n in before)  # the loss still reached LoRA
