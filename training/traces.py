@@ -1,38 +1,43 @@
-"""Reasoning traces for supervised warm-start: reject sampling, target sampling and a template teacher.
+"""Reasoning traces for a supervised warm-start: reject and target sampling, a template teacher.
 
 Three ways to get a trace (a completion with numbered steps and an ANSWER line) for a training case:
 
-- `reject` (GR2's reject sampling, ReRec's rollouts): the teacher sees the serving prompt only (request,
-  client summary, candidates under shuffled handles) and is sampled until its parsed answer passes the
-  acceptance test, or `max_tries` samples are spent. The best traces: the teacher found the answer itself.
-- `target` (GR2's target sampling): the prompt also states the correct answer and asks for the steps
-  that lead to it. The stored trace is paired with the *normal* prompt, so the student learns to reach the
-  answer without being told it. Post-hoc, weaker traces, but a small teacher produces far more of them.
-- `template`: a deterministic teacher that writes a correct trace from catalogue facts and the query
-  graph (`backend.reasoner.describe_needs`, `backend.verify.hard_violations`): what the request needs,
-  why the best candidates fit, why a few tempting ones do not, then the answer. Always accepted on cases
-  with a relevant candidate; gives SFT well-formed, verifiable traces when the base model (SmolLM2-135M)
-  rarely answers in a parseable form (FACTS.md: warm-start with SFT on good traces before RL).
+- `reject` (GR2's reject sampling, ReRec's rollouts): the teacher sees the serving prompt only
+  (request, client summary, candidates under shuffled handles) and is sampled until its parsed
+  answer passes the acceptance test, or `max_tries` samples are spent. The best traces: the teacher
+  found the answer itself.
+- `target` (GR2's target sampling): the prompt also states the correct answer and asks for the
+  steps that lead to it. The stored trace is paired with the *normal* prompt, so the student learns
+  to reach the answer without being told it. Post-hoc, weaker traces, but a small teacher produces
+  far more of them.
+- `template`: a deterministic teacher that writes a correct trace from catalogue facts and the
+  query graph (`backend.reasoner.describe_needs`, `backend.verify.hard_violations`): what the
+  request needs, why the best candidates fit, why a few tempting ones do not, then the answer.
+  Always accepted on cases with a relevant candidate; gives SFT well-formed, verifiable traces when
+  the base model (SmolLM2-135M) rarely answers in a parseable form (FACTS.md: warm-start with SFT on
+  good traces before RL).
 
 Modes cascade per case: `modes=["reject", "target", "template"]` tries reject sampling first, then
-target sampling for the cases it missed, then the template for the rest. Every trace records its `source`
-(the mode that produced it) and `teacher`, so SFT can filter or weight by source.
+target sampling for the cases it missed, then the template for the rest. Every trace records its
+`source` (the mode that produced it) and `teacher`, so SFT can filter or weight by source.
 
-Acceptance test (`accept`): `top1` (the first pick is relevant) or `ndcg` (NDCG@`ndcg_k` of the picks,
-then the other candidates in the given order, at least `ndcg_threshold`). A trace also needs `min_steps`
-reasoning steps and must not repeat the target hint ("the correct answer is ..."): small teachers asked
-for target-sampled reasoning often just echo the answer they were given. With `verify` on, a trace whose
-steps the verifier finds inconsistent with the catalogue or the request is rejected too; with `grounded`
-on, so is one in which no step makes a claim the verifier can confirm (a catalogue fact of a named
-candidate, or a candidate promoted that meets the request): SmolLM2-135M's target-sampled traces that
-pass the format test are otherwise mostly word salad around the given handles. Cases whose
-relevant set is empty (nothing fits) get no trace: the serving prompt offers no "nothing fits" answer.
+Acceptance test (`accept`): `top1` (the first pick is relevant) or `ndcg` (NDCG@`ndcg_k` of the
+picks, then the other candidates in the given order, at least `ndcg_threshold`). A trace also needs
+`min_steps` reasoning steps and must not repeat the target hint ("the correct answer is ..."): small
+teachers asked for target-sampled reasoning often just echo the answer they were given. With
+`verify` on, a trace whose steps the verifier finds inconsistent with the catalogue or the request
+is rejected too; with `grounded` on, so is one in which no step makes a claim the verifier can
+confirm (a catalogue fact of a named candidate, or a candidate promoted that meets the request):
+SmolLM2-135M's target-sampled traces that pass the format test are otherwise mostly word salad
+around the given handles. Cases whose relevant set is empty (nothing fits) get no trace: the
+serving prompt offers no "nothing fits" answer.
 
 Config (the `traces:` section of a training config; every key optional):
 
     traces:
       modes: [reject, target, template]   # cascade, in order
-      teacher: base          # base: the configured chat model (settings.llm_backend local | openai);
+      teacher: base          # base: the configured chat model
+                             #   (settings.llm_backend local | openai);
                              # none: template only
       teacher_adapter: null  # a LoRA adapter directory for the local teacher
       max_tries: 2           # samples per case and per sampling mode
@@ -48,9 +53,10 @@ Config (the `traces:` section of a training config; every key optional):
       limit: null            # at most this many cases
       seed: 0
 
-`run_traces(section, cases, world, run_dir)` writes `run_dir/traces.jsonl` (one JSON object per line:
-`case_id, mode, source, teacher, accepted, tries, prompt` (chat messages as role/content dicts),
-`completion, picks` (item ids), `ndcg`) and `run_dir/traces_stats.json`, and returns the stats.
+`run_traces(section, cases, world, run_dir)` writes `run_dir/traces.jsonl` (one JSON object per
+line: `case_id, mode, source, teacher, accepted, tries, prompt` (chat messages as role/content
+dicts), `completion, picks` (item ids), `ndcg`) and `run_dir/traces_stats.json`, and returns the
+stats.
 """
 
 from __future__ import annotations
@@ -70,11 +76,11 @@ from training.metrics import ndcg_at_k
 
 TARGET_INSTRUCTION = (
     "\n\nThe correct answer is: ANSWER: {answer}\n"
-    "Write 2 to 4 short numbered steps that explain, from the candidates' facts, why these fit the request "
-    "best, then the ANSWER line exactly as given."
+    "Write 2 to 4 short numbered steps that explain, from the candidates' facts, why these fit the "
+    "request best, then the ANSWER line exactly as given."
 )
-# A target-sampled completion that repeats the hint ("The correct answer is: ...") explains nothing, and a
-# student trained on it would learn to announce answers it was never given.
+# A target-sampled completion that repeats the hint ("The correct answer is: ...") explains nothing,
+# and a student trained on it would learn to announce answers it was never given.
 HINT_ECHO = re.compile(r"(?i)\bcorrect answer\b|\banswer (?:is )?given\b")
 ANSWER_SIZE = 3  # handles in a template / target answer (the serving prompt asks for 3 to 5)
 
@@ -101,12 +107,13 @@ class Trace:
         return asdict(self) | {"source": self.mode}
 
 
-# ----------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # Prompts and answers
 
 
 def messages_to_dicts(messages: Iterable[Any]) -> list[dict]:
-    """LangChain messages (or role/content dicts) as `{"role", "content"}` dicts (the chat-template form)."""
+    """LangChain messages (or role/content dicts) as `{"role", "content"}` dicts (the chat-template
+    form)."""
     roles = {"system": "system", "human": "user", "ai": "assistant"}
     out = []
     for m in messages:
@@ -117,8 +124,9 @@ def messages_to_dicts(messages: Iterable[Any]) -> list[dict]:
     return out
 
 
-def correct_handles(handles: dict[str, dict], relevance: dict[str, int], n: int = ANSWER_SIZE) -> list[str]:
-    """The handles of the relevant candidates, best grade first (ties in handle order), at most `n`."""
+def correct_handles(handles: dict[str, dict], relevance: dict[str, int],
+                    n: int = ANSWER_SIZE) -> list[str]:
+    """The relevant candidates' handles, best grade first (ties in handle order), at most `n`."""
     ranked = sorted((h for h, item in handles.items() if relevance.get(item["item_id"], 0) > 0),
                     key=lambda h: -relevance[handles[h]["item_id"]])
     return ranked[:n]
@@ -133,7 +141,8 @@ def target_messages(messages: list[dict], answer: list[str]) -> list[dict]:
 
 
 def judge(completion: str, handles: dict[str, dict], case, config: TracesConfig,
-          query: dict | None = None, preferences: dict | None = None) -> tuple[bool, list[str], float]:
+          query: dict | None = None,
+          preferences: dict | None = None) -> tuple[bool, list[str], float]:
     """Whether a completion passes the acceptance test.
 
     Args:
@@ -142,7 +151,8 @@ def judge(completion: str, handles: dict[str, dict], case, config: TracesConfig,
         case (`TrainingCase`): gives `candidates` (the given order) and `relevance`.
         config (`TracesConfig`): `accept`, `ndcg_k`, `ndcg_threshold`, `verify`.
         query (`dict`, *optional*): the query graph, for the verifier (skipped when None).
-        preferences (`dict[str, float]`, *optional*): the client's attribute preferences, for the verifier.
+        preferences (`dict[str, float]`, *optional*): the client's attribute preferences, for the
+            verifier.
 
     Returns:
         `tuple[bool, list[str], float]`: accepted, the picked item ids, NDCG@k of picks + the rest.
@@ -156,7 +166,10 @@ def judge(completion: str, handles: dict[str, dict], case, config: TracesConfig,
     ndcg = ndcg_at_k(ranking, case.relevance, config.ndcg_k) if picks else 0.0
     if not picks or len(parsed.steps) < config.min_steps or HINT_ECHO.search(completion):
         return False, picks, ndcg
-    passed = (case.relevance.get(picks[0], 0) > 0) if config.accept == "top1" else ndcg >= config.ndcg_threshold
+    if config.accept == "top1":
+        passed = case.relevance.get(picks[0], 0) > 0
+    else:
+        passed = ndcg >= config.ndcg_threshold
     if passed and (config.verify or config.grounded) and query is not None:
         checks = verify_steps(parsed.steps, handles, query, preferences)
         if config.verify and any(c.verdict == "inconsistent" for c in checks):
@@ -166,7 +179,7 @@ def judge(completion: str, handles: dict[str, dict], case, config: TracesConfig,
     return passed, picks, ndcg
 
 
-# ----------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # The template teacher
 
 
@@ -181,7 +194,8 @@ def _fits(item: dict, query: dict) -> list[str]:
     out = [node.split("=", 1)[1] for node in asked
            if node in nodes and (node.startswith("category=") or node.split("=", 1)[1] in visible)]
     out = [v for v in dict.fromkeys(out) if not v == str(item.get("brand") or "").lower()]
-    if query.get("budget_max") is not None and item.get("price") is not None and item["price"] <= query["budget_max"]:
+    budget, price = query.get("budget_max"), item.get("price")
+    if budget is not None and price is not None and price <= budget:
         out.append("within budget")
     return out
 
@@ -190,13 +204,16 @@ def _names(handles: list[str]) -> str:
     return handles[0] if len(handles) == 1 else ", ".join(handles[:-1]) + " and " + handles[-1]
 
 
-def template_completion(handles: dict[str, dict], relevance: dict[str, int], query: dict) -> str | None:
-    """A correct, short reasoning trace written from catalogue facts, or None when no candidate is relevant.
+def template_completion(handles: dict[str, dict], relevance: dict[str, int],
+                        query: dict) -> str | None:
+    """A correct, short reasoning trace written from catalogue facts, or None when no candidate is
+    relevant.
 
-    Three steps, the shape the serving prompt asks for: what the request needs (the query graph in words,
-    plus the fact that corrects a misinformed request); the best candidate and the facts that make it fit;
-    the others that fit and up to two that the request rules out, with why. Then the ANSWER line. About
-    50 tokens: on two CPU cores every generated token is ~40 ms of the client's wait.
+    Three steps, the shape the serving prompt asks for: what the request needs (the query graph in
+    words, plus the fact that corrects a misinformed request); the best candidate and the facts that
+    make it fit; the others that fit and up to two that the request rules out, with why. Then the
+    ANSWER line. About 50 tokens: on two CPU cores every generated token is ~40 ms of the client's
+    wait.
 
     Args:
         handles (`dict[str, dict]`): handle -> candidate item, as in the prompt.
@@ -212,40 +229,46 @@ def template_completion(handles: dict[str, dict], relevance: dict[str, int], que
     relevant = correct_handles(handles, relevance, n=len(handles))
     if not relevant:
         return None
-    # Relevant items that break the request as parsed (the needs line the model sees) would make the trace
-    # contradict its own prompt; they go last, and only when nothing else is relevant.
+    # Relevant items that break the request as parsed (the needs line the model sees) would make the
+    # trace contradict its own prompt; they go last, and only when nothing else is relevant.
     fitting = [h for h in relevant if not hard_violations(handles[h], query)]
     answer = (fitting or relevant)[:ANSWER_SIZE]
     needs = f"Needs: {describe_needs(query)}."
     wrong = query.get("wrong_fact") or {}
     if wrong.get("actual"):
         actual, subject = str(wrong["actual"]), str(wrong.get("subject") or "")
-        needs += (f" Note that {actual}." if subject and actual.lower().startswith(subject.lower()) else
-                  f" Note: for {subject}, {wrong.get('claimed')} is not right; it is {actual}.")
+        if subject and actual.lower().startswith(subject.lower()):
+            needs += f" Note that {actual}."
+        else:
+            needs += f" Note: for {subject}, {wrong.get('claimed')} is not right; it is {actual}."
     best = handles[answer[0]]
     reasons = _fits(best, query)[:3] or [best.get("category") or best["title"]]
     steps = [needs, f"{answer[0]} fits best: {', '.join(reasons)}."]
-    others = [f"{_names(answer[1:])} also fit{'s' if len(answer) == 2 else ''}"] if len(answer) > 1 else []
+    others = []
+    if len(answer) > 1:
+        others.append(f"{_names(answer[1:])} also fit{'s' if len(answer) == 2 else ''}")
     out = [(h, hard_violations(item, query)) for h, item in handles.items() if h not in answer]
     out = [(h, broken[0]) for h, broken in out if broken][:2]
     if out:
-        others.append(f"{_names([h for h, _ in out])} {'is' if len(out) == 1 else 'are'} out: {out[0][1]}")
+        verb = "is" if len(out) == 1 else "are"
+        others.append(f"{_names([h for h, _ in out])} {verb} out: {out[0][1]}")
     if others:
         steps.append("; ".join(others) + ".")
     body = "\n".join(f"{i}. {s}" for i, s in enumerate(steps, start=1))
     return f"{body}\nANSWER: {', '.join(answer)}"
 
 
-# ----------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # Sampling from a teacher
 
 
-def sample(model, messages: list[dict], n: int, temperature: float, max_new_tokens: int, seed: int) -> list[str]:
+def sample(model, messages: list[dict], n: int, temperature: float, max_new_tokens: int,
+           seed: int) -> list[str]:
     """`n` sampled completions of one prompt.
 
     A local model (`backend.llm.LocalChatModel`) samples all `n` in one batched `generate` call
-    (`num_return_sequences`), several times faster per trace on CPU than `n` calls; any other LangChain
-    chat model (e.g. `ChatOpenAI` against vLLM) is called `n` times.
+    (`num_return_sequences`), several times faster per trace on CPU than `n` calls; any other
+    LangChain chat model (e.g. `ChatOpenAI` against vLLM) is called `n` times.
     """
     from backend.llm import LocalChatModel
 
@@ -255,8 +278,9 @@ def sample(model, messages: list[dict], n: int, temperature: float, max_new_toke
 
     kinds = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
     chat = [kinds[m["role"]](content=m["content"]) for m in messages]
-    bound = model.bind(temperature=temperature, max_tokens=max_new_tokens) if hasattr(model, "openai_api_base") \
-        else model
+    bound = model
+    if hasattr(model, "openai_api_base"):
+        bound = model.bind(temperature=temperature, max_tokens=max_new_tokens)
     return [bound.invoke(chat).content for _ in range(n)]
 
 
@@ -266,8 +290,8 @@ def _sample_local(model, messages: list[dict], n: int, temperature: float, max_n
 
     shared = model.shared
     tokenizer = shared.tokenizer
-    inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
-                                           return_dict=True)
+    inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True,
+                                           return_tensors="pt", return_dict=True)
     inputs = {k: inputs[k].to(shared.device) for k in ("input_ids", "attention_mask")}
     prompt_tokens = inputs["input_ids"].shape[1]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
@@ -283,7 +307,7 @@ def _sample_local(model, messages: list[dict], n: int, temperature: float, max_n
     return texts if len(texts) == n else texts * n
 
 
-# ----------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # Generation
 
 
@@ -306,7 +330,7 @@ _VOCAB: dict[str, Any] = {}
 
 
 def _catalogue_items(world) -> list[dict]:
-    """The catalogue rows of a world (a `Bundle`, an `EvalWorld`, or anything with `items` / `bundle`)."""
+    """The catalogue rows of a world: a `Bundle`, an `EvalWorld`, anything with `items`/`bundle`."""
     for candidate in (getattr(world, "bundle", None), world):
         items = getattr(candidate, "items", None)
         if isinstance(items, dict):
@@ -317,17 +341,19 @@ def _catalogue_items(world) -> list[dict]:
 
 
 def default_prompt_fn(case, world):
-    """`training.data.build_case_prompt`: the serving prompt, handles, query graph and client preferences."""
+    """`training.data.build_case_prompt`: the serving prompt, handles, query graph and client
+    preferences."""
     from training.data import build_case_prompt
 
     return build_case_prompt(case, world)
 
 
-def prepare_prompt(case, world, prompt_fn: Callable) -> tuple[list[dict], dict[str, dict], dict, dict]:
+def prepare_prompt(case, world,
+                   prompt_fn: Callable) -> tuple[list[dict], dict[str, dict], dict, dict]:
     """(messages, handles, query graph, preferences) of a case.
 
-    `prompt_fn` may return a `training.data.CasePrompt` or a plain `(messages, handles)` pair; for the
-    latter the query graph is parsed here and the preferences are left empty.
+    `prompt_fn` may return a `training.data.CasePrompt` or a plain `(messages, handles)` pair; for
+    the latter the query graph is parsed here and the preferences are left empty.
     """
     built = prompt_fn(case, world)
     if isinstance(built, tuple):
@@ -336,7 +362,8 @@ def prepare_prompt(case, world, prompt_fn: Callable) -> tuple[list[dict], dict[s
     return messages_to_dicts(built.messages), built.handles, built.query_graph, built.preferences
 
 
-def generate_traces(cases: list, world, model=None, mode: str | list[str] | None = None, max_tries: int | None = None,
+def generate_traces(cases: list, world, model=None, mode: str | list[str] | None = None,
+                    max_tries: int | None = None,
                     config: TracesConfig | None = None, prompt_fn: Callable | None = None,
                     teacher_name: str | None = None,
                     on_case: Callable[[int, int], None] | None = None) -> tuple[list[Trace], dict]:
@@ -346,20 +373,23 @@ def generate_traces(cases: list, world, model=None, mode: str | list[str] | None
         cases (`list[TrainingCase]`): the cases (`case_id`, `request`, `candidates`, `relevance`).
         world: what `prompt_fn` needs to build a case's prompt (the bundle / evaluation world).
         model (`BaseChatModel`, *optional*): the teacher; None allows only the `template` mode.
-        mode (`str` or `list[str]`, *optional*): one mode or a cascade (see the module docstring); overrides
-            `config.modes` (default: `reject, target, template`).
-        max_tries (`int`, *optional*): samples per case and sampling mode; overrides `config.max_tries`.
+        mode (`str` or `list[str]`, *optional*): one mode or a cascade (see the module docstring);
+            overrides `config.modes` (default: `reject, target, template`).
+        max_tries (`int`, *optional*): samples per case and sampling mode; overrides
+            `config.max_tries`.
         config (`TracesConfig`, *optional*): the other settings.
-        prompt_fn (`Callable`, *optional*): `(case, world) -> CasePrompt` or `(messages, handles)`; default
-            `training.data.build_case_prompt`.
+        prompt_fn (`Callable`, *optional*): `(case, world) -> CasePrompt` or `(messages, handles)`;
+            default `training.data.build_case_prompt`.
         teacher_name (`str`, *optional*): recorded in each trace (default: the model's class name).
-        on_case (`Callable[[int, int], None]`, *optional*): called with (done, total) after each case.
+        on_case (`Callable[[int, int], None]`, *optional*): called with (done, total) after each
+            case.
 
     Returns:
-        `tuple[list[Trace], dict]`: the traces (one per case that got one, plus rejected samples when
-        `keep_rejected`), and the stats: per mode `cases` tried, `accepted`, `samples`, `acceptance`
-        (accepted / cases tried), `sample_acceptance` (accepted / samples), `parsed` (samples with any
-        valid pick); overall `cases`, `with_trace`, `skipped_nothing_fits`, `by_source`, `seconds`.
+        `tuple[list[Trace], dict]`: the traces (one per case that got one, plus rejected samples
+        when `keep_rejected`), and the stats: per mode `cases` tried, `accepted`, `samples`,
+        `acceptance` (accepted / cases tried), `sample_acceptance` (accepted / samples), `parsed`
+        (samples with any valid pick); overall `cases`, `with_trace`, `skipped_nothing_fits`,
+        `by_source`, `seconds`.
     """
     config = config or TracesConfig()
     overrides = {}
@@ -370,7 +400,8 @@ def generate_traces(cases: list, world, model=None, mode: str | list[str] | None
     config = section_from_dict(TracesConfig, asdict(config) | overrides, "traces")
     modes = config.modes
     if model is None and any(m != "template" for m in modes):
-        raise ConciergeError("reject and target sampling need a teacher model; use modes: [template] without one")
+        raise ConciergeError("reject and target sampling need a teacher model; "
+                             "use modes: [template] without one")
     prompt_fn = prompt_fn or default_prompt_fn
     teacher = teacher_name or (type(model).__name__ if model is not None else "template")
     cases = cases[:config.limit] if config.limit else cases
@@ -378,20 +409,25 @@ def generate_traces(cases: list, world, model=None, mode: str | list[str] | None
     traces: list[Trace] = []
     skipped, started = 0, time.perf_counter()
     for index, case in enumerate(cases):
-        if not any(g > 0 for g in case.relevance.values()) or not set(case.relevance) & set(case.candidates):
+        nothing_fits = (not any(g > 0 for g in case.relevance.values())
+                        or not set(case.relevance) & set(case.candidates))
+        if nothing_fits:
             skipped += 1
         else:
-            traces.extend(_case_traces(case, world, model, teacher, config, prompt_fn, per_mode, index))
+            traces.extend(_case_traces(case, world, model, teacher, config, prompt_fn, per_mode,
+                                       index))
         if on_case:
             on_case(index + 1, len(cases))
     for counts in per_mode.values():
         counts["acceptance"] = counts["accepted"] / counts["cases"] if counts["cases"] else 0.0
-        counts["sample_acceptance"] = counts["accepted"] / counts["samples"] if counts["samples"] else 0.0
+        counts["sample_acceptance"] = (counts["accepted"] / counts["samples"]
+                                       if counts["samples"] else 0.0)
     accepted = [t for t in traces if t.accepted]
     by_source = {m: sum(1 for t in accepted if t.mode == m) for m in modes}
     stats = {"cases": len(cases), "with_trace": len(accepted), "skipped_nothing_fits": skipped,
              "acceptance": len(accepted) / max(len(cases) - skipped, 1), "by_source": by_source,
-             "modes": per_mode, "teacher": teacher, "seconds": round(time.perf_counter() - started, 2)}
+             "modes": per_mode, "teacher": teacher,
+             "seconds": round(time.perf_counter() - started, 2)}
     return traces, stats
 
 
@@ -416,9 +452,12 @@ def _case_traces(case, world, model, teacher: str, config: TracesConfig, prompt_
             if config.keep_rejected:
                 out.append(trace)
             continue
-        shown = messages if mode == "reject" else target_messages(messages, correct_handles(handles, case.relevance))
+        shown = messages
+        if mode != "reject":
+            shown = target_messages(messages, correct_handles(handles, case.relevance))
         seed = config.seed * 100003 + index * 17 + MODES.index(mode)
-        completions = sample(model, shown, config.max_tries, config.temperature, config.max_new_tokens, seed)
+        completions = sample(model, shown, config.max_tries, config.temperature,
+                             config.max_new_tokens, seed)
         for tries, completion in enumerate(completions, start=1):
             ok, picks, ndcg = judge(completion, handles, case, config, query, preferences)
             per_mode[mode]["samples"] += 1
@@ -432,7 +471,7 @@ def _case_traces(case, world, model, teacher: str, config: TracesConfig, prompt_
     return out
 
 
-# ----------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # Files and the stage entry point
 
 
@@ -448,22 +487,26 @@ def write_traces(traces: Iterable[Trace], path: Path) -> Path:
     return path
 
 
-def read_traces(path: Path, accepted_only: bool = True, sources: Iterable[str] | None = None) -> list[dict]:
-    """The traces of a JSONL file, accepted ones only by default, optionally of the given sources."""
+def read_traces(path: Path, accepted_only: bool = True,
+                sources: Iterable[str] | None = None) -> list[dict]:
+    """The traces of a JSONL file, accepted ones only by default, optionally of given sources."""
     path = Path(path)
     if not path.is_file():
         raise ConciergeError(f"no traces file at {path}; run the traces stage first")
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     wanted = set(sources) if sources is not None else None
-    return [r for r in rows if (r["accepted"] or not accepted_only) and (wanted is None or r["source"] in wanted)]
+    return [r for r in rows if (r["accepted"] or not accepted_only)
+            and (wanted is None or r["source"] in wanted)]
 
 
 def teacher_model(config: TracesConfig, settings=None):
-    """The configured teacher: None for `teacher: none`, else `backend.llm.chat_model` (local or openai)."""
+    """The configured teacher: None for `teacher: none`, else `backend.llm.chat_model` (local or
+    openai)."""
     if config.teacher == "none" or config.modes == ["template"]:
         return None
     if config.teacher != "base":
-        raise ConciergeError(f"traces.teacher is {config.teacher!r}; use base (the configured chat model) or none")
+        raise ConciergeError(f"traces.teacher is {config.teacher!r}; "
+                             "use base (the configured chat model) or none")
     from backend.llm import chat_model
 
     adapter = config.teacher_adapter
@@ -471,7 +514,8 @@ def teacher_model(config: TracesConfig, settings=None):
 
 
 def run_traces(section: TracesConfig, cases: list, world, run_dir: str | Path, model=None,
-               prompt_fn: Callable | None = None, on_case: Callable[[int, int], None] | None = None) -> dict:
+               prompt_fn: Callable | None = None,
+               on_case: Callable[[int, int], None] | None = None) -> dict:
     """The traces stage: generate, write `run_dir/traces.jsonl` and `run_dir/traces_stats.json`.
 
     Args:
@@ -479,7 +523,8 @@ def run_traces(section: TracesConfig, cases: list, world, run_dir: str | Path, m
         cases (`list[TrainingCase]`): training cases (`training.data.cases_from_bundle`).
         world: the world `training.data.case_prompt` builds prompts from.
         run_dir (`str` or `Path`): the run directory.
-        model (`BaseChatModel`, *optional*): the teacher (default: from the config, `teacher_model`).
+        model (`BaseChatModel`, *optional*): the teacher (default: from the config,
+            `teacher_model`).
         prompt_fn (`Callable`, *optional*): `(case, world) -> CasePrompt` or `(messages, handles)`.
         on_case (`Callable`, *optional*): progress callback `(done, total)`.
 
@@ -488,8 +533,9 @@ def run_traces(section: TracesConfig, cases: list, world, run_dir: str | Path, m
     """
     if model is None:
         model = teacher_model(section)
-    traces, stats = generate_traces(cases, world, model, mode=section.modes, max_tries=section.max_tries,
-                                    config=section, prompt_fn=prompt_fn, on_case=on_case)
+    traces, stats = generate_traces(cases, world, model, mode=section.modes,
+                                    max_tries=section.max_tries, config=section,
+                                    prompt_fn=prompt_fn, on_case=on_case)
     run_dir = Path(run_dir)
     path = write_traces(traces, run_dir / "traces.jsonl")
     stats["path"] = str(path)
@@ -498,7 +544,8 @@ def run_traces(section: TracesConfig, cases: list, world, run_dir: str | Path, m
 
 
 def run(ctx) -> dict:
-    """`concierge train` entry point of the traces stage: traces of the run's cases in `run_dir/traces`."""
+    """`concierge train` entry point of the traces stage: traces of the run's cases in
+    `run_dir/traces`."""
     out = ctx.run_dir / "traces"
     out.mkdir(parents=True, exist_ok=True)
     return run_traces(ctx.config.traces, ctx.cases, ctx.world, out, prompt_fn=ctx.prompt)
