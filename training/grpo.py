@@ -2,7 +2,7 @@
 curriculum.
 
 Only wiring lives here; the formulas are in `training/rewards.py` (reward), `training/advantage.py`
-(RAAE) and `training/curriculum.py` (curriculum). `ReRecGRPOTrainer` changes TRL in four places:
+(RAAE) and `training/curriculum.py` (curriculum). `ReRecGRPOTrainer` changes TRL in five places:
 
 - `_calculate_rewards`: the reward step. `ReRecReward.score` gives each completion's breakdown,
 which is
@@ -17,6 +17,8 @@ which is
   layout TRL's `RepeatSampler` uses (each prompt G times in a row, each generation batch repeated
   `num_iterations * steps_per_generation` times).
 - `_save_checkpoint`: the curriculum's state is saved into every checkpoint (`curriculum.json`).
+- `_generate_single_turn`: the rollouts (transformers' `generate`, no vLLM) run with the LoRA
+  adapter merged and each distinct prompt prefilled once for its G rollouts (`training/prefill.py`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import json
 import os
 import time
 from collections import defaultdict
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -38,6 +41,7 @@ from training.advantage import (RAAEConfig, completion_token_rewards, group_stat
                                 token_advantages)
 from training.curriculum import Curriculum
 from training.data import CasePrompt, TrainingCase
+from training.prefill import shared_prompt_prefill
 from training.rewards import (CollaborativeEmbedding, RecheadReward, RewardBreakdown, RewardWeights,
                               overlong_penalty, score_completion)
 
@@ -181,19 +185,16 @@ class ReRecGRPOTrainer(GRPOTrainer):
         return gather(totals)
 
     def _generate_single_turn(self, *args, **kwargs):
-        """TRL's rollouts, with the LoRA adapter merged into the frozen base weights while they generate:
-        the unmerged LoRA layers cost ~15% of every decoded token on a CPU (docs/results/grpo-profile.md).
-        The weights are unmerged again before the policy's forward and backward passes."""
+        """TRL's rollouts, with the LoRA adapter merged into the frozen base weights while they
+        generate (the unmerged LoRA layers cost ~15% of every decoded token on a CPU,
+        docs/results/grpo-profile.md) and each distinct prompt prefilled once for its G rollouts
+        (`training.prefill`). The weights are unmerged again before the policy's forward and
+        backward passes."""
+        if self.use_vllm:
+            return super()._generate_single_turn(*args, **kwargs)
         model = self.accelerator.unwrap_model(self.model)
-        if self.use_vllm or not hasattr(model, "merge_adapter"):
+        with merged_adapter(model), shared_prompt_prefill(model):
             return super()._generate_single_turn(*args, **kwargs)
-        with torch.no_grad():
-            model.merge_adapter()
-        try:
-            return super()._generate_single_turn(*args, **kwargs)
-        finally:
-            with torch.no_grad():
-                model.unmerge_adapter()
 
     def _generate_and_score_completions(self, inputs):
         # calls _calculate_rewards(inputs, ...)
@@ -260,6 +261,22 @@ class ReRecGRPOTrainer(GRPOTrainer):
             folder = output_dir / f"checkpoint-{self.state.global_step}"
             folder.mkdir(parents=True, exist_ok=True)
             (folder / CURRICULUM_FILE).write_text(json.dumps(self.curriculum.state_dict()))
+
+
+@contextmanager
+def merged_adapter(model):
+    """The LoRA adapter merged into the frozen weights for the block, unmerged after it (a model
+    without an adapter is left as it is)."""
+    if not hasattr(model, "merge_adapter"):
+        yield model
+        return
+    with torch.no_grad():
+        model.merge_adapter()
+    try:
+        yield model
+    finally:
+        with torch.no_grad():
+            model.unmerge_adapter()
 
 
 def last_complete_checkpoint(checkpoints: Path) -> str | None:
