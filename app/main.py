@@ -255,9 +255,14 @@ class RoleGate:
         if actor.role not in roles:
             text = f"This page is for {' and '.join(r + 's' for r in roles)}; you are signed in as " \
                    f"{actor.username} ({actor.role})."
-            response = _page("Concierge — not allowed", f'<h1>Not allowed</h1><p id="denied">{html.escape(text)}</p>'
-                             f'<p><a href="{HOME[actor.role]}">Go to your page</a></p><form method="post" action="/logout">'
-                             f'<button type="submit" id="sign-out">Sign out</button></form>', 403) if page else JSONResponse({"error": text}, status_code=403)
+            if page:
+                body = (f'<h1>Not allowed</h1><p id="denied">{html.escape(text)}</p>'
+                        f'<p><a href="{HOME[actor.role]}">Go to your page</a></p>'
+                        '<form method="post" action="/logout">'
+                        '<button type="submit" id="sign-out">Sign out</button></form>')
+                response = _page("Concierge — not allowed", body, 403)
+            else:
+                response = JSONResponse({"error": text}, status_code=403)
             return await self._send(response, scope, receive, send)
         refusal = self._upload_refusal(prefix, path, request)
         if refusal is not None:

@@ -83,7 +83,8 @@ def training_curves_picture(rows: list[dict]) -> Image.Image:
     for ax, (key, title) in zip(axes, CURVES):
         stages = sorted({r.get("stage", "") for r in rows if key in r})
         for stage in stages:
-            points = [(r.get("step", i), r[key]) for i, r in enumerate(rows) if key in r and r.get("stage", "") == stage]
+            points = [(r.get("step", i), r[key]) for i, r in enumerate(rows)
+                      if key in r and r.get("stage", "") == stage]
             ax.plot(*zip(*points), marker="o", markersize=3, label=stage or None)
         if not stages:
             ax.text(0.5, 0.5, "no points yet", ha="center", va="center", color="#888", transform=ax.transAxes)

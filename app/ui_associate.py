@@ -186,7 +186,8 @@ def build_associate_ui() -> gr.Blocks:
                 reason = gr.Textbox(label="Reason (needed to reject or replace)", elem_id="fb-reason")
                 judge = gr.Button("Save judgement", variant="primary", elem_id="fb-save")
                 with gr.Row():
-                    new_rank = gr.Number(label="Move to position", value=None, precision=0, minimum=1, elem_id="fb-rank")
+                    new_rank = gr.Number(label="Move to position", value=None, precision=0, minimum=1,
+                                         elem_id="fb-rank")
                     reorder = gr.Button("Save new position", elem_id="fb-reorder")
                 with gr.Row():
                     replacement = gr.Textbox(label="Replace with catalogue item id", elem_id="fb-replacement")

@@ -457,7 +457,8 @@ class LocalChatModel(BaseChatModel):
 
     # -- scoring the answer's first token ------------------------------------------------------------
 
-    def next_token_scores(self, messages: list[BaseMessage], prefix: str, options: list[str]) -> dict[str, float] | None:
+    def next_token_scores(self, messages: list[BaseMessage], prefix: str,
+                          options: list[str]) -> dict[str, float] | None:
         """Log-probabilities of each option as the next token after the prompt and `prefix` (the start of
         this model's own answer), from one forward pass; None when the options are not distinct single tokens.
 

@@ -79,7 +79,8 @@ def create_openai_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/v1/models")
     def models() -> dict:
-        return {"object": "list", "data": [{"id": name, "object": "model", "owned_by": "concierge"} for name in names()]}
+        data = [{"id": name, "object": "model", "owned_by": "concierge"} for name in names()]
+        return {"object": "list", "data": data}
 
     @app.post("/v1/load_lora_adapter")
     def load_adapter(body: LoadAdapter):

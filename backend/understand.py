@@ -616,7 +616,8 @@ def _read_wrong_facts(low: str, mentions: list[Mention], vocab: CatalogueVocabul
             continue
         claimed, facts = found.group(1).strip(), knowledge.materials[m.target]
         seasons = knowledge.material_seasons(m.target)
-        if (re.search(r"waterproof|rain|water-resistant|downpour|shower|storm|wet", claimed) and not facts.get("rain", True)) \
+        wet = r"waterproof|rain|water-resistant|downpour|shower|storm|wet"
+        if (re.search(wet, claimed) and not facts.get("rain", True)) \
                 or (re.search(r"summer|heat|hot|breathable", claimed) and "summer" not in seasons) \
                 or (re.search(r"snow|winter|warm enough|cold", claimed) and "winter" not in seasons):
             q.wrong_fact = {"kind": "material", "subject": m.target, "claimed": claimed,

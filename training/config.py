@@ -128,8 +128,9 @@ class GRPOSettings:
 class RewardSettings(RewardWeights):
     pas_factors: int = setting(32, "dimensions of the collaborative (SVD) embedding behind PAS",
                                min=1)
-    overlong_buffer: int = setting(0, "DAPO's soft overlong punishment: over the last N tokens before "
-                                   "grpo.max_completion_length the reward falls to -1 (0: off)", min=0)
+    overlong_buffer: int = setting(0, "DAPO's soft overlong punishment: over the last N tokens "
+                                      "before grpo.max_completion_length the reward falls to -1 "
+                                      "(0: off)", min=0)
 
 
 @dataclass

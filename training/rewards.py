@@ -71,7 +71,7 @@ class RewardBreakdown:
     pas: float = 0.0
     format: float = 0.0
     rechead: float = 0.0
-    overlong: float = 0.0  # DAPO's soft overlong punishment, added by the GRPO reward when configured
+    overlong: float = 0.0  # DAPO's soft overlong punishment, added by the GRPO reward if configured
     picks: list[str] = field(default_factory=list)  # item ids, best first
     wrong_picks: list[str] = field(default_factory=list)  # picked item ids with no grade
     answer_found: bool = False

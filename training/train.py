@@ -169,8 +169,8 @@ def read_metrics(path: Path) -> list[dict]:
 
 
 def write_plots(run_dir: Path) -> Path | None:
-    """plots/training.png: reward, NDCG, curriculum pool size, the share of rollouts cut at the token
-    limit and their mean length against the step (None without metrics)."""
+    """plots/training.png: reward, NDCG, curriculum pool size, the share of rollouts cut at the
+    token limit and their mean length against the step (None without metrics)."""
     rows = [r for r in read_metrics(run_dir / METRICS_FILE) if r.get("stage") == "grpo"]
     if not rows:
         return None
