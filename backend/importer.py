@@ -64,6 +64,13 @@ class ImportResult:
                 f"interactions, {self.notes_added} new notes in {self.seconds:.1f} s")
 
 
+def catalogue_digest(bundle: Bundle) -> str:
+    """The digest of the catalogue version importing `bundle` makes (`CatalogVersion.digest`): the same
+    bundle always gives the same digest, so whatever was chosen for one catalogue (an adapter's fusion
+    weight) can be found again when it is served."""
+    return hashlib.sha256(f"{bundle.digest()}|{len(bundle.items)}".encode()).hexdigest()[:16]
+
+
 def import_bundle(bundle: Bundle, report: ValidationReport | None = None, settings: Settings | None = None,
                   engine: Engine | None = None, progress: bool = True) -> ImportResult:
     """Import a validated bundle into Chroma and SQL, all or nothing.
@@ -89,7 +96,7 @@ def import_bundle(bundle: Bundle, report: ValidationReport | None = None, settin
     currency = currency_code(bundle.manifest.get("currency"))  # the bundle's own, for items that state none
     items = [derive_attributes(it if it.get("currency") or not currency else {**it, "currency": currency}, brands)
              for it in bundle.items]
-    digest = hashlib.sha256(f"{bundle.digest()}|{len(items)}".encode()).hexdigest()[:16]
+    digest = catalogue_digest(bundle)
 
     current = active_version(engine)
     if current is not None and current.digest == digest:

@@ -46,6 +46,7 @@ class LiveCatalogue:
     """Everything derived from one catalogue version."""
 
     collection: str
+    digest: str  # the catalogue version's (`backend.importer.catalogue_digest`)
     index: object
     graphs: CatalogueGraphs
     vocabulary: CatalogueVocabulary
@@ -61,12 +62,13 @@ class LiveCatalogue:
 _CACHE: dict[tuple, LiveCatalogue] = {}  # (collection, version id, ranker mtime, var dir) -> state; two kept
 
 
-def _load(collection: str, version_id: int, ranker_mtime: float, settings: Settings) -> LiveCatalogue:
+def _load(collection: str, digest: str, version_id: int, ranker_mtime: float,
+          settings: Settings) -> LiveCatalogue:
     key = (collection, version_id, ranker_mtime, str(settings.var_dir), settings.database_url)
     if key not in _CACHE:
         while len(_CACHE) >= 2:
             _CACHE.pop(next(iter(_CACHE)))
-        _CACHE[key] = _build(collection, settings)
+        _CACHE[key] = _build(collection, digest, settings)
     return _CACHE[key]
 
 
@@ -75,7 +77,7 @@ def clear_cache() -> None:
     _CACHE.clear()
 
 
-def _build(collection: str, settings: Settings) -> LiveCatalogue:
+def _build(collection: str, digest: str, settings: Settings) -> LiveCatalogue:
     engine = get_engine(settings.sql_url)
     index = active_index(settings, engine)
     items = index.items()
@@ -86,7 +88,8 @@ def _build(collection: str, settings: Settings) -> LiveCatalogue:
     knowledge = load_knowledge()
     vocabulary = build_vocabulary(items, knowledge, lambda texts: embed(texts, settings))
     ranker = ranking.load(ranker_path(collection, settings))
-    return LiveCatalogue(collection, index, graphs, vocabulary, knowledge, ranker, catalogue_currency(items))
+    return LiveCatalogue(collection, digest, index, graphs, vocabulary, knowledge, ranker,
+                         catalogue_currency(items))
 
 
 def ranker_path(collection: str, settings: Settings):
@@ -100,7 +103,8 @@ def live_catalogue(settings: Settings | None = None) -> LiveCatalogue:
     if version is None:
         raise ConciergeError("the catalogue is empty; run `concierge seed-demo` or `concierge import PATH` first")
     path = ranker_path(version.collection, settings)
-    return _load(version.collection, version.id, path.stat().st_mtime if path.exists() else 0.0, settings)
+    mtime = path.stat().st_mtime if path.exists() else 0.0
+    return _load(version.collection, version.digest, version.id, mtime, settings)
 
 
 def understand_request(text: str, catalogue: LiveCatalogue, settings: Settings | None = None) -> QueryGraph:

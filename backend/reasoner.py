@@ -246,7 +246,7 @@ def generate_reasoning(model, messages, max_new_tokens: int, on_token=None) -> G
 
 
 # ----------------------------------------------------------------------------------------------------
-# The model's order, fused with the ranker's
+# The model's order (its fusion with the ranker's is backend/fusion.py)
 
 
 def forced_order(scores: dict[str, float], handles: dict[str, dict]) -> list[str]:
@@ -257,31 +257,6 @@ def forced_order(scores: dict[str, float], handles: dict[str, dict]) -> list[str
 def answer_options(handles: dict[str, dict]) -> list[str]:
     """The first answer token of each handle (" K" for K7), as `LocalChatModel.next_token_scores` takes them."""
     return [f" {h[0]}" for h in handles]
-
-
-def fuse(model_order: list, ranker_order: list, model_weight: float, k: float) -> list:
-    """Reciprocal-rank fusion of the model's order (its picks, best first; possibly fewer than the ranker's
-    list) with the ranker's order over the same candidates. What the model did not rank counts as ranked
-    last by it, so the model can lift the ranker's lower candidates but cannot drop anything out.
-
-    Args:
-        model_order (`list`): the model's picks, best first (a subset of `ranker_order`).
-        ranker_order (`list`): every candidate, best first.
-        model_weight (`float`): the model's share, 0..1 (0: the ranker's order unchanged).
-        k (`float`): rank offset; small values weigh the top ranks more.
-
-    Returns:
-        `list`: `ranker_order`'s elements, fused order (ties keep the ranker's order).
-    """
-    last = len(ranker_order) + 1
-    by_model = {c: rank for rank, c in enumerate(model_order, start=1)}
-
-    def score(rank_pair: tuple[int, object]) -> float:
-        ranker_rank, candidate = rank_pair
-        return model_weight / (k + by_model.get(candidate, last)) + (1 - model_weight) / (k + ranker_rank)
-
-    ranked = sorted(enumerate(ranker_order, start=1), key=lambda pair: (-score(pair), pair[0]))
-    return [candidate for _, candidate in ranked]
 
 
 def model_picks(model, messages, handles: dict[str, dict], text: str, forced_picks: int = 3) -> tuple[Parsed, list[str], str]:

@@ -28,7 +28,8 @@ from functools import lru_cache
 from sqlmodel import select
 
 from backend.live import LiveCatalogue, client_context, live_catalogue, ranked_candidates, understand_request
-from backend.reasoner import Generation, build_prompt, fuse, generate_reasoning, model_picks
+from backend.fusion import fuse, fusion_for
+from backend.reasoner import Generation, build_prompt, generate_reasoning, model_picks
 from backend.retrieval import Candidate
 from backend.settings import Settings, get_settings
 from backend.store import get_engine, session
@@ -204,7 +205,8 @@ def recommend(client_id: str, text: str, conversation_id: int | None = None,
     timings["retrieval_ms"] = _ms(started)
 
     version = model if model is not None else active_model_version(settings)
-    answer = reason_stage(query, summary, ordered, settings, version, on_token, seed, timings) if ordered else None
+    answer = (reason_stage(query, summary, ordered, catalogue.digest, settings, version, on_token, seed, timings)
+              if ordered else None)
     if answer is None:
         message, chosen, picks = nothing_fits_message(query, catalogue), [], []
         completion, fallback, steps, handles, ranker, reasoning = "", False, [], {}, catalogue.ranker.kind, {}
@@ -265,12 +267,13 @@ class Reasoned:
         return not self.picks
 
 
-def reason_stage(query: QueryGraph, summary: str, ordered: list[Candidate], settings: Settings,
+def reason_stage(query: QueryGraph, summary: str, ordered: list[Candidate], digest: str, settings: Settings,
                  version: ModelVersion | None, on_token, seed: int | None, timings: dict) -> Reasoned:
     """The model reasons over the ranker's top candidates; the shortlist fuses its picks with the ranker's
-    order (`backend.reasoner.fuse`, `settings.model_weight`), so the model can lift a candidate but not
-    wreck the order. When its text ends without a usable ANSWER line (degenerate, cut, or malformed), the
-    local model's own scores of each handle after "ANSWER:" stand in for the picks ("forced")."""
+    order with the share this adapter earned on this catalogue (`digest`) on its val split, else 0
+    (`backend.fusion`), so the model can lift a candidate but not wreck the order. When its text ends
+    without a usable ANSWER line (degenerate, cut, or malformed), the local model's own scores of each
+    handle after "ANSWER:" stand in for the picks ("forced")."""
     started = time.perf_counter()
     rng = random.Random(seed)
     shown = ordered[:REASONER_CANDIDATES]
@@ -289,12 +292,14 @@ def reason_stage(query: QueryGraph, summary: str, ordered: list[Candidate], sett
         ranked, ranker = rechead_order(settings, messages, handles, shown, ordered), "rechead"
         timings["rechead_ms"] = _ms(started)
     top = {c.item_id: c for c in ranked[:len(shown)]}
-    fused = [top[i] for i in fuse([c.item_id for c in picks], list(top), settings.model_weight, settings.fusion_k)]
+    fusion = fusion_for(settings.model_weight, settings.fusion_k, version.adapter_path if version else None,
+                        digest)
+    fused = [top[i] for i in fuse([c.item_id for c in picks], list(top), fusion.model_weight, fusion.k)]
     fused += ranked[len(shown):]
     size = max(SHORTLIST_TARGET, min(len(picks), SHORTLIST_MAX))
     steps = parsed.steps or (split_steps(generation.text) if generation.text else [])
     reasoning = {"ended": generation.ended, "problem": generation.problem, "answer": answer,
-                 "picks": [c.item_id for c in picks]}
+                 "picks": [c.item_id for c in picks], "fusion": fusion.to_dict()}
     return Reasoned(fused[:size], picks, generation.text, steps, handles, ranker, reasoning, prompt_text(messages))
 
 

@@ -53,13 +53,15 @@ class Settings(BaseSettings):
     max_new_tokens: int = Field(128, description="Most tokens the reasoner may generate per answer. Generation "
                                 "also stops at the end of the ANSWER line and on degenerate text; the tuned "
                                 "model's answers take 30-100 tokens (docs/results/reasoner.md).")
-    model_weight: float = Field(0.25, ge=0.0, le=1.0, description="Share of the model in the final order: "
-                                "reciprocal-rank fusion of the model's picks with the ranker's order over the "
-                                "candidates it was shown (0: the ranker alone; 1: the model's picks first). 0.25: "
-                                "on the demo val split no weight beat the ranker alone, 0.25 was not distinguishable "
-                                "from it and keeps the model's first pick in the shortlist its reasoning is about "
-                                "(docs/results/reasoner.md).")
-    fusion_k: float = Field(2.0, gt=0.0, description="Rank offset of that fusion (small: top ranks weigh more).")
+    model_weight: float | None = Field(None, ge=0.0, le=1.0, description="Share of the model in the final "
+                                       "order: reciprocal-rank fusion of the model's picks with the ranker's "
+                                       "order over the candidates it was shown (0: the ranker alone; 1: the "
+                                       "model's picks first). Unset: the share chosen on the validation split "
+                                       "of the served catalogue for the serving adapter (its fusion.json, "
+                                       "written by bench/fusion_sweep.py), and 0 on a catalogue it has no "
+                                       "share for: the model narrates, the ranker orders (backend/fusion.py).")
+    fusion_k: float = Field(2.0, gt=0.0, description="Rank offset of the fusion when CONCIERGE_MODEL_WEIGHT is set "
+                           "(small: top ranks weigh more).")
     temperature: float = Field(0.0, description="Sampling temperature of the reasoner (0: greedy).")
     max_request_chars: int = Field(2000, description="Longest client request accepted, in characters.")
     max_upload_mb: int = Field(50, description="Largest catalogue upload accepted, in MiB.")

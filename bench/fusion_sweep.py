@@ -1,13 +1,16 @@
 """How much should the model's picks move the ranker's order? A sweep over the fusion settings.
 
     .venv/bin/python bench/fusion_sweep.py RESULTS_JSON [--system pipeline@...] [--out docs/results/reasoner-fusion.md]
+        [--write-adapter ADAPTER_DIR]
 
 Reads a `concierge eval` report (`results.json`) of a `pipeline` system on the whole-catalogue protocol:
 each query's notes hold the model's picks and the ranker's order over the candidates the model was shown
 (`training.systems.Pipeline`). The shortlist is recomputed offline for each (model weight, k) of the grid
 with `backend.reasoner.fuse` — no model call — and scored against the bundle's grades, paired with the
-ranker's own shortlist (weight 0). Run it on the **validation** split: the chosen setting goes into
-`backend/settings.py`, and the test split is then evaluated once with it.
+ranker's own shortlist (weight 0). Run it on the **validation** split: `backend.fusion.choose_weight`
+picks the model's share, and `--write-adapter` records it for this catalogue in the adapter's
+`fusion.json`, which serving reads (refused for any other split). The test split is then evaluated once
+with it.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import argparse
 import json
 from pathlib import Path
 
-from backend.reasoner import fuse
+from backend.fusion import NON_INFERIORITY, Trial, choose_weight, fuse, write_record
+from backend.importer import catalogue_digest
 from backend.service import SHORTLIST_MAX, SHORTLIST_TARGET
 from training.eval_queries import load_bundle
 from training.metrics import ndcg_at_k, paired_comparison
@@ -40,7 +44,11 @@ def main() -> None:
     parser.add_argument("results")
     parser.add_argument("--system", default=None, help="the pipeline spec in the report (default: the first)")
     parser.add_argument("--out", default="docs/results/reasoner-fusion.md")
+    parser.add_argument("--write-adapter", type=Path, default=None,
+                        help="record the chosen share for this catalogue in ADAPTER_DIR/fusion.json (val only)")
     args = parser.parse_args()
+    if args.write_adapter is not None and report_split(args.results) != "val":
+        raise SystemExit("--write-adapter: the share is chosen on the val split only")
     report = json.loads(Path(args.results).read_text())
     systems = report["results"]["full"]
     spec = args.system or next(s for s in systems if s.startswith("pipeline"))
@@ -52,6 +60,9 @@ def main() -> None:
         if notes.get("ranker_order") and relevant.get(record["query_id"]):
             rows.append(notes)
             ids.append(record["query_id"])
+    if not rows:
+        raise SystemExit(f"{args.results}: no answerable query of {spec} has the model's picks and the ranker's "
+                         "order in its notes (did the run fail? see its per-query errors)")
     base = [ndcg_at_k(s, relevant[q], 5) for s, q in zip(shortlists(rows, 0.0, 1.0), ids)]
     lines = [f"# Fusion of the model's picks with the ranker's order (`{spec}`)", "",
              f"`{report['bundle']['name']}`, {report['split']} split, {len(rows)} answerable queries the model "
@@ -61,7 +72,7 @@ def main() -> None:
              "NDCG@5 of the shortlist for each model weight (rows) and rank offset k (columns); in brackets the "
              "paired difference to the ranker alone (weight 0) with its 95% bootstrap interval.", "",
              "| model weight | " + " | ".join(f"k={k:g}" for k in KS) + " |", "|---|" + "---:|" * len(KS)]
-    best = (float("-inf"), None)
+    trials = []
     for weight in WEIGHTS:
         cells = []
         for k in KS:
@@ -69,12 +80,29 @@ def main() -> None:
             diff = paired_comparison(dict(zip(ids, scores)), dict(zip(ids, base)), "fused", "ranker", "ndcg@5").diff
             mean = sum(scores) / len(scores)
             cells.append(f"{mean:.3f} ({diff.mean:+.3f} [{diff.low:+.3f}, {diff.high:+.3f}])")
-            if mean > best[0]:
-                best = (mean, (weight, k))
+            trials.append(Trial(weight, k, mean, diff.mean, diff.low, diff.high))
         lines.append(f"| {weight:g} | " + " | ".join(cells) + " |")
-    lines += ["", f"Best: model weight {best[1][0]:g}, k = {best[1][1]:g} (NDCG@5 {best[0]:.3f}).", ""]
+    best = max(trials, key=lambda t: t.mean)
+    chosen = choose_weight(trials)
+    lines += ["", f"Best NDCG@5: model weight {best.model_weight:g}, k = {best.k:g} ({best.mean:.3f}).", "",
+              f"Chosen by `backend.fusion.choose_weight` (the largest weight within {NON_INFERIORITY} NDCG@5 of "
+              "the ranker alone whose interval reaches zero): "
+              + (f"model weight {chosen.model_weight:g}, k = {chosen.k:g} (NDCG@5 {chosen.mean:.3f}, "
+                 f"{chosen.diff:+.3f} [{chosen.low:+.3f}, {chosen.high:+.3f}])." if chosen else
+                 "**0** — no positive weight qualifies; the model narrates and the ranker orders."), ""]
+    if args.write_adapter is not None:
+        record = {"name": report["bundle"]["name"], "digest": catalogue_digest(bundle),
+                  "model_weight": chosen.model_weight if chosen else 0.0, "k": chosen.k if chosen else 2.0,
+                  "chosen_on": report["split"], "queries": len(rows), "system": spec, "evidence": args.out,
+                  "report_created": report["created"]}
+        path = write_record(args.write_adapter, record)
+        lines += [f"Recorded in `{path}` for catalogue digest `{record['digest']}`.", ""]
     Path(args.out).write_text("\n".join(lines))
     print("\n".join(lines))
+
+
+def report_split(results: str) -> str:
+    return json.loads(Path(results).read_text())["split"]
 
 
 if __name__ == "__main__":

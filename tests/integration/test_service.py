@@ -216,3 +216,28 @@ def test_with_no_model_weight_the_shortlist_is_the_rankers(world, canned, monkey
     query = service.understand_request(SEED_REQUEST, catalogue)
     ranked = ranked_candidates(query, catalogue, client_context(client_id, catalogue)[2], {})
     assert [i["item_id"] for i in result.items] == [c.item_id for c in ranked][:len(result.items)]
+
+
+def test_the_adapters_share_applies_on_the_catalogue_it_was_chosen_on_and_nowhere_else(world, canned, tmp_path,
+                                                                                         monkeypatch):
+    from backend.fusion import write_record
+    from backend.live import client_context, live_catalogue, ranked_candidates
+    from backend.tables import ModelVersion
+
+    monkeypatch.setattr(service, "_chat_model", lambda settings, version: object())  # canned text, no weights
+    catalogue = live_catalogue()
+    client_id = world.clients[1]["client_id"]
+    query = service.understand_request(SEED_REQUEST, catalogue)
+    ranked = [c.item_id for c in ranked_candidates(query, catalogue, client_context(client_id, catalogue)[2], {})]
+    version = ModelVersion(version="tuned", base_model="base", adapter_path=str(tmp_path))
+
+    write_record(tmp_path, {"name": "other", "digest": "0" * 16, "model_weight": 1.0, "k": 1.0, "chosen_on": "val"})
+    elsewhere = recommend(client_id, SEED_REQUEST, seed=4, model=version)
+    assert elsewhere.reasoning["fusion"]["source"] == "untuned" and elsewhere.reasoning["fusion"]["model_weight"] == 0
+    assert [i["item_id"] for i in elsewhere.items] == ranked[:len(elsewhere.items)]
+
+    write_record(tmp_path, {"name": world.name, "digest": catalogue.digest, "model_weight": 1.0, "k": 1.0,
+                            "chosen_on": "val"})
+    here = recommend(client_id, SEED_REQUEST, seed=4, model=version)
+    assert here.reasoning["fusion"]["source"] == "tuned"
+    assert [i["item_id"] for i in here.items][:2] == here.reasoning["picks"][:2] != ranked[:2]  # the model's first

@@ -4,7 +4,8 @@ import random
 
 import pytest
 
-from backend.reasoner import (answer_complete, build_prompt, degenerate, describe_item, fuse, generate_reasoning,
+from backend.fusion import fuse
+from backend.reasoner import (answer_complete, build_prompt, degenerate, describe_item, generate_reasoning,
                               make_handles, parse_answer, shown_values)
 from tests.fixtures.small import ITEMS
 
