@@ -87,6 +87,10 @@ def reasoning_note(reasoning: dict | None, fallback_used: bool) -> str:
         notes.append("Its picks were read from its own scores of each candidate, not from a written answer.")
     elif fallback_used:
         notes.append("The model's own ranking could not be read, so the list follows our catalogue ranking.")
+    fusion = reasoning.get("fusion") or {}
+    if not fallback_used and fusion.get("source") == "untuned":
+        notes.append("This model was not tuned on this catalogue, so the list follows our catalogue ranking; "
+                     "the model's reasoning is shown as it wrote it.")
     return " ".join(notes)
 
 

@@ -54,3 +54,12 @@ def test_every_share_shipped_with_the_default_adapter_was_chosen_on_val_with_its
     for record in records:
         assert record["chosen_on"] == "val" and 0.0 <= record["model_weight"] <= 1.0
         assert (root / record["evidence"]).is_file()
+
+
+def test_the_client_is_told_when_the_list_follows_the_catalogue_ranking_because_the_model_was_not_tuned():
+    from app.ui_common import reasoning_note
+
+    untuned = {"ended": "answer", "answer": "model", "fusion": {"model_weight": 0.0, "source": "untuned"}}
+    assert "not tuned on this catalogue" in reasoning_note(untuned, False)
+    tuned = {"ended": "answer", "answer": "model", "fusion": {"model_weight": 0.25, "source": "tuned"}}
+    assert reasoning_note(tuned, False) == ""
