@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import gradio as gr
 
@@ -107,40 +108,38 @@ def _after(actor, shortlist_id, done: str):
     return (_feedback_markdown(view["feedback"]) if view else gr.update()), error or done
 
 
-def on_judge(shortlist_id, item_id, verdict, reason, request: gr.Request):
+def _save(request: gr.Request, shortlist_id, action: Callable, args: tuple, done: Callable[[], str]):
+    """One review action on a shortlist as the signed-in associate: `action(actor, shortlist_id, *args)`.
+
+    Returns (the feedback after it, the status line): `done()` words the status once the action has
+    succeeded, the error's message otherwise.
+    """
     actor, error = attempt(actor_from, request)
-    _, error = (None, error) if error else attempt(handlers_associate.judge_item, actor, shortlist_id, item_id,
-                                                   verdict, reason)
+    if not error:
+        _, error = attempt(action, actor, shortlist_id, *args)
     if error:
         return gr.update(), error
-    return _after(actor, shortlist_id, f"Saved: {verdict} {item_id}.")
+    return _after(actor, shortlist_id, done())
+
+
+def on_judge(shortlist_id, item_id, verdict, reason, request: gr.Request):
+    return _save(request, shortlist_id, handlers_associate.judge_item, (item_id, verdict, reason),
+                 lambda: f"Saved: {verdict} {item_id}.")
 
 
 def on_reorder(shortlist_id, item_id, new_rank, reason, request: gr.Request):
-    actor, error = attempt(actor_from, request)
-    _, error = (None, error) if error else attempt(handlers_associate.reorder_item, actor, shortlist_id, item_id,
-                                                   new_rank, reason)
-    if error:
-        return gr.update(), error
-    return _after(actor, shortlist_id, f"Saved: move {item_id} to position {int(new_rank)}.")
+    return _save(request, shortlist_id, handlers_associate.reorder_item, (item_id, new_rank, reason),
+                 lambda: f"Saved: move {item_id} to position {int(new_rank)}.")
 
 
 def on_replace(shortlist_id, item_id, replacement, reason, request: gr.Request):
-    actor, error = attempt(actor_from, request)
-    _, error = (None, error) if error else attempt(handlers_associate.replace_item, actor, shortlist_id, item_id,
-                                                   replacement, reason)
-    if error:
-        return gr.update(), error
-    return _after(actor, shortlist_id, f"Saved: replace {item_id} with {replacement.strip()}.")
+    return _save(request, shortlist_id, handlers_associate.replace_item, (item_id, replacement, reason),
+                 lambda: f"Saved: replace {item_id} with {replacement.strip()}.")
 
 
 def on_flag(shortlist_id, step_index, kind, reason, request: gr.Request):
-    actor, error = attempt(actor_from, request)
-    _, error = (None, error) if error else attempt(handlers_associate.flag_step, actor, shortlist_id, step_index,
-                                                   kind, reason)
-    if error:
-        return gr.update(), error
-    return _after(actor, shortlist_id, f"Saved: step {step_index} flagged as {kind}.")
+    return _save(request, shortlist_id, handlers_associate.flag_step, (step_index, kind, reason),
+                 lambda: f"Saved: step {step_index} flagged as {kind}.")
 
 
 def on_note(shortlist_id, client_id, text, request: gr.Request):

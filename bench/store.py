@@ -26,7 +26,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -41,18 +40,6 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
-def fresh_postgres(url: str) -> str:
-    """A new schema on the server, as the tests use, so the bench never touches other data."""
-    from sqlalchemy import create_engine, text
-
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    engine.dispose()
-    return f"{url}?options=-csearch_path%3D{schema}"
-
-
 def fake_result(rng: random.Random, client_id: str, items: list[str]):
     from backend.service import ShortlistResult
 
@@ -62,7 +49,7 @@ def fake_result(rng: random.Random, client_id: str, items: list[str]):
         items=[{"item_id": i, "rank": r + 1, "justification": "fits the occasion and the client's palette",
                 "provenance": ["semantic", "ppr"]} for r, i in enumerate(picks)],
         steps=[{"index": k + 1, "text": f"step {k + 1} about the candidates", "verdict": "consistent", "items": [],
-                "attributes": [], "problems": [], "support": []} for k in range(4)],
+                "attributes": [], "problems": [], "support": [], "ungrounded": []} for k in range(4)],
         query_graph={"category_group": "bags", "occasion": ["wedding"]}, model_version="base", fallback_used=False,
         nothing_fits=False, message="Here are four pieces.", timings={"total_ms": 6000.0})
 
@@ -187,6 +174,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/results"))
     args = parser.parse_args()
 
+    from backend.store import new_postgres_schema
     from catalog.demo.export import world_bundle
 
     bundle = world_bundle(seed=7)
@@ -198,7 +186,8 @@ def main() -> None:
         report["databases"]["sqlite"] = measure(f"sqlite:///{tmp}/bench.db", bundle, args.repeat)
     if args.postgres:
         print("== PostgreSQL")
-        report["databases"]["postgresql"] = measure(fresh_postgres(args.postgres), bundle, args.repeat)
+        url = new_postgres_schema(args.postgres, prefix="bench")
+        report["databases"]["postgresql"] = measure(url, bundle, args.repeat)
     else:
         print("no PostgreSQL URL: only SQLite measured")
     args.out.mkdir(parents=True, exist_ok=True)

@@ -20,23 +20,13 @@ DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.skipif(
     not POSTGRES_URL, reason="CONCIERGE_TEST_POSTGRES_URL is not set (.ci/run starts a PostgreSQL server)"))]
 
 
-def _fresh_postgres_schema(url: str) -> str:
-    """A new, empty schema on the test server; the URL makes it the search path."""
-    from sqlalchemy import create_engine, text
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    engine.dispose()
-    return f"{url}?options=-csearch_path%3D{schema}"
-
-
 @pytest.fixture(params=DATABASES)
 def db_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'concierge.db'}"
-    return _fresh_postgres_schema(POSTGRES_URL)
+    from backend.store import new_postgres_schema
+
+    return new_postgres_schema(POSTGRES_URL)
 
 
 @pytest.fixture
