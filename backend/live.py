@@ -156,8 +156,10 @@ def summarise_client(client: Client, graph, history: list[dict], items: dict[str
 
 
 def ranked_candidates(query: QueryGraph, catalogue: LiveCatalogue, signals: ClientSignals,
-                      timings: dict | None = None) -> list[Candidate]:
-    """Candidates from every source that meet the hard constraints, ordered by the catalogue's ranker."""
+                      timings: dict | None = None, settings: Settings | None = None) -> list[Candidate]:
+    """Candidates from every source that meet the hard constraints, ordered by the catalogue's ranker
+    (none, with `query.impossible` saying why, when nothing here can fit)."""
+    settings = settings or get_settings()
     if query.impossible:
         return []
     if query.kinds and (query.houses or query.budget_max is not None) and not kind_is_available(query, catalogue):
@@ -170,7 +172,8 @@ def ranked_candidates(query: QueryGraph, catalogue: LiveCatalogue, signals: Clie
     if missing:
         query.impossible = f"nothing here is {missing[0]['words']}"
         return []
-    unlike = unlike_objects(query, catalogue)  # what is asked for is like nothing that meets the hard constraints
+    # what is asked for is like nothing that meets the hard constraints
+    unlike = unlike_objects(query, catalogue) if settings.refuse_by_object else None
     if unlike:
         query.impossible = unlike
         return []

@@ -17,11 +17,6 @@ from backend.verify import hard_violations
 # train/val requests and hand-written probes for three catalogues (fashion, beauty, home): every answerable
 # object seen scored >= 0.48 ("a pair of kicks"), about 85% of the impossible ones < 0.45.
 OBJECT_FLOOR = 0.45
-# Off: on the demo's held-out test split this rule, calibrated as above, refused 2 more impossible requests and 7
-# answerable ones (wrong refusals 0.8% -> 3.4%, over the 2% bar); see docs/results/generalization.md. The objects
-# are still read (and shown in the query's notes); turn this on once the floor is calibrated on more varied
-# train/val wording.
-REFUSE_BY_OBJECT = False
 # Under a house, budget or exclusion, fewer items remain and every similarity drops: the request is refused there
 # only when the object is like something of the whole catalogue by this much more than anything allowed ("a small
 # leather piece" of a watchmaker, while the catalogue's card holders score 0.79), else only by the floor itself.
@@ -38,12 +33,13 @@ def unlike_objects(query, catalogue) -> str | None:
 
     Returns:
         `str | None`: the reason, naming the object and the hard constraints ("nothing here by vell is like
-        a sofa"); None while `REFUSE_BY_OBJECT` is off, when an object comes within `OBJECT_FLOOR` of an item or its category (of an allowed
+        a sofa"); None when an object comes within `OBJECT_FLOOR` of an item or its category (of an allowed
         one, or of any by less than `CONSTRAINED_MARGIN` more), or when the hard constraints alone leave
-        nothing (that refusal names the closest pieces instead).
+        nothing (that refusal names the closest pieces instead). The serving path asks only when
+        `settings.refuse_by_object` is on.
     """
     graphs = catalogue.graphs
-    if not REFUSE_BY_OBJECT or not query.objects or query.object_vectors is None or graphs.vectors is None or not len(graphs.vectors):
+    if not query.objects or query.object_vectors is None or graphs.vectors is None or not len(graphs.vectors):
         return None
     best = _best_similarity(query.object_vectors, list(range(len(graphs.ids))), catalogue)
     if query.houses or query.budget_max is not None or query.must_not:

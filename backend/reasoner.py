@@ -259,7 +259,8 @@ def answer_options(handles: dict[str, dict]) -> list[str]:
     return [f" {h[0]}" for h in handles]
 
 
-def model_picks(model, messages, handles: dict[str, dict], text: str, forced_picks: int = 3) -> tuple[Parsed, list[str], str]:
+def model_picks(model, messages, handles: dict[str, dict], text: str,
+                forced_picks: int = 3) -> tuple[Parsed, list[str], str]:
     """The model's picks (handles, best first) from its text, and where they came from.
 
     Its ANSWER line when that names a candidate ("model"); otherwise, when the model can score tokens (the

@@ -201,7 +201,7 @@ def recommend(client_id: str, text: str, conversation_id: int | None = None,
     timings["preferences_ms"] = _ms(started)
 
     started = time.perf_counter()
-    ordered = ranked_candidates(query, catalogue, signals, timings)
+    ordered = ranked_candidates(query, catalogue, signals, timings, settings)
     timings["retrieval_ms"] = _ms(started)
 
     version = model if model is not None else active_model_version(settings)

@@ -376,7 +376,7 @@ class ServingRetrieval:
         from backend.live import ranked_candidates
 
         parsed, signals, summary = self.context(query)
-        pool = ranked_candidates(parsed, self.catalogue, signals)
+        pool = ranked_candidates(parsed, self.catalogue, signals, settings=self.settings)
         self.last = {"ranker": self.catalogue.ranker.kind, "abstained": not pool,
                      "impossible": parsed.impossible}
         if not pool:
