@@ -198,11 +198,12 @@ def build_tasks(plan: Plan, variants: tuple[Variant, ...] = VARIANTS) -> list[Ta
         Task("train sft", cli("train", "--bundle", bundle, "--config", config, "--stages",
                               "traces,sft", "--run-dir", str(plan.run_dir("sft")), "--quiet"),
              plan.run_dir("sft") / "run.json"),
-        Task("train rechead", cli("train", "--bundle", bundle, "--config", config, "--stages",
-                                  "traces,rechead",
-                                  "--run-dir", str(plan.run_dir("rechead")), "--quiet"),
-             plan.run_dir("rechead") / "run.json"),
     ]
+    if any(v.kind == "rechead" or v.rechead_reward for v in variants):
+        tasks.append(Task("train rechead", cli("train", "--bundle", bundle, "--config", config,
+                                               "--stages", "traces,rechead",
+                                               "--run-dir", str(plan.run_dir("rechead")), "--quiet"),
+                          plan.run_dir("rechead") / "run.json"))
     tasks.append(Task("eval baselines", cli("eval", bundle, "--split", "test", "--protocol",
                                             "rerank",
                                             "--systems", ",".join(BASELINES), "--limit",
@@ -631,6 +632,12 @@ def add_ablation_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
                              "tokens)")
     parser.add_argument("--jobs", type=int, default=2,
                         help="tasks at once (each uses one torch thread)")
+    parser.add_argument("--variants", default=None,
+                        help="comma-separated variant names to run (default: all of "
+                             + ", ".join(v.name for v in VARIANTS) + ")")
+    parser.add_argument("--sft-run", default=None,
+                        help="a finished `concierge train --stages traces,sft` run to share as the "
+                             "SFT stage instead of training one (linked as OUT/sft)")
     parser.add_argument("--report", default="docs/results/ablation.md", help="the Markdown report")
     parser.add_argument("--report-only", action="store_true",
                         help="only rewrite the report from what is there")
@@ -649,7 +656,9 @@ def main_ablation(args: argparse.Namespace) -> int:
     load_config(args.config)  # a broken config fails here, not in the first subprocess
     plan = Plan(Path(args.bundle), Path(args.config), Path(args.out), args.eval_queries,
                 args.probe_limit, args.max_new_tokens)
-    tasks = build_tasks(plan)
+    tasks = build_tasks(plan, select_variants(args.variants))
+    if args.sft_run:
+        share_sft_run(plan, Path(args.sft_run))
     started = time.perf_counter()
     if args.report_only:
         status = {t.name: "done" if t.is_done() else "not run" for t in tasks}
@@ -664,6 +673,32 @@ def main_ablation(args: argparse.Namespace) -> int:
     failed = [k for k, v in status.items() if v != "done"]
     print(f"wrote {report}" + (f"; not finished: {', '.join(failed)}" if failed else ""))
     return 1 if failed and not args.report_only else 0
+
+
+def select_variants(names: str | None) -> tuple[Variant, ...]:
+    """The variants named in `--variants` (all when None), in the table's order."""
+    if not names:
+        return VARIANTS
+    wanted = {n.strip() for n in names.split(",") if n.strip()}
+    unknown = wanted - {v.name for v in VARIANTS}
+    if unknown:
+        raise ConciergeError(f"unknown variant(s) {', '.join(sorted(unknown))}; choose from "
+                             + ", ".join(v.name for v in VARIANTS))
+    return tuple(v for v in VARIANTS if v.name in wanted)
+
+
+def share_sft_run(plan: Plan, run: Path) -> None:
+    """Link a finished SFT run as the ablation's shared SFT stage (`OUT/sft`)."""
+    record = _load(run / "run.json") or {}
+    if record.get("status") != "finished" or "sft" not in record.get("results", {}):
+        raise ConciergeError(f"{run} is not a finished run with an sft stage (see its run.json)")
+    target = plan.run_dir("sft")
+    if target.is_symlink() and target.resolve() == run.resolve():
+        return
+    if target.exists():
+        raise ConciergeError(f"{target} already exists; use a new --out or remove it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.symlink_to(run.resolve(), target_is_directory=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -167,3 +167,30 @@ def test_missing_results_leave_the_claim_unchecked(tmp_path):
     verdict = "\n".join(claim_verdict(variant_rows(plan)))  # better rankings, but nobody probed the models
     assert "rerec probes within 5% of the base model (not measured): **no**" in verdict
     assert "The claim **does not hold**" in verdict
+
+
+def test_a_subset_of_variants_runs_only_what_it_needs_and_shares_a_finished_sft_run(tmp_path):
+    import json
+
+    from catalog.errors import ConciergeError
+    from training.ablation import select_variants, share_sft_run
+
+    chosen = select_variants("rerec, plain-grpo")
+    assert [v.name for v in chosen] == ["plain-grpo", "rerec"]  # the table's order
+    with pytest.raises(ConciergeError, match="unknown variant"):
+        select_variants("rerec,nope")
+    plan = Plan(tmp_path / "bundle", CONFIG, tmp_path / "out", 10, 5, 160)
+    names = {t.name for t in build_tasks(plan, chosen)}
+    assert "train rechead" not in names and {"train plain-grpo", "train rerec", "train sft"} <= names
+    assert "train rechead" in {t.name for t in build_tasks(plan, select_variants("rerec-rechead"))}
+
+    run = tmp_path / "sft-run"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"status": "running", "results": {}}))
+    with pytest.raises(ConciergeError, match="not a finished run"):
+        share_sft_run(plan, run)
+    (run / "run.json").write_text(json.dumps({"status": "finished", "results": {"sft": {"adapter": "a"}}}))
+    share_sft_run(plan, run)
+    share_sft_run(plan, run)  # idempotent
+    sft_task = next(t for t in build_tasks(plan, chosen) if t.name == "train sft")
+    assert sft_task.is_done() and (tmp_path / "out" / "sft").resolve() == run.resolve()
