@@ -196,12 +196,17 @@ def get_version(version: str) -> ModelVersion:
     """The version named `version`. Raises `ConciergeError` naming the known ones when there is
     none."""
     with session() as s:
-        row = s.get(ModelVersion, version)
-        if row is None:
-            known = [v.version for v in s.exec(select(ModelVersion))]
-            raise ConciergeError(f"unknown model version {version!r}; known: "
-                                 f"{', '.join(known) or 'none'}")
-        return row
+        return _version_row(s, version)
+
+
+def _version_row(s, version: str) -> ModelVersion:
+    """The row of `version` in session `s`; a `ConciergeError` naming the known ones if none."""
+    row = s.get(ModelVersion, version)
+    if row is None:
+        known = [v.version for v in s.exec(select(ModelVersion))]
+        raise ConciergeError(f"unknown model version {version!r}; known: "
+                             f"{', '.join(known) or 'none'}")
+    return row
 
 
 def active_version() -> ModelVersion | None:
@@ -253,9 +258,7 @@ def record_results(version: str, evaluation: dict | None = None,
                    probes: dict | None = None) -> ModelVersion:
     """Store (replace) the evaluation and/or probe records of a version."""
     with session() as s:
-        row = s.get(ModelVersion, version)
-        if row is None:
-            raise ConciergeError(f"unknown model version {version!r}")
+        row = _version_row(s, version)
         if evaluation is not None:
             row.evaluation = evaluation
         if probes is not None:
@@ -296,9 +299,7 @@ def promote(version: str, reason: str, actor_id: int | None = None, require_inte
     """
     reason = _require_reason(reason)
     with session() as s:
-        candidate = s.get(ModelVersion, version)
-        if candidate is None:
-            raise ConciergeError(f"unknown model version {version!r}")
+        candidate = _version_row(s, version)
         current = s.exec(select(ModelVersion).where(ModelVersion.status == "active")).first()
         if current is None:
             raise ConciergeError("there is no active version to compare with; create it with "
@@ -372,9 +373,7 @@ def rollback(version: str, reason: str, actor_id: int | None = None) -> ModelVer
     """
     reason = _require_reason(reason)
     with session() as s:
-        target = s.get(ModelVersion, version)
-        if target is None:
-            raise ConciergeError(f"unknown model version {version!r}")
+        target = _version_row(s, version)
         if target.status == "active":
             raise ConciergeError(f"{version} is already the active version")
         if target.promoted_at is None and target.version != BASE_VERSION:
