@@ -132,7 +132,7 @@ def cmd_prepare_models(args) -> int:
 
 
 def cmd_search(args) -> int:
-    from backend.catalogue import live_currency, search_catalogue
+    from backend.served import live_currency, search_catalogue
 
     default = live_currency()
     for row in search_catalogue(args.text, k=args.k, category=args.category, max_price=args.max_price):
@@ -142,7 +142,7 @@ def cmd_search(args) -> int:
 
 
 def cmd_recommend(args) -> int:
-    from backend.catalogue import live_currency
+    from backend.served import live_currency
     from backend.service import recommend
 
     streamed = []

@@ -93,7 +93,7 @@ def _import_file(path: str | None, mapping: str | None, stage: Callable[[str], N
 
 def statistics(actor: Actor) -> dict:
     """Catalogue, shortlist and feedback counts."""
-    from backend.catalogue import catalogue_stats
+    from backend.served import catalogue_stats
 
     require(actor, "admin")
     try:

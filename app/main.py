@@ -42,7 +42,7 @@ from app.ui_admin import build_admin_ui
 from app.ui_associate import build_associate_ui
 from app.ui_client import build_client_ui
 from app.ui_common import CSS, actor_from, attempt, md_text, price_range, price_text
-from backend.catalogue import catalogue_stats, category_choices, live_currency, search_catalogue
+from backend.served import catalogue_stats, category_choices, live_currency, search_catalogue
 from backend.settings import get_settings
 from catalog.errors import ConciergeError
 

@@ -97,7 +97,7 @@ def reasoning_note(reasoning: dict | None, fallback_used: bool) -> str:
 def price_text(price, currency: str | None = None) -> str:
     """A price as the pages show it, in `currency` (the item's) or else the live catalogue's ("€1,250")."""
     if not currency and price not in (None, ""):
-        from backend.catalogue import live_currency
+        from backend.served import live_currency
 
         currency = live_currency()
     return format_price(price, currency)

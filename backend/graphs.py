@@ -15,7 +15,7 @@ from functools import lru_cache
 import networkx as nx
 from sqlalchemy import Engine
 
-from backend.catalogue import active_index, active_version
+from backend.served import active_index, active_version
 from backend.interaction_weights import interaction_weight
 from backend.knowledge import load_knowledge
 from backend.settings import Settings, get_settings

@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 from sqlmodel import select
 from tqdm.auto import tqdm
 
-from backend.catalogue import active_version
+from backend.served import active_version
 from backend.graphs import product_graph
 from backend.index import CatalogIndex, chroma_client, content_hash, embed, item_document
 from backend.settings import Settings, get_settings

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from backend import ranker as ranking
 from backend.graphs import preference_graph, product_graph, top_preferences
-from backend.catalogue import active_index, active_version
+from backend.served import active_index, active_version
 from backend.verify import hard_violations
 from catalog.prices import catalogue_currency
 from backend.index import embed

@@ -64,7 +64,7 @@ def time_import(bundle: Bundle, root: Path) -> dict:
 
 
 def time_search(texts: list[str]) -> dict:
-    from backend.catalogue import active_index
+    from backend.served import active_index
 
     index = active_index()
     index.search(texts[0], k=20)  # warm-up: loads the embedding model

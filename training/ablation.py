@@ -200,9 +200,10 @@ def build_tasks(plan: Plan, variants: tuple[Variant, ...] = VARIANTS) -> list[Ta
              plan.run_dir("sft") / "run.json"),
     ]
     if any(v.kind == "rechead" or v.rechead_reward for v in variants):
+        rechead_dir = str(plan.run_dir("rechead"))
         tasks.append(Task("train rechead", cli("train", "--bundle", bundle, "--config", config,
                                                "--stages", "traces,rechead",
-                                               "--run-dir", str(plan.run_dir("rechead")), "--quiet"),
+                                               "--run-dir", rechead_dir, "--quiet"),
                           plan.run_dir("rechead") / "run.json"))
     tasks.append(Task("eval baselines", cli("eval", bundle, "--split", "test", "--protocol",
                                             "rerank",

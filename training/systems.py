@@ -165,7 +165,7 @@ class Embedding:
     name, can_abstain, protocols = "embedding", False, ("full", "rerank")
 
     def __init__(self, world: EvalWorld):
-        from backend.catalogue import active_index
+        from backend.served import active_index
 
         self.settings = world.settings
         self.index = active_index(world.settings, get_engine(world.settings.sql_url))

@@ -55,7 +55,7 @@ def test_prices_are_shown_in_the_catalogues_currency(settings):
     """Issue 16: the pages printed "EUR" whatever the catalogue's currency."""
     from app.main import catalogue_heading
     from app.ui_common import cards_html
-    from backend.catalogue import active_index
+    from backend.served import active_index
 
     bundle = small_bundle()
     bundle.manifest["currency"] = "GBP"  # the items state none: they take the bundle's

@@ -59,7 +59,7 @@ def llm_env(settings, base_model_dir, monkeypatch):
 
 
 def test_every_system_on_both_protocols_in_scratch_stores(tiny, llm_env, tmp_path, monkeypatch):
-    from backend.catalogue import active_version
+    from backend.served import active_version
     from backend.settings import get_settings
     from backend.store import get_engine
     from training.systems import Popularity
@@ -122,7 +122,7 @@ def test_every_system_on_both_protocols_in_scratch_stores(tiny, llm_env, tmp_pat
 
 
 def test_scratch_stores_are_reused_while_the_bundle_is_unchanged(tiny, settings):
-    from backend.catalogue import active_version
+    from backend.served import active_version
     from backend.settings import get_settings
     from backend.store import get_engine
 

@@ -4,9 +4,9 @@ import pytest
 from sqlmodel import func, select
 
 from backend import importer
-from backend.catalogue import search_catalogue
+from backend.served import search_catalogue
 from backend.graphs import product_graph
-from backend.catalogue import active_index, active_version
+from backend.served import active_index, active_version
 from backend.importer import import_bundle
 from backend.index import chroma_client
 from backend.store import get_engine, session

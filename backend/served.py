@@ -1,4 +1,4 @@
-"""Read-side of the live catalogue: which version is served, its index, and search and statistics
+"""The served catalogue (read side): which version is served, its index, and search and statistics
 as the UI and the CLI need them. The importer writes versions; everything else reads them here."""
 
 from __future__ import annotations
