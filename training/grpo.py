@@ -2,7 +2,7 @@
 curriculum.
 
 Only wiring lives here; the formulas are in `training/rewards.py` (reward), `training/advantage.py`
-(RAAE) and `training/curriculum.py` (curriculum). `ReRecGRPOTrainer` changes TRL in five places:
+(RAAE) and `training/curriculum.py` (curriculum). `ReRecGRPOTrainer` changes TRL in six places:
 
 - `_calculate_rewards`: the reward step. `ReRecReward.score` gives each completion's breakdown,
 which is
@@ -19,6 +19,9 @@ which is
 - `_save_checkpoint`: the curriculum's state is saved into every checkpoint (`curriculum.json`).
 - `_generate_single_turn`: the rollouts (transformers' `generate`, no vLLM) run with the LoRA
   adapter merged and each distinct prompt prefilled once for its G rollouts (`training/prefill.py`).
+- `_get_per_token_logps_and_entropies`: the loss pass runs each distinct prompt once, with
+  gradients, for its G completions (`training/shared_logps.py`); TRL's own pass runs whatever
+  cannot share (multimodal inputs, an MoE loss, no repeated prompt).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import torch
 from torch.utils.data import Sampler
 from accelerate.utils import gather
 from trl import GRPOTrainer
-from trl.extras.profiling import profiling_context
+from trl.extras.profiling import profiling_context, profiling_decorator
 
 from backend.verify import verify_steps
 from training.advantage import (RAAEConfig, completion_token_rewards, group_stats, row_moments,
@@ -44,6 +47,7 @@ from training.data import CasePrompt, TrainingCase
 from training.prefill import shared_prompt_prefill
 from training.rewards import (CollaborativeEmbedding, RecheadReward, RewardBreakdown, RewardWeights,
                               overlong_penalty, score_completion)
+from training.shared_logps import shared_prompt_logps
 
 CURRICULUM_FILE = "curriculum.json"
 # key of a completion's RewardBreakdown on its input row, reward -> advantages
@@ -195,6 +199,36 @@ class ReRecGRPOTrainer(GRPOTrainer):
         model = self.accelerator.unwrap_model(self.model)
         with merged_adapter(model), shared_prompt_prefill(model):
             return super()._generate_single_turn(*args, **kwargs)
+
+    @profiling_decorator
+    def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep,
+                                           batch_size=None, compute_entropy=False,
+                                           compute_aux_loss=False, **fields):
+        """TRL's per-token log-probs and entropies (the loss pass, and old or reference log-probs
+        under `no_grad`), with each distinct prompt of a chunk of `batch_size` rows run once
+        (`training.shared_logps`). TRL's own pass runs a chunk that cannot share, and the whole
+        batch when an MoE loss or any multimodal field (`fields`: pixel values, image sizes...)
+        is asked for.
+
+        Returns:
+            `tuple`: (B, K) log-probs, (B, K) entropies or `None`, and the aux loss (`None`).
+        """
+        plain = super()._get_per_token_logps_and_entropies
+        if compute_aux_loss or any(value is not None for value in fields.values()):
+            return plain(model, input_ids, attention_mask, logits_to_keep, batch_size=batch_size,
+                         compute_entropy=compute_entropy, compute_aux_loss=compute_aux_loss,
+                         **fields)
+        size = batch_size or len(input_ids)
+        logps, entropies = [], []
+        for start in range(0, len(input_ids), size):
+            ids, mask = input_ids[start:start + size], attention_mask[start:start + size]
+            with self.accelerator.autocast():
+                shared = shared_prompt_logps(model, ids, mask, logits_to_keep, compute_entropy)
+            chunk = shared or plain(model, ids, mask, logits_to_keep,
+                                    compute_entropy=compute_entropy)[:2]
+            logps.append(chunk[0])
+            entropies.append(chunk[1])
+        return (torch.cat(logps), torch.cat(entropies) if compute_entropy else None, None)
 
     def _generate_and_score_completions(self, inputs):
         # calls _calculate_rewards(inputs, ...)

@@ -61,20 +61,34 @@ def generate_from_shared_prefill(model, generate, input_ids: torch.Tensor,
     if (kwargs or attention_mask is None or input_ids.shape[1] < 2
             or not _takes_a_given_cache(model, generation_config)):
         return plain()
-    length = input_ids.shape[1]
-    # (D, 2L) distinct rows of ids and mask together (a pad id may also be a real token), and (B,)
-    # the distinct row of every batch row
-    distinct, row_of = torch.unique(torch.cat([input_ids, attention_mask], dim=1), dim=0,
-                                    return_inverse=True)
-    if len(distinct) == len(input_ids):
-        return plain()
     # the last prompt token stays uncached: `generate` needs one new token to start from
-    cache = prefill(model, distinct[:, :length - 1], distinct[:, length:2 * length - 1])
+    ids, mask, row_of = distinct_rows(input_ids[:, :-1], attention_mask[:, :-1])
+    if len(ids) == len(input_ids):
+        return plain()
+    cache = prefill(model, ids, mask)
     if cache is None:
         return plain()
     cache.batch_select_indices(row_of)  # (D, heads, L-1, dim) -> (B, heads, L-1, dim) per layer
     return generate(input_ids=input_ids, attention_mask=attention_mask, past_key_values=cache,
                     generation_config=generation_config)
+
+
+def distinct_rows(input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The distinct rows of a batch, ids and mask together (a pad id may also be a real token).
+
+    Args:
+        input_ids (`torch.LongTensor`): (B, P) left-padded prompts.
+        attention_mask (`torch.LongTensor`): (B, P).
+
+    Returns:
+        `tuple[torch.LongTensor, torch.LongTensor, torch.LongTensor]`: (D, P) distinct ids, (D, P)
+        their mask, and (B,) the distinct row of every batch row; D == B when no row repeats.
+    """
+    length = input_ids.shape[1]
+    distinct, row_of = torch.unique(torch.cat([input_ids, attention_mask.to(input_ids.dtype)], 1),
+                                    dim=0, return_inverse=True)
+    return distinct[:, :length], distinct[:, length:].to(attention_mask.dtype), row_of
 
 
 @torch.no_grad()
