@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from training.eval_journal import clear_journals
 from training.eval_queries import PROTOCOLS
 from training.eval_report import default_out_dir, markdown, write_report
 from training.eval_run import DEFAULT_SYSTEMS, EvalConfig, evaluate
@@ -81,6 +82,7 @@ def main_eval(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     report = evaluate(config)
     out = write_report(report, config.out or default_out_dir(report))
+    clear_journals(out)  # the report holds what the journals did
     print(markdown(report))
     print(f"wrote {out / 'results.json'}, {out / 'results.md'}, {out / 'ndcg.png'}")
     return 0

@@ -27,6 +27,7 @@ from catalog.errors import ConciergeError
 from training.eval_queries import (PROTOCOLS, RERANK_SIZE, load_bundle, rerank_candidates,
                                    seen_items, select_queries, subset)
 from training.eval_stats import QueryRecord, compare_all, default_pairs, summarise
+from training.eval_journal import Journal, journal_key, journal_path
 from training.eval_stores import scratch_stores
 from training.metrics import RESAMPLES, failed_scores, query_scores
 from training.systems import SLOW, EvalWorld, check_systems, make_system, system_kind
@@ -102,10 +103,22 @@ def run_query(system, query: dict, candidates: list[str] | None, depth: int, kee
 
 def run_system(system, spec: str, queries: list[dict], protocol: str, world: EvalWorld,
                config: EvalConfig, seen: dict[str, set[str]], exclude: bool) -> list[QueryRecord]:
-    """Every query of one protocol through one system, with a progress bar (ETA)."""
+    """Every query of one protocol through one system, with a progress bar (ETA). A slow (LLM)
+    system's records are journalled under `config.out` and taken from there when it runs again
+    (`training/eval_journal.py`)."""
     records, top = [], max(config.ks)
+    journal = None
+    if config.out and system_kind(spec) in SLOW:
+        key = journal_key(world.bundle.digest(), config.split, protocol, spec, config.seed, config.ks,
+                          exclude)
+        journal = Journal(journal_path(config.out, protocol, spec), key)
+        if journal.done:
+            print(f"{protocol}/{spec}: {len(journal.done)} queries from the journal of an earlier run")
     for query in tqdm(queries, desc=f"{protocol}/{spec}", unit="query", disable=not config.progress,
                       dynamic_ncols=True):
+        if journal is not None and query["query_id"] in journal.done:
+            records.append(journal.done[query["query_id"]])
+            continue
         excluded = seen.get(query.get("client_id"), set()) if exclude else set()
         if protocol == "full":
             candidates, depth, keep = None, top + len(excluded), top
@@ -114,6 +127,8 @@ def run_system(system, spec: str, queries: list[dict], protocol: str, world: Eva
                                            config.seed)
             depth = keep = len(candidates)
         records.append(run_query(system, query, candidates, depth, keep, excluded, config.ks))
+        if journal is not None:
+            journal.add(records[-1])
     return records
 
 
