@@ -2,11 +2,12 @@
 finishes, so an evaluation that stops — Ctrl-C, a machine handed back, a session's end — continues
 where it stopped when the same command runs again.
 
-    OUT/journal/<protocol>--<system>.jsonl    first line: the key of what was run; then one record per query
+    OUT/journal/<protocol>--<system>.jsonl
+        first line: the key of what was run; then one record per query
 
-The key holds everything the records depend on (bundle digest, split, protocol, system, seed, cut-offs,
-exclusion, and the adapter's files' size and time); a journal with another key is started over. The
-journal is removed once the report is written.
+The key holds everything the records depend on (bundle digest, split, protocol, system, seed,
+cut-offs, exclusion, and the adapter's files' size and time); a journal with another key is started
+over. The journal is removed once the report is written.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ def journal_path(out: str | Path, protocol: str, spec: str) -> Path:
 def journal_key(bundle_digest: str, split: str, protocol: str, spec: str, seed: int, ks: list[int],
                 exclude: bool) -> dict:
     """What a journal's records depend on; a `system@DIR` also by its directory's files."""
-    key = {"bundle": bundle_digest, "split": split, "protocol": protocol, "system": spec, "seed": seed,
-           "ks": list(ks), "exclude_seen": exclude}
+    key = {"bundle": bundle_digest, "split": split, "protocol": protocol, "system": spec,
+           "seed": seed, "ks": list(ks), "exclude_seen": exclude}
     _, _, directory = spec.partition("@")
     if directory and Path(directory).is_dir():
         key["files"] = sorted((p.name, p.stat().st_size, int(p.stat().st_mtime))

@@ -109,11 +109,11 @@ def run_system(system, spec: str, queries: list[dict], protocol: str, world: Eva
     records, top = [], max(config.ks)
     journal = None
     if config.out and system_kind(spec) in SLOW:
-        key = journal_key(world.bundle.digest(), config.split, protocol, spec, config.seed, config.ks,
-                          exclude)
+        key = journal_key(world.bundle.digest(), config.split, protocol, spec, config.seed,
+                          config.ks, exclude)
         journal = Journal(journal_path(config.out, protocol, spec), key)
         if journal.done:
-            print(f"{protocol}/{spec}: {len(journal.done)} queries from the journal of an earlier run")
+            print(f"{protocol}/{spec}: {len(journal.done)} queries from an earlier run's journal")
     for query in tqdm(queries, desc=f"{protocol}/{spec}", unit="query", disable=not config.progress,
                       dynamic_ncols=True):
         if journal is not None and query["query_id"] in journal.done:
