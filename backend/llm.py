@@ -5,12 +5,14 @@
 - `local`: `LocalChatModel`, a transformers causal LM running in this process (SmolLM2-135M-Instruct by
   default). Its weights are loaded once per process for each (directory, device) and shared by every
   `LocalChatModel`; LoRA adapters are loaded onto that shared model by name and switched per call, so a
-  new model version goes live without a restart and without reloading the base weights.
+  new model version goes live without a restart and without reloading the base weights. Concurrent calls that
+  use the same adapter decode together, one batched forward pass per token (`backend.decoding.BatchDecoder`).
 - `openai`: LangChain's `ChatOpenAI` against an OpenAI-compatible server (vLLM with `--enable-lora`
   serves each adapter under its own model name).
 
 Every local call records its timings (`prompt_tokens`, `completion_tokens`, `prefill_s`, `decode_s`,
-`tokens_per_s`, `total_s`) in the message's `response_metadata` and on `LocalChatModel.last_stats`.
+`tokens_per_s`, `total_s`, and `queued_s`: the wait before its prefill began) in the message's
+`response_metadata` and on `LocalChatModel.last_stats`.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from peft import PeftConfig, PeftModel
 from pydantic import ConfigDict, Field, PrivateAttr
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 
+from backend.decoding import BatchDecoder, FairLock, Request, decode_tokens
 from backend.model_files import is_model_dir, materialise_base_model
 from backend.settings import Settings, get_settings
 from catalog.errors import ConciergeError
@@ -42,6 +45,7 @@ from catalog.errors import ConciergeError
 STAT_KEYS = ("prompt_tokens", "completion_tokens", "prefill_s", "decode_s", "tokens_per_s", "total_s")
 ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
 ADAPTER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+DECODE_BATCH = Settings.model_fields["decode_batch"].default
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -54,19 +58,25 @@ class SharedModel:
 
     LoRA adapters are injected into `model`'s own modules (through a `PeftModel` wrapper, `peft`), so `model`
     stays the one object that generates, with or without an adapter. `lock` serialises everything that
-    touches the model: one call's adapter switch and forward passes must not interleave with another's.
+    touches the model: an adapter switch and the forward passes that depend on it must not interleave with
+    another's. `decoder` runs the batched generations, taking `lock` for one step at a time.
     """
 
     model_dir: Path
     tokenizer: Any
     model: Any
     device: torch.device
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: FairLock = field(default_factory=FairLock)
     adapters: dict[str, Path] = field(default_factory=dict)
     peft: PeftModel | None = None
     merged: str | None = None  # the adapter whose weights are folded into the base weights now, if any
     weights_epoch: int = 0  # changes whenever the effective weights do (adapter merged, unmerged, switched)
+    base_only: bool = False  # the adapters are switched off: the forward pass is the base model's
     _prefix: tuple[tuple, DynamicCache] | None = None  # the KV cache of the last prompt prefix seen
+    decoder: BatchDecoder = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.decoder = BatchDecoder(self)
 
     def prefix_cache(self, ids: list[int]) -> DynamicCache:
         """A fresh copy of the KV cache after the tokens `ids` (the system message of a prompt), computed once
@@ -120,12 +130,13 @@ class SharedModel:
         model's does: the unmerged LoRA layers add ~15% to every decoded token on CPU (120 small extra
         matmuls). Switching unmerges first (W + BA - BA: greedy output is unchanged, see
         tests/unit/test_llm.py). Call with `lock` held."""
-        if self.peft is None or (name is not None and name == self.merged):
-            return
+        if self.peft is None or (name is not None and name == self.merged) or (name is None and self.base_only):
+            return  # already so: the batch decoder asks before every step
         self._unmerge()
         self.weights_epoch += 1
         if name is None:
             self.peft.base_model.disable_adapter_layers()
+            self.base_only = True
         else:
             self.peft.base_model.enable_adapter_layers()
             self.peft.set_adapter(name, inference_mode=True)
@@ -136,6 +147,7 @@ class SharedModel:
         if self.peft is not None and self.merged is not None:
             self.peft.base_model.unmerge_adapter()
         self.merged = None
+        self.base_only = False
         self.weights_epoch += 1
 
     def _forget(self, name: str) -> None:
@@ -225,13 +237,20 @@ def check_adapter_dir(path: Path) -> None:
 
 
 class _TokenClock:
-    """Notes when generation starts, when the first new token arrives, and how many follow."""
+    """Notes when the call came, when its prefill began (`begin`), when the first new token arrives, and how
+    many follow."""
 
     def __init__(self):
         self.started = time.perf_counter()
+        self.queued_s = 0.0
         self.first_token_at: float | None = None
         self.ended_at: float | None = None
         self.completion_tokens = 0
+
+    def begin(self, at: float | None = None) -> None:
+        """The prefill began `at` (a `time.perf_counter()` value; default now): the time before it was a wait."""
+        at = time.perf_counter() if at is None else at
+        self.queued_s, self.started = at - self.started, at
 
     def token(self) -> None:
         if self.first_token_at is None:
@@ -254,48 +273,8 @@ class _TokenClock:
             "decode_s": decode_s,
             "tokens_per_s": after_first / decode_s if after_first > 0 and decode_s > 0 else 0.0,
             "total_s": ended - self.started,
+            "queued_s": self.queued_s,
         }
-
-
-def _next_token(logits: torch.Tensor, temperature: float) -> int:
-    """Greedy (temperature 0) or sampled choice from one position's logits (vocabulary,)."""
-    if temperature <= 0:
-        return int(logits.argmax())
-    return int(torch.multinomial(torch.softmax(logits.float() / temperature, dim=-1), 1))
-
-
-def decode_tokens(model: Any, input_ids: torch.Tensor, max_new_tokens: int, temperature: float,
-                  stop_ids: set[int], cache: DynamicCache | None = None) -> Iterator[int]:
-    """New token ids, one forward pass each, in the caller's thread; stops at a stop id (not yielded) or
-    after `max_new_tokens`. Closing the iterator ends generation at once.
-
-    `model.generate` does the same with a background thread and a text streamer when streaming; on two CPU
-    cores that machinery cost ~15 ms of each ~60 ms token (measured: docs/results/reasoner.md), so the
-    serving path runs the loop itself. Only greedy decoding and plain temperature sampling are needed here.
-
-    Args:
-        model: a causal LM (`AutoModelForCausalLM`), already on its device, adapters activated.
-        input_ids (`torch.Tensor`): (1, prompt_tokens).
-        max_new_tokens (`int`): most tokens generated.
-        temperature (`float`): 0 for greedy.
-        stop_ids (`set[int]`): end-of-sequence ids.
-        cache (`DynamicCache`, *optional*): the KV cache of tokens before `input_ids` (a shared prefix).
-    """
-    cache = DynamicCache() if cache is None else cache
-
-    def forward(ids: torch.Tensor) -> torch.Tensor:  # (1, positions) -> logits of the last one (vocabulary,)
-        # inference mode is per thread and per step: a consumer may resume this generator from another thread
-        with torch.inference_mode():
-            return model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1).logits[0, -1]
-
-    logits = forward(input_ids)
-    for count in range(1, max_new_tokens + 1):
-        token = _next_token(logits, temperature)
-        if token in stop_ids:
-            return
-        yield token
-        if count < max_new_tokens:
-            logits = forward(torch.tensor([[token]], device=input_ids.device))
 
 
 def text_pieces(tokenizer: Any, tokens: Iterable[int], on_token: Any = None) -> Iterator[str]:
@@ -385,6 +364,8 @@ class LocalChatModel(BaseChatModel):
         max_new_tokens (`int`): most tokens generated per call (a call may pass `max_new_tokens=` to override).
         temperature (`float`): 0 decodes greedily; above 0 samples (a call may pass `temperature=`).
         adapter (`str`, *optional*): name of a loaded LoRA adapter to answer with (None: the base model).
+        decode_batch (`int`): most generations of the shared model decoded together, this one included
+            (1: alone, in the caller's thread, holding the model's lock for the whole answer).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, protected_namespaces=())
@@ -395,6 +376,7 @@ class LocalChatModel(BaseChatModel):
     max_new_tokens: int = Field(320, description="Most tokens generated per call.")
     temperature: float = Field(0.0, description="Sampling temperature (0: greedy).")
     adapter: str | None = Field(None, description="Loaded LoRA adapter to answer with (None: base model).")
+    decode_batch: int = Field(DECODE_BATCH, ge=1, description="Most generations decoded together (1: alone).")
     last_stats: dict[str, Any] | None = Field(None, description="Timings of the last call.")
 
     _shared: SharedModel = PrivateAttr()
@@ -411,7 +393,8 @@ class LocalChatModel(BaseChatModel):
     @property
     def _identifying_params(self) -> dict[str, Any]:
         return {"model_dir": str(self.model_dir), "device": self.device, "adapter": self.adapter,
-                "max_new_tokens": self.max_new_tokens, "temperature": self.temperature}
+                "max_new_tokens": self.max_new_tokens, "temperature": self.temperature,
+                "decode_batch": self.decode_batch}
 
     @property
     def shared(self) -> SharedModel:
@@ -511,18 +494,17 @@ class LocalChatModel(BaseChatModel):
             raise ConciergeError(f"the prompt has {prompt_tokens} tokens; with {max_new_tokens} new tokens that "
                                  f"exceeds the model's context of {limit}; shorten the request or the candidate list")
 
-    def _cached_prefix(self, messages: list[BaseMessage], input_ids: torch.Tensor) -> tuple[DynamicCache | None,
-                                                                                          torch.Tensor]:
-        """The KV cache of the prompt's system message (reused across calls) and the prompt's other tokens;
-        (None, the whole prompt) when there is no system message to reuse."""
+    def _split_prefix(self, messages: list[BaseMessage], input_ids: torch.Tensor) -> tuple[list[int], torch.Tensor]:
+        """The prompt's system message, whose KV cache the shared model keeps across calls, and its other tokens;
+        ([], the whole prompt) when there is no system message to reuse."""
         if not messages or not isinstance(messages[0], SystemMessage):
-            return None, input_ids
+            return [], input_ids
         system = [{"role": "system", "content": messages[0].text}]
         prefix = self._shared.tokenizer.apply_chat_template(system, tokenize=False)
         ids = self._shared.tokenizer(prefix, add_special_tokens=False)["input_ids"]
         if not 0 < len(ids) < input_ids.shape[1] or input_ids[0, :len(ids)].tolist() != ids:
-            return None, input_ids
-        return self._shared.prefix_cache(ids), input_ids[:, len(ids):]
+            return [], input_ids
+        return ids, input_ids[:, len(ids):]
 
     def _stop_ids(self) -> set[int]:
         eos = self._shared.model.generation_config.eos_token_id
@@ -547,24 +529,40 @@ class LocalChatModel(BaseChatModel):
         inputs = self._prompt(messages)
         prompt_tokens = inputs["input_ids"].shape[1]
         max_new_tokens, temperature = self._settings(inputs, kwargs)
-        # A plain Lock, not an RLock: LangChain's async streaming calls next() on this generator from
-        # executor threads, so the thread that releases the lock may not be the one that took it.
-        with self._shared.lock:
-            self._shared.activate(self.adapter)
-            clock = _TokenClock()
-            cache, rest = self._cached_prefix(messages, inputs["input_ids"])
-            tokens = decode_tokens(self._shared.model, rest, max_new_tokens, temperature, self._stop_ids(), cache)
-            try:
-                for piece in release_until_stop(text_pieces(self._shared.tokenizer, tokens, clock.token), stop):
-                    chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
-                    if run_manager:
-                        run_manager.on_llm_new_token(piece, chunk=chunk)
-                    yield chunk
-            finally:  # also when the consumer stops early: end generation before letting others in
-                tokens.close()
-                stats = self._finish(prompt_tokens, clock)  # kept even when the stream is closed early
+        prefix, rest = self._split_prefix(messages, inputs["input_ids"])
+        clock = _TokenClock()
+        tokens = self._tokens(prefix, rest, max_new_tokens, temperature, clock)
+        try:
+            for piece in release_until_stop(text_pieces(self._shared.tokenizer, tokens, clock.token), stop):
+                chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
+                if run_manager:
+                    run_manager.on_llm_new_token(piece, chunk=chunk)
+                yield chunk
+        finally:  # also when the consumer stops early: end this generation before anything else
+            tokens.close()
+            stats = self._finish(prompt_tokens, clock)  # kept even when the stream is closed early
         yield ChatGenerationChunk(message=AIMessageChunk(content="", response_metadata=dict(stats),
                                                          usage_metadata=_usage(stats), chunk_position="last"))
+
+    def _tokens(self, prefix: list[int], rest: torch.Tensor, max_new_tokens: int, temperature: float,
+                clock: _TokenClock) -> Iterator[int]:
+        """The answer's token ids: decoded together with the shared model's other generations, or alone in
+        this thread (`decode_batch` 1). Closing the iterator ends this generation."""
+        if self.decode_batch > 1:
+            request = Request(self.adapter, prefix, rest, max_new_tokens, temperature, self._stop_ids(),
+                              self.decode_batch)
+            try:
+                yield from self._shared.decoder.generate(request)
+            finally:
+                clock.begin(request.began)
+            return
+        # A plain lock, not an RLock: LangChain's async streaming calls next() on this generator from
+        # executor threads, so the thread that releases the lock may not be the one that took it.
+        with self._shared.lock:
+            clock.begin()
+            self._shared.activate(self.adapter)
+            cache = self._shared.prefix_cache(prefix) if prefix else None
+            yield from decode_tokens(self._shared.model, rest, max_new_tokens, temperature, self._stop_ids(), cache)
 
 
 def _usage(stats: dict[str, Any]) -> dict[str, int]:
@@ -616,7 +614,7 @@ def chat_model(settings: Settings | None = None, adapter: str | None = None,
                           max_tokens=settings.max_new_tokens, streaming=True)
     model = LocalChatModel(model_dir=materialise_base_model(settings), device=settings.llm_device,
                            threads=settings.llm_threads, max_new_tokens=settings.max_new_tokens,
-                           temperature=settings.temperature)
+                           temperature=settings.temperature, decode_batch=settings.decode_batch)
     if adapter_path is not None:
         model.load_adapter(adapter, adapter_path)
     model.use_adapter(adapter)
