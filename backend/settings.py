@@ -42,10 +42,10 @@ class Settings(BaseSettings):
     llm_threads: int = Field(0, description="torch CPU threads for the local backend (0: torch's default).")
     decode_batch: int = Field(16, ge=1, description="Local backend: most answers decoded together, one batched "
                               "forward pass per token for all of them. A CPU decode step is bound by reading the "
-                              "weights: a step of 16 rows costs ~2.5x one, for ~6x the tokens/s in total at ~40% of one "
-                              "answer's own speed (docs/results/batching.md). 1: one answer at a time, in its caller's thread. "
-                              "Only answers with the same adapter share a batch; the web app's "
-                              "CONCIERGE_SHORTLISTS_AT_ONCE bounds how many can.")
+                              "weights: a step of 16 rows costs ~2.5x one, for ~6x the tokens/s in total at ~40% "
+                              "of one answer's own speed (docs/results/batching.md). 1: one answer at a time, in "
+                              "its caller's thread. Only answers with the same adapter share a batch; the web "
+                              "app's CONCIERGE_SHORTLISTS_AT_ONCE bounds how many can.")
     openai_base_url: str = Field("http://127.0.0.1:8001/v1", description="Base URL of the OpenAI-compatible "
                                  "server (vLLM: `vllm serve MODEL --enable-lora`).")
     openai_api_key: str = Field("EMPTY", description="API key sent to the OpenAI-compatible server.")
