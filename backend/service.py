@@ -16,6 +16,7 @@ history, so a request that asks for other clients' data has nothing to leak.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import re
@@ -42,7 +43,9 @@ log = logging.getLogger(__name__)
 SHORTLIST_MIN, SHORTLIST_TARGET, SHORTLIST_MAX = 3, 4, 5
 FORCED_PICKS = 3  # the model's picks when they are read from its scores
 REASONER_CANDIDATES = 8  # candidates shown to the LLM: enough choice, a prompt (~350 tokens) short enough for a CPU
-_llm_lock = threading.Lock()  # one generation at a time per process; requests queue here
+# one generation at a time per process when the local model decodes alone (CONCIERGE_DECODE_BATCH=1);
+# otherwise its decoding worker admits and batches generations itself (backend/decoding.py)
+_llm_lock = threading.Lock()
 
 
 @dataclass
@@ -347,8 +350,8 @@ def _chat_model(settings: Settings, version: ModelVersion | None):
 
 
 def _generate(model, messages, settings: Settings, on_token, timings: dict) -> Generation:
-    """Run the LLM once, streaming, under the process's generation lock; records queue, first-token and
-    generation times and the model's token counts."""
+    """Run the LLM once, streaming (under the process's generation lock when the local model decodes one
+    answer at a time); records queue, first-token and generation times and the model's token counts."""
     started = time.perf_counter()
     first: list[float] = []
 
@@ -358,10 +361,13 @@ def _generate(model, messages, settings: Settings, on_token, timings: dict) -> G
         if on_token is not None:
             on_token(text)
 
-    with _llm_lock:
+    alone = settings.llm_backend == "local" and settings.decode_batch == 1
+    with _llm_lock if alone else contextlib.nullcontext():
         timings["queue_ms"] = _ms(started)
         started = time.perf_counter()
         generation = generate_reasoning(model, messages, settings.max_new_tokens, piece)
+    if "queued_s" in generation.stats:  # waited for the decoding worker to take it in
+        timings["queue_ms"] += round(generation.stats["queued_s"] * 1000, 2)
     if first:
         timings["first_token_ms"] = round((first[0] - started) * 1000, 1)
     timings["llm_ms"] = _ms(started)

@@ -90,8 +90,9 @@ class Settings(BaseSettings):
     login_lockout_s: int = Field(300, description="The lockout window in seconds: a (username, address) pair "
                                  "stays locked this long after too many wrong passwords, twice as long each "
                                  "further time (at most 16x).")
-    shortlists_at_once: int = Field(2, description="Shortlists the web app works on at once (the model generates "
-                                    "one at a time; the other prepares its prompt). More wait in a queue.")
+    shortlists_at_once: int = Field(16, description="Shortlists the web app works on at once (the local model "
+                                    "decodes up to CONCIERGE_DECODE_BATCH of them together). More wait in a "
+                                    "queue.")
     shortlist_queue: int = Field(64, description="Requests that may wait for a turn; beyond that the app answers "
                                  "'busy, please retry' (HTTP 503 with Retry-After) instead of failing.")
     shortlist_wait_s: float = Field(600.0, description="Longest a request waits for its turn before it is told "
