@@ -269,7 +269,7 @@ def write_results(run: dict, out: Path) -> None:
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     first = next(iter(results["runs"].values()))
     lines += ["", "Machine: " + ", ".join(f"{k} {v}" for k, v in first["machine"].items() if k in ("cpus", "python")) + f". The app lets "
-              f"{first['admission']['at_once']} shortlists in at once (the model generates one at a time); the "
+              f"{first['admission']['at_once']} shortlists in at once (the local model decodes up to CONCIERGE_DECODE_BATCH of them together); the "
               f"others wait in its queue.", ""]
     for r in results["runs"].values():
         if r.get("refused_samples"):
