@@ -19,7 +19,7 @@ import argparse
 import json
 from pathlib import Path
 
-from backend.fusion import NON_INFERIORITY, Trial, choose_weight, fuse, write_record
+from backend.fusion import NON_INFERIORITY, Trial, choose_weight, fuse, read_records, write_record
 from backend.importer import catalogue_digest
 from backend.service import SHORTLIST_MAX, SHORTLIST_TARGET
 from training.eval_queries import load_bundle
@@ -97,8 +97,36 @@ def main() -> None:
                   "report_created": report["created"]}
         path = write_record(args.write_adapter, record)
         lines += [f"Recorded in `{path}` for catalogue digest `{record['digest']}`.", ""]
+        update_card(args.write_adapter)
     Path(args.out).write_text("\n".join(lines))
     print("\n".join(lines))
+
+
+CARD_SECTION = "## Share in the shortlist, per catalogue (`fusion.json`)"
+
+
+def update_card(adapter_dir: Path) -> None:
+    """Rewrite the model card's section on the model's share from the adapter's `fusion.json` (the card
+    is left alone when the adapter has none)."""
+    card = adapter_dir / "MODEL_CARD.md"
+    if not card.is_file():
+        return
+    shares = ", ".join(f"{r['name']} {r['model_weight']:g}" + (f" (k = {r['k']:g})" if r["model_weight"] else "")
+                       for r in read_records(adapter_dir))
+    section = [CARD_SECTION, "",
+               f"Chosen on each catalogue's val split by `bench/fusion_sweep.py --write-adapter {adapter_dir}`",
+               f"(rule: `backend.fusion.choose_weight`): {shares}. Any other catalogue: 0 — the ranker orders,",
+               "the model's reasoning is shown. See `docs/results/reasoner.md`.", "", ""]
+    text = card.read_text()
+    if CARD_SECTION in text:
+        start = text.index(CARD_SECTION)
+        end = text.find("\n## ", start + len(CARD_SECTION))
+        text = text[:start] + "\n".join(section) + (text[end + 1:] if end >= 0 else "")
+    else:
+        at = text.find("## Reproduce")
+        at = at if at >= 0 else len(text)
+        text = text[:at] + "\n".join(section) + text[at:]
+    card.write_text(text)
 
 
 def report_split(results: str) -> str:
