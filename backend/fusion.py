@@ -24,7 +24,6 @@ from pathlib import Path
 
 FUSION_FILE = "fusion.json"
 NON_INFERIORITY = 0.005  # NDCG@5 a positive weight may cost on val and still be chosen (see `choose_weight`)
-UNTUNED_K = 2.0  # rank offset when nothing was tuned (it does not matter at weight 0)
 
 
 def fuse(model_order: list, ranker_order: list, model_weight: float, k: float) -> list:
@@ -126,7 +125,7 @@ def fusion_for(model_weight: float | None, k: float, adapter_dir: str | Path | N
 
     Args:
         model_weight (`float | None`): `settings.model_weight`; a number applies to every catalogue.
-        k (`float`): `settings.fusion_k`, the rank offset that goes with that number.
+        k (`float`): `settings.fusion_k`, the rank offset that goes with that number (or with 0).
         adapter_dir (`str | Path | None`): the serving version's adapter (None: the base model).
         catalogue_digest (`str`): the served catalogue version's digest.
 
@@ -140,4 +139,4 @@ def fusion_for(model_weight: float | None, k: float, adapter_dir: str | Path | N
         if record.get("digest") == catalogue_digest:
             return Fusion(float(record["model_weight"]), float(record["k"]), "tuned",
                           f"chosen on {record.get('name')}'s {record.get('chosen_on', 'val')} split")
-    return Fusion(0.0, UNTUNED_K, "untuned", "no weight was chosen for this adapter on this catalogue")
+    return Fusion(0.0, k, "untuned", "no weight was chosen for this adapter on this catalogue")

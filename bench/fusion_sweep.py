@@ -47,9 +47,9 @@ def main() -> None:
     parser.add_argument("--write-adapter", type=Path, default=None,
                         help="record the chosen share for this catalogue in ADAPTER_DIR/fusion.json (val only)")
     args = parser.parse_args()
-    if args.write_adapter is not None and report_split(args.results) != "val":
-        raise SystemExit("--write-adapter: the share is chosen on the val split only")
     report = json.loads(Path(args.results).read_text())
+    if args.write_adapter is not None and report["split"] != "val":
+        raise SystemExit("--write-adapter: the share is chosen on the val split only")
     systems = report["results"]["full"]
     spec = args.system or next(s for s in systems if s.startswith("pipeline"))
     bundle = load_bundle(report["bundle"]["path"])
@@ -92,7 +92,7 @@ def main() -> None:
                  "**0** — no positive weight qualifies; the model narrates and the ranker orders."), ""]
     if args.write_adapter is not None:
         record = {"name": report["bundle"]["name"], "digest": catalogue_digest(bundle),
-                  "model_weight": chosen.model_weight if chosen else 0.0, "k": chosen.k if chosen else 2.0,
+                  "model_weight": chosen.model_weight if chosen else 0.0, "k": chosen.k if chosen else best.k,
                   "chosen_on": report["split"], "queries": len(rows), "system": spec, "evidence": args.out,
                   "report_created": report["created"]}
         path = write_record(args.write_adapter, record)
@@ -127,10 +127,6 @@ def update_card(adapter_dir: Path) -> None:
         at = at if at >= 0 else len(text)
         text = text[:at] + "\n".join(section) + text[at:]
     card.write_text(text)
-
-
-def report_split(results: str) -> str:
-    return json.loads(Path(results).read_text())["split"]
 
 
 if __name__ == "__main__":
