@@ -127,6 +127,7 @@ class Plan:
     probe_limit: int
     max_new_tokens: int
     seed: int = 0
+    eval_concurrency: int = 1  # LLM queries in flight at once (decoded in one batch)
 
     def run_dir(self, name: str) -> Path:
         return self.out / name
@@ -228,7 +229,8 @@ def build_tasks(plan: Plan, variants: tuple[Variant, ...] = VARIANTS) -> list[Ta
                                                 "--llm-limit", str(plan.eval_queries), "--seed",
                                                 str(plan.seed),
                                                 "--out", str(plan.eval_dir(v.name)), "--threads",
-                                                "1", "--quiet"),
+                                                "1", "--concurrency", str(plan.eval_concurrency),
+                                                "--quiet"),
                           plan.eval_dir(v.name) / "results.json", needs=list(needs),
                           env=answer_length))
         if v.kind != "rechead":  # its backbone is the base model: the zero-shot row's probes
@@ -246,7 +248,8 @@ def build_tasks(plan: Plan, variants: tuple[Variant, ...] = VARIANTS) -> list[Ta
                                                  str(plan.eval_queries),
                                                  "--seed", str(plan.seed), "--out",
                                                  str(plan.eval_dir("full-catalogue")),
-                                                 "--threads", "1", "--quiet"),
+                                                 "--threads", "1", "--concurrency",
+                                                 str(plan.eval_concurrency), "--quiet"),
                       plan.eval_dir("full-catalogue") / "results.json", needs=llm_evals,
                       env=answer_length))
     return tasks
@@ -631,6 +634,9 @@ def add_ablation_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     parser.add_argument("--max-new-tokens", type=int, default=160,
                         help="answer length at evaluation (the template traces run up to 147 "
                              "tokens)")
+    parser.add_argument("--eval-concurrency", type=int, default=8,
+                        help="test queries of an LLM variant in flight at once, decoded in one "
+                             "batch (default 8)")
     parser.add_argument("--jobs", type=int, default=2,
                         help="tasks at once (each uses one torch thread)")
     parser.add_argument("--variants", default=None,
@@ -647,7 +653,7 @@ def add_ablation_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
 
 
 def main_ablation(args: argparse.Namespace) -> int:
-    for name in ("eval_queries", "probe_limit", "max_new_tokens", "jobs"):
+    for name in ("eval_queries", "probe_limit", "max_new_tokens", "jobs", "eval_concurrency"):
         if getattr(args, name) < 1:
             raise ConciergeError(f"--{name.replace('_', '-')} must be at least 1 (got "
                                  f"{getattr(args, name)})")
@@ -656,7 +662,8 @@ def main_ablation(args: argparse.Namespace) -> int:
                              "world with `concierge demo --out var/bundles/demo-world`")
     load_config(args.config)  # a broken config fails here, not in the first subprocess
     plan = Plan(Path(args.bundle), Path(args.config), Path(args.out), args.eval_queries,
-                args.probe_limit, args.max_new_tokens)
+                args.probe_limit, args.max_new_tokens,
+                eval_concurrency=args.eval_concurrency)
     tasks = build_tasks(plan, select_variants(args.variants))
     if args.sft_run:
         share_sft_run(plan, Path(args.sft_run))

@@ -60,6 +60,9 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
                         help="output directory (default: docs/results/<bundle>-<date>)")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch CPU threads (default: torch's own choice)")
+    parser.add_argument("--concurrency", type=int, default=1,
+                        help="queries of an LLM system in flight at once, their tokens decoded in "
+                             "one batch (default 1)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
@@ -73,7 +76,7 @@ def config_from_args(args: argparse.Namespace) -> EvalConfig:
                       llm_limit=args.llm_limit, out=args.out, seed=args.seed,
                       resamples=args.resamples,
                       exclude_seen=args.exclude_seen, compare=args.compare, progress=not args.quiet,
-                      threads=args.threads)
+                      threads=args.threads, concurrency=args.concurrency)
 
 
 def main_eval(args: argparse.Namespace) -> int:

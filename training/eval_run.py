@@ -13,8 +13,11 @@ sets it) unless the config says otherwise.
 
 from __future__ import annotations
 
+import copy
 import os
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -61,6 +64,8 @@ class EvalConfig:
     compare: list[tuple[str, str]] = field(default_factory=list, metadata={"help": "(A, B) pairs"})
     progress: bool = field(default=True, metadata={"help": "show progress bars"})
     threads: int = field(default=0, metadata={"help": "torch CPU threads (0: torch's default)"})
+    concurrency: int = field(default=1, metadata={
+        "help": "queries of an LLM system in flight at once (their tokens are decoded in one batch)"})
 
 
 
@@ -103,22 +108,31 @@ def run_query(system, query: dict, candidates: list[str] | None, depth: int, kee
 
 def run_system(system, spec: str, queries: list[dict], protocol: str, world: EvalWorld,
                config: EvalConfig, seen: dict[str, set[str]], exclude: bool) -> list[QueryRecord]:
-    """Every query of one protocol through one system, with a progress bar (ETA). A slow (LLM)
-    system's records are journalled under `config.out` and taken from there when it runs again
-    (`training/eval_journal.py`)."""
-    records, top = [], max(config.ks)
-    journal = None
-    if config.out and system_kind(spec) in SLOW:
+    """Every query of one protocol through one system, with a progress bar (ETA), in query order.
+
+    A slow (LLM) system's records are journalled under `config.out` and taken from there when it
+    runs again (`training/eval_journal.py`); with `config.concurrency` > 1 that many of its queries
+    are in flight at once, each thread with its own shallow copy of the system (a system keeps the
+    notes of its current query in `last`; model and stores are shared), so the shared model decodes
+    their tokens in one batch (`backend/decoding.py`). A query's `seconds` is then its wall time in
+    the batch, not its cost alone."""
+    top, journal, done = max(config.ks), None, {}
+    slow = system_kind(spec) in SLOW
+    if config.out and slow:
         key = journal_key(world.bundle.digest(), config.split, protocol, spec, config.seed,
                           config.ks, exclude)
         journal = Journal(journal_path(config.out, protocol, spec), key)
-        if journal.done:
-            print(f"{protocol}/{spec}: {len(journal.done)} queries from an earlier run's journal")
-    for query in tqdm(queries, desc=f"{protocol}/{spec}", unit="query", disable=not config.progress,
-                      dynamic_ncols=True):
-        if journal is not None and query["query_id"] in journal.done:
-            records.append(journal.done[query["query_id"]])
-            continue
+        done = dict(journal.done)
+        if done:
+            print(f"{protocol}/{spec}: {len(done)} queries from an earlier run's journal")
+    todo = [q for q in queries if q["query_id"] not in done]
+    copies, workers = threading.local(), max(1, config.concurrency) if slow else 1
+
+    def one(query: dict) -> QueryRecord:
+        own = system
+        if workers > 1:  # a copy per thread: its notes (`last`) are its own query's
+            own = getattr(copies, "system", None) or copy.copy(system)
+            copies.system = own
         excluded = seen.get(query.get("client_id"), set()) if exclude else set()
         if protocol == "full":
             candidates, depth, keep = None, top + len(excluded), top
@@ -126,11 +140,27 @@ def run_system(system, spec: str, queries: list[dict], protocol: str, world: Eva
             candidates = rerank_candidates(query, world.item_ids, excluded, RERANK_SIZE,
                                            config.seed)
             depth = keep = len(candidates)
-        records.append(run_query(system, query, candidates, depth, keep, excluded, config.ks))
-        if journal is not None:
-            journal.add(records[-1])
-    return records
+        return run_query(own, query, candidates, depth, keep, excluded, config.ks)
 
+    bar = tqdm(total=len(queries), initial=len(done), desc=f"{protocol}/{spec}", unit="query",
+               disable=not config.progress, dynamic_ncols=True)
+    if workers == 1:
+        records = (one(q) for q in todo)
+    else:
+        pool = ThreadPoolExecutor(workers, thread_name_prefix=f"eval-{system_kind(spec)}")
+        records = (future.result() for future in as_completed([pool.submit(one, q)
+                                                                   for q in todo]))
+    try:
+        for record in records:  # journalled as each finishes, so a stop loses only what runs
+            done[record.query_id] = record
+            if journal is not None:
+                journal.add(record)
+            bar.update(1)
+    finally:
+        if workers > 1:
+            pool.shutdown(wait=True, cancel_futures=True)
+    bar.close()
+    return [done[q["query_id"]] for q in queries]
 
 
 def evaluate(config: EvalConfig, settings: Settings | None = None) -> dict:

@@ -60,3 +60,30 @@ def test_a_journal_of_another_run_is_started_over_and_a_cut_line_is_run_again(tm
 def test_only_slow_systems_keep_a_journal(tmp_path):
     run(tmp_path, Counting(), spec="bm25")
     assert not (tmp_path / "journal").exists()
+
+
+class Notes(Counting):
+    """Keeps notes of its current query, as the LLM systems do, and waits so that queries overlap."""
+
+    def __init__(self, barrier):
+        super().__init__()
+        self.barrier, self.last = barrier, {}
+
+    def rank(self, query, candidates, k):
+        self.last = {"query": query["query_id"]}
+        self.barrier.wait(timeout=5)  # every thread is inside rank before any returns
+        return super().rank(query, candidates, k)
+
+
+def test_concurrent_queries_keep_their_own_notes_and_their_order(tmp_path):
+    import threading
+
+    config = EvalConfig(bundle="b", split="test", ks=[1], out=str(tmp_path), progress=False, concurrency=4)
+    world = SimpleNamespace(bundle=SimpleNamespace(digest=lambda: "d1"), item_ids=[])
+    system = Notes(threading.Barrier(4))
+    records = run_system(system, "reasoner@x", QUERIES, "full", world, config, {}, False)
+    assert [r.query_id for r in records] == ["q0", "q1", "q2", "q3"]
+    assert [r.notes["query"] for r in records] == ["q0", "q1", "q2", "q3"]  # no thread's notes leaked
+    assert all(r.scores["ndcg@1"] == 1.0 for r in records)
+    assert len(Journal(journal_path(tmp_path, "full", "reasoner@x"),
+                       journal_key("d1", "test", "full", "reasoner@x", 0, [1], False)).done) == 4
