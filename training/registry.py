@@ -402,17 +402,20 @@ def system_spec(row: ModelVersion) -> str:
 
 
 def evaluate_version(version: str, bundle: str | Path, split: str = "val", limit: int = 30,
-                     seed: int = 0, threads: int = 1, progress: bool = True) -> dict:
+                     seed: int = 0, threads: int = 1, progress: bool = True,
+                     concurrency: int = 8) -> dict:
     """Evaluate a version with the harness (re-ranking protocol) and store the record.
 
     The same bundle, split, limit and seed give the same queries and candidate lists, so two
-    versions evaluated this way can be gated against each other.
+    versions evaluated this way can be gated against each other. `concurrency` queries are in
+    flight at once, their tokens decoded in one batch.
     """
     row = get_version(version)
     spec = system_spec(row)
     report = evaluate(EvalConfig(bundle=str(bundle), split=split, systems=[spec], ks=[5, 10],
                                  protocols=[EVAL_PROTOCOL], limit=limit, llm_limit=limit, seed=seed,
-                                 progress=progress, threads=threads))
+                                 progress=progress, threads=threads,
+                                 concurrency=concurrency))
     record = evaluation_record(report, spec)
     record_results(version, evaluation=record)
     return record
@@ -451,6 +454,8 @@ def add_versions_arguments(parser) -> object:
     p.add_argument("--limit", type=int, default=30, help="queries (a seeded subset; default 30)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--concurrency", type=int, default=8,
+                   help="queries in flight at once, decoded in one batch (default 8)")
     p.set_defaults(func=main_evaluate)
     p = sub.add_parser("probes",
                        help="score a version on the capability probes and store the record")
@@ -508,7 +513,7 @@ def main_register(args) -> int:
 
 def main_evaluate(args) -> int:
     record = evaluate_version(args.version, args.bundle, args.split, args.limit, args.seed,
-                              args.threads)
+                              args.threads, concurrency=args.concurrency)
     metric = record["metrics"][GATE_METRIC]
     print(f"{args.version}: {GATE_METRIC} {metric['mean']:.3f} [{metric['low']:.3f}, "
           f"{metric['high']:.3f}] on {record['n']} {record['split']} queries")
