@@ -131,7 +131,8 @@ def train_sft(examples: list[dict], model: Any, tokenizer: Any, section: SFTSect
 
     Args:
         examples (`list[dict]`): `sft_examples(...)` rows.
-        model (`PreTrainedModel`): the base causal LM (fp32; its weights stay frozen).
+        model (`PreTrainedModel`): the base causal LM (fp32; its weights stay frozen), or a
+            `PeftModel` whose trainable adapter is trained further.
         tokenizer: its tokenizer, with a chat template.
         section (`SFTSection`): training settings.
         out_dir (`str` or `Path`): the stage's directory; the adapter goes to `out_dir/adapter`.
@@ -151,9 +152,12 @@ def train_sft(examples: list[dict], model: Any, tokenizer: Any, section: SFTSect
         torch.set_num_threads(section.threads)
     out_dir = Path(out_dir)
     log = _StepLog(out_dir / "sft_metrics.jsonl", on_step)
+    from peft import PeftModel
+
     trainer = SFTTrainer(model=model, args=sft_args(section, out_dir / "sft-trainer"),
                          train_dataset=Dataset.from_list(examples), processing_class=tokenizer,
-                         peft_config=lora_config(section), callbacks=[log])
+                         peft_config=None if isinstance(model, PeftModel) else lora_config(section),
+                         callbacks=[log])
     trainer.train()
     adapter_dir = out_dir / "adapter"
     trainer.model.save_pretrained(str(adapter_dir))
@@ -161,7 +165,8 @@ def train_sft(examples: list[dict], model: Any, tokenizer: Any, section: SFTSect
 
 
 def run_sft(section: SFTSection, traces_path: str | Path, base_model_dir: str | Path,
-            run_dir: str | Path, on_step: Callable[[dict], None] | None = None) -> Path:
+            run_dir: str | Path, on_step: Callable[[dict], None] | None = None,
+            start_adapter: str | Path | None = None) -> Path:
     """The SFT stage: accepted traces -> LoRA adapter in `run_dir/adapter`.
 
     Args:
@@ -171,6 +176,8 @@ def run_sft(section: SFTSection, traces_path: str | Path, base_model_dir: str | 
         run_dir (`str` or `Path`): the run directory.
         on_step (`Callable[[dict], None]`, *optional*): called with each step's log row (progress
             bars).
+        start_adapter (`str` or `Path`, *optional*): a LoRA adapter to train further (the config's
+            `model.adapter`); its rank and modules, not the section's, then shape the adapter.
 
     Returns:
         `Path`: the adapter directory.
@@ -185,6 +192,10 @@ def run_sft(section: SFTSection, traces_path: str | Path, base_model_dir: str | 
     tokenizer = load_tokenizer(base_model_dir)
     model = AutoModelForCausalLM.from_pretrained(base_model_dir, local_files_only=True,
                                                  dtype=torch.float32)
+    if start_adapter is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(start_adapter), is_trainable=True)
     started = time.perf_counter()
     adapter_dir, rows = train_sft(sft_examples(traces), model, tokenizer, section, run_dir, on_step)
     seconds = time.perf_counter() - started
@@ -202,14 +213,15 @@ def run_sft(section: SFTSection, traces_path: str | Path, base_model_dir: str | 
 
 def run(ctx) -> dict:
     """`concierge train` entry point of the sft stage: an adapter trained on the traces stage's
-    traces."""
+    traces (a new one, or the run's starting adapter, `model.adapter`, trained further)."""
     traces = ctx.results.get("traces", {}).get("path") or ctx.run_dir / "traces" / "traces.jsonl"
     if not Path(traces).is_file():
         raise ConciergeError(f"the sft stage trains on traces and {traces} does not exist; add the "
                              "traces stage (--stages traces,sft,...) or resume a run that has them")
     out = ctx.run_dir / "sft"
     out.mkdir(parents=True, exist_ok=True)
-    return {"adapter": run_sft(ctx.config.sft, traces, ctx.base_model, out)}
+    return {"adapter": run_sft(ctx.config.sft, traces, ctx.base_model, out,
+                               start_adapter=ctx.adapter)}
 
 
 def _count(values) -> dict[str, int]:

@@ -2,7 +2,8 @@
 DIR] [--resume]`.
 
 Runs the selected stages of the learning path, in this order, each one starting from the adapter the
-previous one produced:
+previous one produced (the first from a new LoRA adapter, or from `model.adapter` when the config
+names one, as a feedback job continuing the active version does):
 
 | stage | module | produces |
 | --- | --- | --- |
@@ -342,6 +343,11 @@ def train(bundle_path: str, config: TrainConfig, run_dir: Path, resume: bool = F
                       config.seed)
     ctx = StageContext(config, run_dir, bundle, world, base_model.resolve(), cases,
                        resume=resume, progress=progress, extra_callbacks=list(callbacks or []))
+    if config.model.adapter:  # a run that continues an existing adapter (a feedback job's)
+        from backend.llm import check_adapter_dir
+
+        check_adapter_dir(Path(config.model.adapter))
+        ctx.adapter = Path(config.model.adapter).resolve()
     record["cases"] = {"total": len(ctx.cases),
                        "feedback": sum(c.source == "feedback" for c in ctx.cases)}
     for name in config.stages:

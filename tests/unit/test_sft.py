@@ -65,3 +65,22 @@ def test_section_errors(tmp_path):
     assert config_from_dict({"sft": {"target_modules": "all-linear"}}).sft.target_modules == "all-linear"
     with pytest.raises(ConciergeError, match="no traces file"):
         run_sft(SFTSection(), tmp_path / "missing.jsonl", tmp_path, tmp_path)
+
+
+def test_sft_trains_a_given_adapter_further(tmp_path):
+    """`model.adapter` (a feedback job continuing the active version): the second run starts where the first
+    ended, and its adapter keeps the first one's rank."""
+    torch.set_num_threads(1)
+    model_dir = make_tiny_model_dir(tmp_path / "tiny")
+    case, world, prompt_fn = demo_case_prompt(item_count=4)
+    traces, _ = generate_traces([case], world, None, mode="template", prompt_fn=prompt_fn)
+    path = write_traces(traces, tmp_path / "traces.jsonl")
+    section = SFTSection(max_steps=6, batch_size=1, learning_rate=5e-2, lora_r=4, lora_dropout=0.0,
+                         target_modules="all-linear", threads=1)
+    first = run_sft(section, path, model_dir, tmp_path / "first")
+    wider = SFTSection(**{**section.__dict__, "lora_r": 16})  # ignored: the given adapter's shape wins
+    second = run_sft(wider, path, model_dir, tmp_path / "second", start_adapter=first)
+    losses = {name: [json.loads(line)["loss"] for line in (tmp_path / name / "sft_metrics.jsonl").read_text()
+                     .splitlines()] for name in ("first", "second")}
+    assert losses["second"][0] < losses["first"][0] - 1.0  # it did not start from the base model
+    assert json.loads((second / "adapter_config.json").read_text())["r"] == 4
