@@ -4,7 +4,9 @@ line."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
+from catalog.errors import ConciergeError
 from training.eval_journal import clear_journals
 from training.eval_queries import PROTOCOLS
 from training.eval_report import default_out_dir, markdown, write_report
@@ -26,6 +28,19 @@ def _pair(text: str) -> tuple[str, str]:
     if len(parts) != 2 or not all(parts):
         raise argparse.ArgumentTypeError(f"expected two systems as A,B, got {text!r}")
     return parts[0], parts[1]
+
+
+def read_query_ids(path: str | None) -> list[str] | None:
+    """The query ids listed in a file, one per line (blank lines skipped); None without a file."""
+    if path is None:
+        return None
+    try:
+        ids = [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
+    except OSError as error:
+        raise ConciergeError(f"cannot read the query list {path}: {error.strerror or error}") from error
+    if not ids:
+        raise ConciergeError(f"{path} lists no query ids (one per line)")
+    return ids
 
 
 def add_eval_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -60,6 +75,8 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
                         help="output directory (default: docs/results/<bundle>-<date>)")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch CPU threads (default: torch's own choice)")
+    parser.add_argument("--queries", default=None,
+                        help="a file of query ids, one per line: only those queries of the split")
     parser.add_argument("--concurrency", type=int, default=1,
                         help="queries of an LLM system in flight at once, their tokens decoded in "
                              "one batch (default 1)")
@@ -76,7 +93,8 @@ def config_from_args(args: argparse.Namespace) -> EvalConfig:
                       llm_limit=args.llm_limit, out=args.out, seed=args.seed,
                       resamples=args.resamples,
                       exclude_seen=args.exclude_seen, compare=args.compare, progress=not args.quiet,
-                      threads=args.threads, concurrency=args.concurrency)
+                      threads=args.threads, concurrency=args.concurrency,
+                      query_ids=read_query_ids(args.queries))
 
 
 def main_eval(args: argparse.Namespace) -> int:

@@ -61,6 +61,22 @@ def select_queries(bundle: Bundle, split: str) -> list[dict]:
     return chosen
 
 
+def only_queries(queries: list[dict], ids: list[str] | None, split: str) -> list[dict]:
+    """The queries whose ids are in `ids` (all when None), in file order.
+
+    Raises:
+        `ConciergeError`: an id that is not a query of the split.
+    """
+    if ids is None:
+        return queries
+    known = {q["query_id"] for q in queries}
+    missing = [i for i in ids if i not in known]
+    if missing:
+        raise ConciergeError(f"{len(missing)} of the chosen queries are not in the {split} split "
+                             f"(e.g. {missing[0]!r})")
+    wanted = set(ids)
+    return [q for q in queries if q["query_id"] in wanted]
+
 
 def subset(queries: list[dict], n: int | None, seed: int) -> list[dict]:
     """The first `n` queries of a seeded shuffle (the same for every system), back in file order."""

@@ -27,8 +27,8 @@ from tqdm.auto import tqdm
 from backend.settings import Settings
 from catalog.bundle import Bundle
 from catalog.errors import ConciergeError
-from training.eval_queries import (PROTOCOLS, RERANK_SIZE, load_bundle, rerank_candidates,
-                                   seen_items, select_queries, subset)
+from training.eval_queries import (PROTOCOLS, RERANK_SIZE, load_bundle, only_queries,
+                                   rerank_candidates, seen_items, select_queries, subset)
 from training.eval_stats import QueryRecord, compare_all, default_pairs, summarise
 from training.eval_journal import Journal, journal_key, journal_path
 from training.eval_stores import scratch_stores
@@ -64,6 +64,8 @@ class EvalConfig:
     compare: list[tuple[str, str]] = field(default_factory=list, metadata={"help": "(A, B) pairs"})
     progress: bool = field(default=True, metadata={"help": "show progress bars"})
     threads: int = field(default=0, metadata={"help": "torch CPU threads (0: torch's default)"})
+    query_ids: list[str] | None = field(default=None, metadata={
+        "help": "only these queries of the split (e.g. a client's held-out requests)"})
     concurrency: int = field(default=1, metadata={
         "help": "queries of an LLM system in flight at once (their tokens are decoded in one batch)"})
 
@@ -180,7 +182,7 @@ def evaluate(config: EvalConfig, settings: Settings | None = None) -> dict:
         larger than the catalogue.
     """
     bundle = load_bundle(config.bundle)
-    queries = select_queries(bundle, config.split)
+    queries = only_queries(select_queries(bundle, config.split), config.query_ids, config.split)
     check_config(config, bundle)
     exclude = config.exclude_seen if config.exclude_seen is not None else \
         bool((bundle.manifest.get("eval") or {}).get("exclude_seen"))

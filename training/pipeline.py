@@ -18,7 +18,10 @@ A job's config (all optional):
     config          training config YAML (default training/configs/cpu-small.yaml)
     overrides       nested keys replacing the YAML's, e.g. {"grpo": {"max_steps": 4}}
     feedback_share  share of the cases that come from feedback when there is some (default 0.25)
-    eval            {"split": "val", "limit": 20, "seed": 0}: the gate's held-out queries
+    from_active     true: train the active version's adapter further (`model.adapter`) instead of
+                    a new one (the base model has none: then a new one)
+    eval            {"split": "val", "limit": 20, "seed": 0, "query_ids": None}: the gate's
+                    held-out queries (`query_ids`: only those of the split)
     probes          {"limit": 20}: probes of each set asked (the same for both versions)
 """
 
@@ -48,9 +51,9 @@ class JobStopped(Exception):
     """The job was cancelled (or taken over) while it ran."""
 
 
-def job_train_config(spec: dict, feedback_ids: list[int]):
-    """The checked training config of a job: the YAML, the job's overrides, and its reserved
-    feedback."""
+def job_train_config(spec: dict, feedback_ids: list[int], start_adapter: str | None = None):
+    """The checked training config of a job: the YAML, the job's overrides, its reserved feedback
+    and the adapter it continues (`from_active`)."""
     path = Path(spec.get("config") or DEFAULT_CONFIG)
     try:
         raw = yaml.safe_load(path.read_text()) or {}
@@ -62,7 +65,15 @@ def job_train_config(spec: dict, feedback_ids: list[int]):
                                     "feedback_ids": feedback_ids or None,
                                     "feedback_share": spec.get("feedback_share",
                                                                0.25) if feedback_ids else None}})
+    if start_adapter:
+        raw = deep_merge(raw, {"model": {"adapter": start_adapter}})
     return config_from_dict(raw, source=f"job config ({path})")
+
+
+def active_adapter() -> str | None:
+    """The adapter directory of the active version (None for the base model)."""
+    registry.ensure_base_version(get_settings().model_dir)
+    return registry.active_version().adapter_path or None
 
 
 def ensure_demo_bundle(var_dir: Path) -> Path:
@@ -104,15 +115,18 @@ def run_training_job(job, report, stop: threading.Event) -> str | None:
     settings = get_settings()
     spec = dict(job.config or {})
     feedback_ids = jobs.reserve_feedback(job.id, job.worker_id, report.engine)
-    config = job_train_config(spec, feedback_ids)
+    start = active_adapter() if spec.get("from_active") else None
+    config = job_train_config(spec, feedback_ids, start)
     bundle = Path(spec["bundle"]) if spec.get("bundle") else ensure_demo_bundle(settings.var_dir)
     run_dir = settings.var_dir / "runs" / f"job-{job.id}"
     resume = (run_dir / "run.json").is_file()
     report(stage="training",
            log=f"{'resuming' if resume else 'starting'} {run_dir} on {bundle} with "
                                  f"{len(feedback_ids)} feedback rows; stages "
-                                 f"{', '.join(config.stages)}",
-           metrics={"run_dir": str(run_dir), "feedback_rows": len(feedback_ids)})
+                                 f"{', '.join(config.stages)}"
+                                 + (f", continuing {start}" if start else ""),
+           metrics={"run_dir": str(run_dir), "feedback_rows": len(feedback_ids),
+                    "start_adapter": start})
     current: dict = {}
 
     def on_stage(name: str) -> None:
@@ -157,7 +171,8 @@ def gate_candidate(version: str, adapter: str | Path, bundle: Path, spec: dict, 
             continue  # the active version was already evaluated on these queries
         report(stage=f"evaluate {row.version}")
         registry.evaluate_version(row.version, bundle, evaluation["split"], evaluation["limit"],
-                                  evaluation["seed"], threads=1, progress=False)
+                                  evaluation["seed"], threads=1, progress=False,
+                                  query_ids=evaluation.get("query_ids"))
         report(progress=TRAIN_SHARE + (1 - TRAIN_SHARE) * (step + 1) / 4)
     for step, row in enumerate((registry.get_version(version), registry.active_version())):
         if stop.is_set():

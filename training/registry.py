@@ -403,19 +403,20 @@ def system_spec(row: ModelVersion) -> str:
 
 def evaluate_version(version: str, bundle: str | Path, split: str = "val", limit: int = 30,
                      seed: int = 0, threads: int = 1, progress: bool = True,
-                     concurrency: int = 8) -> dict:
+                     concurrency: int = 8, query_ids: list[str] | None = None) -> dict:
     """Evaluate a version with the harness (re-ranking protocol) and store the record.
 
     The same bundle, split, limit and seed give the same queries and candidate lists, so two
     versions evaluated this way can be gated against each other. `concurrency` queries are in
-    flight at once, their tokens decoded in one batch.
+    flight at once, their tokens decoded in one batch; `query_ids` keeps only those queries of the
+    split (e.g. the held-out requests of the clients whose feedback trained the candidate).
     """
     row = get_version(version)
     spec = system_spec(row)
     report = evaluate(EvalConfig(bundle=str(bundle), split=split, systems=[spec], ks=[5, 10],
                                  protocols=[EVAL_PROTOCOL], limit=limit, llm_limit=limit, seed=seed,
                                  progress=progress, threads=threads,
-                                 concurrency=concurrency))
+                                 concurrency=concurrency, query_ids=query_ids))
     record = evaluation_record(report, spec)
     record_results(version, evaluation=record)
     return record

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from sqlmodel import select
 
 from app.auth import Actor, assign_clients, create_account, get_account
@@ -100,6 +101,18 @@ def test_feedback_becomes_a_promoted_version_that_the_next_shortlist_carries(loo
     assert after.model_version == version.version
     with session() as s:
         assert s.get(Shortlist, after.shortlist_id).model_version == version.version
+
+    # The next job continues the active adapter instead of a new one, and is gated on chosen held-out queries.
+    held_out = [q["query_id"] for q in small_world.queries if q["split"] == "val"][:2]
+    second = jobs.enqueue(dict(TINY_JOB, bundle=str(loop_world), from_active=True,
+                               eval={"limit": 2, "query_ids": held_out}), created_by=admin.id)
+    assert run_worker(worker_id="w1", once=True, log=lambda _: None) == 1
+    second = jobs.get_job(second.id)
+    assert second.status == "succeeded", second.error + second.log_tail
+    config = yaml.safe_load((Path(second.metrics["run_dir"]) / "config.yaml").read_text())
+    assert Path(config["model"]["adapter"]) == Path(version.adapter_path)
+    assert second.metrics["start_adapter"] == version.adapter_path
+    assert set(registry.get_version(second.candidate_version).evaluation["per_query"]) == set(held_out)
     registry.rollback("base", reason="associates preferred the old answers", actor_id=admin.id)
     assert recommend(shortlists[0].client_id, "a silk scarf").model_version == "base"
 

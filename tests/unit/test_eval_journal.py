@@ -87,3 +87,21 @@ def test_concurrent_queries_keep_their_own_notes_and_their_order(tmp_path):
     assert all(r.scores["ndcg@1"] == 1.0 for r in records)
     assert len(Journal(journal_path(tmp_path, "full", "reasoner@x"),
                        journal_key("d1", "test", "full", "reasoner@x", 0, [1], False)).done) == 4
+
+
+def test_only_the_chosen_queries_of_a_split_are_evaluated(tmp_path):
+    import pytest
+
+    from catalog.errors import ConciergeError
+    from training.eval_cli import read_query_ids
+    from training.eval_queries import only_queries
+
+    listed = tmp_path / "ids.txt"
+    listed.write_text("q2\n\nq0\n")
+    assert [q["query_id"] for q in only_queries(QUERIES, read_query_ids(str(listed)), "test")] == ["q0", "q2"]
+    assert only_queries(QUERIES, None, "test") == QUERIES
+    with pytest.raises(ConciergeError, match="1 of the chosen queries are not in the test split"):
+        only_queries(QUERIES, ["q1", "nope"], "test")
+    (tmp_path / "empty.txt").write_text("\n")
+    with pytest.raises(ConciergeError, match="lists no query ids"):
+        read_query_ids(str(tmp_path / "empty.txt"))
