@@ -37,7 +37,8 @@ def read_query_ids(path: str | None) -> list[str] | None:
     try:
         ids = [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
     except OSError as error:
-        raise ConciergeError(f"cannot read the query list {path}: {error.strerror or error}") from error
+        raise ConciergeError(f"cannot read the query list {path}: "
+                             f"{error.strerror or error}") from error
     if not ids:
         raise ConciergeError(f"{path} lists no query ids (one per line)")
     return ids

@@ -67,7 +67,7 @@ class EvalConfig:
     query_ids: list[str] | None = field(default=None, metadata={
         "help": "only these queries of the split (e.g. a client's held-out requests)"})
     concurrency: int = field(default=1, metadata={
-        "help": "queries of an LLM system in flight at once (their tokens are decoded in one batch)"})
+        "help": "queries of an LLM system in flight at once (their tokens decoded in one batch)"})
 
 
 
