@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from functools import lru_cache
 from pathlib import Path
 
@@ -77,36 +77,33 @@ def _public(table: dict) -> dict:
     return {k: v for k, v in table.items() if not k.startswith("_")}
 
 
+def _as_is(table):
+    return table
+
+
+def _tuples(table: dict) -> dict:
+    return {k: tuple(v) for k, v in _public(table).items()}
+
+
+# How a table of the file becomes its field of `Knowledge`; a field named nowhere here takes its table as it is.
+_READ_AS = {
+    tuple: ("formality_ladder", "negations", "exclusion_after", "budget_before", "budget_after", "budget_about",
+            "brand_suffixes", "injection_cues", "budget_floor"),
+    frozenset: ("kind_modifiers", "kind_verb_cues", "prepositions", "seeking_words", "stopwords",
+                "object_determiners", "vague_objects"),
+    _public: ("places", "occasions", "materials"),
+    _tuples: ("climate_seasons", "product_kinds"),
+}
+_READER = {name: read for read, names in _READ_AS.items() for name in names}
+
+
 @lru_cache(maxsize=4)
 def load_knowledge(path: str | None = None) -> Knowledge:
-    """The knowledge file (default `backend/data/knowledge.json`), parsed once per path."""
+    """The knowledge file (default `backend/data/knowledge.json`), parsed once per path. A table the file
+    lacks leaves its field at the default, where the field has one."""
     raw = json.loads(Path(path or KNOWLEDGE_PATH).read_text(encoding="utf-8"))
-    return Knowledge(
-        season_words=raw["season_words"],
-        climate_seasons={k: tuple(v) for k, v in _public(raw["climate_seasons"]).items()},
-        places=_public(raw["places"]),
-        occasions=_public(raw["occasions"]),
-        formality_ladder=tuple(raw["formality_ladder"]),
-        materials=_public(raw["materials"]),
-        country_words=raw["country_words"],
-        negations=tuple(raw["negations"]),
-        exclusion_after=tuple(raw["exclusion_after"]),
-        budget_before=tuple(raw["budget_before"]),
-        budget_after=tuple(raw["budget_after"]),
-        budget_about=tuple(raw["budget_about"]),
-        currency_words=raw["currency_words"],
-        brand_suffixes=tuple(raw["brand_suffixes"]),
-        injection_cues=tuple(raw["injection_cues"]),
-        product_kinds={k: tuple(v) for k, v in _public(raw["product_kinds"]).items()},
-        kind_modifiers=frozenset(raw["kind_modifiers"]),
-        kind_verb_cues=frozenset(raw["kind_verb_cues"]),
-        prepositions=frozenset(raw["prepositions"]),
-        seeking_words=frozenset(raw["seeking_words"]),
-        stopwords=frozenset(raw["stopwords"]),
-        budget_floor=tuple(raw.get("budget_floor", ())),
-        object_determiners=frozenset(raw.get("object_determiners", ())),
-        vague_objects=frozenset(raw.get("vague_objects", ())),
-    )
+    tables = {f.name: raw[f.name] for f in fields(Knowledge) if f.name in raw or f.default is MISSING}
+    return Knowledge(**{name: _READER.get(name, _as_is)(table) for name, table in tables.items()})
 
 
 def negated(text: str, start: int, negations: tuple[str, ...] | None = None) -> bool:
