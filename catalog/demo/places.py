@@ -4,13 +4,15 @@ Each place has a country, a setting, the climate of each season (hot, warm, mild
 with a flag when rain is likely), the formality its occasions usually keep, and the occasions
 that plausibly happen there. `implied_context` turns (occasion, place, season) into the facts an
 implicit request leaves unsaid: climate, rain, daytime or evening, outdoor or indoor, the
-formality levels that fit and the palettes that suit.
+formality levels that fit and the palettes that suit. The places themselves are data, in
+`data/places.json`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from catalog.demo.tables import load_table
 from catalog.demo.vocab import FORMALITY, OCCASIONS, SEASONS
 
 # The item seasons that suit a climate: a winter in Dubai is hot, so it asks for summer pieces.
@@ -51,132 +53,13 @@ def _climate(
     return {season: (value, season in wet) for season, value in zip(SEASONS, values)}
 
 
-CITY_LIFE = (
-    "business meeting", "business dinner", "cocktail", "evening", "office", "opera", "gala", "wedding",
-)
-COAST_LIFE = ("resort", "wedding", "evening", "cocktail", "weekend", "garden party")
+def _place(row: dict) -> Place:
+    """A row of `places.json` as a `Place`."""
+    return Place(row["country"], row["prep"], row["setting"], _climate(*row["climate"], wet=tuple(row["wet"])),
+                 row["formality"], tuple(row["occasions"]))
 
-PLACES: dict[str, Place] = {
-    "Tuscany": Place(
-        "Italy", "in", "countryside", _climate("mild", "hot", "mild", "cool", wet=("winter",)), 2,
-        ("wedding", "garden party", "weekend", "evening", "travel"),
-    ),
-    "Milan": Place(
-        "Italy", "in", "city", _climate("mild", "hot", "cool", "cold", wet=("spring",)), 3,
-        ("business meeting", "business dinner", "cocktail", "opera", "evening", "office", "gala"),
-    ),
-    "Rome": Place(
-        "Italy", "in", "city", _climate("mild", "hot", "mild", "cool"), 2,
-        ("business meeting", "business dinner", "evening", "wedding", "travel", "cocktail"),
-    ),
-    "Amalfi Coast": Place(
-        "Italy", "on the", "coast", _climate("warm", "hot", "warm", "mild", wet=("winter",)), 1,
-        ("resort", "wedding", "evening", "weekend", "travel"),
-    ),
-    "Capri": Place(
-        "Italy", "on", "island", _climate("warm", "hot", "warm", "mild", wet=("winter",)), 1,
-        ("resort", "wedding", "evening", "cocktail", "weekend"),
-    ),
-    "Lake Como": Place(
-        "Italy", "on", "lake", _climate("mild", "warm", "mild", "cool", wet=("autumn",)), 2,
-        ("wedding", "garden party", "weekend", "evening", "cocktail"),
-    ),
-    "Venice": Place(
-        "Italy", "in", "city", _climate("mild", "hot", "mild", "cool", wet=("autumn", "winter")), 3,
-        ("opera", "gala", "evening", "wedding", "cocktail", "travel"),
-    ),
-    "Paris": Place(
-        "France", "in", "city", _climate("mild", "warm", "cool", "cold", wet=("spring", "autumn")), 3,
-        CITY_LIFE,
-    ),
-    "Provence": Place(
-        "France", "in", "countryside", _climate("mild", "hot", "warm", "cool"), 1,
-        ("wedding", "garden party", "weekend", "resort", "evening"),
-    ),
-    "Saint-Tropez": Place(
-        "France", "in", "coast", _climate("warm", "hot", "warm", "mild"), 1,
-        COAST_LIFE,
-    ),
-    "Cannes": Place(
-        "France", "in", "coast", _climate("warm", "hot", "warm", "mild"), 3,
-        ("gala", "cocktail", "evening", "business dinner", "resort"),
-    ),
-    "Courchevel": Place(
-        "France", "in", "mountain", _climate("cool", "mild", "cool", "cold"), 2,
-        ("weekend", "evening", "travel", "cocktail"),
-    ),
-    "Monaco": Place(
-        "Monaco", "in", "coast", _climate("warm", "hot", "warm", "mild"), 3,
-        ("gala", "cocktail", "evening", "resort", "business dinner"),
-    ),
-    "London": Place(
-        "UK", "in", "city",
-        _climate("mild", "warm", "cool", "cold", wet=("spring", "summer", "autumn", "winter")), 3,
-        CITY_LIFE + ("garden party",),
-    ),
-    "the Cotswolds": Place(
-        "UK", "in", "countryside",
-        _climate("mild", "warm", "cool", "cold", wet=("spring", "autumn", "winter")), 1,
-        ("weekend", "wedding", "garden party", "travel"),
-    ),
-    "the Scottish Highlands": Place(
-        "UK", "in", "countryside",
-        _climate("cool", "mild", "cool", "cold", wet=("spring", "summer", "autumn", "winter")), 1,
-        ("weekend", "travel", "wedding"),
-    ),
-    "Geneva": Place(
-        "Switzerland", "in", "city", _climate("mild", "warm", "cool", "cold", wet=("autumn",)), 3,
-        ("business meeting", "business dinner", "office", "gala", "evening"),
-    ),
-    "St. Moritz": Place(
-        "Switzerland", "in", "mountain", _climate("cool", "mild", "cool", "cold"), 2,
-        ("weekend", "evening", "gala", "travel", "cocktail"),
-    ),
-    "Madrid": Place(
-        "Spain", "in", "city", _climate("mild", "hot", "mild", "cool"), 2,
-        ("business meeting", "business dinner", "evening", "wedding", "cocktail", "office"),
-    ),
-    "Seville": Place(
-        "Spain", "in", "city", _climate("warm", "hot", "warm", "mild"), 2,
-        ("wedding", "evening", "garden party", "travel"),
-    ),
-    "Ibiza": Place(
-        "Spain", "in", "island", _climate("warm", "hot", "warm", "mild"), 0,
-        ("resort", "weekend", "evening", "wedding"),
-    ),
-    "Marbella": Place(
-        "Spain", "in", "coast", _climate("warm", "hot", "warm", "mild"), 1,
-        ("resort", "weekend", "evening", "cocktail", "wedding"),
-    ),
-    "Tokyo": Place(
-        "Japan", "in", "city", _climate("mild", "hot", "mild", "cool", wet=("summer",)), 3,
-        ("business meeting", "business dinner", "office", "evening", "cocktail"),
-    ),
-    "Kyoto": Place(
-        "Japan", "in", "city", _climate("mild", "hot", "mild", "cool", wet=("summer",)), 2,
-        ("travel", "evening", "wedding", "weekend"),
-    ),
-    "New York": Place(
-        "USA", "in", "city", _climate("mild", "hot", "mild", "cold", wet=("spring",)), 3,
-        CITY_LIFE,
-    ),
-    "Dubai": Place(
-        "UAE", "in", "city", _climate("hot", "hot", "hot", "warm"), 3,
-        ("business meeting", "business dinner", "gala", "resort", "wedding"),
-    ),
-    "Marrakech": Place(
-        "Morocco", "in", "city", _climate("warm", "hot", "warm", "mild"), 1,
-        ("travel", "wedding", "evening", "resort"),
-    ),
-    "Mykonos": Place(
-        "Greece", "on", "island", _climate("warm", "hot", "warm", "mild", wet=("winter",)), 0,
-        ("resort", "weekend", "evening", "wedding"),
-    ),
-    "Vienna": Place(
-        "Austria", "in", "city", _climate("mild", "warm", "cool", "cold", wet=("autumn",)), 3,
-        ("opera", "gala", "business dinner", "evening", "business meeting"),
-    ),
-}
+
+PLACES: dict[str, Place] = {name: _place(row) for name, row in load_table("places")["places"].items()}
 
 
 def formality_levels(occasion: str | None, place: Place | None) -> list[str] | None:
