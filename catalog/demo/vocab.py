@@ -1,15 +1,18 @@
 """The controlled vocabulary of the demo world: seasons, formality, occasions, colours, materials
 and the categories a luxury house sells.
 
-Every rule that keeps an item coherent lives here as data: a material's seasons, whether it
-survives rain, the formality it can carry and what it does to the price; a category's group,
-seasons, occasions and base price. `items.py` draws items from these tables and `relevance.py`
-judges items against them, so the two can never disagree.
+Every rule that keeps an item coherent is data, here or, for the categories (the longest table),
+in `data/categories.json`: a material's seasons, whether it survives rain, the formality it can
+carry and what it does to the price; a category's group, seasons, occasions and base price.
+`items.py` draws items from these tables and `relevance.py` judges items against them, so the two
+can never disagree.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from catalog.demo.tables import load_table, tuples
 
 SEASONS = ("spring", "summer", "autumn", "winter")
 FORMALITY = ("casual", "smart-casual", "business", "formal", "black-tie")
@@ -239,261 +242,16 @@ class Category:
     wearer: str = "any"
 
 
-LEATHER_TRIMS = {"": 6, "calfskin": 1.5, "suede": 0.6}
-CANVAS_TRIMS = {"": 2, "calfskin": 3}
-NO_EXTRAS = {"": 1}
-STONES = {"": 5, "diamond": 2.5, "pearl": 1.5, "sapphire": 0.8, "ruby": 0.6}
+def _category(row: dict, shared_extras: dict[str, dict[str, float]]) -> Category:
+    """A row of `categories.json` as a `Category`; an `extras` that is a name is one of the shared tables
+    (one dict, shared by every category that names it)."""
+    extras = shared_extras[row["extras"]] if isinstance(row["extras"], str) else row["extras"]
+    return Category(**{**tuples(row), "extras": extras})
 
-CATEGORIES: dict[str, Category] = {
-    # bags
-    "tote": Category(
-        "bags", "Tote", "a tote", 2300, (0, 2), SEASONS,
-        ("everyday", "weekend", "travel", "office", "business meeting", "resort"),
-        {"calfskin": 3, "grained calfskin": 3, "canvas": 2, "raffia": 1.5, "nylon": 1, "suede": 1,
-         "crocodile": 0.3},
-        {"": 5, "calfskin": 2}),
-    "shoulder bag": Category(
-        "bags", "Shoulder Bag", "a shoulder bag", 2800, (1, 3), SEASONS,
-        ("everyday", "office", "business meeting", "business dinner", "evening", "cocktail", "wedding",
-         "weekend"),
-        {"calfskin": 3, "lambskin": 2, "grained calfskin": 2, "suede": 1, "crocodile": 0.4, "ostrich": 0.3,
-         "raffia": 0.6, "patent leather": 0.5},
-        LEATHER_TRIMS),
-    "clutch": Category(
-        "bags", "Clutch", "a clutch", 1700, (2, 4), SEASONS,
-        ("evening", "cocktail", "wedding", "gala", "opera", "business dinner"),
-        {"lambskin": 2, "silk satin": 2, "velvet": 1, "crocodile": 0.5, "raffia": 0.8, "patent leather": 1,
-         "calfskin": 1},
-        NO_EXTRAS),
-    "crossbody": Category(
-        "bags", "Crossbody Bag", "a crossbody bag", 2000, (0, 2), SEASONS,
-        ("everyday", "weekend", "travel", "resort", "office", "evening"),
-        {"calfskin": 3, "grained calfskin": 2, "nylon": 1.5, "canvas": 1.2, "raffia": 0.7, "suede": 0.8},
-        LEATHER_TRIMS),
-    "top-handle bag": Category(
-        "bags", "Top-Handle Bag", "a top-handle bag", 3300, (1, 3), SEASONS,
-        ("office", "business meeting", "business dinner", "wedding", "garden party", "cocktail", "evening",
-         "opera"),
-        {"calfskin": 3, "grained calfskin": 2, "lambskin": 1, "crocodile": 0.6, "ostrich": 0.4, "suede": 0.6,
-         "raffia": 0.4},
-        LEATHER_TRIMS),
-    "bucket bag": Category(
-        "bags", "Bucket Bag", "a bucket bag", 2200, (0, 2), SEASONS,
-        ("everyday", "weekend", "travel", "resort", "garden party", "office"),
-        {"calfskin": 2, "suede": 1.5, "raffia": 1.2, "canvas": 1, "grained calfskin": 1},
-        {"": 4, "calfskin": 2}),
-    "travel bag": Category(
-        "bags", "Weekender", "a weekender", 3400, (0, 2), SEASONS, ("travel", "weekend"),
-        {"calfskin": 2, "canvas": 2, "nylon": 2, "grained calfskin": 1.5},
-        CANVAS_TRIMS),
-    # shoes
-    "loafer": Category(
-        "shoes", "Loafers", "a pair of loafers", 780, (0, 3), SEASONS,
-        ("everyday", "office", "business meeting", "weekend", "travel", "business dinner", "evening"),
-        {"calfskin": 3, "suede": 2, "patent leather": 0.5, "velvet": 0.6, "crocodile": 0.2},
-        NO_EXTRAS),
-    "pump": Category(
-        "shoes", "Pumps", "a pair of pumps", 750, (2, 4), SEASONS,
-        ("office", "business meeting", "business dinner", "cocktail", "evening", "wedding", "gala", "opera"),
-        {"patent leather": 2, "calfskin": 2, "suede": 2, "silk satin": 1.5, "velvet": 0.6},
-        NO_EXTRAS, wearer="she"),
-    "sandal": Category(
-        "shoes", "Sandals", "a pair of sandals", 650, (0, 1), SPRING_SUMMER,
-        ("resort", "weekend", "everyday", "travel"),
-        {"calfskin": 3, "raffia": 1},
-        NO_EXTRAS),
-    "heeled sandal": Category(
-        "shoes", "Heeled Sandals", "a pair of heeled sandals", 820, (2, 4), SPRING_SUMMER,
-        ("wedding", "cocktail", "evening", "gala", "garden party", "opera"),
-        {"lambskin": 2, "silk satin": 2, "patent leather": 1, "raffia": 0.6},
-        NO_EXTRAS, wearer="she"),
-    "ankle boot": Category(
-        "shoes", "Ankle Boots", "a pair of ankle boots", 1150, (0, 3), ("spring", "autumn", "winter"),
-        ("everyday", "office", "weekend", "travel", "evening", "business dinner"),
-        {"calfskin": 3, "suede": 2, "shearling": 0.6, "grained calfskin": 1},
-        NO_EXTRAS),
-    "knee boot": Category(
-        "shoes", "Knee-High Boots", "a pair of knee-high boots", 1600, (1, 3), AUTUMN_WINTER,
-        ("everyday", "office", "evening", "business dinner", "weekend"),
-        {"calfskin": 3, "suede": 2},
-        NO_EXTRAS, wearer="she"),
-    "sneaker": Category(
-        "shoes", "Sneakers", "a pair of sneakers", 620, (0, 1), SEASONS,
-        ("everyday", "weekend", "travel", "resort", "office"),
-        {"calfskin": 3, "suede": 1.5, "canvas": 1.5, "nylon": 1},
-        {"": 3, "suede": 1}),
-    "espadrille": Category(
-        "shoes", "Espadrilles", "a pair of espadrilles", 420, (0, 1), SPRING_SUMMER,
-        ("resort", "weekend", "everyday", "travel"),
-        {"canvas": 2, "linen": 1.5, "calfskin": 1, "raffia": 0.8},
-        {"jute": 1}),
-    "mule": Category(
-        "shoes", "Mules", "a pair of mules", 690, (0, 3), ("spring", "summer", "autumn"),
-        ("everyday", "office", "weekend", "evening", "resort", "cocktail"),
-        {"calfskin": 2, "raffia": 1, "suede": 1, "silk satin": 1},
-        NO_EXTRAS, wearer="she"),
-    "oxford": Category(
-        "shoes", "Oxfords", "a pair of oxfords", 950, (2, 4), SEASONS,
-        ("office", "business meeting", "business dinner", "wedding", "gala", "opera"),
-        {"calfskin": 4, "patent leather": 1, "suede": 0.6},
-        NO_EXTRAS),
-    # silk and scarves
-    "scarf": Category(
-        "silk", "Silk Scarf", "a silk scarf", 420, (0, 3), SEASONS,
-        ("everyday", "office", "travel", "weekend", "evening", "garden party", "cocktail", "resort"),
-        {"silk twill": 4, "silk chiffon": 1.2},
-        NO_EXTRAS, exposed=False),
-    "stole": Category(
-        "silk", "Stole", "a stole", 890, (1, 4), SEASONS,
-        ("evening", "wedding", "opera", "gala", "travel", "cocktail"),
-        {"cashmere": 2.5, "silk chiffon": 1.2, "silk crepe": 1, "wool": 1, "silk satin": 0.6},
-        NO_EXTRAS, exposed=False),
-    "pocket square": Category(
-        "silk", "Pocket Square", "a pocket square", 170, (2, 4), SEASONS,
-        ("office", "business meeting", "business dinner", "wedding", "gala", "opera", "cocktail"),
-        {"silk twill": 3, "linen": 1, "silk satin": 1},
-        NO_EXTRAS, exposed=False, wearer="he"),
-    "tie": Category(
-        "silk", "Tie", "a tie", 210, (2, 3), SEASONS,
-        ("office", "business meeting", "business dinner", "wedding", "opera"),
-        {"silk twill": 3, "silk crepe": 1, "wool": 1, "cashmere": 0.5},
-        NO_EXTRAS, exposed=False, wearer="he"),
-    "bow tie": Category(
-        "silk", "Bow Tie", "a bow tie", 190, (4, 4), SEASONS, ("gala", "opera", "wedding"),
-        {"silk satin": 3, "velvet": 1},
-        NO_EXTRAS, exposed=False, wearer="he"),
-    # jewellery
-    "necklace": Category(
-        "jewellery", "Necklace", "a necklace", 4200, (0, 4), SEASONS,
-        ("everyday", "office", "evening", "cocktail", "wedding", "gala", "opera", "business dinner"),
-        {"yellow gold": 3, "white gold": 2, "rose gold": 1.5, "platinum": 0.7, "sterling silver": 1.5},
-        STONES, exposed=False),
-    "bracelet": Category(
-        "jewellery", "Bracelet", "a bracelet", 3600, (0, 4), SEASONS,
-        ("everyday", "office", "evening", "cocktail", "wedding", "gala", "opera", "weekend"),
-        {"yellow gold": 3, "white gold": 2, "rose gold": 1.5, "platinum": 0.5, "sterling silver": 1.5},
-        STONES, exposed=False),
-    "earring": Category(
-        "jewellery", "Earrings", "a pair of earrings", 2900, (0, 4), SEASONS,
-        ("everyday", "office", "evening", "cocktail", "wedding", "gala", "opera"),
-        {"yellow gold": 3, "white gold": 2, "rose gold": 1.5, "platinum": 0.6, "sterling silver": 1.2},
-        STONES, exposed=False),
-    "ring": Category(
-        "jewellery", "Ring", "a ring", 3100, (0, 4), SEASONS,
-        ("everyday", "office", "evening", "cocktail", "wedding", "gala", "opera"),
-        {"yellow gold": 3, "white gold": 2, "rose gold": 1.2, "platinum": 1, "sterling silver": 1},
-        STONES, exposed=False),
-    "cufflinks": Category(
-        "jewellery", "Cufflinks", "a pair of cufflinks", 1200, (2, 4), SEASONS,
-        ("office", "business meeting", "business dinner", "wedding", "gala", "opera"),
-        {"yellow gold": 2, "white gold": 1.5, "sterling silver": 2, "platinum": 0.5},
-        {"": 4, "sapphire": 0.6, "diamond": 0.4}, exposed=False, wearer="he"),
-    # watches
-    "dress watch": Category(
-        "watches", "Dress Watch", "a dress watch", 9800, (2, 4), SEASONS,
-        ("office", "business meeting", "business dinner", "wedding", "gala", "opera", "evening"),
-        {"yellow gold": 1.5, "rose gold": 1.5, "white gold": 1, "stainless steel": 1.5, "platinum": 0.5},
-        {"alligator leather": 3, "calfskin": 1.5}, exposed=False),
-    "chronograph": Category(
-        "watches", "Chronograph", "a chronograph", 12500, (1, 3), SEASONS,
-        ("office", "business meeting", "travel", "weekend", "everyday", "business dinner"),
-        {"stainless steel": 3, "titanium": 1, "ceramic": 1, "yellow gold": 0.5, "rose gold": 0.4},
-        {"calfskin": 2, "stainless steel": 2, "rubber": 1}, exposed=False),
-    "diving watch": Category(
-        "watches", "Diving Watch", "a diving watch", 8400, (0, 2), SEASONS,
-        ("resort", "travel", "weekend", "everyday", "office"),
-        {"stainless steel": 3, "titanium": 2, "ceramic": 1, "yellow gold": 0.3},
-        {"rubber": 2, "stainless steel": 2}, exposed=False),
-    "jewellery watch": Category(
-        "watches", "Jewellery Watch", "a jewellery watch", 21000, (3, 4), SEASONS,
-        ("evening", "cocktail", "wedding", "gala", "opera"),
-        {"white gold": 2, "rose gold": 1.5, "yellow gold": 1},
-        {"diamond": 3, "silk satin": 1}, exposed=False),
-    # ready-to-wear
-    "dress": Category(
-        "ready-to-wear", "Dress", "a dress", 2600, (0, 3), SEASONS,
-        ("everyday", "office", "weekend", "resort", "garden party", "wedding", "cocktail", "evening",
-         "business dinner"),
-        {"silk crepe": 2, "silk chiffon": 1.5, "linen": 1.5, "cotton": 1.2, "wool": 1, "cashmere": 0.5,
-         "velvet": 0.5},
-        NO_EXTRAS, exposed=False, wearer="she"),
-    "evening gown": Category(
-        "ready-to-wear", "Evening Gown", "an evening gown", 6800, (3, 4), SEASONS,
-        ("gala", "opera", "wedding"),
-        {"silk satin": 2, "silk chiffon": 1.5, "silk crepe": 1.5, "velvet": 1},
-        NO_EXTRAS, exposed=False, wearer="she"),
-    "blazer": Category(
-        "ready-to-wear", "Blazer", "a blazer", 2400, (1, 3), SEASONS,
-        ("office", "business meeting", "business dinner", "evening", "travel", "weekend"),
-        {"wool": 3, "linen": 1.5, "cotton": 1, "tweed": 1, "velvet": 0.7, "cashmere": 0.8},
-        NO_EXTRAS, exposed=False),
-    "dinner jacket": Category(
-        "ready-to-wear", "Dinner Jacket", "a dinner jacket", 3900, (4, 4), SEASONS,
-        ("gala", "opera", "wedding"),
-        {"wool": 2, "velvet": 1, "silk crepe": 1},
-        {"silk satin": 1}, exposed=False),
-    "coat": Category(
-        "ready-to-wear", "Coat", "a coat", 3600, (1, 3), AUTUMN_WINTER,
-        ("everyday", "office", "business meeting", "business dinner", "evening", "travel", "opera"),
-        {"wool": 3, "cashmere": 2, "shearling": 1, "tweed": 1},
-        NO_EXTRAS),
-    "trench coat": Category(
-        "ready-to-wear", "Trench Coat", "a trench coat", 2900, (1, 3), ("spring", "autumn"),
-        ("everyday", "office", "business meeting", "travel", "weekend"),
-        {"cotton gabardine": 4, "nylon": 0.6},
-        NO_EXTRAS),
-    "knitwear": Category(
-        "ready-to-wear", "Sweater", "a sweater", 1250, (0, 2), SEASONS,
-        ("everyday", "weekend", "travel", "office"),
-        {"cashmere": 3, "wool": 2, "cotton": 1, "linen": 0.8},
-        NO_EXTRAS, exposed=False),
-    "shirt": Category(
-        "ready-to-wear", "Shirt", "a shirt", 620, (1, 3), SEASONS,
-        ("office", "business meeting", "business dinner", "weekend", "everyday", "evening"),
-        {"cotton": 3, "linen": 1.5, "silk crepe": 1.5},
-        NO_EXTRAS, exposed=False),
-    "trousers": Category(
-        "ready-to-wear", "Trousers", "a pair of trousers", 890, (0, 3), SEASONS,
-        ("office", "business meeting", "business dinner", "weekend", "travel", "everyday", "evening"),
-        {"wool": 3, "linen": 1.5, "cotton": 1.5},
-        NO_EXTRAS, exposed=False),
-    "skirt": Category(
-        "ready-to-wear", "Skirt", "a skirt", 1100, (1, 3), SEASONS,
-        ("office", "evening", "cocktail", "business dinner", "garden party"),
-        {"wool": 2, "silk crepe": 1.5, "silk chiffon": 1, "lambskin": 0.7, "linen": 0.7},
-        NO_EXTRAS, exposed=False, wearer="she"),
-    # small leather goods
-    "wallet": Category(
-        "small-leather-goods", "Wallet", "a wallet", 690, (0, 3), SEASONS,
-        ("everyday", "office", "travel", "business meeting"),
-        {"calfskin": 3, "grained calfskin": 3, "crocodile": 0.4, "canvas": 1},
-        NO_EXTRAS, exposed=False),
-    "card holder": Category(
-        "small-leather-goods", "Card Holder", "a card holder", 360, (0, 3), SEASONS,
-        ("everyday", "office", "travel", "business meeting"),
-        {"calfskin": 3, "grained calfskin": 3, "crocodile": 0.4, "canvas": 0.8, "lambskin": 0.8},
-        NO_EXTRAS, exposed=False),
-    "belt": Category(
-        "small-leather-goods", "Belt", "a belt", 520, (0, 3), SEASONS,
-        ("everyday", "office", "weekend", "business meeting", "business dinner"),
-        {"calfskin": 4, "suede": 1, "crocodile": 0.4},
-        NO_EXTRAS, exposed=False),
-    "passport holder": Category(
-        "small-leather-goods", "Passport Holder", "a passport holder", 450, (0, 2), SEASONS, ("travel",),
-        {"calfskin": 2, "grained calfskin": 2, "canvas": 1},
-        NO_EXTRAS, exposed=False),
-    # eyewear
-    "sunglasses": Category(
-        "eyewear", "Sunglasses", "a pair of sunglasses", 420, (0, 2), ("spring", "summer", "autumn"),
-        ("resort", "travel", "weekend", "everyday", "garden party"),
-        {"acetate": 3, "titanium": 1.5},
-        NO_EXTRAS, exposed=False),
-    "optical frame": Category(
-        "eyewear", "Optical Frames", "a pair of optical frames", 460, (0, 3), SEASONS,
-        ("office", "everyday", "business meeting", "travel"),
-        {"acetate": 3, "titanium": 1.5},
-        NO_EXTRAS, exposed=False),
-}
+
+_CATEGORY_TABLES = load_table("categories")
+CATEGORIES: dict[str, Category] = {key: _category(row, _CATEGORY_TABLES["extras"])
+                                   for key, row in _CATEGORY_TABLES["categories"].items()}
 
 GROUP_PHRASE = {
     "bags": "a bag",
