@@ -1,9 +1,9 @@
 """Clients: a hidden taste each, and what the boutique knows of it.
 
 A taste is drawn from one of seven style archetypes (quiet classic, bold modern, riviera,
-collector, country heritage, minimalist, evening glamour) with noise, so that tastes are coherent
-without being identical. The client row shows only a partial, noisy view of it: two to four notes
-an associate might have written, and a few stated preferences.
+collector, country heritage, minimalist, evening glamour; `data/archetypes.json`) with noise, so
+that tastes are coherent without being identical. The client row shows only a partial, noisy view
+of it: two to four notes an associate might have written, and a few stated preferences.
 """
 
 from __future__ import annotations
@@ -14,80 +14,11 @@ from catalog.demo.descriptions import join as join_words
 from catalog.demo.houses import HOUSES, House
 from catalog.demo.relevance import BRANDING_FIT
 from catalog.demo.sampling import pick, pick_some
+from catalog.demo.tables import load_table
 from catalog.demo.vocab import CATEGORIES, COLOUR_POOLS, PALETTE_OF, PALETTES, TASTE_MATERIALS
 
-ARCHETYPES: dict[str, dict[str, dict[str, float]]] = {
-    "quiet classic": {
-        "palettes": {"neutral": 3, "dark": 2, "light": 1},
-        "materials": {"calfskin": 3, "cashmere": 3, "lambskin": 2, "wool": 2, "silk twill": 1.5,
-                      "yellow gold": 1, "suede": 1},
-        "branding": {"discreet": 4, "moderate": 1},
-        "countries": {"Italy": 3, "France": 2, "UK": 2, "Switzerland": 1},
-        "occasions": {"office": 2, "business dinner": 3, "business meeting": 2, "evening": 2, "travel": 1.5,
-                      "opera": 1},
-        "groups": {"bags": 3, "ready-to-wear": 2, "shoes": 2, "small-leather-goods": 1.5, "silk": 1,
-                   "jewellery": 1},
-        "wealth": {"1": 1, "2": 3, "3": 3, "4": 1},
-    },
-    "bold modern": {
-        "palettes": {"bright": 3, "dark": 2},
-        "materials": {"patent leather": 2, "calfskin": 2, "nylon": 1.5, "silk satin": 1.5, "canvas": 1,
-                      "acetate": 1},
-        "branding": {"logo-forward": 4, "moderate": 2},
-        "countries": {"Italy": 2, "France": 2, "UK": 1.5, "Japan": 1.5},
-        "occasions": {"cocktail": 3, "evening": 3, "weekend": 2, "travel": 1.5, "everyday": 1},
-        "groups": {"bags": 3, "shoes": 3, "ready-to-wear": 2, "eyewear": 1.5, "silk": 1},
-        "wealth": {"0": 2, "1": 3, "2": 2, "3": 1},
-    },
-    "riviera": {
-        "palettes": {"light": 3, "bright": 2, "neutral": 1},
-        "materials": {"linen": 3, "raffia": 3, "cotton": 2, "silk chiffon": 2, "calfskin": 1},
-        "branding": {"moderate": 3, "discreet": 2, "logo-forward": 0.5},
-        "countries": {"Italy": 3, "France": 3, "Spain": 3},
-        "occasions": {"resort": 3, "weekend": 2, "garden party": 2, "wedding": 2, "evening": 1.5},
-        "groups": {"shoes": 3, "bags": 3, "ready-to-wear": 3, "eyewear": 2, "silk": 1.5},
-        "wealth": {"0": 2, "1": 3, "2": 2, "3": 1},
-    },
-    "collector": {
-        "palettes": {"neutral": 2, "dark": 2, "light": 1},
-        "materials": {"yellow gold": 3, "white gold": 2, "platinum": 2, "stainless steel": 2, "diamond": 2,
-                      "rose gold": 1.5, "pearl": 1},
-        "branding": {"discreet": 3, "moderate": 2},
-        "countries": {"Switzerland": 4, "France": 2, "Italy": 2, "Belgium": 2},
-        "occasions": {"business dinner": 3, "gala": 2, "opera": 2, "office": 2, "business meeting": 2},
-        "groups": {"watches": 4, "jewellery": 4, "small-leather-goods": 1},
-        "wealth": {"2": 2, "3": 3, "4": 2},
-    },
-    "country heritage": {
-        "palettes": {"neutral": 3, "dark": 3},
-        "materials": {"tweed": 3, "wool": 3, "suede": 2, "cashmere": 2, "calfskin": 1.5},
-        "branding": {"discreet": 4, "moderate": 1},
-        "countries": {"UK": 5, "Italy": 1.5, "Switzerland": 1},
-        "occasions": {"weekend": 3, "travel": 2, "everyday": 2, "wedding": 1},
-        "groups": {"ready-to-wear": 3, "shoes": 3, "bags": 2, "silk": 1},
-        "wealth": {"1": 2, "2": 3, "3": 2},
-    },
-    "minimalist": {
-        "palettes": {"dark": 3, "light": 2, "neutral": 2},
-        "materials": {"wool": 2, "cotton": 2, "lambskin": 2, "titanium": 2, "cashmere": 1.5, "calfskin": 1.5},
-        "branding": {"discreet": 5},
-        "countries": {"Japan": 4, "Italy": 1.5, "France": 1},
-        "occasions": {"office": 3, "everyday": 3, "travel": 2, "business meeting": 1.5},
-        "groups": {"ready-to-wear": 3, "eyewear": 2, "small-leather-goods": 2, "bags": 2, "shoes": 1},
-        "wealth": {"1": 3, "2": 3, "3": 1},
-    },
-    "evening glamour": {
-        "palettes": {"dark": 3, "bright": 2, "light": 1},
-        "materials": {"silk satin": 3, "velvet": 2, "crocodile": 1.5, "diamond": 2, "pearl": 2,
-                      "lambskin": 1.5,
-                      "patent leather": 1},
-        "branding": {"moderate": 3, "logo-forward": 1.5, "discreet": 2},
-        "countries": {"France": 3, "Italy": 2, "Spain": 2, "Switzerland": 1},
-        "occasions": {"gala": 3, "opera": 3, "cocktail": 3, "wedding": 2, "evening": 2},
-        "groups": {"ready-to-wear": 3, "jewellery": 3, "bags": 2, "shoes": 2},
-        "wealth": {"2": 3, "3": 3, "4": 1},
-    },
-}
+# The seven style archetypes: facet -> value -> weight.
+ARCHETYPES: dict[str, dict[str, dict[str, float]]] = load_table("archetypes")["archetypes"]
 
 # Usual spend per piece, by wealth level (EUR).
 BUDGET_BANDS = ((150, 1500), (400, 3500), (900, 8000), (2500, 20000), (6000, 60000))
