@@ -28,6 +28,9 @@ The world
     split is worded from its own pool (`wording.py`: train and val; `sealed_wording.py`: test):
     no template and no small phrase is shared, and no test phrase appears under backend/
     (tests/unit/test_heldout.py). Tune on train and val only.
+    Tables (`tables.py`): the longest hand-written tables (houses and model names, places,
+    categories, style archetypes, the train and val wording) are JSON files in `data/`, each with
+    an `_about` that says what it holds; the modules above read them into their own types.
 
 How relevance is computed (`relevance.py`)
     Each query is first a structured need, `facets`: category or group, house, contexts (occasion,
