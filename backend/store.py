@@ -7,6 +7,7 @@ error, so a failed operation leaves nothing half-written.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from contextlib import contextmanager
 from functools import lru_cache
@@ -72,11 +73,16 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
+_MIGRATING = threading.Lock()  # alembic's command API keeps global state: one migration at a time
+
+
 @lru_cache(maxsize=4)
 def get_engine(url: str | None = None) -> Engine:
-    """The process-wide engine for the configured database, migrated on first use."""
+    """The process-wide engine for the configured database, migrated on first use (threads that ask
+    for it at the same moment, e.g. the first concurrent requests, migrate one after the other)."""
     engine = make_engine(url or get_settings().sql_url)
-    migrate(engine)
+    with _MIGRATING:
+        migrate(engine)
     return engine
 
 
