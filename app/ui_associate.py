@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable
+from typing import Any
 
 import gradio as gr
 
@@ -122,24 +124,37 @@ def _save(request: gr.Request, shortlist_id, action: Callable, args: tuple, done
     return _after(actor, shortlist_id, done())
 
 
-def on_judge(shortlist_id, item_id, verdict, reason, request: gr.Request):
-    return _save(request, shortlist_id, handlers_associate.judge_item, (item_id, verdict, reason),
-                 lambda: f"Saved: {verdict} {item_id}.")
+def _review_handler(action: Callable, inputs: tuple[str, str], saved: Callable[[Any, Any], str]) -> Callable:
+    """The event handler of one review action on the open shortlist, with the shortlist, two inputs and a reason.
+
+    Args:
+        action (`Callable`): `action(actor, shortlist_id, first, second, reason)`, from `handlers_associate`.
+        inputs (`tuple[str, str]`): the names of `first` and `second` in the handler's signature, which Gradio
+            gives the event's API parameters.
+        saved (`Callable`): words the status line from `(first, second)` once the action has succeeded.
+
+    Returns:
+        `Callable`: `handler(shortlist_id, first, second, reason, request)`, its two inputs renamed `inputs`.
+    """
+    def handler(shortlist_id, first, second, reason, request: gr.Request):
+        return _save(request, shortlist_id, action, (first, second, reason), lambda: saved(first, second))
+
+    # The API of each event keeps its action's own parameter names ("item_id", "verdict", ...).
+    names = dict(zip(("first", "second"), inputs))
+    signature = inspect.signature(handler)
+    handler.__signature__ = signature.replace(
+        parameters=[p.replace(name=names.get(p.name, p.name)) for p in signature.parameters.values()])
+    return handler
 
 
-def on_reorder(shortlist_id, item_id, new_rank, reason, request: gr.Request):
-    return _save(request, shortlist_id, handlers_associate.reorder_item, (item_id, new_rank, reason),
-                 lambda: f"Saved: move {item_id} to position {int(new_rank)}.")
-
-
-def on_replace(shortlist_id, item_id, replacement, reason, request: gr.Request):
-    return _save(request, shortlist_id, handlers_associate.replace_item, (item_id, replacement, reason),
-                 lambda: f"Saved: replace {item_id} with {replacement.strip()}.")
-
-
-def on_flag(shortlist_id, step_index, kind, reason, request: gr.Request):
-    return _save(request, shortlist_id, handlers_associate.flag_step, (step_index, kind, reason),
-                 lambda: f"Saved: step {step_index} flagged as {kind}.")
+on_judge = _review_handler(handlers_associate.judge_item, ("item_id", "verdict"),
+                           lambda item_id, verdict: f"Saved: {verdict} {item_id}.")
+on_reorder = _review_handler(handlers_associate.reorder_item, ("item_id", "new_rank"),
+                             lambda item_id, rank: f"Saved: move {item_id} to position {int(rank)}.")
+on_replace = _review_handler(handlers_associate.replace_item, ("item_id", "replacement"),
+                             lambda item_id, other: f"Saved: replace {item_id} with {other.strip()}.")
+on_flag = _review_handler(handlers_associate.flag_step, ("step_index", "kind"),
+                          lambda step_index, kind: f"Saved: step {step_index} flagged as {kind}.")
 
 
 def on_note(shortlist_id, client_id, text, request: gr.Request):
