@@ -416,6 +416,7 @@ class Reasoner:
     """
 
     name, can_abstain, protocols = "reasoner", True, ("rerank",)
+    refusal = "the reasoner re-ranks given candidates; use `pipeline` on the whole catalogue"
 
     def __init__(self, world: EvalWorld, adapter: str | None = None):
         from backend.llm import adapter_name_for, chat_model
@@ -430,10 +431,7 @@ class Reasoner:
     def rank(self, query: dict, candidates: list[str] | None, k: int) -> list[str]:
         from backend.reasoner import generate_reasoning, model_picks
 
-        if candidates is None:
-            raise ConciergeError("the reasoner re-ranks given candidates; use `pipeline` on the "
-                                 "whole catalogue")
-        messages, handles, pool = reasoner_prompt(self.retrieval, query, candidates, self.seed)
+        messages, handles, pool = rerank_prompt(self, query, candidates)
         parsed_query, signals, _ = self.retrieval.context(query)
         self.last = {"picks": 0, "answer_found": False, "abstained": not pool}
         if not pool:
@@ -475,6 +473,26 @@ def reasoner_prompt(retrieval: ServingRetrieval, query: dict, candidates: list[s
     return messages, handles, pool
 
 
+def rerank_prompt(system: Reasoner | Rechead, query: dict, candidates: list[str] | None):
+    """`reasoner_prompt` for a system that only re-ranks given candidates.
+
+    Args:
+        system (`Reasoner | Rechead`): its `retrieval` and `seed` build the prompt; its `refusal` is
+            the error's message when no candidates are given.
+        query (`dict`): a query row.
+        candidates (`list[str] | None`): the item ids given; None in the whole-catalogue protocol.
+
+    Returns:
+        `tuple`: what `reasoner_prompt` returns.
+
+    Raises:
+        `ConciergeError`: no candidates are given.
+    """
+    if candidates is None:
+        raise ConciergeError(system.refusal)
+    return reasoner_prompt(system.retrieval, query, candidates, system.seed)
+
+
 class Rechead:
     """RPORec's scoring head alone (`rechead@HEAD_DIR`, from `concierge train --stages rechead`):
     one forward pass of the base model over the serving prompt, the head scores every candidate,
@@ -482,6 +500,7 @@ class Rechead:
     does."""
 
     name, can_abstain, protocols = "rechead", True, ("rerank",)
+    refusal = "the Rechead re-ranks given candidates; use the re-ranking protocol"
 
     def __init__(self, world: EvalWorld, head_dir: str):
         from backend.llm import chat_model
@@ -496,10 +515,7 @@ class Rechead:
     def rank(self, query: dict, candidates: list[str] | None, k: int) -> list[str]:
         from backend.rechead import rank_on_shared
 
-        if candidates is None:
-            raise ConciergeError("the Rechead re-ranks given candidates; use the re-ranking "
-                                 "protocol")
-        messages, handles, pool = reasoner_prompt(self.retrieval, query, candidates, self.seed)
+        messages, handles, pool = rerank_prompt(self, query, candidates)
         if not pool:
             return []
         ranked = rank_on_shared(self.head, self.shared, messages, list(handles))
