@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterator
@@ -115,7 +116,8 @@ def chroma_client(settings: Settings | None = None):
         return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port,
                                    database=settings.chroma_database, settings=chroma_settings)
     settings.chroma_dir.mkdir(parents=True, exist_ok=True)
-    return _persistent_client(str(settings.chroma_dir.resolve()))
+    with _OPENING:  # Chroma's first open of a path is not safe from two threads at once
+        return _persistent_client(str(settings.chroma_dir.resolve()))
 
 
 @lru_cache(maxsize=16)
@@ -131,6 +133,9 @@ def _ensure_server_database(host: str, port: int, database: str) -> None:
         admin.get_database(database)
     except Exception:  # chromadb raises NotFoundError (its class moved between releases)
         admin.create_database(database)
+
+
+_OPENING = threading.Lock()
 
 
 @lru_cache(maxsize=4)

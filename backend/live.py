@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import threading
 import time
 from dataclasses import dataclass
 
@@ -60,16 +61,21 @@ class LiveCatalogue:
 
 
 _CACHE: dict[tuple, LiveCatalogue] = {}  # (collection, version id, ranker mtime, var dir) -> state; two kept
+_BUILDING = threading.Lock()  # concurrent first requests build the state once, not once each
 
 
 def _load(collection: str, digest: str, version_id: int, ranker_mtime: float,
           settings: Settings) -> LiveCatalogue:
     key = (collection, version_id, ranker_mtime, str(settings.var_dir), settings.database_url)
-    if key not in _CACHE:
-        while len(_CACHE) >= 2:
-            _CACHE.pop(next(iter(_CACHE)))
-        _CACHE[key] = _build(collection, digest, settings)
-    return _CACHE[key]
+    found = _CACHE.get(key)
+    if found is not None:
+        return found
+    with _BUILDING:
+        if key not in _CACHE:
+            while len(_CACHE) >= 2:
+                _CACHE.pop(next(iter(_CACHE)))
+            _CACHE[key] = _build(collection, digest, settings)
+        return _CACHE[key]
 
 
 def clear_cache() -> None:
