@@ -19,24 +19,10 @@ import argparse
 import json
 from pathlib import Path
 
-from backend.fusion import NON_INFERIORITY, Trial, choose_weight, fuse, read_records, write_record
+from backend.fusion import NON_INFERIORITY, read_records, write_record
 from backend.importer import catalogue_digest
-from backend.service import SHORTLIST_MAX, SHORTLIST_TARGET
 from training.eval_queries import load_bundle
-from training.metrics import ndcg_at_k, paired_comparison
-
-WEIGHTS = (0.0, 0.25, 0.4, 0.5, 0.6, 0.75, 1.0)
-KS = (1.0, 2.0, 5.0, 20.0)
-
-
-def shortlists(rows: list[dict], weight: float, k: float) -> list[list[str]]:
-    """The fused shortlist of each query (same size rule as the serving path)."""
-    out = []
-    for notes in rows:
-        picks, order = notes["model_picks"], notes["ranker_order"]
-        size = max(SHORTLIST_TARGET, min(len(picks), SHORTLIST_MAX))
-        out.append(fuse(picks, order, weight, k)[:size])
-    return out
+from training.fusion_choice import KS, WEIGHTS, fusion_record, sweep
 
 
 def main() -> None:
@@ -54,36 +40,21 @@ def main() -> None:
     spec = args.system or next(s for s in systems if s.startswith("pipeline"))
     bundle = load_bundle(report["bundle"]["path"])
     relevant = {q["query_id"]: q.get("relevant") or {} for q in bundle.queries}
-    rows, ids = [], []
-    for record in systems[spec]["per_query"]:
-        notes = record.get("notes") or {}
-        if notes.get("ranker_order") and relevant.get(record["query_id"]):
-            rows.append(notes)
-            ids.append(record["query_id"])
-    if not rows:
-        raise SystemExit(f"{args.results}: no answerable query of {spec} has the model's picks and the ranker's "
-                         "order in its notes (did the run fail? see its per-query errors)")
-    base = [ndcg_at_k(s, relevant[q], 5) for s, q in zip(shortlists(rows, 0.0, 1.0), ids)]
+    result = sweep(systems[spec]["per_query"], relevant)
     lines = [f"# Fusion of the model's picks with the ranker's order (`{spec}`)", "",
-             f"`{report['bundle']['name']}`, {report['split']} split, {len(rows)} answerable queries the model "
-             f"answered; report created {report['created']}; load average before the run "
+             f"`{report['bundle']['name']}`, {report['split']} split, {result.queries} answerable queries the "
+             f"model answered; report created {report['created']}; load average before the run "
              f"{report['machine']['load_average_before']:.1f}.", "",
              f"    .venv/bin/python bench/fusion_sweep.py {args.results}", "",
              "NDCG@5 of the shortlist for each model weight (rows) and rank offset k (columns); in brackets the "
              "paired difference to the ranker alone (weight 0) with its 95% bootstrap interval.", "",
              "| model weight | " + " | ".join(f"k={k:g}" for k in KS) + " |", "|---|" + "---:|" * len(KS)]
-    trials = []
+    by_point = {(t.model_weight, t.k): t for t in result.trials}
     for weight in WEIGHTS:
-        cells = []
-        for k in KS:
-            scores = [ndcg_at_k(s, relevant[q], 5) for s, q in zip(shortlists(rows, weight, k), ids)]
-            diff = paired_comparison(dict(zip(ids, scores)), dict(zip(ids, base)), "fused", "ranker", "ndcg@5").diff
-            mean = sum(scores) / len(scores)
-            cells.append(f"{mean:.3f} ({diff.mean:+.3f} [{diff.low:+.3f}, {diff.high:+.3f}])")
-            trials.append(Trial(weight, k, mean, diff.mean, diff.low, diff.high))
+        cells = [f"{t.mean:.3f} ({t.diff:+.3f} [{t.low:+.3f}, {t.high:+.3f}])"
+                 for t in (by_point[(weight, k)] for k in KS)]
         lines.append(f"| {weight:g} | " + " | ".join(cells) + " |")
-    best = max(trials, key=lambda t: t.mean)
-    chosen = choose_weight(trials)
+    best, chosen = result.best, result.chosen
     lines += ["", f"Best NDCG@5: model weight {best.model_weight:g}, k = {best.k:g} ({best.mean:.3f}).", "",
               f"Chosen by `backend.fusion.choose_weight` (the largest weight within {NON_INFERIORITY} NDCG@5 of "
               "the ranker alone whose interval reaches zero): "
@@ -91,10 +62,8 @@ def main() -> None:
                  f"{chosen.diff:+.3f} [{chosen.low:+.3f}, {chosen.high:+.3f}])." if chosen else
                  "**0** — no positive weight qualifies; the model narrates and the ranker orders."), ""]
     if args.write_adapter is not None:
-        record = {"name": report["bundle"]["name"], "digest": catalogue_digest(bundle),
-                  "model_weight": chosen.model_weight if chosen else 0.0, "k": chosen.k if chosen else best.k,
-                  "chosen_on": report["split"], "queries": len(rows), "system": spec, "evidence": args.out,
-                  "report_created": report["created"]}
+        record = fusion_record(result, report["bundle"]["name"], catalogue_digest(bundle), report["split"],
+                               spec, args.out, report["created"])
         path = write_record(args.write_adapter, record)
         lines += [f"Recorded in `{path}` for catalogue digest `{record['digest']}`.", ""]
         update_card(args.write_adapter)

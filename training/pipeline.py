@@ -11,6 +11,8 @@ its
 same
    held-out queries (re-ranking protocol), probe both, and record the gate's verdict. Promotion
    stays an admin's decision (`concierge versions promote`, or the admin console).
+4. Choose the candidate's share in the shortlist on val (its whole pipeline, `fusion`), so that a
+   promoted version's picks move the shortlist only as far as val supports.
 
 A job's config (all optional):
 
@@ -22,6 +24,9 @@ A job's config (all optional):
                     a new one (the base model has none: then a new one)
     eval            {"split": "val", "limit": 20, "seed": 0, "query_ids": None}: the gate's
                     held-out queries (`query_ids`: only those of the split)
+    fusion          {"split": "val", "limit": 40, "seed": 0}: the candidate's whole pipeline on
+                    these queries chooses its share in the shortlist (`training.fusion_choice`,
+                    recorded in the adapter's `fusion.json`); null: none is chosen (it narrates)
     probes          {"limit": 20}: probes of each set asked (the same for both versions)
 """
 
@@ -44,6 +49,7 @@ from training.train import train
 DEFAULT_CONFIG = "training/configs/cpu-small.yaml"
 DEFAULT_EVAL = {"split": "val", "limit": 20, "seed": 0}
 DEFAULT_PROBES = {"limit": 20}
+DEFAULT_FUSION = {"split": "val", "limit": 40, "seed": 0}
 TRAIN_SHARE = 0.8  # of the job's progress bar; evaluation and probes take the rest
 
 
@@ -183,11 +189,45 @@ def gate_candidate(version: str, adapter: str | Path, bundle: Path, spec: dict, 
         report(stage=f"probes {row.version}")
         registry.probe_version(row.version, limit=probes["limit"], progress=False)
         report(progress=TRAIN_SHARE + (1 - TRAIN_SHARE) * (step + 3) / 4)
+    if spec.get("fusion", DEFAULT_FUSION) is not None:
+        if stop.is_set():
+            raise JobStopped("stopped before choosing the fusion share")
+        report(stage="fusion share")
+        share = choose_fusion(Path(adapter), bundle, {**DEFAULT_FUSION, **(spec.get("fusion") or {})})
+        report(metrics={"fusion": share}, log=f"fusion share: {share}")
     verdict = registry.check_gate(registry.get_version(version), registry.active_version())
     report(stage="done", metrics={"candidate": version, "gate": verdict.to_dict()},
            log=("passes the gate" if verdict.passed
                 else "does not pass the gate: " + "; ".join(verdict.reasons)))
     return version
+
+
+def choose_fusion(adapter: Path, bundle: Path, choice: dict) -> dict:
+    """Run the adapter's whole pipeline on `choice`'s queries and record in its `fusion.json` the
+    share in the shortlist they support (`training.fusion_choice`). A run where the model answered
+    nothing leaves no record (the model narrates, the ranker orders) and says why."""
+    from backend.fusion import write_record
+    from backend.importer import catalogue_digest
+    from training.eval_queries import load_bundle
+    from training.eval_run import EvalConfig, evaluate
+    from training.fusion_choice import fusion_record, sweep
+
+    spec = f"pipeline@{adapter}"
+    run = evaluate(EvalConfig(bundle=str(bundle), split=choice["split"], systems=[spec], ks=[5],
+                              protocols=["full"], limit=choice["limit"],
+                              llm_limit=choice["limit"], seed=choice["seed"], progress=False,
+                              threads=1, concurrency=8))
+    rows = load_bundle(bundle)
+    relevant = {q["query_id"]: q.get("relevant") or {} for q in rows.queries}
+    try:
+        result = sweep(run["results"]["full"][spec].get("per_query", []), relevant)
+    except ConciergeError as error:
+        return {"model_weight": 0.0, "recorded": False, "why": str(error)}
+    record = fusion_record(result, rows.name, catalogue_digest(rows), choice["split"], spec,
+                           "the training job's own val run", run["created"])
+    write_record(adapter, record)
+    return {"model_weight": record["model_weight"], "k": record["k"], "queries": result.queries,
+            "recorded": True}
 
 
 def _same_eval(a: dict, b: dict) -> bool:

@@ -28,10 +28,10 @@ from training.worker import run_worker
 pytestmark = pytest.mark.integration
 PASSWORD = "correct-horse-battery-9"
 # The smallest real job: one GRPO step of two short rollouts on four cases, gated on two held-out queries
-# and one probe of each set (both versions alike).
+# and one probe of each set (both versions alike), its fusion share tried on two val queries.
 TINY_JOB = {"overrides": {"data": {"max_cases": 4, "shown": 6},
                           "grpo": {"max_steps": 1, "num_generations": 2, "max_completion_length": 16, "save_steps": 1}},
-            "eval": {"limit": 2}, "probes": {"limit": 1}}
+            "eval": {"limit": 2}, "probes": {"limit": 1}, "fusion": {"limit": 2}}
 
 
 @pytest.fixture
@@ -83,6 +83,9 @@ def test_feedback_becomes_a_promoted_version_that_the_next_shortlist_carries(loo
     version = registry.get_version(job.candidate_version)
     assert version.status == "candidate" and version.evaluation["n"] == 2 and version.probes["n_instruction"] == 1
     assert "ndcg@5" in version.evaluation["metrics"] and "passed" in job.metrics["gate"]
+    # two val queries cannot show what the model's share does: no record, so the new version narrates
+    assert job.metrics["fusion"]["recorded"] is False and job.metrics["fusion"]["model_weight"] == 0.0
+    assert not (Path(version.adapter_path) / "fusion.json").exists()
     run = json.loads((Path(job.metrics["run_dir"]) / "run.json").read_text())
     assert run["cases"]["feedback"] == 2  # both judged shortlists became training cases
     with session() as s:
