@@ -44,9 +44,10 @@ def shortlists(rows: list[dict], weight: float, k: float) -> list[list[str]]:
     return out
 
 
-def answered(per_query: list[dict], relevant: dict[str, dict]) -> tuple[list[dict], list[str]]:
-    """(notes, query ids) of the answerable queries whose notes hold the model's picks and the ranker's
-    order."""
+def answered(per_query: list[dict],
+             relevant: dict[str, dict]) -> tuple[list[dict], list[str]]:
+    """(notes, query ids) of the answerable queries whose notes hold the model's picks and the
+    ranker's order."""
     rows, ids = [], []
     for record in per_query:
         notes = record.get("notes") or {}
@@ -69,12 +70,13 @@ def sweep(per_query: list[dict], relevant: dict[str, dict]) -> Sweep:
     """
     rows, ids = answered(per_query, relevant)
     if not rows:
-        raise ConciergeError("no answerable query of the pipeline run has the model's picks and the "
-                             "ranker's order in its notes (did the run fail? see its per-query errors)")
+        raise ConciergeError("no answerable query of the pipeline run has the model's picks and "
+                             "the ranker's order in its notes (did the run fail? see its per-query "
+                             "errors)")
     picked = sum(bool(notes["model_picks"]) for notes in rows)
-    if picked < MIN_PICKED:  # every weight would tie with the ranker alone, and the largest would win
-        raise ConciergeError(f"the model picked items on {picked} of {len(rows)} answerable queries "
-                             f"(fewer than {MIN_PICKED}): too few to choose its share")
+    if picked < MIN_PICKED:  # every weight would tie with the ranker alone; the largest would win
+        raise ConciergeError(f"the model picked items on {picked} of {len(rows)} answerable "
+                             f"queries (fewer than {MIN_PICKED}): too few to choose its share")
     base = dict(zip(ids, (ndcg_at_k(s, relevant[q], METRIC_K)
                           for s, q in zip(shortlists(rows, 0.0, 1.0), ids))))
     trials = []

@@ -193,7 +193,8 @@ def gate_candidate(version: str, adapter: str | Path, bundle: Path, spec: dict, 
         if stop.is_set():
             raise JobStopped("stopped before choosing the fusion share")
         report(stage="fusion share")
-        share = choose_fusion(Path(adapter), bundle, {**DEFAULT_FUSION, **(spec.get("fusion") or {})})
+        share = choose_fusion(Path(adapter), bundle,
+                              {**DEFAULT_FUSION, **(spec.get("fusion") or {})})
         report(metrics={"fusion": share}, log=f"fusion share: {share}")
     verdict = registry.check_gate(registry.get_version(version), registry.active_version())
     report(stage="done", metrics={"candidate": version, "gate": verdict.to_dict()},
