@@ -74,7 +74,8 @@ class ReRecReward:
     def __init__(self, cases: dict[str, TrainingCase], prompts: dict[str, CasePrompt],
                  weights: RewardWeights,
                  embedding: CollaborativeEmbedding | None = None,
-                 rechead: RecheadReward | None = None, max_length: int = 0, overlong_buffer: int = 0):
+                 rechead: RecheadReward | None = None, max_length: int = 0,
+                 overlong_buffer: int = 0):
         self.cases, self.prompts, self.weights = cases, prompts, weights
         self.embedding, self.rechead = embedding, rechead
         self.max_length, self.overlong_buffer = max_length, overlong_buffer
@@ -89,7 +90,8 @@ class ReRecReward:
             case_ids (`list[str]`): the case of each completion.
             log_metric (`Callable[[str, float], None]`, *optional*): receives the batch means of the
                 terms.
-            lengths (`list[int]`, *optional*): each completion's tokens, for the overlong punishment.
+            lengths (`list[int]`, *optional*): each completion's tokens, for the overlong
+                punishment.
 
         Returns:
             `list[RewardBreakdown]`: one per completion.
@@ -181,7 +183,8 @@ class ReRecGRPOTrainer(GRPOTrainer):
         """
         with profiling_context(self, self.reward.__name__):
             breakdowns = self.reward.score(completions, [row["case_id"] for row in inputs],
-                                           self._log_metric, [len(ids) for ids in completion_ids_list])
+                                           self._log_metric,
+                                           [len(ids) for ids in completion_ids_list])
         for row, breakdown in zip(inputs, breakdowns, strict=True):
             row[BREAKDOWN] = breakdown
         totals = torch.tensor([[b.total] for b in breakdowns], dtype=torch.float32,
@@ -356,7 +359,8 @@ def run(ctx) -> dict:
                                if k in RewardWeights.__dataclass_fields__})
     reward = ReRecReward({c.case_id: c for c in cases}, prompts, weights,
                          CollaborativeEmbedding(ctx.bundle.interactions, config.reward.pas_factors),
-                         ctx.rechead, config.grpo.max_completion_length, config.reward.overlong_buffer)
+                         ctx.rechead, config.grpo.max_completion_length,
+                         config.reward.overlong_buffer)
     dataset = case_dataset(cases, prompts)
 
     tokenizer = AutoTokenizer.from_pretrained(ctx.base_model)

@@ -13,9 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LIMITS = {"training": 100, "backend": 120, "app": 120, "catalog": 120}
 # Files another session is editing now, not yet wrapped to their package's limit. Each must still
 # hold a long line, so that the exemption goes when the file is wrapped.
-NOT_YET = {
-    "training/grpo.py": "issue 15's GRPO work",
-}
+NOT_YET: dict[str, str] = {}
 
 
 def long_lines(path: Path, limit: int) -> list[str]:
