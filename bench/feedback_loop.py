@@ -54,6 +54,7 @@ REJECT_REASON = "not what this client would choose for this request"
 REPLACE_REASON = "she would rather see this one"
 REORDER_REASON = "the closest fit should come first"
 FLAG_REASON = "this step contradicts the item's facts"
+HAND_WRITTEN = "## What the numbers say"  # the report's hand-written part, kept when the bench re-runs
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -248,7 +249,9 @@ def write_report(state: dict, args) -> None:
              "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
              "command": "python bench/feedback_loop.py " + " ".join(sys.argv[1:])}
     (out / "feedback-loop.json").write_text(json.dumps(state, indent=1, default=str))
-    (out / "feedback-loop.md").write_text(report_markdown(state))
+    report = out / "feedback-loop.md"
+    kept = report.read_text().partition(HAND_WRITTEN)[2] if report.is_file() else ""
+    report.write_text(report_markdown(state) + (f"\n{HAND_WRITTEN}{kept}" if kept else ""))
 
 
 def report_markdown(state: dict) -> str:
