@@ -15,7 +15,11 @@ agree on what a client likes.
 from __future__ import annotations
 
 # Signal of each interaction kind (ratings are mapped from 1..5 to -1..+1 instead, see `rating_weight`).
-KIND_WEIGHT = {"purchase": 1.0, "wishlist": 0.6, "view": 0.15, "return": -1.0}
+KIND_WEIGHT = {"purchase": 1.0, "wishlist": 0.6, "view": 0.15, "return": -1.0,
+               # an associate's verdict on a shortlisted item, read as taste when `feedback_as_taste` is on:
+               # accepted or put in by the associate like a wishlist, rejected half as strongly as a return
+               "accept": 0.6, "replace": 0.6, "reject": -0.5}
+FEEDBACK_KINDS = ("accept", "replace", "reject")
 RATING_NEUTRAL = 3.0  # a 3 of 5 says neither like nor dislike
 RATING_SPAN = 2.0  # 5 of 5 -> +1, 1 of 5 -> -1
 HALF_LIFE_DAYS = 365.0  # an interaction a year old counts half

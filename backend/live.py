@@ -14,6 +14,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import numpy as np
 from sqlmodel import select
@@ -21,6 +22,7 @@ from tqdm.auto import tqdm
 
 from backend import ranker as ranking
 from backend.graphs import preference_graph, product_graph, top_preferences
+from backend.interaction_weights import FEEDBACK_KINDS
 from backend.served import active_index, active_version
 from backend.verify import hard_violations
 from catalog.prices import catalogue_currency
@@ -30,7 +32,7 @@ from backend.objects import unlike_objects
 from backend.retrieval import Candidate, CatalogueGraphs, ClientSignals, generate
 from backend.settings import Settings, get_settings
 from backend.store import get_engine, session
-from backend.tables import Client, ClientNote, Interaction
+from backend.tables import Client, ClientNote, Feedback, Interaction, Shortlist
 from backend.understand import QueryGraph, understand
 from backend.vocabulary import CatalogueVocabulary, build_vocabulary
 from catalog.bundle import Bundle
@@ -129,7 +131,9 @@ def client_context(client_id: str, catalogue: LiveCatalogue,
             raise ConciergeError(f"unknown client {client_id!r}")
         rows = s.exec(select(Interaction).where(Interaction.client_id == client_id)).all()
         notes = [n.text for n in s.exec(select(ClientNote).where(ClientNote.client_id == client_id)).all()]
-    history = [{"item_id": r.item_id, "kind": r.kind, "value": r.value, "timestamp": r.timestamp} for r in rows]
+        verdicts = feedback_history(s, client_id) if settings.feedback_as_taste else []
+    history = [{"item_id": r.item_id, "kind": r.kind, "value": r.value, "timestamp": _utc(r.timestamp)} for r in rows]
+    history += verdicts
     items = {i: catalogue.graphs.items[i] for i in {r["item_id"] for r in history} if i in catalogue.graphs.items}
     graph = preference_graph(client_id, history, items, client.stated_preferences, notes,
                              vocabulary=catalogue.vocabulary.attribute_values)
@@ -139,6 +143,22 @@ def client_context(client_id: str, catalogue: LiveCatalogue,
     owned = {r["item_id"] for r in history if r["kind"] == "purchase"}
     signals = ClientSignals(preferences, liked, owned)
     return client, graph, signals, summarise_client(client, graph, history, items, catalogue.currency)
+
+
+def feedback_history(s, client_id: str) -> list[dict]:
+    """Associates' verdicts on this client's shortlists as history rows (kind accept / replace / reject; a
+    replacement counts for the item put in), oldest first."""
+    rows = s.exec(select(Feedback).join(Shortlist, Shortlist.id == Feedback.shortlist_id)
+                  .where(Shortlist.client_id == client_id, Feedback.kind.in_(FEEDBACK_KINDS))
+                  .order_by(Feedback.id)).all()
+    return [{"item_id": r.replacement_item_id if r.kind == "replace" else r.item_id, "kind": r.kind,
+             "value": 1.0, "timestamp": _utc(r.created_at)}
+            for r in rows if (r.replacement_item_id if r.kind == "replace" else r.item_id)]
+
+
+def _utc(moment: datetime) -> datetime:
+    """A stored time as an aware UTC datetime (SQLite gives some columns back without their zone)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 def summarise_client(client: Client, graph, history: list[dict], items: dict[str, dict],

@@ -1,0 +1,43 @@
+"""Associates' verdicts read as the client's taste (`CONCIERGE_FEEDBACK_AS_TASTE`): which rows, which items, which
+weights, and that they reach the preference graph."""
+
+from datetime import datetime, timezone
+
+from backend.graphs import preference_graph
+from backend.interaction_weights import FEEDBACK_KINDS, interaction_weight
+from backend.live import feedback_history
+from backend.store import get_engine, session
+from backend.tables import Client, Feedback, Shortlist
+
+
+def test_verdicts_on_a_clients_shortlists_become_history_rows(tmp_path):
+    engine = get_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    with session(engine) as s:
+        s.add_all([Client(client_id="c1", name="Ines"), Client(client_id="c2", name="Other")])
+        s.flush()
+        mine, theirs = Shortlist(client_id="c1", request="a bag"), Shortlist(client_id="c2", request="a scarf")
+        s.add_all([mine, theirs])
+        s.flush()
+        s.add_all([Feedback(shortlist_id=mine.id, item_id="i1", kind="accept"),
+                   Feedback(shortlist_id=mine.id, item_id="i2", kind="reject", reason="too loud"),
+                   Feedback(shortlist_id=mine.id, item_id="i2", kind="replace", replacement_item_id="i9",
+                            reason="she would rather"),
+                   Feedback(shortlist_id=mine.id, step_index=0, kind="flag_wrong"),  # a step, not a taste
+                   Feedback(shortlist_id=theirs.id, item_id="i5", kind="accept")])  # another client's
+    with session(engine) as s:
+        rows = feedback_history(s, "c1")
+    assert [(r["item_id"], r["kind"]) for r in rows] == [("i1", "accept"), ("i2", "reject"), ("i9", "replace")]
+    assert all(r["timestamp"].tzinfo is not None for r in rows)  # comparable with the interactions' times
+
+
+def test_verdict_weights_reach_the_preference_graph():
+    assert set(FEEDBACK_KINDS) == {"accept", "replace", "reject"}
+    assert interaction_weight("accept") > 0 and interaction_weight("replace") > 0 > interaction_weight("reject")
+    now = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    items = {"i1": {"item_id": "i1", "attributes": {"colour": "navy"}},
+             "i2": {"item_id": "i2", "attributes": {"colour": "fuchsia"}}}
+    history = [{"item_id": "i1", "kind": "accept", "value": 1.0, "timestamp": now},
+               {"item_id": "i2", "kind": "reject", "value": 1.0, "timestamp": now}]
+    graph = preference_graph("c1", history, items, {}, [])
+    weights = {v: d["weight"] for _, v, d in graph.out_edges(data=True)}
+    assert weights["item:i1"] > 0 > weights["item:i2"]
