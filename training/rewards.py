@@ -1,7 +1,6 @@
 """The ReRec reward of one completion: pure functions, no model, no store.
 
-    r = w_ndcg * NDCG@k(picks, relevance)          ranking term (graded,
-    `training.metrics.ndcg_at_k`)
+    r = w_ndcg * NDCG@k(picks, relevance)          ranking term (graded, `metrics.ndcg_at_k`)
       + w1 * QAS(p, gt)                            query alignment, item–attribute graph
       + w2 * PAS(p, gt)                            preference alignment, collaborative embedding
       + format        (only when the ranking term > 0: GR2's conditional format reward)
@@ -10,18 +9,15 @@
 
 - p is the final recommendation (the first pick), gt the ground-truth items of the highest grade.
 - QAS(p, gt) = |attrs(p) ∩ A| / |A|, A = the attribute nodes (`backend.graphs.attribute_nodes`)
-shared
-  by every gt item (ReRec's released code does the same when there are several correct items).
-- PAS(p, gt) = mean over gt of cos(E(p), E(gt)), E = item factors of a truncated SVD of the client x
-item
-  interaction matrix (ReRec uses LightGCN; an SVD of the same graph is the lightest collaborative
-  model that needs no training loop). An item without interactions has no embedding: cosine 0.
-- Why the format term waits for a positive ranking term: the base model echoes candidates in the
-order
-  given, and an unconditional bonus for a well-formed answer rewards exactly that (GR2).
-- The ReRec paper's weights are w1 = w2 = 0.01, format +-0.5, missing answer -0.5; the training
-config
-  sets them (`RewardWeights`).
+  shared by every gt item (ReRec's released code does the same when there are several correct
+  items).
+- PAS(p, gt) = mean over gt of cos(E(p), E(gt)), E = item factors of a truncated SVD of the
+  client x item interaction matrix (ReRec uses LightGCN; an SVD of the same graph is the lightest
+  collaborative model that needs no training loop). An item without interactions has no embedding: cosine 0.
+- Why the format term waits for a positive ranking term: the base model echoes candidates in
+  the order given, and an unconditional bonus for a well-formed answer rewards exactly that (GR2).
+- The ReRec paper's weights are w1 = w2 = 0.01, format +-0.5, missing answer -0.5; the
+  training config sets them (`RewardWeights`).
 """
 
 from __future__ import annotations
@@ -65,12 +61,12 @@ class RewardWeights:
 class RewardBreakdown:
     """Every term of one completion's reward, and what RAAE needs to know about its answer."""
 
-    total: float
-    ndcg: float = 0.0
-    qas: float = 0.0
-    pas: float = 0.0
-    format: float = 0.0
-    rechead: float = 0.0
+    total: float  # the weighted sum of the terms below (the weights: `RewardWeights`)
+    ndcg: float = 0.0  # NDCG@k of the picks against the graded ground truth
+    qas: float = 0.0  # QAS: the share of the ground truth's common attributes the first pick has
+    pas: float = 0.0  # PAS: the first pick's cosine to the ground truth, collaborative embedding
+    format: float = 0.0  # the answer line's bonus, or the missing answer's penalty
+    rechead: float = 0.0  # the Rechead's score of the picks (0 without a head)
     overlong: float = 0.0  # DAPO's soft overlong punishment, added by the GRPO reward if configured
     picks: list[str] = field(default_factory=list)  # item ids, best first
     wrong_picks: list[str] = field(default_factory=list)  # picked item ids with no grade
