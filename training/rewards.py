@@ -13,7 +13,8 @@
   items).
 - PAS(p, gt) = mean over gt of cos(E(p), E(gt)), E = item factors of a truncated SVD of the
   client x item interaction matrix (ReRec uses LightGCN; an SVD of the same graph is the lightest
-  collaborative model that needs no training loop). An item without interactions has no embedding: cosine 0.
+  collaborative model that needs no training loop). An item without interactions has no
+  embedding: cosine 0.
 - Why the format term waits for a positive ranking term: the base model echoes candidates in
   the order given, and an unconditional bonus for a well-formed answer rewards exactly that (GR2).
 - The ReRec paper's weights are w1 = w2 = 0.01, format +-0.5, missing answer -0.5; the
