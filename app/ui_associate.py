@@ -157,6 +157,17 @@ on_flag = _review_handler(handlers_associate.flag_step, ("step_index", "kind"),
                           lambda step_index, kind: f"Saved: step {step_index} flagged as {kind}.")
 
 
+def _verdict_form(title: str, target: str, verdicts: tuple[str, ...], verdict_label: str, reason_label: str,
+                  save: str, ids: tuple[str, str, str, str]) -> tuple:
+    """One form of the review panel: choose what is judged (an item, a step), the verdict (the first one
+    preselected), a reason, and save. Returns the four components; `ids` are their element ids."""
+    gr.Markdown(f"#### {title}")
+    return (gr.Radio(label=target, choices=[], elem_id=ids[0]),
+            gr.Radio(list(verdicts), label=verdict_label, value=verdicts[0], elem_id=ids[1]),
+            gr.Textbox(label=reason_label, elem_id=ids[2]),
+            gr.Button(save, variant="primary", elem_id=ids[3]))
+
+
 def on_note(shortlist_id, client_id, text, request: gr.Request):
     actor, error = attempt(actor_from, request)
     if not error and not client_id:
@@ -194,11 +205,9 @@ def build_associate_ui() -> gr.Blocks:
                 feedback = gr.Markdown(elem_id="feedback")
         with gr.Row():
             with gr.Column():
-                gr.Markdown("#### Judge an item")
-                item = gr.Radio(label="Item", choices=[], elem_id="fb-item")
-                verdict = gr.Radio(["accept", "reject"], label="Verdict", value="accept", elem_id="fb-verdict")
-                reason = gr.Textbox(label="Reason (needed to reject or replace)", elem_id="fb-reason")
-                judge = gr.Button("Save judgement", variant="primary", elem_id="fb-save")
+                item, verdict, reason, judge = _verdict_form(
+                    "Judge an item", "Item", ("accept", "reject"), "Verdict", "Reason (needed to reject or replace)",
+                    "Save judgement", ("fb-item", "fb-verdict", "fb-reason", "fb-save"))
                 with gr.Row():
                     new_rank = gr.Number(label="Move to position", value=None, precision=0, minimum=1,
                                          elem_id="fb-rank")
@@ -207,11 +216,9 @@ def build_associate_ui() -> gr.Blocks:
                     replacement = gr.Textbox(label="Replace with catalogue item id", elem_id="fb-replacement")
                     replace = gr.Button("Save replacement", elem_id="fb-replace")
             with gr.Column():
-                gr.Markdown("#### Flag a reasoning step")
-                step = gr.Radio(label="Step", choices=[], elem_id="fb-step")
-                flag = gr.Radio(["wrong", "irrelevant"], label="The step is", value="wrong", elem_id="fb-flag")
-                step_reason = gr.Textbox(label="Why (optional)", elem_id="fb-step-reason")
-                flag_button = gr.Button("Flag step", variant="primary", elem_id="fb-flag-save")
+                step, flag, step_reason, flag_button = _verdict_form(
+                    "Flag a reasoning step", "Step", ("wrong", "irrelevant"), "The step is", "Why (optional)",
+                    "Flag step", ("fb-step", "fb-flag", "fb-step-reason", "fb-flag-save"))
                 gr.Markdown("#### Add a client note")
                 note = gr.Textbox(label="Note (feeds the client's preference graph)", lines=2, elem_id="fb-note")
                 note_button = gr.Button("Add note", elem_id="fb-note-save")
