@@ -54,7 +54,6 @@ REJECT_REASON = "not what this client would choose for this request"
 REPLACE_REASON = "she would rather see this one"
 REORDER_REASON = "the closest fit should come first"
 FLAG_REASON = "this step contradicts the item's facts"
-HAND_WRITTEN = "## What the numbers say"  # the report's hand-written part, kept when the bench re-runs
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -242,6 +241,8 @@ def promote_and_check(job: dict, bundle, plan: dict) -> dict:
 
 
 def write_report(state: dict, args) -> None:
+    from training.eval_report import write_keeping_notes
+
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     state = {**state, "machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg(),
@@ -249,9 +250,7 @@ def write_report(state: dict, args) -> None:
              "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
              "command": "python bench/feedback_loop.py " + " ".join(sys.argv[1:])}
     (out / "feedback-loop.json").write_text(json.dumps(state, indent=1, default=str))
-    report = out / "feedback-loop.md"
-    kept = report.read_text().partition(HAND_WRITTEN)[2] if report.is_file() else ""
-    report.write_text(report_markdown(state) + (f"\n{HAND_WRITTEN}{kept}" if kept else ""))
+    write_keeping_notes(out / "feedback-loop.md", report_markdown(state))
 
 
 def report_markdown(state: dict) -> str:

@@ -41,6 +41,7 @@ from tqdm.auto import tqdm
 from catalog.commands import run_command
 from catalog.errors import ConciergeError
 from training.config import config_from_dict, deep_merge, load_config
+from training.eval_report import write_keeping_notes
 from training.metrics import paired_comparison
 from training.train import read_metrics
 
@@ -676,7 +677,7 @@ def main_ablation(args: argparse.Namespace) -> int:
         wall = time.perf_counter() - started
     report = Path(args.report)
     report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(report_markdown(plan, variant_rows(plan), status, wall))
+    write_keeping_notes(report, report_markdown(plan, variant_rows(plan), status, wall))
     shutil.copy(report, plan.out / "ablation.md")
     failed = [k for k, v in status.items() if v != "done"]
     print(f"wrote {report}" + (f"; not finished: {', '.join(failed)}" if failed else ""))

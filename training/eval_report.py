@@ -164,6 +164,19 @@ def write_report(report: dict, out_dir: str | Path) -> Path:
     return out
 
 
+HAND_WRITTEN = "## What the numbers say"  # a generated report's hand-written part
+
+
+def write_keeping_notes(path: str | Path, generated: str) -> Path:
+    """Write a generated Markdown report, keeping the hand-written section (from `HAND_WRITTEN` to
+    the end) that the file at `path` already holds, so re-running a benchmark does not erase what
+    was said about its numbers."""
+    path = Path(path)
+    kept = path.read_text().partition(HAND_WRITTEN)[2] if path.is_file() else ""
+    path.write_text(generated.rstrip("\n") + "\n" + (f"\n{HAND_WRITTEN}{kept}" if kept else ""))
+    return path
+
+
 def default_out_dir(report: dict) -> Path:
     return Path("docs/results") / f"{safe_name(report['bundle']['name'])}-{report['created'][:10]}"
 

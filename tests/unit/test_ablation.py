@@ -194,3 +194,16 @@ def test_a_subset_of_variants_runs_only_what_it_needs_and_shares_a_finished_sft_
     share_sft_run(plan, run)  # idempotent
     sft_task = next(t for t in build_tasks(plan, chosen) if t.name == "train sft")
     assert sft_task.is_done() and (tmp_path / "out" / "sft").resolve() == run.resolve()
+
+
+def test_a_rewritten_report_keeps_its_hand_written_section(tmp_path):
+    from training.eval_report import HAND_WRITTEN, write_keeping_notes
+
+    path = tmp_path / "report.md"
+    write_keeping_notes(path, "# Tables\n\nold numbers\n")
+    assert HAND_WRITTEN not in path.read_text()  # nothing hand-written yet: the tables alone
+    path.write_text(path.read_text() + f"\n{HAND_WRITTEN}\n\nThe gain holds.\n")
+    write_keeping_notes(path, "# Tables\n\nnew numbers\n")
+    text = path.read_text()
+    assert "new numbers" in text and "old numbers" not in text
+    assert text.endswith(f"{HAND_WRITTEN}\n\nThe gain holds.\n") and text.count(HAND_WRITTEN) == 1
