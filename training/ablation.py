@@ -529,6 +529,8 @@ def report_markdown(plan: Plan, rows: dict, status: dict, wall_seconds: float | 
     baselines = _load(plan.eval_dir("baselines") / "results.json")
     created = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     g = config.grpo
+    # a shared SFT run (--sft-run) has its own step count
+    sft = _load(plan.run_dir("sft") / "sft" / "sft_summary.json") or {}
     lines = [
         "# ReRec ablation on the demo world (CPU, SmolLM2-135M-Instruct)", "",
         f"Produced by `python -m training.ablation` ({created}) with `{plan.config}`: demo world "
@@ -536,7 +538,8 @@ def report_markdown(plan: Plan, rows: dict, status: dict, wall_seconds: float | 
         f"{plan.eval_queries} seeded queries for every system, greedy answers of at most "
         f"{plan.max_new_tokens} new tokens, 95% bootstrap intervals (1000 resamples); probes: the "
         f"first {plan.probe_limit} of each set. Every GRPO variant starts from the same SFT "
-        f"adapter ({config.sft.max_steps} SFT steps on template-teacher traces) and runs "
+        f"adapter ({sft.get('steps', config.sft.max_steps)} SFT steps on template-teacher traces) "
+        "and runs "
         f"{g.max_steps} GRPO steps of {g.num_generations} rollouts x {g.prompts_per_step} prompt, "
         f"at most {g.max_completion_length} new tokens, lr {g.learning_rate}; one torch thread per "
         "process, two processes at a time on this 2-core machine. Nothing was tuned on the test "
