@@ -135,14 +135,22 @@ def client_context(client_id: str, catalogue: LiveCatalogue,
     history = [{"item_id": r.item_id, "kind": r.kind, "value": r.value, "timestamp": _utc(r.timestamp)} for r in rows]
     history += verdicts
     items = {i: catalogue.graphs.items[i] for i in {r["item_id"] for r in history} if i in catalogue.graphs.items}
-    graph = preference_graph(client_id, history, items, client.stated_preferences, notes,
+    graph, signals = client_signals(client_id, history, catalogue, client.stated_preferences, notes)
+    return client, graph, signals, summarise_client(client, graph, history, items, catalogue.currency)
+
+
+def client_signals(client_id: str, history: list[dict], catalogue: LiveCatalogue, stated: dict | None = None,
+                   notes: list[str] | None = None) -> tuple[object, ClientSignals]:
+    """The preference graph of a client's history (and stated preferences and notes), and the signals the
+    candidate generator reads from it: attribute preferences, liked items, owned items."""
+    items = {i: catalogue.graphs.items[i] for i in {r["item_id"] for r in history} if i in catalogue.graphs.items}
+    graph = preference_graph(client_id, history, items, stated or {}, notes or [],
                              vocabulary=catalogue.vocabulary.attribute_values)
     preferences = {v: d["weight"] for _, v, d in graph.out_edges(data=True) if graph.nodes[v]["kind"] == "attribute"}
     liked = {v.removeprefix("item:"): d["weight"] for _, v, d in graph.out_edges(data=True)
              if graph.nodes[v]["kind"] == "item" and d["weight"] > 0}
     owned = {r["item_id"] for r in history if r["kind"] == "purchase"}
-    signals = ClientSignals(preferences, liked, owned)
-    return client, graph, signals, summarise_client(client, graph, history, items, catalogue.currency)
+    return graph, ClientSignals(preferences, liked, owned)
 
 
 def feedback_history(s, client_id: str) -> list[dict]:

@@ -26,17 +26,27 @@ sys.path.insert(0, str(ROOT))
 KS = (5, 10)
 
 
-def rank_all(queries: list[dict], settings, client: bool = True) -> dict[str, list[str]]:
-    """query id -> the whole-catalogue ranking of the serving candidate generator under `settings` (with
-    `client` False, as for a new client: no history, no verdicts)."""
-    from backend.live import client_context, live_catalogue, ranked_candidates, understand_request
+def rank_all(queries: list[dict], settings, client: str = "history") -> dict[str, list[str]]:
+    """query id -> the whole-catalogue ranking of the serving candidate generator under `settings`. `client`:
+    "history" (what serving reads: history, notes, and the verdicts when the setting says so), "none" (as for
+    a new client) or "verdicts" (a new client whose shortlists associates judged: the verdicts alone)."""
+    from backend.live import (client_context, client_signals, feedback_history, live_catalogue, ranked_candidates,
+                              understand_request)
     from backend.retrieval import ClientSignals
+    from backend.store import get_engine, session
 
     catalogue = live_catalogue(settings)
     out = {}
     for query in queries:
         parsed = understand_request(query["text"], catalogue, settings)
-        signals = client_context(query["client_id"], catalogue, settings)[2] if client else ClientSignals()
+        if client == "history":
+            signals = client_context(query["client_id"], catalogue, settings)[2]
+        elif client == "verdicts":
+            with session(get_engine(settings.sql_url)) as s:
+                verdicts = feedback_history(s, query["client_id"])
+            signals = client_signals(query["client_id"], verdicts, catalogue)[1]
+        else:
+            signals = ClientSignals()
         out[query["query_id"]] = [c.item_id for c in ranked_candidates(parsed, catalogue, signals,
                                                                       settings=settings)][:max(KS)]
     return out
@@ -51,6 +61,7 @@ def main(argv=None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from backend.settings import Settings
     from training.eval_queries import load_bundle
+    from training.eval_report import write_keeping_notes
     from training.metrics import ndcg_at_k, paired_comparison
 
     state = json.loads((var_dir / "feedback-bench.json").read_text())
@@ -59,8 +70,8 @@ def main(argv=None) -> int:
     queries = [by_id[i] for i in state["plan"]["heldout"] if by_id[i]["relevant"]]
     load_before = os.getloadavg()[0]
     rankings, seconds = {}, {}
-    for arm, flag, client in (("no client", False, False), ("history", False, True),
-                              ("history + verdicts", True, True)):
+    for arm, flag, client in (("no client", False, "none"), ("verdicts alone", False, "verdicts"),
+                              ("history", False, "history"), ("history + verdicts", True, "history")):
         started = time.perf_counter()
         rankings[arm] = rank_all(queries, Settings(var_dir=var_dir, feedback_as_taste=flag), client)
         seconds[arm] = time.perf_counter() - started
@@ -71,8 +82,9 @@ def main(argv=None) -> int:
              f"requests of {len(state['plan']['clients'])} validation-split clients; "
              f"{state['feedback']['total_events']} verdicts on {state['feedback']['shortlists']} of their earlier "
              "shortlists (bench/feedback_loop.py). Whole catalogue, the serving candidate generator and ranker.", "",
-             "| metric | no client signals | history alone | history + verdicts | verdicts − history [95% CI] | p "
-             "| history − no client [95% CI] |", "|---|---:|---:|---:|---|---:|---|"]
+             "| metric | no client signals | verdicts alone | history alone | history + verdicts | "
+             "history + verdicts − history [95% CI] | p | history − no client [95% CI] | "
+             "verdicts alone − no client [95% CI] |", "|---|---:|---:|---:|---:|---|---:|---|---|"]
     result = {}
     for k in KS:
         scores = {arm: {q["query_id"]: ndcg_at_k(rankings[arm][q["query_id"]], q["relevant"], k) for q in queries}
@@ -80,15 +92,18 @@ def main(argv=None) -> int:
         comparison = paired_comparison(scores["history + verdicts"], scores["history"], "verdicts", "history",
                                        f"ndcg@{k}")
         taste = paired_comparison(scores["history"], scores["no client"], "history", "no client", f"ndcg@{k}")
-        diff, own = comparison.diff, taste.diff
+        new_client = paired_comparison(scores["verdicts alone"], scores["no client"], "verdicts alone",
+                                       "no client", f"ndcg@{k}")
         means = {arm: sum(v.values()) / len(v) for arm, v in scores.items()}
-        lines.append(f"| NDCG@{k} | {means['no client']:.3f} | {means['history']:.3f} | "
-                     f"{means['history + verdicts']:.3f} | {diff.mean:+.3f} [{diff.low:+.3f}, {diff.high:+.3f}] | "
-                     f"{comparison.p_value:.3f} | {own.mean:+.3f} [{own.low:+.3f}, {own.high:+.3f}] |")
+        cells = [f"{c.diff.mean:+.3f} [{c.diff.low:+.3f}, {c.diff.high:+.3f}]" for c in (comparison, taste, new_client)]
+        lines.append(f"| NDCG@{k} | {means['no client']:.3f} | {means['verdicts alone']:.3f} | {means['history']:.3f} | "
+                     f"{means['history + verdicts']:.3f} | {cells[0]} | {comparison.p_value:.3f} | {cells[1]} | "
+                     f"{cells[2]} |")
         result[f"ndcg@{k}"] = {"means": means, "verdicts_vs_history": comparison.to_dict(),
-                               "history_vs_no_client": taste.to_dict()}
+                               "history_vs_no_client": taste.to_dict(),
+                               "verdicts_alone_vs_no_client": new_client.to_dict()}
     lines += ["", "Seconds per arm: " + ", ".join(f"{a} {s:.0f}" for a, s in seconds.items()) + ".", ""]
-    Path(args.out).write_text("\n".join(lines))
+    write_keeping_notes(args.out, "\n".join(lines))
     Path(args.out).with_suffix(".json").write_text(json.dumps({"queries": len(queries), "seconds": seconds,
                                                                "results": result}, indent=1))
     print("\n".join(lines))
