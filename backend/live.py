@@ -134,15 +134,15 @@ def client_context(client_id: str, catalogue: LiveCatalogue,
         verdicts = feedback_history(s, client_id) if settings.feedback_as_taste else []
     history = [{"item_id": r.item_id, "kind": r.kind, "value": r.value, "timestamp": _utc(r.timestamp)} for r in rows]
     history += verdicts
-    items = {i: catalogue.graphs.items[i] for i in {r["item_id"] for r in history} if i in catalogue.graphs.items}
-    graph, signals = client_signals(client_id, history, catalogue, client.stated_preferences, notes)
+    graph, signals, items = client_signals(client_id, history, catalogue, client.stated_preferences, notes)
     return client, graph, signals, summarise_client(client, graph, history, items, catalogue.currency)
 
 
 def client_signals(client_id: str, history: list[dict], catalogue: LiveCatalogue, stated: dict | None = None,
-                   notes: list[str] | None = None) -> tuple[object, ClientSignals]:
-    """The preference graph of a client's history (and stated preferences and notes), and the signals the
-    candidate generator reads from it: attribute preferences, liked items, owned items."""
+                   notes: list[str] | None = None) -> tuple[object, ClientSignals, dict[str, dict]]:
+    """The preference graph of a client's history (and stated preferences and notes), the signals the
+    candidate generator reads from it (attribute preferences, liked items, owned items), and the
+    catalogue rows of the history's items."""
     items = {i: catalogue.graphs.items[i] for i in {r["item_id"] for r in history} if i in catalogue.graphs.items}
     graph = preference_graph(client_id, history, items, stated or {}, notes or [],
                              vocabulary=catalogue.vocabulary.attribute_values)
@@ -150,7 +150,7 @@ def client_signals(client_id: str, history: list[dict], catalogue: LiveCatalogue
     liked = {v.removeprefix("item:"): d["weight"] for _, v, d in graph.out_edges(data=True)
              if graph.nodes[v]["kind"] == "item" and d["weight"] > 0}
     owned = {r["item_id"] for r in history if r["kind"] == "purchase"}
-    return graph, ClientSignals(preferences, liked, owned)
+    return graph, ClientSignals(preferences, liked, owned), items
 
 
 def feedback_history(s, client_id: str) -> list[dict]:
@@ -159,9 +159,9 @@ def feedback_history(s, client_id: str) -> list[dict]:
     rows = s.exec(select(Feedback).join(Shortlist, Shortlist.id == Feedback.shortlist_id)
                   .where(Shortlist.client_id == client_id, Feedback.kind.in_(FEEDBACK_KINDS))
                   .order_by(Feedback.id)).all()
-    return [{"item_id": r.replacement_item_id if r.kind == "replace" else r.item_id, "kind": r.kind,
-             "value": 1.0, "timestamp": _utc(r.created_at)}
-            for r in rows if (r.replacement_item_id if r.kind == "replace" else r.item_id)]
+    judged = [(r.replacement_item_id if r.kind == "replace" else r.item_id, r) for r in rows]
+    return [{"item_id": item, "kind": r.kind, "value": 1.0, "timestamp": _utc(r.created_at)}
+            for item, r in judged if item]
 
 
 def _utc(moment: datetime) -> datetime:
