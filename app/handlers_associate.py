@@ -71,11 +71,12 @@ def client_profile(actor: Actor, client_id: str) -> dict:
 
 def client_preference_graph(actor: Actor, client_id: str):
     """The client's preference graph (networkx), for the profile and its picture."""
+    from backend.graphs import as_graph
     from backend.service import client_context, live_catalogue
 
     check_client_access(actor, client_id)
-    _, graph, *_ = client_context(client_id, live_catalogue())
-    return graph
+    _, edges, *_ = client_context(client_id, live_catalogue())
+    return as_graph(client_id, edges)
 
 
 def review_shortlist(actor: Actor, shortlist_id) -> dict:

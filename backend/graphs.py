@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pickle
 import re
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import networkx as nx
@@ -114,9 +115,39 @@ STATED_KEYS = {"colours": "colour", "colors": "colour", "materials": "material",
                "brands": "brand", "occasions": "occasion"}
 
 
+@dataclass
+class PreferenceEdge:
+    """One edge of a client's preference graph: the node's kind (item / attribute), its signed weight and
+    which evidence contributed (interaction kinds, stated, note)."""
+
+    kind: str
+    weight: float = 0.0
+    sources: list[str] = field(default_factory=list)
+
+
 def preference_graph(client_id: str, interactions: list[dict], items: dict[str, dict],
                      stated_preferences: dict | None = None, notes: list[str] | None = None,
                      now=None, vocabulary: dict[str, set[str]] | None = None) -> nx.DiGraph:
+    """A client's preferences as a networkx graph (`preference_edges`, same arguments): `client:<id>` ->
+    `item:<id>` and -> `<key>=<value>` edges with `weight` (signed) and `sources`; nodes carry `kind`."""
+    return as_graph(client_id, preference_edges(client_id, interactions, items, stated_preferences, notes, now,
+                                                vocabulary))
+
+
+def as_graph(client_id: str, edges: dict[str, PreferenceEdge]) -> nx.DiGraph:
+    """The networkx graph of `preference_edges` (for pictures and graph walks; the request path reads the
+    edges themselves, which is ~2x cheaper for a client with a long history)."""
+    root = f"client:{client_id}"
+    graph = nx.DiGraph()
+    graph.add_node(root, kind="client")
+    graph.add_nodes_from((node, {"kind": e.kind}) for node, e in edges.items())
+    graph.add_edges_from((root, node, {"weight": e.weight, "sources": e.sources}) for node, e in edges.items())
+    return graph
+
+
+def preference_edges(client_id: str, interactions: list[dict], items: dict[str, dict],
+                     stated_preferences: dict | None = None, notes: list[str] | None = None,
+                     now=None, vocabulary: dict[str, set[str]] | None = None) -> dict[str, PreferenceEdge]:
     """A client's signed, weighted edges to items and to attribute values.
 
     Args:
@@ -129,23 +160,18 @@ def preference_graph(client_id: str, interactions: list[dict], items: dict[str, 
         vocabulary (`dict[str, set[str]]`, *optional*): attribute key -> known values, to read notes.
 
     Returns:
-        `nx.DiGraph`: `client:<id>` -> `item:<id>` and -> `<key>=<value>` edges with `weight` (signed)
-        and `sources` (which evidence contributed).
+        `dict[str, PreferenceEdge]`: node (`item:<id>` or `<key>=<value>`) -> its edge from the client, in
+        the order the evidence first named it.
     """
-    graph = nx.DiGraph()
-    root = f"client:{client_id}"
-    graph.add_node(root, kind="client")
     if interactions and now is None:
         now = max(r["timestamp"] for r in interactions)
+    edges: dict[str, PreferenceEdge] = {}
 
     def add(node: str, weight: float, source: str, kind: str) -> None:
-        if not graph.has_edge(root, node):
-            graph.add_node(node, kind=kind)
-            graph.add_edge(root, node, weight=0.0, sources=[])
-        edge = graph.edges[root, node]
-        edge["weight"] += weight
-        if source not in edge["sources"]:
-            edge["sources"].append(source)
+        edge = edges.setdefault(node, PreferenceEdge(kind))
+        edge.weight += weight
+        if source not in edge.sources:
+            edge.sources.append(source)
 
     for row in interactions:
         item = items.get(row["item_id"])
@@ -179,7 +205,7 @@ def preference_graph(client_id: str, interactions: list[dict], items: dict[str, 
                 for value in values:
                     if re.search(rf"(?<![\w-]){re.escape(value)}s?(?![\w-])", sentence):
                         add(f"{key}={value}", sign * NOTE_WEIGHT, "note", "attribute")
-    return graph
+    return edges
 
 
 def has_cue(sentence: str, cues) -> bool:
@@ -202,9 +228,15 @@ def attribute_vocabulary(items) -> dict[str, set[str]]:
     return vocab
 
 
-def top_preferences(graph: nx.DiGraph, n: int = 6) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
-    """The strongest liked and disliked attribute nodes, as (node, weight), strongest first."""
-    edges = [(v, d["weight"]) for _, v, d in graph.out_edges(data=True) if graph.nodes[v].get("kind") == "attribute"]
+def top_preferences(preferences: nx.DiGraph | dict[str, PreferenceEdge],
+                    n: int = 6) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+    """The strongest liked and disliked attribute nodes, as (node, weight), strongest first, of a preference
+    graph or of its edges (`preference_edges`)."""
+    if isinstance(preferences, dict):
+        edges = [(v, e.weight) for v, e in preferences.items() if e.kind == "attribute"]
+    else:
+        edges = [(v, d["weight"]) for _, v, d in preferences.out_edges(data=True)
+                 if preferences.nodes[v].get("kind") == "attribute"]
     likes = sorted((e for e in edges if e[1] > 0.05), key=lambda e: -e[1])[:n]
     dislikes = sorted((e for e in edges if e[1] < -0.05), key=lambda e: e[1])[:n]
     return likes, dislikes

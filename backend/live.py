@@ -21,7 +21,7 @@ from sqlmodel import select
 from tqdm.auto import tqdm
 
 from backend import ranker as ranking
-from backend.graphs import preference_graph, product_graph, top_preferences
+from backend.graphs import PreferenceEdge, preference_edges, product_graph, top_preferences
 from backend.interaction_weights import FEEDBACK_KINDS
 from backend.served import active_index, active_version
 from backend.verify import hard_violations
@@ -121,9 +121,10 @@ def understand_request(text: str, catalogue: LiveCatalogue, settings: Settings |
 
 
 def client_context(client_id: str, catalogue: LiveCatalogue,
-                   settings: Settings | None = None) -> tuple[Client, object, ClientSignals, str]:
-    """This client's row, preference graph, signals for the candidate generator, and prompt summary, read
-    from the SQL store of `settings` (default: `get_settings()`)."""
+                   settings: Settings | None = None) -> tuple[Client, dict[str, PreferenceEdge], ClientSignals, str]:
+    """This client's row, preference edges (`backend.graphs.as_graph` makes them a graph), signals for the
+    candidate generator, and prompt summary, read from the SQL store of `settings` (default:
+    `get_settings()`)."""
     settings = settings or get_settings()
     with session(get_engine(settings.sql_url)) as s:
         client = s.get(Client, client_id)
@@ -134,23 +135,22 @@ def client_context(client_id: str, catalogue: LiveCatalogue,
         verdicts = feedback_history(s, client_id) if settings.feedback_as_taste else []
     history = [{"item_id": r.item_id, "kind": r.kind, "value": r.value, "timestamp": _utc(r.timestamp)} for r in rows]
     history += verdicts
-    graph, signals, items = client_signals(client_id, history, catalogue, client.stated_preferences, notes)
-    return client, graph, signals, summarise_client(client, graph, history, items, catalogue.currency)
+    edges, signals, items = client_signals(client_id, history, catalogue, client.stated_preferences, notes)
+    return client, edges, signals, summarise_client(client, edges, history, items, catalogue.currency)
 
 
 def client_signals(client_id: str, history: list[dict], catalogue: LiveCatalogue, stated: dict | None = None,
-                   notes: list[str] | None = None) -> tuple[object, ClientSignals, dict[str, dict]]:
-    """The preference graph of a client's history (and stated preferences and notes), the signals the
-    candidate generator reads from it (attribute preferences, liked items, owned items), and the
-    catalogue rows of the history's items."""
+                   notes: list[str] | None = None) -> tuple[dict[str, PreferenceEdge], ClientSignals, dict[str, dict]]:
+    """The preference edges of a client's history (and stated preferences and notes; `as_graph` makes them a
+    networkx graph), the signals the candidate generator reads from them (attribute preferences, liked
+    items, owned items), and the catalogue rows of the history's items."""
     items = {i: catalogue.graphs.items[i] for i in {r["item_id"] for r in history} if i in catalogue.graphs.items}
-    graph = preference_graph(client_id, history, items, stated or {}, notes or [],
+    edges = preference_edges(client_id, history, items, stated or {}, notes or [],
                              vocabulary=catalogue.vocabulary.attribute_values)
-    preferences = {v: d["weight"] for _, v, d in graph.out_edges(data=True) if graph.nodes[v]["kind"] == "attribute"}
-    liked = {v.removeprefix("item:"): d["weight"] for _, v, d in graph.out_edges(data=True)
-             if graph.nodes[v]["kind"] == "item" and d["weight"] > 0}
+    preferences = {v: e.weight for v, e in edges.items() if e.kind == "attribute"}
+    liked = {v.removeprefix("item:"): e.weight for v, e in edges.items() if e.kind == "item" and e.weight > 0}
     owned = {r["item_id"] for r in history if r["kind"] == "purchase"}
-    return graph, ClientSignals(preferences, liked, owned), items
+    return edges, ClientSignals(preferences, liked, owned), items
 
 
 def feedback_history(s, client_id: str) -> list[dict]:
@@ -169,10 +169,10 @@ def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
-def summarise_client(client: Client, graph, history: list[dict], items: dict[str, dict],
-                     currency: str | None = None) -> str:
+def summarise_client(client: Client, edges: dict[str, PreferenceEdge], history: list[dict],
+                     items: dict[str, dict], currency: str | None = None) -> str:
     """The client in one short line for the prompt: strongest likes and dislikes, budget, last purchase."""
-    likes, dislikes = top_preferences(graph, n=SUMMARY_LIKES)
+    likes, dislikes = top_preferences(edges, n=SUMMARY_LIKES)
     parts = []
     if likes:
         parts.append("likes " + ", ".join(node.split("=", 1)[1] for node, _ in likes))

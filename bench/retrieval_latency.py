@@ -1,12 +1,13 @@
 """Benchmark: latency of the request path before the LLM — understand, client context, candidates, rank.
 
-    python bench/retrieval_latency.py [--items 1600] [--requests 60] [--out docs/results]
+    python bench/retrieval_latency.py [--items 1600] [--requests 60] [--out docs/results] [--import-only]
 
 The catalogue (the demo generator at that size, its train split for the ranker) is imported once into
 var/bench/retrieval-<items>/ and reused by later runs. Requests are the world's own val requests, one at
 a time, after three warm-up requests; each stage is timed with `time.perf_counter`. Prints a table and
 writes `docs/results/retrieval_latency.json` + `.md` (appending this size to what earlier sizes wrote), with
-the machine's load average before and after.
+the machine's load average before and after. `--import-only` builds the store and stops (the 50k import
+embeds every item, ~30 min here: run it in the background, then time on a quiet machine).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=1600)
     parser.add_argument("--requests", type=int, default=60)
     parser.add_argument("--out", default="docs/results")
+    parser.add_argument("--import-only", action="store_true", help="build the store and ranker, time nothing")
     args = parser.parse_args()
     root = Path("var/bench") / f"retrieval-{args.items}"
     os.environ["CONCIERGE_VAR_DIR"] = str(root.resolve())
@@ -52,6 +54,9 @@ def main() -> None:
     ranker = prepare_ranker(bundle, progress=True) if result.changed or not any(root.glob("rankers/*.json")) \
         else live_catalogue().ranker.info
     catalogue = live_catalogue()
+    if args.import_only:
+        print(f"imported {len(catalogue.graphs.items):,} items in {import_s:.0f} s into {root}")
+        return
     requests = [q for q in bundle.queries if q["split"] == "val"][: args.requests + 3]
     load_before = os.getloadavg()
     stages: dict[str, list[float]] = {"understand": [], "client": [], "candidates+rank": [], "total": []}

@@ -41,3 +41,24 @@ def test_verdict_weights_reach_the_preference_graph():
     graph = preference_graph("c1", history, items, {}, [])
     weights = {v: d["weight"] for _, v, d in graph.out_edges(data=True)}
     assert weights["item:i1"] > 0 > weights["item:i2"]
+
+
+def test_preference_edges_and_their_graph_agree():
+    from backend.graphs import as_graph, preference_edges, top_preferences
+
+    items = {"a": {"item_id": "a", "brand": "Vell", "attributes": {"material": ["suede"]}},
+             "b": {"item_id": "b", "brand": "Orsini", "attributes": {"material": ["steel"]}}}
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    history = [{"item_id": "a", "kind": "purchase", "value": 1.0, "timestamp": now},
+               {"item_id": "b", "kind": "reject", "value": 1.0, "timestamp": now},
+               {"item_id": "a", "kind": "view", "value": 1.0, "timestamp": now}]
+    edges = preference_edges("c1", history, items, {"avoid": ["steel"]}, [])
+    graph = as_graph("c1", edges)
+    assert graph.nodes["client:c1"]["kind"] == "client"
+    assert {v: (d["weight"], d["sources"]) for _, v, d in graph.out_edges(data=True)} == \
+        {node: (e.weight, e.sources) for node, e in edges.items()}
+    assert edges["item:a"].sources == ["purchase", "view"] and edges["material=steel"].weight < 0
+    assert top_preferences(graph) == top_preferences(edges)
+    again = preference_graph("c1", history, items, {"avoid": ["steel"]}, [])
+    assert list(again.edges(data=True)) == list(graph.edges(data=True))
+    assert dict(again.nodes(data=True)) == dict(graph.nodes(data=True))

@@ -96,3 +96,27 @@ def test_lightgbm_learns_which_feature_marks_relevance(tmp_path):
     assert ranking.load(tmp_path / "r.txt").order(cands)[0].item_id in relevant
     assert ranking.train([group() for _ in range(5)], []).kind == "fusion"  # too little to learn from
     assert ranking.load(tmp_path / "absent.txt").kind == "fusion"
+
+
+def test_dense_source_is_an_exact_search_over_the_vectors_in_memory():
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(size=(4, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = [it["item_id"] for it in ITEMS]
+    g = CatalogueGraphs(ITEMS, build_product_graph(ITEMS), INTERACTIONS, vectors=(ids[:3], vectors[:3]))
+    q = vectors[2] + 0.5 * vectors[0]  # nearest the third item, then the first
+    hits = list(g.nearest(q))
+    assert [i for i, _ in hits] == sorted(ids[:3], key=lambda i: -float(vectors[ids.index(i)] @ q))
+    assert hits[0][0] == ids[2] and np.isclose(hits[0][1], float(vectors[2] @ q))
+    assert ids[3] not in {i for i, _ in hits}  # an item Chroma holds no vector for is never a dense hit
+    # the pre-filter keeps what the named category, house and price cap allow (no price: allowed)
+    bags = g.may_fit(query(categories=["category_group=bags"]))
+    assert [g.ids[j] for j in np.flatnonzero(bags)] == ["i-tote"]
+    cheap = g.may_fit(query(budget_max=1000.0))
+    assert [g.ids[j] for j in np.flatnonzero(cheap)] == ["i-scarf", "i-boot"]
+    assert g.may_fit(query()) is None
+    # generate() uses it when the vectors are in memory, whatever the index says
+    cands, _ = generate(QueryGraph(text="x", vector=q),
+                        FakeIndex(["i-watch"]), g, ClientSignals())
+    dense = sorted((c.sources["dense"], c.item_id) for c in cands if "dense" in c.sources)
+    assert [i for _, i in dense] == [i for i, _ in hits]
