@@ -286,6 +286,7 @@ def train_ranker(bundle: Bundle, settings: Settings | None = None, progress: boo
         groups[q["split"]].append((candidates, {k: int(v) for k, v in q["relevant"].items()}))
         similarities.append(best_similarity(query, catalogue))
     model = ranking.train(groups["train"], groups["val"])
+    model.info["bundle"] = bundle.name  # which catalogue it learned (a later version of it may inherit it)
     if len(similarities) >= REFUSAL_CALIBRATION:
         # below every answerable train/val request but the lowest 1%, with a margin: "nothing like it here"
         model.info["refuse_below"] = round(float(np.percentile(similarities, 1)) - REFUSAL_MARGIN, 4)
@@ -298,7 +299,10 @@ def train_ranker(bundle: Bundle, settings: Settings | None = None, progress: boo
 def prepare_ranker(bundle: Bundle, settings: Settings | None = None, progress: bool = False) -> dict:
     """After an import, unless this catalogue version has a ranker already: train one on the bundle's train
     split, or, when the bundle brings no training queries, carry over the newest ranker of an earlier version
-    (its features are catalogue-agnostic); with neither, the catalogue is ranked by fusion."""
+    of the *same* catalogue (same bundle name: a re-import with new prices or items); else the catalogue is
+    ranked by fusion. A ranker learned on another catalogue is not carried over: on the val splits of
+    three of four bundles it ordered worse than fusion (NDCG@10 -0.06 to -0.19,
+    `docs/results/ranker-transfer.md`), although its features are catalogue-agnostic."""
     settings = settings or get_settings()
     version = active_version(get_engine(settings.sql_url))
     if version is None:
@@ -309,12 +313,21 @@ def prepare_ranker(bundle: Bundle, settings: Settings | None = None, progress: b
     usable = sum(1 for q in bundle.queries if q.get("split") == "train" and q.get("relevant"))
     if usable >= ranking.MIN_TRAIN_QUERIES:
         return train_ranker(bundle, settings, progress)
-    earlier = sorted((p for p in settings.ranker_dir.glob("*.txt") if p != target), key=lambda p: p.stat().st_mtime)
+    earlier = sorted((p for p in settings.ranker_dir.glob("*.txt") if p != target
+                      and _ranker_info(p).get("bundle") == bundle.name), key=lambda p: p.stat().st_mtime)
     if earlier:
         target.write_bytes(earlier[-1].read_bytes())
-        info = json.loads(earlier[-1].with_suffix(".json").read_text() or "{}")
+        info = _ranker_info(earlier[-1])
         info["inherited_from"] = earlier[-1].stem
         info.pop("refuse_below", None)  # calibrated on the other catalogue's requests: not valid here
         target.with_suffix(".json").write_text(json.dumps(info, indent=1))
         return info
     return ranking.load(target).info or {"kind": "fusion"}
+
+
+def _ranker_info(path) -> dict:
+    """What a saved ranker was trained on (its `.json` beside it; empty when missing or unreadable)."""
+    try:
+        return json.loads(path.with_suffix(".json").read_text() or "{}")
+    except (OSError, ValueError):
+        return {}

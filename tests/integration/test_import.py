@@ -169,3 +169,36 @@ def test_rows_over_the_field_limits_are_reported_and_what_is_stored_is_kept(sett
     assert index.get(["i-scarf"])[0]["title"] == "Aurel Riviera silk scarf"
     assert index.get(["i-new"])[0]["title"] == "Vell linen shirt"
     assert not index.get(["<img src=x onerror=alert(1)>"])
+
+
+def test_a_ranker_is_carried_over_only_to_a_later_version_of_the_same_catalogue(settings):
+    import numpy as np
+
+    from backend import ranker as ranking
+    from backend.live import prepare_ranker, ranker_path
+    from backend.retrieval import FEATURES, Candidate
+
+    rng = np.random.default_rng(0)
+
+    def group():
+        cands = [Candidate({"item_id": f"x{j}"}) for j in range(20)]
+        for cand in cands:
+            cand.features = rng.random(len(FEATURES)).astype(np.float32)
+        return cands, {cands[0].item_id: 2}
+
+    import_bundle(small_bundle("boutique"), progress=False)
+    trained = ranking.train([group() for _ in range(30)], [])
+    trained.info["bundle"] = "boutique"  # what train_ranker records
+    ranking.save(trained, ranker_path(active_version().collection, settings))
+
+    update = small_bundle("boutique")  # the same catalogue, one price changed: a new version
+    update.items[0]["price"] = 450.0
+    import_bundle(update, progress=False)
+    inherited = prepare_ranker(update, settings)
+    assert inherited["kind"] == "lightgbm" and inherited["bundle"] == "boutique" and inherited["inherited_from"]
+
+    other = small_bundle("another-shop")  # another retailer's catalogue: fusion, not the boutique's ranker
+    other.items[1]["price"] = 999.0
+    import_bundle(other, progress=False)
+    assert prepare_ranker(other, settings)["kind"] == "fusion"
+    assert not ranker_path(active_version().collection, settings).exists()  # no booster copied
