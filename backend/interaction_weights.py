@@ -69,3 +69,9 @@ def row_liking(row: dict) -> float:
 
 
 POSITIVE_KINDS = {kind: liking(kind, TYPICAL_RATING) for kind in CO_OCCURRENCE_KINDS}
+
+
+def judged_item(row) -> str | None:
+    """The item an associate's verdict (a `Feedback` row) is about: for a replacement the item put in, else
+    the item judged (None for a verdict on the reasoning only)."""
+    return row.replacement_item_id if row.kind == "replace" else row.item_id

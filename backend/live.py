@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from backend import ranker as ranking
 from backend.graphs import PreferenceEdge, preference_edges, product_graph, top_preferences
-from backend.interaction_weights import FEEDBACK_KINDS
+from backend.interaction_weights import FEEDBACK_KINDS, judged_item
 from backend.served import active_index, active_version
 from backend.verify import hard_violations
 from catalog.prices import catalogue_currency
@@ -159,7 +159,7 @@ def feedback_history(s, client_id: str) -> list[dict]:
     rows = s.exec(select(Feedback).join(Shortlist, Shortlist.id == Feedback.shortlist_id)
                   .where(Shortlist.client_id == client_id, Feedback.kind.in_(FEEDBACK_KINDS))
                   .order_by(Feedback.id)).all()
-    judged = [(r.replacement_item_id if r.kind == "replace" else r.item_id, r) for r in rows]
+    judged = [(judged_item(r), r) for r in rows]
     return [{"item_id": item, "kind": r.kind, "value": 1.0, "timestamp": _utc(r.created_at)}
             for item, r in judged if item]
 

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 
 from sqlmodel import select
 
+from backend.interaction_weights import judged_item
 from backend.store import session
 from backend.tables import Feedback, ReasoningStep, Shortlist
 from catalog.bundle import Bundle
@@ -165,7 +166,7 @@ def feedback_relevance(rows: list) -> dict[str, int]:
     1."""
     grades: dict[str, int] = {}
     for row in rows:
-        item = row.replacement_item_id if row.kind == "replace" else row.item_id
+        item = judged_item(row)
         if item is None or (row.kind not in FEEDBACK_GRADES and row.kind != "reorder"):
             continue
         if grades.get(item) == 3 and row.kind != "purchase":

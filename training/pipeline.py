@@ -11,8 +11,8 @@ its
 same
    held-out queries (re-ranking protocol), probe both, and record the gate's verdict. Promotion
    stays an admin's decision (`concierge versions promote`, or the admin console).
-4. Choose the candidate's share in the shortlist on val (its whole pipeline, `fusion`), so that a
-   promoted version's picks move the shortlist only as far as val supports.
+4. If the gate passes it, choose the candidate's share in the shortlist on val (its whole pipeline,
+   `fusion`), so that a promoted version's picks move the shortlist only as far as val supports.
 
 A job's config (all optional):
 
@@ -189,14 +189,18 @@ def gate_candidate(version: str, adapter: str | Path, bundle: Path, spec: dict, 
         report(stage=f"probes {row.version}")
         registry.probe_version(row.version, limit=probes["limit"], progress=False)
         report(progress=TRAIN_SHARE + (1 - TRAIN_SHARE) * (step + 3) / 4)
-    if spec.get("fusion", DEFAULT_FUSION) is not None:
+    verdict = registry.check_gate(registry.get_version(version), registry.active_version())
+    if spec.get("fusion", DEFAULT_FUSION) is not None and not verdict.passed:
+        # a refused candidate is served only if an admin overrides the gate; it then narrates, the
+        # ranker's order unchanged (no fusion.json) -- the whole-pipeline run is not worth its minutes
+        report(log="fusion share not chosen: the gate refused the candidate")
+    elif spec.get("fusion", DEFAULT_FUSION) is not None:
         if stop.is_set():
             raise JobStopped("stopped before choosing the fusion share")
         report(stage="fusion share")
         share = choose_fusion(Path(adapter), bundle,
                               {**DEFAULT_FUSION, **(spec.get("fusion") or {})})
         report(metrics={"fusion": share}, log=f"fusion share: {share}")
-    verdict = registry.check_gate(registry.get_version(version), registry.active_version())
     report(stage="done", metrics={"candidate": version, "gate": verdict.to_dict()},
            log=("passes the gate" if verdict.passed
                 else "does not pass the gate: " + "; ".join(verdict.reasons)))

@@ -1,7 +1,7 @@
 """Maison Home: a small hand-written luxury home & gifts catalogue (not fashion), as a bundle.
 
 Everything in `data/maison_home.json` (the tables; its `_about` says what each holds) was written
-by hand for evaluation, apart from the engine's authors: 100 items of eleven invented houses
+by hand for evaluation, apart from the engine's authors: 100 items of fourteen invented houses
 (candles and home fragrance, bone china and Limoges porcelain, crystal and Murano glass, Irish
 linen, stationery, fountain pens, leather desk accessories, Scottish cashmere, tea, chocolate,
 silver), priced in GBP, with attributes named the way such a shop names them ("scent family",

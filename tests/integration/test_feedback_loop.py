@@ -83,8 +83,11 @@ def test_feedback_becomes_a_promoted_version_that_the_next_shortlist_carries(loo
     version = registry.get_version(job.candidate_version)
     assert version.status == "candidate" and version.evaluation["n"] == 2 and version.probes["n_instruction"] == 1
     assert "ndcg@5" in version.evaluation["metrics"] and "passed" in job.metrics["gate"]
-    # two val queries cannot show what the model's share does: no record, so the new version narrates
-    assert job.metrics["fusion"]["recorded"] is False and job.metrics["fusion"]["model_weight"] == 0.0
+    if job.metrics["gate"]["passed"]:
+        # two val queries cannot show what the model's share does: no record, so the new version narrates
+        assert job.metrics["fusion"]["recorded"] is False and job.metrics["fusion"]["model_weight"] == 0.0
+    else:  # a refused candidate gets no share chosen: promoted by an override, it narrates
+        assert "fusion" not in job.metrics and "fusion share not chosen" in job.log_tail
     assert not (Path(version.adapter_path) / "fusion.json").exists()
     run = json.loads((Path(job.metrics["run_dir"]) / "run.json").read_text())
     assert run["cases"]["feedback"] == 2  # both judged shortlists became training cases
