@@ -191,8 +191,8 @@ def gate_candidate(version: str, adapter: str | Path, bundle: Path, spec: dict, 
         report(progress=TRAIN_SHARE + (1 - TRAIN_SHARE) * (step + 3) / 4)
     verdict = registry.check_gate(registry.get_version(version), registry.active_version())
     if spec.get("fusion", DEFAULT_FUSION) is not None and not verdict.passed:
-        # a refused candidate is served only if an admin overrides the gate; it then narrates, the
-        # ranker's order unchanged (no fusion.json) -- the whole-pipeline run is not worth its minutes
+        # a refused candidate is served only if an admin overrides the gate; it then narrates and
+        # the ranker orders (no fusion.json): the whole-pipeline run is not worth its minutes
         report(log="fusion share not chosen: the gate refused the candidate")
     elif spec.get("fusion", DEFAULT_FUSION) is not None:
         if stop.is_set():
