@@ -96,6 +96,9 @@ def _build(collection: str, digest: str, settings: Settings) -> LiveCatalogue:
     knowledge = load_knowledge()
     vocabulary = build_vocabulary(items, knowledge, lambda texts: embed(texts, settings))
     ranker = ranking.load(ranker_path(collection, settings))
+    if ranking.is_stale(ranker.info):
+        log.warning("the ranker of %s was trained by another engine version; re-import the catalogue (or "
+                    "`concierge seed-demo`) to retrain it on its train split", collection)
     return LiveCatalogue(collection, digest, index, graphs, vocabulary, knowledge, ranker,
                          catalogue_currency(items))
 
@@ -297,9 +300,10 @@ def train_ranker(bundle: Bundle, settings: Settings | None = None, progress: boo
 
 
 def prepare_ranker(bundle: Bundle, settings: Settings | None = None, progress: bool = False) -> dict:
-    """After an import, unless this catalogue version has a ranker already: train one on the bundle's train
-    split, or, when the bundle brings no training queries, carry over the newest ranker of an earlier version
-    of the *same* catalogue (same bundle name: a re-import with new prices or items); else the catalogue is
+    """After an import, unless this catalogue version has a ranker already (one trained by this engine,
+    `backend.ranker.is_stale`, when the bundle can train another): train one on the bundle's train split,
+    or, when the bundle brings no training queries, carry over the newest ranker of an earlier version of
+    the *same* catalogue (same bundle name: a re-import with new prices or items); else the catalogue is
     ranked by fusion. A ranker learned on another catalogue is not carried over: on the val splits of
     three of four bundles it ordered worse than fusion (NDCG@10 -0.06 to -0.19,
     `docs/results/ranker-transfer.md`), although its features are catalogue-agnostic."""
@@ -308,9 +312,12 @@ def prepare_ranker(bundle: Bundle, settings: Settings | None = None, progress: b
     if version is None:
         return {"kind": "none"}
     target = ranker_path(version.collection, settings)
-    if target.exists() or target.with_suffix(".json").exists():
-        return ranking.load(target).info  # this catalogue version has its ranker already (re-seeding)
     usable = sum(1 for q in bundle.queries if q.get("split") == "train" and q.get("relevant"))
+    if target.exists() or target.with_suffix(".json").exists():
+        info = ranking.load(target).info
+        if not (ranking.is_stale(info) and usable >= ranking.MIN_TRAIN_QUERIES):
+            return info  # this catalogue version has its ranker already (re-seeding)
+        log.info("ranker of %s was trained by another engine (%s): retraining", version.collection, info.get("engine"))
     if usable >= ranking.MIN_TRAIN_QUERIES:
         return train_ranker(bundle, settings, progress)
     earlier = sorted((p for p in settings.ranker_dir.glob("*.txt") if p != target
@@ -323,6 +330,13 @@ def prepare_ranker(bundle: Bundle, settings: Settings | None = None, progress: b
         target.with_suffix(".json").write_text(json.dumps(info, indent=1))
         return info
     return ranking.load(target).info or {"kind": "fusion"}
+
+
+def ranker_is_stale(settings: Settings | None = None) -> bool:
+    """Whether the served catalogue version's ranker was trained by another engine (`ranking.is_stale`)."""
+    settings = settings or get_settings()
+    version = active_version(get_engine(settings.sql_url))
+    return version is not None and ranking.is_stale(ranking.load(ranker_path(version.collection, settings)).info)
 
 
 def _ranker_info(path) -> dict:

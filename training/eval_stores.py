@@ -68,7 +68,7 @@ def scratch_stores(bundle: Bundle, needs_llm: bool = False, progress: bool = Tru
         `Settings`: the scratch settings (`scratch_settings`).
     """
     from backend.importer import import_bundle
-    from backend.live import prepare_ranker
+    from backend.live import prepare_ranker, ranker_is_stale
 
     base = settings or get_settings()
     if needs_llm:
@@ -83,6 +83,9 @@ def scratch_stores(bundle: Bundle, needs_llm: bool = False, progress: bool = Tru
     if result.changed or not stamp.is_file():
         print(f"scratch stores: {result.summary()} -> {directory}")
         print("ranker (train split, val for early stopping): "
+              f"{prepare_ranker(bundle, scratch, progress)}")
+    elif ranker_is_stale(scratch):  # the engine changed since: its features mean something else now
+        print("ranker trained by another engine; retrained (train split): "
               f"{prepare_ranker(bundle, scratch, progress)}")
     stamp.write_text(bundle.digest())
     return scratch

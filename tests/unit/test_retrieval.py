@@ -120,3 +120,21 @@ def test_dense_source_is_an_exact_search_over_the_vectors_in_memory():
                         FakeIndex(["i-watch"]), g, ClientSignals())
     dense = sorted((c.sources["dense"], c.item_id) for c in cands if "dense" in c.sources)
     assert [i for _, i in dense] == [i for i, _ in hits]
+
+
+def test_a_ranker_records_the_engine_that_computed_its_features(tmp_path):
+    rng = np.random.default_rng(2)
+
+    def group():
+        cands = [Candidate({"item_id": f"x{j}"}) for j in range(20)]
+        for cand in cands:
+            cand.features = rng.random(len(FEATURES)).astype(np.float32)
+        return cands, {cands[0].item_id: 2}
+
+    trained = ranking.train([group() for _ in range(30)], [])
+    assert trained.info["engine"] == ranking.engine_digest() and not ranking.is_stale(trained.info)
+    ranking.save(trained, tmp_path / "r.txt")
+    assert not ranking.is_stale(ranking.load(tmp_path / "r.txt").info)
+    assert ranking.is_stale({**trained.info, "engine": "an older engine"})
+    assert ranking.is_stale({k: v for k, v in trained.info.items() if k != "engine"})  # trained before digests
+    assert not ranking.is_stale({"kind": "fusion"})  # fusion learned nothing
