@@ -130,8 +130,7 @@ def preference_graph(client_id: str, interactions: list[dict], items: dict[str, 
                      now=None, vocabulary: dict[str, set[str]] | None = None) -> nx.DiGraph:
     """A client's preferences as a networkx graph (`preference_edges`, same arguments): `client:<id>` ->
     `item:<id>` and -> `<key>=<value>` edges with `weight` (signed) and `sources`; nodes carry `kind`."""
-    return as_graph(client_id, preference_edges(client_id, interactions, items, stated_preferences, notes, now,
-                                                vocabulary))
+    return as_graph(client_id, preference_edges(interactions, items, stated_preferences, notes, now, vocabulary))
 
 
 def as_graph(client_id: str, edges: dict[str, PreferenceEdge]) -> nx.DiGraph:
@@ -141,17 +140,16 @@ def as_graph(client_id: str, edges: dict[str, PreferenceEdge]) -> nx.DiGraph:
     graph = nx.DiGraph()
     graph.add_node(root, kind="client")
     graph.add_nodes_from((node, {"kind": e.kind}) for node, e in edges.items())
-    graph.add_edges_from((root, node, {"weight": e.weight, "sources": e.sources}) for node, e in edges.items())
+    graph.add_edges_from((root, node, {"weight": e.weight, "sources": list(e.sources)}) for node, e in edges.items())
     return graph
 
 
-def preference_edges(client_id: str, interactions: list[dict], items: dict[str, dict],
+def preference_edges(interactions: list[dict], items: dict[str, dict],
                      stated_preferences: dict | None = None, notes: list[str] | None = None,
                      now=None, vocabulary: dict[str, set[str]] | None = None) -> dict[str, PreferenceEdge]:
     """A client's signed, weighted edges to items and to attribute values.
 
     Args:
-        client_id (`str`): the client.
         interactions (`list[dict]`): rows with item_id, kind, value, timestamp (datetime).
         items (`dict[str, dict]`): catalogue items by id (those the interactions name).
         stated_preferences (`dict`, *optional*): colours / materials / houses / occasions / avoid.

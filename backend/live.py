@@ -8,6 +8,7 @@ understanding, and the learned ranker trained for this version — and keeps it 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import random
@@ -148,7 +149,7 @@ def client_signals(client_id: str, history: list[dict], catalogue: LiveCatalogue
     networkx graph), the signals the candidate generator reads from them (attribute preferences, liked
     items, owned items), and the catalogue rows of the history's items."""
     items = {i: catalogue.graphs.items[i] for i in {r["item_id"] for r in history} if i in catalogue.graphs.items}
-    edges = preference_edges(client_id, history, items, stated or {}, notes or [],
+    edges = preference_edges(history, items, stated or {}, notes or [],
                              vocabulary=catalogue.vocabulary.attribute_values)
     preferences = {v: e.weight for v, e in edges.items() if e.kind == "attribute"}
     liked = {v.removeprefix("item:"): e.weight for v, e in edges.items() if e.kind == "item" and e.weight > 0}
@@ -271,25 +272,12 @@ def train_ranker(bundle: Bundle, settings: Settings | None = None, progress: boo
     """
     settings = settings or get_settings()
     catalogue = live_catalogue(settings)
-    groups, similarities = {"train": [], "val": []}, []
-    queries = [q for q in bundle.queries if q.get("split") in groups and q.get("relevant")]
-    train = [q for q in queries if q["split"] == "train"]
-    if len(train) > ranking.MAX_TRAIN_QUERIES:  # a seeded sample keeps an import's training to a minute or two
-        kept = {q["query_id"] for q in random.Random(0).sample(train, ranking.MAX_TRAIN_QUERIES)}
-        queries = [q for q in queries if q["split"] != "train" or q["query_id"] in kept]
     started = time.perf_counter()
-    for q in tqdm(queries, desc="ranker: candidates of train/val queries", disable=not progress):
-        try:
-            _, _, signals, _ = client_context(q["client_id"], catalogue, settings)
-        except ConciergeError:
-            signals = ClientSignals()
-        query = understand_request(q["text"], catalogue, settings)
-        query.impossible = None  # a labelled answerable query: learn from its candidates anyway
-        candidates, _ = generate(query, catalogue.index, catalogue.graphs, signals, catalogue.rain_sensitive)
-        groups[q["split"]].append((candidates, {k: int(v) for k, v in q["relevant"].items()}))
-        similarities.append(best_similarity(query, catalogue))
+    groups, similarities = ranker_groups(bundle, catalogue, settings, progress)
+    groups = {split: [(candidates, relevant) for _, candidates, relevant in rows] for split, rows in groups.items()}
     model = ranking.train(groups["train"], groups["val"])
     model.info["bundle"] = bundle.name  # which catalogue it learned (a later version of it may inherit it)
+    model.info["item_sample"] = item_sample(bundle)
     if len(similarities) >= REFUSAL_CALIBRATION:
         # below every answerable train/val request but the lowest 1%, with a margin: "nothing like it here"
         model.info["refuse_below"] = round(float(np.percentile(similarities, 1)) - REFUSAL_MARGIN, 4)
@@ -299,11 +287,54 @@ def train_ranker(bundle: Bundle, settings: Settings | None = None, progress: boo
     return model.info
 
 
+def ranker_groups(bundle: Bundle, catalogue: LiveCatalogue, settings: Settings,
+                  progress: bool = False) -> tuple[dict[str, list], list[float]]:
+    """The serving generator's candidates (features computed) of a bundle's labelled train and val queries:
+    per split, (query id, candidates, relevant item -> grade); and each query's best similarity with the
+    catalogue. At most `ranking.MAX_TRAIN_QUERIES` train queries (a seeded sample). The test split is never
+    read."""
+    groups, similarities = {"train": [], "val": []}, []
+    queries = [q for q in bundle.queries if q.get("split") in groups and q.get("relevant")]
+    train = [q for q in queries if q["split"] == "train"]
+    if len(train) > ranking.MAX_TRAIN_QUERIES:  # a seeded sample keeps an import's training to a minute or two
+        kept = {q["query_id"] for q in random.Random(0).sample(train, ranking.MAX_TRAIN_QUERIES)}
+        queries = [q for q in queries if q["split"] != "train" or q["query_id"] in kept]
+    for q in tqdm(queries, desc="ranker: candidates of train/val queries", disable=not progress):
+        try:
+            _, _, signals, _ = client_context(q["client_id"], catalogue, settings)
+        except ConciergeError:
+            signals = ClientSignals()
+        query = understand_request(q["text"], catalogue, settings)
+        query.impossible = None  # a labelled answerable query: learn from its candidates anyway
+        candidates, _ = generate(query, catalogue.index, catalogue.graphs, signals, catalogue.rain_sensitive)
+        groups[q["split"]].append((q["query_id"], candidates, {k: int(v) for k, v in q["relevant"].items()}))
+        similarities.append(best_similarity(query, catalogue))
+    return groups, similarities
+
+
+ITEM_SAMPLE = 200  # item ids a ranker records to recognise a later version of its catalogue
+
+
+def item_sample(bundle: Bundle) -> list[str]:
+    """A fixed sample of the bundle's item ids (the smallest by hash): two versions of one catalogue share
+    most of it, two catalogues that happen to share a name (every `products.csv`) almost none."""
+    ids = (str(item["item_id"]) for item in bundle.items)
+    return sorted(ids, key=lambda i: hashlib.sha1(i.encode()).hexdigest())[:ITEM_SAMPLE]
+
+
+def same_catalogue(info: dict, bundle: Bundle) -> bool:
+    """Whether a ranker was trained on an earlier version of this catalogue: the same bundle name and at least
+    half of its item sample still in the catalogue."""
+    sample = info.get("item_sample") or []
+    ids = {str(item["item_id"]) for item in bundle.items}
+    return info.get("bundle") == bundle.name and bool(sample) and sum(i in ids for i in sample) >= len(sample) / 2
+
+
 def prepare_ranker(bundle: Bundle, settings: Settings | None = None, progress: bool = False) -> dict:
     """After an import, unless this catalogue version has a ranker already (one trained by this engine,
     `backend.ranker.is_stale`, when the bundle can train another): train one on the bundle's train split,
     or, when the bundle brings no training queries, carry over the newest ranker of an earlier version of
-    the *same* catalogue (same bundle name: a re-import with new prices or items); else the catalogue is
+    the *same* catalogue (`same_catalogue`: a re-import with new prices or items); else the catalogue is
     ranked by fusion. A ranker learned on another catalogue is not carried over: on the val splits of
     three of four bundles it ordered worse than fusion (NDCG@10 -0.06 to -0.19,
     `docs/results/ranker-transfer.md`), although its features are catalogue-agnostic."""
@@ -321,12 +352,13 @@ def prepare_ranker(bundle: Bundle, settings: Settings | None = None, progress: b
     if usable >= ranking.MIN_TRAIN_QUERIES:
         return train_ranker(bundle, settings, progress)
     earlier = sorted((p for p in settings.ranker_dir.glob("*.txt") if p != target
-                      and _ranker_info(p).get("bundle") == bundle.name), key=lambda p: p.stat().st_mtime)
+                      and same_catalogue(_ranker_info(p), bundle) and not ranking.is_stale(_ranker_info(p))),
+                     key=lambda p: p.stat().st_mtime)
     if earlier:
         target.write_bytes(earlier[-1].read_bytes())
         info = _ranker_info(earlier[-1])
         info["inherited_from"] = earlier[-1].stem
-        info.pop("refuse_below", None)  # calibrated on the other catalogue's requests: not valid here
+        info.pop("refuse_below", None)  # calibrated on the earlier version's requests, not on this bundle's
         target.with_suffix(".json").write_text(json.dumps(info, indent=1))
         return info
     return ranking.load(target).info or {"kind": "fusion"}

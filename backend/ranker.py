@@ -8,6 +8,7 @@ of the sources plus the request's soft wishes and the client's taste.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import logging
@@ -29,8 +30,11 @@ PARAMS = dict(objective="lambdarank", n_estimators=200, learning_rate=0.05, num_
 # The code and data that turn a request into candidates and features. A ranker learned on what an older
 # engine computed is stale once any of them changes (`engine_digest`): kept, it scores features whose
 # meaning has moved (on Sephora's val split a stale ranker scored 0.74 NDCG@10, a retrained one 0.85).
-FEATURE_SOURCES = ("retrieval.py", "understand.py", "vocabulary.py", "graphs.py", "verify.py", "knowledge.py",
-                   "index.py", "interaction_weights.py", "live.py", "data/knowledge.json")
+# Paths from the repository root; Python files count by their syntax tree without docstrings, so comments and
+# documentation do not make a ranker stale.
+FEATURE_SOURCES = tuple(f"backend/{name}" for name in (
+    "retrieval.py", "understand.py", "vocabulary.py", "graphs.py", "verify.py", "knowledge.py", "index.py",
+    "interaction_weights.py", "live.py", "data/knowledge.json")) + ("catalog/derive.py",)
 # Without a trained model: fusion of the sources, plus soft wishes and taste (weights fixed by hand).
 FALLBACK_WEIGHTS = {"rrf": 30.0, "named": 1.0, "meaning": 0.5, "context": 0.3, "taste": 0.5, "dislike": 0.5,
                     "rain_risk": -0.3, "owned": -0.5}
@@ -60,11 +64,23 @@ class Ranker:
 
 @lru_cache(maxsize=1)
 def engine_digest() -> str:
-    """A short digest of `FEATURE_SOURCES` (files under `backend/`): recorded with every trained ranker."""
+    """A short digest of `FEATURE_SOURCES`: recorded with every trained ranker."""
     digest = hashlib.sha256()
     for name in FEATURE_SOURCES:
-        digest.update(name.encode() + b"\0" + (Path(__file__).parent / name).read_bytes())
+        text = (Path(__file__).parents[1] / name).read_text(encoding="utf-8")
+        digest.update(name.encode() + b"\0" + (_code_only(text) if name.endswith(".py") else text).encode())
     return digest.hexdigest()[:16]
+
+
+def _code_only(source: str) -> str:
+    """A Python module's syntax tree without its docstrings (comments are not in the tree at all)."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
 
 
 def is_stale(info: dict | None) -> bool:

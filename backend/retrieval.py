@@ -32,6 +32,9 @@ PAGERANK_ALPHA = 0.85
 PAGERANK_ITERATIONS = 30
 PER_SOURCE = {"dense": 100, "bm25": 100, "graph": 60, "collaborative": 40}
 SOURCES = tuple(PER_SOURCE)
+# Dense hits examined at most for one request (the hard constraints drop some; what `may_fit` cannot see,
+# an exclusion such as "no leather", may drop many): bounds the scan on a large catalogue.
+MAX_DENSE_SCAN = 10 * PER_SOURCE["dense"]
 FEATURES = (
     "dense_sim", "dense_rr", "bm25", "bm25_rr", "graph", "graph_rr", "collaborative", "collaborative_rr",
     "n_sources", "rrf", "named", "meaning", "context", "taste", "dislike", "price_to_budget",
@@ -99,15 +102,16 @@ class CatalogueGraphs:
 
     def nearest(self, vector: np.ndarray, allowed: np.ndarray | None = None):
         """(item id, cosine similarity) of the items with a vector (and `allowed`, a boolean row mask),
-        nearest first, lazily: an exact search over the vectors held in memory. Chroma's HNSW search is
-        approximate, and its last hits changed from one process to the next (the same request ranked
-        differently on a re-run); one matrix product is exact, repeatable and, at 50k items of 384
-        dimensions, a few milliseconds."""
+        nearest first, at most `MAX_DENSE_SCAN`: an exact search over the vectors held in memory. Chroma's
+        HNSW search is approximate, and its last hits changed from one process to the next (the same request
+        ranked differently on a re-run); one matrix product is exact, repeatable and, at 50k items of 384
+        dimensions, a few milliseconds. Computed when called (the caller's timing holds it), read lazily."""
         sims = self.vectors @ np.asarray(vector, dtype=np.float32)
-        keep = self.has_vector if allowed is None else self.has_vector & allowed
-        rows = np.flatnonzero(keep)
-        for j in rows[np.argsort(-sims[rows], kind="stable")]:
-            yield self.ids[j], float(sims[j])
+        rows = np.flatnonzero(self.has_vector if allowed is None else self.has_vector & allowed)
+        if len(rows) > MAX_DENSE_SCAN:
+            rows = rows[np.argpartition(-sims[rows], MAX_DENSE_SCAN)[:MAX_DENSE_SCAN]]
+        order = rows[np.lexsort((rows, -sims[rows]))]  # best first; ties by catalogue order
+        return ((self.ids[j], float(sims[j])) for j in order)
 
     def may_fit(self, query: QueryGraph) -> np.ndarray | None:
         """A boolean row mask of the items that can meet the request's named categories or houses and its
@@ -127,11 +131,12 @@ class CatalogueGraphs:
 
     def rows_with(self, node: str) -> list[int]:
         """The rows of the items that have a graph node (an inverted index, built on first use)."""
-        if self._rows_of_node is None:
-            self._rows_of_node = {}
+        if self._rows_of_node is None:  # built whole, then published: a concurrent request never sees half
+            rows_of_node: dict[str, list[int]] = {}
             for item_id, nodes in self.item_nodes.items():
                 for n in nodes:
-                    self._rows_of_node.setdefault(n, []).append(self.row_of[item_id])
+                    rows_of_node.setdefault(n, []).append(self.row_of[item_id])
+            self._rows_of_node = rows_of_node
         return self._rows_of_node.get(node, [])
 
     def _build_collaborative(self, interactions: list[tuple[str, str, str]]) -> None:
@@ -326,8 +331,8 @@ def add_features(candidates: list[Candidate], query: QueryGraph, graphs: Catalog
         if dense is None and graphs.vectors is not None and row is not None and query.vector is not None:
             dense = float(graphs.vectors[row] @ query.vector)
         price = cand.item.get("price")
-        liked = [client.preferences[node] for node in nodes if node in client.preferences]
-        taste, dislike = math.fsum(liked), math.fsum(w for w in liked if w < 0)  # fsum: any order, one sum
+        weights = [client.preferences[node] for node in nodes if node in client.preferences]
+        taste, dislike = math.fsum(weights), math.fsum(w for w in weights if w < 0)  # fsum: any order, one sum
         f = {
             "dense_sim": dense or 0.0,
             "bm25": (float(bm25[row]) if row is not None else 0.0) / bm25_max,

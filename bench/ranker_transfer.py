@@ -15,7 +15,8 @@ cached under var/bench/ranker-transfer/), then scores the val requests' candidat
 - `all`: one trained on every bundle's train split (this one included).
 
 NDCG@10 of each val request with a relevant item (the relevant items the pool missed count against it),
-95% percentile-bootstrap intervals, and paired differences against fusion. The test splits are never
+95% BCa bootstrap intervals (`training.metrics.bootstrap_interval`), and paired differences
+against fusion. The test splits are never
 read. Writes `docs/results/ranker-transfer.json` and `.md`.
 """
 
@@ -41,41 +42,22 @@ CACHE = Path("var/bench/ranker-transfer")
 
 def candidate_groups(bundle_path: str) -> dict[str, list]:
     """Per split (train, val): [(query_id, [(item_id, features)], {item: grade})] from the serving generator
-    over the bundle's scratch stores; computed once and cached beside the bundle's digest."""
-    import random
-
+    over the bundle's scratch stores (`backend.live.ranker_groups`, what an import trains on); cached per
+    bundle and engine version (`backend.ranker.engine_digest`)."""
     from backend import ranker as ranking
-    from backend.live import client_context, live_catalogue, understand_request
-    from backend.retrieval import ClientSignals, generate
-    from catalog.errors import ConciergeError
+    from backend.live import live_catalogue, ranker_groups
     from training.eval_queries import load_bundle
     from training.eval_stores import scratch_stores
 
     bundle = load_bundle(bundle_path)
-    cache = CACHE / f"{bundle.name}-{bundle.digest()[:12]}.pkl"
+    cache = CACHE / f"{bundle.name}-{bundle.digest()[:12]}-{ranking.engine_digest()}.pkl"
     if cache.is_file():
         return pickle.loads(cache.read_bytes())
     settings = scratch_stores(bundle, progress=False)
-    catalogue = live_catalogue(settings)
-    out: dict[str, list] = {"train": [], "val": []}
-    queries = [q for q in bundle.queries if q.get("split") in out and q.get("relevant")]
-    train = [q for q in queries if q["split"] == "train"]
-    if len(train) > ranking.MAX_TRAIN_QUERIES:  # the same seeded sample `backend.live.train_ranker` takes
-        kept = {q["query_id"] for q in random.Random(0).sample(train, ranking.MAX_TRAIN_QUERIES)}
-        queries = [q for q in queries if q["split"] != "train" or q["query_id"] in kept]
-    started = time.perf_counter()
-    for n, q in enumerate(queries):
-        try:
-            signals = client_context(q["client_id"], catalogue, settings)[2] if q.get("client_id") else ClientSignals()
-        except ConciergeError:
-            signals = ClientSignals()
-        query = understand_request(q["text"], catalogue, settings)
-        query.impossible = None  # labelled answerable: its candidates teach and are scored either way
-        candidates, _ = generate(query, catalogue.index, catalogue.graphs, signals, catalogue.rain_sensitive)
-        out[q["split"]].append((q["query_id"], [(c.item_id, c.features) for c in candidates],
-                                {k: int(v) for k, v in q["relevant"].items() if int(v) > 0}))
-        if n % 100 == 0:
-            print(f"  {bundle.name}: {n}/{len(queries)} requests, {time.perf_counter() - started:.0f} s", flush=True)
+    groups, _ = ranker_groups(bundle, live_catalogue(settings), settings, progress=True)
+    out = {split: [(qid, [(c.item_id, c.features) for c in candidates],
+                    {k: v for k, v in relevant.items() if v > 0}) for qid, candidates, relevant in rows]
+           for split, rows in groups.items()}
     CACHE.mkdir(parents=True, exist_ok=True)
     cache.write_bytes(pickle.dumps(out))
     return out
@@ -95,26 +77,18 @@ def fit(groups: list) -> object:
     return ranking.train(rows, [])
 
 
-def ndcg_at(order: list[str], relevant: dict[str, int], k: int = 10) -> float:
-    gains = [2 ** relevant.get(i, 0) - 1 for i in order[:k]]
-    dcg = sum(g / np.log2(r + 2) for r, g in enumerate(gains))
-    ideal = sorted((2 ** g - 1 for g in relevant.values()), reverse=True)[:k]
-    idcg = sum(g / np.log2(r + 2) for r, g in enumerate(ideal))
-    return dcg / idcg if idcg else 0.0
-
-
 def score(ranker, groups: list) -> np.ndarray:
-    return np.array([ndcg_at([c.item_id for c in ranker.order(as_candidates(pool))], relevant)
+    from training.metrics import ndcg_at_k
+
+    return np.array([ndcg_at_k([c.item_id for c in ranker.order(as_candidates(pool))], relevant, 10)
                      for _, pool, relevant in groups if relevant])
 
 
 def interval(values: np.ndarray) -> tuple[float, float]:
-    from scipy.stats import bootstrap
+    from training.metrics import bootstrap_interval
 
-    if len(values) < 2 or np.all(values == values[0]):
-        return float(values.mean()), float(values.mean())
-    ci = bootstrap((values,), np.mean, n_resamples=2000, method="percentile", random_state=0).confidence_interval
-    return float(ci.low), float(ci.high)
+    found = bootstrap_interval(values)
+    return float(found.low), float(found.high)
 
 
 def main() -> None:
@@ -157,8 +131,8 @@ def main() -> None:
              f"Produced by `python bench/ranker_transfer.py` ({record['created']}; load average "
              f"{record['load_before'][0]} → {record['load_after'][0]} on {record['cpus']} cores). "
              "Candidates of each bundle's val requests from the serving generator; NDCG@10 over the "
-             "requests with a relevant item, ordered by each ranker; 95% percentile bootstrap (2000 "
-             "resamples). `others`: trained on the other bundles' train splits only.", "",
+             "requests with a relevant item, ordered by each ranker; 95% BCa bootstrap (`training.metrics."
+             "bootstrap_interval`). `others`: trained on the other bundles' train splits only.", "",
              "| bundle | ordered by | train queries | NDCG@10 [95% CI] | − fusion [95% CI] |",
              "|---|---|---:|---|---|"]
     for r in rows:

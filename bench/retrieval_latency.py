@@ -51,8 +51,7 @@ def main() -> None:
     started = time.perf_counter()
     result = import_bundle(bundle, progress=True)
     import_s = time.perf_counter() - started
-    ranker = prepare_ranker(bundle, progress=True) if result.changed or not any(root.glob("rankers/*.json")) \
-        else live_catalogue().ranker.info
+    ranker = prepare_ranker(bundle, progress=True)  # trains one when missing or trained by another engine
     catalogue = live_catalogue()
     if args.import_only:
         print(f"imported {len(catalogue.graphs.items):,} items in {import_s:.0f} s into {root}")

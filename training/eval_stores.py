@@ -84,9 +84,11 @@ def scratch_stores(bundle: Bundle, needs_llm: bool = False, progress: bool = Tru
         print(f"scratch stores: {result.summary()} -> {directory}")
         print("ranker (train split, val for early stopping): "
               f"{prepare_ranker(bundle, scratch, progress)}")
-    elif ranker_is_stale(scratch):  # the engine changed since: its features mean something else now
-        print("ranker trained by another engine; retrained (train split): "
-              f"{prepare_ranker(bundle, scratch, progress)}")
+    elif ranker_is_stale(scratch):  # the engine changed since: its features mean something else
+        info = prepare_ranker(bundle, scratch, progress)  # retrains if the bundle has train queries
+        done = ("kept (no train split to retrain it on)" if ranker_is_stale(scratch)
+                else "retrained")
+        print(f"ranker trained by another engine, {done}: {info}")
     stamp.write_text(bundle.digest())
     return scratch
 

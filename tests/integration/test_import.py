@@ -175,7 +175,7 @@ def test_a_ranker_is_carried_over_only_to_a_later_version_of_the_same_catalogue(
     import numpy as np
 
     from backend import ranker as ranking
-    from backend.live import prepare_ranker, ranker_path
+    from backend.live import item_sample, prepare_ranker, ranker_path
     from backend.retrieval import FEATURES, Candidate
 
     rng = np.random.default_rng(0)
@@ -188,7 +188,7 @@ def test_a_ranker_is_carried_over_only_to_a_later_version_of_the_same_catalogue(
 
     import_bundle(small_bundle("boutique"), progress=False)
     trained = ranking.train([group() for _ in range(30)], [])
-    trained.info["bundle"] = "boutique"  # what train_ranker records
+    trained.info.update(bundle="boutique", item_sample=item_sample(small_bundle("boutique")))  # as train_ranker
     ranking.save(trained, ranker_path(active_version().collection, settings))
 
     update = small_bundle("boutique")  # the same catalogue, one price changed: a new version
@@ -202,3 +202,19 @@ def test_a_ranker_is_carried_over_only_to_a_later_version_of_the_same_catalogue(
     import_bundle(other, progress=False)
     assert prepare_ranker(other, settings)["kind"] == "fusion"
     assert not ranker_path(active_version().collection, settings).exists()  # no booster copied
+
+    namesake = small_bundle("boutique")  # another shop whose file has the same name: other items
+    for n, item in enumerate(namesake.items):
+        item["item_id"] = f"elsewhere-{n}"
+    namesake.clients, namesake.interactions, namesake.queries = [], [], []
+    import_bundle(namesake, progress=False)
+    assert prepare_ranker(namesake, settings)["kind"] == "fusion"
+
+    stale = small_bundle("boutique")  # its own next version, but the ranker predates this engine
+    stale.items[0]["price"] = 470.0
+    ranking.save(ranking.Ranker(trained.booster, {**trained.info, "engine": "an older engine"}),
+                 settings.ranker_dir / "zz-older.txt")
+    for path in settings.ranker_dir.glob("items-*.txt"):
+        path.unlink()  # only the stale one is left to inherit
+    import_bundle(stale, progress=False)
+    assert prepare_ranker(stale, settings)["kind"] == "fusion"  # a stale ranker is not carried over

@@ -43,7 +43,7 @@ def test_verdict_weights_reach_the_preference_graph():
     assert weights["item:i1"] > 0 > weights["item:i2"]
 
 
-def test_preference_edges_and_their_graph_agree():
+def test_preference_edges_and_their_graph_keep_what_the_graph_always_held():
     from backend.graphs import as_graph, preference_edges, top_preferences
 
     items = {"a": {"item_id": "a", "brand": "Vell", "attributes": {"material": ["suede"]}},
@@ -52,13 +52,19 @@ def test_preference_edges_and_their_graph_agree():
     history = [{"item_id": "a", "kind": "purchase", "value": 1.0, "timestamp": now},
                {"item_id": "b", "kind": "reject", "value": 1.0, "timestamp": now},
                {"item_id": "a", "kind": "view", "value": 1.0, "timestamp": now}]
-    edges = preference_edges("c1", history, items, {"avoid": ["steel"]}, [])
-    graph = as_graph("c1", edges)
-    assert graph.nodes["client:c1"]["kind"] == "client"
-    assert {v: (d["weight"], d["sources"]) for _, v, d in graph.out_edges(data=True)} == \
-        {node: (e.weight, e.sources) for node, e in edges.items()}
-    assert edges["item:a"].sources == ["purchase", "view"] and edges["material=steel"].weight < 0
+    args = (history, items, {"avoid": ["steel"]}, ["she loves suede; never anything by orsini."])
+    vocabulary = {"material": {"suede", "steel"}, "brand": {"vell", "orsini"}}
+    # what the networkx-only implementation (before 2026-12-02) built for this client, in its order
+    before = [("item:a", "item", 1.15, ["purchase", "view"]), ("brand=vell", "attribute", 1.725, ["purchase", "view"]),
+              ("material=suede", "attribute", 2.475, ["purchase", "view", "note"]),
+              ("item:b", "item", -0.5, ["reject"]), ("brand=orsini", "attribute", -1.5, ["reject", "note"]),
+              ("material=steel", "attribute", -2.25, ["reject", "stated"])]
+    edges = preference_edges(*args, vocabulary=vocabulary)
+    assert [(v, e.kind, round(e.weight, 6), e.sources) for v, e in edges.items()] == before
+    graph = preference_graph("c1", *args, vocabulary=vocabulary)
+    assert [(v, graph.nodes[v]["kind"], round(d["weight"], 6), d["sources"])
+            for _, v, d in graph.out_edges(data=True)] == before
+    assert graph.nodes["client:c1"]["kind"] == "client" and graph.number_of_nodes() == len(before) + 1
     assert top_preferences(graph) == top_preferences(edges)
-    again = preference_graph("c1", history, items, {"avoid": ["steel"]}, [])
-    assert list(again.edges(data=True)) == list(graph.edges(data=True))
-    assert dict(again.nodes(data=True)) == dict(graph.nodes(data=True))
+    as_graph("c1", edges).edges["client:c1", "item:a"]["sources"].append("changed")
+    assert edges["item:a"].sources == ["purchase", "view"]  # the graph holds copies

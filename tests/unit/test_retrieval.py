@@ -1,5 +1,7 @@
 """Candidates (every source, hard constraints, features) and the ranker, on a hand-made catalogue."""
 
+from pathlib import Path
+
 import numpy as np
 
 from backend import ranker as ranking
@@ -7,6 +9,8 @@ from backend.graphs import build_product_graph
 from backend.retrieval import FEATURES, Candidate, CatalogueGraphs, ClientSignals, generate
 from backend.understand import QueryGraph, Wish
 from tests.fixtures.small import ITEMS
+
+ROOT = Path(__file__).resolve().parents[2]
 
 INTERACTIONS = [("c-1", "i-tote", "purchase"), ("c-1", "i-scarf", "purchase"), ("c-2", "i-tote", "purchase"),
                 ("c-2", "i-watch", "wishlist"), ("c-3", "i-boot", "view")]
@@ -138,3 +142,11 @@ def test_a_ranker_records_the_engine_that_computed_its_features(tmp_path):
     assert ranking.is_stale({**trained.info, "engine": "an older engine"})
     assert ranking.is_stale({k: v for k, v in trained.info.items() if k != "engine"})  # trained before digests
     assert not ranking.is_stale({"kind": "fusion"})  # fusion learned nothing
+
+
+def test_the_engine_digest_ignores_comments_and_docstrings():
+    code = 'def f(x):\n    return x + 1\n'
+    documented = '"""A module."""\n\n\ndef f(x):  # adds one\n    """One more than x."""\n    return x + 1\n'
+    assert ranking._code_only(code) == ranking._code_only(documented)
+    assert ranking._code_only(code) != ranking._code_only(code.replace("+ 1", "+ 2"))
+    assert all((ROOT / name).is_file() for name in ranking.FEATURE_SOURCES)  # nothing listed has moved
