@@ -48,6 +48,7 @@ def cmd_validate(args) -> int:
 
 
 def cmd_import(args) -> int:
+    from backend import ranker as ranking
     from backend.importer import import_bundle
     from backend.live import prepare_ranker
 
@@ -56,11 +57,12 @@ def cmd_import(args) -> int:
         print(report.to_text(limit=args.limit), file=sys.stderr)
     result = import_bundle(bundle, report, progress=not args.quiet)
     print(result.summary())
-    print(f"ranker: {prepare_ranker(bundle, progress=not args.quiet)}")
+    print(f"ranker: {ranking.summary(prepare_ranker(bundle, progress=not args.quiet))}")
     return 0
 
 
 def cmd_seed_demo(args) -> int:
+    from backend import ranker as ranking
     from backend.importer import import_bundle
     from backend.live import prepare_ranker
 
@@ -69,7 +71,7 @@ def cmd_seed_demo(args) -> int:
     bundle = world_bundle(seed=seed)
     result = import_bundle(bundle, progress=not args.quiet)
     print(result.summary())
-    print(f"ranker: {prepare_ranker(bundle, progress=not args.quiet)}")
+    print(f"ranker: {ranking.summary(prepare_ranker(bundle, progress=not args.quiet))}")
     print(f"reasoner: {_install_reasoner()}")
     _seed_accounts()
     return 0

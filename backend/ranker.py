@@ -83,6 +83,11 @@ def _code_only(source: str) -> str:
     return ast.dump(tree)
 
 
+def summary(info: dict | None) -> dict:
+    """A ranker's info without its long lists (feature names and gains, the item sample), for a log line."""
+    return {k: v for k, v in (info or {}).items() if k not in ("features", "gain", "item_sample")}
+
+
 def is_stale(info: dict | None) -> bool:
     """Whether a trained ranker's features were computed by another engine than this one (a fusion ranker
     learned nothing, so it is never stale)."""

@@ -43,6 +43,7 @@ def main() -> None:
     os.environ["CONCIERGE_VAR_DIR"] = str(root.resolve())
     os.environ.pop("CONCIERGE_DATABASE_URL", None)
 
+    from backend import ranker as ranking
     from backend.importer import import_bundle
     from backend.live import client_context, live_catalogue, prepare_ranker, ranked_candidates, understand_request
 
@@ -94,7 +95,7 @@ def main() -> None:
                      + f" | {r['load_before'][0]} → {r['load_after'][0]} ({r['cpus']} cpus) |")
     (out / "retrieval_latency.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
-    print("ranker:", {k: v for k, v in (ranker or {}).items() if k not in ("gain", "features")})
+    print("ranker:", ranking.summary(ranker))
 
 
 if __name__ == "__main__":

@@ -67,6 +67,7 @@ def scratch_stores(bundle: Bundle, needs_llm: bool = False, progress: bool = Tru
     Returns:
         `Settings`: the scratch settings (`scratch_settings`).
     """
+    from backend import ranker as ranking
     from backend.importer import import_bundle
     from backend.live import prepare_ranker, ranker_is_stale
 
@@ -83,12 +84,12 @@ def scratch_stores(bundle: Bundle, needs_llm: bool = False, progress: bool = Tru
     if result.changed or not stamp.is_file():
         print(f"scratch stores: {result.summary()} -> {directory}")
         print("ranker (train split, val for early stopping): "
-              f"{prepare_ranker(bundle, scratch, progress)}")
+              f"{ranking.summary(prepare_ranker(bundle, scratch, progress))}")
     elif ranker_is_stale(scratch):  # the engine changed since: its features mean something else
         info = prepare_ranker(bundle, scratch, progress)  # retrains if the bundle has train queries
         done = ("kept (no train split to retrain it on)" if ranker_is_stale(scratch)
                 else "retrained")
-        print(f"ranker trained by another engine, {done}: {info}")
+        print(f"ranker trained by another engine, {done}: {ranking.summary(info)}")
     stamp.write_text(bundle.digest())
     return scratch
 
