@@ -29,7 +29,11 @@ from backend.verify import hard_violations
 
 RRF_K = 60  # reciprocal-rank-fusion constant (Cormack et al.)
 PAGERANK_ALPHA = 0.85
-PAGERANK_ITERATIONS = 30
+# 20 steps: on 40 val requests of the 50k-item demo the walk's top 60 items agree 99.3% with 30 steps'
+# (95% at worst), each step costs ~2 ms there (a sparse product over 1.7M edges), and demo val NDCG@10
+# moved -0.005 [-0.013, +0.003] (full) / +0.003 [-0.001, +0.008] (re-ranking) against 30: noise
+PAGERANK_ITERATIONS = 20
+PAGERANK_TOP = 1000  # items a walk hands on, best first
 PER_SOURCE = {"dense": 100, "bm25": 100, "graph": 60, "collaborative": 40}
 SOURCES = tuple(PER_SOURCE)
 # Dense hits examined at most for one request (the hard constraints drop some; what `may_fit` cannot see,
@@ -84,7 +88,7 @@ class CatalogueGraphs:
         adjacency = sp.csr_matrix(_adjacency(graph, self.node_index))
         degree = np.asarray(adjacency.sum(axis=0)).ravel()
         degree[degree == 0] = 1.0
-        self.walk = adjacency @ sp.diags(1.0 / degree)  # column-stochastic
+        self.walk = (adjacency @ sp.diags(1.0 / degree)).tocsr()  # column-stochastic
         self._build_collaborative(interactions)
         self._build_bm25()
         self.item_nodes = {i: {node for _, node in attribute_nodes(it)} for i, it in self.items.items()}
@@ -186,8 +190,11 @@ class CatalogueGraphs:
         for _ in range(PAGERANK_ITERATIONS):
             rank = (1 - PAGERANK_ALPHA) * restart + PAGERANK_ALPHA * (self.walk @ rank)
         scores = rank[self.item_rows]
-        top = np.argsort(-scores)[:1000]
-        return [(self.item_ids[i], float(scores[i])) for i in top if scores[i] > 0]
+        top = np.flatnonzero(scores > 0)
+        if len(top) > PAGERANK_TOP:
+            top = top[np.argpartition(-scores[top], PAGERANK_TOP)[:PAGERANK_TOP]]
+        top = top[np.lexsort((top, -scores[top]))]  # best first; ties by catalogue order
+        return [(self.item_ids[i], float(scores[i])) for i in top]
 
     def neighbours(self, liked: dict[str, float]) -> list[tuple[str, float]]:
         """Items most similar (cosine on the client–item matrix) to the client's liked items."""
