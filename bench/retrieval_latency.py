@@ -93,7 +93,9 @@ def main() -> None:
                      + " | ".join(f"{ms[s]['p50']} / {ms[s]['p95']}" for s in ("understand", "client",
                                                                               "candidates+rank", "total"))
                      + f" | {r['load_before'][0]} → {r['load_after'][0]} ({r['cpus']} cpus) |")
-    (out / "retrieval_latency.md").write_text("\n".join(lines) + "\n")
+    from training.eval_report import write_keeping_notes
+
+    write_keeping_notes(out / "retrieval_latency.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
     print("ranker:", ranking.summary(ranker))
 
