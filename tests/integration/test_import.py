@@ -218,3 +218,27 @@ def test_a_ranker_is_carried_over_only_to_a_later_version_of_the_same_catalogue(
         path.unlink()  # only the stale one is left to inherit
     import_bundle(stale, progress=False)
     assert prepare_ranker(stale, settings)["kind"] == "fusion"  # a stale ranker is not carried over
+
+
+def test_a_ranker_trained_by_another_engine_is_retrained_when_the_bundle_can_train_one(settings):
+    from backend import ranker as ranking
+    from backend.live import prepare_ranker, ranker_is_stale, ranker_path
+
+    bundle = small_bundle("boutique")
+    wanted = [("a silk scarf", "i-scarf"), ("a leather tote for the office", "i-tote"),
+              ("a shearling boot", "i-boot"), ("a steel watch", "i-watch")]
+    bundle.queries = [{"query_id": f"t-{n}", "client_id": "c-1", "text": text, "split": split, "type": "explicit",
+                       "relevant": {item: 3}}
+                      for n, (split, (text, item)) in enumerate((s, w) for s in ["train"] * 6 + ["val"] for w in wanted)]
+    import_bundle(bundle, progress=False)
+    fresh = prepare_ranker(bundle, settings)
+    assert fresh["kind"] == "lightgbm" and fresh["engine"] == ranking.engine_digest() and not ranker_is_stale(settings)
+    target = ranker_path(active_version().collection, settings)
+    old = ranking.load(target)
+    ranking.save(ranking.Ranker(old.booster, {**old.info, "engine": "an older engine"}), target)
+    assert ranker_is_stale(settings)
+    assert prepare_ranker(bundle, settings)["engine"] == ranking.engine_digest()  # retrained in place
+    assert not ranker_is_stale(settings)
+    bundle.queries = []  # nothing to retrain on: the stale ranker is kept (better than nothing, and logged)
+    ranking.save(ranking.Ranker(old.booster, {**old.info, "engine": "an older engine"}), target)
+    assert prepare_ranker(bundle, settings)["engine"] == "an older engine"
