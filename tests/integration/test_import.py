@@ -12,7 +12,7 @@ from backend.index import chroma_client
 from backend.store import get_engine, session
 from backend.tables import CatalogVersion, Client, ClientNote, Interaction
 from catalog.errors import ConciergeError
-from tests.fixtures.small import small_bundle
+from tests.fixtures.small import random_ranking_groups, small_bundle
 
 pytestmark = pytest.mark.integration
 
@@ -172,22 +172,11 @@ def test_rows_over_the_field_limits_are_reported_and_what_is_stored_is_kept(sett
 
 
 def test_a_ranker_is_carried_over_only_to_a_later_version_of_the_same_catalogue(settings):
-    import numpy as np
-
     from backend import ranker as ranking
     from backend.live import item_sample, prepare_ranker, ranker_path
-    from backend.retrieval import FEATURES, Candidate
-
-    rng = np.random.default_rng(0)
-
-    def group():
-        cands = [Candidate({"item_id": f"x{j}"}) for j in range(20)]
-        for cand in cands:
-            cand.features = rng.random(len(FEATURES)).astype(np.float32)
-        return cands, {cands[0].item_id: 2}
 
     import_bundle(small_bundle("boutique"), progress=False)
-    trained = ranking.train([group() for _ in range(30)], [])
+    trained = ranking.train(random_ranking_groups(30), [])
     trained.info.update(bundle="boutique", item_sample=item_sample(small_bundle("boutique")))  # as train_ranker
     ranking.save(trained, ranker_path(active_version().collection, settings))
 

@@ -8,7 +8,7 @@ from backend import ranker as ranking
 from backend.graphs import build_product_graph
 from backend.retrieval import FEATURES, Candidate, CatalogueGraphs, ClientSignals, generate
 from backend.understand import QueryGraph, Wish
-from tests.fixtures.small import ITEMS
+from tests.fixtures.small import ITEMS, random_ranking_groups
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -127,15 +127,7 @@ def test_dense_source_is_an_exact_search_over_the_vectors_in_memory():
 
 
 def test_a_ranker_records_the_engine_that_computed_its_features(tmp_path):
-    rng = np.random.default_rng(2)
-
-    def group():
-        cands = [Candidate({"item_id": f"x{j}"}) for j in range(20)]
-        for cand in cands:
-            cand.features = rng.random(len(FEATURES)).astype(np.float32)
-        return cands, {cands[0].item_id: 2}
-
-    trained = ranking.train([group() for _ in range(30)], [])
+    trained = ranking.train(random_ranking_groups(30, seed=2), [])
     assert trained.info["engine"] == ranking.engine_digest() and not ranking.is_stale(trained.info)
     ranking.save(trained, tmp_path / "r.txt")
     assert not ranking.is_stale(ranking.load(tmp_path / "r.txt").info)
