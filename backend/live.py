@@ -351,12 +351,12 @@ def prepare_ranker(bundle: Bundle, settings: Settings | None = None, progress: b
         log.info("ranker of %s was trained by another engine (%s): retraining", version.collection, info.get("engine"))
     if usable >= ranking.MIN_TRAIN_QUERIES:
         return train_ranker(bundle, settings, progress)
-    earlier = sorted((p for p in settings.ranker_dir.glob("*.txt") if p != target
-                      and same_catalogue(_ranker_info(p), bundle) and not ranking.is_stale(_ranker_info(p))),
+    infos = {p: _ranker_info(p) for p in settings.ranker_dir.glob("*.txt") if p != target}  # each read once
+    earlier = sorted((p for p, info in infos.items() if same_catalogue(info, bundle) and not ranking.is_stale(info)),
                      key=lambda p: p.stat().st_mtime)
     if earlier:
         target.write_bytes(earlier[-1].read_bytes())
-        info = _ranker_info(earlier[-1])
+        info = infos[earlier[-1]]
         info["inherited_from"] = earlier[-1].stem
         info.pop("refuse_below", None)  # calibrated on the earlier version's requests, not on this bundle's
         target.with_suffix(".json").write_text(json.dumps(info, indent=1))
