@@ -34,7 +34,7 @@ $(COMPOSE_SCHEMA): | $(STAMP)
 	$(PY) tools/fetch_compose_schema.py $@
 
 test: $(STAMP) $(COMPOSE_SCHEMA)
-	$(PY) -m pytest -q --durations=20
+	$(PY) -m pytest -q --durations=40
 
 test-unit: $(STAMP)
 	$(PY) -m pytest -q tests/unit

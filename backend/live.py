@@ -35,7 +35,7 @@ from backend.settings import Settings, get_settings
 from backend.store import get_engine, session
 from backend.tables import Client, ClientNote, Feedback, Interaction, Shortlist
 from backend.understand import QueryGraph, understand
-from backend.vocabulary import CatalogueVocabulary, build_vocabulary
+from backend.vocabulary import CatalogueVocabulary, build_vocabulary, phrase_key
 from catalog.bundle import Bundle
 from catalog.errors import ConciergeError
 
@@ -210,6 +210,10 @@ def ranked_candidates(query: QueryGraph, catalogue: LiveCatalogue, signals: Clie
     if missing:
         query.impossible = f"nothing here is {missing[0]['words']}"
         return []
+    conflict = context_conflict(query, catalogue)
+    if conflict:
+        query.impossible = conflict
+        return []
     # what is asked for is like nothing that meets the hard constraints
     unlike = unlike_objects(query, catalogue) if settings.refuse_by_object else None
     if unlike:
@@ -253,6 +257,46 @@ def pairing_exists(pairing: dict, catalogue: LiveCatalogue) -> bool:
     """Whether some item is of one of `pairing`'s categories and has one of its values ("suede boots")."""
     cats, values = set(pairing["categories"]), set(pairing["values"])
     return any(nodes & cats and nodes & values for nodes in catalogue.graphs.item_nodes.values())
+
+
+def context_conflict(query: QueryGraph, catalogue: LiveCatalogue) -> str | None:
+    """Why no item of the category the request names suits its context, judged by the catalogue's own
+    attributes ("sandals for January in St. Moritz": every sandal here says its seasons, none says winter).
+
+    Each context the request sets (`QueryGraph.contexts`: occasion, place, season) implies item seasons
+    and formality levels (the knowledge file); those the catalogue names word for word are its values
+    (`season=winter`, `formality=black-tie`). Per attribute, when every item that meets the hard
+    constraints describes it and none has a value some context asks for, nothing fits. An attribute
+    that some of those items leave undescribed, or that a context leaves open, only orders.
+    """
+    if not query.categories or not query.contexts:
+        return None
+    per_context = [context_values(ctx, catalogue.vocabulary) for ctx in query.contexts]
+    shared = set.intersection(*(set(values) for values in per_context))  # attributes every context sets
+    if not shared:
+        return None
+    hard = query.to_dict()
+    fitting = [nodes for i, nodes in catalogue.graphs.item_nodes.items()
+               if not hard_violations(catalogue.graphs.items[i], hard, nodes)]
+    for attribute in sorted(shared):
+        wanted = set().union(*(values[attribute] for values in per_context))
+        prefix = attribute + "="
+        if fitting and all(any(n.startswith(prefix) for n in nodes) for nodes in fitting) \
+                and not any(nodes & wanted for nodes in fitting):
+            named = " or ".join(n.split("=", 1)[1] for n in query.categories[:3])
+            asked = " or ".join(sorted(v.split("=", 1)[1] for v in wanted))
+            return f"nothing here that is {named} suits the {attribute} asked for ({asked})"
+    return None
+
+
+def context_values(context: dict, vocabulary: CatalogueVocabulary) -> dict[str, set[str]]:
+    """The catalogue nodes one context asks for, by attribute: its item seasons and formality levels
+    where the catalogue names them word for word."""
+    out: dict[str, set[str]] = {}
+    for value in list(context.get("item_seasons") or []) + list(context.get("formality") or []):
+        for node in vocabulary.terms.get(phrase_key(value), []):
+            out.setdefault(node.split("=", 1)[0], set()).add(node)
+    return out
 
 
 def kind_is_available(query: QueryGraph, catalogue: LiveCatalogue) -> bool:

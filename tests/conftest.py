@@ -20,6 +20,17 @@ DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.skipif(
     not POSTGRES_URL, reason="CONCIERGE_TEST_POSTGRES_URL is not set (.ci/run starts a PostgreSQL server)"))]
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `one_database` run on SQLite only: what they check does not depend on the engine,
+    and each PostgreSQL run of a CLI test costs 20-30 s of the suite's budget."""
+    once = [item for item in items if item.get_closest_marker("one_database")
+            and getattr(item, "callspec", None) and item.callspec.params.get("db_url") == "postgres"]
+    if once:
+        config.hook.pytest_deselected(items=once)
+        dropped = set(once)
+        items[:] = [item for item in items if item not in dropped]
+
+
 @pytest.fixture(params=DATABASES)
 def db_url(request, tmp_path) -> str:
     if request.param == "sqlite":

@@ -53,6 +53,7 @@ def count(table) -> int:
         return s.exec(select(func.count()).select_from(table)).one()
 
 
+@pytest.mark.one_database
 def test_cli_recommend_with_the_real_model_prints_the_stored_shortlist(world, settings):
     import os
 

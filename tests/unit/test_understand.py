@@ -236,3 +236,46 @@ def test_an_object_like_nothing_that_meets_the_hard_constraints_is_refused():
                           catalogue) is None  # only a little less like Y's items than the best: not a refusal
     assert unlike_objects(QueryGraph(text="", objects=["drone"], object_vectors=np.array([[0, 0, 1.0]])),
                           catalogue) == "this catalogue has nothing like drone"
+
+
+RESORT = [  # a small catalogue of its own words: each item says its seasons and formality
+    {"item_id": "r1", "title": "Palma slide", "brand": "Costa", "category": "slide", "price": 180.0,
+     "attributes": {"season": ["spring", "summer"], "formality": "casual"}},
+    {"item_id": "r2", "title": "Ibiza slide", "brand": "Costa", "category": "slide", "price": 210.0,
+     "attributes": {"season": ["summer"], "formality": "smart-casual"}},
+    {"item_id": "r3", "title": "Alpine parka", "brand": "Nordwand", "category": "parka", "price": 1400.0,
+     "attributes": {"season": ["autumn", "winter"], "formality": "casual"}},
+    {"item_id": "r4", "title": "Midnight dinner jacket", "brand": "Savile", "category": "dinner jacket",
+     "price": 3200.0, "attributes": {"season": ["autumn", "winter", "spring"], "formality": "black-tie"}},
+]
+
+
+def conflict(text, items):
+    from types import SimpleNamespace
+
+    from backend.live import context_conflict
+    from backend.verify import item_nodes
+
+    vocab = build_vocabulary(items, K, hash_embed)
+    catalogue = SimpleNamespace(vocabulary=vocab, graphs=SimpleNamespace(
+        item_nodes={i["item_id"]: set(item_nodes(i)) for i in items}, items={i["item_id"]: i for i in items}))
+    return context_conflict(understand(text, vocab, K, hash_embed), catalogue)
+
+
+def test_a_named_category_that_no_item_makes_for_the_stated_context_is_a_conflict():
+    reason = conflict("a slide for January in St. Moritz", RESORT)
+    assert reason and "season" in reason and "winter" in reason and "slide" in reason
+    assert "formality" in conflict("a dinner jacket for a picnic", RESORT)
+    assert conflict("a parka for January in St. Moritz", RESORT) is None  # a parka says winter
+    assert conflict("a slide for a beach holiday in Ibiza in July", RESORT) is None
+    assert conflict("something warm for January in St. Moritz", RESORT) is None  # no category named: it orders
+
+
+def test_a_context_conflict_needs_every_fitting_item_to_describe_the_attribute():
+    undescribed = RESORT + [{"item_id": "r5", "title": "Plain slide", "brand": "Costa", "category": "slide",
+                             "price": 90.0, "attributes": {"formality": "casual"}}]
+    assert conflict("a slide for January in St. Moritz", undescribed) is None  # r5 says no season
+    winter_slide = RESORT + [{"item_id": "r6", "title": "Shearling slide", "brand": "Nordwand", "category": "slide",
+                              "price": 320.0, "attributes": {"season": ["winter"], "formality": "casual"}}]
+    assert conflict("a slide for January in St. Moritz", winter_slide) is None
+    assert "season" in conflict("a slide by Costa for January in St. Moritz", winter_slide)  # Costa's slides don't
