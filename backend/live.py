@@ -14,6 +14,7 @@ import logging
 import random
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -285,7 +286,9 @@ def context_conflict(query: QueryGraph, catalogue: LiveCatalogue) -> str | None:
                 and not any(nodes & wanted for nodes in fitting):
             named = " or ".join(n.split("=", 1)[1] for n in query.categories[:3])
             asked = " or ".join(sorted(v.split("=", 1)[1] for v in wanted))
-            return f"nothing here that is {named} suits the {attribute} asked for ({asked})"
+            have = Counter(n.split("=", 1)[1] for nodes in fitting for n in nodes if n.startswith(prefix))
+            return (f"nothing here that is {named} suits the {attribute} asked for ({asked}); "
+                    f"each is {' or '.join(v for v, _ in have.most_common(3))}")
     return None
 
 
