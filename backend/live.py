@@ -263,28 +263,33 @@ def pairing_exists(pairing: dict, catalogue: LiveCatalogue) -> bool:
 def context_conflict(query: QueryGraph, catalogue: LiveCatalogue) -> str | None:
     """Why no item of the category the request names suits its context, judged by the catalogue's own
     attributes ("sandals for January in St. Moritz": every sandal here says its seasons, none says winter).
+    The category is the one named word for word, else the categories a named head word stands for
+    ("boots": ankle and knee boots).
 
     Each context the request sets (`QueryGraph.contexts`: occasion, place, season) implies item seasons
     and formality levels (the knowledge file); those the catalogue names word for word are its values
     (`season=winter`, `formality=black-tie`). Per attribute, when every item that meets the hard
-    constraints describes it and none has a value some context asks for, nothing fits. An attribute
-    that some of those items leave undescribed, or that a context leaves open, only orders.
+    constraints describes it and none has a value any context asks for, nothing fits ("a beach holiday
+    in Ibiza in July" is two contexts, only the second with a season: knee boots suit neither). An
+    attribute that some of those items leave undescribed only orders.
     """
-    if not query.categories or not query.contexts:
+    categories = query.categories or sorted({n for w in query.wishes if w.source == "named"
+                                              for n in w.matches if n.startswith("category")})  # "boots"
+    if not categories or not query.contexts:
         return None
     per_context = [context_values(ctx, catalogue.vocabulary) for ctx in query.contexts]
-    shared = set.intersection(*(set(values) for values in per_context))  # attributes every context sets
+    shared = set().union(*(set(values) for values in per_context))  # attributes some context sets
     if not shared:
         return None
-    hard = query.to_dict()
+    hard = {**query.to_dict(), "categories": categories}
     fitting = [nodes for i, nodes in catalogue.graphs.item_nodes.items()
                if not hard_violations(catalogue.graphs.items[i], hard, nodes)]
     for attribute in sorted(shared):
-        wanted = set().union(*(values[attribute] for values in per_context))
+        wanted = set().union(*(values.get(attribute, set()) for values in per_context))
         prefix = attribute + "="
         if fitting and all(any(n.startswith(prefix) for n in nodes) for nodes in fitting) \
                 and not any(nodes & wanted for nodes in fitting):
-            named = " or ".join(n.split("=", 1)[1] for n in query.categories[:3])
+            named = " or ".join(n.split("=", 1)[1] for n in categories[:3])
             asked = " or ".join(sorted(v.split("=", 1)[1] for v in wanted))
             have = Counter(n.split("=", 1)[1] for nodes in fitting for n in nodes if n.startswith(prefix))
             return (f"nothing here that is {named} suits the {attribute} asked for ({asked}); "
