@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 
 import numpy as np
 from sqlmodel import select
@@ -98,15 +99,21 @@ def _build(collection: str, digest: str, settings: Settings) -> LiveCatalogue:
     knowledge = load_knowledge()
     vocabulary = build_vocabulary(items, knowledge, lambda texts: embed(texts, settings))
     ranker = ranking.load(ranker_path(collection, settings))
-    if ranking.is_stale(ranker.info):
-        log.warning("the ranker of %s was trained by another engine version; re-import the catalogue (or "
-                    "`concierge seed-demo`) to retrain it on its train split", collection)
+    if ranking.is_stale(ranker.info, embedding_name(settings)):
+        log.warning("the ranker of %s was trained by another engine version or embedding model; re-import the "
+                    "catalogue (or `concierge seed-demo`) to retrain it on its train split", collection)
     return LiveCatalogue(collection, digest, index, graphs, vocabulary, knowledge, ranker,
                          catalogue_currency(items))
 
 
 def ranker_path(collection: str, settings: Settings):
     return settings.ranker_dir / f"{collection}.txt"
+
+
+def embedding_name(settings: Settings) -> str:
+    """The embedding model a ranker's similarity features come from (its directory's name), recorded
+    with the ranker so that a change of model makes it stale (`ranking.is_stale`)."""
+    return Path(settings.embedding_model_path).name
 
 
 def live_catalogue(settings: Settings | None = None) -> LiveCatalogue:
@@ -329,6 +336,7 @@ def train_ranker(bundle: Bundle, settings: Settings | None = None, progress: boo
     groups = {split: [(candidates, relevant) for _, candidates, relevant in rows] for split, rows in groups.items()}
     model = ranking.train(groups["train"], groups["val"])
     model.info["bundle"] = bundle.name  # which catalogue it learned (a later version of it may inherit it)
+    model.info["embedding"] = embedding_name(settings)
     model.info["item_sample"] = item_sample(bundle)
     if len(similarities) >= REFUSAL_CALIBRATION:
         # below every answerable train/val request but the lowest 1%, with a margin: "nothing like it here"
@@ -398,13 +406,14 @@ def prepare_ranker(bundle: Bundle, settings: Settings | None = None, progress: b
     usable = sum(1 for q in bundle.queries if q.get("split") == "train" and q.get("relevant"))
     if target.exists() or target.with_suffix(".json").exists():
         info = ranking.load(target).info
-        if not (ranking.is_stale(info) and usable >= ranking.MIN_TRAIN_QUERIES):
+        if not (ranking.is_stale(info, embedding_name(settings)) and usable >= ranking.MIN_TRAIN_QUERIES):
             return info  # this catalogue version has its ranker already (re-seeding)
         log.info("ranker of %s was trained by another engine (%s): retraining", version.collection, info.get("engine"))
     if usable >= ranking.MIN_TRAIN_QUERIES:
         return train_ranker(bundle, settings, progress)
     infos = {p: _ranker_info(p) for p in settings.ranker_dir.glob("*.txt") if p != target}  # each read once
-    earlier = sorted((p for p, info in infos.items() if same_catalogue(info, bundle) and not ranking.is_stale(info)),
+    earlier = sorted((p for p, info in infos.items()
+                      if same_catalogue(info, bundle) and not ranking.is_stale(info, embedding_name(settings))),
                      key=lambda p: p.stat().st_mtime)
     if earlier:
         target.write_bytes(earlier[-1].read_bytes())
@@ -420,7 +429,8 @@ def ranker_is_stale(settings: Settings | None = None) -> bool:
     """Whether the served catalogue version's ranker was trained by another engine (`ranking.is_stale`)."""
     settings = settings or get_settings()
     version = active_version(get_engine(settings.sql_url))
-    return version is not None and ranking.is_stale(ranking.load(ranker_path(version.collection, settings)).info)
+    return version is not None and ranking.is_stale(ranking.load(ranker_path(version.collection, settings)).info,
+                                                    embedding_name(settings))
 
 
 def _ranker_info(path) -> dict:

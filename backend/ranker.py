@@ -88,11 +88,16 @@ def summary(info: dict | None) -> dict:
     return {k: v for k, v in (info or {}).items() if k not in ("features", "gain", "item_sample")}
 
 
-def is_stale(info: dict | None) -> bool:
-    """Whether a trained ranker's features were computed by another engine than this one (a fusion ranker
-    learned nothing, so it is never stale)."""
+def is_stale(info: dict | None, embedding: str | None = None) -> bool:
+    """Whether a trained ranker's features were computed by another engine than this one, or (when
+    `embedding` names the embedding model in use and the ranker recorded one) with another embedding
+    model: its similarity features would mean something else. A fusion ranker learned nothing, so it
+    is never stale."""
     info = info or {}
-    return info.get("kind") == "lightgbm" and info.get("engine") != engine_digest()
+    if info.get("kind") != "lightgbm":
+        return False
+    return info.get("engine") != engine_digest() or (
+        embedding is not None and info.get("embedding", embedding) != embedding)
 
 
 def fallback_scores(matrix: np.ndarray) -> np.ndarray:

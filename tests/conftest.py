@@ -21,10 +21,14 @@ DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.skipif(
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests marked `one_database` run on SQLite only: what they check does not depend on the engine,
-    and each PostgreSQL run of a CLI test costs 20-30 s of the suite's budget."""
-    once = [item for item in items if item.get_closest_marker("one_database")
-            and getattr(item, "callspec", None) and item.callspec.params.get("db_url") == "postgres"]
+    """Tests marked `one_store` run on SQLite and the embedded Chroma store only: what they check does not
+    depend on the store, and each PostgreSQL or Chroma-server run of such a test costs 20-60 s of the
+    suite's budget."""
+    def elsewhere(item) -> bool:
+        params = getattr(item, "callspec", None) and item.callspec.params
+        return bool(params) and (params.get("db_url") == "postgres" or params.get("chroma_mode") == "server")
+
+    once = [item for item in items if item.get_closest_marker("one_store") and elsewhere(item)]
     if once:
         config.hook.pytest_deselected(items=once)
         dropped = set(once)

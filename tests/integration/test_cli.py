@@ -23,7 +23,7 @@ def env(settings, monkeypatch):
     return dict(os.environ)
 
 
-@pytest.mark.one_database
+@pytest.mark.one_store
 def test_validate_exit_status_follows_the_report(tmp_path, env):
     bundle = write_bundle(small_bundle(), tmp_path / "b")
     ok = concierge("validate", str(bundle), env=env)
@@ -35,7 +35,7 @@ def test_validate_exit_status_follows_the_report(tmp_path, env):
     assert "items.jsonl:5: price must not be negative, got '-1'" in bad.stdout
 
 
-@pytest.mark.one_database
+@pytest.mark.one_store
 def test_validate_and_import_take_a_zipped_bundle_as_the_admin_page_does(tmp_path, env):
     """Issue 16, D12: `concierge validate` refused a .zip that the admin page accepts."""
     import zipfile

@@ -1,5 +1,7 @@
 """Importing into the real stores (Chroma + SQL): idempotent, all or nothing, searchable."""
 
+from pathlib import Path
+
 import pytest
 from sqlmodel import func, select
 
@@ -171,6 +173,7 @@ def test_rows_over_the_field_limits_are_reported_and_what_is_stored_is_kept(sett
     assert not index.get(["<img src=x onerror=alert(1)>"])
 
 
+@pytest.mark.one_store  # ranker files and their records, whatever the stores
 def test_a_ranker_is_carried_over_only_to_a_later_version_of_the_same_catalogue(settings):
     from backend import ranker as ranking
     from backend.live import item_sample, prepare_ranker, ranker_path
@@ -209,6 +212,7 @@ def test_a_ranker_is_carried_over_only_to_a_later_version_of_the_same_catalogue(
     assert prepare_ranker(stale, settings)["kind"] == "fusion"  # a stale ranker is not carried over
 
 
+@pytest.mark.one_store  # ranker files and their records, whatever the stores
 def test_a_ranker_trained_by_another_engine_is_retrained_when_the_bundle_can_train_one(settings):
     from backend import ranker as ranking
     from backend.live import prepare_ranker, ranker_is_stale, ranker_path
@@ -227,6 +231,12 @@ def test_a_ranker_trained_by_another_engine_is_retrained_when_the_bundle_can_tra
     ranking.save(ranking.Ranker(old.booster, {**old.info, "engine": "an older engine"}), target)
     assert ranker_is_stale(settings)
     assert prepare_ranker(bundle, settings)["engine"] == ranking.engine_digest()  # retrained in place
+    assert not ranker_is_stale(settings)
+    old = ranking.load(target)
+    assert old.info["embedding"] == Path(settings.embedding_model_path).name
+    ranking.save(ranking.Ranker(old.booster, {**old.info, "embedding": "another-model"}), target)
+    assert ranker_is_stale(settings)  # its similarity features came from another embedding model
+    assert prepare_ranker(bundle, settings)["embedding"] == old.info["embedding"]  # retrained
     assert not ranker_is_stale(settings)
     bundle.queries = []  # nothing to retrain on: the stale ranker is kept (better than nothing, and logged)
     ranking.save(ranking.Ranker(old.booster, {**old.info, "engine": "an older engine"}), target)

@@ -53,7 +53,7 @@ def count(table) -> int:
         return s.exec(select(func.count()).select_from(table)).one()
 
 
-@pytest.mark.one_database
+@pytest.mark.one_store
 def test_cli_recommend_with_the_real_model_prints_the_stored_shortlist(world, settings):
     import os
 

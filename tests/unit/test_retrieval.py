@@ -134,6 +134,9 @@ def test_a_ranker_records_the_engine_that_computed_its_features(tmp_path):
     assert ranking.is_stale({**trained.info, "engine": "an older engine"})
     assert ranking.is_stale({k: v for k, v in trained.info.items() if k != "engine"})  # trained before digests
     assert not ranking.is_stale({"kind": "fusion"})  # fusion learned nothing
+    embedded = {**trained.info, "embedding": "all-MiniLM-L6-v2"}
+    assert not ranking.is_stale(embedded, "all-MiniLM-L6-v2") and not ranking.is_stale(trained.info, "any")
+    assert ranking.is_stale(embedded, "bge-small-en")  # its similarity features came from another model
 
 
 def test_the_engine_digest_ignores_comments_and_docstrings():
