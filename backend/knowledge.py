@@ -47,6 +47,8 @@ class Knowledge:
     budget_floor: tuple[str, ...] = ()  # "over €200": an amount that is a floor, never read as a budget cap
     object_determiners: frozenset[str] = frozenset()  # words that introduce what a request asks for ("a", "some")
     vague_objects: frozenset[str] = frozenset()  # objects that name no kind of thing ("a gift", "a present")
+    ambiguous_season_words: frozenset[str] = frozenset()  # season words that are also everyday words ("may")
+    season_cues: frozenset[str] = frozenset()  # words after which such a word is the season ("this fall")
 
     def rain_sensitive(self) -> frozenset[str]:
         """Materials that do not stand up to rain."""
@@ -90,7 +92,7 @@ _READ_AS = {
     tuple: ("formality_ladder", "negations", "exclusion_after", "budget_before", "budget_after", "budget_about",
             "brand_suffixes", "injection_cues", "budget_floor"),
     frozenset: ("kind_modifiers", "kind_verb_cues", "prepositions", "seeking_words", "stopwords",
-                "object_determiners", "vague_objects"),
+                "object_determiners", "vague_objects", "ambiguous_season_words", "season_cues"),
     _public: ("places", "occasions", "materials"),
     _tuples: ("climate_seasons", "product_kinds"),
 }

@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +31,7 @@ from backend.served import active_index, active_version
 from backend.verify import hard_violations
 from catalog.prices import catalogue_currency
 from backend.index import embed
-from backend.knowledge import Knowledge, load_knowledge
+from backend.knowledge import SEASONS, Knowledge, load_knowledge
 from backend.objects import unlike_objects
 from backend.retrieval import Candidate, CatalogueGraphs, ClientSignals, generate
 from backend.settings import Settings, get_settings
@@ -111,9 +112,22 @@ def ranker_path(collection: str, settings: Settings):
 
 
 def embedding_name(settings: Settings) -> str:
-    """The embedding model a ranker's similarity features come from (its directory's name), recorded
-    with the ranker so that a change of model makes it stale (`ranking.is_stale`)."""
-    return Path(settings.embedding_model_path).name
+    """The embedding model a ranker's similarity features come from, recorded with the ranker so that a
+    change of model makes it stale (`ranking.is_stale`): its directory's name and a digest of its config
+    files and weight file sizes (the shipped model's directory is just `model`)."""
+    return _model_fingerprint(settings.embedding_model_path)
+
+
+@lru_cache(maxsize=8)
+def _model_fingerprint(path: str) -> str:
+    root = Path(path)
+    digest = hashlib.sha256()
+    for name in ("config.json", "modules.json", "sentence_bert_config.json"):
+        if (root / name).is_file():
+            digest.update(name.encode() + (root / name).read_bytes())
+    for weights in sorted([*root.glob("*.safetensors"), *root.glob("*.bin")]):
+        digest.update(f"{weights.name}:{weights.stat().st_size}".encode())
+    return f"{root.name}-{digest.hexdigest()[:12]}"
 
 
 def live_catalogue(settings: Settings | None = None) -> LiveCatalogue:
@@ -218,7 +232,7 @@ def ranked_candidates(query: QueryGraph, catalogue: LiveCatalogue, signals: Clie
     if missing:
         query.impossible = f"nothing here is {missing[0]['words']}"
         return []
-    conflict = context_conflict(query, catalogue)
+    conflict = context_conflict(query, catalogue) if settings.refuse_by_context else None
     if conflict:
         query.impossible = conflict
         return []
@@ -274,43 +288,62 @@ def context_conflict(query: QueryGraph, catalogue: LiveCatalogue) -> str | None:
     ("boots": ankle and knee boots).
 
     Each context the request sets (`QueryGraph.contexts`: occasion, place, season) implies item seasons
-    and formality levels (the knowledge file); those the catalogue names word for word are its values
-    (`season=winter`, `formality=black-tie`). Per attribute, when every item that meets the hard
-    constraints describes it and none has a value any context asks for, nothing fits ("a beach holiday
-    in Ibiza in July" is two contexts, only the second with a season: knee boots suit neither). An
-    attribute that some of those items leave undescribed only orders.
+    and formality levels (the knowledge file). An attribute of the catalogue is read as a season or a
+    formality when its values are the knowledge file's seasons (or their words: "fall") or formality
+    levels; values it does not know ("all seasons") leave an item undescribed. Per attribute, when every
+    item that meets the hard constraints describes it and none suits any context (or a value the request
+    names itself: "a summer dress for a winter wedding" asks for both), nothing fits ("a beach holiday in
+    Ibiza in July" is two contexts, only the second with a season: knee boots suit neither). Formality
+    allows one step of the ladder where the catalogue uses fewer of its levels than the file has. An
+    attribute that some of those items leave undescribed only orders. Off with `refuse_by_context`.
     """
     categories = query.categories or sorted({n for w in query.wishes if w.source == "named"
-                                              for n in w.matches if n.startswith("category")})  # "boots"
+                                              for n in w.matches if n in catalogue.vocabulary.categories})
     if not categories or not query.contexts:
         return None
-    per_context = [context_values(ctx, catalogue.vocabulary) for ctx in query.contexts]
-    shared = set().union(*(set(values) for values in per_context))  # attributes some context sets
-    if not shared:
+    knowledge, vocabulary = catalogue.knowledge, catalogue.vocabulary
+    concepts = {"season": ({phrase_key(w): v for w, v in knowledge.season_words.items()}, list(SEASONS),
+                           "item_seasons"),
+                "formality": ({phrase_key(v): v for v in knowledge.formality_ladder}, list(knowledge.formality_ladder),
+                              "formality")}
+    named = {n for w in query.wishes if w.source == "named" for n, sim in w.matches.items() if sim >= 1.0}
+    rows = sorted({r for node in categories for r in catalogue.graphs.rows_with(node)})
+    hard = {"categories": categories, "houses": query.houses, "budget_max": query.budget_max,
+            "must_not": query.must_not}
+    ids = [catalogue.graphs.ids[r] for r in rows]
+    fitting = [catalogue.graphs.item_nodes[i] for i in ids
+               if not hard_violations(catalogue.graphs.items[i], hard, catalogue.graphs.item_nodes[i])]
+    if not fitting:
         return None
-    hard = {**query.to_dict(), "categories": categories}
-    fitting = [nodes for i, nodes in catalogue.graphs.item_nodes.items()
-               if not hard_violations(catalogue.graphs.items[i], hard, nodes)]
-    for attribute in sorted(shared):
-        wanted = set().union(*(values.get(attribute, set()) for values in per_context))
-        prefix = attribute + "="
-        if fitting and all(any(n.startswith(prefix) for n in nodes) for nodes in fitting) \
-                and not any(nodes & wanted for nodes in fitting):
-            named = " or ".join(n.split("=", 1)[1] for n in categories[:3])
-            asked = " or ".join(sorted(v.split("=", 1)[1] for v in wanted))
-            have = Counter(n.split("=", 1)[1] for nodes in fitting for n in nodes if n.startswith(prefix))
-            return (f"nothing here that is {named} suits the {attribute} asked for ({asked}); "
-                    f"each is {' or '.join(v for v, _ in have.most_common(3))}")
+    for concept, (words, ladder, field_name) in concepts.items():
+        asked = {v for ctx in query.contexts for v in ctx.get(field_name) or []}
+        for attribute, levels in concept_attributes(vocabulary, words, ladder).items():
+            prefix = attribute + "="
+            wanted = asked | {levels[n] for n in named if n in levels}
+            described = [{levels[n] for n in nodes if n in levels} for nodes in fitting]
+            if not asked or not all(described):
+                continue
+            used = {ladder.index(v) for v in levels.values()}
+            slack = 1 if concept == "formality" and len(used) < len(ladder) else 0
+            if not any(abs(ladder.index(have) - ladder.index(want)) <= slack
+                       for values in described for have in values for want in wanted):
+                kind = " or ".join(n.split("=", 1)[1] for n in categories[:3])
+                common = Counter(v for values in described for v in values).most_common(3)
+                return (f"nothing here that is {kind} suits the {attribute} asked for "
+                        f"({' or '.join(sorted(wanted))}); each is {' or '.join(v for v, _ in common)}")
     return None
 
 
-def context_values(context: dict, vocabulary: CatalogueVocabulary) -> dict[str, set[str]]:
-    """The catalogue nodes one context asks for, by attribute: its item seasons and formality levels
-    where the catalogue names them word for word."""
-    out: dict[str, set[str]] = {}
-    for value in list(context.get("item_seasons") or []) + list(context.get("formality") or []):
-        for node in vocabulary.terms.get(phrase_key(value), []):
-            out.setdefault(node.split("=", 1)[0], set()).add(node)
+def concept_attributes(vocabulary: CatalogueVocabulary, words: dict[str, str], ladder: list[str]
+                       ) -> dict[str, dict[str, str]]:
+    """The catalogue's attributes that hold a concept of the knowledge file (seasons, formality levels):
+    attribute -> {node: the concept's value it names}, for attributes most of whose values it knows."""
+    out: dict[str, dict[str, str]] = {}
+    for attribute, values in vocabulary.attribute_values.items():
+        known = {f"{attribute}={v}": words[phrase_key(v)] for v in values
+                 if phrase_key(v) in words and words[phrase_key(v)] in ladder}
+        if known and len(known) * 2 >= len(values):
+            out[attribute] = known
     return out
 
 
@@ -408,7 +441,8 @@ def prepare_ranker(bundle: Bundle, settings: Settings | None = None, progress: b
         info = ranking.load(target).info
         if not (ranking.is_stale(info, embedding_name(settings)) and usable >= ranking.MIN_TRAIN_QUERIES):
             return info  # this catalogue version has its ranker already (re-seeding)
-        log.info("ranker of %s was trained by another engine (%s): retraining", version.collection, info.get("engine"))
+        log.info("ranker of %s was trained by another engine or embedding model (%s): retraining", version.collection,
+                 info.get("engine"))
     if usable >= ranking.MIN_TRAIN_QUERIES:
         return train_ranker(bundle, settings, progress)
     infos = {p: _ranker_info(p) for p in settings.ranker_dir.glob("*.txt") if p != target}  # each read once
@@ -426,7 +460,8 @@ def prepare_ranker(bundle: Bundle, settings: Settings | None = None, progress: b
 
 
 def ranker_is_stale(settings: Settings | None = None) -> bool:
-    """Whether the served catalogue version's ranker was trained by another engine (`ranking.is_stale`)."""
+    """Whether the served catalogue version's ranker was trained by another engine or embedding model
+    (`ranking.is_stale`)."""
     settings = settings or get_settings()
     version = active_version(get_engine(settings.sql_url))
     return version is not None and ranking.is_stale(ranking.load(ranker_path(version.collection, settings)).info,

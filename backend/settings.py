@@ -70,6 +70,9 @@ class Settings(BaseSettings):
                            "(small: top ranks weigh more).")
     temperature: float = Field(0.0, description="Sampling temperature of the reasoner (0: greedy).")
     max_request_chars: int = Field(2000, description="Longest client request accepted, in characters.")
+    refuse_by_context: bool = Field(True, description="Refuse a request whose named category no item makes for "
+                                    "its stated season or formality, by the items' own attributes "
+                                    "(`backend.live.context_conflict`).")
     refuse_by_object: bool = Field(False, description="Refuse a request when what it asks for (\"a piano\") is "
                                    "like nothing that meets its hard constraints, judged by meaning "
                                    "(backend/objects.py). Off: on the demo's held-out test split it refused 2 "

@@ -411,11 +411,21 @@ def _add(target: list, value) -> None:
 # Contexts: an occasion at a place in a season, and what it implies
 
 
+def _loose_season(text: str, low: str, m: "Mention", knowledge: Knowledge) -> bool:
+    """A season word that is also an everyday word ("may", "fall": "won't fall apart") and is said as one:
+    neither capitalised ("in May", "Fall") nor after a word that introduces a time ("this fall")."""
+    if m.words not in knowledge.ambiguous_season_words or text[m.start:m.start + 1].isupper():
+        return False
+    before = low[:m.start].split()
+    return not (before and before[-1] in knowledge.season_cues)
+
+
 def _read_contexts(low: str, mentions: list[Mention], knowledge: Knowledge, q: QueryGraph) -> None:
     """Occasions, places and seasons in reading order, grouped into contexts; each context's implied
     facts become soft wishes (the item seasons its climate asks for, its formality, its time of day)."""
     found = sorted((m.start, m.kind, m.target) for m in mentions if m.kind in ("occasion", "place", "season")
-                   and not (m.kind == "occasion" and negated(low, m.start, knowledge.negations)))
+                   and not (m.kind == "occasion" and negated(low, m.start, knowledge.negations))
+                   and not (m.kind == "season" and _loose_season(q.text, low, m, knowledge)))
     groups: list[dict] = []
     for _, kind, value in found:
         if not groups or kind in groups[-1]:

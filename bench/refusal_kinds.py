@@ -43,7 +43,7 @@ def main() -> None:
         if query.get("split") not in splits:
             continue
         parsed, _, pool = generator.candidates(query, None, 10)
-        kind = "answerable" if query["relevant"] else (query.get("facets") or {}).get("impossible") or "impossible"
+        kind = "answerable" if query.get("relevant") else (query.get("facets") or {}).get("impossible") or "impossible"
         total[kind] += 1
         refused[kind] += not pool
         if (kind == "answerable") == (not pool):

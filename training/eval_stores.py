@@ -85,11 +85,12 @@ def scratch_stores(bundle: Bundle, needs_llm: bool = False, progress: bool = Tru
         print(f"scratch stores: {result.summary()} -> {directory}")
         print("ranker (train split, val for early stopping): "
               f"{ranking.summary(prepare_ranker(bundle, scratch, progress))}")
-    elif ranker_is_stale(scratch):  # the engine changed since: its features mean something else
+    elif ranker_is_stale(scratch):  # engine or embedding model changed: its features moved
         info = prepare_ranker(bundle, scratch, progress)  # retrains if the bundle has train queries
         done = ("kept (no train split to retrain it on)" if ranker_is_stale(scratch)
                 else "retrained")
-        print(f"ranker trained by another engine, {done}: {ranking.summary(info)}")
+        print(f"ranker trained by another engine or embedding model, {done}: "
+              f"{ranking.summary(info)}")
     stamp.write_text(bundle.digest())
     return scratch
 

@@ -215,7 +215,7 @@ def test_a_ranker_is_carried_over_only_to_a_later_version_of_the_same_catalogue(
 @pytest.mark.one_store  # ranker files and their records, whatever the stores
 def test_a_ranker_trained_by_another_engine_is_retrained_when_the_bundle_can_train_one(settings):
     from backend import ranker as ranking
-    from backend.live import prepare_ranker, ranker_is_stale, ranker_path
+    from backend.live import embedding_name, prepare_ranker, ranker_is_stale, ranker_path
 
     bundle = small_bundle("boutique")
     wanted = [("a silk scarf", "i-scarf"), ("a leather tote for the office", "i-tote"),
@@ -233,7 +233,8 @@ def test_a_ranker_trained_by_another_engine_is_retrained_when_the_bundle_can_tra
     assert prepare_ranker(bundle, settings)["engine"] == ranking.engine_digest()  # retrained in place
     assert not ranker_is_stale(settings)
     old = ranking.load(target)
-    assert old.info["embedding"] == Path(settings.embedding_model_path).name
+    assert old.info["embedding"] == embedding_name(settings) and embedding_name(settings).startswith(
+        Path(settings.embedding_model_path).name + "-")
     ranking.save(ranking.Ranker(old.booster, {**old.info, "embedding": "another-model"}), target)
     assert ranker_is_stale(settings)  # its similarity features came from another embedding model
     assert prepare_ranker(bundle, settings)["embedding"] == old.info["embedding"]  # retrained

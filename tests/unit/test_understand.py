@@ -253,12 +253,13 @@ RESORT = [  # a small catalogue of its own words: each item says its seasons and
 def conflict(text, items):
     from types import SimpleNamespace
 
+    from backend.graphs import build_product_graph
     from backend.live import context_conflict
-    from backend.verify import item_nodes
+    from backend.retrieval import CatalogueGraphs
 
     vocab = build_vocabulary(items, K, hash_embed)
-    catalogue = SimpleNamespace(vocabulary=vocab, graphs=SimpleNamespace(
-        item_nodes={i["item_id"]: set(item_nodes(i)) for i in items}, items={i["item_id"]: i for i in items}))
+    graphs = CatalogueGraphs(items, build_product_graph(items), [])
+    catalogue = SimpleNamespace(vocabulary=vocab, knowledge=K, graphs=graphs)
     return context_conflict(understand(text, vocab, K, hash_embed), catalogue)
 
 
@@ -280,3 +281,37 @@ def test_a_context_conflict_needs_every_fitting_item_to_describe_the_attribute()
                               "price": 320.0, "attributes": {"season": ["winter"], "formality": "casual"}}]
     assert conflict("a slide for January in St. Moritz", winter_slide) is None
     assert "season" in conflict("a slide by Costa for January in St. Moritz", winter_slide)  # Costa's slides don't
+
+
+def test_a_context_conflict_reads_only_values_the_knowledge_file_knows():
+    year_round = RESORT + [{"item_id": "r7", "title": "Cork slide", "brand": "Costa", "category": "slide",
+                            "price": 150.0, "attributes": {"season": ["all seasons"], "formality": "casual"}}]
+    assert conflict("a slide for January in St. Moritz", year_round) is None  # "all seasons": not described
+    fall = [dict(i, attributes={**i["attributes"], "season": ["fall" if s == "autumn" else s
+                                                              for s in i["attributes"]["season"]]}) for i in RESORT]
+    assert conflict("a parka for October in Paris", fall) is None  # "fall" is autumn
+    assert conflict("a summer slide for January in St. Moritz", RESORT) is None  # it names summer itself
+    assert "season" in conflict("a pair of boots for a July beach holiday in Ibiza", [
+        {"item_id": "b1", "title": "Riding boot", "brand": "Nordwand", "category": "knee boot", "price": 900.0,
+         "attributes": {"season": ["autumn", "winter"]}},
+        {"item_id": "b2", "title": "Chelsea boot", "brand": "Nordwand", "category": "ankle boot", "price": 700.0,
+         "attributes": {"season": ["autumn", "winter", "spring"]}}])  # "boots": both boot categories
+
+
+def test_a_coarse_formality_scale_is_read_with_one_step_of_slack():
+    coarse = [{"item_id": f"s{n}", "title": f"Shirt {n}", "brand": "Costa", "category": "shirt", "price": 200.0,
+               "attributes": {"formality": level}} for n, level in enumerate(["casual", "formal"])]
+    casual_only = [coarse[0]]
+    assert conflict("a shirt for a dinner", casual_only + [dict(coarse[1], category="tie")]) is None
+    assert "formality" in conflict("a dinner jacket for a picnic", RESORT)  # black-tie: four steps from casual
+
+
+def test_a_season_word_that_is_also_an_everyday_word_is_a_season_only_when_said_as_one():
+    def seasons(text):
+        return [ctx["season"] for ctx in read(text, RESORT).contexts]
+
+    assert seasons("a slide that won't fall apart") == []
+    assert seasons("a slide that may suit her") == []
+    assert seasons("a slide for this fall") == ["autumn"] and seasons("a parka for late fall") == ["autumn"]
+    assert seasons("a slide to wear in May") == ["spring"] and seasons("a slide for Fall") == ["autumn"]
+    assert conflict("a slide that won't fall apart", RESORT) is None
