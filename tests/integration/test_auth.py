@@ -539,6 +539,7 @@ def test_huge_and_odd_ids_get_a_clear_message_through_the_gradio_api(world):
             handlers_common.whole_number(bad, "x")
 
 
+@pytest.mark.one_store  # which files are read, whatever the stores
 def test_the_catalogue_import_reads_only_files_uploaded_to_the_admin_page(world, tmp_path):
     """Issue 16, D4: a FileData naming any server file was imported and echoed; now only uploads are read."""
     from gradio.utils import get_upload_folder
