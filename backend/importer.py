@@ -128,18 +128,24 @@ def _fill_collection(staging: CatalogIndex, current: CatalogVersion | None, item
     """Copy the live rows not replaced by `items`, then add `items`, embedding only what changed."""
     incoming = {it["item_id"]: it for it in items}
     reused: dict[str, list[float]] = {}
+    re_embedded = 0
     if current is not None:
         live = CatalogIndex.open(current.collection, settings)
+        same_model = live.embedding in (None, staging.embedding)  # None: recorded before models were
         for page in tqdm(list(live.pages(include=("metadatas", "embeddings", "documents"))),
                          desc="copy live catalogue", disable=not progress, unit="page"):
             keep = [i for i, item_id in enumerate(page["ids"]) if item_id not in incoming]
             for i, item_id in enumerate(page["ids"]):
                 new = incoming.get(item_id)
-                if new is not None and page["metadatas"][i].get("hash") == content_hash(new):
+                if same_model and new is not None and page["metadatas"][i].get("hash") == content_hash(new):
                     reused[item_id] = page["embeddings"][i]
             if keep:
-                staging.add_raw([page["ids"][i] for i in keep], [page["embeddings"][i] for i in keep],
-                                [page["documents"][i] for i in keep], [page["metadatas"][i] for i in keep])
+                documents = [page["documents"][i] for i in keep]
+                vectors = [page["embeddings"][i] for i in keep] if same_model else \
+                    embed(documents, settings)  # another model's vectors: the stored text again
+                re_embedded += 0 if same_model else len(keep)
+                staging.add_raw([page["ids"][i] for i in keep], vectors, documents,
+                                [page["metadatas"][i] for i in keep])
     todo = [it for it in items if it["item_id"] not in reused]
     vectors = np.zeros((len(items), 0), dtype=np.float32)
     if todo:
@@ -149,7 +155,7 @@ def _fill_collection(staging: CatalogIndex, current: CatalogVersion | None, item
     elif items:
         vectors = np.stack([np.asarray(reused[it["item_id"]], dtype=np.float32) for it in items])
     staging.add(items, vectors, progress)
-    return ImportResult("", True, "", items_embedded=len(todo), items_reused=len(reused))
+    return ImportResult("", True, "", items_embedded=len(todo) + re_embedded, items_reused=len(reused))
 
 
 def _embed_in_batches(texts: list[str], settings: Settings, progress: bool) -> list[np.ndarray]:

@@ -13,6 +13,7 @@ import json
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Iterator
 
 import numpy as np
@@ -161,6 +162,26 @@ class Hit:
     score: float  # cosine similarity, higher is closer
 
 
+def embedding_name(settings: Settings) -> str:
+    """Which embedding model this is: its directory's name and a digest of its config files and weight file
+    sizes (the shipped model's directory is just `model`). Recorded with each Chroma collection (vectors
+    of another model are re-embedded at the next import) and each ranker (its similarity features are
+    stale under another model: `backend.ranker.is_stale`)."""
+    return _model_fingerprint(settings.embedding_model_path)
+
+
+@lru_cache(maxsize=8)
+def _model_fingerprint(path: str) -> str:
+    root = Path(path)
+    digest = hashlib.sha256()
+    for name in ("config.json", "modules.json", "sentence_bert_config.json"):
+        if (root / name).is_file():
+            digest.update(name.encode() + (root / name).read_bytes())
+    for weights in sorted([*root.glob("*.safetensors"), *root.glob("*.bin")]):
+        digest.update(f"{weights.name}:{weights.stat().st_size}".encode())
+    return f"{root.name}-{digest.hexdigest()[:12]}"
+
+
 class CatalogIndex:
     """One Chroma collection of catalogue items."""
 
@@ -169,13 +190,21 @@ class CatalogIndex:
 
     @classmethod
     def open(cls, name: str, settings: Settings | None = None, create: bool = False) -> "CatalogIndex":
+        """Open a collection, or create it (recording the embedding model its vectors will come from)."""
         client = chroma_client(settings)
         if create:
             collection = client.get_or_create_collection(
-                name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}})
+                name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}},
+                metadata={"embedding": embedding_name(settings or get_settings())})
         else:
             collection = client.get_collection(name, embedding_function=None)
         return cls(collection)
+
+    @property
+    def embedding(self) -> str | None:
+        """The embedding model recorded when the collection was created (None: made before models were
+        recorded)."""
+        return (self.collection.metadata or {}).get("embedding")
 
     def __len__(self) -> int:
         return self.collection.count()

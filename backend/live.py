@@ -17,8 +17,6 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 from sqlmodel import select
@@ -30,7 +28,7 @@ from backend.interaction_weights import FEEDBACK_KINDS, judged_item
 from backend.served import active_index, active_version
 from backend.verify import hard_violations
 from catalog.prices import catalogue_currency
-from backend.index import embed
+from backend.index import embed, embedding_name
 from backend.knowledge import SEASONS, Knowledge, load_knowledge
 from backend.objects import unlike_objects
 from backend.retrieval import Candidate, CatalogueGraphs, ClientSignals, generate
@@ -109,25 +107,6 @@ def _build(collection: str, digest: str, settings: Settings) -> LiveCatalogue:
 
 def ranker_path(collection: str, settings: Settings):
     return settings.ranker_dir / f"{collection}.txt"
-
-
-def embedding_name(settings: Settings) -> str:
-    """The embedding model a ranker's similarity features come from, recorded with the ranker so that a
-    change of model makes it stale (`ranking.is_stale`): its directory's name and a digest of its config
-    files and weight file sizes (the shipped model's directory is just `model`)."""
-    return _model_fingerprint(settings.embedding_model_path)
-
-
-@lru_cache(maxsize=8)
-def _model_fingerprint(path: str) -> str:
-    root = Path(path)
-    digest = hashlib.sha256()
-    for name in ("config.json", "modules.json", "sentence_bert_config.json"):
-        if (root / name).is_file():
-            digest.update(name.encode() + (root / name).read_bytes())
-    for weights in sorted([*root.glob("*.safetensors"), *root.glob("*.bin")]):
-        digest.update(f"{weights.name}:{weights.stat().st_size}".encode())
-    return f"{root.name}-{digest.hexdigest()[:12]}"
 
 
 def live_catalogue(settings: Settings | None = None) -> LiveCatalogue:

@@ -63,6 +63,29 @@ def test_changed_items_are_upserted_and_only_they_are_embedded(settings):
     assert len(collections(settings)) == 1  # the replaced collection was dropped
 
 
+def test_vectors_of_another_embedding_model_are_embedded_again_at_the_next_import(settings, monkeypatch):
+    import numpy as np
+
+    from backend import index as index_module
+
+    import_bundle(small_bundle(), progress=False)
+    first = active_index()
+    assert first.embedding == index_module.embedding_name(settings)
+    before = {i: np.asarray(v) for i, v in zip(*first.vectors())}
+    monkeypatch.setattr(index_module, "embedding_name", lambda _settings: "another-model-0123")
+    monkeypatch.setattr(index_module, "embed", lambda texts, *a, **k: np.full((len(texts), 384), 0.05, np.float32))
+    monkeypatch.setattr(importer, "embed", index_module.embed)
+    update = small_bundle()
+    update.items = [dict(update.items[0], price=450.0), update.items[1]]  # one changed, one the same
+    update.clients, update.interactions, update.queries = [], [], []
+    result = import_bundle(update, progress=False)
+    assert result.items_reused == 0 and result.items_embedded == result.items_total == len(small_bundle().items)
+    second = active_index()
+    assert second.embedding == "another-model-0123"
+    after = {i: np.asarray(v) for i, v in zip(*second.vectors())}
+    assert all(np.allclose(after[i], 0.05) and not np.allclose(before[i], 0.05) for i in before)
+
+
 def test_an_import_interrupted_after_embedding_leaves_the_stores_as_they_were(settings, monkeypatch):
     import_bundle(small_bundle(), progress=False)
     live, counts, names = active_version(), sql_counts(settings), collections(settings)
