@@ -59,6 +59,7 @@ def test_validate_and_import_take_a_zipped_bundle_as_the_admin_page_does(tmp_pat
     assert mapped.returncode == 2 and "--map applies to a CSV or JSONL file" in mapped.stderr
 
 
+@pytest.mark.one_store  # a missing path fails before any store is opened
 @pytest.mark.parametrize("args, message", [
     (["import", "/nonexistent/bundle"], "error: /nonexistent/bundle does not exist"),
     (["validate", "."], "is not a bundle: it has no items.jsonl"),
