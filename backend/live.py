@@ -58,6 +58,7 @@ class LiveCatalogue:
     knowledge: Knowledge
     ranker: ranking.Ranker
     currency: str | None
+    concepts: dict | None = None  # `concept_attributes`, worked out on first use
 
     @property
     def rain_sensitive(self) -> frozenset[str]:
@@ -280,11 +281,6 @@ def context_conflict(query: QueryGraph, catalogue: LiveCatalogue) -> str | None:
                                               for n in w.matches if n in catalogue.vocabulary.categories})
     if not categories or not query.contexts:
         return None
-    knowledge, vocabulary = catalogue.knowledge, catalogue.vocabulary
-    concepts = {"season": ({phrase_key(w): v for w, v in knowledge.season_words.items()}, list(SEASONS),
-                           "item_seasons"),
-                "formality": ({phrase_key(v): v for v in knowledge.formality_ladder}, list(knowledge.formality_ladder),
-                              "formality")}
     named = {n for w in query.wishes if w.source == "named" for n, sim in w.matches.items() if sim >= 1.0}
     rows = sorted({r for node in categories for r in catalogue.graphs.rows_with(node)})
     hard = {"categories": categories, "houses": query.houses, "budget_max": query.budget_max,
@@ -294,10 +290,9 @@ def context_conflict(query: QueryGraph, catalogue: LiveCatalogue) -> str | None:
                if not hard_violations(catalogue.graphs.items[i], hard, catalogue.graphs.item_nodes[i])]
     if not fitting:
         return None
-    for concept, (words, ladder, field_name) in concepts.items():
+    for concept, (ladder, field_name, attributes) in concept_attributes(catalogue).items():
         asked = {v for ctx in query.contexts for v in ctx.get(field_name) or []}
-        for attribute, levels in concept_attributes(vocabulary, words, ladder).items():
-            prefix = attribute + "="
+        for attribute, levels in attributes.items():
             wanted = asked | {levels[n] for n in named if n in levels}
             described = [{levels[n] for n in nodes if n in levels} for nodes in fitting]
             if not asked or not all(described):
@@ -313,16 +308,28 @@ def context_conflict(query: QueryGraph, catalogue: LiveCatalogue) -> str | None:
     return None
 
 
-def concept_attributes(vocabulary: CatalogueVocabulary, words: dict[str, str], ladder: list[str]
-                       ) -> dict[str, dict[str, str]]:
-    """The catalogue's attributes that hold a concept of the knowledge file (seasons, formality levels):
-    attribute -> {node: the concept's value it names}, for attributes most of whose values it knows."""
-    out: dict[str, dict[str, str]] = {}
-    for attribute, values in vocabulary.attribute_values.items():
-        known = {f"{attribute}={v}": words[phrase_key(v)] for v in values
-                 if phrase_key(v) in words and words[phrase_key(v)] in ladder}
-        if known and len(known) * 2 >= len(values):
-            out[attribute] = known
+def concept_attributes(catalogue: LiveCatalogue) -> dict[str, tuple[list[str], str, dict[str, dict[str, str]]]]:
+    """Per concept of the knowledge file (season, formality): its ladder of values, the context field that
+    asks for it, and the catalogue's attributes that hold it — attribute -> {node: the value it names},
+    for attributes most of whose values the file knows ("fall" is autumn). Worked out once per catalogue
+    version and kept on it (the request path only reads it)."""
+    cached = getattr(catalogue, "concepts", None)
+    if cached is not None:
+        return cached
+    knowledge = catalogue.knowledge
+    words = {"season": {phrase_key(w): v for w, v in knowledge.season_words.items()},
+             "formality": {phrase_key(v): v for v in knowledge.formality_ladder}}
+    ladders = {"season": (list(SEASONS), "item_seasons"), "formality": (list(knowledge.formality_ladder), "formality")}
+    out = {}
+    for concept, (ladder, field_name) in ladders.items():
+        attributes = {}
+        for attribute, values in catalogue.vocabulary.attribute_values.items():
+            known = {f"{attribute}={v}": words[concept][phrase_key(v)] for v in values
+                     if words[concept].get(phrase_key(v)) in ladder}
+            if known and len(known) * 2 >= len(values):
+                attributes[attribute] = known
+        out[concept] = (ladder, field_name, attributes)
+    catalogue.concepts = out
     return out
 
 
