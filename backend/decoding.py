@@ -27,6 +27,8 @@ import torch
 from transformers import DynamicCache
 from transformers.cache_utils import Cache, DynamicLayer
 
+from backend.half_decode import HalfLinears, decode_threads
+
 KV = list[tuple[torch.Tensor, torch.Tensor]]  # one sequence's cache: per layer, keys and values (1, heads, tokens, dim)
 
 
@@ -43,7 +45,8 @@ def last_logits(model: Any, input_ids: torch.Tensor, cache: Cache, **kwargs: Any
 
 
 def decode_tokens(model: Any, input_ids: torch.Tensor, max_new_tokens: int, temperature: float,
-                  stop_ids: set[int], cache: DynamicCache | None = None) -> Iterator[int]:
+                  stop_ids: set[int], cache: DynamicCache | None = None,
+                  half: HalfLinears | None = None) -> Iterator[int]:
     """New token ids, one forward pass each, in the caller's thread; stops at a stop id (not yielded) or
     after `max_new_tokens`. Closing the iterator ends generation at once.
 
@@ -58,12 +61,14 @@ def decode_tokens(model: Any, input_ids: torch.Tensor, max_new_tokens: int, temp
         temperature (`float`): 0 for greedy.
         stop_ids (`set[int]`): end-of-sequence ids.
         cache (`DynamicCache`, *optional*): the KV cache of tokens before `input_ids` (a shared prefix).
+        half (`HalfLinears`, *optional*): the model's fp16 weight copies, if it has them: their passes run on
+            one thread (`backend.half_decode.decode_threads`).
     """
     cache = DynamicCache() if cache is None else cache
 
     def forward(ids: torch.Tensor) -> torch.Tensor:  # (1, positions) -> logits of the last one (vocabulary,)
         # inference mode is per thread and per step: a consumer may resume this generator from another thread
-        with torch.inference_mode():
+        with torch.inference_mode(), decode_threads(half, ids.shape[1]):
             return last_logits(model, ids, cache)[0]
 
     logits = forward(input_ids)
@@ -227,7 +232,7 @@ class BatchDecoder:
 
     Args:
         shared: the process-wide model (`backend.llm.SharedModel`): `model`, `lock`, `activate(name)`,
-            `prefix_cache(ids)`.
+            `prefix_cache(ids)`, `half` (fp16 weight copies or None).
     """
 
     def __init__(self, shared: Any):
@@ -352,8 +357,9 @@ class BatchDecoder:
         lengths = torch.tensor([row.length for row in self._rows], device=device)  # (rows,)
         mask = torch.arange(length + 1, device=device) >= (length - lengths)[:, None]  # (rows, length + 1)
         input_ids = torch.tensor([[row.token] for row in self._rows], device=device)  # (rows, 1)
-        logits = last_logits(self._shared.model, input_ids, self._cache, attention_mask=mask,
-                             position_ids=lengths[:, None])  # (rows, vocabulary)
+        with decode_threads(self._shared.half, len(self._rows)):
+            logits = last_logits(self._shared.model, input_ids, self._cache, attention_mask=mask,
+                                 position_ids=lengths[:, None])  # (rows, vocabulary)
         for row, row_logits in zip(self._rows, logits):
             row.length += 1
             self._take(row, row_logits)

@@ -38,6 +38,7 @@ from pydantic import ConfigDict, Field, PrivateAttr
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 
 from backend.decoding import BatchDecoder, FairLock, Request, decode_tokens
+from backend.half_decode import HalfLinears
 from backend.model_files import is_model_dir, materialise_base_model
 from backend.settings import Settings, get_settings
 from catalog.errors import ConciergeError
@@ -46,6 +47,7 @@ STAT_KEYS = ("prompt_tokens", "completion_tokens", "prefill_s", "decode_s", "tok
 ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
 ADAPTER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 DECODE_BATCH = Settings.model_fields["decode_batch"].default
+HALF_DECODE_ROWS = Settings.model_fields["half_decode_rows"].default
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -72,6 +74,7 @@ class SharedModel:
     merged: str | None = None  # the adapter whose weights are folded into the base weights now, if any
     weights_epoch: int = 0  # changes whenever the effective weights do (adapter merged, unmerged, switched)
     base_only: bool = False  # the adapters are switched off: the forward pass is the base model's
+    half: HalfLinears | None = None  # fp16 weight copies for decode steps on CPU (None: fp32 only)
     _prefix: tuple[tuple, DynamicCache] | None = None  # the KV cache of the last prompt prefix seen
     decoder: BatchDecoder = field(init=False)
 
@@ -133,7 +136,7 @@ class SharedModel:
         if self.peft is None or (name is not None and name == self.merged) or (name is None and self.base_only):
             return  # already so: the batch decoder asks before every step
         self._unmerge()
-        self.weights_epoch += 1
+        self._changed()
         if name is None:
             self.peft.base_model.disable_adapter_layers()
             self.base_only = True
@@ -148,7 +151,13 @@ class SharedModel:
             self.peft.base_model.unmerge_adapter()
         self.merged = None
         self.base_only = False
+        self._changed()
+
+    def _changed(self) -> None:
+        """The effective weights changed: caches computed with the old ones are stale."""
         self.weights_epoch += 1
+        if self.half is not None:
+            self.half.stale()
 
     def _forget(self, name: str) -> None:
         self.adapters.pop(name, None)
@@ -166,13 +175,16 @@ _SHARED: dict[tuple[str, str], SharedModel] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-def shared_model(model_dir: str | Path, device: str = "cpu", threads: int = 0) -> SharedModel:
+def shared_model(model_dir: str | Path, device: str = "cpu", threads: int = 0,
+                 half_rows: int = HALF_DECODE_ROWS) -> SharedModel:
     """The process-wide model for `model_dir` on `device`, loaded on first use.
 
     Args:
         model_dir (`str` or `Path`): a Hugging Face causal-LM directory (config.json, *.safetensors, tokenizer).
         device (`str`): torch device, e.g. `cpu`, `cuda`, `cuda:1`.
         threads (`int`): torch CPU threads, set when the model is first loaded (0 leaves torch's default).
+        half_rows (`int`): on CPU, passes over at most this many rows use fp16 weight copies
+            (`backend.half_decode`); 0 keeps fp32 only. Set when the model is first loaded.
 
     Returns:
         `SharedModel`: the same object for every call with the same directory and device.
@@ -181,18 +193,19 @@ def shared_model(model_dir: str | Path, device: str = "cpu", threads: int = 0) -
     key = (str(model_dir), str(device))
     with _SHARED_LOCK:
         if key not in _SHARED:
-            _SHARED[key] = _load_shared(model_dir, _torch_device(device), threads)
+            _SHARED[key] = _load_shared(model_dir, _torch_device(device), threads, half_rows)
         return _SHARED[key]
 
 
-def _load_shared(model_dir: Path, device: torch.device, threads: int) -> SharedModel:
+def _load_shared(model_dir: Path, device: torch.device, threads: int, half_rows: int) -> SharedModel:
     if threads > 0:
         torch.set_num_threads(threads)
     tokenizer = load_tokenizer(model_dir)
     # fp32 everywhere: this CPU has no fast bf16, and the 135M model fits any GPU in fp32.
     model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True, dtype=torch.float32)
     model.to(device).eval()
-    return SharedModel(model_dir=model_dir, tokenizer=tokenizer, model=model, device=device)
+    half = HalfLinears(model, half_rows) if device.type == "cpu" and half_rows > 0 else None
+    return SharedModel(model_dir=model_dir, tokenizer=tokenizer, model=model, device=device, half=half)
 
 
 @lru_cache(maxsize=8)
@@ -366,6 +379,8 @@ class LocalChatModel(BaseChatModel):
         adapter (`str`, *optional*): name of a loaded LoRA adapter to answer with (None: the base model).
         decode_batch (`int`): most generations of the shared model decoded together, this one included
             (1: alone, in the caller's thread, holding the model's lock for the whole answer).
+        half_rows (`int`): CPU passes over at most this many rows use fp16 weights (0: fp32 only); the
+            first instance over a model directory decides it for the process.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, protected_namespaces=())
@@ -377,13 +392,15 @@ class LocalChatModel(BaseChatModel):
     temperature: float = Field(0.0, description="Sampling temperature (0: greedy).")
     adapter: str | None = Field(None, description="Loaded LoRA adapter to answer with (None: base model).")
     decode_batch: int = Field(DECODE_BATCH, ge=1, description="Most generations decoded together (1: alone).")
+    half_rows: int = Field(HALF_DECODE_ROWS, ge=0, description="CPU passes over at most this many rows use "
+                           "fp16 weights (0: fp32 only).")
     last_stats: dict[str, Any] | None = Field(None, description="Timings of the last call.")
 
     _shared: SharedModel = PrivateAttr()
 
     def model_post_init(self, context: Any, /) -> None:
         super().model_post_init(context)
-        self._shared = shared_model(self.model_dir, self.device, self.threads)
+        self._shared = shared_model(self.model_dir, self.device, self.threads, self.half_rows)
         self.use_adapter(self.adapter)
 
     @property
@@ -394,7 +411,7 @@ class LocalChatModel(BaseChatModel):
     def _identifying_params(self) -> dict[str, Any]:
         return {"model_dir": str(self.model_dir), "device": self.device, "adapter": self.adapter,
                 "max_new_tokens": self.max_new_tokens, "temperature": self.temperature,
-                "decode_batch": self.decode_batch}
+                "decode_batch": self.decode_batch, "half_rows": self.half_rows}
 
     @property
     def shared(self) -> SharedModel:
@@ -562,7 +579,8 @@ class LocalChatModel(BaseChatModel):
             clock.begin()
             self._shared.activate(self.adapter)
             cache = self._shared.prefix_cache(prefix) if prefix else None
-            yield from decode_tokens(self._shared.model, rest, max_new_tokens, temperature, self._stop_ids(), cache)
+            yield from decode_tokens(self._shared.model, rest, max_new_tokens, temperature, self._stop_ids(), cache,
+                                     self._shared.half)
 
 
 def _usage(stats: dict[str, Any]) -> dict[str, int]:
@@ -614,7 +632,8 @@ def chat_model(settings: Settings | None = None, adapter: str | None = None,
                           max_tokens=settings.max_new_tokens, streaming=True)
     model = LocalChatModel(model_dir=materialise_base_model(settings), device=settings.llm_device,
                            threads=settings.llm_threads, max_new_tokens=settings.max_new_tokens,
-                           temperature=settings.temperature, decode_batch=settings.decode_batch)
+                           temperature=settings.temperature, decode_batch=settings.decode_batch,
+                           half_rows=settings.half_decode_rows)
     if adapter_path is not None:
         model.load_adapter(adapter, adapter_path)
     model.use_adapter(adapter)

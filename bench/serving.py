@@ -56,23 +56,42 @@ def bench_shortlists(queries: list[dict]) -> dict:
     from backend.service import recommend
 
     recommend(queries[0]["client_id"], queries[0]["text"], seed=0)  # warm-up: loads the embedder and the LLM
-    rows, fallbacks, ended, answers, version = [], 0, {}, {}, None
+    rows, fallbacks, ended, answers, version, texts = [], 0, {}, {}, None, []
     for q in queries:
         result = recommend(q["client_id"], q["text"], seed=0)
         rows.append(result.timings)
+        texts.append("\n".join(step["text"] for step in result.steps)
+                     + "\nANSWER: " + ", ".join(result.reasoning.get("picks", [])))
         fallbacks += result.fallback_used
         version = result.model_version
         for counts, key in ((ended, "ended"), (answers, "answer")):
             value = result.reasoning.get(key, "none")
             counts[value] = counts.get(value, 0) + 1
     out = {"requests": len(rows), "model_version": version, "fallback_rate": round(fallbacks / len(rows), 3),
-           "ended": ended, "answers": answers}
+           "ended": ended, "answers": answers, "texts": texts}
     for stage in STAGES + ("llm_prefill_s", "llm_decode_s", "llm_tokens_per_s", "llm_prompt_tokens",
                            "llm_completion_tokens"):
         values = [r[stage] for r in rows if stage in r]
         if values:
             out[stage] = {"p50": round(percentile(values, 50), 2), "p95": round(percentile(values, 95), 2)}
     return out
+
+
+def agreement(texts: list[str], reference: list[str]) -> dict:
+    """How much of each reference answer (another run's, e.g. fp32 only) this run reproduces: tokens before the
+    first difference, over all the reference's tokens, and answers identical."""
+    from backend.llm import count_tokens, load_tokenizer
+    from backend.settings import get_settings
+
+    count_tokens("")  # materialises the base model directory if needed
+    tokenizer = load_tokenizer(get_settings().model_dir.resolve())
+    same = total = identical = 0
+    for text, want in zip(texts, reference):
+        got_ids, want_ids = tokenizer.encode(text), tokenizer.encode(want)
+        prefix = next((i for i, (a, b) in enumerate(zip(got_ids, want_ids)) if a != b), min(len(got_ids), len(want_ids)))
+        same, total, identical = same + prefix, total + len(want_ids), identical + (text == want)
+    return {"answers": min(len(texts), len(reference)), "identical": identical,
+            "token_agreement": round(same / max(total, 1), 3)}
 
 
 def bench_retrieval(queries: list[dict]) -> dict:
@@ -108,6 +127,8 @@ def main() -> None:
     parser.add_argument("--large", type=Path, default=Path("var/bench/generated-50000"),
                         help="store holding the large catalogue (from bench/import_search.py)")
     parser.add_argument("--out", type=Path, default=Path("docs/results"))
+    parser.add_argument("--compare", type=Path, help="another run's serving.json (same requests, e.g. with "
+                        "CONCIERGE_HALF_DECODE_ROWS=0): report how many of its answers' tokens this run reproduces")
     args = parser.parse_args()
 
     from backend.importer import import_bundle
@@ -128,6 +149,10 @@ def main() -> None:
                            "load_average_before": load_before},
                "shortlists": bench_shortlists(val_requests(demo, args.requests)),
                "retrieval": {"demo world": bench_retrieval(val_requests(demo, args.retrieval_requests))}}
+    if args.compare:
+        reference = json.loads(args.compare.read_text())["shortlists"]["texts"]
+        results["shortlists"]["agreement"] = dict(agreement(results["shortlists"]["texts"], reference),
+                                                  reference=str(args.compare))
     results["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     if (args.large / "concierge.db").exists():
         point_stores_at(args.large)
@@ -145,7 +170,10 @@ def main() -> None:
 
     results["machine"]["load_average_after"] = os.getloadavg()
     s = results["shortlists"]
-    lines = [f"# Serving path ({os.cpu_count()} CPU cores, SmolLM2-135M-Instruct fp32, transformers, local backend)\n",
+    half = get_settings().half_decode_rows
+    weights = f"fp32, decode steps of <= {half} rows with fp16 weight copies" if half else "fp32 only"
+    lines = [f"# Serving path ({os.cpu_count()} CPU cores, SmolLM2-135M-Instruct, {weights}, transformers, "
+             "local backend)\n",
              "    .venv/bin/python bench/serving.py " + " ".join(sys.argv[1:]), "",
              f"Model version `{s['model_version']}`; {s['requests']} reasoned shortlists for demo-world validation "
              f"requests, one at a time; load average (1, 5, 15 min) before "
@@ -158,6 +186,10 @@ def main() -> None:
                            "llm_completion_tokens"):
         if stage in s:
             lines.append(f"| {stage} | {s[stage]['p50']} | {s[stage]['p95']} |")
+    if "agreement" in s:
+        a = s["agreement"]
+        lines += ["", f"Against {a['reference']}: {a['identical']} of {a['answers']} answers identical; "
+                  f"{a['token_agreement']:.1%} of its tokens reproduced before the first difference."]
     lines += ["", f"Peak RSS of the serving process: {results['peak_rss_mb']} MB.", "",
               "| retrieval (intent + preferences + candidates) | items | p50 ms | p95 ms |", "|---|---|---|---|"]
     for label, r in results["retrieval"].items():

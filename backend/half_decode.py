@@ -1,0 +1,82 @@
+"""Half-precision weights for the decode step of the local model on CPU.
+
+Decoding one token reads every weight of the model once: for SmolLM2-135M in fp32 that is ~540 MB, and on two
+cores the step is bound by that read (43 ms a token, 36 ms of it in the linear layers). The same layers with
+fp16 weights read half the bytes, and torch's fp16 matrix-vector kernel on this AVX2 CPU is fast where its fp16
+*matrix-matrix* kernel is not: a decode step costs 16 ms, a 340-token prefill would cost 3x *more* than in fp32
+(docs/results/reasoner.md). So each `nn.Linear` keeps its fp32 weight for prefill and training and gets an fp16
+copy used only for inference passes over a few rows (one new token per running answer). fp16 keeps 11
+significant bits: greedy output matched fp32 on every token of the prompts tried (tests/unit/test_half_decode.py
+on a tiny model; `bench/serving.py` reports agreement with the real one).
+
+The copies belong to one state of the weights: `HalfLinears.stale()` is called whenever an adapter is merged or
+unmerged (`backend.llm.SharedModel`), and they are remade on the next pass that uses them.
+
+Those passes run on **one** torch thread (`decode_threads`). Two threads meet at ~300 OpenMP barriers per decode
+step, and in the serving process other threads have used OpenMP too (the LightGBM ranker, the embedder): libgomp
+then manages more threads than there are cores and stops spin-waiting, so every barrier waits for a sleeping
+thread. Measured on the 2-core machine, fp16 decode of the tuned reasoner: 2 threads 63 tokens/s in a bare
+process but 28 tokens/s in the serving process; 1 thread 45 and 42, and the other core stays free for the next
+request's retrieval (docs/results/reasoner.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+
+
+class HalfLinears:
+    """fp16 copies of a model's linear weights for small inference passes; fp32 everywhere else.
+
+    Args:
+        model (`torch.nn.Module`): a causal LM on the CPU, in fp32. Its `nn.Linear` modules are patched in place
+            (LoRA layers added later by `peft` wrap these same modules, so merged adapters are seen).
+        rows (`int`): the most rows (batch x positions) a pass may have to use the fp16 copies
+            (`CONCIERGE_HALF_DECODE_ROWS`): fp16's cost grows with every row, fp32's barely; at 8 they are even.
+    """
+
+    def __init__(self, model: torch.nn.Module, rows: int):
+        self.rows = rows
+        self.linears = [module for module in model.modules() if type(module) is torch.nn.Linear]
+        self._half: dict[int, torch.Tensor] = {}
+        for linear in self.linears:
+            linear.forward = self._forward_of(linear)  # an instance attribute: nn.Module.__call__ uses it
+
+    def stale(self) -> None:
+        """The fp32 weights changed (an adapter merged or unmerged): drop the copies."""
+        self._half.clear()
+
+    def _copies(self) -> dict[int, torch.Tensor]:
+        if not self._half:
+            self._half = {id(linear): linear.weight.detach().to(torch.float16) for linear in self.linears}
+        return self._half
+
+    def _forward_of(self, linear: torch.nn.Linear) -> Any:
+        full = type(linear).forward.__get__(linear)
+
+        def forward(x: torch.Tensor) -> torch.Tensor:
+            if torch.is_grad_enabled() or x.dtype != torch.float32 or x.numel() > self.rows * linear.in_features:
+                return full(x)
+            out = torch.nn.functional.linear(x.to(torch.float16), self._copies()[id(linear)]).float()
+            return out if linear.bias is None else out + linear.bias
+
+        return forward
+
+
+@contextmanager
+def decode_threads(half: HalfLinears | None, rows: int) -> Iterator[None]:
+    """Run the enclosed pass on one torch thread when it uses the fp16 copies (`rows` within `half.rows`); the
+    calling thread's setting is restored after. Without `half`, or for a bigger pass, nothing changes."""
+    if half is None or rows > half.rows:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
