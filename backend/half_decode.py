@@ -12,12 +12,13 @@ on a tiny model; `bench/serving.py` reports agreement with the real one).
 The copies belong to one state of the weights: `HalfLinears.stale()` is called whenever an adapter is merged or
 unmerged (`backend.llm.SharedModel`), and they are remade on the next pass that uses them.
 
-Those passes run on **one** torch thread (`decode_threads`). Two threads meet at ~300 OpenMP barriers per decode
-step, and in the serving process other threads have used OpenMP too (the LightGBM ranker, the embedder): libgomp
-then manages more threads than there are cores and stops spin-waiting, so every barrier waits for a sleeping
-thread. Measured on the 2-core machine, fp16 decode of the tuned reasoner: 2 threads 63 tokens/s in a bare
-process but 28 tokens/s in the serving process; 1 thread 45 and 42, and the other core stays free for the next
-request's retrieval (docs/results/reasoner.md).
+Passes of one or two rows run on **one** torch thread (`decode_threads`). Two threads meet at ~300 OpenMP
+barriers per decode step, and in the serving process other threads have used OpenMP too (the LightGBM ranker, the
+embedder): libgomp then manages more threads than there are cores and stops spin-waiting, so every barrier waits
+for a sleeping thread. Measured on the 2-core machine, fp16 decode of the tuned reasoner: 2 threads 63 tokens/s
+in a bare process but 28 tokens/s in the serving process; 1 thread 45 and 42, and the other core stays free for
+the next request's retrieval. From 3 rows on, the work per barrier pays for the second thread (a step of 8 rows:
+78 ms on 2 threads, 118 ms on 1; docs/results/reasoner.md).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import torch
+
+ONE_THREAD_ROWS = 2  # passes on the fp16 copies with at most this many rows run on one thread
 
 
 class HalfLinears:
@@ -69,9 +72,9 @@ class HalfLinears:
 
 @contextmanager
 def decode_threads(half: HalfLinears | None, rows: int) -> Iterator[None]:
-    """Run the enclosed pass on one torch thread when it uses the fp16 copies (`rows` within `half.rows`); the
-    calling thread's setting is restored after. Without `half`, or for a bigger pass, nothing changes."""
-    if half is None or rows > half.rows:
+    """Run the enclosed pass on one torch thread when it uses the fp16 copies and has at most `ONE_THREAD_ROWS`
+    rows; the calling thread's setting is restored after. Without `half`, or for a bigger pass, nothing changes."""
+    if half is None or rows > min(half.rows, ONE_THREAD_ROWS):
         yield
         return
     before = torch.get_num_threads()

@@ -89,7 +89,7 @@ def test_passes_on_the_fp16_copies_run_on_one_thread(pair):
         with decode_threads(half, rows=1):
             assert torch.get_num_threads() == 1
         assert torch.get_num_threads() == 2
-        with decode_threads(half, rows=9), decode_threads(None, rows=1):  # fp32 passes keep their threads
+        with decode_threads(half, rows=3), decode_threads(half, rows=9), decode_threads(None, rows=1):
             assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
