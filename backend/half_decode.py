@@ -44,7 +44,9 @@ class HalfLinears:
 
     def __init__(self, model: torch.nn.Module, rows: int):
         self.rows = rows
-        self.linears = [module for module in model.modules() if type(module) is torch.nn.Linear]
+        # LoRA's own matrices stay fp32: training changes them every step, and merged they are not called
+        self.linears = [module for name, module in model.named_modules()
+                        if type(module) is torch.nn.Linear and "lora_" not in name]
         self._half: dict[int, torch.Tensor] = {}
         for linear in self.linears:
             linear.forward = self._forward_of(linear)  # an instance attribute: nn.Module.__call__ uses it

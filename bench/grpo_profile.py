@@ -1,7 +1,7 @@
 """Benchmark: where a ReRec GRPO step's time goes on this machine (issue 15; docs/results/grpo-profile.md).
 
     .venv/bin/python bench/grpo_profile.py --from-run var/runs/default-v2 --steps 6 [--threads 2] \
-        [--generations 4] [--max-completion 160] [--out docs/results]
+        [--generations 4] [--max-completion 160] [--no-half-rollouts] [--out docs/results]
 
 Continues a finished traces + SFT run (the recipe of the shipped reasoner) with a few GRPO steps, in a
 fresh copy of its run directory under var/runs/, so the SFT adapter and the cases are those of the
@@ -47,7 +47,8 @@ class Timers:
         setattr(owner, name, timed)
 
 
-def prepare_run(source: Path, steps: int, threads: int, generations: int, max_completion: int) -> Path:
+def prepare_run(source: Path, steps: int, threads: int, generations: int, max_completion: int,
+                half_rollouts: bool = True) -> Path:
     """A copy of `source` (traces and SFT finished) whose config adds a GRPO stage of `steps` steps."""
     record = json.loads((source / "run.json").read_text())
     if not record.get("results", {}).get("sft", {}).get("finished"):
@@ -61,6 +62,7 @@ def prepare_run(source: Path, steps: int, threads: int, generations: int, max_co
     config = yaml.safe_load((source / "config.yaml").read_text())
     config["stages"] = ["traces", "sft", "grpo"]
     config["model"]["torch_threads"] = threads
+    config["model"]["half_rollouts"] = half_rollouts
     config["grpo"] = {**(config.get("grpo") or {}), "max_steps": steps, "num_generations": generations,
                       "prompts_per_step": 1, "max_completion_length": max_completion, "beta": 0.0,
                       "loss_type": "dapo", "save_steps": steps, "save_total_limit": 1}
@@ -76,7 +78,8 @@ def summary(values: list[float]) -> dict:
 def table(result: dict) -> str:
     """The measured parts as a Markdown table (docs/results/grpo-profile.md quotes it)."""
     lines = [f"{result['steps']} GRPO steps, G = {result['generations']}, at most {result['max_completion_length']} "
-             f"new tokens, {result['threads']} torch threads; load average before "
+             f"new tokens, {result['threads']} torch threads, rollouts decoded on "
+             f"{'fp16 weight copies' if result.get('half_rollouts') else 'fp32 weights'}; load average before "
              f"{', '.join(f'{x:.2f}' for x in result['machine']['load_average_before'])}, after "
              f"{', '.join(f'{x:.2f}' for x in result['machine']['load_average_after'])}; {result['created']}.", "",
              "| part of a step | median s | mean s | max s |", "|---|---:|---:|---:|"]
@@ -97,6 +100,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--generations", type=int, default=4, help="rollouts per prompt (G)")
     parser.add_argument("--max-completion", type=int, default=160)
+    parser.add_argument("--no-half-rollouts", action="store_true",
+                        help="rollouts decode in fp32 (model.half_rollouts: false), as before 2026-12-02")
     parser.add_argument("--out", type=Path, default=Path("docs/results"))
     args = parser.parse_args()
 
@@ -106,7 +111,8 @@ def main() -> None:
     timers.wrap(ReRecGRPOTrainer, "training_step", "step")
     timers.wrap(ReRecGRPOTrainer, "_generate_and_score_completions", "rollouts_and_rewards")
     timers.wrap(ReRecGRPOTrainer, "_calculate_rewards", "rewards")
-    run_dir = prepare_run(args.from_run, args.steps, args.threads, args.generations, args.max_completion)
+    run_dir = prepare_run(args.from_run, args.steps, args.threads, args.generations, args.max_completion,
+                          not args.no_half_rollouts)
     record = json.loads((run_dir / "run.json").read_text())
     bundle = args.bundle or Path(record["bundle"]["path"])
     load_before = os.getloadavg()
@@ -121,6 +127,7 @@ def main() -> None:
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "run_dir": str(run_dir),
         "from_run": str(args.from_run), "threads": args.threads, "generations": args.generations,
         "max_completion_length": args.max_completion, "steps": args.steps, "wall_s": round(wall, 1),
+        "half_rollouts": not args.no_half_rollouts,
         "machine": {"cpus": os.cpu_count(), "load_average_before": load_before,
                     "load_average_after": os.getloadavg()},
         "seconds": {"step": summary(step), "generation": summary(generation), "rewards": summary(rewards),

@@ -54,6 +54,8 @@ class ModelConfig:
     bf16: bool = setting(False, "bf16 autocast; keep False on CPUs without native bf16 (13x slower "
                                 "emulated)")
     gradient_checkpointing: bool = setting(False, "trade compute for memory on long completions")
+    half_rollouts: bool = setting(True, "on CPU, GRPO rollouts decode on fp16 copies of the merged "
+                                        "weights (backend/half_decode.py); the loss stays fp32")
     adapter: str | None = setting(None, "start from this LoRA adapter directory (e.g. the active "
                                         "version's): sft and grpo train it further instead of a "
                                         "new one")

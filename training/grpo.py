@@ -39,6 +39,8 @@ from accelerate.utils import gather
 from trl import GRPOTrainer
 from trl.extras.profiling import profiling_context, profiling_decorator
 
+from backend.half_decode import HalfLinears
+from backend.llm import HALF_DECODE_ROWS
 from backend.verify import verify_steps
 from training.advantage import (RAAEConfig, completion_token_rewards, group_stats, row_moments,
                                 token_advantages)
@@ -162,10 +164,13 @@ class ReRecGRPOTrainer(GRPOTrainer):
     """
 
     def __init__(self, *args, reward: ReRecReward, raae: RAAEConfig, curriculum: Curriculum,
-                 **kwargs):
+                 half_rows: int = 0, **kwargs):
         self.reward, self.raae, self.curriculum = reward, raae, curriculum
         super().__init__(*args, reward_funcs=[reward], **kwargs)
         self.case_index = {cid: i for i, cid in enumerate(self.train_dataset["case_id"])}
+        self.half = None  # fp16 weight copies for the rollouts' decode steps (CPU only)
+        if half_rows > 0 and self.accelerator.device.type == "cpu" and not self.use_vllm:
+            self.half = HalfLinears(self.accelerator.unwrap_model(self.model), half_rows)
 
     def _get_train_sampler(self, dataset=None) -> Sampler:
         return CurriculumSampler(self.curriculum, self.case_index, self.num_generations,
@@ -196,12 +201,19 @@ class ReRecGRPOTrainer(GRPOTrainer):
         generate (the unmerged LoRA layers cost ~15% of every decoded token on a CPU,
         docs/results/grpo-profile.md) and each distinct prompt prefilled once for its G rollouts
         (`training.prefill`). The weights are unmerged again before the policy's forward and
-        backward passes."""
+        backward passes. With `half_rows`, the decode steps read fp16 copies of the merged weights,
+        made afresh for each step's rollouts (`backend.half_decode`); the loss stays fp32."""
         if self.use_vllm:
             return super()._generate_single_turn(*args, **kwargs)
         model = self.accelerator.unwrap_model(self.model)
         with merged_adapter(model), shared_prompt_prefill(model):
-            return super()._generate_single_turn(*args, **kwargs)
+            if self.half is not None:
+                self.half.stale()  # the merged weights changed since the last rollouts
+            try:
+                return super()._generate_single_turn(*args, **kwargs)
+            finally:
+                if self.half is not None:
+                    self.half.stale()  # unmerged next: these copies must not outlive the merge
 
     @profiling_decorator
     def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep,
@@ -377,7 +389,8 @@ def run(ctx) -> dict:
                                train_dataset=dataset,
                                processing_class=tokenizer, peft_config=peft_config,
                                callbacks=ctx.callbacks(curriculum),
-                               reward=reward, raae=config.raae, curriculum=curriculum)
+                               reward=reward, raae=config.raae, curriculum=curriculum,
+                               half_rows=HALF_DECODE_ROWS if config.model.half_rollouts else 0)
     resume_from = None
     if ctx.resume and checkpoints.is_dir():
         resume_from = last_complete_checkpoint(checkpoints)
