@@ -40,33 +40,43 @@ class HalfLinears:
             (LoRA layers added later by `peft` wrap these same modules, so merged adapters are seen).
         rows (`int`): the most rows (batch x positions) a pass may have to use the fp16 copies
             (`CONCIERGE_HALF_DECODE_ROWS`): fp16's cost grows with every row, fp32's barely; at 8 they are even.
+        prefill_bf16 (`bool`): bigger inference passes over prompts (several positions per row) use bf16
+            copies, whose matrix-matrix kernel is ~2.4x faster than fp32's here, at the cost of exactness
+            (`CONCIERGE_PREFILL_BF16`; docs/results/reasoner.md has the agreement it keeps). Big batches of
+            decode steps stay fp32: decoding in bf16 kept only ~half of the greedy tokens.
     """
 
-    def __init__(self, model: torch.nn.Module, rows: int):
-        self.rows = rows
+    def __init__(self, model: torch.nn.Module, rows: int, prefill_bf16: bool = False):
+        self.rows, self.prefill_bf16 = rows, prefill_bf16
         # LoRA's own matrices stay fp32: training changes them every step, and merged they are not called
         self.linears = [module for name, module in model.named_modules()
                         if type(module) is torch.nn.Linear and "lora_" not in name]
-        self._half: dict[int, torch.Tensor] = {}
+        self._copies: dict[torch.dtype, dict[int, torch.Tensor]] = {}
         for linear in self.linears:
             linear.forward = self._forward_of(linear)  # an instance attribute: nn.Module.__call__ uses it
 
     def stale(self) -> None:
         """The fp32 weights changed (an adapter merged or unmerged): drop the copies."""
-        self._half.clear()
+        self._copies.clear()
 
-    def _copies(self) -> dict[int, torch.Tensor]:
-        if not self._half:
-            self._half = {id(linear): linear.weight.detach().to(torch.float16) for linear in self.linears}
-        return self._half
+    def _weight(self, linear: torch.nn.Linear, dtype: torch.dtype) -> torch.Tensor:
+        if dtype not in self._copies:
+            self._copies[dtype] = {id(module): module.weight.detach().to(dtype) for module in self.linears}
+        return self._copies[dtype][id(linear)]
 
     def _forward_of(self, linear: torch.nn.Linear) -> Any:
         full = type(linear).forward.__get__(linear)
 
         def forward(x: torch.Tensor) -> torch.Tensor:
-            if torch.is_grad_enabled() or x.dtype != torch.float32 or x.numel() > self.rows * linear.in_features:
+            if torch.is_grad_enabled() or x.dtype != torch.float32:
                 return full(x)
-            out = torch.nn.functional.linear(x.to(torch.float16), self._copies()[id(linear)]).float()
+            if x.numel() <= self.rows * linear.in_features:
+                dtype = torch.float16  # a decode step (or a tiny prompt)
+            elif self.prefill_bf16 and x.dim() > 1 and x.shape[-2] > 1:
+                dtype = torch.bfloat16  # a prompt: several positions per row
+            else:
+                return full(x)  # a big batch of decode steps: fp32 (bf16 would change the answers)
+            out = torch.nn.functional.linear(x.to(dtype), self._weight(linear, dtype)).float()
             return out if linear.bias is None else out + linear.bias
 
         return forward

@@ -48,6 +48,7 @@ ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
 ADAPTER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 DECODE_BATCH = Settings.model_fields["decode_batch"].default
 HALF_DECODE_ROWS = Settings.model_fields["half_decode_rows"].default
+PREFILL_BF16 = Settings.model_fields["prefill_bf16"].default
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -176,7 +177,7 @@ _SHARED_LOCK = threading.Lock()
 
 
 def shared_model(model_dir: str | Path, device: str = "cpu", threads: int = 0,
-                 half_rows: int = HALF_DECODE_ROWS) -> SharedModel:
+                 half_rows: int = HALF_DECODE_ROWS, prefill_bf16: bool = PREFILL_BF16) -> SharedModel:
     """The process-wide model for `model_dir` on `device`, loaded on first use.
 
     Args:
@@ -185,6 +186,7 @@ def shared_model(model_dir: str | Path, device: str = "cpu", threads: int = 0,
         threads (`int`): torch CPU threads, set when the model is first loaded (0 leaves torch's default).
         half_rows (`int`): on CPU, passes over at most this many rows use fp16 weight copies
             (`backend.half_decode`); 0 keeps fp32 only. Set when the model is first loaded.
+        prefill_bf16 (`bool`): on CPU (with `half_rows` > 0), bigger inference passes use bf16 copies.
 
     Returns:
         `SharedModel`: the same object for every call with the same directory and device.
@@ -193,18 +195,20 @@ def shared_model(model_dir: str | Path, device: str = "cpu", threads: int = 0,
     key = (str(model_dir), str(device))
     with _SHARED_LOCK:
         if key not in _SHARED:
-            _SHARED[key] = _load_shared(model_dir, _torch_device(device), threads, half_rows)
+            _SHARED[key] = _load_shared(model_dir, _torch_device(device), threads, half_rows,
+                                           prefill_bf16)
         return _SHARED[key]
 
 
-def _load_shared(model_dir: Path, device: torch.device, threads: int, half_rows: int) -> SharedModel:
+def _load_shared(model_dir: Path, device: torch.device, threads: int, half_rows: int,
+                 prefill_bf16: bool) -> SharedModel:
     if threads > 0:
         torch.set_num_threads(threads)
     tokenizer = load_tokenizer(model_dir)
     # fp32 everywhere: this CPU has no fast bf16, and the 135M model fits any GPU in fp32.
     model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True, dtype=torch.float32)
     model.to(device).eval()
-    half = HalfLinears(model, half_rows) if device.type == "cpu" and half_rows > 0 else None
+    half = HalfLinears(model, half_rows, prefill_bf16) if device.type == "cpu" and half_rows > 0 else None
     return SharedModel(model_dir=model_dir, tokenizer=tokenizer, model=model, device=device, half=half)
 
 
@@ -381,6 +385,7 @@ class LocalChatModel(BaseChatModel):
             (1: alone, in the caller's thread, holding the model's lock for the whole answer).
         half_rows (`int`): CPU passes over at most this many rows use fp16 weights (0: fp32 only); the
             first instance over a model directory decides it for the process.
+        prefill_bf16 (`bool`): CPU passes over more rows use bf16 weights (decided like `half_rows`).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, protected_namespaces=())
@@ -394,13 +399,14 @@ class LocalChatModel(BaseChatModel):
     decode_batch: int = Field(DECODE_BATCH, ge=1, description="Most generations decoded together (1: alone).")
     half_rows: int = Field(HALF_DECODE_ROWS, ge=0, description="CPU passes over at most this many rows use "
                            "fp16 weights (0: fp32 only).")
+    prefill_bf16: bool = Field(PREFILL_BF16, description="CPU passes over more rows use bf16 weights.")
     last_stats: dict[str, Any] | None = Field(None, description="Timings of the last call.")
 
     _shared: SharedModel = PrivateAttr()
 
     def model_post_init(self, context: Any, /) -> None:
         super().model_post_init(context)
-        self._shared = shared_model(self.model_dir, self.device, self.threads, self.half_rows)
+        self._shared = shared_model(self.model_dir, self.device, self.threads, self.half_rows, self.prefill_bf16)
         self.use_adapter(self.adapter)
 
     @property
@@ -411,7 +417,7 @@ class LocalChatModel(BaseChatModel):
     def _identifying_params(self) -> dict[str, Any]:
         return {"model_dir": str(self.model_dir), "device": self.device, "adapter": self.adapter,
                 "max_new_tokens": self.max_new_tokens, "temperature": self.temperature,
-                "decode_batch": self.decode_batch, "half_rows": self.half_rows}
+                "decode_batch": self.decode_batch, "half_rows": self.half_rows, "prefill_bf16": self.prefill_bf16}
 
     @property
     def shared(self) -> SharedModel:
@@ -633,7 +639,7 @@ def chat_model(settings: Settings | None = None, adapter: str | None = None,
     model = LocalChatModel(model_dir=materialise_base_model(settings), device=settings.llm_device,
                            threads=settings.llm_threads, max_new_tokens=settings.max_new_tokens,
                            temperature=settings.temperature, decode_batch=settings.decode_batch,
-                           half_rows=settings.half_decode_rows)
+                           half_rows=settings.half_decode_rows, prefill_bf16=settings.prefill_bf16)
     if adapter_path is not None:
         model.load_adapter(adapter, adapter_path)
     model.use_adapter(adapter)

@@ -1,6 +1,7 @@
-"""fp16 decode steps (backend/half_decode.py) against fp32, with the real SmolLM2-135M-Instruct and the shipped
-reasoner adapter: greedy answers to 20 reasoner prompts (demo world, validation requests) agree on >= 90% of the
-fp32 tokens (counted up to each answer's first difference)."""
+"""The served CPU runtime (backend/half_decode.py with the default settings: fp16 decode steps, bf16 prompts)
+against plain fp32, with the real SmolLM2-135M-Instruct and the shipped reasoner adapter: greedy answers to 20
+reasoner prompts (demo world, validation requests) agree on >= 90% of the fp32 tokens (counted up to each
+answer's first difference)."""
 
 from __future__ import annotations
 
@@ -52,15 +53,16 @@ def _tuned(model_dir) -> torch.nn.Module:
     return PeftModel.from_pretrained(base, str(SHIPPED_DIR)).merge_and_unload().eval()
 
 
-def test_fp16_decode_steps_reproduce_fp32_greedy_answers():
-    model_dir = materialise_base_model(Settings())
+def test_the_served_cpu_runtime_reproduces_fp32_greedy_answers():
+    settings = Settings()
+    model_dir = materialise_base_model(settings)
     prompts = _reasoner_prompts(load_tokenizer(model_dir.resolve()))
     full, half_model = _tuned(model_dir), _tuned(model_dir)
-    HalfLinears(half_model, rows=8)
+    half = HalfLinears(half_model, settings.half_decode_rows, settings.prefill_bf16)
     same = total = identical = 0
     for prompt in prompts:
         want = list(decode_tokens(full, prompt, NEW_TOKENS, 0.0, set()))
-        got = list(decode_tokens(half_model, prompt, NEW_TOKENS, 0.0, set()))
+        got = list(decode_tokens(half_model, prompt, NEW_TOKENS, 0.0, set(), half=half))
         prefix = next((i for i, (a, b) in enumerate(zip(want, got)) if a != b), len(want))
         same, total, identical = same + prefix, total + len(want), identical + (got == want)
     print(f"\n{identical}/{len(prompts)} answers identical, {same}/{total} tokens before the first difference")

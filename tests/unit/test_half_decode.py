@@ -39,11 +39,11 @@ def test_a_decode_step_uses_the_fp16_copies_and_stays_close(pair):
     with torch.inference_mode():
         prompt_full = full(input_ids=ids).logits
         prompt_half = model(input_ids=ids).logits
-        assert not half._half  # the prompt pass did not need the copies
+        assert not half._copies  # the prompt pass did not need the copies
         step_full = full(input_ids=ids[:, :1]).logits
         step_half = model(input_ids=ids[:, :1]).logits
     assert torch.equal(prompt_full, prompt_half)  # fp32, bit for bit
-    assert half._half and all(w.dtype == torch.float16 for w in half._half.values())
+    assert list(half._copies) == [torch.float16]
     assert not torch.equal(step_full, step_half)  # the copies were used ...
     torch.testing.assert_close(step_half, step_full, rtol=0, atol=2e-3 * float(step_full.abs().max()))  # ... closely
 
@@ -93,3 +93,23 @@ def test_passes_on_the_fp16_copies_run_on_one_thread(pair):
             assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_prompts_may_use_bf16_copies(pair):
+    full, model, half = pair
+    half.prefill_bf16 = True
+    ids = torch.tensor([[5, 17, 42, 99, 7, 300, 12, 64, 8, 1, 250, 31]])
+    with torch.inference_mode():
+        want, got = full(input_ids=ids).logits, model(input_ids=ids).logits
+    assert list(half._copies) == [torch.bfloat16]
+    assert not torch.equal(want, got)
+    torch.testing.assert_close(got, want, rtol=0, atol=3e-2 * float(want.abs().max()))  # bf16: 8 significant bits
+
+
+def test_a_big_batch_of_decode_steps_stays_fp32(pair):
+    full, model, half = pair
+    half.prefill_bf16 = True
+    ids = torch.arange(12).reshape(12, 1) + 5  # 12 rows of one position: decode steps, above the fp16 limit
+    with torch.inference_mode():
+        assert torch.equal(full(input_ids=ids).logits, model(input_ids=ids).logits)
+    assert not half._copies
