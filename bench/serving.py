@@ -80,6 +80,7 @@ def bench_shortlists(queries: list[dict]) -> dict:
 def agreement(texts: list[str], reference: list[str]) -> dict:
     """How much of each reference answer (another run's, e.g. fp32 only) this run reproduces: tokens before the
     first difference, over all the reference's tokens, and answers identical."""
+    from backend.half_decode import agreed_tokens
     from backend.llm import count_tokens, load_tokenizer
     from backend.settings import get_settings
 
@@ -87,9 +88,9 @@ def agreement(texts: list[str], reference: list[str]) -> dict:
     tokenizer = load_tokenizer(get_settings().model_dir.resolve())
     same = total = identical = 0
     for text, want in zip(texts, reference):
-        got_ids, want_ids = tokenizer.encode(text), tokenizer.encode(want)
-        prefix = next((i for i, (a, b) in enumerate(zip(got_ids, want_ids)) if a != b), min(len(got_ids), len(want_ids)))
-        same, total, identical = same + prefix, total + len(want_ids), identical + (text == want)
+        want_ids = tokenizer.encode(want)
+        same, total = same + agreed_tokens(want_ids, tokenizer.encode(text)), total + len(want_ids)
+        identical += text == want
     return {"answers": min(len(texts), len(reference)), "identical": identical,
             "token_agreement": round(same / max(total, 1), 3)}
 
@@ -170,8 +171,10 @@ def main() -> None:
 
     results["machine"]["load_average_after"] = os.getloadavg()
     s = results["shortlists"]
-    half = get_settings().half_decode_rows
-    weights = f"fp32, decode steps of <= {half} rows with fp16 weight copies" if half else "fp32 only"
+    settings = get_settings()
+    half = settings.half_decode_rows
+    weights = (f"fp32 weights; decode steps of <= {half} rows on fp16 copies"
+               + (", prompts on bf16 copies" if settings.prefill_bf16 else "") if half else "fp32 only")
     lines = [f"# Serving path ({os.cpu_count()} CPU cores, SmolLM2-135M-Instruct, {weights}, transformers, "
              "local backend)\n",
              "    .venv/bin/python bench/serving.py " + " ".join(sys.argv[1:]), "",
