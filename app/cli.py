@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlmodel import func, select
 
 from app import auth
-from backend.model_files import materialise_base_model
+from backend.model_files import BASE_MODELS, DEFAULT_BASE, is_model_dir, materialise, materialise_base_model
 from backend.settings import get_settings
 from backend.store import session
 from backend.tables import Account, Client
@@ -129,7 +129,15 @@ def cmd_prepare_models(args) -> int:
 
     load_embedder(get_settings().embedding_model_path)  # fails early if the package is missing
     print("embedding model: all-MiniLM-L6-v2 (local package) ok")
-    materialise_base_model(force=args.force)
+    if args.base == DEFAULT_BASE and args.out is None:
+        materialise_base_model(force=args.force)
+        return 0
+    settings = get_settings()
+    target = Path(args.out) if args.out else settings.var_dir / "models" / args.base
+    if is_model_dir(target) and not args.force:
+        print(f"{args.base}: {target} is already a model directory (--force rebuilds it)")
+        return 0
+    materialise(BASE_MODELS[args.base], target, settings.var_dir / "cache")
     return 0
 
 
@@ -274,7 +282,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_seed_demo)
 
     p = sub.add_parser("prepare-models", help="check the embedding model and materialise the base LLM once")
-    p.add_argument("--force", action="store_true", help="rebuild var/models/base even if present")
+    p.add_argument("--force", action="store_true", help="rebuild the model directory even if present")
+    p.add_argument("--base", choices=sorted(BASE_MODELS), default=DEFAULT_BASE,
+                   help="which base model (default: the served one; others go to var/models/NAME, "
+                        "to train and compare: `model.base` of a training config, CONCIERGE_BASE_MODEL_DIR)")
+    p.add_argument("--out", default=None, help="model directory to write (default: var/models/base for the "
+                                               "served base, var/models/NAME otherwise)")
     p.set_defaults(func=cmd_prepare_models)
 
     p = sub.add_parser("search", help="semantic search of the live catalogue")

@@ -208,6 +208,12 @@ def ranked_candidates(query: QueryGraph, catalogue: LiveCatalogue, signals: Clie
                                 "by " + "/".join(n.split("=", 1)[1] for n in query.houses) if query.houses else "",
                                 f"within {query.budget_max:,.0f}" if query.budget_max is not None else ""])))
         return []
+    meant = meant_kind(query)
+    if meant and (query.houses or query.budget_max is not None) and not kind_is_available(query, catalogue, [meant[1]]):
+        query.impossible = "nothing here " + " and ".join(filter(None, [
+            "by " + "/".join(n.split("=", 1)[1] for n in query.houses) if query.houses else "",
+            f"within {query.budget_max:,.0f}" if query.budget_max is not None else ""])) + f" is {meant[0]}"
+        return []
     missing = [p for p in query.pairings if not pairing_exists(p, catalogue)]
     if missing:
         query.impossible = f"nothing here is {missing[0]['words']}"
@@ -239,6 +245,21 @@ def named_anything(query: QueryGraph) -> bool:
     return bool(query.categories or query.houses or query.kinds or any(w.source == "named" for w in query.wishes))
 
 
+MEANT_KIND_FLOOR = 0.8  # cosine (MiniLM) at which a phrase surely means a category ("small leather" ~
+# "small-leather-goods" 0.86; the single word "leather" 0.76 does not); chosen on demo train/val
+
+
+def meant_kind(query: QueryGraph) -> tuple[str, str] | None:
+    """(phrase, category node) when the request names no category or kind word for word but one of its
+    phrases surely means one of this catalogue's categories; the best such match. Like a named kind, it
+    only orders, unless the named house (or budget) has nothing of it."""
+    if query.categories or query.kinds:
+        return None
+    best = max(((v, w.phrase, n) for w in query.wishes if w.source == "meaning"
+                for n, v in w.matches.items() if n.startswith("category")), default=None)
+    return (best[1], best[2]) if best and best[0] >= MEANT_KIND_FLOOR else None
+
+
 def best_similarity(query: QueryGraph, catalogue: LiveCatalogue) -> float:
     """The request's highest cosine similarity to any item of the catalogue."""
     if catalogue.graphs.vectors is None or query.vector is None or not len(catalogue.graphs.vectors):
@@ -247,11 +268,12 @@ def best_similarity(query: QueryGraph, catalogue: LiveCatalogue) -> float:
 
 
 def _unlike_anything(query: QueryGraph, catalogue: LiveCatalogue) -> bool:
-    """A request that names nothing of this catalogue, speaks of something it does not know (`foreign`
-    words: a vague "surprise me" is never refused) and resembles its items less than the catalogue's own
+    """A request that names nothing of this catalogue (no term, and no word of its item titles: "Catalogue
+    lookup: a conditioner" asks for what it sells), speaks of something it does not know (`foreign` words:
+    a vague "surprise me" is never refused) and resembles its items less than the catalogue's own
     answerable train/val requests ever did (`refuse_below`, set when the ranker is trained)."""
     floor = (catalogue.ranker.info or {}).get("refuse_below")
-    return bool(floor) and bool(query.foreign) and not named_anything(query) \
+    return bool(floor) and bool(query.foreign) and not named_anything(query) and not query.sold \
         and best_similarity(query, catalogue) < floor
 
 
@@ -333,10 +355,11 @@ def concept_attributes(catalogue: LiveCatalogue) -> dict[str, tuple[list[str], s
     return out
 
 
-def kind_is_available(query: QueryGraph, catalogue: LiveCatalogue) -> bool:
-    """Whether any item is of the kind the request names ("a timepiece") and meets its hard constraints:
-    the kind itself only orders, but a kind that no item of the named house (or budget) has is a refusal."""
-    wanted, hard = set(query.kinds), query.to_dict()
+def kind_is_available(query: QueryGraph, catalogue: LiveCatalogue, kinds: list[str] | None = None) -> bool:
+    """Whether any item is of the kind the request names ("a timepiece"; or `kinds`) and meets its hard
+    constraints: the kind itself only orders, but a kind that no item of the named house (or budget) has is
+    a refusal."""
+    wanted, hard = set(query.kinds if kinds is None else kinds), query.to_dict()
     return any(nodes & wanted and not hard_violations(catalogue.graphs.items[i], hard, nodes)
                for i, nodes in catalogue.graphs.item_nodes.items())
 

@@ -65,6 +65,7 @@ class QueryGraph:
     must_not: list[str] = field(default_factory=list)  # nodes, or plain words ("leather")
     kinds: list[str] = field(default_factory=list)  # category nodes a named kind of thing points to ("timepiece")
     foreign: list[str] = field(default_factory=list)  # content words neither the catalogue nor the knowledge knows
+    sold: list[str] = field(default_factory=list)  # content words the catalogue's titles use ("conditioner")
     pairings: list[dict] = field(default_factory=list)  # {"words", "categories", "values"}: "a coat in linen"
     wishes: list[Wish] = field(default_factory=list)
     objects: list[str] = field(default_factory=list)  # what is asked for, unnamed by the catalogue ("a piano")
@@ -173,6 +174,8 @@ def understand(text: str, vocab: CatalogueVocabulary, knowledge: Knowledge, embe
     lexicon = _lexicon(vocab, knowledge)
     q.foreign = [t for t, s, _ in tokens if s not in consumed and len(t) > 3 and not t.isdigit()
                  and t not in knowledge.stopwords and stem(t) not in vocab.known_words and stem(t) not in lexicon]
+    q.sold = [t for t, _, _ in tokens if len(t) > 3 and not t.isdigit() and t not in knowledge.stopwords
+              and stem(t) in vocab.kind_words]
     return q
 
 

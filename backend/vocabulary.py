@@ -138,7 +138,7 @@ def build_vocabulary(items: list[dict], knowledge: Knowledge, embed_fn) -> Catal
 
     brands: dict[str, str] = {}
     for low, name in brand_names.items():
-        for alias in _brand_aliases(name, knowledge.brand_suffixes):
+        for alias in _brand_aliases(name, knowledge.brand_suffixes, knowledge.stopwords):
             brands.setdefault(alias, f"brand={low}")
     common = {alias for alias in brands if " " not in alias and foreign_uses[alias] >= 2}
     known = set(title_words) | {stem(w) for n in nodes for w in words(node.split("=", 1)[1])} \
@@ -149,18 +149,16 @@ def build_vocabulary(items: list[dict], knowledge: Knowledge, embed_fn) -> Catal
                                {w for w, c in title_words.items()}, known, house_country)
 
 
-def _brand_aliases(name: str, suffixes: tuple[str, ...]) -> list[str]:
-    """A house's full name and its short name without a generic suffix ("Benefit Cosmetics" -> "benefit")."""
+def _brand_aliases(name: str, suffixes: tuple[str, ...], stopwords: frozenset[str] = frozenset()) -> list[str]:
+    """A house's full name and its short name without a generic suffix ("Benefit Cosmetics" -> "benefit").
+    A short name that begins or ends with a function word is not one ("Makeup by Mario" -> not "by mario",
+    which would take the words of "made by Mario Badescu")."""
     full = phrase_key(name)
     aliases = [full] if full else []
     for suffix in suffixes:
         key = phrase_key(suffix)
-        if full.endswith(" " + key):
-            short = full[: -len(key) - 1].strip()
-            if len(short) >= 3:
-                aliases.append(short)
-        if full.startswith(key + " "):
-            short = full[len(key) + 1:].strip()
-            if len(short) >= 3:
-                aliases.append(short)
+        shorts = ([full[: -len(key) - 1].strip()] if full.endswith(" " + key) else []) \
+            + ([full[len(key) + 1:].strip()] if full.startswith(key + " ") else [])
+        aliases += [short for short in shorts if len(short) >= 3
+                    and short.split()[0] not in stopwords and short.split()[-1] not in stopwords]
     return aliases

@@ -335,3 +335,20 @@ def test_count_tokens_uses_the_local_tokenizer(tiny_dir, tokenizer):
     assert count_tokens(text, settings) == len(tokenizer.encode(text, add_special_tokens=False)) > 5
     assert count_tokens("", settings) == 0
     assert LocalChatModel(model_dir=tiny_dir).get_num_tokens(text) == count_tokens(text, settings)
+
+
+def test_gemma_turn_format_keeps_the_system_text_a_prefix_of_the_prompt():
+    from jinja2 import Template
+
+    from backend.model_files import GEMMA_CHAT_TEMPLATE
+
+    def render(messages, prompt=False):
+        return Template(GEMMA_CHAT_TEMPLATE).render(messages=messages, bos_token="<bos>", add_generation_prompt=prompt)
+
+    system, user = {"role": "system", "content": "You are a concierge."}, {"role": "user", "content": "A bag."}
+    whole = render([system, user], prompt=True)
+    assert whole == "<bos><start_of_turn>user\nYou are a concierge.\n\nA bag.<end_of_turn>\n<start_of_turn>model\n"
+    assert whole.startswith(render([system]))  # the serving KV cache of the system prompt stays valid
+    answer = render([system, user, {"role": "assistant", "content": "ANSWER: i-1"}])
+    assert answer.endswith("<start_of_turn>model\nANSWER: i-1<end_of_turn>\n")
+    assert render([user], prompt=True).startswith("<bos><start_of_turn>user\nA bag.")

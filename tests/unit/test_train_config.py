@@ -92,3 +92,9 @@ def test_only_rank_zero_writes_the_run_files(tmp_path, monkeypatch):
     assert '"running"' in (tmp_path / "run.json").read_text()
     monkeypatch.delenv("RANK")
     assert is_main_process()
+
+
+def test_the_gemma_comparison_runs_the_served_recipe_on_another_base():
+    default, gemma = (load_config(CONFIGS / f"{name}.yaml").to_dict() for name in ("default", "gemma3-270m"))
+    assert gemma["model"].pop("base") == "var/models/gemma3-270m" and default["model"].pop("base") is None
+    assert gemma == default  # same traces, same SFT budget: only the base model differs

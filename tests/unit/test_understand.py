@@ -95,6 +95,24 @@ def test_a_brand_that_is_also_a_common_word_needs_a_capital():
     assert read("Le Labo Santal 33", BEAUTY).houses == ["brand=le labo"]
 
 
+def test_a_short_house_name_never_starts_with_a_function_word():
+    # "Makeup by Mario" minus its generic "makeup" would be "by mario", which took the words of
+    # "made by Mario Badescu" (a Sephora train request refused as "nothing here is skincare by makeup by mario")
+    items = BEAUTY + [
+        {"item_id": "m1", "title": "Master Mattes Palette", "brand": "MAKEUP BY MARIO", "category": "Makeup",
+         "price": 50.0},
+        {"item_id": "m2", "title": "Drying Lotion", "brand": "Mario Badescu", "category": "Skincare", "price": 17.0}]
+    assert read("a face mask, made by Mario Badescu", items).houses == ["brand=mario badescu"]
+    assert read("a palette by Makeup by Mario", items).houses == ["brand=makeup by mario"]
+    assert read("a cream from First Aid", items).houses == ["brand=first aid beauty"]  # suffix dropped: kept
+
+
+def test_words_of_the_catalogues_titles_are_what_it_sells():
+    q = read("Catalogue lookup: a moisturizer.", BEAUTY)
+    assert q.sold == ["moisturizer"] and "lookup" in q.foreign  # what is asked for is sold here
+    assert read("a surfboard, please", BEAUTY).sold == []
+
+
 def test_impossible_is_judged_against_this_catalogue():
     assert read("a sports car", LUXURY).impossible
     assert read("a perfume for my wife's birthday", LUXURY).impossible  # a fashion catalogue
@@ -167,6 +185,28 @@ def test_pairings_and_kinds_are_checked_against_every_item():
     assert "category=watch" in watch_by_vell.kinds and watch_by_vell.houses == ["brand=vell"]
     assert not kind_is_available(watch_by_vell, catalogue)  # Vell makes no watch: refused, with the reason
     assert kind_is_available(read("a timepiece by Orsini", LUXURY), catalogue)
+
+
+def test_a_phrase_that_surely_means_a_category_is_checked_against_the_named_house():
+    from types import SimpleNamespace
+
+    from backend.live import MEANT_KIND_FLOOR, kind_is_available, meant_kind
+    from backend.understand import QueryGraph, Wish
+    from backend.verify import item_nodes
+
+    catalogue = SimpleNamespace(graphs=SimpleNamespace(
+        item_nodes={i["item_id"]: set(item_nodes(i)) for i in LUXURY}, items={i["item_id"]: i for i in LUXURY}))
+
+    def asking(similarity, houses, categories=()):
+        wish = Wish("carry-all", 0.7, "meaning", {"category=tote": similarity, "material=calfskin": 0.9})
+        return QueryGraph(text="", houses=list(houses), categories=list(categories), wishes=[wish])
+
+    sure = asking(MEANT_KIND_FLOOR + 0.05, ["brand=vell"])
+    assert meant_kind(sure) == ("carry-all", "category=tote")  # the category, never the closer value
+    assert not kind_is_available(sure, catalogue, [meant_kind(sure)[1]])  # Vell makes no tote
+    assert kind_is_available(sure, catalogue, ["category=top-handle bag"])
+    assert meant_kind(asking(MEANT_KIND_FLOOR - 0.05, ["brand=vell"])) is None  # a loose likeness: orders only
+    assert meant_kind(asking(0.95, ["brand=vell"], ["category=tote"])) is None  # named: the named check decides
 
 
 @pytest.mark.parametrize("text, amount, currency", [
