@@ -269,12 +269,13 @@ def best_similarity(query: QueryGraph, catalogue: LiveCatalogue) -> float:
 
 def _unlike_anything(query: QueryGraph, catalogue: LiveCatalogue) -> bool:
     """A request that names nothing of this catalogue (no term, and no word of its item titles: "Catalogue
-    lookup: a conditioner" asks for what it sells), speaks of something it does not know (`foreign` words:
-    a vague "surprise me" is never refused) and resembles its items less than the catalogue's own
-    answerable train/val requests ever did (`refuse_below`, set when the ranker is trained)."""
+    lookup: a conditioner" asks for what it sells), speaks of something it does not know (`foreign` words),
+    asks for a kind of thing (a vague "pick something he would love" never is refused) and resembles its
+    items less than the catalogue's own answerable train/val requests ever did (`refuse_below`, set when
+    the ranker is trained)."""
     floor = (catalogue.ranker.info or {}).get("refuse_below")
     return bool(floor) and bool(query.foreign) and not named_anything(query) and not query.sold \
-        and best_similarity(query, catalogue) < floor
+        and not query.vague and best_similarity(query, catalogue) < floor
 
 
 def pairing_exists(pairing: dict, catalogue: LiveCatalogue) -> bool:

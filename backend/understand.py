@@ -66,6 +66,7 @@ class QueryGraph:
     kinds: list[str] = field(default_factory=list)  # category nodes a named kind of thing points to ("timepiece")
     foreign: list[str] = field(default_factory=list)  # content words neither the catalogue nor the knowledge knows
     sold: list[str] = field(default_factory=list)  # content words the catalogue's titles use ("conditioner")
+    vague: bool = False  # the request asks for "something" (a gift, a surprise...), not a kind of thing
     pairings: list[dict] = field(default_factory=list)  # {"words", "categories", "values"}: "a coat in linen"
     wishes: list[Wish] = field(default_factory=list)
     objects: list[str] = field(default_factory=list)  # what is asked for, unnamed by the catalogue ("a piano")
@@ -174,6 +175,7 @@ def understand(text: str, vocab: CatalogueVocabulary, knowledge: Knowledge, embe
     lexicon = _lexicon(vocab, knowledge)
     q.foreign = [t for t, s, _ in tokens if s not in consumed and len(t) > 3 and not t.isdigit()
                  and t not in knowledge.stopwords and stem(t) not in vocab.known_words and stem(t) not in lexicon]
+    q.vague = any(stem(t) in knowledge.vague_objects for t, _, _ in tokens)
     q.sold = [t for t, _, _ in tokens if len(t) > 3 and not t.isdigit() and t not in knowledge.stopwords
               and stem(t) in vocab.kind_words]
     return q
@@ -387,7 +389,7 @@ def _pairings(low: str, mentions: list[Mention]) -> list[dict]:
     asks for that combination, so a catalogue with no such item cannot answer it (checked in `backend.live`)."""
     terms = [m for m in mentions if m.kind == "term"]
     out = []
-    for a, b in zip(terms, terms[1:]):
+    for k, (a, b) in enumerate(zip(terms, terms[1:])):
         glue = low[a.end:b.start].strip()
         if glue not in PAIRING_GLUE or negated(low, a.start):
             continue
@@ -395,9 +397,26 @@ def _pairings(low: str, mentions: list[Mention]) -> list[dict]:
             cats = [n for n in first.target if n.startswith("category")]
             values = [n for n in second.target if not n.startswith(("category", "brand"))]
             if cats and values and not any(n.startswith("category") for n in second.target):
+                if first is a:  # "a scarf or a stole in silk twill": either category in silk twill will do
+                    cats += _alternatives(low, terms[:k + 1])
                 out.append({"words": f"{a.words} {glue} {b.words}".replace("  ", " "), "categories": cats,
                             "values": values})
     return out
+
+
+ALTERNATIVE_GLUE = re.compile(r"^(?:,|or)?\s*(?:or\s+)?(?:an?|the|some)?$")  # ", ", " or a ", " or "
+
+
+def _alternatives(low: str, terms: list[Mention]) -> list[str]:
+    """The categories named just before the last of `terms` as its alternatives ("a scarf or a stole")."""
+    found = []
+    for earlier, later in zip(reversed(terms[:-1]), reversed(terms[1:])):
+        cats = [n for n in earlier.target if n.startswith("category")]
+        glue = low[earlier.end:later.start].strip()
+        if not cats or "or" not in glue.split() and glue != "," or not ALTERNATIVE_GLUE.match(glue):
+            break
+        found += [n for n in cats if n not in found]
+    return found
 
 
 def _capitalised(text: str, words: str) -> bool:
@@ -461,8 +480,7 @@ def _read_impossible(low: str, tokens: list[tuple[str, int, int]], mentions: lis
 
     A kind counts as asked for when it is the object of the request: not negated, not a modifier
     ("jet black", "boat shoes": the next word is a catalogue word), not the setting ("for the plane")."""
-    if q.categories or any(w.source == "named" and any(n.startswith("category") for n in w.matches)
-                           for w in q.wishes):
+    if _names_a_category(tokens, mentions, knowledge):
         return
     starts = [s for _, s, _ in tokens]
     asked, carried = [], False
@@ -494,6 +512,18 @@ def _read_impossible(low: str, tokens: list[tuple[str, int, int]], mentions: lis
     if asked and not carried:
         q.impossible = f"this catalogue has no {asked[0]}"
         q.notes.append(f"not in this catalogue: {', '.join(dict.fromkeys(asked))}")
+
+
+def _names_a_category(tokens: list[tuple[str, int, int]], mentions: list[Mention], knowledge: Knowledge) -> bool:
+    """Whether the request names one of this catalogue's categories as what it asks for, not only as whom or
+    what it is for ("running shoes for men": Men is a category of a beauty catalogue, shoes are asked for)."""
+    index = {start: i for i, (_, start, _) in enumerate(tokens)}
+    for m in mentions:
+        if m.kind in ("term", "category_head") and any(n.startswith("category") for n in m.target):
+            i = index.get(m.start, 0)
+            if i == 0 or tokens[i - 1][0] not in knowledge.prepositions:
+                return True
+    return False
 
 
 def _read_objects(low: str, tokens: list[tuple[str, int, int]], mentions: list[Mention], vocab: CatalogueVocabulary,

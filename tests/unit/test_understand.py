@@ -111,6 +111,15 @@ def test_words_of_the_catalogues_titles_are_what_it_sells():
     q = read("Catalogue lookup: a moisturizer.", BEAUTY)
     assert q.sold == ["moisturizer"] and "lookup" in q.foreign  # what is asked for is sold here
     assert read("a surfboard, please", BEAUTY).sold == []
+    assert read("Can you pick something he would love?", BEAUTY).vague  # asks for no kind of thing
+    assert not read("a surfboard, please", BEAUTY).vague
+
+
+def test_a_category_said_as_whom_it_is_for_is_not_what_is_asked():
+    items = BEAUTY + [{"item_id": "m1", "title": "Beard Oil", "brand": "Cleanco", "category": "Men", "price": 20.0}]
+    assert read("running shoes for men", items).impossible == "this catalogue has no running shoes"
+    assert read("a beard oil for men", items).impossible is None
+    assert read("Men: running shoes", items).impossible is None  # the category opens the request: asked for
 
 
 def test_impossible_is_judged_against_this_catalogue():
@@ -164,6 +173,17 @@ def test_a_category_and_a_value_said_as_one_thing_is_a_pairing():
     assert read("a suede ankle boot", LUXURY).pairings[0]["categories"] == ["category=ankle boot"]
     assert not read("a tote to go with my suede boots", LUXURY).pairings == [
         {"words": "tote suede", "categories": ["category=tote"], "values": ["material=suede"]}]
+
+
+def test_a_pairing_holds_for_each_alternative_category():
+    items = [{"item_id": "s1", "title": "Carre scarf", "brand": "Vell", "category": "scarf", "price": 400.0,
+              "attributes": {"material": ["silk twill"]}},
+             {"item_id": "s2", "title": "Long stole", "brand": "Vell", "category": "stole", "price": 600.0,
+              "attributes": {"material": ["cashmere"]}}]
+    either = read("a scarf or a stole in silk twill", items).pairings
+    assert either and set(either[0]["categories"]) == {"category=stole", "category=scarf"}
+    assert read("a stole in silk twill", items).pairings[0]["categories"] == ["category=stole"]
+    assert read("a scarf and a stole in silk twill", items).pairings[0]["categories"] == ["category=stole"]
 
 
 def test_looking_for_names_the_object_even_after_for():
