@@ -521,8 +521,8 @@ def _names_a_category(tokens: list[tuple[str, int, int]], mentions: list[Mention
     for m in mentions:
         if m.kind in ("term", "category_head") and any(n.startswith("category") for n in m.target):
             i = index.get(m.start, 0)
-            if i == 0 or tokens[i - 1][0] not in knowledge.prepositions:
-                return True
+            if i == 0 or tokens[i - 1][0] not in knowledge.prepositions or _sought(tokens, i, knowledge):
+                return True  # "searching for hair oil": the seeking verb's object
     return False
 
 

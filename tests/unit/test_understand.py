@@ -120,6 +120,7 @@ def test_a_category_said_as_whom_it_is_for_is_not_what_is_asked():
     assert read("running shoes for men", items).impossible == "this catalogue has no running shoes"
     assert read("a beard oil for men", items).impossible is None
     assert read("Men: running shoes", items).impossible is None  # the category opens the request: asked for
+    assert read("looking for men's running shoes", items).impossible  # 's: still whom they are for
 
 
 def test_impossible_is_judged_against_this_catalogue():
