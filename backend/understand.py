@@ -359,6 +359,9 @@ def _read_named(text: str, low: str, mentions: list[Mention], vocab: CatalogueVo
             if excluded:
                 q.must_not += [n for n in m.target if n not in q.must_not]
             else:
+                if categories and _purpose(low, m.start, knowledge):  # "a brush for makeup": orders, never filters
+                    q.wishes.append(Wish(m.words, NAMED_WEIGHT, "named", {n: 1.0 for n in categories}))
+                    categories = []
                 for node in categories:
                     _add(q.categories, node)
                 if values:
@@ -379,6 +382,16 @@ def _read_named(text: str, low: str, mentions: list[Mention], vocab: CatalogueVo
     if q.must_not:
         q.notes.append("ruled out: " + ", ".join(n.split("=", 1)[-1] for n in q.must_not))
     return consumed
+
+
+def _purpose(low: str, start: int, knowledge: Knowledge) -> bool:
+    """Whether the words at `start` follow a preposition that makes them what a thing is for, not the thing
+    ("a brush for makeup", "a tray for tea"); a seeking verb's "for" introduces the thing itself."""
+    before = WORD.findall(low[:start])
+    if not before or before[-1] not in knowledge.prepositions:
+        return False
+    tokens = [(w, 0, 0) for w in before] + [("", 0, 0)]
+    return not _sought(tokens, len(before), knowledge)
 
 
 PAIRING_GLUE = ("", "in", "of")  # "<category> in <value>", "<value> <category>"

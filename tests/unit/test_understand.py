@@ -176,6 +176,14 @@ def test_a_category_and_a_value_said_as_one_thing_is_a_pairing():
         {"words": "tote suede", "categories": ["category=tote"], "values": ["material=suede"]}]
 
 
+def test_a_category_said_as_a_purpose_orders_and_never_filters():
+    items = BEAUTY + [{"item_id": "t1", "title": "Kabuki Brush", "brand": "Cleanco", "category": "Tools", "price": 30.0}]
+    q = read("a brush for makeup", items)
+    assert q.categories == [] and any("category=makeup" in w.matches for w in q.wishes)
+    assert read("makeup, a brush", items).categories == ["category=makeup"]
+    assert read("looking for makeup", items).categories == ["category=makeup"]  # the seeking verb's object
+
+
 def test_a_pairing_holds_for_each_alternative_category():
     items = [{"item_id": "s1", "title": "Carre scarf", "brand": "Vell", "category": "scarf", "price": 400.0,
               "attributes": {"material": ["silk twill"]}},
