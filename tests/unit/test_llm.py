@@ -352,3 +352,13 @@ def test_gemma_turn_format_keeps_the_system_text_a_prefix_of_the_prompt():
     answer = render([system, user, {"role": "assistant", "content": "ANSWER: i-1"}])
     assert answer.endswith("<start_of_turn>model\nANSWER: i-1<end_of_turn>\n")
     assert render([user], prompt=True).startswith("<bos><start_of_turn>user\nA bag.")
+
+
+def test_a_base_model_whose_package_is_missing_says_what_to_install(tmp_path):
+    from backend.model_files import BASE_MODELS, BaseModelSource
+
+    missing = BaseModelSource("no_such_model_package", "no-such-model-package==1.0", "x.gguf", chunked=True)
+    with pytest.raises(ConciergeError, match="pip install no-such-model-package==1.0"):
+        gguf_path(missing, tmp_path)
+    assert set(BASE_MODELS) == {"smollm2-135m", "gemma3-270m"}
+    assert gguf_path().name == GGUF_FILE  # the served base: found in its package, nothing assembled
