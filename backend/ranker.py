@@ -144,7 +144,7 @@ def train(train_groups, val_groups) -> Ranker:
     model = lgb.LGBMRanker(**PARAMS)
     fit = {"group": sizes}
     if vsizes:  # val is only watched (its NDCG@10 is reported), not used to stop: it is small
-        fit.update(eval_set=[(vx, vy)], eval_group=[vsizes], eval_at=[10])
+        fit.update(eval_X=(vx,), eval_y=(vy,), eval_group=[vsizes], eval_at=[10])
     model.fit(x, y, **fit)
     importance = dict(zip(FEATURES, model.booster_.feature_importance("gain").round(1).tolist()))
     info = {"kind": "lightgbm", "train_queries": len(sizes), "val_queries": len(vsizes), "rows": int(len(y)),
