@@ -1,0 +1,70 @@
+"""Refusals on hand-written probes for catalogues whose train/val splits hold no impossible request.
+
+    python bench/refusal_probes.py [--probes bench/probes/refusals.jsonl] [--out docs/results/refusal-probes.md]
+
+Sephora's and Maison Home's train/val splits have only answerable requests, so a refusal rule cannot be
+built or checked on them; their impossible requests are all in the test split. `bench/probes/refusals.jsonl`
+is a development set written for that gap, in our own words and without reading the test requests: for each
+catalogue, requests it cannot answer (a kind it does not sell, a house that does not make the kind, a price
+below anything of the kind) and answerable ones worded alike, each with why (checked against the items'
+titles, houses and prices). The generator of `concierge eval`'s `retrieval` system (scratch stores, the
+bundle's ranker) says nothing fits or answers; the table counts right and wrong answers per catalogue.
+Being written by the people who write the rules, it is a development set, not a held-out one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections import defaultdict
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--probes", type=Path, default=Path("bench/probes/refusals.jsonl"))
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+
+    from backend.settings import Settings
+    from training.eval_queries import load_bundle
+    from training.eval_stores import scratch_stores
+    from training.systems import EvalWorld, ServingRetrieval
+
+    probes = [json.loads(line) for line in args.probes.read_text().splitlines() if line.strip()]
+    by_bundle = defaultdict(list)
+    for probe in probes:
+        by_bundle[probe["bundle"]].append(probe)
+    load = os.getloadavg()[0]
+    lines = ["# Refusals on hand-written probes (a development set)", "",
+             f"    python bench/refusal_probes.py --probes {args.probes}", "",
+             f"Load average at the start: {load:.1f}. See the script's docstring for what the set is.", "",
+             "| catalogue | impossible refused | answerable refused |", "|---|---:|---:|"]
+    misses = []
+    for path, rows in by_bundle.items():
+        bundle = load_bundle(path)
+        generator = ServingRetrieval(EvalWorld(bundle, scratch_stores(bundle, False, False, Settings()), 0))
+        counts = {True: [0, 0], False: [0, 0]}  # impossible? -> [refused, total]
+        for probe in rows:
+            parsed, _, pool = generator.candidates({"text": probe["text"], "client_id": None}, None, 10)
+            refused = not pool
+            counts[probe["impossible"]][0] += refused
+            counts[probe["impossible"]][1] += 1
+            if refused != probe["impossible"]:
+                misses.append(f"- {bundle.name}: {probe['text']!r} ({probe['why']}) -> "
+                              f"{parsed.impossible or 'answered'}")
+        lines.append(f"| {bundle.name} | {counts[True][0]} / {counts[True][1]} | "
+                     f"{counts[False][0]} / {counts[False][1]} |")
+    lines += ["", "Wrong answers:", ""] + (misses or ["- none"]) + [""]
+    text = "\n".join(lines)
+    if args.out:
+        args.out.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
