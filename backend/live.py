@@ -204,15 +204,11 @@ def ranked_candidates(query: QueryGraph, catalogue: LiveCatalogue, signals: Clie
         return []
     if query.kinds and (query.houses or query.budget_max is not None) and not kind_is_available(query, catalogue):
         query.impossible = ("nothing here is " + " or ".join(n.split("=", 1)[1] for n in query.kinds[:3])
-                            + " " + " and ".join(filter(None, [
-                                "by " + "/".join(n.split("=", 1)[1] for n in query.houses) if query.houses else "",
-                                f"within {query.budget_max:,.0f}" if query.budget_max is not None else ""])))
+                            + " " + " and ".join(query.limits()))
         return []
     meant = meant_kind(query)
     if meant and (query.houses or query.budget_max is not None) and not kind_is_available(query, catalogue, [meant[1]]):
-        query.impossible = "nothing here " + " and ".join(filter(None, [
-            "by " + "/".join(n.split("=", 1)[1] for n in query.houses) if query.houses else "",
-            f"within {query.budget_max:,.0f}" if query.budget_max is not None else ""])) + f" is {meant[0]}"
+        query.impossible = f"nothing here {' and '.join(query.limits())} is {meant[0]}"
         return []
     missing = [p for p in query.pairings if not pairing_exists(p, catalogue)]
     if missing:

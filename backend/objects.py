@@ -53,9 +53,7 @@ def unlike_objects(query, catalogue) -> str | None:
             return None
     elif best >= OBJECT_FLOOR:
         return None
-    limits = ["by " + "/".join(n.split("=", 1)[1] for n in query.houses) if query.houses else "",
-              f"within {query.budget_max:,.0f}" if query.budget_max is not None else ""]
-    where = " ".join(p for p in limits if p)
+    where = " ".join(query.limits())
     if where:
         return f"nothing here {where} is like {query.objects[0]}"
     return f"this catalogue has nothing like {query.objects[0]}"

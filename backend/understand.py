@@ -93,6 +93,11 @@ class QueryGraph:
     def hard(self) -> bool:
         return bool(self.categories or self.houses or self.budget_max is not None or self.must_not)
 
+    def limits(self) -> list[str]:
+        """The house and budget constraints in words, for a refusal's reason: ["by vell", "within 40"]."""
+        return [p for p in ("by " + "/".join(n.split("=", 1)[1] for n in self.houses) if self.houses else "",
+                            f"within {self.budget_max:,.0f}" if self.budget_max is not None else "") if p]
+
     def to_graph(self) -> nx.DiGraph:
         """The query as a graph: `request` -> nodes, edges marked required / excluded / preferred."""
         graph = nx.DiGraph()
@@ -385,13 +390,16 @@ def _read_named(text: str, low: str, mentions: list[Mention], vocab: CatalogueVo
 
 
 def _purpose(low: str, start: int, knowledge: Knowledge) -> bool:
-    """Whether the words at `start` follow a preposition that makes them what a thing is for, not the thing
-    ("a brush for makeup", "a tray for tea"); a seeking verb's "for" introduces the thing itself."""
+    """`_said_as_purpose` for the words at character `start`."""
     before = WORD.findall(low[:start])
-    if not before or before[-1] not in knowledge.prepositions:
-        return False
-    tokens = [(w, 0, 0) for w in before] + [("", 0, 0)]
-    return not _sought(tokens, len(before), knowledge)
+    return _said_as_purpose([(w, 0, 0) for w in before] + [("", 0, 0)], len(before), knowledge)
+
+
+def _said_as_purpose(tokens: list[tuple[str, int, int]], i: int, knowledge: Knowledge) -> bool:
+    """Whether the word at `i` follows a preposition that makes it what a thing is for, not the thing
+    ("a brush for makeup", "running shoes for men"); a seeking verb's "for" introduces the thing itself
+    ("searching for hair oil")."""
+    return i > 0 and tokens[i - 1][0] in knowledge.prepositions and not _sought(tokens, i, knowledge)
 
 
 PAIRING_GLUE = ("", "in", "of")  # "<category> in <value>", "<value> <category>"
@@ -531,12 +539,8 @@ def _names_a_category(tokens: list[tuple[str, int, int]], mentions: list[Mention
     """Whether the request names one of this catalogue's categories as what it asks for, not only as whom or
     what it is for ("running shoes for men": Men is a category of a beauty catalogue, shoes are asked for)."""
     index = {start: i for i, (_, start, _) in enumerate(tokens)}
-    for m in mentions:
-        if m.kind in ("term", "category_head") and any(n.startswith("category") for n in m.target):
-            i = index.get(m.start, 0)
-            if i == 0 or tokens[i - 1][0] not in knowledge.prepositions or _sought(tokens, i, knowledge):
-                return True  # "searching for hair oil": the seeking verb's object
-    return False
+    return any(m.kind in ("term", "category_head") and any(n.startswith("category") for n in m.target)
+               and not _said_as_purpose(tokens, index.get(m.start, 0), knowledge) for m in mentions)
 
 
 def _read_objects(low: str, tokens: list[tuple[str, int, int]], mentions: list[Mention], vocab: CatalogueVocabulary,
