@@ -30,7 +30,7 @@ from backend.verify import hard_violations
 from catalog.prices import catalogue_currency
 from backend.index import embed, embedding_name
 from backend.knowledge import SEASONS, Knowledge, load_knowledge
-from backend.objects import unlike_objects
+from backend.objects import sold_elsewhere, unlike_objects
 from backend.retrieval import Candidate, CatalogueGraphs, ClientSignals, generate
 from backend.settings import Settings, get_settings
 from backend.store import get_engine, session
@@ -59,6 +59,7 @@ class LiveCatalogue:
     ranker: ranking.Ranker
     currency: str | None
     concepts: dict | None = None  # `concept_attributes`, worked out on first use
+    shop_kinds: object | None = None  # `backend.objects.shop_kinds`, worked out on first use
 
     @property
     def rain_sensitive(self) -> frozenset[str]:
@@ -217,6 +218,11 @@ def ranked_candidates(query: QueryGraph, catalogue: LiveCatalogue, signals: Clie
     conflict = context_conflict(query, catalogue) if settings.refuse_by_context else None
     if conflict:
         query.impossible = conflict
+        return []
+    elsewhere = sold_elsewhere(query, catalogue, lambda texts: embed(texts, settings)) \
+        if settings.refuse_by_kind else None
+    if elsewhere:
+        query.impossible = elsewhere
         return []
     # what is asked for is like nothing that meets the hard constraints
     unlike = unlike_objects(query, catalogue) if settings.refuse_by_object else None

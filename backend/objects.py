@@ -1,5 +1,10 @@
 """What a request asks for, judged by meaning against the catalogue: "a piano" of a fashion house.
 
+Two rules. `sold_elsewhere` (on by default) compares the noun phrases a request asks for with the kinds of
+things people shop for anywhere (`product_kinds` of the knowledge file, a broad list) and with this catalogue:
+"a mountain bike" is, by meaning, a bicycle; no category, title or item here is one; so the catalogue has none.
+`unlike_objects` (off by default) uses an absolute floor instead, and no list at all.
+
 Request understanding (`backend/understand.py`) keeps the noun phrases a request asks for when it names none
 of the catalogue's categories (`QueryGraph.objects`, embedded with the catalogue's model). Here each is compared
 with the items that meet the request's hard constraints — their embedded documents and their categories — and
@@ -9,9 +14,13 @@ that kind. No word list decides it; the catalogue's own items do.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from backend.understand import kind_categories
 from backend.verify import hard_violations
+from backend.vocabulary import phrase_key, stem, words
 
 # Cosine (all-MiniLM-L6-v2) below which an object is like nothing the catalogue has. Chosen on the demo's
 # train/val requests and hand-written probes for three catalogues (fashion, beauty, home): every answerable
@@ -68,3 +77,114 @@ def _best_similarity(object_vectors: np.ndarray, rows: list[int], catalogue) -> 
         at = np.array([vocab.node_index[n] for n in categories])
         best = max(best, float((object_vectors @ vocab.vectors[at].T).max()))  # (objects, categories)
     return best
+
+
+# `sold_elsewhere`: a request phrase names a kind of the knowledge file when their cosine reaches KIND_FLOOR (MiniLM;
+# "bottle of red wine" ~ "wine" 0.73, "adventure home" ~ "house" 0.60 does not); the catalogue carries a kind when
+# one of its categories comes within CARRIED_CATEGORY of the kind's name, an item's document within CARRIED_ITEM,
+# or its titles use the name's words in a row; and the phrase must be nearer the kind than anything here by
+# KIND_MARGIN ("frames" ~ "picture frame" 0.81 against "optical frame" 0.68 would pass at 0.1: the titles' words
+# stop it). Chosen on the demo's, Sephora's, Maison Home's and MovieLens' train/val requests and the
+# hand-written probes of bench/probes/refusals.jsonl.
+KIND_FLOOR = 0.7
+KIND_MARGIN = 0.1
+CARRIED_CATEGORY = 0.7
+CARRIED_ITEM = 0.6
+MAX_GRAM = 3
+
+
+@dataclass
+class ShopKinds:
+    """The knowledge file's kinds of things, read against one catalogue."""
+
+    names: list[str]
+    vectors: np.ndarray  # (kinds, d), unit rows
+    carried: np.ndarray  # (kinds,) bool: this catalogue has things of the kind
+    title_grams: set[str]  # runs of 1..MAX_GRAM stemmed words of the catalogue's titles and categories
+
+
+def shop_kinds(catalogue, embed_fn) -> ShopKinds:
+    """The kinds read against `catalogue`, worked out on first use and kept on it."""
+    cached = getattr(catalogue, "shop_kinds", None)
+    if cached is not None:
+        return cached
+    graphs, vocab = catalogue.graphs, catalogue.vocabulary
+    groups = {name: group for group, names in catalogue.knowledge.product_kinds.items() for name in names}
+    names = sorted(groups)
+    vectors = np.asarray(embed_fn(names), dtype=np.float32)
+    grams: set[str] = set()
+    for item in graphs.items.values():
+        grams |= _grams(f"{item.get('title') or ''} , {item.get('category') or ''}")
+    carried = np.array([_gram(name) in grams or bool(kind_categories(groups[name], vocab, catalogue.knowledge))
+                        for name in names])  # its words in a title, or one of its names in a category's
+    at = [vocab.node_index[n] for n in sorted(vocab.categories)]
+    if at:
+        carried |= (vectors @ vocab.vectors[at].T).max(axis=1) >= CARRIED_CATEGORY
+    if graphs.vectors is not None and len(graphs.vectors):
+        carried |= (vectors @ graphs.vectors.T).max(axis=1) >= CARRIED_ITEM
+    catalogue.shop_kinds = ShopKinds(names, vectors, carried, grams)
+    return catalogue.shop_kinds
+
+
+def sold_elsewhere(query, catalogue, embed_fn) -> str | None:
+    """Why this catalogue has nothing of the kind the request asks for, or None.
+
+    Each phrase of `query.asked` ("mountain bike", "bottle of red wine") is matched by meaning to the nearest
+    kind of the knowledge file. The request is refused when some phrase names a kind the catalogue does not
+    carry and is nearer that kind, by `KIND_MARGIN`, than any of the catalogue's categories and items — and
+    nothing speaks for the catalogue: the request names none of its categories, and no phrase uses its titles'
+    words in a row, is one of its terms ("blush" is a colour here) or names a kind it carries. Negated phrases
+    ("no linen") are not asked for.
+
+    Args:
+        query (`QueryGraph`): with `asked` and `asked_vectors` (shape (phrases, d)).
+        catalogue (`LiveCatalogue`): categories' and items' vectors, titles, the knowledge file.
+        embed_fn (`callable`): texts -> unit vectors, the catalogue's model (to embed the kinds once).
+
+    Returns:
+        `str | None`: the reason ("this catalogue has no umbrella"), naming the kind.
+    """
+    if not query.asked or query.asked_vectors is None or not len(query.asked_vectors) or query.categories or any(
+            w.source == "named" and any(n.startswith("category") for n in w.matches) for w in query.wishes):
+        return None
+    kinds = shop_kinds(catalogue, embed_fn)
+    negations = catalogue.knowledge.negations
+    sims = query.asked_vectors @ kinds.vectors.T  # (phrases, kinds)
+    here = _here_similarity(query.asked_vectors, catalogue)
+    reason = None
+    for row, phrase in enumerate(query.asked):
+        if phrase.split()[0] in negations:
+            continue
+        kind = int(sims[row].argmax())
+        if _gram(phrase) in kinds.title_grams or phrase_key(phrase) in catalogue.vocabulary.terms or (
+                sims[row, kind] >= KIND_FLOOR and kinds.carried[kind]):
+            return None  # the request asks for something this catalogue has
+        if sims[row, kind] >= KIND_FLOOR and sims[row, kind] - here[row] >= KIND_MARGIN and reason is None:
+            name = kinds.names[kind]
+            reason = f"this catalogue has no {name}" + ("" if phrase == name else f" (asked for: {phrase})")
+    return reason
+
+
+def _here_similarity(vectors: np.ndarray, catalogue) -> np.ndarray:
+    """Each phrase's highest cosine with the catalogue's categories and item documents, shape (phrases,)."""
+    graphs, vocab = catalogue.graphs, catalogue.vocabulary
+    best = np.full(len(vectors), -1.0, dtype=np.float32)
+    at = [vocab.node_index[n] for n in sorted(vocab.categories)]
+    if at:
+        best = np.maximum(best, (vectors @ vocab.vectors[at].T).max(axis=1))
+    if graphs.vectors is not None and len(graphs.vectors):
+        best = np.maximum(best, (vectors @ graphs.vectors.T).max(axis=1))
+    return best
+
+
+def _gram(text: str) -> str:
+    return " ".join(stem(w) for w in words(text))
+
+
+def _grams(text: str) -> set[str]:
+    """Runs of 1..MAX_GRAM stemmed words within each comma-free part of `text`."""
+    out = set()
+    for part in text.split(","):
+        stems = [stem(w) for w in words(part)]
+        out |= {" ".join(stems[a:a + n]) for n in range(1, MAX_GRAM + 1) for a in range(len(stems) - n + 1)}
+    return out

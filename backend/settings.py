@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     refuse_by_context: bool = Field(True, description="Refuse a request whose named category no item makes for "
                                     "its stated season or formality, by the items' own attributes "
                                     "(`backend.live.context_conflict`).")
+    refuse_by_kind: bool = Field(True, description="Refuse a request when what it asks for is, by meaning, a kind of "
+                                 "thing (the knowledge file's `product_kinds`: \"a mountain bike\") that no category, "
+                                 "title or item of this catalogue is (`backend.objects.sold_elsewhere`).")
     refuse_by_object: bool = Field(False, description="Refuse a request when what it asks for (\"a piano\") is "
                                    "like nothing that meets its hard constraints, judged by meaning "
                                    "(backend/objects.py). Off: on the demo's held-out test split it refused 2 "

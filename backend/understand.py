@@ -70,22 +70,25 @@ class QueryGraph:
     pairings: list[dict] = field(default_factory=list)  # {"words", "categories", "values"}: "a coat in linen"
     wishes: list[Wish] = field(default_factory=list)
     objects: list[str] = field(default_factory=list)  # what is asked for, unnamed by the catalogue ("a piano")
+    asked: list[str] = field(default_factory=list)  # noun phrases that may say what is asked for, in any case
     contexts: list[dict] = field(default_factory=list)
     wet: bool = False
     notes: list[str] = field(default_factory=list)
     vector: np.ndarray | None = field(default=None, repr=False, compare=False)  # the request's embedding
     object_vectors: np.ndarray | None = field(default=None, repr=False, compare=False)  # (len(objects), d)
+    asked_vectors: np.ndarray | None = field(default=None, repr=False, compare=False)  # (len(asked), d)
 
     def to_dict(self) -> dict:
         data = asdict(self)
         data.pop("vector")
         data.pop("object_vectors")
+        data.pop("asked_vectors")
         return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "QueryGraph":
         fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__
-                  and k not in ("vector", "object_vectors")}
+                  and k not in ("vector", "object_vectors", "asked_vectors")}
         fields["wishes"] = [w if isinstance(w, Wish) else Wish(**w) for w in fields.get("wishes", [])]
         return cls(**fields)
 
@@ -176,7 +179,11 @@ def understand(text: str, vocab: CatalogueVocabulary, knowledge: Knowledge, embe
     _read_contexts(low, mentions, knowledge, q)
     _read_impossible(low, tokens, mentions, vocab, knowledge, q)
     _read_meaning(text, tokens, consumed, vocab, knowledge, q, embed_fn)
-    _read_objects(low, tokens, mentions, vocab, knowledge, q, embed_fn)
+    asked, opening = object_phrases(low, tokens, mentions, knowledge)
+    _read_objects(asked, opening, vocab, knowledge, q, embed_fn)
+    if asked + opening:
+        q.asked = list(dict.fromkeys(asked + opening))
+        q.asked_vectors = _phrase_vectors(q.asked, vocab, embed_fn)
     lexicon = _lexicon(vocab, knowledge)
     q.foreign = [t for t, s, _ in tokens if s not in consumed and len(t) > 3 and not t.isdigit()
                  and t not in knowledge.stopwords and stem(t) not in vocab.known_words and stem(t) not in lexicon]
@@ -543,8 +550,8 @@ def _names_a_category(tokens: list[tuple[str, int, int]], mentions: list[Mention
                and not _said_as_purpose(tokens, index.get(m.start, 0), knowledge) for m in mentions)
 
 
-def _read_objects(low: str, tokens: list[tuple[str, int, int]], mentions: list[Mention], vocab: CatalogueVocabulary,
-                  knowledge: Knowledge, q: QueryGraph, embed_fn) -> None:
+def _read_objects(asked: list[str], opening: list[str], vocab: CatalogueVocabulary, knowledge: Knowledge,
+                  q: QueryGraph, embed_fn) -> None:
     """What the request asks for, in its own words, when it names none of this catalogue's categories: the
     noun phrases a determiner introduces ("a piano", "some garden furniture"). They are kept (and embedded)
     for `backend.live` to judge by meaning against the items that meet the hard constraints — unless one of
@@ -553,7 +560,6 @@ def _read_objects(low: str, tokens: list[tuple[str, int, int]], mentions: list[M
     if q.impossible or q.categories or q.kinds or any(
             w.source == "named" and any(n.startswith("category") for n in w.matches) for w in q.wishes):
         return
-    asked, opening = object_phrases(low, tokens, mentions, knowledge)
     for phrase in asked + opening:
         head = stem(phrase.split()[-1])
         if head in vocab.kind_words or head in knowledge.stopwords or head in knowledge.vague_objects:
@@ -571,7 +577,8 @@ def object_phrases(low: str, tokens: list[tuple[str, int, int]], mentions: list[
     Returns:
         `tuple[list[str], list[str]]`: phrases a determiner introduces, except in a setting ("for a
         wedding", "as a gift"; but "looking for a sofa" asks for it), and phrases that open a sentence
-        ("Dog food for my puppy."), which can only speak for the request (the opening word may be a verb).
+        ("Dog food for my puppy."), which can only speak for the request (the opening word may be a verb;
+        a phrase after "to" is one: "I'd like to watch a film").
     """
     taken = {c for m in mentions if m.kind in ("place", "occasion", "season", "country", "brand")
              for c in range(m.start, m.end)}
@@ -585,7 +592,8 @@ def object_phrases(low: str, tokens: list[tuple[str, int, int]], mentions: list[
             asked += [phrase] if phrase else []
         elif i == 0 or re.search(r"[.:;!?]", low[tokens[i - 1][2]:start]):
             phrase = _noun_phrase(low, tokens, i, taken, knowledge)
-            opening += [phrase] if phrase else []
+            first = next((j for j in range(i, len(tokens)) if phrase and tokens[j][0] == phrase.split()[0]), i)
+            opening += [phrase] if phrase and (first == 0 or tokens[first - 1][0] != "to") else []
     return list(dict.fromkeys(asked)), list(dict.fromkeys(opening))
 
 

@@ -384,3 +384,48 @@ def test_a_season_word_that_is_also_an_everyday_word_is_a_season_only_when_said_
     assert seasons("a slide for this fall") == ["autumn"] and seasons("a parka for late fall") == ["autumn"]
     assert seasons("a slide to wear in May") == ["spring"] and seasons("a slide for Fall") == ["autumn"]
     assert conflict("a slide that won't fall apart", RESORT) is None
+
+
+def sold_elsewhere_reason(text, items):
+    """`backend.objects.sold_elsewhere` on a small catalogue (hashing embedder: shared words are similar)."""
+    from types import SimpleNamespace
+
+    from backend.graphs import build_product_graph
+    from backend.objects import sold_elsewhere
+    from backend.retrieval import CatalogueGraphs
+
+    vocab = build_vocabulary(items, K, hash_embed)
+    docs = hash_embed([f"{i['title']} {i.get('category') or ''}" for i in items])
+    graphs = CatalogueGraphs(items, build_product_graph(items), [], vectors=([i["item_id"] for i in items], docs))
+    catalogue = SimpleNamespace(vocabulary=vocab, knowledge=K, graphs=graphs)
+    return sold_elsewhere(understand(text, vocab, K, hash_embed), catalogue, hash_embed)
+
+
+WATCHES = RESORT + [{"item_id": "w1", "title": "Calatrava", "brand": "Genève", "category": "dress watch",
+                     "price": 24000.0, "attributes": {"colour": ["blush"]}}]
+
+
+def test_a_kind_no_category_title_or_item_here_is_refused_by_meaning():
+    assert sold_elsewhere_reason("A mountain bike for my son's birthday", RESORT) == "this catalogue has no mountain bike"
+    assert sold_elsewhere_reason("an umbrella for rainy days in London", RESORT) == "this catalogue has no umbrella"
+    assert sold_elsewhere_reason("Dog food. For my puppy.", RESORT) == "this catalogue has no dog food"
+
+
+def test_a_kind_this_catalogue_carries_under_any_name_is_not_refused():
+    assert sold_elsewhere_reason("a parka for the Alps", RESORT) is None  # a title's word
+    assert sold_elsewhere_reason("a timepiece for my father", WATCHES) is None  # a watch: a name of its kind
+    assert sold_elsewhere_reason("a blush one, please", WATCHES) is None  # a colour of this catalogue
+    assert sold_elsewhere_reason("No umbrella. A slide for the beach.", RESORT) is None  # a category named
+    assert sold_elsewhere_reason("a mountain bike or a parka", RESORT) is None  # one of them is here
+    assert sold_elsewhere_reason("a mountain bike", RESORT + [  # the kind by meaning, in its own words
+        {"item_id": "v1", "title": "Col du Galibier", "brand": "Velo", "category": "mountain bikes", "price": 4000.0}]) \
+        is None
+
+
+def test_a_word_after_to_opens_no_object():
+    from backend.understand import object_phrases
+    from backend.vocabulary import WORD
+
+    low = "i'd like to watch a film. comedies, ideally."
+    asked, opening = object_phrases(low, [(m.group(), m.start(), m.end()) for m in WORD.finditer(low)], [], K)
+    assert asked == ["film"] and opening == ["comedies"]  # "watch" is a verb here
