@@ -30,7 +30,7 @@ from backend.verify import hard_violations
 from catalog.prices import catalogue_currency
 from backend.index import embed, embedding_name
 from backend.knowledge import SEASONS, Knowledge, load_knowledge
-from backend.objects import sold_elsewhere, unlike_objects
+from backend.objects import priced_out, sold_elsewhere, unlike_objects
 from backend.retrieval import Candidate, CatalogueGraphs, ClientSignals, generate
 from backend.settings import Settings, get_settings
 from backend.store import get_engine, session
@@ -219,7 +219,8 @@ def ranked_candidates(query: QueryGraph, catalogue: LiveCatalogue, signals: Clie
     if conflict:
         query.impossible = conflict
         return []
-    elsewhere = sold_elsewhere(query, catalogue, lambda texts: embed(texts, settings)) \
+    embed_fn = lambda texts: embed(texts, settings)  # noqa: E731 - the kinds are embedded once per catalogue
+    elsewhere = (sold_elsewhere(query, catalogue, embed_fn) or priced_out(query, catalogue, embed_fn)) \
         if settings.refuse_by_kind else None
     if elsewhere:
         query.impossible = elsewhere

@@ -91,6 +91,7 @@ KIND_MARGIN = 0.1
 CARRIED_CATEGORY = 0.7
 CARRIED_ITEM = 0.6
 MAX_GRAM = 3
+KIND_CATEGORIES = 2  # `priced_out`: a title word found in more categories than this names no kind of thing
 
 
 @dataclass
@@ -101,6 +102,7 @@ class ShopKinds:
     vectors: np.ndarray  # (kinds, d), unit rows
     carried: np.ndarray  # (kinds,) bool: this catalogue has things of the kind
     title_grams: set[str]  # runs of 1..MAX_GRAM stemmed words of the catalogue's titles and categories
+    titles: dict[str, str]  # item id -> its title's and category's stemmed words, space-padded
 
 
 def shop_kinds(catalogue, embed_fn) -> ShopKinds:
@@ -122,7 +124,9 @@ def shop_kinds(catalogue, embed_fn) -> ShopKinds:
         carried |= (vectors @ vocab.vectors[at].T).max(axis=1) >= CARRIED_CATEGORY
     if graphs.vectors is not None and len(graphs.vectors):
         carried |= (vectors @ graphs.vectors.T).max(axis=1) >= CARRIED_ITEM
-    catalogue.shop_kinds = ShopKinds(names, vectors, carried, grams)
+    titles = {i: f" {_gram(item.get('title') or '')} {_gram(item.get('category') or '')} "
+              for i, item in graphs.items.items()}
+    catalogue.shop_kinds = ShopKinds(names, vectors, carried, grams, titles)
     return catalogue.shop_kinds
 
 
@@ -188,3 +192,36 @@ def _grams(text: str) -> set[str]:
         stems = [stem(w) for w in words(part)]
         out |= {" ".join(stems[a:a + n]) for n in range(1, MAX_GRAM + 1) for a in range(len(stems) - n + 1)}
     return out
+
+
+def priced_out(query, catalogue, embed_fn) -> str | None:
+    """Why nothing here is what the request asks for under its house or budget, when it names the kind of
+    thing only in the words of item titles ("sterling silver candlesticks under £20", no category named).
+
+    A phrase of `query.asked` names such a kind by its last word when the items whose title or category
+    holds that word ("candlestick") all fall in at most `KIND_CATEGORIES` categories (a word spread over
+    more, "product" or "set", names no kind). When every phrase names a kind (none is vague, "a gift") and
+    no item of those kinds meets the hard constraints, nothing fits. A named category or kind is
+    `backend.live.kind_is_available`'s to judge.
+
+    Returns:
+        `str | None`: the reason ("nothing here within 20 is candlesticks"), or None.
+    """
+    if query.budget_max is None and not query.houses or query.categories or query.kinds or not query.asked:
+        return None
+    kinds, knowledge, graphs = shop_kinds(catalogue, embed_fn), catalogue.knowledge, catalogue.graphs
+    vague = {stem(w) for w in knowledge.vague_objects} | set(knowledge.stopwords)
+    hard, named = query.to_dict(), []
+    for phrase in query.asked:
+        plain, stems = phrase.split(), _gram(phrase).split()
+        if not stems or plain[0] in knowledge.negations:
+            continue
+        if stems[-1] in vague:
+            return None  # "a little treat under 50": no kind of thing
+        of_kind = [i for i, text in kinds.titles.items() if f" {stems[-1]} " in text]
+        if not of_kind or len({graphs.items[i].get("category") for i in of_kind}) > KIND_CATEGORIES:
+            return None  # a phrase that names no kind here may be what is asked for
+        if any(not hard_violations(graphs.items[i], hard, graphs.item_nodes.get(i)) for i in of_kind):
+            return None
+        named.append(plain[-1])
+    return f"nothing here {' and '.join(query.limits())} is {named[0]}" if named else None

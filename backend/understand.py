@@ -301,6 +301,7 @@ def parse_budget(low: str, knowledge: Knowledge) -> tuple[float | None, str | No
     'capped at 2,500 euros', '900 pounds at the most', 'budget 2.5k'. 'around X' tolerates 15% more."""
     from price_parser import Price
 
+    low = _numerals(low)
     currency = "|".join(re.escape(c) for c in sorted(knowledge.currency_words, key=len, reverse=True))
     amount = rf"(?:(?:{currency})\s*)?(\d[\d,. ]*\d|\d)\s*(k\b|thousand\b)?\s*(?:{currency})?(?![\w])"
     cues = "|".join(re.escape(c) for c in sorted(knowledge.budget_before + knowledge.budget_about,
@@ -323,6 +324,14 @@ def parse_budget(low: str, knowledge: Knowledge) -> tuple[float | None, str | No
                    if re.search(rf"(?<!\w){re.escape(word)}(?!\w)" if word.isalpha() else re.escape(word),
                                 match.group(0))), None)
     return (value * 1.15 if cue in knowledge.budget_about else value), symbol
+
+
+def _numerals(low: str) -> str:
+    """Numbers written in words as digits, for reading a budget: "under a hundred euros" -> "under 100 euros"
+    (text2num; "a"/"an" before the figure dropped)."""
+    from text_to_num import alpha2digit
+
+    return re.sub(r"(?<![\w])an? (?=\d)", "", alpha2digit(low, "en"))
 
 
 def _priced_amount(low: str, amount: str, knowledge: Knowledge) -> re.Match | None:

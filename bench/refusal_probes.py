@@ -10,6 +10,11 @@ below anything of the kind) and answerable ones worded alike, each with why (che
 titles, houses and prices). The generator of `concierge eval`'s `retrieval` system (scratch stores, the
 bundle's ranker) says nothing fits or answers; the table counts right and wrong answers per catalogue.
 Being written by the people who write the rules, it is a development set, not a held-out one.
+
+`bench/probes/refusals-check.jsonl` is a second set (demo, Sephora, Maison Home: 36 impossible, 36
+answerable) written on 2026-12-02 after the kind rule (`backend.objects`) was built and run once as it
+stood, to see how the rules carry to wording they were not made on; after that run it is development
+data too, and a fresh set is needed for the next such check.
 """
 
 from __future__ import annotations

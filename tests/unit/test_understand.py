@@ -429,3 +429,40 @@ def test_a_word_after_to_opens_no_object():
     low = "i'd like to watch a film. comedies, ideally."
     asked, opening = object_phrases(low, [(m.group(), m.start(), m.end()) for m in WORD.finditer(low)], [], K)
     assert asked == ["film"] and opening == ["comedies"]  # "watch" is a verb here
+
+
+def test_a_budget_written_in_words_is_read():
+    assert parse_budget("a gold bracelet for under a hundred euros", K) == (100.0, "EUR")
+    assert parse_budget("no more than two hundred pounds", K) == (200.0, "GBP")
+    assert parse_budget("one or two scarves", K) == (None, None)
+
+
+def priced_out_reason(text, items):
+    from types import SimpleNamespace
+
+    from backend.graphs import build_product_graph
+    from backend.objects import priced_out
+    from backend.retrieval import CatalogueGraphs
+    from backend.verify import item_nodes
+
+    vocab = build_vocabulary(items, K, hash_embed)
+    docs = hash_embed([f"{i['title']} {i.get('category') or ''}" for i in items])
+    graphs = CatalogueGraphs(items, build_product_graph(items), [], vectors=([i["item_id"] for i in items], docs))
+    graphs.item_nodes = {i["item_id"]: set(item_nodes(i)) for i in items}
+    catalogue = SimpleNamespace(vocabulary=vocab, knowledge=K, graphs=graphs)
+    return priced_out(understand(text, vocab, K, hash_embed), catalogue, hash_embed)
+
+
+SILVER = [{"item_id": "s1", "title": "Sterling Silver Candlesticks, Pair", "brand": "Orrin", "category": "Tableware",
+           "price": 650.0},
+          {"item_id": "s2", "title": "Silver-Plated Candle Snuffer", "brand": "Orrin", "category": "Tableware",
+           "price": 45.0},
+          {"item_id": "c1", "title": "Fig Scented Candle", "brand": "Wren", "category": "Candles", "price": 30.0}]
+
+
+def test_a_kind_named_only_in_titles_is_held_to_the_budget_and_house():
+    assert priced_out_reason("sterling silver candlesticks under £20", SILVER) == \
+        "nothing here within 20 is candlesticks"
+    assert priced_out_reason("sterling silver candlesticks under £700", SILVER) is None
+    assert priced_out_reason("candlesticks by Wren", SILVER) == "nothing here by wren is candlesticks"
+    assert priced_out_reason("a little treat under £20", SILVER) is None  # vague: no kind of thing
