@@ -527,6 +527,8 @@ def _read_impossible(low: str, tokens: list[tuple[str, int, int]], mentions: lis
         i = starts.index(m.start) if m.start in starts else -1
         after = low[m.end:m.end + 30].split()
         before = [t for t, _, _ in tokens[max(0, i - 2):i]] if i >= 0 else []
+        if i >= 0 and _in_passing(low, tokens, i):
+            continue  # "to carry my laptop", "a friend who just bought a boat": mentioned, not asked for
         if _sought(tokens, i, knowledge):
             before = []  # "looking for a sofa": the object, whatever the preposition
         following = after[0].strip(".,;!?") if after else ""
@@ -587,7 +589,8 @@ def object_phrases(low: str, tokens: list[tuple[str, int, int]], mentions: list[
         `tuple[list[str], list[str]]`: phrases a determiner introduces, except in a setting ("for a
         wedding", "as a gift"; but "looking for a sofa" asks for it), and phrases that open a sentence
         ("Dog food for my puppy."), which can only speak for the request (the opening word may be a verb;
-        a phrase after "to" is one: "I'd like to watch a film").
+        a phrase after "to" is one: "I'd like to watch a film"). Things mentioned in passing are neither
+        (`_in_passing`: "my laptop", "a friend who just bought a boat").
     """
     taken = {c for m in mentions if m.kind in ("place", "occasion", "season", "country", "brand")
              for c in range(m.start, m.end)}
@@ -595,15 +598,36 @@ def object_phrases(low: str, tokens: list[tuple[str, int, int]], mentions: list[
     for i, (word, start, _) in enumerate(tokens):
         if word in knowledge.object_determiners:
             before = tokens[i - 1][0] if i else ""
-            if (before in knowledge.prepositions or before in ("as", "of")) and not _sought(tokens, i, knowledge):
+            if (before in knowledge.prepositions or before in ("as", "of")) and not _sought(tokens, i, knowledge) \
+                    or _in_passing(low, tokens, i):
                 continue
             phrase = _noun_phrase(low, tokens, i + 1, taken, knowledge)
             asked += [phrase] if phrase else []
         elif i == 0 or re.search(r"[.:;!?]", low[tokens[i - 1][2]:start]):
             phrase = _noun_phrase(low, tokens, i, taken, knowledge)
             first = next((j for j in range(i, len(tokens)) if phrase and tokens[j][0] == phrase.split()[0]), i)
-            opening += [phrase] if phrase and (first == 0 or tokens[first - 1][0] != "to") else []
+            skipped = {t for t, _, _ in tokens[i:first]}
+            opening += [phrase] if phrase and not skipped & (knowledge.prepositions | {"to"}) \
+                and not _in_passing(low, tokens, first) else []
     return list(dict.fromkeys(asked)), list(dict.fromkeys(opening))
+
+
+OWNERS = frozenset({"my", "his", "her", "their", "our", "your", "its"})
+RELATIVES = frozenset({"who", "which", "that", "whose", "whom", "where", "when"})
+
+
+def _in_passing(low: str, tokens: list[tuple[str, int, int]], i: int) -> bool:
+    """Whether the word at `i` (or the determiner there) mentions something rather than asks for it: a thing
+    owned ("my laptop"), or a thing inside a relative clause ("a friend who just bought a boat", "a scarf
+    that goes with my coat"; "that bag" is a determiner, not a clause)."""
+    if i and tokens[i - 1][0] in OWNERS:
+        return True
+    for j in range(i - 1, 0, -1):
+        if re.search(r"[,.;:!?]", low[tokens[j][2]:tokens[j + 1][1]]):
+            return False
+        if tokens[j][0] in RELATIVES and (j < i - 1 or tokens[j][0] not in ("that", "which")):
+            return True
+    return False
 
 
 def _noun_phrase(low: str, tokens: list[tuple[str, int, int]], i: int, taken: set[int], knowledge: Knowledge) -> str:

@@ -466,3 +466,11 @@ def test_a_kind_named_only_in_titles_is_held_to_the_budget_and_house():
     assert priced_out_reason("sterling silver candlesticks under £700", SILVER) is None
     assert priced_out_reason("candlesticks by Wren", SILVER) == "nothing here by wren is candlesticks"
     assert priced_out_reason("a little treat under £20", SILVER) is None  # vague: no kind of thing
+
+
+def test_a_thing_mentioned_in_passing_is_not_asked_for():
+    assert read("a laptop for the office", LUXURY).impossible == "this catalogue has no laptop"
+    assert read("something to carry my laptop to the office", LUXURY).impossible is None  # owned
+    assert read("a present for a friend who just bought a boat", LUXURY).impossible is None  # relative clause
+    assert read("something elegant for a dinner where champagne will flow", LUXURY).impossible is None
+    assert read("a present for a friend who just bought a boat", LUXURY).asked == []
