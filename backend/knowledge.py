@@ -49,6 +49,8 @@ class Knowledge:
     vague_objects: frozenset[str] = frozenset()  # objects that name no kind of thing ("a gift", "a present")
     ambiguous_season_words: frozenset[str] = frozenset()  # season words that are also everyday words ("may")
     season_cues: frozenset[str] = frozenset()  # words after which such a word is the season ("this fall")
+    owner_words: frozenset[str] = frozenset()  # "my laptop": a thing owned, mentioned rather than asked for
+    relative_words: frozenset[str] = frozenset()  # "a friend who bought a boat": a clause that mentions things
 
     def rain_sensitive(self) -> frozenset[str]:
         """Materials that do not stand up to rain."""
@@ -92,7 +94,8 @@ _READ_AS = {
     tuple: ("formality_ladder", "negations", "exclusion_after", "budget_before", "budget_after", "budget_about",
             "brand_suffixes", "injection_cues", "budget_floor"),
     frozenset: ("kind_modifiers", "kind_verb_cues", "prepositions", "seeking_words", "stopwords",
-                "object_determiners", "vague_objects", "ambiguous_season_words", "season_cues"),
+                "object_determiners", "vague_objects", "ambiguous_season_words", "season_cues", "owner_words",
+                "relative_words"),
     _public: ("places", "occasions", "materials"),
     _tuples: ("climate_seasons", "product_kinds"),
 }

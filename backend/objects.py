@@ -20,7 +20,7 @@ import numpy as np
 
 from backend.understand import kind_categories
 from backend.verify import hard_violations
-from backend.vocabulary import phrase_key, stem, words
+from backend.vocabulary import phrase_key, stem
 
 # Cosine (all-MiniLM-L6-v2) below which an object is like nothing the catalogue has. Chosen on the demo's
 # train/val requests and hand-written probes for three catalogues (fashion, beauty, home): every answerable
@@ -117,14 +117,11 @@ def shop_kinds(catalogue, embed_fn) -> ShopKinds:
     grams: set[str] = set()
     for item in graphs.items.values():
         grams |= _grams(f"{item.get('title') or ''} , {item.get('category') or ''}")
-    carried = np.array([_gram(name) in grams or bool(kind_categories(groups[name], vocab, catalogue.knowledge))
+    carried = np.array([phrase_key(name) in grams or bool(kind_categories(groups[name], vocab, catalogue.knowledge))
                         for name in names])  # its words in a title, or one of its names in a category's
-    at = [vocab.node_index[n] for n in sorted(vocab.categories)]
-    if at:
-        carried |= (vectors @ vocab.vectors[at].T).max(axis=1) >= CARRIED_CATEGORY
-    if graphs.vectors is not None and len(graphs.vectors):
-        carried |= (vectors @ graphs.vectors.T).max(axis=1) >= CARRIED_ITEM
-    titles = {i: f" {_gram(item.get('title') or '')} {_gram(item.get('category') or '')} "
+    to_category, to_item = _nearest(vectors, catalogue)
+    carried |= (to_category >= CARRIED_CATEGORY) | (to_item >= CARRIED_ITEM)
+    titles = {i: f" {phrase_key(item.get('title') or '')} {phrase_key(item.get('category') or '')} "
               for i, item in graphs.items.items()}
     catalogue.shop_kinds = ShopKinds(names, vectors, carried, grams, titles)
     return catalogue.shop_kinds
@@ -148,19 +145,19 @@ def sold_elsewhere(query, catalogue, embed_fn) -> str | None:
     Returns:
         `str | None`: the reason ("this catalogue has no umbrella"), naming the kind.
     """
-    if not query.asked or query.asked_vectors is None or not len(query.asked_vectors) or query.categories or any(
-            w.source == "named" and any(n.startswith("category") for n in w.matches) for w in query.wishes):
+    if not query.asked or query.asked_vectors is None or not len(query.asked_vectors) or query.names_category():
         return None
     kinds = shop_kinds(catalogue, embed_fn)
     negations = catalogue.knowledge.negations
     sims = query.asked_vectors @ kinds.vectors.T  # (phrases, kinds)
-    here = _here_similarity(query.asked_vectors, catalogue)
+    here = np.maximum(*_nearest(query.asked_vectors, catalogue))  # (phrases,)
     reason = None
     for row, phrase in enumerate(query.asked):
         if phrase.split()[0] in negations:
             continue
         kind = int(sims[row].argmax())
-        if _gram(phrase) in kinds.title_grams or phrase_key(phrase) in catalogue.vocabulary.terms or (
+        key = phrase_key(phrase)
+        if key in kinds.title_grams or key in catalogue.vocabulary.terms or (
                 sims[row, kind] >= KIND_FLOOR and kinds.carried[kind]):
             return None  # the request asks for something this catalogue has
         if sims[row, kind] >= KIND_FLOOR and sims[row, kind] - here[row] >= KIND_MARGIN and reason is None:
@@ -169,28 +166,25 @@ def sold_elsewhere(query, catalogue, embed_fn) -> str | None:
     return reason
 
 
-def _here_similarity(vectors: np.ndarray, catalogue) -> np.ndarray:
-    """Each phrase's highest cosine with the catalogue's categories and item documents, shape (phrases,)."""
+def _nearest(vectors: np.ndarray, catalogue) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's highest cosine with the catalogue's categories and with its item documents (-1 where the
+    catalogue has none), two arrays of shape (rows,)."""
     graphs, vocab = catalogue.graphs, catalogue.vocabulary
-    best = np.full(len(vectors), -1.0, dtype=np.float32)
+    to_category = to_item = np.full(len(vectors), -1.0, dtype=np.float32)
     at = [vocab.node_index[n] for n in sorted(vocab.categories)]
     if at:
-        best = np.maximum(best, (vectors @ vocab.vectors[at].T).max(axis=1))
+        to_category = (vectors @ vocab.vectors[at].T).max(axis=1)
     if graphs.vectors is not None and len(graphs.vectors):
-        best = np.maximum(best, (vectors @ graphs.vectors.T).max(axis=1))
-    return best
-
-
-def _gram(text: str) -> str:
-    return " ".join(stem(w) for w in words(text))
+        to_item = (vectors @ graphs.vectors.T).max(axis=1)
+    return to_category, to_item
 
 
 def _grams(text: str) -> set[str]:
-    """Runs of 1..MAX_GRAM stemmed words within each comma-free part of `text`."""
+    """Runs of 1..MAX_GRAM words (`phrase_key`s) within each comma-free part of `text`."""
     out = set()
     for part in text.split(","):
-        stems = [stem(w) for w in words(part)]
-        out |= {" ".join(stems[a:a + n]) for n in range(1, MAX_GRAM + 1) for a in range(len(stems) - n + 1)}
+        keys = phrase_key(part).split()
+        out |= {" ".join(keys[a:a + n]) for n in range(1, MAX_GRAM + 1) for a in range(len(keys) - n + 1)}
     return out
 
 
@@ -213,7 +207,7 @@ def priced_out(query, catalogue, embed_fn) -> str | None:
     vague = {stem(w) for w in knowledge.vague_objects} | set(knowledge.stopwords)
     hard, named = query.to_dict(), []
     for phrase in query.asked:
-        plain, stems = phrase.split(), _gram(phrase).split()
+        plain, stems = phrase.split(), phrase_key(phrase).split()
         if not stems or plain[0] in knowledge.negations:
             continue
         if stems[-1] in vague:

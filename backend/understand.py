@@ -92,6 +92,11 @@ class QueryGraph:
         fields["wishes"] = [w if isinstance(w, Wish) else Wish(**w) for w in fields.get("wishes", [])]
         return cls(**fields)
 
+    def names_category(self) -> bool:
+        """Whether the request names one of the catalogue's categories (a filter, or a named wish for one)."""
+        return bool(self.categories) or any(w.source == "named" and any(n.startswith("category") for n in w.matches)
+                                            for w in self.wishes)
+
     @property
     def hard(self) -> bool:
         return bool(self.categories or self.houses or self.budget_max is not None or self.must_not)
@@ -527,7 +532,7 @@ def _read_impossible(low: str, tokens: list[tuple[str, int, int]], mentions: lis
         i = starts.index(m.start) if m.start in starts else -1
         after = low[m.end:m.end + 30].split()
         before = [t for t, _, _ in tokens[max(0, i - 2):i]] if i >= 0 else []
-        if i >= 0 and _in_passing(low, tokens, i):
+        if i >= 0 and _in_passing(low, tokens, i, knowledge):
             continue  # "to carry my laptop", "a friend who just bought a boat": mentioned, not asked for
         if _sought(tokens, i, knowledge):
             before = []  # "looking for a sofa": the object, whatever the preposition
@@ -568,8 +573,7 @@ def _read_objects(asked: list[str], opening: list[str], vocab: CatalogueVocabula
     for `backend.live` to judge by meaning against the items that meet the hard constraints — unless one of
     them, or a phrase that opens a sentence, is vague ("a gift") or is named by this catalogue's categories
     or titles (its last word is a word they use): then the request clearly asks for something here."""
-    if q.impossible or q.categories or q.kinds or any(
-            w.source == "named" and any(n.startswith("category") for n in w.matches) for w in q.wishes):
+    if q.impossible or q.kinds or q.names_category():
         return
     for phrase in asked + opening:
         head = stem(phrase.split()[-1])
@@ -599,7 +603,7 @@ def object_phrases(low: str, tokens: list[tuple[str, int, int]], mentions: list[
         if word in knowledge.object_determiners:
             before = tokens[i - 1][0] if i else ""
             if (before in knowledge.prepositions or before in ("as", "of")) and not _sought(tokens, i, knowledge) \
-                    or _in_passing(low, tokens, i):
+                    or _in_passing(low, tokens, i, knowledge):
                 continue
             phrase = _noun_phrase(low, tokens, i + 1, taken, knowledge)
             asked += [phrase] if phrase else []
@@ -607,25 +611,21 @@ def object_phrases(low: str, tokens: list[tuple[str, int, int]], mentions: list[
             phrase = _noun_phrase(low, tokens, i, taken, knowledge)
             first = next((j for j in range(i, len(tokens)) if phrase and tokens[j][0] == phrase.split()[0]), i)
             skipped = {t for t, _, _ in tokens[i:first]}
-            opening += [phrase] if phrase and not skipped & (knowledge.prepositions | {"to"}) \
-                and not _in_passing(low, tokens, first) else []
+            opening += [phrase] if phrase and not skipped & knowledge.prepositions \
+                and not _in_passing(low, tokens, first, knowledge) else []
     return list(dict.fromkeys(asked)), list(dict.fromkeys(opening))
 
 
-OWNERS = frozenset({"my", "his", "her", "their", "our", "your", "its"})
-RELATIVES = frozenset({"who", "which", "that", "whose", "whom", "where", "when"})
-
-
-def _in_passing(low: str, tokens: list[tuple[str, int, int]], i: int) -> bool:
+def _in_passing(low: str, tokens: list[tuple[str, int, int]], i: int, knowledge: Knowledge) -> bool:
     """Whether the word at `i` (or the determiner there) mentions something rather than asks for it: a thing
     owned ("my laptop"), or a thing inside a relative clause ("a friend who just bought a boat", "a scarf
     that goes with my coat"; "that bag" is a determiner, not a clause)."""
-    if i and tokens[i - 1][0] in OWNERS:
+    if i and tokens[i - 1][0] in knowledge.owner_words:
         return True
     for j in range(i - 1, 0, -1):
         if re.search(r"[,.;:!?]", low[tokens[j][2]:tokens[j + 1][1]]):
             return False
-        if tokens[j][0] in RELATIVES and (j < i - 1 or tokens[j][0] not in ("that", "which")):
+        if tokens[j][0] in knowledge.relative_words and (j < i - 1 or tokens[j][0] not in ("that", "which")):
             return True
     return False
 
