@@ -45,9 +45,11 @@ class Knowledge:
     seeking_words: frozenset[str]
     stopwords: frozenset[str]
     budget_floor: tuple[str, ...] = ()  # "over €200": an amount that is a floor, never read as a budget cap
+    budget_exceed: tuple[str, ...] = ()  # "can't spend more than €50": a cap only when negated
     object_determiners: frozenset[str] = frozenset()  # words that introduce what a request asks for ("a", "some")
     vague_objects: frozenset[str] = frozenset()  # objects that name no kind of thing ("a gift", "a present")
     ambiguous_season_words: frozenset[str] = frozenset()  # season words that are also everyday words ("may")
+    ambiguous_place_words: frozenset[str] = frozenset()  # place names that are also everyday words ("nice")
     season_cues: frozenset[str] = frozenset()  # words after which such a word is the season ("this fall")
     owner_words: frozenset[str] = frozenset()  # "my laptop": a thing owned, mentioned rather than asked for
     relative_words: frozenset[str] = frozenset()  # "a friend who bought a boat": a clause that mentions things
@@ -92,10 +94,10 @@ def _tuples(table: dict) -> dict:
 # How a table of the file becomes its field of `Knowledge`; a field named nowhere here takes its table as it is.
 _READ_AS = {
     tuple: ("formality_ladder", "negations", "exclusion_after", "budget_before", "budget_after", "budget_about",
-            "brand_suffixes", "injection_cues", "budget_floor"),
+            "brand_suffixes", "injection_cues", "budget_floor", "budget_exceed"),
     frozenset: ("kind_modifiers", "kind_verb_cues", "prepositions", "seeking_words", "stopwords",
-                "object_determiners", "vague_objects", "ambiguous_season_words", "season_cues", "owner_words",
-                "relative_words"),
+                "object_determiners", "vague_objects", "ambiguous_season_words", "ambiguous_place_words",
+                "season_cues", "owner_words", "relative_words"),
     _public: ("places", "occasions", "materials"),
     _tuples: ("climate_seasons", "product_kinds"),
 }

@@ -207,7 +207,7 @@ def ranked_candidates(query: QueryGraph, catalogue: LiveCatalogue, signals: Clie
         query.impossible = ("nothing here is " + " or ".join(n.split("=", 1)[1] for n in query.kinds[:3])
                             + " " + " and ".join(query.limits()))
         return []
-    meant = meant_kind(query)
+    meant = meant_kind(query, catalogue.knowledge.negations)
     if meant and (query.houses or query.budget_max is not None) and not kind_is_available(query, catalogue, [meant[1]]):
         query.impossible = f"nothing here {' and '.join(query.limits())} is {meant[0]}"
         return []
@@ -250,17 +250,22 @@ def named_anything(query: QueryGraph) -> bool:
 
 MEANT_KIND_FLOOR = 0.8  # cosine (MiniLM) at which a phrase surely means a category ("small leather" ~
 # "small-leather-goods" 0.86; the single word "leather" 0.76 does not); chosen on demo train/val
+HEAD_KIND_FLOOR = 0.75  # the same for the last word of a noun phrase the request asks for ("a cashmere
+# overcoat": "overcoat" ~ "coat" 0.77): a head noun names the kind of thing; chosen on demo train/val
 
 
-def meant_kind(query: QueryGraph) -> tuple[str, str] | None:
+def meant_kind(query: QueryGraph, negations: tuple[str, ...] = ()) -> tuple[str, str] | None:
     """(phrase, category node) when the request names no category or kind word for word but one of its
-    phrases surely means one of this catalogue's categories; the best such match. Like a named kind, it
+    phrases surely means one of this catalogue's categories (a head noun of what it asks for need come less
+    close); the best such match. Like a named kind, it
     only orders, unless the named house (or budget) has nothing of it."""
     if query.categories or query.kinds:
         return None
+    heads = {p.split()[-1] for p in query.asked if p.split()[0] not in negations}  # "no leather" asks for none
     best = max(((v, w.phrase, n) for w in query.wishes if w.source == "meaning"
-                for n, v in w.matches.items() if n.startswith("category")), default=None)
-    return (best[1], best[2]) if best and best[0] >= MEANT_KIND_FLOOR else None
+                for n, v in w.matches.items() if n.startswith("category")
+                and v >= (HEAD_KIND_FLOOR if w.phrase in heads else MEANT_KIND_FLOOR)), default=None)
+    return (best[1], best[2]) if best else None
 
 
 def best_similarity(query: QueryGraph, catalogue: LiveCatalogue) -> float:
@@ -291,7 +296,7 @@ def context_conflict(query: QueryGraph, catalogue: LiveCatalogue) -> str | None:
     """Why no item of the category the request names suits its context, judged by the catalogue's own
     attributes ("sandals for January in St. Moritz": every sandal here says its seasons, none says winter).
     The category is the one named word for word, else the categories a named head word stands for
-    ("boots": ankle and knee boots).
+    ("boots": ankle and knee boots), else the one a phrase surely means (`meant_kind`: "a ball gown").
 
     Each context the request sets (`QueryGraph.contexts`: occasion, place, season) implies item seasons
     and formality levels (the knowledge file). An attribute of the catalogue is read as a season or a
@@ -305,6 +310,8 @@ def context_conflict(query: QueryGraph, catalogue: LiveCatalogue) -> str | None:
     """
     categories = query.categories or sorted({n for w in query.wishes if w.source == "named"
                                               for n in w.matches if n in catalogue.vocabulary.categories})
+    meant = None if categories else meant_kind(query, catalogue.knowledge.negations)
+    categories = categories or ([meant[1]] if meant else [])
     if not categories or not query.contexts:
         return None
     named = {n for w in query.wishes if w.source == "named" for n, sim in w.matches.items() if sim >= 1.0}

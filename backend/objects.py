@@ -196,7 +196,8 @@ def priced_out(query, catalogue, embed_fn) -> str | None:
     holds that word ("candlestick") all fall in at most `KIND_CATEGORIES` categories (a word spread over
     more, "product" or "set", names no kind). When every phrase names a kind (none is vague, "a gift") and
     no item of those kinds meets the hard constraints, nothing fits. A named category or kind is
-    `backend.live.kind_is_available`'s to judge.
+    `backend.live.kind_is_available`'s to judge: a kind is often sold under other words (Drunk Elephant's
+    sunscreen is "Umbra Sheer Physical Daily Defense SPF 30"), so titles cannot judge it.
 
     Returns:
         `str | None`: the reason ("nothing here within 20 is candlesticks"), or None.

@@ -178,13 +178,15 @@ def understand(text: str, vocab: CatalogueVocabulary, knowledge: Knowledge, embe
     q.budget_max, q.currency = parse_budget(low, knowledge)
     if q.budget_max is not None:
         q.notes.append(f"budget: at most {q.budget_max:,.0f}" + (f" {q.currency}" if q.currency else ""))
-    mentions = find_mentions(tokens, low, vocab, knowledge)
+    mentions = [m for m in find_mentions(tokens, low, vocab, knowledge)  # "a nice scarf" is not for Nice
+                if not (m.kind == "place" and m.words in knowledge.ambiguous_place_words
+                        and not text[m.start:m.start + 1].isupper())]
     _read_wrong_facts(low, mentions, vocab, knowledge, q)
     consumed = _read_named(text, low, mentions, vocab, knowledge, q)
     _read_contexts(low, mentions, knowledge, q)
-    _read_impossible(low, tokens, mentions, vocab, knowledge, q)
-    _read_meaning(text, tokens, consumed, vocab, knowledge, q, embed_fn)
     asked, opening = object_phrases(low, tokens, mentions, knowledge)
+    _read_impossible(low, tokens, mentions, asked, vocab, knowledge, q)
+    _read_meaning(text, tokens, consumed, vocab, knowledge, q, embed_fn)
     _read_objects(asked, opening, vocab, knowledge, q, embed_fn)
     if asked + opening:
         q.asked = list(dict.fromkeys(asked + opening))
@@ -303,16 +305,19 @@ def _lingua_name(text: str) -> str | None:
 
 def parse_budget(low: str, knowledge: Knowledge) -> tuple[float | None, str | None]:
     """The most the client wants to spend and its currency, from cues such as 'under $40',
-    'capped at 2,500 euros', '900 pounds at the most', 'budget 2.5k'. 'around X' tolerates 15% more."""
+    'capped at 2,500 euros', '900 pounds at the most', 'budget 2.5k', "budget's five grand". 'around X' tolerates
+    15% more."""
     from price_parser import Price
 
     low = _numerals(low)
     currency = "|".join(re.escape(c) for c in sorted(knowledge.currency_words, key=len, reverse=True))
-    amount = rf"(?:(?:{currency})\s*)?(\d[\d,. ]*\d|\d)\s*(k\b|thousand\b)?\s*(?:{currency})?(?![\w])"
-    cues = "|".join(re.escape(c) for c in sorted(knowledge.budget_before + knowledge.budget_about,
-                                                 key=len, reverse=True))
+    amount = rf"(?:(?:{currency})\s*)?(\d[\d,. ]*\d|\d)\s*(k\b|thousand\b|grand\b)?\s*(?:{currency})?(?![\w])"
+    cues = "|".join(re.escape(c) for c in sorted(knowledge.budget_before + knowledge.budget_about
+                                                 + knowledge.budget_exceed, key=len, reverse=True))
     after = "|".join(re.escape(c) for c in sorted(knowledge.budget_after, key=len, reverse=True))
-    match = re.search(rf"(?<!\w)({cues}):?\s*(?:of\s+|is\s+)?" + amount, low)
+    cued = rf"(?<!\w)({cues})(?:'s|’s|:)?\s*(?:of\s+|is\s+|was\s+|at\s+)?" + amount
+    match = next((m for m in re.finditer(cued, low)
+                  if m.group(1) not in knowledge.budget_exceed or _CAP_NEGATION.search(low[:m.start()])), None)
     if match:
         cue, figure, thousands = match.group(1), match.group(2), match.group(3)
     else:
@@ -329,6 +334,10 @@ def parse_budget(low: str, knowledge: Knowledge) -> tuple[float | None, str | No
                    if re.search(rf"(?<!\w){re.escape(word)}(?!\w)" if word.isalpha() else re.escape(word),
                                 match.group(0))), None)
     return (value * 1.15 if cue in knowledge.budget_about else value), symbol
+
+
+# "can't / cannot / won't / do not / never ... spend more than": the words just before an exceed cue
+_CAP_NEGATION = re.compile(r"(?:n't|\bnot|\bcannot|\bnever|\bno)(?:\s+\w+){0,3}\s*$")
 
 
 def _numerals(low: str) -> str:
@@ -385,7 +394,8 @@ def _read_named(text: str, low: str, mentions: list[Mention], vocab: CatalogueVo
             if excluded:
                 q.must_not += [n for n in m.target if n not in q.must_not]
             else:
-                if categories and _purpose(low, m.start, knowledge):  # "a brush for makeup": orders, never filters
+                if categories and (_purpose(low, m.start, knowledge) or _owned(low, m.start, knowledge)):
+                    # "a brush for makeup", "a billfold to go with his watch": orders, never filters
                     q.wishes.append(Wish(m.words, NAMED_WEIGHT, "named", {n: 1.0 for n in categories}))
                     categories = []
                 for node in categories:
@@ -414,6 +424,13 @@ def _purpose(low: str, start: int, knowledge: Knowledge) -> bool:
     """`_said_as_purpose` for the words at character `start`."""
     before = WORD.findall(low[:start])
     return _said_as_purpose([(w, 0, 0) for w in before] + [("", 0, 0)], len(before), knowledge)
+
+
+def _owned(low: str, start: int, knowledge: Knowledge) -> bool:
+    """Whether the words at character `start` follow an owner word: a thing owned ("his watch") is mentioned,
+    not asked for."""
+    before = WORD.findall(low[max(0, start - 12):start])
+    return bool(before) and before[-1] in knowledge.owner_words
 
 
 def _said_as_purpose(tokens: list[tuple[str, int, int]], i: int, knowledge: Knowledge) -> bool:
@@ -516,12 +533,15 @@ def _read_contexts(low: str, mentions: list[Mention], knowledge: Knowledge, q: Q
 # Things the catalogue does not carry
 
 
-def _read_impossible(low: str, tokens: list[tuple[str, int, int]], mentions: list[Mention],
+def _read_impossible(low: str, tokens: list[tuple[str, int, int]], mentions: list[Mention], phrases: list[str],
                      vocab: CatalogueVocabulary, knowledge: Knowledge, q: QueryGraph) -> None:
     """Refuse a request that asks only for kinds of things this catalogue does not carry.
 
     A kind counts as asked for when it is the object of the request: not negated, not a modifier
-    ("jet black", "boat shoes": the next word is a catalogue word), not the setting ("for the plane")."""
+    ("jet black", "boat shoes": the next word is a catalogue word), not the setting ("for the plane").
+    A request that also asks for a thing its titles name (another noun phrase a determiner introduces,
+    `phrases`, ends in a title word: "he drinks single malt - a pair of crystal tumblers?") asks for
+    something here."""
     if _names_a_category(tokens, mentions, knowledge):
         return
     starts = [s for _, s, _ in tokens]
@@ -547,23 +567,28 @@ def _read_impossible(low: str, tokens: list[tuple[str, int, int]], mentions: lis
             continue
         if _carried(m.words, m.target, vocab, knowledge):
             carried = True
-            nodes = kind_categories(m.target, vocab, knowledge)
+            nodes = named_categories(m.words, vocab) or kind_categories(m.target, vocab, knowledge)
             q.kinds += [n for n in nodes if n not in q.kinds]
             if nodes:
                 q.wishes.append(Wish(m.words, NAMED_WEIGHT, "named", {n: 0.9 for n in nodes}))
         else:
             asked.append(m.words)
-    if asked and not carried:
+    titled = [p for p in phrases if stem(p.split()[-1]) in vocab.kind_words and p.split()[-1] not in knowledge.stopwords
+              and not any(a in p for a in asked)]
+    if asked and not carried and not titled:
         q.impossible = f"this catalogue has no {asked[0]}"
         q.notes.append(f"not in this catalogue: {', '.join(dict.fromkeys(asked))}")
 
 
 def _names_a_category(tokens: list[tuple[str, int, int]], mentions: list[Mention], knowledge: Knowledge) -> bool:
     """Whether the request names one of this catalogue's categories as what it asks for, not only as whom or
-    what it is for ("running shoes for men": Men is a category of a beauty catalogue, shoes are asked for)."""
+    what it is for ("running shoes for men": Men is a category of a beauty catalogue, shoes are asked for)
+    or as a thing owned ("a billfold to go with his watch")."""
     index = {start: i for i, (_, start, _) in enumerate(tokens)}
     return any(m.kind in ("term", "category_head") and any(n.startswith("category") for n in m.target)
-               and not _said_as_purpose(tokens, index.get(m.start, 0), knowledge) for m in mentions)
+               and not _said_as_purpose(tokens, index.get(m.start, 0), knowledge)
+               and not (index.get(m.start, 0) and tokens[index[m.start] - 1][0] in knowledge.owner_words)
+               for m in mentions)
 
 
 def _read_objects(asked: list[str], opening: list[str], vocab: CatalogueVocabulary, knowledge: Knowledge,
@@ -618,10 +643,14 @@ def object_phrases(low: str, tokens: list[tuple[str, int, int]], mentions: list[
 
 def _in_passing(low: str, tokens: list[tuple[str, int, int]], i: int, knowledge: Knowledge) -> bool:
     """Whether the word at `i` (or the determiner there) mentions something rather than asks for it: a thing
-    owned ("my laptop"), or a thing inside a relative clause ("a friend who just bought a boat", "a scarf
-    that goes with my coat"; "that bag" is a determiner, not a clause)."""
+    owned ("my laptop"), the thing a purpose acts on ("to decant the claret"), or a thing inside a relative
+    clause ("a friend who just bought a boat", "a scarf that goes with my coat"; "that bag" is a
+    determiner, not a clause)."""
     if i and tokens[i - 1][0] in knowledge.owner_words:
         return True
+    if i >= 3 and tokens[i - 3][0] == "to" and tokens[i - 1][0] in ("the", "a", "an", "some") \
+            and tokens[i - 2][0] not in knowledge.seeking_words:
+        return True  # "something to decant the claret into": the thing a purpose acts on (but "to buy a sofa")
     for j in range(i - 1, 0, -1):
         if re.search(r"[,.;:!?]", low[tokens[j][2]:tokens[j + 1][1]]):
             return False
@@ -679,6 +708,13 @@ def kind_categories(kind: str, vocab: CatalogueVocabulary, knowledge: Knowledge)
     names = [phrase_key(name) for name in knowledge.product_kinds[kind]]
     return sorted(n for n in vocab.categories
                   if any(f" {name} " in f" {phrase_key(n.split('=', 1)[1])} " for name in names if name))
+
+
+def named_categories(words: str, vocab: CatalogueVocabulary) -> list[str]:
+    """The catalogue's category nodes whose name holds these very words ("gown" -> "evening gown"): a kind
+    named by one of its names means the categories of that name before the kind's other names."""
+    key = f" {phrase_key(words)} "
+    return sorted(n for n in vocab.categories if key in f" {phrase_key(n.split('=', 1)[1])} ")
 
 
 def _carried(words: str, kind: str, vocab: CatalogueVocabulary, knowledge: Knowledge) -> bool:

@@ -474,3 +474,36 @@ def test_a_thing_mentioned_in_passing_is_not_asked_for():
     assert read("a present for a friend who just bought a boat", LUXURY).impossible is None  # relative clause
     assert read("something elegant for a dinner where champagne will flow", LUXURY).impossible is None
     assert read("a present for a friend who just bought a boat", LUXURY).asked == []
+
+
+def test_budgets_in_everyday_words():
+    assert parse_budget("a diver's watch for under five grand?", K) == (5000.0, None)
+    assert parse_budget("red lipstick, budget's eight bucks.", K) == (8.0, "USD")
+    assert parse_budget("a gown, and i honestly cannot spend more than fifty euros", K) == (50.0, "EUR")
+    assert parse_budget("my ceiling is €100", K) == (100.0, "EUR")
+    assert parse_budget("happy to spend more than 500 euros", K) == (None, None)  # not negated: a floor
+    assert parse_budget("i have 3 kids", K) == (None, None)
+
+
+def test_nice_is_a_place_only_when_capitalised():
+    assert read("a scarf for a week in Nice", LUXURY).contexts
+    assert not read("a nice scarf for my sister", LUXURY).contexts
+
+
+def test_the_thing_a_purpose_acts_on_is_not_asked_for():
+    assert read("something to decant the claret into", LUXURY).impossible is None
+    assert read("i'd like to buy a sofa", LUXURY).impossible == "this catalogue has no sofa"  # a seeking verb
+
+
+def test_a_request_that_also_asks_for_a_titled_thing_is_not_refused_for_another():
+    home = LUXURY + [{"item_id": "g1", "title": "Cut-Crystal Whisky Tumblers, Pair", "brand": "Aubrac",
+                      "category": "Glassware", "price": 120.0}]
+    assert read("he drinks single malt every evening - a pair of crystal tumblers for him?", home).impossible \
+        is None
+    assert read("a bottle of single malt for him", home).impossible == "this catalogue has no single malt"
+
+
+def test_a_category_owned_is_mentioned_not_asked_for():
+    q = read("a tote to go with his watch", LUXURY)
+    assert "category=tote" in q.categories and "category=watch" not in q.categories
+    assert read("a laptop to go with his watch", LUXURY).impossible == "this catalogue has no laptop"
