@@ -257,8 +257,8 @@ HEAD_KIND_FLOOR = 0.75  # the same for the last word of a noun phrase the reques
 def meant_kind(query: QueryGraph, negations: tuple[str, ...] = ()) -> tuple[str, str] | None:
     """(phrase, category node) when the request names no category or kind word for word but one of its
     phrases surely means one of this catalogue's categories (a head noun of what it asks for need come less
-    close); the best such match. Like a named kind, it
-    only orders, unless the named house (or budget) has nothing of it."""
+    close); the best such match. Like a named kind, it only orders, unless the named house (or budget) has
+    nothing of it or no item of it suits the request's context (`context_conflict`)."""
     if query.categories or query.kinds:
         return None
     heads = {p.split()[-1] for p in query.asked if p.split()[0] not in negations}  # "no leather" asks for none

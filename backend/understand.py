@@ -542,7 +542,7 @@ def _read_impossible(low: str, tokens: list[tuple[str, int, int]], mentions: lis
     A request that also asks for a thing its titles name (another noun phrase a determiner introduces,
     `phrases`, ends in a title word: "he drinks single malt - a pair of crystal tumblers?") asks for
     something here."""
-    if _names_a_category(tokens, mentions, knowledge):
+    if _names_a_category(low, tokens, mentions, knowledge):
         return
     starts = [s for _, s, _ in tokens]
     asked, carried = [], False
@@ -580,15 +580,15 @@ def _read_impossible(low: str, tokens: list[tuple[str, int, int]], mentions: lis
         q.notes.append(f"not in this catalogue: {', '.join(dict.fromkeys(asked))}")
 
 
-def _names_a_category(tokens: list[tuple[str, int, int]], mentions: list[Mention], knowledge: Knowledge) -> bool:
+def _names_a_category(low: str, tokens: list[tuple[str, int, int]], mentions: list[Mention],
+                      knowledge: Knowledge) -> bool:
     """Whether the request names one of this catalogue's categories as what it asks for, not only as whom or
     what it is for ("running shoes for men": Men is a category of a beauty catalogue, shoes are asked for)
     or as a thing owned ("a billfold to go with his watch")."""
     index = {start: i for i, (_, start, _) in enumerate(tokens)}
     return any(m.kind in ("term", "category_head") and any(n.startswith("category") for n in m.target)
                and not _said_as_purpose(tokens, index.get(m.start, 0), knowledge)
-               and not (index.get(m.start, 0) and tokens[index[m.start] - 1][0] in knowledge.owner_words)
-               for m in mentions)
+               and not _owned(low, m.start, knowledge) for m in mentions)
 
 
 def _read_objects(asked: list[str], opening: list[str], vocab: CatalogueVocabulary, knowledge: Knowledge,

@@ -14,7 +14,10 @@ Being written by the people who write the rules, it is a development set, not a 
 `bench/probes/refusals-check.jsonl` is a second set (demo, Sephora, Maison Home: 36 impossible, 36
 answerable) written on 2026-12-02 after the kind rule (`backend.objects`) was built and run once as it
 stood, to see how the rules carry to wording they were not made on; after that run it is development
-data too, and a fresh set is needed for the next such check.
+data too. `refusals-check2.jsonl` (124 requests, written by a helper session that read only the items)
+had the same life: run once, then built on. `refusals-check3.jsonl` (150) is sealed: nobody tuning the
+engine has read it; this script prints the requests it gets wrong, so copy only its table
+(`docs/results/refusal-probes-check3.md`).
 """
 
 from __future__ import annotations
