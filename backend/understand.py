@@ -180,7 +180,7 @@ def understand(text: str, vocab: CatalogueVocabulary, knowledge: Knowledge, embe
         q.notes.append(f"budget: at most {q.budget_max:,.0f}" + (f" {q.currency}" if q.currency else ""))
     mentions = [m for m in find_mentions(tokens, low, vocab, knowledge)  # "a nice scarf" is not for Nice
                 if not (m.kind == "place" and m.words in knowledge.ambiguous_place_words
-                        and not text[m.start:m.start + 1].isupper())]
+                        and not re.search(rf"\b{re.escape(m.words.title())}\b", text))]
     _read_wrong_facts(low, mentions, vocab, knowledge, q)
     consumed = _read_named(text, low, mentions, vocab, knowledge, q)
     _read_contexts(low, mentions, knowledge, q)
@@ -309,7 +309,7 @@ def parse_budget(low: str, knowledge: Knowledge) -> tuple[float | None, str | No
     15% more."""
     from price_parser import Price
 
-    low = _numerals(low)
+    low = _numerals(low.replace("’", "'"))  # "can’t", typed on a phone
     currency = "|".join(re.escape(c) for c in sorted(knowledge.currency_words, key=len, reverse=True))
     amount = rf"(?:(?:{currency})\s*)?(\d[\d,. ]*\d|\d)\s*(k\b|thousand\b|grand\b)?\s*(?:{currency})?(?![\w])"
     cues = "|".join(re.escape(c) for c in sorted(knowledge.budget_before + knowledge.budget_about
@@ -427,10 +427,13 @@ def _purpose(low: str, start: int, knowledge: Knowledge) -> bool:
 
 
 def _owned(low: str, start: int, knowledge: Knowledge) -> bool:
-    """Whether the words at character `start` follow an owner word: a thing owned ("his watch") is mentioned,
-    not asked for."""
-    before = WORD.findall(low[max(0, start - 12):start])
-    return bool(before) and before[-1] in knowledge.owner_words
+    """Whether the words at character `start` follow an owner word in the same phrase: a thing owned ("his
+    watch", "a case for her glasses") is mentioned, not asked for; "her" after a seeking verb says whom
+    ("buy her perfume")."""
+    found = re.search(r"(?:^|\s)(?:([\w']+)\s+)?([\w']+)\s+$", " " + low[max(0, start - 40):start])
+    if not found or found.group(2) not in knowledge.owner_words:
+        return False
+    return found.group(2) != "her" or found.group(1) not in knowledge.seeking_words
 
 
 def _said_as_purpose(tokens: list[tuple[str, int, int]], i: int, knowledge: Knowledge) -> bool:
@@ -533,14 +536,14 @@ def _read_contexts(low: str, mentions: list[Mention], knowledge: Knowledge, q: Q
 # Things the catalogue does not carry
 
 
-def _read_impossible(low: str, tokens: list[tuple[str, int, int]], mentions: list[Mention], phrases: list[str],
+def _read_impossible(low: str, tokens: list[tuple[str, int, int]], mentions: list[Mention], determined: list[str],
                      vocab: CatalogueVocabulary, knowledge: Knowledge, q: QueryGraph) -> None:
     """Refuse a request that asks only for kinds of things this catalogue does not carry.
 
     A kind counts as asked for when it is the object of the request: not negated, not a modifier
     ("jet black", "boat shoes": the next word is a catalogue word), not the setting ("for the plane").
     A request that also asks for a thing its titles name (another noun phrase a determiner introduces,
-    `phrases`, ends in a title word: "he drinks single malt - a pair of crystal tumblers?") asks for
+    `determined`, ends in a title word: "he drinks single malt - a pair of crystal tumblers?") asks for
     something here."""
     if _names_a_category(low, tokens, mentions, knowledge):
         return
@@ -573,8 +576,9 @@ def _read_impossible(low: str, tokens: list[tuple[str, int, int]], mentions: lis
                 q.wishes.append(Wish(m.words, NAMED_WEIGHT, "named", {n: 0.9 for n in nodes}))
         else:
             asked.append(m.words)
-    titled = [p for p in phrases if stem(p.split()[-1]) in vocab.kind_words and p.split()[-1] not in knowledge.stopwords
-              and not any(a in p for a in asked)]
+    titled = [p for p in determined if stem(p.split()[-1]) in vocab.kind_words
+              and p.split()[-1] not in knowledge.stopwords and stem(p.split()[-1]) not in knowledge.vague_objects
+              and not any(f" {a} " in f" {p} " for a in asked)]
     if asked and not carried and not titled:
         q.impossible = f"this catalogue has no {asked[0]}"
         q.notes.append(f"not in this catalogue: {', '.join(dict.fromkeys(asked))}")
@@ -646,9 +650,10 @@ def _in_passing(low: str, tokens: list[tuple[str, int, int]], i: int, knowledge:
     owned ("my laptop"), the thing a purpose acts on ("to decant the claret"), or a thing inside a relative
     clause ("a friend who just bought a boat", "a scarf that goes with my coat"; "that bag" is a
     determiner, not a clause)."""
-    if i and tokens[i - 1][0] in knowledge.owner_words:
+    if _owned(low, tokens[i][1], knowledge):
         return True
-    if i >= 3 and tokens[i - 3][0] == "to" and tokens[i - 1][0] in ("the", "a", "an", "some") \
+    if i >= 3 and tokens[i - 3][0] == "to" and (tokens[i - 1][0] in knowledge.object_determiners
+                                                or tokens[i - 1][0] == "the") \
             and tokens[i - 2][0] not in knowledge.seeking_words:
         return True  # "something to decant the claret into": the thing a purpose acts on (but "to buy a sofa")
     for j in range(i - 1, 0, -1):
@@ -705,9 +710,8 @@ def _sought(tokens: list[tuple[str, int, int]], i: int, knowledge: Knowledge) ->
 
 def kind_categories(kind: str, vocab: CatalogueVocabulary, knowledge: Knowledge) -> list[str]:
     """The catalogue's category nodes whose name holds a name of this kind ("watch" -> "dress watch")."""
-    names = [phrase_key(name) for name in knowledge.product_kinds[kind]]
-    return sorted(n for n in vocab.categories
-                  if any(f" {name} " in f" {phrase_key(n.split('=', 1)[1])} " for name in names if name))
+    return sorted({n for name in knowledge.product_kinds[kind] if phrase_key(name)
+                   for n in named_categories(name, vocab)})
 
 
 def named_categories(words: str, vocab: CatalogueVocabulary) -> list[str]:

@@ -1,6 +1,7 @@
 """Refusals on hand-written probes for catalogues whose train/val splits hold no impossible request.
 
     python bench/refusal_probes.py [--probes bench/probes/refusals.jsonl] [--out docs/results/refusal-probes.md]
+                                   [--counts-only]
 
 Sephora's and Maison Home's train/val splits have only answerable requests, so a refusal rule cannot be
 built or checked on them; their impossible requests are all in the test split. `bench/probes/refusals.jsonl`
@@ -16,8 +17,9 @@ answerable) written on 2026-12-02 after the kind rule (`backend.objects`) was bu
 stood, to see how the rules carry to wording they were not made on; after that run it is development
 data too. `refusals-check2.jsonl` (124 requests, written by a helper session that read only the items)
 had the same life: run once, then built on. `refusals-check3.jsonl` (150) is sealed: nobody tuning the
-engine has read it; this script prints the requests it gets wrong, so copy only its table
-(`docs/results/refusal-probes-check3.md`).
+engine has read it; run it with `--counts-only`, which leaves the requests out
+(`docs/results/refusal-probes-check3.md`). It was used once, counts only, to choose between changes, so
+it too is no longer fully held out.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--probes", type=Path, default=Path("bench/probes/refusals.jsonl"))
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--counts-only", action="store_true",
+                        help="leave the requests out of the output (for a sealed set: refusals-check3.jsonl)")
     args = parser.parse_args()
 
     from backend.settings import Settings
@@ -67,6 +71,8 @@ def main() -> None:
                               f"{parsed.impossible or 'answered'}")
         lines.append(f"| {bundle.name} | {counts[True][0]} / {counts[True][1]} | "
                      f"{counts[False][0]} / {counts[False][1]} |")
+    if args.counts_only:
+        misses = [f"- {len(misses)} wrong answers; the requests are left out (`--counts-only`)"]
     lines += ["", "Wrong answers:", ""] + (misses or ["- none"]) + [""]
     text = "\n".join(lines)
     if args.out:

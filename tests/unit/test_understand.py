@@ -483,6 +483,9 @@ def test_budgets_in_everyday_words():
     assert parse_budget("my ceiling is €100", K) == (100.0, "EUR")
     assert parse_budget("happy to spend more than 500 euros", K) == (None, None)  # not negated: a floor
     assert parse_budget("i have 3 kids", K) == (None, None)
+    assert parse_budget("i can’t spend more than €50", K) == (50.0, "EUR")  # a phone's apostrophe
+    assert parse_budget("i'm not spending more than €100", K) == (100.0, "EUR")
+    assert parse_budget("a pendant for a ceiling of 2.4 m", K) == (None, None)
 
 
 def test_nice_is_a_place_only_when_capitalised():
@@ -491,8 +494,9 @@ def test_nice_is_a_place_only_when_capitalised():
 
 
 def test_the_thing_a_purpose_acts_on_is_not_asked_for():
-    assert read("something to decant the claret into", LUXURY).impossible is None
+    assert read("something to carry the laptop in", LUXURY).impossible is None
     assert read("i'd like to buy a sofa", LUXURY).impossible == "this catalogue has no sofa"  # a seeking verb
+    assert read("i'd like to purchase a sofa", LUXURY).impossible == "this catalogue has no sofa"
 
 
 def test_a_request_that_also_asks_for_a_titled_thing_is_not_refused_for_another():
@@ -506,4 +510,6 @@ def test_a_request_that_also_asks_for_a_titled_thing_is_not_refused_for_another(
 def test_a_category_owned_is_mentioned_not_asked_for():
     q = read("a tote to go with his watch", LUXURY)
     assert "category=tote" in q.categories and "category=watch" not in q.categories
+    assert "category=watch" in read("buy her watches", LUXURY).categories  # whom, not whose
+    assert "category=tote" in read("a gift for her: totes", LUXURY).categories  # another phrase
     assert read("a laptop to go with his watch", LUXURY).impossible == "this catalogue has no laptop"
