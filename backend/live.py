@@ -215,7 +215,7 @@ def ranked_candidates(query: QueryGraph, catalogue: LiveCatalogue, signals: Clie
     if missing:
         query.impossible = f"nothing here is {missing[0]['words']}"
         return []
-    conflict = context_conflict(query, catalogue) if settings.refuse_by_context else None
+    conflict = context_conflict(query, catalogue, meant) if settings.refuse_by_context else None
     if conflict:
         query.impossible = conflict
         return []
@@ -292,11 +292,13 @@ def pairing_exists(pairing: dict, catalogue: LiveCatalogue) -> bool:
     return any(nodes & cats and nodes & values for nodes in catalogue.graphs.item_nodes.values())
 
 
-def context_conflict(query: QueryGraph, catalogue: LiveCatalogue) -> str | None:
+def context_conflict(query: QueryGraph, catalogue: LiveCatalogue,
+                     meant: tuple[str, str] | None = None) -> str | None:
     """Why no item of the category the request names suits its context, judged by the catalogue's own
     attributes ("sandals for January in St. Moritz": every sandal here says its seasons, none says winter).
     The category is the one named word for word, else the categories a named head word stands for
-    ("boots": ankle and knee boots), else the one a phrase surely means (`meant_kind`: "a ball gown").
+    ("boots": ankle and knee boots), else `meant`, the one a phrase surely means (`meant_kind`, worked out
+    once by the caller: "a ball gown").
 
     Each context the request sets (`QueryGraph.contexts`: occasion, place, season) implies item seasons
     and formality levels (the knowledge file). An attribute of the catalogue is read as a season or a
@@ -310,7 +312,6 @@ def context_conflict(query: QueryGraph, catalogue: LiveCatalogue) -> str | None:
     """
     categories = query.categories or sorted({n for w in query.wishes if w.source == "named"
                                               for n in w.matches if n in catalogue.vocabulary.categories})
-    meant = None if categories else meant_kind(query, catalogue.knowledge.negations)
     categories = categories or ([meant[1]] if meant else [])
     if not categories or not query.contexts:
         return None

@@ -315,7 +315,7 @@ def parse_budget(low: str, knowledge: Knowledge) -> tuple[float | None, str | No
     cues = "|".join(re.escape(c) for c in sorted(knowledge.budget_before + knowledge.budget_about
                                                  + knowledge.budget_exceed, key=len, reverse=True))
     after = "|".join(re.escape(c) for c in sorted(knowledge.budget_after, key=len, reverse=True))
-    cued = rf"(?<!\w)({cues})(?:'s|’s|:)?\s*(?:of\s+|is\s+|was\s+|at\s+)?" + amount
+    cued = rf"(?<!\w)({cues})(?:'s|:)?\s*(?:of\s+|is\s+|was\s+|at\s+)?" + amount
     match = next((m for m in re.finditer(cued, low)
                   if m.group(1) not in knowledge.budget_exceed or _CAP_NEGATION.search(low[:m.start()])), None)
     if match:
@@ -576,9 +576,9 @@ def _read_impossible(low: str, tokens: list[tuple[str, int, int]], mentions: lis
                 q.wishes.append(Wish(m.words, NAMED_WEIGHT, "named", {n: 0.9 for n in nodes}))
         else:
             asked.append(m.words)
-    titled = [p for p in determined if stem(p.split()[-1]) in vocab.kind_words
-              and p.split()[-1] not in knowledge.stopwords and stem(p.split()[-1]) not in knowledge.vague_objects
-              and not any(f" {a} " in f" {p} " for a in asked)]
+    heads = {p: p.split()[-1] for p in determined}
+    titled = [p for p, head in heads.items() if stem(head) in vocab.kind_words and head not in knowledge.stopwords
+              and stem(head) not in knowledge.vague_objects and not any(f" {a} " in f" {p} " for a in asked)]
     if asked and not carried and not titled:
         q.impossible = f"this catalogue has no {asked[0]}"
         q.notes.append(f"not in this catalogue: {', '.join(dict.fromkeys(asked))}")
