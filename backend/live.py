@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import random
+import re
 import threading
 import time
 from collections import Counter
@@ -29,7 +30,7 @@ from backend.served import active_index, active_version
 from backend.verify import hard_violations
 from catalog.prices import catalogue_currency
 from backend.index import embed, embedding_name
-from backend.knowledge import SEASONS, Knowledge, load_knowledge
+from backend.knowledge import SEASONS, Knowledge, load_knowledge, negated
 from backend.objects import priced_out, sold_elsewhere, unlike_objects
 from backend.retrieval import Candidate, CatalogueGraphs, ClientSignals, generate
 from backend.settings import Settings, get_settings
@@ -38,6 +39,7 @@ from backend.tables import Client, ClientNote, Feedback, Interaction, Shortlist
 from backend.understand import QueryGraph, understand
 from backend.vocabulary import CatalogueVocabulary, build_vocabulary, phrase_key
 from catalog.bundle import Bundle
+from catalog.derive import fold
 from catalog.errors import ConciergeError
 
 log = logging.getLogger(__name__)
@@ -211,7 +213,7 @@ def ranked_candidates(query: QueryGraph, catalogue: LiveCatalogue, signals: Clie
     if meant and (query.houses or query.budget_max is not None) and not kind_is_available(query, catalogue, [meant[1]]):
         query.impossible = f"nothing here {' and '.join(query.limits())} is {meant[0]}"
         return []
-    missing = [p for p in query.pairings if not pairing_exists(p, catalogue)]
+    missing = [p for p in query.pairings + meant_pairings(query, meant, catalogue.knowledge.negations) if not pairing_exists(p, catalogue)]
     if missing:
         query.impossible = f"nothing here is {missing[0]['words']}"
         return []
@@ -266,6 +268,29 @@ def meant_kind(query: QueryGraph, negations: tuple[str, ...] = ()) -> tuple[str,
                 for n, v in w.matches.items() if n.startswith("category")
                 and v >= (HEAD_KIND_FLOOR if w.phrase in heads else MEANT_KIND_FLOOR)), default=None)
     return (best[1], best[2]) if best else None
+
+
+MEANT_GLUE = "in|of|made of|made from"  # "an overcoat in (pure) linen", "a throw made of cashmere"
+
+
+def meant_pairings(query: QueryGraph, meant: tuple[str, str] | None, negations: tuple[str, ...] = ()) -> list[dict]:
+    """A value named word for word and said as one thing with the phrase that means a category (`meant`):
+    "an overcoat in pure linen", "a linen overcoat". Like a named category's pairing ("a coat in linen"),
+    the request asks for that combination; the categories are every one the phrase means (by
+    `HEAD_KIND_FLOOR`), so a phrase near several ("jacket") is paired with each."""
+    if not meant:
+        return []
+    phrase = meant[0]
+    wish = next(w for w in query.wishes if w.source == "meaning" and w.phrase == phrase)
+    categories = [n for n, v in wish.matches.items() if n.startswith("category") and v >= HEAD_KIND_FLOOR]
+    low, out = fold(query.text), []
+    for named in (w for w in query.wishes if w.source == "named"):
+        values = [n for n, v in named.matches.items() if v >= 1.0 and not n.startswith(("category", "brand"))]
+        said = rf"\b{re.escape(named.phrase)}\s+{re.escape(phrase)}\b|\b{re.escape(phrase)}\s+(?:{MEANT_GLUE})\s+" \
+               rf"(?:\w+\s+)?{re.escape(named.phrase)}\b"
+        if values and re.search(said, low) and not negated(low, low.find(named.phrase), negations):
+            out.append({"words": f"{phrase} in {named.phrase}", "categories": categories, "values": values})
+    return out
 
 
 def best_similarity(query: QueryGraph, catalogue: LiveCatalogue) -> float:

@@ -513,3 +513,26 @@ def test_a_category_owned_is_mentioned_not_asked_for():
     assert "category=watch" in read("buy her watches", LUXURY).categories  # whom, not whose
     assert "category=tote" in read("a gift for her: totes", LUXURY).categories  # another phrase
     assert read("a laptop to go with his watch", LUXURY).impossible == "this catalogue has no laptop"
+
+
+def test_white_tie_and_work_are_contexts_a_category_can_conflict_with():
+    assert "formality" in conflict("a slide to wear with white tie", RESORT)  # the most formal dress code
+    assert "formality" in conflict("a dinner jacket for work", RESORT)  # three levels used here: one step of slack
+    assert conflict("a slide I can wear to work", RESORT) is None  # the Ibiza slide is smart-casual
+
+
+def test_a_value_said_with_a_phrase_that_means_a_category_is_a_pairing():
+    from backend.live import HEAD_KIND_FLOOR, meant_pairings
+    from backend.understand import QueryGraph, Wish
+
+    def asking(text):
+        wishes = [Wish("overcoat", 0.7, "meaning", {"category=coat": HEAD_KIND_FLOOR + 0.02,
+                                                    "category=trench coat": HEAD_KIND_FLOOR - 0.08}),
+                  Wish("linen", 1.0, "named", {"material=linen": 1.0})]
+        return meant_pairings(QueryGraph(text=text, wishes=wishes), ("overcoat", "category=coat"), K.negations)
+
+    for text in ("An overcoat in pure linen, please", "a linen overcoat", "an overcoat made of linen"):
+        assert asking(text) == [{"words": "overcoat in linen", "categories": ["category=coat"],
+                                 "values": ["material=linen"]}], text
+    assert asking("an overcoat, and a linen shirt for summer") == []  # said apart: two things
+    assert asking("an overcoat, not in linen") == []
