@@ -53,6 +53,7 @@ class Knowledge:
     season_cues: frozenset[str] = frozenset()  # words after which such a word is the season ("this fall")
     owner_words: frozenset[str] = frozenset()  # "my laptop": a thing owned, mentioned rather than asked for
     relative_words: frozenset[str] = frozenset()  # "a friend who bought a boat": a clause that mentions things
+    bare_object_verbs: frozenset[str] = frozenset()  # "do they make champagne flutes?": a plural asked for bare
 
     def rain_sensitive(self) -> frozenset[str]:
         """Materials that do not stand up to rain."""
@@ -97,7 +98,7 @@ _READ_AS = {
             "brand_suffixes", "injection_cues", "budget_floor", "budget_exceed"),
     frozenset: ("kind_modifiers", "kind_verb_cues", "prepositions", "seeking_words", "stopwords",
                 "object_determiners", "vague_objects", "ambiguous_season_words", "ambiguous_place_words",
-                "season_cues", "owner_words", "relative_words"),
+                "season_cues", "owner_words", "relative_words", "bare_object_verbs"),
     _public: ("places", "occasions", "materials"),
     _tuples: ("climate_seasons", "product_kinds"),
 }

@@ -37,7 +37,7 @@ from backend.settings import Settings, get_settings
 from backend.store import get_engine, session
 from backend.tables import Client, ClientNote, Feedback, Interaction, Shortlist
 from backend.understand import QueryGraph, understand
-from backend.vocabulary import CatalogueVocabulary, build_vocabulary, phrase_key
+from backend.vocabulary import CatalogueVocabulary, build_vocabulary, phrase_key, stem
 from catalog.bundle import Bundle
 from catalog.derive import fold
 from catalog.errors import ConciergeError
@@ -264,7 +264,9 @@ def meant_kind(query: QueryGraph, negations: tuple[str, ...] = ()) -> tuple[str,
     if query.categories or query.kinds:
         return None
     heads = {p.split()[-1] for p in query.asked if p.split()[0] not in negations}  # "no leather" asks for none
+    titled = {stem(word) for word in query.sold}  # "candlesticks": the titles name it, whatever it is near
     best = max(((v, w.phrase, n) for w in query.wishes if w.source == "meaning"
+                and stem(w.phrase.split()[-1]) not in titled
                 for n, v in w.matches.items() if n.startswith("category")
                 and v >= (HEAD_KIND_FLOOR if w.phrase in heads else MEANT_KIND_FLOOR)), default=None)
     return (best[1], best[2]) if best else None

@@ -642,7 +642,21 @@ def object_phrases(low: str, tokens: list[tuple[str, int, int]], mentions: list[
             skipped = {t for t, _, _ in tokens[i:first]}
             opening += [phrase] if phrase and not skipped & knowledge.prepositions \
                 and not _in_passing(low, tokens, first, knowledge) else []
+        if word in knowledge.bare_object_verbs and _bare_object(low, tokens, i + 1, knowledge):
+            phrase = _noun_phrase(low, tokens, i + 1, taken, knowledge)  # "do they make champagne flutes?"
+            asked += [phrase] if phrase and phrase not in asked else []
     return list(dict.fromkeys(asked)), list(dict.fromkeys(opening))
+
+
+def _bare_object(low: str, tokens: list[tuple[str, int, int]], i: int, knowledge: Knowledge) -> bool:
+    """Whether the word at `i`, right after a verb of `bare_object_verbs`, opens a thing asked for without a
+    determiner ("sell umbrellas", "need champagne flutes"; not "need to", "want the", "find it")."""
+    if i >= len(tokens) or re.search(r"[,.;:!?()]", low[tokens[i - 1][2]:tokens[i][1]]):
+        return False
+    word = tokens[i][0]
+    return not (word.isdigit() or word in knowledge.stopwords or word in knowledge.prepositions
+                or word in knowledge.object_determiners or word in knowledge.vague_objects
+                or word in knowledge.owner_words or _in_passing(low, tokens, i, knowledge))
 
 
 def _in_passing(low: str, tokens: list[tuple[str, int, int]], i: int, knowledge: Knowledge) -> bool:

@@ -536,3 +536,21 @@ def test_a_value_said_with_a_phrase_that_means_a_category_is_a_pairing():
                                  "values": ["material=linen"]}], text
     assert asking("an overcoat, and a linen shirt for summer") == []  # said apart: two things
     assert asking("an overcoat, not in linen") == []
+
+
+def test_a_thing_asked_for_without_a_determiner_after_a_verb_of_making_or_wanting():
+    assert priced_out_reason("Does Wren make candlesticks?", SILVER) == "nothing here by wren is candlesticks"
+    assert priced_out_reason("Does Orrin make candlesticks?", SILVER) is None
+    assert "umbrellas" in read("do you sell umbrellas?", LUXURY).asked
+    assert read("we need to find it by Friday", LUXURY).asked == []  # "need to", "find it": no thing
+
+
+def test_a_phrase_the_titles_name_means_no_category_by_its_likeness():
+    from backend.live import HEAD_KIND_FLOOR, meant_kind
+    from backend.understand import QueryGraph, Wish
+
+    wish = Wish("candlesticks", 0.7, "meaning", {"category=candles": HEAD_KIND_FLOOR + 0.01})
+    query = QueryGraph(text="a pair of candlesticks by Orrin", asked=["candlesticks"], wishes=[wish])
+    assert meant_kind(query) == ("candlesticks", "category=candles")  # near the candles by meaning ...
+    query.sold = ["candlesticks"]
+    assert meant_kind(query) is None  # ... but the titles here say what candlesticks are: Orrin's are silver
