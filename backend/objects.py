@@ -14,6 +14,7 @@ that kind. No word list decides it; the catalogue's own items do.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,7 +92,8 @@ KIND_MARGIN = 0.1
 CARRIED_CATEGORY = 0.7
 CARRIED_ITEM = 0.6
 MAX_GRAM = 3
-KIND_CATEGORIES = 2  # `priced_out`: a title word found in more categories than this names no kind of thing
+KIND_CATEGORIES = 2  # `priced_out`: a title word spread over more categories than this names no kind of thing,
+KIND_SHARE = 0.9  # unless this share of the items titled with it fall in that many ("mascara": a stray gift set)
 
 
 @dataclass
@@ -195,14 +197,17 @@ def priced_out(query, catalogue, embed_fn) -> str | None:
     A phrase of `query.asked` names such a kind by its last word when the items whose title or category
     holds that word ("candlestick") all fall in at most `KIND_CATEGORIES` categories (a word spread over
     more, "product" or "set", names no kind). When every phrase names a kind (none is vague, "a gift") and
-    no item of those kinds meets the hard constraints, nothing fits. A named category or kind is
-    `backend.live.kind_is_available`'s to judge: a kind is often sold under other words (Drunk Elephant's
-    sunscreen is "Umbra Sheer Physical Daily Defense SPF 30"), so titles cannot judge it.
+    no item of those kinds meets the hard constraints, nothing fits. A named category is
+    `backend.live.kind_is_available`'s to judge, and so is a named kind held to a house: a kind is often sold
+    under other words (Drunk Elephant's sunscreen is "Umbra Sheer Physical Daily Defense SPF 30"), so one
+    house's titles cannot judge it. A named kind is held to a budget by the titles, which across every house
+    name it at the low end too ("red lipstick under $8": the lipsticks here start at $12).
 
     Returns:
         `str | None`: the reason ("nothing here within 20 is candlesticks"), or None.
     """
-    if query.budget_max is None and not query.houses or query.categories or query.kinds or not query.asked:
+    if query.budget_max is None and not query.houses or query.categories or not query.asked \
+            or query.kinds and query.houses:
         return None
     kinds, knowledge, graphs = shop_kinds(catalogue, embed_fn), catalogue.knowledge, catalogue.graphs
     vague = {stem(w) for w in knowledge.vague_objects} | set(knowledge.stopwords)
@@ -214,7 +219,8 @@ def priced_out(query, catalogue, embed_fn) -> str | None:
         if stems[-1] in vague:
             return None  # "a little treat under 50": no kind of thing
         of_kind = [i for i, text in kinds.titles.items() if f" {stems[-1]} " in text]
-        if not of_kind or len({graphs.items[i].get("category") for i in of_kind}) > KIND_CATEGORIES:
+        spread = Counter(graphs.items[i].get("category") for i in of_kind).most_common(KIND_CATEGORIES)
+        if not of_kind or sum(n for _, n in spread) < KIND_SHARE * len(of_kind):
             return None  # a phrase that names no kind here may be what is asked for
         if any(not hard_violations(graphs.items[i], hard, graphs.item_nodes.get(i)) for i in of_kind):
             return None

@@ -554,3 +554,18 @@ def test_a_phrase_the_titles_name_means_no_category_by_its_likeness():
     assert meant_kind(query) == ("candlesticks", "category=candles")  # near the candles by meaning ...
     query.sold = ["candlesticks"]
     assert meant_kind(query) is None  # ... but the titles here say what candlesticks are: Orrin's are silver
+
+
+LIPS = [{"item_id": f"l{n}", "title": f"Velvet Lipstick {n}", "brand": "Rouge", "category": "Makeup",
+         "price": 12.0 + n} for n in range(12)] + [
+    {"item_id": "g1", "title": "Lipstick and Scent Gift Set", "brand": "Rouge", "category": "Fragrance", "price": 60.0},
+    {"item_id": "m1", "title": "Mini Velvet Lipstick", "brand": "Rouge", "category": "Mini Size", "price": 9.0},
+    {"item_id": "b1", "title": "Tinted Lip Balm", "brand": "Balmy", "category": "Makeup", "price": 8.0}]
+
+
+def test_a_named_kind_is_held_to_a_budget_by_the_titles_that_name_it():
+    assert priced_out_reason("Red lipstick, budget's eight bucks.", LIPS) == "nothing here within 8 is lipstick"
+    assert priced_out_reason("a lipstick under $15", LIPS) is None
+    assert priced_out_reason("a lipstick by Balmy", LIPS) is None  # a house's titles cannot judge a kind
+    # three categories hold a titled lipstick, but most are in two: the word still names a kind here
+    assert priced_out_reason("a lipstick under $5", LIPS) == "nothing here within 5 is lipstick"
