@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
 
@@ -54,6 +54,16 @@ class Knowledge:
     owner_words: frozenset[str] = frozenset()  # "my laptop": a thing owned, mentioned rather than asked for
     relative_words: frozenset[str] = frozenset()  # "a friend who bought a boat": a clause that mentions things
     bare_object_verbs: frozenset[str] = frozenset()  # "do they make champagne flutes?": a plural asked for bare
+    animal_words: tuple[str, ...] = ()  # "shampoo for my golden retriever": a thing for an animal
+    animal_person_words: frozenset[str] = frozenset()  # "for a dog lover" (a person), "the dog days"
+    animal_kinds: tuple[str, ...] = ()  # the `product_kinds` groups of things for animals
+    kind_synonyms: dict[str, tuple[str, ...]] = field(default_factory=dict)  # "trainers" is "sneakers"
+
+    def other_names(self, words: str, key=str.lower) -> tuple[str, ...]:
+        """The other names of the thing `words` names in `kind_synonyms` ("trainers" -> "sneakers", ...),
+        names compared by `key` (the request reader's `phrase_key`: "trainer" is "trainers")."""
+        return next((tuple(n for n in names if key(n) != key(words)) for names in self.kind_synonyms.values()
+                     if key(words) in {key(n) for n in names}), ())
 
     def rain_sensitive(self) -> frozenset[str]:
         """Materials that do not stand up to rain."""
@@ -95,12 +105,12 @@ def _tuples(table: dict) -> dict:
 # How a table of the file becomes its field of `Knowledge`; a field named nowhere here takes its table as it is.
 _READ_AS = {
     tuple: ("formality_ladder", "negations", "exclusion_after", "budget_before", "budget_after", "budget_about",
-            "brand_suffixes", "injection_cues", "budget_floor", "budget_exceed"),
+            "brand_suffixes", "injection_cues", "budget_floor", "budget_exceed", "animal_words", "animal_kinds"),
     frozenset: ("kind_modifiers", "kind_verb_cues", "prepositions", "seeking_words", "stopwords",
                 "object_determiners", "vague_objects", "ambiguous_season_words", "ambiguous_place_words",
-                "season_cues", "owner_words", "relative_words", "bare_object_verbs"),
+                "season_cues", "owner_words", "relative_words", "bare_object_verbs", "animal_person_words"),
     _public: ("places", "occasions", "materials"),
-    _tuples: ("climate_seasons", "product_kinds"),
+    _tuples: ("climate_seasons", "product_kinds", "kind_synonyms"),
 }
 _READER = {name: read for read, names in _READ_AS.items() for name in names}
 

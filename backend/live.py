@@ -31,7 +31,7 @@ from backend.verify import hard_violations
 from catalog.prices import catalogue_currency
 from backend.index import embed, embedding_name
 from backend.knowledge import SEASONS, Knowledge, load_knowledge, negated
-from backend.objects import priced_out, sold_elsewhere, unlike_objects
+from backend.objects import not_for_animals, priced_out, sold_elsewhere, unlike_objects
 from backend.retrieval import Candidate, CatalogueGraphs, ClientSignals, generate
 from backend.settings import Settings, get_settings
 from backend.store import get_engine, session
@@ -213,7 +213,8 @@ def ranked_candidates(query: QueryGraph, catalogue: LiveCatalogue, signals: Clie
     if meant and (query.houses or query.budget_max is not None) and not kind_is_available(query, catalogue, [meant[1]]):
         query.impossible = f"nothing here {' and '.join(query.limits())} is {meant[0]}"
         return []
-    missing = [p for p in query.pairings + meant_pairings(query, meant, catalogue.knowledge.negations) if not pairing_exists(p, catalogue)]
+    missing = [p for p in query.pairings + meant_pairings(query, meant, catalogue.knowledge.negations)
+               if not pairing_exists(p, catalogue)]
     if missing:
         query.impossible = f"nothing here is {missing[0]['words']}"
         return []
@@ -222,8 +223,8 @@ def ranked_candidates(query: QueryGraph, catalogue: LiveCatalogue, signals: Clie
         query.impossible = conflict
         return []
     embed_fn = lambda texts: embed(texts, settings)  # noqa: E731 - the kinds are embedded once per catalogue
-    elsewhere = (sold_elsewhere(query, catalogue, embed_fn) or priced_out(query, catalogue, embed_fn)) \
-        if settings.refuse_by_kind else None
+    elsewhere = (not_for_animals(query, catalogue, embed_fn) or sold_elsewhere(query, catalogue, embed_fn)
+                 or priced_out(query, catalogue, embed_fn)) if settings.refuse_by_kind else None
     if elsewhere:
         query.impossible = elsewhere
         return []

@@ -119,8 +119,10 @@ def shop_kinds(catalogue, embed_fn) -> ShopKinds:
     grams: set[str] = set()
     for item in graphs.items.values():
         grams |= _grams(f"{item.get('title') or ''} , {item.get('category') or ''}")
-    carried = np.array([phrase_key(name) in grams or bool(kind_categories(groups[name], vocab, catalogue.knowledge))
-                        for name in names])  # its words in a title, or one of its names in a category's
+    knowledge = catalogue.knowledge
+    carried = np.array([any(phrase_key(n) in grams for n in (name,) + knowledge.other_names(name, phrase_key))
+                        or bool(kind_categories(groups[name], vocab, knowledge))
+                        for name in names])  # its words (or a synonym's) in a title, or a name of it in a category's
     to_category, to_item = _nearest(vectors, catalogue)
     carried |= (to_category >= CARRIED_CATEGORY) | (to_item >= CARRIED_ITEM)
     titles = {i: f" {phrase_key(item.get('title') or '')} {phrase_key(item.get('category') or '')} "
@@ -166,6 +168,23 @@ def sold_elsewhere(query, catalogue, embed_fn) -> str | None:
             name = kinds.names[kind]
             reason = f"this catalogue has no {name}" + ("" if phrase == name else f" (asked for: {phrase})")
     return reason
+
+
+def not_for_animals(query, catalogue, embed_fn) -> str | None:
+    """Why nothing here is for the animal the request's thing is for ("shampoo for my golden retriever"), or
+    None: no title names that animal or pets, and the catalogue carries no thing of the knowledge file's
+    `animal_kinds` groups (dog beds, pet toys...; `shop_kinds` judges each against the titles, categories
+    and items) — the animals themselves are left out of that test ("Cat Eye Liner" is no cat's)."""
+    if not query.for_animal:
+        return None
+    knowledge, kinds = catalogue.knowledge, shop_kinds(catalogue, embed_fn)
+    if {phrase_key(query.for_animal), "pet"} & kinds.title_grams:
+        return None
+    for_animals = {n for group in knowledge.animal_kinds for n in knowledge.product_kinds.get(group, ())}
+    if any(carried for name, carried in zip(kinds.names, kinds.carried)
+           if name in for_animals and name not in knowledge.animal_words):
+        return None
+    return f"this catalogue has nothing for a {query.for_animal}"
 
 
 def _nearest(vectors: np.ndarray, catalogue) -> tuple[np.ndarray, np.ndarray]:
@@ -218,7 +237,9 @@ def priced_out(query, catalogue, embed_fn) -> str | None:
             continue
         if stems[-1] in vague:
             return None  # "a little treat under 50": no kind of thing
-        of_kind = [i for i, text in kinds.titles.items() if f" {stems[-1]} " in text]
+        names = {f" {key} " for key in [stems[-1]] + [phrase_key(o) for o in
+                                                       knowledge.other_names(plain[-1], phrase_key)]}
+        of_kind = [i for i, text in kinds.titles.items() if any(name in text for name in names)]  # "straightener"
         spread = Counter(graphs.items[i].get("category") for i in of_kind).most_common(KIND_CATEGORIES)
         if not of_kind or sum(n for _, n in spread) < KIND_SHARE * len(of_kind):
             return None  # a phrase that names no kind here may be what is asked for

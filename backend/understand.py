@@ -67,6 +67,7 @@ class QueryGraph:
     foreign: list[str] = field(default_factory=list)  # content words neither the catalogue nor the knowledge knows
     sold: list[str] = field(default_factory=list)  # content words the catalogue's titles use ("conditioner")
     vague: bool = False  # the request asks for "something" (a gift, a surprise...), not a kind of thing
+    for_animal: str | None = None  # "shampoo for my golden retriever": what it asks for is for an animal
     pairings: list[dict] = field(default_factory=list)  # {"words", "categories", "values"}: "a coat in linen"
     wishes: list[Wish] = field(default_factory=list)
     objects: list[str] = field(default_factory=list)  # what is asked for, unnamed by the catalogue ("a piano")
@@ -195,6 +196,7 @@ def understand(text: str, vocab: CatalogueVocabulary, knowledge: Knowledge, embe
     q.foreign = [t for t, s, _ in tokens if s not in consumed and len(t) > 3 and not t.isdigit()
                  and t not in knowledge.stopwords and stem(t) not in vocab.known_words and stem(t) not in lexicon]
     q.vague = any(stem(t) in knowledge.vague_objects for t, _, _ in tokens)
+    q.for_animal = _for_an_animal(low, knowledge)
     q.sold = [t for t, _, _ in tokens if len(t) > 3 and not t.isdigit() and t not in knowledge.stopwords
               and stem(t) in vocab.kind_words]
     return q
@@ -570,7 +572,9 @@ def _read_impossible(low: str, tokens: list[tuple[str, int, int]], mentions: lis
             continue
         if _carried(m.words, m.target, vocab, knowledge):
             carried = True
-            nodes = named_categories(m.words, vocab) or kind_categories(m.target, vocab, knowledge)
+            nodes = named_categories(m.words, vocab) or sorted(  # "trainers": the sneakers, not every shoe
+                {n for other in knowledge.other_names(m.words, phrase_key) for n in named_categories(other, vocab)}) \
+                or kind_categories(m.target, vocab, knowledge)
             q.kinds += [n for n in nodes if n not in q.kinds]
             if nodes:
                 q.wishes.append(Wish(m.words, NAMED_WEIGHT, "named", {n: 0.9 for n in nodes}))
@@ -646,6 +650,20 @@ def object_phrases(low: str, tokens: list[tuple[str, int, int]], mentions: list[
             phrase = _noun_phrase(low, tokens, i + 1, taken, knowledge)  # "do they make champagne flutes?"
             asked += [phrase] if phrase and phrase not in asked else []
     return list(dict.fromkeys(asked)), list(dict.fromkeys(opening))
+
+
+def _for_an_animal(low: str, knowledge: Knowledge) -> str | None:
+    """The animal a request's thing is for ("shampoo for my golden retriever", "dry food for our dog"), or
+    None; "a gift for a dog lover" is for a person, "a dog-print scarf for my aunt" for the aunt, and
+    "nothing for the dog itself" is not for it."""
+    if not knowledge.animal_words:
+        return None
+    animals = "|".join(re.escape(a) for a in sorted(knowledge.animal_words, key=len, reverse=True))
+    determiners = "|".join(sorted(knowledge.owner_words | {"the", "a", "an"}))
+    for m in re.finditer(rf"\bfor (?:{determiners}) (?:[\w']+ ){{0,2}}?({animals})\b(?!-)(?:\s+(\w+))?", low):
+        if m.group(2) not in knowledge.animal_person_words and not negated(low, m.start(1), knowledge.negations):
+            return m.group(1)  # "nothing for the dog itself": not for it
+    return None
 
 
 def _bare_object(low: str, tokens: list[tuple[str, int, int]], i: int, knowledge: Knowledge) -> bool:
@@ -736,11 +754,12 @@ def named_categories(words: str, vocab: CatalogueVocabulary) -> list[str]:
 
 
 def _carried(words: str, kind: str, vocab: CatalogueVocabulary, knowledge: Knowledge) -> bool:
-    """Whether the catalogue carries what these words name: the words themselves appear among its
-    categories or item titles, or another name of the same kind is one of its categories."""
-    key = phrase_key(words)
-    if key in vocab.terms or all(w in vocab.kind_words for w in key.split()):
-        return True
+    """Whether the catalogue carries what these words name: the words themselves (or another name of the
+    very same thing, `kind_synonyms`) appear among its categories or item titles, or another name of the
+    same kind is one of its categories."""
+    for key in [phrase_key(words)] + [phrase_key(o) for o in knowledge.other_names(words, phrase_key)]:
+        if key in vocab.terms or all(w in vocab.kind_words for w in key.split()):
+            return True  # "straightener": the titles say "flat iron"
     return bool(kind_categories(kind, vocab, knowledge))
 
 

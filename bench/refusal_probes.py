@@ -19,7 +19,10 @@ data too. `refusals-check2.jsonl` (124 requests, written by a helper session tha
 had the same life: run once, then built on. `refusals-check3.jsonl` (150) is sealed: nobody tuning the
 engine has read it; run it with `--counts-only`, which leaves the requests out
 (`docs/results/refusal-probes-check3.md`). It was used once, counts only, to choose between changes, so
-it too is no longer fully held out.
+it too is no longer fully held out. `refusals-check4.jsonl` (170, written the same way on 2026-12-02) is the
+sealed set now (`docs/results/refusal-probes-check4.md`). Each table is followed by refused / total per kind
+of request (the first word of a line's `why`: out-of-catalogue, price, house-range, contradiction, or
+answerable) — counts only, so a sealed set may print it.
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ def main() -> None:
              f"    python bench/refusal_probes.py --probes {args.probes}", "",
              f"Load average at the start: {load:.1f}. See the script's docstring for what the set is.", "",
              "| catalogue | impossible refused | answerable refused |", "|---|---:|---:|"]
-    misses = []
+    misses, by_type = [], defaultdict(lambda: [0, 0])  # (catalogue, kind of request) -> [refused, total]
     for path, rows in by_bundle.items():
         bundle = load_bundle(path)
         generator = ServingRetrieval(EvalWorld(bundle, scratch_stores(bundle, False, False, Settings()), 0))
@@ -66,6 +69,9 @@ def main() -> None:
             refused = not pool
             counts[probe["impossible"]][0] += refused
             counts[probe["impossible"]][1] += 1
+            kind = probe["why"].split(":")[0].strip() if probe["impossible"] else "answerable"
+            by_type[bundle.name, kind][0] += refused
+            by_type[bundle.name, kind][1] += 1
             if refused != probe["impossible"]:
                 misses.append(f"- {bundle.name}: {probe['text']!r} ({probe['why']}) -> "
                               f"{parsed.impossible or 'answered'}")
@@ -73,6 +79,9 @@ def main() -> None:
                      f"{counts[False][0]} / {counts[False][1]} |")
     if args.counts_only:
         misses = [f"- {len(misses)} wrong answers; the requests are left out (`--counts-only`)"]
+    lines += ["", "By kind of request (the first word of each line's `why`; refused / total):", "",
+              "| catalogue | kind | refused |", "|---|---|---:|"]
+    lines += [f"| {name} | {kind} | {n} / {total} |" for (name, kind), (n, total) in sorted(by_type.items())]
     lines += ["", "Wrong answers:", ""] + (misses or ["- none"]) + [""]
     text = "\n".join(lines)
     if args.out:

@@ -386,8 +386,9 @@ def test_a_season_word_that_is_also_an_everyday_word_is_a_season_only_when_said_
     assert conflict("a slide that won't fall apart", RESORT) is None
 
 
-def sold_elsewhere_reason(text, items):
-    """`backend.objects.sold_elsewhere` on a small catalogue (hashing embedder: shared words are similar)."""
+def sold_elsewhere_reason(text, items, rule=None):
+    """`backend.objects.sold_elsewhere` (or `rule`) on a small catalogue (hashing embedder: shared words are
+    similar)."""
     from types import SimpleNamespace
 
     from backend.graphs import build_product_graph
@@ -398,7 +399,7 @@ def sold_elsewhere_reason(text, items):
     docs = hash_embed([f"{i['title']} {i.get('category') or ''}" for i in items])
     graphs = CatalogueGraphs(items, build_product_graph(items), [], vectors=([i["item_id"] for i in items], docs))
     catalogue = SimpleNamespace(vocabulary=vocab, knowledge=K, graphs=graphs)
-    return sold_elsewhere(understand(text, vocab, K, hash_embed), catalogue, hash_embed)
+    return (rule or sold_elsewhere)(understand(text, vocab, K, hash_embed), catalogue, hash_embed)
 
 
 WATCHES = RESORT + [{"item_id": "w1", "title": "Calatrava", "brand": "Genève", "category": "dress watch",
@@ -569,3 +570,34 @@ def test_a_named_kind_is_held_to_a_budget_by_the_titles_that_name_it():
     assert priced_out_reason("a lipstick by Balmy", LIPS) is None  # a house's titles cannot judge a kind
     # three categories hold a titled lipstick, but most are in two: the word still names a kind here
     assert priced_out_reason("a lipstick under $5", LIPS) == "nothing here within 5 is lipstick"
+
+
+SHOES = RESORT + [{"item_id": "k1", "title": "Court sneaker", "brand": "Costa", "category": "sneaker", "price": 300.0,
+                   "attributes": {"season": ["summer"], "formality": "casual"}},
+                  {"item_id": "k2", "title": "Opera pump", "brand": "Savile", "category": "pump", "price": 700.0,
+                   "attributes": {"season": ["winter"], "formality": "black-tie"}}]
+GLASS = [{"item_id": "f1", "title": "Champagne Flutes, Set of 6", "brand": "Aubrac", "category": "Glassware",
+          "price": 165.0},
+         {"item_id": "h1", "title": "Ceramic Flat Iron", "brand": "Sleek", "category": "Hair", "price": 120.0}]
+
+
+def test_another_name_of_the_same_thing_means_its_categories_and_titles():
+    assert read("trainers for the weekend", SHOES).kinds == ["category=sneaker"]  # not every shoe
+    assert "formality" in conflict("trainers I can wear to a black tie gala", SHOES)  # the pump would not do
+    assert read("a hair straightener", GLASS).impossible is None  # the titles say "flat iron"
+    assert sold_elsewhere_reason("champagne glasses for a party", GLASS) is None  # ... and "champagne flutes"
+    assert priced_out_reason("a straightener under $50", GLASS) == "nothing here within 50 is straightener"
+
+
+def test_a_thing_for_an_animal_needs_a_catalogue_that_sells_for_animals():
+    from backend.objects import not_for_animals
+
+    assert read("shampoo for my golden retriever", GLASS).for_animal == "retriever"
+    assert read("a candle for a dog lover", GLASS).for_animal is None  # a person
+    assert read("a gift for a dog lover, nothing for the dog itself", GLASS).for_animal is None
+    assert read("a linen shirt for the dog days of summer", GLASS).for_animal is None
+    assert sold_elsewhere_reason("dry food for our dog", GLASS, not_for_animals) == \
+        "this catalogue has nothing for a dog"
+    pets = GLASS + [{"item_id": "d1", "title": "Leather Dog Collar", "brand": "Aubrac", "category": "Pets",
+                     "price": 80.0}]
+    assert sold_elsewhere_reason("a lead for my dog", pets, not_for_animals) is None
