@@ -396,8 +396,9 @@ def _read_named(text: str, low: str, mentions: list[Mention], vocab: CatalogueVo
             if excluded:
                 q.must_not += [n for n in m.target if n not in q.must_not]
             else:
-                if categories and (_purpose(low, m.start, knowledge) or _owned(low, m.start, knowledge)):
-                    # "a brush for makeup", "a billfold to go with his watch": orders, never filters
+                if categories and (_purpose(low, m.start, knowledge) or _owned(low, m.start, knowledge)
+                                   or _category_modifies(low, m, vocab, knowledge)):
+                    # "a brush for makeup", "a billfold to go with his watch", "a silver teapot": orders only
                     q.wishes.append(Wish(m.words, NAMED_WEIGHT, "named", {n: 1.0 for n in categories}))
                     categories = []
                 for node in categories:
@@ -411,7 +412,8 @@ def _read_named(text: str, low: str, mentions: list[Mention], vocab: CatalogueVo
         elif m.kind == "material" and excluded and not any(o.kind == "term" and o.start == m.start for o in mentions):
             _add(q.must_not, m.target)
     mistaken = (q.wrong_fact or {}).get("subject") if (q.wrong_fact or {}).get("kind") == "material" else None
-    q.pairings = [p for p in _pairings(low, mentions)  # a wish that rests on a wrong belief is not a condition
+    said_as_kind = [m for m in mentions if not _category_modifies(low, m, vocab, knowledge)]
+    q.pairings = [p for p in _pairings(low, said_as_kind)  # a wish that rests on a wrong belief is not a condition
                   if not mistaken or not any(v.split("=", 1)[1] == mistaken for v in p["values"])]
     if q.categories:
         q.notes.append("category: " + " or ".join(n.split("=", 1)[1] for n in q.categories))
@@ -547,7 +549,8 @@ def _read_impossible(low: str, tokens: list[tuple[str, int, int]], mentions: lis
     A request that also asks for a thing its titles name (another noun phrase a determiner introduces,
     `determined`, ends in a title word: "he drinks single malt - a pair of crystal tumblers?") asks for
     something here."""
-    if _names_a_category(low, tokens, mentions, knowledge):
+    if _names_a_category(low, tokens, [m for m in mentions if not _category_modifies(low, m, vocab, knowledge)],
+                         knowledge):
         return
     starts = [s for _, s, _ in tokens]
     asked, carried = [], False
@@ -555,16 +558,12 @@ def _read_impossible(low: str, tokens: list[tuple[str, int, int]], mentions: lis
         if m.kind != "product" or negated(low, m.start, knowledge.negations):
             continue
         i = starts.index(m.start) if m.start in starts else -1
-        after = low[m.end:m.end + 30].split()
         before = [t for t, _, _ in tokens[max(0, i - 2):i]] if i >= 0 else []
         if i >= 0 and _in_passing(low, tokens, i, knowledge):
             continue  # "to carry my laptop", "a friend who just bought a boat": mentioned, not asked for
         if _sought(tokens, i, knowledge):
             before = []  # "looking for a sofa": the object, whatever the preposition
-        following = after[0].strip(".,;!?") if after else ""
-        if low[m.end:m.end + 1] == "-" or (following and (stem(following) in vocab.kind_words and
-                                                           following not in knowledge.stopwords
-                                                           or following in knowledge.kind_modifiers)):
+        if low[m.end:m.end + 1] == "-" or _modifies(low, m.end, vocab, knowledge):
             continue
         if before and (before[-1] in knowledge.kind_verb_cues or (before[-1] in knowledge.prepositions) or
                        (len(before) == 2 and before[0] in knowledge.prepositions and before[1] in
@@ -586,6 +585,27 @@ def _read_impossible(low: str, tokens: list[tuple[str, int, int]], mentions: lis
     if asked and not carried and not titled:
         q.impossible = f"this catalogue has no {asked[0]}"
         q.notes.append(f"not in this catalogue: {', '.join(dict.fromkeys(asked))}")
+
+
+def _modifies(low: str, end: int, vocab: CatalogueVocabulary, knowledge: Knowledge, named: tuple = ()) -> bool:
+    """Whether the words ending at character `end` modify the word after them instead of naming what is asked
+    for: that word is a modifier of the knowledge file ("chocolate brown", "jet black") or one the catalogue's
+    titles or categories use ("boat shoes") — for words that name categories (`named`), a word used by none
+    of those categories' items ("a silver teapot": the teapot is tableware; "a crossbody bag" stays a
+    crossbody)."""
+    after = low[end:end + 30].split()
+    following = after[0].strip(".,;!?") if after else ""
+    if not following or following in knowledge.kind_modifiers:
+        return bool(following)
+    if stem(following) not in vocab.kind_words or following in knowledge.stopwords:
+        return False
+    return not named or not set(named) & vocab.word_categories.get(stem(following), set())
+
+
+def _category_modifies(low: str, m: Mention, vocab: CatalogueVocabulary, knowledge: Knowledge) -> bool:
+    """`_modifies` for a mention that names categories ("silver" in "a silver teapot"); False for others."""
+    named = tuple(n for n in m.target if n.startswith("category")) if m.kind in ("term", "category_head") else ()
+    return bool(named) and _modifies(low, m.end, vocab, knowledge, named)
 
 
 def _names_a_category(low: str, tokens: list[tuple[str, int, int]], mentions: list[Mention],

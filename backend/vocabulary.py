@@ -58,6 +58,8 @@ class CatalogueVocabulary:
         common_brands: brand keys that are also ordinary words of the catalogue ("fresh"): they name the
             house only when capitalised or introduced ("by Fresh").
         kind_words: word keys found in category names and item titles (what the catalogue sells).
+        word_categories: each of those words -> the category nodes of the items whose title or category
+            uses it ("teapot" -> {`category=tableware`}).
         known_words: every word of titles, houses, categories and attribute values (read as the
             catalogue's own language, never as a foreign one).
         house_country: house -> the country most of its items are made in, where the catalogue says.
@@ -69,6 +71,7 @@ class CatalogueVocabulary:
     brands: dict[str, str]
     common_brands: set[str]
     kind_words: set[str]
+    word_categories: dict[str, set[str]]
     known_words: set[str]
     house_country: dict[str, str]
     node_index: dict[str, int] = field(init=False)
@@ -108,6 +111,7 @@ def build_vocabulary(items: list[dict], knowledge: Knowledge, embed_fn) -> Catal
     per_key: dict[str, Counter] = defaultdict(Counter)
     brand_names: dict[str, str] = {}
     title_words: Counter = Counter()
+    word_categories: dict[str, set[str]] = defaultdict(set)
     foreign_uses: Counter = Counter()  # word -> titles of *other* houses' items that use it
     origins: dict[str, Counter] = defaultdict(Counter)
     for item in items:
@@ -120,8 +124,10 @@ def build_vocabulary(items: list[dict], knowledge: Knowledge, embed_fn) -> Catal
             if isinstance(origin, str) and origin:
                 origins[brand.lower()][origin] += 1
         own = {stem(w) for w in words(brand)}
+        categories = {node for _, node in attribute_nodes(item) if node.startswith(("category=", "category_group="))}
         for w in {stem(w) for w in words(f"{item.get('title', '')} {item.get('category') or ''}")}:
             title_words[w] += 1
+            word_categories[w] |= categories
             if w not in own:
                 foreign_uses[w] += 1
 
@@ -146,7 +152,7 @@ def build_vocabulary(items: list[dict], knowledge: Knowledge, embed_fn) -> Catal
     vectors = embed_fn([node_phrase(n) for n in nodes]) if nodes else np.zeros((0, 384), dtype=np.float32)
     house_country = {b: c.most_common(1)[0][0] for b, c in origins.items()}
     return CatalogueVocabulary(dict(terms), nodes, np.asarray(vectors, dtype=np.float32), brands, common,
-                               {w for w, c in title_words.items()}, known, house_country)
+                               set(title_words), dict(word_categories), known, house_country)
 
 
 def _brand_aliases(name: str, suffixes: tuple[str, ...], stopwords: frozenset[str] = frozenset()) -> list[str]:

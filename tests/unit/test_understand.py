@@ -601,3 +601,26 @@ def test_a_thing_for_an_animal_needs_a_catalogue_that_sells_for_animals():
     pets = GLASS + [{"item_id": "d1", "title": "Leather Dog Collar", "brand": "Aubrac", "category": "Pets",
                      "price": 80.0}]
     assert sold_elsewhere_reason("a lead for my dog", pets, not_for_animals) is None
+
+
+HOME = [{"item_id": "h1", "title": "Sterling Silver Candlesticks, Pair", "brand": "Orrin", "category": "Silver",
+         "price": 650.0},
+        {"item_id": "h2", "title": "Aldwych Teapot, 1.1 L", "brand": "Halden", "category": "Tableware", "price": 140.0},
+        {"item_id": "h3", "title": "Linen Tea Towels, Set of 3", "brand": "Linfield", "category": "Table Linen",
+         "price": 45.0},
+        {"item_id": "h4", "title": "Earl Grey Loose Tea Caddy", "brand": "Orsay", "category": "Tea", "price": 22.0},
+        {"item_id": "h5", "title": "Dark Chocolate Truffles", "brand": "Mirande", "category": "Chocolate",
+         "price": 30.0},
+        {"item_id": "h6", "title": "Cashmere Throw, Camel", "brand": "Caird", "category": "Throws", "price": 260.0,
+         "attributes": {"colour": "brown"}}]
+
+
+def test_a_category_word_before_a_thing_no_item_of_it_is_called_modifies_that_thing():
+    teapot = read("a silver teapot by Orrin", HOME)
+    assert teapot.categories == [] and teapot.houses == ["brand=orrin"]  # the teapot is tableware, not silver
+    assert read("silver candlesticks by Orrin", HOME).categories == ["category=silver"]  # silver's own titles
+    towel = read("a linen tea towel", HOME)
+    assert towel.categories == [] and towel.pairings == []  # not "tea in linen"
+    assert read("a tea caddy", HOME).categories == ["category=tea"]
+    assert read("a chocolate brown cashmere throw", HOME).categories == ["category=throws"]  # "chocolate brown"
+    assert read("dark chocolate truffles", HOME).categories == ["category=chocolate"]
