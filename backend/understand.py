@@ -308,7 +308,7 @@ def _lingua_name(text: str) -> str | None:
 def parse_budget(low: str, knowledge: Knowledge) -> tuple[float | None, str | None]:
     """The most the client wants to spend and its currency, from cues such as 'under $40',
     'capped at 2,500 euros', '900 pounds at the most', 'budget 2.5k', "budget's five grand". 'around X' tolerates
-    15% more."""
+    15% more, unless a cap follows it ('around £80 tops')."""
     from price_parser import Price
 
     low = _numerals(low.replace("’", "'"))  # "can’t", typed on a phone
@@ -335,7 +335,8 @@ def parse_budget(low: str, knowledge: Knowledge) -> tuple[float | None, str | No
     symbol = next((code for word, code in knowledge.currency_words.items()
                    if re.search(rf"(?<!\w){re.escape(word)}(?!\w)" if word.isalpha() else re.escape(word),
                                 match.group(0))), None)
-    return (value * 1.15 if cue in knowledge.budget_about else value), symbol
+    capped = re.match(rf"\s*(?:{currency})?\s*(?:{after})(?!\w)", low[match.end():])  # "around £80 tops"
+    return (value * 1.15 if cue in knowledge.budget_about and not capped else value), symbol
 
 
 # "can't / cannot / won't / do not / never ... spend more than": the words just before an exceed cue

@@ -51,7 +51,8 @@ def read(text, items):
 @pytest.mark.parametrize("text, amount, currency", [
     ("a serum under $40", 40.0, "USD"), ("capped at 2,500 euros", 2500.0, "EUR"),
     ("900 pounds at the most", 900.0, "GBP"), ("budget 2.5k", 2500.0, None),
-    ("around €1,000", 1150.0, "EUR"), ("a scarf", None, None)])
+    ("around €1,000", 1150.0, "EUR"), ("around £80 tops", 80.0, "GBP"), ("about 80 pounds max", 80.0, "GBP"),
+    ("a scarf", None, None)])
 def test_budget(text, amount, currency):
     value, code = parse_budget(text.lower(), K)
     assert value == pytest.approx(amount) if amount else value is None
