@@ -670,6 +670,12 @@ def object_phrases(low: str, tokens: list[tuple[str, int, int]], mentions: list[
         if word in knowledge.bare_object_verbs and _bare_object(low, tokens, i + 1, knowledge):
             phrase = _noun_phrase(low, tokens, i + 1, taken, knowledge)  # "do they make champagne flutes?"
             asked += [phrase] if phrase and phrase not in asked else []
+    for m in mentions:  # "Thé d'Orsay wine glasses": the house's name says whose, the words after it what
+        after = next((j for j in range(len(tokens)) if tokens[j][1] >= m.end), None) if m.kind == "brand" else None
+        verbs = knowledge.bare_object_verbs | knowledge.seeking_words | knowledge.kind_verb_cues
+        if after is not None and _bare_object(low, tokens, after, knowledge) and tokens[after][0] not in verbs:
+            phrase = _noun_phrase(low, tokens, after, taken, knowledge)
+            asked += [phrase] if phrase and phrase not in asked else []
     return list(dict.fromkeys(asked)), list(dict.fromkeys(opening))
 
 
