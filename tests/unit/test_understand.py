@@ -625,3 +625,10 @@ def test_a_category_word_before_a_thing_no_item_of_it_is_called_modifies_that_th
     assert read("a tea caddy", HOME).categories == ["category=tea"]
     assert read("a chocolate brown cashmere throw", HOME).categories == ["category=throws"]  # "chocolate brown"
     assert read("dark chocolate truffles", HOME).categories == ["category=chocolate"]
+
+
+def test_the_words_after_a_house_or_a_verb_of_offering_are_what_is_asked():
+    assert "teapots" in read("Does Orrin do teapots?", HOME).asked
+    assert "wine glasses" in read("Orsay wine glasses", HOME).asked  # the house's name says whose
+    assert read("Orrin, under £100", HOME).asked == []  # a budget after the house is no thing
+    assert "make" not in " ".join(read("Does Orrin make a teapot?", HOME).asked).split()
