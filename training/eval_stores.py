@@ -9,8 +9,10 @@ changes.
 
 from __future__ import annotations
 
+import fcntl
 import re
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 from backend.model_files import materialise_base_model
@@ -77,20 +79,35 @@ def scratch_stores(bundle: Bundle, needs_llm: bool = False, progress: bool = Tru
     scratch = scratch_settings(base, bundle)
     directory = scratch.var_dir
     stamp = directory / "bundle.digest"
-    if stamp.is_file() and stamp.read_text().strip() != bundle.digest():
-        _wipe(directory)
-    result = import_bundle(bundle, progress=progress, settings=scratch)
-    directory.mkdir(parents=True, exist_ok=True)
-    if result.changed or not stamp.is_file():
-        print(f"scratch stores: {result.summary()} -> {directory}")
-        print("ranker (train split, val for early stopping): "
-              f"{ranking.summary(prepare_ranker(bundle, scratch, progress))}")
-    elif ranker_is_stale(scratch):  # engine or embedding model changed: its features moved
-        info = prepare_ranker(bundle, scratch, progress)  # retrains if the bundle has train queries
-        done = ("kept (no train split to retrain it on)" if ranker_is_stale(scratch)
-                else "retrained")
-        print(f"ranker trained by another engine or embedding model, {done}: "
-              f"{ranking.summary(info)}")
-    stamp.write_text(bundle.digest())
+    with held(directory.with_name(directory.name + ".lock")):  # two evaluations: one builds
+        if stamp.is_file() and stamp.read_text().strip() != bundle.digest():
+            _wipe(directory)
+        result = import_bundle(bundle, progress=progress, settings=scratch)
+        directory.mkdir(parents=True, exist_ok=True)
+        if result.changed or not stamp.is_file():
+            print(f"scratch stores: {result.summary()} -> {directory}")
+            print("ranker (train split, val for early stopping): "
+                  f"{ranking.summary(prepare_ranker(bundle, scratch, progress))}")
+        elif ranker_is_stale(scratch):  # engine or embedding model changed: its features moved
+            info = prepare_ranker(bundle, scratch, progress)  # retrains if it has train queries
+            done = ("kept (no train split to retrain it on)" if ranker_is_stale(scratch)
+                    else "retrained")
+            print(f"ranker trained by another engine or embedding model, {done}: "
+                  f"{ranking.summary(info)}")
+        stamp.write_text(bundle.digest())
     return scratch
+
+
+@contextmanager
+def held(lock: Path):
+    """Hold an exclusive lock on the file `lock` for the block: two processes that evaluate one
+    bundle build its scratch stores one after the other (at once, one deleted a Chroma collection
+    the other was filling)."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
