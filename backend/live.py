@@ -273,7 +273,7 @@ def meant_kind(query: QueryGraph, negations: tuple[str, ...] = ()) -> tuple[str,
     return (best[1], best[2]) if best else None
 
 
-MEANT_GLUE = "in|of|made of|made from"  # "an overcoat in (pure) linen", "a throw made of cashmere"
+MEANT_GLUE = "in|of"  # "an overcoat in (pure) linen"
 
 
 def meant_pairings(query: QueryGraph, meant: tuple[str, str] | None, negations: tuple[str, ...] = ()) -> list[dict]:
