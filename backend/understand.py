@@ -155,6 +155,7 @@ class Mention:
     words: str  # the request's words
     kind: str  # "term", "brand", "category_head", "place", "occasion", "season", "country", "material", "product"
     target: object
+    modifier: bool = False  # names categories but modifies the next word ("silver" in "a silver teapot")
 
 
 def understand(text: str, vocab: CatalogueVocabulary, knowledge: Knowledge, embed_fn) -> QueryGraph:
@@ -182,6 +183,8 @@ def understand(text: str, vocab: CatalogueVocabulary, knowledge: Knowledge, embe
     mentions = [m for m in find_mentions(tokens, low, vocab, knowledge)  # "a nice scarf" is not for Nice
                 if not (m.kind == "place" and m.words in knowledge.ambiguous_place_words
                         and not re.search(rf"\b{re.escape(m.words.title())}\b", text))]
+    for m in mentions:
+        m.modifier = _category_modifies(low, m, vocab, knowledge)
     _read_wrong_facts(low, mentions, vocab, knowledge, q)
     consumed = _read_named(text, low, mentions, vocab, knowledge, q)
     _read_contexts(low, mentions, knowledge, q)
@@ -398,7 +401,7 @@ def _read_named(text: str, low: str, mentions: list[Mention], vocab: CatalogueVo
                 q.must_not += [n for n in m.target if n not in q.must_not]
             else:
                 if categories and (_purpose(low, m.start, knowledge) or _owned(low, m.start, knowledge)
-                                   or _category_modifies(low, m, vocab, knowledge)):
+                                   or m.modifier):
                     # "a brush for makeup", "a billfold to go with his watch", "a silver teapot": orders only
                     q.wishes.append(Wish(m.words, NAMED_WEIGHT, "named", {n: 1.0 for n in categories}))
                     categories = []
@@ -413,7 +416,7 @@ def _read_named(text: str, low: str, mentions: list[Mention], vocab: CatalogueVo
         elif m.kind == "material" and excluded and not any(o.kind == "term" and o.start == m.start for o in mentions):
             _add(q.must_not, m.target)
     mistaken = (q.wrong_fact or {}).get("subject") if (q.wrong_fact or {}).get("kind") == "material" else None
-    said_as_kind = [m for m in mentions if not _category_modifies(low, m, vocab, knowledge)]
+    said_as_kind = [m for m in mentions if not m.modifier]  # "a linen tea towel": no "tea in linen"
     q.pairings = [p for p in _pairings(low, said_as_kind)  # a wish that rests on a wrong belief is not a condition
                   if not mistaken or not any(v.split("=", 1)[1] == mistaken for v in p["values"])]
     if q.categories:
@@ -550,8 +553,7 @@ def _read_impossible(low: str, tokens: list[tuple[str, int, int]], mentions: lis
     A request that also asks for a thing its titles name (another noun phrase a determiner introduces,
     `determined`, ends in a title word: "he drinks single malt - a pair of crystal tumblers?") asks for
     something here."""
-    if _names_a_category(low, tokens, [m for m in mentions if not _category_modifies(low, m, vocab, knowledge)],
-                         knowledge):
+    if _names_a_category(low, tokens, [m for m in mentions if not m.modifier], knowledge):
         return
     starts = [s for _, s, _ in tokens]
     asked, carried = [], False
@@ -670,9 +672,9 @@ def object_phrases(low: str, tokens: list[tuple[str, int, int]], mentions: list[
         if word in knowledge.bare_object_verbs and _bare_object(low, tokens, i + 1, knowledge):
             phrase = _noun_phrase(low, tokens, i + 1, taken, knowledge)  # "do they make champagne flutes?"
             asked += [phrase] if phrase and phrase not in asked else []
+    verbs = knowledge.bare_object_verbs | knowledge.seeking_words | knowledge.kind_verb_cues
     for m in mentions:  # "Thé d'Orsay wine glasses": the house's name says whose, the words after it what
         after = next((j for j in range(len(tokens)) if tokens[j][1] >= m.end), None) if m.kind == "brand" else None
-        verbs = knowledge.bare_object_verbs | knowledge.seeking_words | knowledge.kind_verb_cues
         if after is not None and _bare_object(low, tokens, after, knowledge) and tokens[after][0] not in verbs:
             phrase = _noun_phrase(low, tokens, after, taken, knowledge)
             asked += [phrase] if phrase and phrase not in asked else []

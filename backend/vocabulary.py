@@ -70,10 +70,10 @@ class CatalogueVocabulary:
     vectors: np.ndarray
     brands: dict[str, str]
     common_brands: set[str]
-    kind_words: set[str]
     word_categories: dict[str, set[str]]
     known_words: set[str]
     house_country: dict[str, str]
+    kind_words: set[str] = field(init=False)  # the keys of `word_categories`
     node_index: dict[str, int] = field(init=False)
     categories: set[str] = field(init=False)  # the `category=` and `category_group=` nodes
     attribute_values: dict[str, set[str]] = field(init=False)  # attribute key -> values (to read notes)
@@ -82,6 +82,7 @@ class CatalogueVocabulary:
 
     def __post_init__(self) -> None:
         self.node_index = {node: i for i, node in enumerate(self.nodes)}
+        self.kind_words = set(self.word_categories)
         self.categories = {n for n in self.nodes if n.startswith(("category=", "category_group="))}
         self.attribute_values = {}
         for node in self.nodes:
@@ -110,12 +111,12 @@ def build_vocabulary(items: list[dict], knowledge: Knowledge, embed_fn) -> Catal
     """
     per_key: dict[str, Counter] = defaultdict(Counter)
     brand_names: dict[str, str] = {}
-    title_words: Counter = Counter()
     word_categories: dict[str, set[str]] = defaultdict(set)
     foreign_uses: Counter = Counter()  # word -> titles of *other* houses' items that use it
     origins: dict[str, Counter] = defaultdict(Counter)
     for item in items:
-        for relation, node in attribute_nodes(item):
+        item_nodes = list(attribute_nodes(item))
+        for relation, node in item_nodes:
             per_key[relation][node] += 1
         brand = (item.get("brand") or "").strip()
         if brand:
@@ -124,9 +125,8 @@ def build_vocabulary(items: list[dict], knowledge: Knowledge, embed_fn) -> Catal
             if isinstance(origin, str) and origin:
                 origins[brand.lower()][origin] += 1
         own = {stem(w) for w in words(brand)}
-        categories = {node for _, node in attribute_nodes(item) if node.startswith(("category=", "category_group="))}
+        categories = {node for _, node in item_nodes if node.startswith(("category=", "category_group="))}
         for w in {stem(w) for w in words(f"{item.get('title', '')} {item.get('category') or ''}")}:
-            title_words[w] += 1
             word_categories[w] |= categories
             if w not in own:
                 foreign_uses[w] += 1
@@ -147,12 +147,12 @@ def build_vocabulary(items: list[dict], knowledge: Knowledge, embed_fn) -> Catal
         for alias in _brand_aliases(name, knowledge.brand_suffixes, knowledge.stopwords):
             brands.setdefault(alias, f"brand={low}")
     common = {alias for alias in brands if " " not in alias and foreign_uses[alias] >= 2}
-    known = set(title_words) | {stem(w) for n in nodes for w in words(node.split("=", 1)[1])} \
+    known = set(word_categories) | {stem(w) for n in nodes for w in words(node.split("=", 1)[1])} \
         | {stem(w) for name in brand_names for w in words(name)}
     vectors = embed_fn([node_phrase(n) for n in nodes]) if nodes else np.zeros((0, 384), dtype=np.float32)
     house_country = {b: c.most_common(1)[0][0] for b, c in origins.items()}
     return CatalogueVocabulary(dict(terms), nodes, np.asarray(vectors, dtype=np.float32), brands, common,
-                               set(title_words), dict(word_categories), known, house_country)
+                               dict(word_categories), known, house_country)
 
 
 def _brand_aliases(name: str, suffixes: tuple[str, ...], stopwords: frozenset[str] = frozenset()) -> list[str]:
