@@ -1,5 +1,6 @@
 """What the admin console can do: import an uploaded catalogue, statistics, accounts, the audit log,
-and retraining (start, watch, cancel), comparing, promoting and rolling back model versions."""
+and retraining (start, watch, cancel), comparing, promoting and rolling back model versions; retraining the
+catalogue's ranker on associates' feedback and serving it through its gate."""
 
 from __future__ import annotations
 
@@ -237,6 +238,42 @@ def start_training(actor: Actor, stages, max_steps, max_cases, learning_rate, fe
     with session() as s:
         s.add(AuditLog(actor_id=actor.id, action="training_enqueued", detail={"job_id": job.id, "config": config}))
     return job
+
+
+def start_ranker_training(actor: Actor) -> TrainingJob:
+    """Queue a job that retrains the catalogue's ranker on the associates' feedback no job has used yet
+    (`training/ranker_job.py`: the latest 30% of the judged shortlists are held out for its gate).
+
+    Raises:
+        `ConciergeError`: no feedback to learn from, or a job already active.
+    """
+    require(actor, "admin")
+    with session() as s:
+        busy = s.exec(select(TrainingJob.id, TrainingJob.status).where(TrainingJob.status.in_(jobs.ACTIVE))).first()
+        unused = s.exec(select(func.count()).select_from(Feedback).where(Feedback.used_by_job_id.is_(None))).one()
+    if busy is not None:
+        raise ConciergeError(f"job {busy[0]} is already {busy[1]}; wait for it to finish or cancel it first")
+    if not unused:
+        raise ConciergeError("there is no associate feedback that an earlier job has not used")
+    config = {"kind": "ranker"}
+    job = jobs.enqueue(config, created_by=actor.id)
+    with session() as s:
+        s.add(AuditLog(actor_id=actor.id, action="training_enqueued", detail={"job_id": job.id, "config": config}))
+    return job
+
+
+def promote_ranker_job(actor: Actor, job_id, reason: str) -> dict:
+    """Serve the ranker a ranker job trained, if its gate passed (the reason goes to the audit log).
+
+    Returns:
+        `dict`: `passed`, and `served` (the ranker now ordering the catalogue) or the gate's `reasons`.
+    """
+    from training.ranker_job import promote_ranker
+
+    require(actor, "admin")
+    number = _job_id(job_id)
+    reason = checked_text(reason, MAX_REASON, "a reason for the promotion", required=True)
+    return promote_ranker(number, reason, actor_id=actor.id)
 
 
 def _job_id(job_id) -> int:

@@ -142,12 +142,17 @@ def _job_markdown(job: dict) -> str:
     metrics = job["metrics"]
     if metrics.get("step") is not None:
         lines.append(f"step {metrics['step']} of {metrics.get('max_steps', '?')} (current stage)")
+    ranker_job = "ranker_candidate" in metrics
     if job["candidate_version"]:
-        lines.append(f"candidate version **{md_text(job['candidate_version'])}**")
+        lines.append(f"candidate {'ranker' if ranker_job else 'version'} **{md_text(job['candidate_version'])}**")
     gate = job["gate"]
-    if gate:
-        lines.append("gate: **passes** — promote it below" if gate.get("passed") else
-                     "gate: **refused** — " + md_text("; ".join(gate.get("reasons") or [])))
+    if gate and not gate.get("passed"):
+        lines.append("gate: **refused** — " + md_text("; ".join(gate.get("reasons") or [])))
+    elif gate and ranker_job:
+        lines.append(f"gate (NDCG@5 against the served ranker on {gate.get('n')} held-out requests): **passes** — "
+                     "serve it with the button below")
+    elif gate:
+        lines.append("gate: **passes** — promote it below")
     if job["error"]:
         lines.append(f"⚠️ {md_text(job['error'][:500])}")
     if job["status"] == "queued":
@@ -187,6 +192,28 @@ def on_start(stages, max_steps, max_cases, learning_rate, share, eval_limit, pro
     training, _ = attempt(handlers_admin.training_overview, actor)
     return (f"Queued job #{job.id}; a worker picks it up within seconds.",
             gr.update(choices=_job_choices(training), value=job.id))
+
+
+def on_start_ranker(request: gr.Request):
+    """Queue a ranker job; on success the watch panel follows it."""
+    actor, error = attempt(actor_from, request)
+    job, error = (None, error) if error else attempt(handlers_admin.start_ranker_training, actor)
+    if error:
+        return error + "\n\nNothing was queued.", gr.skip()
+    training, _ = attempt(handlers_admin.training_overview, actor)
+    return (f"Queued ranker job #{job.id}; a worker picks it up within seconds.",
+            gr.update(choices=_job_choices(training), value=job.id))
+
+
+def on_promote_ranker(job_id, reason, request: gr.Request):
+    actor, error = attempt(actor_from, request)
+    outcome, error = (None, error) if error else attempt(handlers_admin.promote_ranker_job, actor, job_id, reason)
+    if error:
+        return error + "\n\nNothing changed."
+    if outcome["passed"]:
+        return f"The catalogue is now ordered by ranker **{md_text(outcome['served'])}**; the next shortlist uses it."
+    reasons = "\n".join(f"- {md_text(r)}" for r in outcome["reasons"])
+    return f"⚠️ Refused: the served ranker stays. The gate said:\n{reasons}"
 
 
 def on_cancel(job_id, confirmed, request: gr.Request):
@@ -334,6 +361,11 @@ def build_training_tab():
         eval_limit = gr.Number(20, label="Eval queries", precision=0, elem_id="train-eval")
         probes_limit = gr.Number(20, label="Probes (per set)", precision=0, elem_id="train-probes")
         start = gr.Button("Start run", variant="primary", elem_id="train-start")
+    with gr.Row():
+        gr.Markdown("Or retrain the catalogue's **ranker** (the order before the model) on the associates' "
+                    "verdicts: seconds, not minutes; the latest 30% of the judged shortlists are held out for its "
+                    "gate. Serve it from the job panel below once its gate passes.")
+        start_ranker = gr.Button("Retrain the ranker", elem_id="train-ranker", scale=0)
     start_status = gr.Markdown(elem_id="train-status")
     jobs = gr.Dataframe(headers=JOB_COLUMNS, interactive=False, label="Training jobs", elem_id="jobs", max_height=220)
 
@@ -349,6 +381,11 @@ def build_training_tab():
         confirm = gr.Checkbox(label="Yes, cancel this job", value=False, elem_id="job-confirm")
         cancel = gr.Button("Cancel job", variant="stop", elem_id="job-cancel")
     cancel_status = gr.Markdown(elem_id="job-cancel-status")
+    with gr.Row():
+        ranker_reason = gr.Textbox(label="Reason to serve this job's ranker (required; audit log)",
+                                   elem_id="ranker-reason", scale=3)
+        promote_ranker = gr.Button("Serve this job's ranker", elem_id="ranker-promote", scale=1)
+    ranker_status = gr.Markdown(elem_id="ranker-status")
     drawn = gr.State(None)  # (job, points, status) of the picture on screen: redrawn only when it changes
     nothing_drawn = gr.State(None)
     timer = gr.Timer(WATCH_EVERY_S, active=False)
@@ -376,6 +413,11 @@ def build_training_tab():
                     [start_status, job_choice], api_name="start_training") \
             .then(refresh, None, outputs, api_name=False) \
             .then(on_watch, [job_choice, nothing_drawn], watch_outputs, api_name=False)
+        start_ranker.click(on_start_ranker, None, [start_status, job_choice], api_name="start_ranker_training") \
+            .then(refresh, None, outputs, api_name=False) \
+            .then(on_watch, [job_choice, nothing_drawn], watch_outputs, api_name=False)
+        promote_ranker.click(on_promote_ranker, [job_choice, ranker_reason], [ranker_status],
+                             api_name="promote_ranker").then(refresh, None, outputs, api_name=False)
         cancel.click(on_cancel, [job_choice, confirm], [cancel_status, confirm], api_name="cancel_training") \
             .then(on_watch, [job_choice, nothing_drawn], watch_outputs, api_name=False) \
             .then(refresh, None, outputs, api_name=False)

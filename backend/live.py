@@ -442,16 +442,25 @@ def ranker_groups(bundle: Bundle, catalogue: LiveCatalogue, settings: Settings,
         kept = {q["query_id"] for q in random.Random(0).sample(train, ranking.MAX_TRAIN_QUERIES)}
         queries = [q for q in queries if q["split"] != "train" or q["query_id"] in kept]
     for q in tqdm(queries, desc="ranker: candidates of train/val queries", disable=not progress):
-        try:
-            _, _, signals, _ = client_context(q["client_id"], catalogue, settings)
-        except ConciergeError:
-            signals = ClientSignals()
-        query = understand_request(q["text"], catalogue, settings)
-        query.impossible = None  # a labelled answerable query: learn from its candidates anyway
-        candidates, _ = generate(query, catalogue.index, catalogue.graphs, signals, catalogue.rain_sensitive)
+        query, candidates = labelled_candidates(q["text"], q.get("client_id"), catalogue, settings)
         groups[q["split"]].append((q["query_id"], candidates, {k: int(v) for k, v in q["relevant"].items()}))
         similarities.append(best_similarity(query, catalogue))
     return groups, similarities
+
+
+def labelled_candidates(text: str, client_id: str | None, catalogue: LiveCatalogue,
+                        settings: Settings) -> tuple[QueryGraph, list[Candidate]]:
+    """The serving generator's candidates (features computed) of a request someone judged (a labelled bundle
+    query, or a shortlist an associate reviewed), for training or scoring a ranker: the client's signals
+    when the client is known, and no refusal (it was answerable: learn from its candidates anyway)."""
+    try:
+        _, _, signals, _ = client_context(client_id, catalogue, settings)
+    except ConciergeError:
+        signals = ClientSignals()
+    query = understand_request(text, catalogue, settings)
+    query.impossible = None
+    candidates, _ = generate(query, catalogue.index, catalogue.graphs, signals, catalogue.rain_sensitive)
+    return query, candidates
 
 
 ITEM_SAMPLE = 200  # item ids a ranker records to recognise a later version of its catalogue

@@ -38,6 +38,11 @@ FEATURE_SOURCES = tuple(f"backend/{name}" for name in (
 # Without a trained model: fusion of the sources, plus soft wishes and taste (weights fixed by hand).
 FALLBACK_WEIGHTS = {"rrf": 30.0, "named": 1.0, "meaning": 0.5, "context": 0.3, "taste": 0.5, "dislike": 0.5,
                     "rain_risk": -0.3, "owned": -0.5}
+# A ranker learned from associates' verdicts alone (a catalogue without labelled requests) boosts from the fusion
+# score times this: the verdicts judge only fusion's first few candidates, so the trees learn a correction to
+# fusion instead of an order from scratch. Chosen on the demo world's train split (simulated reviews of 40-160
+# requests, prior 0 / 1 / 3 / 10 / 30: 10 best at every size); docs/results/feedback-ranker.md.
+FEEDBACK_PRIOR = 10.0
 
 
 @dataclass
@@ -51,13 +56,23 @@ class Ranker:
     def kind(self) -> str:
         return "lightgbm" if self.booster is not None else "fusion"
 
+    @property
+    def label(self) -> str:
+        """What a shortlist records as its ranker: the training job that made it, else its kind."""
+        return str((self.info or {}).get("version") or self.kind)
+
+    def scores(self, matrix: np.ndarray) -> np.ndarray:
+        if self.booster is None:
+            return fallback_scores(matrix)
+        prior = float((self.info or {}).get("fusion_prior") or 0.0)
+        return self.booster.predict(matrix) + (prior * fallback_scores(matrix) if prior else 0.0)
+
     def order(self, candidates: list[Candidate]) -> list[Candidate]:
         """The candidates best first; each gets its `score`."""
         if not candidates:
             return []
         matrix = np.stack([c.features for c in candidates])  # (candidates, features)
-        scores = self.booster.predict(matrix) if self.booster is not None else fallback_scores(matrix)
-        for cand, score in zip(candidates, scores):
+        for cand, score in zip(candidates, self.scores(matrix)):
             cand.score = float(score)
         return sorted(candidates, key=lambda c: -c.score)
 
@@ -124,12 +139,14 @@ def training_rows(groups: list[tuple[list[Candidate], dict[str, int]]]) -> tuple
     return np.stack(features), np.array(labels), sizes
 
 
-def train(train_groups, val_groups) -> Ranker:
+def train(train_groups, val_groups, prior: float = 0.0) -> Ranker:
     """Fit LightGBM lambdarank on the train queries, early-stopped on the val queries.
 
     Args:
         train_groups, val_groups (`list[tuple[list[Candidate], dict[str, int]]]`): per query, its
             candidates (with features) and its graded relevant items.
+        prior (`float`): boost from `prior` times the fusion score (`FEEDBACK_PRIOR` for verdicts alone);
+            0 learns the order from scratch.
 
     Returns:
         `Ranker`: the fusion ranker when there are fewer than MIN_TRAIN_QUERIES usable train queries.
@@ -143,13 +160,19 @@ def train(train_groups, val_groups) -> Ranker:
     vx, vy, vsizes = training_rows(val_groups)
     model = lgb.LGBMRanker(**PARAMS)
     fit = {"group": sizes}
+    if prior:
+        fit["init_score"] = prior * fallback_scores(x)
     if vsizes:  # val is only watched (its NDCG@10 is reported), not used to stop: it is small
         fit.update(eval_X=(vx,), eval_y=(vy,), eval_group=[vsizes], eval_at=[10])
+        if prior:
+            fit["eval_init_score"] = [prior * fallback_scores(vx)]
     model.fit(x, y, **fit)
     importance = dict(zip(FEATURES, model.booster_.feature_importance("gain").round(1).tolist()))
     info = {"kind": "lightgbm", "train_queries": len(sizes), "val_queries": len(vsizes), "rows": int(len(y)),
             "val_ndcg@10": _last(model, "ndcg@10"), "features": list(FEATURES), "engine": engine_digest(),
             "gain": importance}
+    if prior:
+        info["fusion_prior"] = prior
     return Ranker(model.booster_, info)
 
 

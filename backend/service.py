@@ -230,6 +230,7 @@ def recommend(client_id: str, text: str, conversation_id: int | None = None,
               "justification": justify(c.item, query, signals.preferences), "provenance": c.provenance(),
               "picked_by": "model" if c in picks else ranker, "attributes": c.item.get("attributes", {})}
              for rank, c in enumerate(chosen, start=1)]
+    reasoning = {**reasoning, "ranker": catalogue.ranker.label}  # which ranker ordered the candidates
     result = ShortlistResult(0, 0, client_id, text, items, [c.to_dict() for c in checks], query.to_dict(),
                              version.version if version else "base", fallback, not chosen, message, timings,
                              completion, reasoning, [c.item_id for c in ordered[:50]])

@@ -1,6 +1,7 @@
 """Benchmark: does associate feedback make a better model? (issue 15, item 4)
 
     python bench/feedback_loop.py --var-dir var/feedback-loop [--per-client 2] [--gate-limit 100]
+    python bench/feedback_loop.py --job ranker --var-dir var/feedback-ranker --gate-limit 300
 
 Runs the product's learning loop end to end on a scratch copy of the demo store, with simulated
 associates who judge by the demo world's hidden tastes:
@@ -26,9 +27,17 @@ associates who judge by the demo world's hidden tastes:
    BCa interval) and both probe scores. If the gate passes, the candidate is promoted through it
    (no override) and one more held-out request is asked: its shortlist must carry the new version.
 
+With `--job ranker` the loop retrains the catalogue's ranker instead of the reasoner
+(`training/ranker_job.py`), on the case where that matters: a catalogue imported without labelled
+requests. After seeding, the served ranker is replaced by fusion (what such a catalogue gets), so the
+associates review fusion-ordered shortlists; the job (`train_split: false`) learns from their
+verdicts alone and is gated on the held-out requests (candidate ranker vs fusion, NDCG@5 of the
+candidates' order); `concierge versions promote-ranker` serves it only if the gate passed, and the
+next shortlist must record it (`reasoning.ranker`). The reasoner is untouched by this job.
+
 Each step keeps its result in `--var-dir/feedback-bench.json` and is skipped when run again (a
 stopped run resumes; the worker resumes a stopped job from its checkpoint). Writes
-docs/results/feedback-loop.md and feedback-loop.json.
+docs/results/feedback-loop.md and feedback-loop.json (`--job ranker`: feedback-loop-ranker.*).
 """
 
 from __future__ import annotations
@@ -64,6 +73,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--feedback-share", type=float, default=0.5,
                    help="share of the job's training cases that come from feedback")
     p.add_argument("--at-once", type=int, default=8, help="shortlists asked at once")
+    p.add_argument("--job", choices=("reasoner", "ranker"), default="reasoner",
+                   help="what the feedback retrains (default: the reasoner)")
     p.add_argument("--out", default="docs/results", help="where the report goes")
     return p.parse_args(argv)
 
@@ -86,6 +97,8 @@ def main(argv=None) -> int:
         started = time.perf_counter()
         run_cli("seed-demo", "--quiet")
         state["seeded"] = {"seconds": round(time.perf_counter() - started, 1)}
+        if args.job == "ranker":
+            state["seeded"]["ranker"] = first_import_ranker()
         save()
     bundle_path, bundle = demo_bundle()
     if "plan" not in state:
@@ -100,7 +113,8 @@ def main(argv=None) -> int:
         state["job"] = run_job(bundle_path, plan, args)
         save()
     if state["job"].get("status") == "succeeded" and "verdict" not in state:
-        state["verdict"] = promote_and_check(state["job"], bundle, plan)
+        promote = promote_ranker_and_check if args.job == "ranker" else promote_and_check
+        state["verdict"] = promote(state["job"], bundle, plan)
         save()
     write_report(state, args)
     return 0 if state["job"].get("status") == "succeeded" else 1
@@ -111,11 +125,26 @@ def run_cli(*command: str) -> None:
                    env=os.environ.copy())
 
 
+def first_import_ranker() -> dict:
+    """Serve fusion, as a catalogue imported without labelled requests is served (`--job ranker`)."""
+    from backend import ranker as ranking
+    from backend.live import clear_cache, live_catalogue, ranker_path
+
+    catalogue = live_catalogue()
+    from backend.settings import get_settings
+
+    catalogue = live_catalogue()
+    ranking.save(ranking.Ranker(None, {"kind": "fusion", "why": "feedback bench: a first import"}),
+                 ranker_path(catalogue.collection, get_settings()))
+    clear_cache()
+    return {"collection": catalogue.collection, "served": live_catalogue().ranker.label}
+
+
 def demo_bundle():
     """The seeded demo world as a bundle directory in the scratch store (its path and rows)."""
     from backend.settings import get_settings
     from training.eval_queries import load_bundle
-    from training.pipeline import ensure_demo_bundle
+    from training.jobs import ensure_demo_bundle
 
     path = ensure_demo_bundle(get_settings().var_dir)
     return path, load_bundle(path)
@@ -206,6 +235,10 @@ def run_job(bundle_path: Path, plan: dict, args) -> dict:
                                                           min(args.gate_limit, len(plan["heldout"]))))
     if pending:
         job = pending[0]  # a stopped run's job: the worker takes it over and resumes it
+    elif args.job == "ranker":
+        job = jobs.enqueue({"kind": "ranker", "bundle": str(bundle_path), "train_split": False,
+                            "eval": {"split": "val", "limit": len(gate), "seed": 0,
+                                     "query_ids": gate}}, created_by=get_account(ADMIN).id)
     else:
         job = jobs.enqueue({"bundle": str(bundle_path), "config": CONFIG, "from_active": True,
                             "feedback_share": args.feedback_share,
@@ -240,6 +273,26 @@ def promote_and_check(job: dict, bundle, plan: dict) -> dict:
     return out
 
 
+def promote_ranker_and_check(job: dict, bundle, plan: dict) -> dict:
+    """`concierge versions promote-ranker` (no override); if it passed, ask a held-out request again:
+    its shortlist must record the job's ranker."""
+    from app.auth import get_account
+    from backend.service import recommend
+    from training.ranker_job import promote_ranker
+
+    outcome = promote_ranker(job["id"], "feedback bench: associates' verdicts",
+                             actor_id=get_account(ADMIN).id)
+    out = {"passed": outcome["passed"], "reasons": outcome.get("reasons", []),
+           "active": outcome.get("served")}
+    if outcome["passed"]:
+        query = {q["query_id"]: q for q in bundle.queries}[plan["heldout"][0]]
+        after = recommend(query["client_id"], query["text"], seed=0)
+        out["next_shortlist"] = {"shortlist_id": after.shortlist_id,
+                                 "model_version": after.model_version,
+                                 "ranker": after.reasoning.get("ranker")}
+    return out
+
+
 def write_report(state: dict, args) -> None:
     from training.eval_report import write_keeping_notes
 
@@ -249,14 +302,17 @@ def write_report(state: dict, args) -> None:
                                   "python": platform.python_version()},
              "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
              "command": "python bench/feedback_loop.py " + " ".join(sys.argv[1:])}
-    (out / "feedback-loop.json").write_text(json.dumps(state, indent=1, default=str))
-    write_keeping_notes(out / "feedback-loop.md", report_markdown(state))
+    name = "feedback-loop-ranker" if args.job == "ranker" else "feedback-loop"
+    (out / f"{name}.json").write_text(json.dumps(state, indent=1, default=str))
+    write_keeping_notes(out / f"{name}.md", report_markdown(state, args.job))
 
 
-def report_markdown(state: dict) -> str:
+def report_markdown(state: dict, kind: str = "reasoner") -> str:
     plan, fb, job = state["plan"], state.get("feedback", {}), state.get("job", {})
     gate = (job.get("metrics") or {}).get("gate") or {}
-    lines = ["# Associate feedback -> a retraining job -> the gate (issue 15, item 4)", "",
+    title = ("# Associate feedback -> a ranker job -> the gate (a catalogue without labelled requests)"
+             if kind == "ranker" else "# Associate feedback -> a retraining job -> the gate (issue 15, item 4)")
+    lines = [title, "",
              f"Produced by `{state['command']}` ({state['written']}; load average "
              f"{', '.join(f'{x:.1f}' for x in state['machine']['load_average'])} on "
              f"{state['machine']['cpus']} cores at the end). See the script's docstring for the "
@@ -290,9 +346,9 @@ def report_markdown(state: dict) -> str:
     verdict = state.get("verdict")
     if verdict:
         lines.append(f"- Promotion through the gate: {'done' if verdict['passed'] else 'refused'}; "
-                     f"active version now `{verdict['active']}`"
+                     f"active {kind} now `{verdict['active']}`"
                      + (f"; the next shortlist (#{verdict['next_shortlist']['shortlist_id']}) "
-                        f"carries `{verdict['next_shortlist']['model_version']}`"
+                        f"carries `{verdict['next_shortlist'].get(kind) or verdict['next_shortlist']['model_version']}`"
                         if verdict.get("next_shortlist") else "") + ".")
     return "\n".join(lines) + "\n"
 

@@ -24,6 +24,7 @@ import os
 import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from sqlalchemy import Engine, and_, or_, true, update
 from sqlmodel import select
@@ -38,6 +39,21 @@ FINISHED = ("succeeded", "failed", "cancelled")
 LOG_TAIL_CHARS = 4000
 # a purchase this soon after a shortlist that showed the item counts for it
 PURCHASE_WINDOW = timedelta(days=30)
+
+
+class JobStopped(Exception):
+    """The job was cancelled (or taken over) while it ran."""
+
+
+def ensure_demo_bundle(var_dir: Path) -> Path:
+    """The demo world as a bundle directory (written once): a job's bundle when it names none."""
+    from catalog.bundle import write_bundle
+    from catalog.demo.export import world_bundle
+
+    path = var_dir / "bundles" / "demo-world"
+    if not (path / "manifest.json").is_file():
+        write_bundle(world_bundle(seed=get_settings().demo_seed), path)
+    return path
 
 
 def utcnow() -> datetime:

@@ -14,7 +14,8 @@ same
 4. If the gate passes it, choose the candidate's share in the shortlist on val (its whole pipeline,
    `fusion`), so that a promoted version's picks move the shortlist only as far as val supports.
 
-A job's config (all optional):
+A job's config (all optional); `{"kind": "ranker"}` retrains the catalogue's ranker on the feedback
+instead (`training.ranker_job`, its own keys):
 
     bundle          bundle directory (default: the demo world, written to var/bundles/demo-world)
     config          training config YAML (default training/configs/cpu-small.yaml)
@@ -38,10 +39,9 @@ from pathlib import Path
 import yaml
 
 from backend.settings import get_settings
-from catalog.bundle import write_bundle
-from catalog.demo.export import world_bundle
 from catalog.errors import ConciergeError
 from training import jobs, registry
+from training.jobs import JobStopped, ensure_demo_bundle
 from training.config import config_from_dict, deep_merge
 from training.probes.instructions import INSTRUCTION_PROBES
 from training.train import train
@@ -51,10 +51,6 @@ DEFAULT_EVAL = {"split": "val", "limit": 20, "seed": 0}
 DEFAULT_PROBES = {"limit": 20}
 DEFAULT_FUSION = {"split": "val", "limit": 40, "seed": 0}
 TRAIN_SHARE = 0.8  # of the job's progress bar; evaluation and probes take the rest
-
-
-class JobStopped(Exception):
-    """The job was cancelled (or taken over) while it ran."""
 
 
 def job_train_config(spec: dict, feedback_ids: list[int], start_adapter: str | None = None):
@@ -80,14 +76,6 @@ def active_adapter() -> str | None:
     """The adapter directory of the active version (None for the base model)."""
     registry.ensure_base_version(get_settings().model_dir)
     return registry.active_version().adapter_path or None
-
-
-def ensure_demo_bundle(var_dir: Path) -> Path:
-    """The demo world as a bundle directory (written once)."""
-    path = var_dir / "bundles" / "demo-world"
-    if not (path / "manifest.json").is_file():
-        write_bundle(world_bundle(seed=get_settings().demo_seed), path)
-    return path
 
 
 def _callback(report, stop: threading.Event, stages: list[str], current: dict):
@@ -120,6 +108,10 @@ def run_training_job(job, report, stop: threading.Event) -> str | None:
     registered."""
     settings = get_settings()
     spec = dict(job.config or {})
+    if spec.get("kind") == "ranker":  # the catalogue's ranker, not the reasoner
+        from training.ranker_job import run_ranker_job
+
+        return run_ranker_job(job, report, stop)
     feedback_ids = jobs.reserve_feedback(job.id, job.worker_id, report.engine)
     start = active_adapter() if spec.get("from_active") else None
     config = job_train_config(spec, feedback_ids, start)

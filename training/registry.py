@@ -478,7 +478,24 @@ def add_versions_arguments(parser) -> object:
                            help="promote even if the gate refuses (recorded as an override in the "
                                 "audit log)")
         p.set_defaults(func=func)
+    p = sub.add_parser("promote-ranker", help="serve the ranker that a ranker job trained on "
+                       "associates' feedback, if its gate passed (training/ranker_job.py)")
+    p.add_argument("job", type=int, help="the job's id")
+    p.add_argument("--reason", required=True, help="recorded in the audit log")
+    p.set_defaults(func=main_promote_ranker)
     return parser
+
+
+def main_promote_ranker(args) -> int:
+    from training.ranker_job import promote_ranker
+
+    outcome = promote_ranker(args.job, args.reason)
+    if outcome["passed"]:
+        print(f"the catalogue is now ordered by ranker {outcome['served']}; the next shortlist "
+              "uses it")
+        return 0
+    print("refused: " + "; ".join(outcome["reasons"]))
+    return 1
 
 
 def _gate_numbers(row: ModelVersion) -> str:

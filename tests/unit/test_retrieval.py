@@ -145,3 +145,26 @@ def test_the_engine_digest_ignores_comments_and_docstrings():
     assert ranking._code_only(code) == ranking._code_only(documented)
     assert ranking._code_only(code) != ranking._code_only(code.replace("+ 1", "+ 2"))
     assert all((ROOT / name).is_file() for name in ranking.FEATURE_SOURCES)  # nothing listed has moved
+
+
+def test_a_ranker_learned_on_few_verdicts_corrects_fusion_instead_of_replacing_it(tmp_path):
+    """Verdicts that carry nothing learnable (the relevant candidate's features are noise): boosted from
+    fusion (`FEEDBACK_PRIOR`), the ranker still puts fusion's first candidate first; learnt from scratch it
+    does not. The prior is kept with the saved model."""
+    noise = random_ranking_groups(40, seed=3)
+    fusion = ranking.Ranker()
+    boosted = ranking.train(noise, [], prior=ranking.FEEDBACK_PRIOR)
+    scratch = ranking.train(noise, [])
+    assert boosted.info["fusion_prior"] == ranking.FEEDBACK_PRIOR and "fusion_prior" not in scratch.info
+    fresh = [cands for cands, _ in random_ranking_groups(50, seed=4)]
+
+    def agrees(ranker):
+        return np.mean([ranker.order(list(c))[0].item_id == fusion.order(list(c))[0].item_id for c in fresh])
+
+    assert agrees(boosted) >= 0.8 > 0.5 >= agrees(scratch)
+    ranking.save(boosted, tmp_path / "r.txt")
+    loaded = ranking.load(tmp_path / "r.txt")
+    matrix = np.stack([c.features for c in fresh[0]])
+    assert np.allclose(loaded.scores(matrix),
+                       loaded.booster.predict(matrix) + ranking.FEEDBACK_PRIOR * ranking.fallback_scores(matrix))
+    assert ranking.Ranker(None, {"version": "job-3"}).label == "job-3" and fusion.label == "fusion"

@@ -1,0 +1,206 @@
+"""Benchmark: can associates' verdicts train the ranker of a catalogue that has no labelled requests?
+
+    python bench/feedback_ranker.py [--bundles var/bundles/demo,...] [--per-client 2] [--shown 5]
+
+A retailer's first import has no training requests, so its shortlists are ordered by reciprocal-rank
+fusion (`backend.ranker`). Associates then review those shortlists. This asks whether their verdicts
+alone are enough to train the LightGBM ranker, and how it compares with a ranker trained on the
+bundle's labelled train split.
+
+Protocol (train and val splits only; the test split is never read):
+
+1. Candidates of the bundle's train and val requests from the serving generator over its scratch
+   stores (`bench/ranker_transfer.candidate_groups`, cached).
+2. Reviewed and held-out requests. `clients` (when it yields at least 20 reviews: the demo world):
+   clients of the val split, their requests in time order, the first `--per-client` reviewed and
+   the rest held out (as in bench/feedback_loop.py). Else `splits`: a seeded sample of `--reviews`
+   train requests is reviewed and the val split held out (no train split: `--reviews` val requests
+   reviewed, the other val requests held out).
+3. Simulated associates review each reviewed request's fusion shortlist (its first `--shown`
+   candidates) by the request's graded ground truth, with the review console's grades
+   (`training.data.FEEDBACK_GRADES`): a fitting item is accepted, the others rejected; the best
+   fitting shown item is moved to the top when it is not there; the first rejected item is replaced by
+   the best fitting candidate that was not shown. Unjudged candidates count as not relevant.
+4. Rankers: `fusion`; `verdicts, boosted from fusion` (what a ranker job trains: the verdicts on
+   the shortlist's items, boosted from fusion, `backend.ranker.FEEDBACK_PRIOR`); the same with the
+   items replacements brought in graded too; `verdicts, from scratch` (no fusion prior);
+   `train split` (every labelled train request, what an import trains when it can); with the
+   `clients` protocol also `train split + verdicts`.
+5. NDCG@10 of the held-out requests with a relevant item, 95% BCa intervals, paired differences.
+
+Writes docs/results/feedback-ranker.json and .md (one section per bundle).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from ranker_transfer import BUNDLES, as_candidates, candidate_groups, interval, score  # noqa: E402
+
+
+def split_clients(bundle, per_client: int) -> tuple[set[str], set[str]]:
+    """Val-split request ids: (reviewed, held out) — each client's first `per_client` requests in time
+    order are reviewed, the rest held out; clients with no request left to hold out are skipped."""
+    by_client: dict[str, list[dict]] = {}
+    for query in bundle.queries:
+        if query.get("split") == "val" and query.get("client_id"):
+            by_client.setdefault(query["client_id"], []).append(query)
+    reviewed, heldout = set(), set()
+    for queries in by_client.values():
+        queries.sort(key=lambda q: (q.get("timestamp") or "", q["query_id"]))
+        if len(queries) > per_client:
+            reviewed |= {q["query_id"] for q in queries[:per_client]}
+            heldout |= {q["query_id"] for q in queries[per_client:]}
+    return reviewed, heldout
+
+
+def verdicts(pool: list, relevant: dict[str, int], shown: int,
+             replacements: bool = False) -> tuple[dict[str, int], int]:
+    """What a simulated associate's review of the fusion shortlist teaches: item -> grade of each judged
+    item, and how many review actions it took. The item a replacement brings in is graded only with
+    `replacements` (a ranker job leaves it out: `training.ranker_job.RANKER_KINDS`)."""
+    from backend import ranker as ranking
+    from training.data import FEEDBACK_GRADES, REORDER_TOP
+
+    ordered = [c.item_id for c in ranking.Ranker(None, {"kind": "fusion"}).order(as_candidates(pool))]
+    on_list = ordered[:shown]
+    grades = {i: FEEDBACK_GRADES["accept"] if relevant.get(i, 0) > 0 else FEEDBACK_GRADES["reject"]
+              for i in on_list}
+    actions = len(on_list)
+    best = max(on_list, key=lambda i: (relevant.get(i, 0), -on_list.index(i)), default=None)
+    if best is not None and best != on_list[0] and relevant.get(best, 0) > relevant.get(on_list[0], 0):
+        grades[best] = REORDER_TOP
+        actions += 1
+    rejected = [i for i in on_list if relevant.get(i, 0) == 0]
+    unseen = sorted((i for i in ordered[shown:] if relevant.get(i, 0) > 0), key=lambda i: -relevant[i])
+    if rejected and unseen:
+        if replacements:
+            grades[unseen[0]] = FEEDBACK_GRADES["replace"]
+        actions += 1
+    return grades, actions
+
+
+def judged_group(pool: list, grades: dict[str, int], unjudged: str) -> tuple[list, dict[str, int]]:
+    """A reviewed request as a training group: `unjudged` = "zero" keeps every candidate (the ones no
+    associate saw count as not relevant), "drop" keeps only the judged ones (rejected items are the
+    negatives)."""
+    kept = pool if unjudged == "zero" else [c for c in pool if c[0] in grades]
+    return kept, {k: v for k, v in grades.items() if v > 0}
+
+
+def reviews(bundle, groups: dict, per_client: int, count: int) -> tuple[str, list, list]:
+    """(protocol, reviewed groups, held-out groups with a relevant item): see the docstring, step 2."""
+    reviewed_ids, heldout_ids = split_clients(bundle, per_client)
+    if len(reviewed_ids) >= 20:
+        return ("clients", [g for g in groups["val"] if g[0] in reviewed_ids],
+                [g for g in groups["val"] if g[0] in heldout_ids and g[2]])
+    rng = random.Random(0)
+    if len(groups["train"]) >= 20:
+        return ("splits", rng.sample(groups["train"], min(count, len(groups["train"]))),
+                [g for g in groups["val"] if g[2]])
+    chosen = {g[0] for g in rng.sample(groups["val"], min(count, len(groups["val"]) // 2))}
+    return ("splits", [g for g in groups["val"] if g[0] in chosen],
+            [g for g in groups["val"] if g[0] not in chosen and g[2]])
+
+
+def bundle_record(path: str, args) -> dict:
+    from backend import ranker as ranking
+    from training.eval_queries import load_bundle
+
+    started = time.perf_counter()
+    bundle = load_bundle(path)
+    groups = candidate_groups(path)
+    protocol, reviewed, heldout = reviews(bundle, groups, args.per_client, args.reviews)
+    judged, with_replacements, actions = [], [], 0
+    for qid, pool, relevant in reviewed:
+        grades, n = verdicts(pool, relevant, args.shown)
+        judged.append((qid, *judged_group(pool, grades, args.unjudged)))
+        grades, _ = verdicts(pool, relevant, args.shown, replacements=True)
+        with_replacements.append((qid, *judged_group(pool, grades, args.unjudged)))
+        actions += n
+
+    def fit(rows, prior=0.0):
+        return ranking.train([(as_candidates(pool), rel) for _, pool, rel in rows], [], prior=prior)
+
+    systems = {"fusion": ranking.Ranker(None, {"kind": "fusion"}),
+               "verdicts, boosted from fusion": fit(judged, ranking.FEEDBACK_PRIOR),
+               "verdicts + replacements, boosted": fit(with_replacements, ranking.FEEDBACK_PRIOR),
+               "verdicts, from scratch": fit(judged)}
+    if len(groups["train"]) >= ranking.MIN_TRAIN_QUERIES:
+        systems["train split"] = fit(groups["train"])
+        if protocol == "clients":
+            systems["train split + verdicts"] = fit(groups["train"] + judged)
+    scores = {name: score(r, heldout) for name, r in systems.items()}
+    pairs = [("verdicts, boosted from fusion", "fusion"), ("verdicts + replacements, boosted", "fusion"),
+             ("verdicts, from scratch", "fusion"), ("verdicts, boosted from fusion", "train split"),
+             ("train split + verdicts", "train split")]
+    return {"bundle": bundle.name, "protocol": protocol, "seconds": round(time.perf_counter() - started, 1),
+            "reviewed_requests": len(reviewed), "review_actions": actions, "heldout_requests": len(heldout),
+            "systems": {n: {"kind": r.kind, "train_queries": (r.info or {}).get("train_queries"),
+                            "ndcg@10": round(float(scores[n].mean()), 4),
+                            "ci": [round(x, 4) for x in interval(scores[n])]} for n, r in systems.items()},
+            "differences": [{"a": a, "b": b, "mean": round(float((scores[a] - scores[b]).mean()), 4),
+                             "ci": [round(x, 4) for x in interval(scores[a] - scores[b])]}
+                            for a, b in pairs if a in scores and b in scores]}
+
+
+def bundle_lines(rec: dict, shown: int) -> list[str]:
+    lines = [f"## {rec['bundle']}", "",
+             f"Protocol `{rec['protocol']}`: {rec['reviewed_requests']} requests reviewed "
+             f"({rec['review_actions']} simulated review actions on fusion shortlists of {shown}), "
+             f"{rec['heldout_requests']} held-out requests scored; {rec['seconds']} s.", "",
+             "| ranker | trained on (requests) | NDCG@10 [95% CI] |", "|---|---:|---|"]
+    for name, row in rec["systems"].items():
+        lines.append(f"| {name} | {row['train_queries'] or '–'} | {row['ndcg@10']:.3f} "
+                     f"[{row['ci'][0]:.3f}, {row['ci'][1]:.3f}] |")
+    lines += ["", "| comparison | difference [95% CI] |", "|---|---|"]
+    for d in rec["differences"]:
+        lines.append(f"| {d['a']} − {d['b']} | {d['mean']:+.3f} [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}] |")
+    return lines + [""]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--bundles", default=BUNDLES, help="comma-separated bundle directories")
+    parser.add_argument("--per-client", type=int, default=2, help="val requests reviewed per client")
+    parser.add_argument("--reviews", type=int, default=80, help="requests reviewed (`splits` protocol)")
+    parser.add_argument("--shown", type=int, default=5, help="items on a reviewed shortlist")
+    parser.add_argument("--unjudged", choices=("zero", "drop"), default="zero",
+                        help="candidates no associate judged: not relevant (zero) or left out (drop)")
+    parser.add_argument("--out", default="docs/results")
+    args = parser.parse_args()
+    load_before = os.getloadavg()
+    bundles = [bundle_record(path, args) for path in args.bundles.split(",")]
+    record = {"created": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+              "command": "python bench/feedback_ranker.py " + " ".join(sys.argv[1:]),
+              "load_before": [round(x, 2) for x in load_before],
+              "load_after": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count(), "bundles": bundles}
+    out = Path(args.out)
+    (out / "feedback-ranker.json").write_text(json.dumps(record, indent=1))
+    lines = ["# Associates' verdicts as the ranker's training data (a catalogue without labelled requests)", "",
+             f"Produced by `{record['command']}` ({record['created']}; load average "
+             f"{record['load_before'][0]} → {record['load_after'][0]} on {record['cpus']} cores). NDCG@10 over "
+             "the serving generator's candidates, 95% BCa intervals; protocol in the script's docstring; "
+             "train and val splits only.", ""]
+    for rec in bundles:
+        lines += bundle_lines(rec, args.shown)
+    from training.eval_report import write_keeping_notes
+
+    write_keeping_notes(out / "feedback-ranker.md", "\n".join(lines))
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
