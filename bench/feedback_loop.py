@@ -73,6 +73,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--feedback-share", type=float, default=0.5,
                    help="share of the job's training cases that come from feedback")
     p.add_argument("--at-once", type=int, default=8, help="shortlists asked at once")
+    p.add_argument("--shortlists", type=int, default=100,
+                   help="--job ranker: held-out requests asked through the whole serving path (the "
+                        "reasoner included) before and after the promotion (0: none)")
     p.add_argument("--job", choices=("reasoner", "ranker"), default="reasoner",
                    help="what the feedback retrains (default: the reasoner)")
     p.add_argument("--out", default="docs/results", help="where the report goes")
@@ -112,9 +115,17 @@ def main(argv=None) -> int:
     if "job" not in state or state["job"].get("status") != "succeeded":
         state["job"] = run_job(bundle_path, plan, args)
         save()
+    if (args.job == "ranker" and args.shortlists and "shortlists_before" not in state
+            and "verdict" not in state):  # asked before the promotion, or never
+        state["shortlists_before"] = shortlist_scores(bundle, plan, args)
+        save()
     if state["job"].get("status") == "succeeded" and "verdict" not in state:
         promote = promote_ranker_and_check if args.job == "ranker" else promote_and_check
         state["verdict"] = promote(state["job"], bundle, plan)
+        save()
+    if (args.job == "ranker" and args.shortlists and state.get("verdict", {}).get("passed")
+            and "shortlists_after" not in state):
+        state["shortlists_after"] = shortlist_scores(bundle, plan, args)
         save()
     write_report(state, args)
     return 0 if state["job"].get("status") == "succeeded" else 1
@@ -273,6 +284,24 @@ def promote_and_check(job: dict, bundle, plan: dict) -> dict:
     return out
 
 
+def shortlist_scores(bundle, plan: dict, args) -> dict:
+    """NDCG@5 of the served shortlists (the whole path: ranker, reasoner, fusion of the two) of the
+    first `--shortlists` held-out requests with a relevant item, asked `--at-once` at a time."""
+    from backend.service import recommend
+    from training.metrics import ndcg_at_k
+
+    queries = {q["query_id"]: q for q in bundle.queries}
+    asked = [queries[i] for i in plan["heldout"] if queries[i].get("relevant")][:args.shortlists]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(args.at_once) as pool:
+        results = list(pool.map(lambda q: recommend(q["client_id"], q["text"], seed=0), asked))
+    grades = [{k: int(v) for k, v in q["relevant"].items()} for q in asked]
+    return {"seconds": round(time.perf_counter() - started, 1),
+            "rankers": sorted({r.reasoning.get("ranker", "?") for r in results}),
+            "ndcg@5": {q["query_id"]: ndcg_at_k([it["item_id"] for it in r.items], g, 5)
+                       for q, r, g in zip(asked, results, grades)}}
+
+
 def promote_ranker_and_check(job: dict, bundle, plan: dict) -> dict:
     """`concierge versions promote-ranker` (no override); if it passed, ask a held-out request again:
     its shortlist must record the job's ranker."""
@@ -343,6 +372,16 @@ def report_markdown(state: dict, kind: str = "reasoner") -> str:
             lines.append(f"- Probe {key}: candidate {change.get('candidate')}, active "
                          f"{change.get('reference')} (relative change "
                          f"{change.get('relative_change')}; the gate allows −5%).")
+    before, after = state.get("shortlists_before"), state.get("shortlists_after")
+    if before and after:
+        from training.metrics import paired_comparison
+
+        diff = paired_comparison(after["ndcg@5"], before["ndcg@5"], "after", "before", "ndcg@5").diff
+        mean = sum(before["ndcg@5"].values()) / len(before["ndcg@5"])
+        lines.append(f"- Whole shortlists (ranker + reasoner, as served) on {len(before['ndcg@5'])} held-out "
+                     f"requests: NDCG@5 {mean:.3f} before ({', '.join(before['rankers'])}), after − before "
+                     f"{diff.mean:+.3f} [{diff.low:+.3f}, {diff.high:+.3f}] ({', '.join(after['rankers'])}); "
+                     f"{before['seconds']} s and {after['seconds']} s.")
     verdict = state.get("verdict")
     if verdict:
         lines.append(f"- Promotion through the gate: {'done' if verdict['passed'] else 'refused'}; "
