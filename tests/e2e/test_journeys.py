@@ -15,7 +15,7 @@ import pytest
 from sqlmodel import select
 
 from backend.store import session
-from backend.tables import Feedback, Shortlist
+from backend.tables import Feedback, Shortlist, TrainingJob
 from tests.e2e.conftest import ARTIFACTS, screenshot, sign_in
 
 pytestmark = pytest.mark.e2e
@@ -225,3 +225,16 @@ def test_admin_uploads_a_small_catalogue_and_sees_its_report(server, page, tmp_p
     page.get_by_role("tab", name="Accounts").click()
     page.wait_for_function("document.querySelector('#accounts').innerText.includes('associate')")
     screenshot(page, "admin-accounts")
+    page.get_by_role("tab", name="Training").click()
+    page.click("#train-ranker")  # retrain the ranker on the associates' verdicts (training/ranker_job.py)
+    page.wait_for_function("/ranker job #\\d+|no associate feedback/.test(document.querySelector('#train-status')"
+                           ".innerText)")
+    status = page.inner_text("#train-status")
+    with session() as s:
+        unused = s.exec(select(Feedback).where(Feedback.used_by_job_id.is_(None))).all()
+        queued = s.exec(select(TrainingJob).order_by(TrainingJob.id.desc())).first()
+    if "Queued ranker job" in status:  # the associate journey's verdicts were there to learn from
+        assert queued is not None and queued.config.get("kind") == "ranker" and f"#{queued.id}" in status
+    else:
+        assert not unused and "Nothing was queued" in status
+    assert "Traceback" not in page.inner_text("body")
