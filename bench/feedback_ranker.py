@@ -142,6 +142,7 @@ def bundle_record(path: str, args) -> dict:
         if protocol == "clients":
             systems["train split + verdicts"] = fit(groups["train"] + judged)
     scores = {name: score(r, heldout) for name, r in systems.items()}
+    curve = review_curve(judged, heldout, scores["fusion"], [int(n) for n in args.curve.split(",") if n])
     pairs = [("verdicts, boosted from fusion", "fusion"), ("verdicts + replacements, boosted", "fusion"),
              ("verdicts, from scratch", "fusion"), ("verdicts, boosted from fusion", "train split"),
              ("train split + verdicts", "train split")]
@@ -150,9 +151,39 @@ def bundle_record(path: str, args) -> dict:
             "systems": {n: {"kind": r.kind, "train_queries": (r.info or {}).get("train_queries"),
                             "ndcg@10": round(float(scores[n].mean()), 4),
                             "ci": [round(x, 4) for x in interval(scores[n])]} for n, r in systems.items()},
+            "curve": curve,
             "differences": [{"a": a, "b": b, "mean": round(float((scores[a] - scores[b]).mean()), 4),
                              "ci": [round(x, 4) for x in interval(scores[a] - scores[b])]}
                             for a, b in pairs if a in scores and b in scores]}
+
+
+DRAWS = 5  # seeded subsamples of the reviews per point of the curve
+
+
+def review_curve(judged: list, heldout: list, fusion: np.ndarray, sizes: list[int]) -> list[dict]:
+    """How many reviews a ranker job needs: for each size, `DRAWS` seeded subsamples of the reviewed
+    requests train the job's ranker (verdicts, boosted from fusion); its NDCG@10 gain over fusion on
+    the held-out requests, and in how many draws the 95% interval of that gain lies above zero (the
+    gate would pass) or below it."""
+    from backend import ranker as ranking
+
+    rows = []
+    for size in sizes:
+        if size > len(judged):
+            continue
+        gains, above, below = [], 0, 0
+        for draw in range(DRAWS):
+            sample = random.Random(draw).sample(judged, size)
+            ranker = ranking.train([(as_candidates(pool), rel) for _, pool, rel in sample], [],
+                                   prior=ranking.FEEDBACK_PRIOR)
+            diff = score(ranker, heldout) - fusion
+            low, high = interval(diff)
+            gains.append(float(diff.mean()))
+            above, below = above + (low > 0), below + (high < 0)
+        rows.append({"reviews": size, "gain_mean": round(float(np.mean(gains)), 4),
+                     "gain_min": round(min(gains), 4), "gain_max": round(max(gains), 4),
+                     "above_zero": above, "below_zero": below, "draws": DRAWS})
+    return rows
 
 
 def bundle_lines(rec: dict, shown: int) -> list[str]:
@@ -167,6 +198,15 @@ def bundle_lines(rec: dict, shown: int) -> list[str]:
     lines += ["", "| comparison | difference [95% CI] |", "|---|---|"]
     for d in rec["differences"]:
         lines.append(f"| {d['a']} − {d['b']} | {d['mean']:+.3f} [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}] |")
+    if rec.get("curve"):
+        lines += ["", "How many reviews (verdicts, boosted from fusion; seeded subsamples of the reviewed "
+                  "requests; +0.000: fewer than 20 of them had an accepted item, so the ranker stays fusion):",
+                  "", "| reviews | NDCG@10 gain over fusion, mean of draws (min … max) | interval above 0 "
+                  "| below 0 |",
+                  "|---:|---|---:|---:|"]
+        for c in rec["curve"]:
+            lines.append(f"| {c['reviews']} | {c['gain_mean']:+.3f} ({c['gain_min']:+.3f} … {c['gain_max']:+.3f}) | "
+                         f"{c['above_zero']}/{c['draws']} | {c['below_zero']}/{c['draws']} |")
     return lines + [""]
 
 
@@ -176,6 +216,8 @@ def main() -> int:
     parser.add_argument("--per-client", type=int, default=2, help="val requests reviewed per client")
     parser.add_argument("--reviews", type=int, default=80, help="requests reviewed (`splits` protocol)")
     parser.add_argument("--shown", type=int, default=5, help="items on a reviewed shortlist")
+    parser.add_argument("--curve", default="20,30,40,60",
+                        help="review counts of the how-many-reviews table (comma-separated; empty: none)")
     parser.add_argument("--unjudged", choices=("zero", "drop"), default="zero",
                         help="candidates no associate judged: not relevant (zero) or left out (drop)")
     parser.add_argument("--out", default="docs/results")
