@@ -2,6 +2,7 @@
 
     python bench/feedback_loop.py --var-dir var/feedback-loop [--per-client 2] [--gate-limit 100]
     python bench/feedback_loop.py --job ranker --var-dir var/feedback-ranker --gate-limit 300
+    python bench/feedback_loop.py --job ranker --ranker-gate verdicts --var-dir var/feedback-ranker-v
 
 Runs the product's learning loop end to end on a scratch copy of the demo store, with simulated
 associates who judge by the demo world's hidden tastes:
@@ -76,6 +77,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--shortlists", type=int, default=100,
                    help="--job ranker: held-out requests asked through the whole serving path (the "
                         "reasoner included) before and after the promotion (0: none)")
+    p.add_argument("--ranker-gate", choices=("bundle", "verdicts"), default="bundle",
+                   help="--job ranker: gate on the held-out requests (bundle) or, as the admin console's "
+                        "job does, on the latest 30%% of the judged shortlists (verdicts)")
     p.add_argument("--job", choices=("reasoner", "ranker"), default="reasoner",
                    help="what the feedback retrains (default: the reasoner)")
     p.add_argument("--out", default="docs/results", help="where the report goes")
@@ -246,6 +250,8 @@ def run_job(bundle_path: Path, plan: dict, args) -> dict:
                                                           min(args.gate_limit, len(plan["heldout"]))))
     if pending:
         job = pending[0]  # a stopped run's job: the worker takes it over and resumes it
+    elif args.job == "ranker" and args.ranker_gate == "verdicts":
+        job = jobs.enqueue({"kind": "ranker"}, created_by=get_account(ADMIN).id)
     elif args.job == "ranker":
         job = jobs.enqueue({"kind": "ranker", "bundle": str(bundle_path), "train_split": False,
                             "eval": {"split": "val", "limit": len(gate), "seed": 0,
@@ -331,7 +337,8 @@ def write_report(state: dict, args) -> None:
                                   "python": platform.python_version()},
              "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
              "command": "python bench/feedback_loop.py " + " ".join(sys.argv[1:])}
-    name = "feedback-loop-ranker" if args.job == "ranker" else "feedback-loop"
+    name = {"reasoner": "feedback-loop", "ranker": "feedback-loop-ranker"}[args.job]
+    name += "-verdicts" if args.job == "ranker" and args.ranker_gate == "verdicts" else ""
     (out / f"{name}.json").write_text(json.dumps(state, indent=1, default=str))
     write_keeping_notes(out / f"{name}.md", report_markdown(state, args.job))
 
