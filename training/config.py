@@ -97,6 +97,8 @@ class GRPOSettings:
     prompts_per_step: int = setting(1, "distinct prompts per device per optimiser step", min=1)
     gradient_accumulation_steps: int = setting(1, "micro-batches per optimiser step", min=1)
     max_completion_length: int = setting(256, "most generated tokens per rollout", min=8)
+    stop_at_answer: bool = setting(True, "end a rollout once its ANSWER line has ended (as "
+                                         "serving does); off: at EOS or the length limit")
     learning_rate: float = setting(5e-6,
                                    "AdamW learning rate (ReRec: 5e-6 on a full 3B model; LoRA "
                                    "wants more)",

@@ -39,8 +39,11 @@ from accelerate.utils import gather
 from trl import GRPOTrainer
 from trl.extras.profiling import profiling_context, profiling_decorator
 
+from transformers import StoppingCriteria, StoppingCriteriaList
+
 from backend.half_decode import HalfLinears
 from backend.llm import HALF_DECODE_ROWS
+from backend.reasoner import answer_complete
 from backend.verify import verify_steps
 from training.advantage import (RAAEConfig, completion_token_rewards, group_stats, row_moments,
                                 token_advantages)
@@ -152,6 +155,21 @@ class CurriculumSampler(Sampler):
                     yield from [i] * self.mini_repeat_count
 
 
+class AnswerLineStop(StoppingCriteria):
+    """Ends a rollout once its ANSWER line names a handle and has ended
+    (`backend.reasoner.answer_complete`, the test serving stops on): what follows is never scored,
+    and a rollout that rambles on past its answer would reach the length limit and count as cut."""
+
+    def __init__(self, tokenizer, prompt_width: int):
+        self.tokenizer, self.prompt_width = tokenizer, prompt_width
+
+    def __call__(self, input_ids: torch.Tensor, scores, **kwargs) -> torch.Tensor:
+        texts = self.tokenizer.batch_decode(input_ids[:, self.prompt_width:],
+                                            skip_special_tokens=True)
+        return torch.tensor([answer_complete(t) for t in texts], dtype=torch.bool,
+                            device=input_ids.device)
+
+
 class ReRecGRPOTrainer(GRPOTrainer):
     """`GRPOTrainer` with RAAE token advantages and the online curriculum (see the module
     docstring).
@@ -164,8 +182,9 @@ class ReRecGRPOTrainer(GRPOTrainer):
     """
 
     def __init__(self, *args, reward: ReRecReward, raae: RAAEConfig, curriculum: Curriculum,
-                 half_rows: int = 0, **kwargs):
+                 half_rows: int = 0, stop_at_answer: bool = True, **kwargs):
         self.reward, self.raae, self.curriculum = reward, raae, curriculum
+        self.stop_at_answer = stop_at_answer
         super().__init__(*args, reward_funcs=[reward], **kwargs)
         self.case_index = {cid: i for i, cid in enumerate(self.train_dataset["case_id"])}
         self.half = None  # fp16 weight copies for the rollouts' decode steps (CPU only)
@@ -202,11 +221,17 @@ class ReRecGRPOTrainer(GRPOTrainer):
         docs/results/grpo-profile.md) and each distinct prompt prefilled once for its G rollouts
         (`training.prefill`). The weights are unmerged again before the policy's forward and
         backward passes. With `half_rows`, the decode steps read fp16 copies of the merged weights,
-        made afresh for each step's rollouts (`backend.half_decode`); the loss stays fp32."""
+        made afresh for each step's rollouts (`backend.half_decode`); the loss stays fp32. With
+        `stop_at_answer` a rollout ends once its ANSWER line has (`AnswerLineStop`)."""
         if self.use_vllm:
             return super()._generate_single_turn(*args, **kwargs)
         model = self.accelerator.unwrap_model(self.model)
-        with merged_adapter(model), shared_prompt_prefill(model):
+        stop = None
+        # a stopped row is padded: TRL ends a completion at its first EOS, so the pad must be one
+        if self.stop_at_answer and self.processing_class.pad_token_id in self.eos_token_ids:
+            def stop(width: int) -> StoppingCriteriaList:
+                return StoppingCriteriaList([AnswerLineStop(self.processing_class, width)])
+        with merged_adapter(model), shared_prompt_prefill(model, stop):
             if self.half is not None:
                 self.half.stale()  # the merged weights changed since the last rollouts
             try:
@@ -390,7 +415,8 @@ def run(ctx) -> dict:
                                processing_class=tokenizer, peft_config=peft_config,
                                callbacks=ctx.callbacks(curriculum),
                                reward=reward, raae=config.raae, curriculum=curriculum,
-                               half_rows=HALF_DECODE_ROWS if config.model.half_rollouts else 0)
+                               half_rows=HALF_DECODE_ROWS if config.model.half_rollouts else 0,
+                               stop_at_answer=config.grpo.stop_at_answer)
     resume_from = None
     if ctx.resume and checkpoints.is_dir():
         resume_from = last_complete_checkpoint(checkpoints)

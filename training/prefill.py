@@ -20,15 +20,18 @@ import torch
 
 
 @contextmanager
-def shared_prompt_prefill(model):
+def shared_prompt_prefill(model, stop=None):
     """Within the block, `model.generate(...)` is `generate_from_shared_prefill(model, <the model's
     own generate>, ...)`; the model's own method is back when the block ends.
 
     Args:
         model (`transformers.PreTrainedModel` or `peft.PeftModel`): the model TRL generates with.
+        stop (`Callable[[int], StoppingCriteriaList]`, *optional*): given the prompt width, the
+            stopping criteria each `generate` call gets (a row that stops is padded, as at EOS).
     """
     own = vars(model).get("generate")  # an instance attribute that was there before, if any
-    model.generate = functools.partial(generate_from_shared_prefill, model, model.generate)
+    model.generate = functools.partial(generate_from_shared_prefill, model, model.generate,
+                                       stop=stop)
     try:
         yield model
     finally:
@@ -40,7 +43,7 @@ def shared_prompt_prefill(model):
 
 def generate_from_shared_prefill(model, generate, input_ids: torch.Tensor,
                                  attention_mask: torch.Tensor | None = None,
-                                 generation_config=None, **kwargs) -> torch.Tensor:
+                                 generation_config=None, stop=None, **kwargs) -> torch.Tensor:
     """`generate(input_ids, attention_mask, generation_config)`, with every distinct prompt row
     prefilled once. Falls back to the plain call when no row repeats, when anything else is passed
     (multimodal fields, a cache), or when the settings need a cache of `generate`'s own making (beam
@@ -52,13 +55,17 @@ def generate_from_shared_prefill(model, generate, input_ids: torch.Tensor,
         input_ids (`torch.LongTensor`): (B, L) left-padded prompts.
         attention_mask (`torch.LongTensor`, *optional*): (B, L), 0 on the left padding.
         generation_config (`transformers.GenerationConfig`, *optional*): as `generate` takes it.
+        stop (`Callable[[int], StoppingCriteriaList]`, *optional*): see `shared_prompt_prefill`.
 
     Returns:
         `torch.LongTensor`: (B, L + new tokens), what `generate` returns.
     """
+    if stop is not None:
+        kwargs = {**kwargs, "stopping_criteria": stop(input_ids.shape[1])}
     plain = functools.partial(generate, input_ids=input_ids, attention_mask=attention_mask,
                               generation_config=generation_config, **kwargs)
-    if (kwargs or attention_mask is None or input_ids.shape[1] < 2
+    extra = {k: v for k, v in kwargs.items() if k != "stopping_criteria"}
+    if (extra or attention_mask is None or input_ids.shape[1] < 2
             or not _takes_a_given_cache(model, generation_config)):
         return plain()
     # the last prompt token stays uncached: `generate` needs one new token to start from
@@ -70,7 +77,7 @@ def generate_from_shared_prefill(model, generate, input_ids: torch.Tensor,
         return plain()
     cache.batch_select_indices(row_of)  # (D, heads, L-1, dim) -> (B, heads, L-1, dim) per layer
     return generate(input_ids=input_ids, attention_mask=attention_mask, past_key_values=cache,
-                    generation_config=generation_config)
+                    generation_config=generation_config, **kwargs)
 
 
 def distinct_rows(input_ids: torch.Tensor, attention_mask: torch.Tensor,

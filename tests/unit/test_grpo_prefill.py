@@ -109,7 +109,7 @@ def test_the_trainers_rollouts_prefill_once_and_return_what_trl_returns(tokenize
     monkeypatch.setattr(prefill, "prefill", watching)
 
     shared = trainer._generate_single_turn(prompt_ids, images, fields, 4)
-    monkeypatch.setattr(grpo, "shared_prompt_prefill", nullcontext)
+    monkeypatch.setattr(grpo, "shared_prompt_prefill", lambda model, stop=None: nullcontext(model))
     plain = trainer._generate_single_turn(prompt_ids, images, fields, 4)
 
     assert prefilled == [(2, max(map(len, prompt_ids)) - 1)]  # TRL's generate call went through the prefill
@@ -117,3 +117,50 @@ def test_the_trainers_rollouts_prefill_once_and_return_what_trl_returns(tokenize
     assert (completion_ids, logprobs) == plain and logprobs is None
     assert len(completion_ids) == 8 and all(isinstance(t, int) for row in completion_ids for t in row)
     assert all(1 <= len(row) <= 8 for row in completion_ids)  # max_completion_length
+
+
+class StopOn:
+    """Stops a row once `token` is among its new tokens (a stand-in criterion for a random model)."""
+
+    def __init__(self, token: int, width: int):
+        self.token, self.width = token, width
+
+    def __call__(self, input_ids, scores, **kwargs):
+        return (input_ids[:, self.width:] == self.token).any(dim=1)
+
+
+def test_a_stopping_criterion_ends_rows_alike_with_and_without_the_shared_prefill():
+    from transformers import StoppingCriteriaList
+
+    model = random_llama()
+    ids, mask = grouped_batch(group=4)
+    config = GenerationConfig(max_new_tokens=16, pad_token_id=PAD, eos_token_id=EOS, do_sample=True,
+                              temperature=1.0)
+    widths = []
+
+    def stop(width):
+        widths.append(width)
+        return StoppingCriteriaList([StopOn(20, width)])
+
+    torch.manual_seed(3)
+    plain = model.generate(input_ids=ids, attention_mask=mask, generation_config=config,
+                           stopping_criteria=stop(ids.shape[1]))
+    torch.manual_seed(3)
+    shared = prefill.generate_from_shared_prefill(model, model.generate, ids, mask, config, stop=stop)
+    assert torch.equal(shared, plain) and widths == [7, 7]
+    new = shared[:, 7:].tolist()
+    stopped = [row for row in new if 20 in row]
+    assert stopped, "no row drew the stop token: pick another"
+    # a stopped row is padded after the stop token, as after EOS
+    assert all(set(row[row.index(20) + 1:]) <= {PAD} for row in stopped)
+
+
+def test_a_rollout_ends_once_its_answer_line_has_ended(tokenizer):  # noqa: F811
+    texts = ["1. K7 is silk.\nANSWER: K7, B2\n", "1. K7 is silk.\nANSWER: K7, B2", "1. K7 is silk.\n2. So",
+             "ANSWER:\n"]
+    prompt = tokenizer("a prompt", return_tensors="pt").input_ids[0].tolist()
+    rows = [prompt + tokenizer(t, add_special_tokens=False).input_ids for t in texts]
+    width = max(len(r) for r in rows)
+    batch = torch.tensor([r + [tokenizer.pad_token_id] * (width - len(r)) for r in rows])
+    done = grpo.AnswerLineStop(tokenizer, len(prompt))(batch, None)
+    assert done.tolist() == [True, False, False, False]  # ended; not yet ended; no answer; no handle
