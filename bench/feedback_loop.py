@@ -290,6 +290,12 @@ def promote_and_check(job: dict, bundle, plan: dict) -> dict:
     return out
 
 
+def live_ranker_label() -> str:
+    from backend.live import live_catalogue
+
+    return live_catalogue().ranker.label
+
+
 def shortlist_scores(bundle, plan: dict, args) -> dict:
     """NDCG@5 of the served shortlists (the whole path: ranker, reasoner, fusion of the two) of the
     first `--shortlists` held-out requests with a relevant item, asked `--at-once` at a time."""
@@ -318,7 +324,7 @@ def promote_ranker_and_check(job: dict, bundle, plan: dict) -> dict:
     outcome = promote_ranker(job["id"], "feedback bench: associates' verdicts",
                              actor_id=get_account(ADMIN).id)
     out = {"passed": outcome["passed"], "reasons": outcome.get("reasons", []),
-           "active": outcome.get("served")}
+           "active": outcome.get("served") or live_ranker_label()}
     if outcome["passed"]:
         query = {q["query_id"]: q for q in bundle.queries}[plan["heldout"][0]]
         after = recommend(query["client_id"], query["text"], seed=0)

@@ -143,6 +143,7 @@ def bundle_record(path: str, args) -> dict:
             systems["train split + verdicts"] = fit(groups["train"] + judged)
     scores = {name: score(r, heldout) for name, r in systems.items()}
     curve = review_curve(judged, heldout, scores["fusion"], [int(n) for n in args.curve.split(",") if n])
+    verdict_gate = verdict_gates(reviewed, heldout, args.shown)
     pairs = [("verdicts, boosted from fusion", "fusion"), ("verdicts + replacements, boosted", "fusion"),
              ("verdicts, from scratch", "fusion"), ("verdicts, boosted from fusion", "train split"),
              ("train split + verdicts", "train split")]
@@ -151,13 +152,44 @@ def bundle_record(path: str, args) -> dict:
             "systems": {n: {"kind": r.kind, "train_queries": (r.info or {}).get("train_queries"),
                             "ndcg@10": round(float(scores[n].mean()), 4),
                             "ci": [round(x, 4) for x in interval(scores[n])]} for n, r in systems.items()},
-            "curve": curve,
+            "curve": curve, "verdict_gate": verdict_gate,
             "differences": [{"a": a, "b": b, "mean": round(float((scores[a] - scores[b]).mean()), 4),
                              "ci": [round(x, 4) for x in interval(scores[a] - scores[b])]}
                             for a, b in pairs if a in scores and b in scores]}
 
 
 DRAWS = 5  # seeded subsamples of the reviews per point of the curve
+HOLDOUT = 0.3  # the admin console's ranker job holds out the latest 30% of the judged shortlists
+
+
+def verdict_gates(reviewed: list, heldout: list, shown: int) -> dict:
+    """The admin console's gate, simulated: the latest `HOLDOUT` of the reviewed requests are held
+    out, the job's ranker trains on the rest; the gate compares it with fusion on the held-out
+    reviews, graded by their accepted items alone or with the replacements' items too, against the
+    truth (the held-out requests' graded ground truth). NDCG@5, the gate's metric."""
+    from backend import ranker as ranking
+    from training.metrics import ndcg_at_k
+
+    def ndcg(ranker, groups):
+        return np.array([ndcg_at_k([c.item_id for c in ranker.order(as_candidates(pool))], rel, 5)
+                         for _, pool, rel in groups if rel])
+
+    cut = len(reviewed) - max(2, round(len(reviewed) * HOLDOUT))
+    train = [(q, *judged_group(p, verdicts(p, r, shown)[0], "zero")) for q, p, r in reviewed[:cut]]
+    ranker = ranking.train([(as_candidates(pool), rel) for _, pool, rel in train], [],
+                           prior=ranking.FEEDBACK_PRIOR)
+    fusion = ranking.Ranker(None, {"kind": "fusion"})
+    out = {"trained_on": cut, "ranker": ranker.kind}
+    for name, with_replacements in (("accepted items", False), ("with replacements", True)):
+        gate = [(q, p, {k: v for k, v in verdicts(p, r, shown, replacements=with_replacements)[0].items() if v})
+                for q, p, r in reviewed[cut:]]
+        diff = ndcg(ranker, gate) - ndcg(fusion, gate)
+        out[name] = {"n": int(len(diff)), "mean": round(float(diff.mean()), 4),
+                     "ci": [round(x, 4) for x in interval(diff)]}
+    diff = ndcg(ranker, heldout) - ndcg(fusion, heldout)
+    out["truth"] = {"n": int(len(diff)), "mean": round(float(diff.mean()), 4),
+                    "ci": [round(x, 4) for x in interval(diff)]}
+    return out
 
 
 def review_curve(judged: list, heldout: list, fusion: np.ndarray, sizes: list[int]) -> list[dict]:
@@ -198,6 +230,15 @@ def bundle_lines(rec: dict, shown: int) -> list[str]:
     lines += ["", "| comparison | difference [95% CI] |", "|---|---|"]
     for d in rec["differences"]:
         lines.append(f"| {d['a']} − {d['b']} | {d['mean']:+.3f} [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}] |")
+    gate = rec.get("verdict_gate")
+    if gate:
+        lines += ["", f"The admin console's gate, simulated (ranker trained on the first {gate['trained_on']} reviews, "
+                  "NDCG@5 against fusion): on the held-out reviews graded by",
+                  "", "| graded by | requests | candidate − fusion [95% CI] |", "|---|---:|---|"]
+        for name in ("accepted items", "with replacements", "truth"):
+            row = gate[name]
+            label = "the held-out requests' ground truth" if name == "truth" else name
+            lines.append(f"| {label} | {row['n']} | {row['mean']:+.3f} [{row['ci'][0]:+.3f}, {row['ci'][1]:+.3f}] |")
     if rec.get("curve"):
         lines += ["", "How many reviews (verdicts, boosted from fusion; seeded subsamples of the reviewed "
                   "requests; +0.000: fewer than 20 of them had an accepted item, so the ranker stays fusion):",
