@@ -242,7 +242,7 @@ def start_training(actor: Actor, stages, max_steps, max_cases, learning_rate, fe
 
 def start_ranker_training(actor: Actor) -> TrainingJob:
     """Queue a job that retrains the catalogue's ranker on the associates' feedback no job has used yet
-    (`training/ranker_job.py`: the latest 30% of the judged shortlists are held out for its gate).
+    (`training/ranker_job.py`: its gate cross-validates over the judged shortlists).
 
     Raises:
         `ConciergeError`: no feedback to learn from, or a job already active.

@@ -363,8 +363,9 @@ def build_training_tab():
         start = gr.Button("Start run", variant="primary", elem_id="train-start")
     with gr.Row():
         gr.Markdown("Or retrain the catalogue's **ranker** (the order before the model) on the associates' "
-                    "verdicts: seconds, not minutes; the latest 30% of the judged shortlists are held out for its "
-                    "gate. Serve it from the job panel below once its gate passes.")
+                    "verdicts: seconds, not minutes; its gate cross-validates over the judged shortlists (each "
+                    "scored by a ranker that did not learn from it). Serve it from the job panel below once its "
+                    "gate passes.")
         start_ranker = gr.Button("Retrain the ranker", elem_id="train-ranker", scale=0)
     start_status = gr.Markdown(elem_id="train-status")
     jobs = gr.Dataframe(headers=JOB_COLUMNS, interactive=False, label="Training jobs", elem_id="jobs", max_height=220)

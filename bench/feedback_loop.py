@@ -79,7 +79,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "reasoner included) before and after the promotion (0: none)")
     p.add_argument("--ranker-gate", choices=("bundle", "verdicts"), default="bundle",
                    help="--job ranker: gate on the held-out requests (bundle) or, as the admin console's "
-                        "job does, on the latest 30%% of the judged shortlists (verdicts)")
+                        "job does, cross-validated over the judged shortlists (verdicts)")
     p.add_argument("--job", choices=("reasoner", "ranker"), default="reasoner",
                    help="what the feedback retrains (default: the reasoner)")
     p.add_argument("--out", default="docs/results", help="where the report goes")

@@ -14,16 +14,17 @@ there are. What the job does:
    train split added (`train_split`) it learns from scratch.
 3. The gate: the candidate ranker and the served one order the same held-out requests' candidates;
    paired NDCG@5 (BCa interval) must lie above zero. Held out: with a `bundle`, its labelled
-   requests (`eval`: split, limit, seed, or `query_ids`); without one (a retailer's catalogue has no
-   labelled requests), the latest `holdout` share of the judged shortlists, which the candidate
-   does not train on, graded by every verdict (replacements included: `verdict_groups`). The
-   reasoner is not touched, so its probe scores cannot move and are not re-taken.
+   requests (`eval`: split, limit, seed, or `query_ids`); without one (a retailer's catalogue has
+   none) the judged shortlists themselves, cross-validated (`folds` contiguous blocks:
+   each scored by a ranker trained the same way on the others), graded by every verdict
+   (replacements included: `verdict_groups`). The reasoner is not touched, so its probe scores
+   cannot move and are not re-taken.
 4. The candidate is saved beside the served ranker (`<collection>.job-<id>.txt`); an admin promotes
    it with `promote_ranker` (refused unless the gate passed), which makes it the served ranker.
 
 Job config keys: `kind` ("ranker"); `bundle` (labelled requests for the gate; default none);
 `train_split` (bool; default: when the bundle has enough labelled train requests); `eval`
-({"split": "val", "limit": 100, "seed": 0, "query_ids": None}); `holdout` (0.3, without a bundle).
+({"split": "val", "limit": 100, "seed": 0, "query_ids": None}); `folds` (5, without a bundle).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ from training.metrics import (minimum_detectable_gain, ndcg_at_k, paired_compari
 KIND = "ranker"
 GATE_K = 5  # NDCG@5, the reasoner gate's metric (`training.registry.GATE_METRIC`)
 DEFAULT_EVAL = {"split": "val", "limit": 100, "seed": 0, "query_ids": None}
-HOLDOUT = 0.3  # without a bundle: the share of the judged shortlists (the latest) the gate keeps
+FOLDS = 5  # without a bundle the gate cross-validates over the judged shortlists
 # Verdicts the ranker learns from: those on the shortlist's own items. The item a replacement
 # brings in comes from below the shortlist, among candidates nobody judged (counted as not
 # relevant), so with few accepted items the trees learn that fusion's lower ranks are better: on
@@ -85,13 +86,7 @@ def run_ranker_job(job, report, stop: threading.Event) -> str:
                      for q in labelled[:ranking.MAX_TRAIN_QUERIES]]
         choice = {**DEFAULT_EVAL, **(spec.get("eval") or {})}
         held_out = [labelled_group(q, catalogue, settings) for q in gate_queries(bundle, choice)]
-        train_on = [(key, cands, grades) for key, cands, grades, _ in verdicts]
-    else:  # the latest verdicts are held out for the gate, graded by every verdict
-        cut = len(verdicts) - max(2, round(len(verdicts) * float(spec.get("holdout", HOLDOUT))))
-        cut = max(cut, 0)
-        train_on = [(key, cands, grades) for key, cands, grades, _ in verdicts[:cut]]
-        held_out = [(key, cands, every) for key, cands, _, every in verdicts[cut:]]
-    train_on = [group for group in train_on if group[2]]
+    train_on = [(key, cands, grades) for key, cands, grades, _ in verdicts if grades]
     if stop.is_set():
         raise jobs_stopped("before training")
     report(stage="ranker training", progress=0.4)
@@ -103,14 +98,18 @@ def run_ranker_job(job, report, stop: threading.Event) -> str:
                              "first")
     candidate.info.update(version=name, feedback_rows=len(feedback_ids), job_id=job.id,
                           verdict_groups=len(train_on), train_split_queries=len(split),
-                          gate_source=bundle_name or "held-out verdicts")
+                          gate_source=bundle_name or f"verdicts, {FOLDS}-fold cross-validation")
     path = candidate_path(catalogue.collection, name, settings)
     ranking.save(candidate, path)
     report(stage="ranker gate", progress=0.6, metrics={
         "ranker_candidate": str(path),
         "ranker_target": str(ranker_path(catalogue.collection, settings)),
         "ranker": ranking.summary(candidate.info)})
-    gate = gate_rankers(candidate, catalogue.ranker, held_out, stop)
+    if bundle_name:
+        gate = gate_rankers([(candidate, held_out)], catalogue.ranker, stop)
+    else:
+        gate = gate_rankers(cross_validation(verdicts, int(spec.get("folds", FOLDS))),
+                            catalogue.ranker, stop)
     report(stage="done", progress=1.0, metrics={"candidate": name, "gate": gate},
            log="passes the gate" if gate["passed"]
            else "does not pass the gate: " + "; ".join(gate["reasons"]))
@@ -173,17 +172,32 @@ def gate_queries(bundle, choice: dict) -> list[dict]:
     return random.Random(choice["seed"]).sample(pool, min(choice["limit"], len(pool)))
 
 
-def gate_rankers(candidate: ranking.Ranker, served: ranking.Ranker, held_out: list[tuple],
-                 stop: threading.Event) -> dict:
-    """Both rankers order the same held-out requests' candidates; paired NDCG@5, its BCa interval
-    must lie above zero."""
+def cross_validation(verdicts: list[tuple], folds: int) -> list[tuple]:
+    """(ranker, groups it scores) per fold: the judged shortlists in `folds` contiguous blocks,
+    oldest first; each block is scored, graded by every verdict, by a ranker trained as the job's
+    on the other blocks, so every judged shortlist is held out once."""
+    folds = max(2, min(folds, len(verdicts)))
+    bounds = [round(i * len(verdicts) / folds) for i in range(folds + 1)]
+    out = []
+    for lo, hi in zip(bounds, bounds[1:]):
+        rest = [(cands, grades) for _, cands, grades, _ in verdicts[:lo] + verdicts[hi:] if grades]
+        ranker = ranking.train(rest, [], prior=ranking.FEEDBACK_PRIOR)
+        out.append((ranker, [(key, cands, every) for key, cands, _, every in verdicts[lo:hi]]))
+    return out
+
+
+def gate_rankers(candidates: list[tuple], served: ranking.Ranker, stop: threading.Event) -> dict:
+    """The candidate and the served ranker order the same held-out requests' candidates; paired
+    NDCG@5, its BCa interval must lie above zero. `candidates`: (ranker, held-out groups) pairs —
+    one for a bundle's labelled requests, one per fold of a cross-validation."""
     scores: dict[str, dict[str, float]] = {"candidate": {}, "served": {}}
-    for key, candidates, relevant in held_out:
-        if stop.is_set():
-            raise jobs_stopped("during the gate")
-        for name, ranker in (("candidate", candidate), ("served", served)):
-            order = [c.item_id for c in ranker.order(list(candidates))]
-            scores[name][key] = ndcg_at_k(order, relevant, GATE_K)
+    for candidate, held_out in candidates:
+        for key, cands, relevant in held_out:
+            if stop.is_set():
+                raise jobs_stopped("during the gate")
+            for name, ranker in (("candidate", candidate), ("served", served)):
+                order = [c.item_id for c in ranker.order(list(cands))]
+                scores[name][key] = ndcg_at_k(order, relevant, GATE_K)
     if len(scores["candidate"]) < 2:
         return {"passed": False, "reasons": ["fewer than 2 held-out requests to score"],
                 "n": len(scores["candidate"])}
