@@ -346,10 +346,11 @@ def write_report(state: dict, args) -> None:
     name = {"reasoner": "feedback-loop", "ranker": "feedback-loop-ranker"}[args.job]
     name += "-verdicts" if args.job == "ranker" and args.ranker_gate == "verdicts" else ""
     (out / f"{name}.json").write_text(json.dumps(state, indent=1, default=str))
-    write_keeping_notes(out / f"{name}.md", report_markdown(state, args.job))
+    on_verdicts = args.job == "ranker" and args.ranker_gate == "verdicts"
+    write_keeping_notes(out / f"{name}.md", report_markdown(state, args.job, on_verdicts))
 
 
-def report_markdown(state: dict, kind: str = "reasoner") -> str:
+def report_markdown(state: dict, kind: str = "reasoner", on_verdicts: bool = False) -> str:
     plan, fb, job = state["plan"], state.get("feedback", {}), state.get("job", {})
     gate = (job.get("metrics") or {}).get("gate") or {}
     title = ("# Associate feedback -> a ranker job -> the gate (a catalogue without labelled requests)"
@@ -361,7 +362,8 @@ def report_markdown(state: dict, kind: str = "reasoner") -> str:
              "protocol.", "",
              f"- Clients: {len(plan['clients'])} of the demo world's validation split; "
              f"{len(plan['asked'])} requests asked, {len(plan['heldout'])} held out "
-             f"({job.get('gate_queries', '?')} of them scored by the gate).",
+             + ("(the gate scores the judged shortlists instead)." if on_verdicts else
+                f"({job.get('gate_queries', '?')} of them scored by the gate)."),
              f"- Shortlists: {fb.get('shortlists')} in {fb.get('ask_seconds')} s "
              f"({fb.get('nothing_fits')} said nothing fits), answered by "
              f"{', '.join(fb.get('model_versions', []))}.",
@@ -373,7 +375,9 @@ def report_markdown(state: dict, kind: str = "reasoner") -> str:
     ndcg = gate.get("ndcg") or {}
     if ndcg:
         diff = ndcg.get("diff") or {}
-        lines.append(f"- Gate, NDCG@5 on the held-out requests: candidate − active "
+        where = ("the judged shortlists, cross-validated (graded by every verdict)" if on_verdicts
+                 else "the held-out requests")
+        lines.append(f"- Gate, NDCG@5 on {where}: candidate − active "
                      f"{diff.get('mean', float('nan')):+.3f} [{diff.get('low', float('nan')):+.3f}, "
                      f"{diff.get('high', float('nan')):+.3f}] (n = {ndcg.get('n')}; detectable gain "
                      f"≈ {ndcg.get('detectable_gain')}).")
@@ -395,6 +399,11 @@ def report_markdown(state: dict, kind: str = "reasoner") -> str:
                      f"requests: NDCG@5 {mean:.3f} before ({', '.join(before['rankers'])}), after − before "
                      f"{diff.mean:+.3f} [{diff.low:+.3f}, {diff.high:+.3f}] ({', '.join(after['rankers'])}); "
                      f"{before['seconds']} s and {after['seconds']} s.")
+    if before and not after:
+        mean = sum(before["ndcg@5"].values()) / len(before["ndcg@5"])
+        lines.append(f"- Whole shortlists (ranker + reasoner, as served) on {len(before['ndcg@5'])} held-out "
+                     f"requests before the promotion: NDCG@5 {mean:.3f} ({', '.join(before['rankers'])}); "
+                     "nothing was promoted, so there is no after.")
     verdict = state.get("verdict")
     if verdict:
         lines.append(f"- Promotion through the gate: {'done' if verdict['passed'] else 'refused'}; "
