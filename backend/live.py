@@ -469,7 +469,11 @@ ITEM_SAMPLE = 200  # item ids a ranker records to recognise a later version of i
 def item_sample(bundle: Bundle) -> list[str]:
     """A fixed sample of the bundle's item ids (the smallest by hash): two versions of one catalogue share
     most of it, two catalogues that happen to share a name (every `products.csv`) almost none."""
-    ids = (str(item["item_id"]) for item in bundle.items)
+    return sample_of(str(item["item_id"]) for item in bundle.items)
+
+
+def sample_of(ids) -> list[str]:
+    """`item_sample` of any item ids (e.g. the served catalogue's)."""
     return sorted(ids, key=lambda i: hashlib.sha1(i.encode()).hexdigest())[:ITEM_SAMPLE]
 
 
@@ -503,7 +507,8 @@ def prepare_ranker(bundle: Bundle, settings: Settings | None = None, progress: b
                  info.get("engine"))
     if usable >= ranking.MIN_TRAIN_QUERIES:
         return train_ranker(bundle, settings, progress)
-    infos = {p: _ranker_info(p) for p in settings.ranker_dir.glob("*.txt") if p != target}  # each read once
+    # each read once; `<collection>.job-<id>.txt` are a ranker job's candidates, served only once promoted
+    infos = {p: _ranker_info(p) for p in settings.ranker_dir.glob("*.txt") if p != target and "." not in p.stem}
     earlier = sorted((p for p, info in infos.items()
                       if same_catalogue(info, bundle) and not ranking.is_stale(info, embedding_name(settings))),
                      key=lambda p: p.stat().st_mtime)

@@ -38,9 +38,11 @@ from pathlib import Path
 from sqlmodel import select
 
 from backend import ranker as ranking
-from backend.live import clear_cache, labelled_candidates, live_catalogue, ranker_path
+from backend.index import embedding_name
+from backend.live import clear_cache, labelled_candidates, live_catalogue, ranker_path, sample_of
+from backend.served import active_version
 from backend.settings import get_settings
-from backend.store import session
+from backend.store import get_engine, session
 from backend.tables import AuditLog, Feedback, Shortlist
 from catalog.errors import ConciergeError
 from training import jobs
@@ -98,7 +100,11 @@ def run_ranker_job(job, report, stop: threading.Event) -> str:
                              "first")
     candidate.info.update(version=name, feedback_rows=len(feedback_ids), job_id=job.id,
                           verdict_groups=len(train_on), train_split_queries=len(split),
-                          gate_source=bundle_name or f"verdicts, {FOLDS}-fold cross-validation")
+                          gate_source=bundle_name or f"verdicts, {FOLDS}-fold cross-validation",
+                          embedding=embedding_name(settings))
+    served = active_version(get_engine(settings.sql_url))
+    # what a later import of this catalogue recognises it by (`backend.live.same_catalogue`)
+    candidate.info.update(bundle=served.name, item_sample=sample_of(catalogue.graphs.ids))
     path = candidate_path(catalogue.collection, name, settings)
     ranking.save(candidate, path)
     report(stage="ranker gate", progress=0.6, metrics={

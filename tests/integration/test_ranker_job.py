@@ -2,6 +2,9 @@
 job through the worker, its gate against the served ranker on held-out requests, promotion through that
 gate only, and the next shortlist recording the ranker that ordered it."""
 
+import json
+from pathlib import Path
+
 import pytest
 from sqlmodel import select
 
@@ -113,6 +116,9 @@ def test_verdicts_train_a_ranker_that_only_its_gate_can_promote(fusion_world, sm
     assert job.candidate_version == f"job-{job.id}" and live_catalogue().ranker.label == "fusion"  # not yet
     gate = job.metrics["gate"]
     assert job.metrics["ranker"]["gate_source"] == small_world.name
+    saved = json.loads(Path(job.metrics["ranker_candidate"]).with_suffix(".json").read_text())
+    # a later import of this catalogue recognises it (backend.live.same_catalogue) once it is served
+    assert saved["bundle"] == small_world.name and len(saved["item_sample"]) == len(small_world.items)
     assert 0 < gate["n"] == len(gate["per_query"]["candidate"]) and set(gate["per_query"]["candidate"]) <= set(val)
     with pytest.raises(ConciergeError, match="reason"):
         handlers_admin.promote_ranker_job(Actor.of(admin), job.id, "  ")
