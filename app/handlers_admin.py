@@ -230,10 +230,20 @@ def start_training(actor: Actor, stages, max_steps, max_cases, learning_rate, fe
     config = training_job_config(stages, max_steps, max_cases, learning_rate, feedback_share, eval_limit,
                                  probes_limit)
     job_train_config(config, [])  # the training code's own checks, before anything is stored
+    return _enqueue_alone(actor, config)
+
+
+def _refuse_if_busy() -> None:
+    """One job at a time: refused while another is queued or running."""
     with session() as s:
         busy = s.exec(select(TrainingJob.id, TrainingJob.status).where(TrainingJob.status.in_(jobs.ACTIVE))).first()
     if busy is not None:
         raise ConciergeError(f"job {busy[0]} is already {busy[1]}; wait for it to finish or cancel it first")
+
+
+def _enqueue_alone(actor: Actor, config: dict) -> TrainingJob:
+    """Queue a job unless another is queued or running; the audit log records it."""
+    _refuse_if_busy()
     job = jobs.enqueue(config, created_by=actor.id)
     with session() as s:
         s.add(AuditLog(actor_id=actor.id, action="training_enqueued", detail={"job_id": job.id, "config": config}))
@@ -248,18 +258,12 @@ def start_ranker_training(actor: Actor) -> TrainingJob:
         `ConciergeError`: no feedback to learn from, or a job already active.
     """
     require(actor, "admin")
+    _refuse_if_busy()  # said first, as before the feedback check
     with session() as s:
-        busy = s.exec(select(TrainingJob.id, TrainingJob.status).where(TrainingJob.status.in_(jobs.ACTIVE))).first()
         unused = s.exec(select(func.count()).select_from(Feedback).where(Feedback.used_by_job_id.is_(None))).one()
-    if busy is not None:
-        raise ConciergeError(f"job {busy[0]} is already {busy[1]}; wait for it to finish or cancel it first")
     if not unused:
         raise ConciergeError("there is no associate feedback that an earlier job has not used")
-    config = {"kind": "ranker"}
-    job = jobs.enqueue(config, created_by=actor.id)
-    with session() as s:
-        s.add(AuditLog(actor_id=actor.id, action="training_enqueued", detail={"job_id": job.id, "config": config}))
-    return job
+    return _enqueue_alone(actor, {"kind": "ranker"})
 
 
 def promote_ranker_job(actor: Actor, job_id, reason: str) -> dict:
