@@ -58,6 +58,7 @@ class Knowledge:
     animal_person_words: frozenset[str] = frozenset()  # "for a dog lover" (a person), "the dog days"
     animal_kinds: tuple[str, ...] = ()  # the `product_kinds` groups of things for animals
     kind_synonyms: dict[str, tuple[str, ...]] = field(default_factory=dict)  # "trainers" is "sneakers"
+    money_words: dict[str, str] = field(default_factory=dict)  # "a tenner": "10 pounds"
 
     def other_names(self, words: str, key=str.lower) -> tuple[str, ...]:
         """The other names of the thing `words` names in `kind_synonyms` ("trainers" -> "sneakers", ...),

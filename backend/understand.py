@@ -315,6 +315,8 @@ def parse_budget(low: str, knowledge: Knowledge) -> tuple[float | None, str | No
     from price_parser import Price
 
     low = _numerals(low.replace("’", "'"))  # "can’t", typed on a phone
+    for word, amount in knowledge.money_words.items():  # "nothing over a tenner"
+        low = re.sub(rf"(?<![\w-])(?:an? )?{re.escape(word)}(?![\w-])", amount, low)
     currency = "|".join(re.escape(c) for c in sorted(knowledge.currency_words, key=len, reverse=True))
     amount = rf"(?:(?:{currency})\s*)?(\d[\d,. ]*\d|\d)\s*(k\b|thousand\b|grand\b)?\s*(?:{currency})?(?![\w])"
     cues = "|".join(re.escape(c) for c in sorted(knowledge.budget_before + knowledge.budget_about
@@ -385,7 +387,9 @@ def _read_named(text: str, low: str, mentions: list[Mention], vocab: CatalogueVo
         excluded = negated(low, m.start, knowledge.negations) or _ruled_out_after(low, m.end, knowledge)
         if m.kind == "brand":
             node = m.target
-            named = m.words not in vocab.common_brands or _capitalised(text, m.words) or \
+            key = phrase_key(m.words)
+            named = key not in vocab.common_brands or _capitalised(text, m.words) or \
+                key in vocab.name_words and re.search(rf"\b{re.escape(m.words.capitalize())}\b", text) or \
                 re.search(r"\b(by|from)\s+$", low[max(0, m.start - 6):m.start])
             if excluded:
                 q.must_not.append(node)

@@ -55,14 +55,16 @@ class CatalogueVocabulary:
         nodes: every attribute node that can be matched by meaning, and `vectors` their embeddings
             (shape (len(nodes), 384), unit length).
         brands: phrase key of a house's name or short name -> `brand=<name>` node.
-        common_brands: brand keys that are also ordinary words of the catalogue ("fresh"): they name the
-            house only when capitalised or introduced ("by Fresh").
+        common_brands: brand keys that are also ordinary words of the catalogue ("fresh"), or one word of a
+            longer name ("aubrac"): they name the house only when capitalised or introduced ("by Fresh").
         kind_words: word keys found in category names and item titles (what the catalogue sells).
         word_categories: each of those words -> the category nodes of the items whose title or category
             uses it ("teapot" -> {`category=tableware`}).
         known_words: every word of titles, houses, categories and attribute values (read as the
             catalogue's own language, never as a foreign one).
         house_country: house -> the country most of its items are made in, where the catalogue says.
+        name_words: the brand keys that are one rare word of a longer house name (`RARE_NAME_ZIPF`): capitalised
+            even at the start of a sentence they name the house ("Halden candles?").
     """
 
     terms: dict[str, list[str]]
@@ -73,6 +75,7 @@ class CatalogueVocabulary:
     word_categories: dict[str, set[str]]
     known_words: set[str]
     house_country: dict[str, str]
+    name_words: set[str] = field(default_factory=set)  # one-word aliases of longer house names ("aubrac")
     kind_words: set[str] = field(init=False)  # the keys of `word_categories`
     node_index: dict[str, int] = field(init=False)
     categories: set[str] = field(init=False)  # the `category=` and `category_group=` nodes
@@ -146,21 +149,30 @@ def build_vocabulary(items: list[dict], knowledge: Knowledge, embed_fn) -> Catal
     for low, name in brand_names.items():
         for alias in _brand_aliases(name, knowledge.brand_suffixes, knowledge.stopwords):
             brands.setdefault(alias, f"brand={low}")
-    common = {alias for alias in brands if " " not in alias and foreign_uses[alias] >= 2}
+    node_words = {stem(w) for n in nodes for w in words(n.split("=", 1)[1])}
+    one_word = {word: low for word, low in _distinctive_words(brand_names, foreign_uses, node_words, knowledge).items()
+                if word not in brands}
+    brands.update({word: f"brand={low}" for word, low in one_word.items()})
+    # an ordinary word of the catalogue, or one word of a longer name ("a silk carré" is not Carré Lenoir's):
+    # the house only when capitalised or introduced ("by Fresh", "from Aubrac")
+    common = {alias for alias in brands if " " not in alias and foreign_uses[alias] >= 2} | set(one_word)
     known = set(word_categories) | {stem(w) for n in nodes for w in words(node.split("=", 1)[1])} \
         | {stem(w) for name in brand_names for w in words(name)}
     vectors = embed_fn([node_phrase(n) for n in nodes]) if nodes else np.zeros((0, 384), dtype=np.float32)
     house_country = {b: c.most_common(1)[0][0] for b, c in origins.items()}
     return CatalogueVocabulary(dict(terms), nodes, np.asarray(vectors, dtype=np.float32), brands, common,
-                               dict(word_categories), known, house_country)
+                               dict(word_categories), known, house_country, set(one_word))
 
 
 def _brand_aliases(name: str, suffixes: tuple[str, ...], stopwords: frozenset[str] = frozenset()) -> list[str]:
-    """A house's full name and its short name without a generic suffix ("Benefit Cosmetics" -> "benefit").
-    A short name that begins or ends with a function word is not one ("Makeup by Mario" -> not "by mario",
-    which would take the words of "made by Mario Badescu")."""
+    """A house's full name (with "&" said as "and" too: "Hollis and Fane"), and its short name without a
+    generic suffix ("Benefit Cosmetics" -> "benefit"). A short name that begins or ends with a function word
+    is not one ("Makeup by Mario" -> not "by mario", which would take the words of "made by Mario Badescu")."""
     full = phrase_key(name)
     aliases = [full] if full else []
+    spoken = phrase_key(re.sub(r"\s*[&+]\s*", " and ", name))  # "Hollis & Fane" is also typed "Hollis and Fane"
+    aliases += [spoken] if spoken != full else []
+    aliases += [full.replace(" and ", " ")] if " and " in full else []  # "Bumble and bumble" typed "Bumble & bumble"
     for suffix in suffixes:
         key = phrase_key(suffix)
         shorts = ([full[: -len(key) - 1].strip()] if full.endswith(" " + key) else []) \
@@ -168,3 +180,41 @@ def _brand_aliases(name: str, suffixes: tuple[str, ...], stopwords: frozenset[st
         aliases += [short for short in shorts if len(short) >= 3
                     and short.split()[0] not in stopwords and short.split()[-1] not in stopwords]
     return aliases
+
+
+# A house is often called by one word of its name ("Aubrac" for Cristallerie d'Aubrac, "Tilbury", "Halden"
+# for Halden Porcelain). Such a word names the house only when it is rare in English (wordfreq's Zipf scale:
+# "tilbury" 2.7, "aubrac" 1.1; "vale" 3.6, "madrid" 4.3 and first names such as "natasha" 3.5 are too common to
+# say whose), belongs to no other house's name, and is used nowhere else in the catalogue's titles and values.
+RARE_NAME_ZIPF = 3.0
+
+
+def _distinctive_words(brand_names: dict[str, str], foreign_uses: Counter, node_words: set[str],
+                       knowledge: Knowledge) -> dict[str, str]:
+    """One-word aliases of houses with longer names: word key -> house key, for each word of its name that
+    says whose it is and nothing else (see `RARE_NAME_ZIPF`); places, occasions and countries of the knowledge
+    file never name a house ("Quintana Madrid" is not called "Madrid")."""
+    from wordfreq import zipf_frequency
+
+    def name_words(name: str) -> list[str]:
+        out = []
+        for word in words(name):
+            head, _, tail = word.partition("'")
+            out.append(tail if tail and len(head) <= 2 else head)  # "d'aubrac" -> "aubrac", "kiehl's" -> "kiehl"
+        return out
+
+    owners = Counter(w for name in brand_names.values() for w in set(name_words(name)))
+    worldly = {w for key in (*knowledge.places, *knowledge.occasions, *knowledge.country_words) for w in words(key)}
+    generic = {w for suffix in knowledge.brand_suffixes for w in words(suffix)} | set(knowledge.stopwords)
+    found: dict[str, str] = {}
+    for low, name in brand_names.items():
+        own = name_words(name)
+        if len(own) < 2:
+            continue  # a one-word name is its own alias already
+        for word in own:
+            key = stem(word)
+            if len(word) >= 4 and word.isalpha() and owners[word] == 1 and word not in generic | worldly \
+                    and not foreign_uses[key] and key not in node_words and zipf_frequency(word, "en") < RARE_NAME_ZIPF:
+                found.setdefault(key, low)
+                found.setdefault(stem(word + "'s"), low)  # "Aubrac's flutes"
+    return found

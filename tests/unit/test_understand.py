@@ -470,6 +470,35 @@ def test_a_kind_named_only_in_titles_is_held_to_the_budget_and_house():
     assert priced_out_reason("a little treat under £20", SILVER) is None  # vague: no kind of thing
 
 
+def test_money_in_slang():
+    assert parse_budget("tea towels, nothing over a tenner", K) == (10.0, "GBP")
+    assert parse_budget("a card for a fiver", K) == (5.0, "GBP")
+    assert parse_budget("the tenners of the world", K) == (None, None)
+
+
+NAMED_HOUSES = [{"item_id": "h1", "title": "Aldwych Teapot", "brand": "Halden Porcelain", "category": "Tableware",
+         "price": 120.0},
+        {"item_id": "h2", "title": "Champagne Coupes, Pair", "brand": "Cristallerie d'Aubrac", "category": "Glassware",
+         "price": 150.0},
+        {"item_id": "h3", "title": "Porcelain Bud Vase", "brand": "Atelier Sevrine", "category": "Tableware",
+         "price": 65.0},
+        {"item_id": "h4", "title": "Linen Napkins, Set of 4", "brand": "Hollis & Fane", "category": "Table Linen",
+         "price": 48.0},
+        {"item_id": "h5", "title": "Cashmere Throw", "brand": "Quintana Madrid", "category": "Throws",
+         "price": 300.0}]
+
+
+def test_a_house_is_called_by_one_rare_word_of_its_name():
+    assert read("Something from Aubrac for the champagne", NAMED_HOUSES).houses == ["brand=cristallerie d'aubrac"]
+    assert read("Halden teapots?", NAMED_HOUSES).houses == ["brand=halden porcelain"]  # capitalised, even first
+    assert read("a teapot by halden", NAMED_HOUSES).houses == ["brand=halden porcelain"]  # introduced
+    assert read("a halden teapot", NAMED_HOUSES).houses == []  # neither: only a wish
+    assert read("napkins from Hollis and Fane", NAMED_HOUSES).houses == ["brand=hollis & fane"]  # "&" said as "and"
+    assert read("a throw for a winter in Madrid", NAMED_HOUSES).houses == []  # a place, never a house
+    assert read("a Porcelain vase", NAMED_HOUSES).houses == []  # a word other houses' titles use
+    assert read("a vase, Sevrine's", NAMED_HOUSES).houses == ["brand=atelier sevrine"]
+
+
 def test_a_thing_mentioned_in_passing_is_not_asked_for():
     assert read("a laptop for the office", LUXURY).impossible == "this catalogue has no laptop"
     assert read("something to carry my laptop to the office", LUXURY).impossible is None  # owned
