@@ -94,6 +94,7 @@ CARRIED_ITEM = 0.6
 MAX_GRAM = 3
 KIND_CATEGORIES = 2  # `priced_out`: a title word spread over more categories than this names no kind of thing,
 KIND_SHARE = 0.9  # unless this share of the items titled with it fall in that many ("mascara": a stray gift set)
+PAIR_TITLES = 5  # a phrase's last two words name a kind ("setting spray") only when this many titles use them
 
 
 @dataclass
@@ -209,6 +210,12 @@ def _grams(text: str) -> set[str]:
     return out
 
 
+def _names_a_kind(of_kind: list[str], graphs) -> bool:
+    """Whether the items titled with a word (or words) fall in at most `KIND_CATEGORIES` categories but a few."""
+    spread = Counter(graphs.items[i].get("category") for i in of_kind).most_common(KIND_CATEGORIES)
+    return bool(of_kind) and sum(n for _, n in spread) >= KIND_SHARE * len(of_kind)
+
+
 def priced_out(query, catalogue, embed_fn) -> str | None:
     """Why nothing here is what the request asks for under its house or budget, when it names the kind of
     thing only in the words of item titles ("sterling silver candlesticks under £20", no category named).
@@ -220,7 +227,9 @@ def priced_out(query, catalogue, embed_fn) -> str | None:
     `backend.live.kind_is_available`'s to judge, and so is a named kind held to a house: a kind is often sold
     under other words (Drunk Elephant's sunscreen is "Umbra Sheer Physical Daily Defense SPF 30"), so one
     house's titles cannot judge it. A named kind is held to a budget by the titles, which across every house
-    name it at the low end too ("red lipstick under $8": the lipsticks here start at $12).
+    name it at the low end too ("red lipstick under $8": the lipsticks here start at $12). Where the last word
+    is spread over too many categories to name a kind (a format: "spray"), the last two may, held to a budget
+    ("setting spray under $5": at least `PAIR_TITLES` titles use them, within the same category share).
 
     Returns:
         `str | None`: the reason ("nothing here within 20 is candlesticks"), or None.
@@ -239,11 +248,20 @@ def priced_out(query, catalogue, embed_fn) -> str | None:
             return None  # "a little treat under 50": no kind of thing
         names = {f" {key} " for key in [stems[-1]] + [phrase_key(o) for o in
                                                        knowledge.other_names(plain[-1], phrase_key)]}
-        of_kind = [i for i, text in kinds.titles.items() if any(name in text for name in names)]  # "straightener"
-        spread = Counter(graphs.items[i].get("category") for i in of_kind).most_common(KIND_CATEGORIES)
-        if not of_kind or sum(n for _, n in spread) < KIND_SHARE * len(of_kind):
+        of_kind, said = [i for i, text in kinds.titles.items() if any(name in text for name in names)], plain[-1]
+        if not _names_a_kind(of_kind, graphs) and len(stems) >= 2 and not query.houses:
+            # "setting spray": the last two words name a kind where the last alone, a format, names none (held
+            # to a budget only: a house sells a kind under other words, a Clinique body lotion "Body Moisture")
+            pair = f" {' '.join(stems[-2:])} "
+            of_kind, said = [i for i, text in kinds.titles.items() if pair in text], phrase
+            of_kind = of_kind if len(of_kind) >= PAIR_TITLES else []
+            # held to the budget by every title with both words, in any order ("Vitamin C Brightening Serum")
+            judged = [i for i, text in kinds.titles.items() if all(f" {w} " in text for w in stems[-2:])]
+        else:
+            judged = of_kind
+        if not _names_a_kind(of_kind, graphs):
             return None  # a phrase that names no kind here may be what is asked for
-        if any(not hard_violations(graphs.items[i], hard, graphs.item_nodes.get(i)) for i in of_kind):
+        if any(not hard_violations(graphs.items[i], hard, graphs.item_nodes.get(i)) for i in judged):
             return None
-        named.append(plain[-1])
+        named.append(said)
     return f"nothing here {' and '.join(query.limits())} is {named[0]}" if named else None

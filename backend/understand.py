@@ -314,7 +314,7 @@ def parse_budget(low: str, knowledge: Knowledge) -> tuple[float | None, str | No
     15% more, unless a cap follows it ('around £80 tops')."""
     from price_parser import Price
 
-    low = _numerals(low.replace("’", "'"))  # "can’t", typed on a phone
+    low = _numerals(low.replace("’", "'"), knowledge)  # "can’t", typed on a phone
     for word, amount in knowledge.money_words.items():  # "nothing over a tenner"
         low = re.sub(rf"(?<![\w-])(?:an? )?{re.escape(word)}(?![\w-])", amount, low)
     currency = "|".join(re.escape(c) for c in sorted(knowledge.currency_words, key=len, reverse=True))
@@ -348,11 +348,14 @@ def parse_budget(low: str, knowledge: Knowledge) -> tuple[float | None, str | No
 _CAP_NEGATION = re.compile(r"(?:n't|\bnot|\bcannot|\bnever|\bno)(?:\s+\w+){0,3}\s*$")
 
 
-def _numerals(low: str) -> str:
+def _numerals(low: str, knowledge: Knowledge) -> str:
     """Numbers written in words as digits, for reading a budget: "under a hundred euros" -> "under 100 euros"
     (text2num; "a"/"an" before the figure dropped)."""
     from text_to_num import alpha2digit
 
+    money = "|".join(re.escape(w) for w in knowledge.currency_words if w.isalpha())
+    low = re.sub(rf"(?<![\w-])(one|two)(?=\s+(?:{money})\b(?!\s+of\b))",  # text2num leaves a lone "two" alone
+                 lambda m: "1" if m.group(1) == "one" else "2", low)
     return re.sub(r"(?<![\w])an? (?=\d)", "", alpha2digit(low, "en"))
 
 

@@ -437,6 +437,9 @@ def test_a_budget_written_in_words_is_read():
     assert parse_budget("a gold bracelet for under a hundred euros", K) == (100.0, "EUR")
     assert parse_budget("no more than two hundred pounds", K) == (200.0, "GBP")
     assert parse_budget("one or two scarves", K) == (None, None)
+    assert parse_budget("dry shampoo for two dollars", K) == (2.0, "USD")  # text2num leaves "two" alone
+    assert parse_budget("under one pound", K) == (1.0, "GBP")
+    assert parse_budget("a tin that holds one pound of tea", K) == (None, None)  # a weight
 
 
 def priced_out_reason(text, items):
@@ -497,6 +500,23 @@ def test_a_house_is_called_by_one_rare_word_of_its_name():
     assert read("a throw for a winter in Madrid", NAMED_HOUSES).houses == []  # a place, never a house
     assert read("a Porcelain vase", NAMED_HOUSES).houses == []  # a word other houses' titles use
     assert read("a vase, Sevrine's", NAMED_HOUSES).houses == ["brand=atelier sevrine"]
+
+
+def test_two_words_name_the_kind_where_the_last_alone_is_a_format():
+    sprays = [{"item_id": f"{kind}{n}", "title": f"{name} Spray No. {n}", "brand": "Mistral", "category": category,
+               "price": price + n} for n in range(5)
+              for kind, name, category, price in (("s", "Setting", "Makeup", 15.0), ("h", "Hair", "Hair", 8.0),
+                                                  ("b", "Body", "Bath", 6.0))]
+    # "spray" spreads over three categories: no kind; "setting spray" is one, and starts at 15
+    assert priced_out_reason("a setting spray under $10", sprays) == "nothing here within 10 is setting spray"
+    assert priced_out_reason("a setting spray under $20", sprays) is None
+    assert priced_out_reason("a spray under $5", sprays) is None
+    assert priced_out_reason("a setting spray by Mistral under $10", sprays) is None  # a house: not by two words
+    reworded = sprays + [{"item_id": "x", "title": "Setting Mist Spray", "brand": "Mistral", "category": "Makeup",
+                          "price": 9.0}]  # both words, apart: a setting spray too
+    assert priced_out_reason("a setting spray under $10", reworded) is None
+    four = [i for i in sprays if i["item_id"] != "s0"]
+    assert priced_out_reason("a setting spray under $10", four) is None  # 4 titles: too few to name a kind
 
 
 def test_a_thing_mentioned_in_passing_is_not_asked_for():
