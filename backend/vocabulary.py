@@ -170,7 +170,7 @@ def _brand_aliases(name: str, suffixes: tuple[str, ...], stopwords: frozenset[st
     is not one ("Makeup by Mario" -> not "by mario", which would take the words of "made by Mario Badescu")."""
     full = phrase_key(name)
     aliases = [full] if full else []
-    spoken = phrase_key(re.sub(r"\s*[&+]\s*", " and ", name))  # "Hollis & Fane" is also typed "Hollis and Fane"
+    spoken = phrase_key(re.sub(r"\s*[&+]\s*(?=\S)", " and ", name))  # "Hollis & Fane" also typed "Hollis and Fane"
     aliases += [spoken] if spoken != full else []
     aliases += [full.replace(" and ", " ")] if " and " in full else []  # "Bumble and bumble" typed "Bumble & bumble"
     for suffix in suffixes:
