@@ -205,7 +205,7 @@ def _distinctive_words(brand_names: dict[str, str], foreign_uses: Counter, node_
 
     owners = Counter(w for name in brand_names.values() for w in set(name_words(name)))
     worldly = {w for key in (*knowledge.places, *knowledge.occasions, *knowledge.country_words) for w in words(key)}
-    generic = {w for suffix in knowledge.brand_suffixes for w in words(suffix)} | set(knowledge.stopwords)
+    never = worldly | set(knowledge.stopwords) | {w for suffix in knowledge.brand_suffixes for w in words(suffix)}
     found: dict[str, str] = {}
     for low, name in brand_names.items():
         own = name_words(name)
@@ -213,7 +213,7 @@ def _distinctive_words(brand_names: dict[str, str], foreign_uses: Counter, node_
             continue  # a one-word name is its own alias already
         for word in own:
             key = stem(word)
-            if len(word) >= 4 and word.isalpha() and owners[word] == 1 and word not in generic | worldly \
+            if len(word) >= 4 and word.isalpha() and owners[word] == 1 and word not in never \
                     and not foreign_uses[key] and key not in node_words and zipf_frequency(word, "en") < RARE_NAME_ZIPF:
                 found.setdefault(key, low)
                 found.setdefault(stem(word + "'s"), low)  # "Aubrac's flutes"
