@@ -14,6 +14,7 @@ that kind. No word list decides it; the catalogue's own items do.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 
@@ -21,7 +22,8 @@ import numpy as np
 
 from backend.understand import kind_categories
 from backend.verify import hard_violations
-from backend.vocabulary import phrase_key, stem
+from backend.vocabulary import node_phrase, phrase_key, stem, words
+from catalog.derive import fold
 
 # Cosine (all-MiniLM-L6-v2) below which an object is like nothing the catalogue has. Chosen on the demo's
 # train/val requests and hand-written probes for three catalogues (fashion, beauty, home): every answerable
@@ -95,6 +97,13 @@ MAX_GRAM = 3
 KIND_CATEGORIES = 2  # `priced_out`: a title word spread over more categories than this names no kind of thing,
 KIND_SHARE = 0.9  # unless this share of the items titled with it fall in that many ("mascara": a stray gift set)
 PAIR_TITLES = 5  # a phrase's last two words name a kind ("setting spray") only when this many titles use them
+# `unmet_values`: a word of an attribute value says a property of the thing asked for ("a cashmere tablecloth")
+# when it is a whole value ("black", "cashmere") or rarer in English than this (wordfreq Zipf: "crystal" 4.2 of
+# "lead-free crystal", "tie" 4.6 of "black tie"; not "new" 6.4 of "new baby", "year" 5.8 of "new year").
+VALUE_WORD_ZIPF = 5.0
+MADE = ("made", "crafted")  # "a decanter made in Japan": the noun phrase read may end in the participle
+VALUE_GLUE = re.compile(r"\s+(?:(?:made|crafted)\s+)?(?:in|of|from)\s+(?!(?:the|a|an|my|our|his|her|their|your)\b)"
+                        r"([a-z][a-z'-]*(?:\s+[a-z][a-z'-]*)?)")  # "a teapot in crystal", "made in Japan"
 
 
 @dataclass
@@ -106,6 +115,8 @@ class ShopKinds:
     carried: np.ndarray  # (kinds,) bool: this catalogue has things of the kind
     title_grams: set[str]  # runs of 1..MAX_GRAM stemmed words of the catalogue's titles and categories
     titles: dict[str, str]  # item id -> its title's and category's stemmed words, space-padded
+    value_words: set[str]  # stemmed words that say a property of a thing (`VALUE_WORD_ZIPF`)
+    documents: dict[str, set[str]]  # item id -> stemmed words of its title, category, description and values
 
 
 def shop_kinds(catalogue, embed_fn) -> ShopKinds:
@@ -128,8 +139,27 @@ def shop_kinds(catalogue, embed_fn) -> ShopKinds:
     carried |= (to_category >= CARRIED_CATEGORY) | (to_item >= CARRIED_ITEM)
     titles = {i: f" {phrase_key(item.get('title') or '')} {phrase_key(item.get('category') or '')} "
               for i, item in graphs.items.items()}
-    catalogue.shop_kinds = ShopKinds(names, vectors, carried, grams, titles)
+    documents = {i: {stem(w) for w in words(" ".join([item.get("title") or "", item.get("category") or "",
+                                                        str(item.get("description") or "")]
+                                                       + [node_phrase(n) for n in graphs.item_nodes.get(i, ())]))}
+                 for i, item in graphs.items.items()}
+    catalogue.shop_kinds = ShopKinds(names, vectors, carried, grams, titles, _value_words(vocab, knowledge), documents)
     return catalogue.shop_kinds
+
+
+def _value_words(vocab, knowledge) -> set[str]:
+    """The stemmed words of the catalogue's attribute values (not its categories or houses) that say a property
+    of a thing: a whole one-word value, or a word rarer in English than `VALUE_WORD_ZIPF`."""
+    from wordfreq import zipf_frequency
+
+    out = set()
+    for node in vocab.nodes:
+        if node.startswith(("category=", "category_group=", "brand=")):
+            continue
+        said = [w for w in words(node_phrase(node)) if w.isalpha() and len(w) >= 3 and w not in knowledge.stopwords
+                and w not in knowledge.negations]
+        out |= {stem(w) for w in said if len(said) == 1 or zipf_frequency(w, "en") < VALUE_WORD_ZIPF}
+    return out
 
 
 def sold_elsewhere(query, catalogue, embed_fn) -> str | None:
@@ -212,8 +242,14 @@ def _grams(text: str) -> set[str]:
 
 def _names_a_kind(of_kind: list[str], graphs) -> bool:
     """Whether the items titled with a word (or words) fall in at most `KIND_CATEGORIES` categories but a few."""
+    return bool(_kind_categories(of_kind, graphs))
+
+
+def _kind_categories(of_kind: list[str], graphs) -> list[str]:
+    """The (at most `KIND_CATEGORIES`) categories that hold the items titled with a word, when they hold all
+    but a few of them (`KIND_SHARE`); none when the word is spread wider or no title uses it."""
     spread = Counter(graphs.items[i].get("category") for i in of_kind).most_common(KIND_CATEGORIES)
-    return bool(of_kind) and sum(n for _, n in spread) >= KIND_SHARE * len(of_kind)
+    return [c for c, _ in spread] if of_kind and sum(n for _, n in spread) >= KIND_SHARE * len(of_kind) else []
 
 
 def priced_out(query, catalogue, embed_fn) -> str | None:
@@ -265,3 +301,46 @@ def priced_out(query, catalogue, embed_fn) -> str | None:
             return None
         named.append(said)
     return f"nothing here {' and '.join(query.limits())} is {named[0]}" if named else None
+
+
+def unmet_values(query, catalogue, embed_fn) -> str | None:
+    """Why nothing here is the thing asked for with the property the request gives it, or None.
+
+    A phrase of `query.asked` names a kind by its last word as in `priced_out` ("tablecloth": the items titled
+    with it fall in one or two categories); the words before it ("a cashmere tablecloth"), or those after "in" /
+    "made of" / "made in" ("a teapot in crystal", "a decanter made in Japan"), that are words of the catalogue's
+    attribute values (`ShopKinds.value_words`) say what it must be. The request is refused when no item of the
+    categories of that kind holds all of them in its title, category, description or values, and no other
+    phrase asks for a kind that is here as asked. A phrase with no such word, or one whose last word names no
+    kind, asks for something that may be here; a word the request holds a wrong belief about ("lambskin is
+    fine in heavy rain", `QueryGraph.wrong_fact`) is corrected in the answer, not made a condition.
+
+    Returns:
+        `str | None`: the reason ("nothing here is cashmere tablecloth"), or None.
+    """
+    if not query.asked:
+        return None
+    kinds, knowledge, graphs = shop_kinds(catalogue, embed_fn), catalogue.knowledge, catalogue.graphs
+    vague = {stem(w) for w in knowledge.vague_objects} | set(knowledge.stopwords)
+    low, unmet = fold(query.text), None
+    wrong = query.wrong_fact or {}  # a wish that rests on a wrong belief ("lambskin is fine in rain") is no condition
+    mistaken = set(phrase_key(f"{wrong.get('subject', '')} {wrong.get('claimed', '')}").split())
+    for phrase in query.asked:
+        if len(phrase.split()) > 1 and phrase.split()[-1] in MADE:
+            phrase = phrase.rsplit(" ", 1)[0]
+        plain, stems = phrase.split(), phrase_key(phrase).split()
+        if not stems or plain[0] in knowledge.negations or stems[-1] in vague:
+            continue
+        categories = _kind_categories([i for i, text in kinds.titles.items() if f" {stems[-1]} " in text], graphs)
+        if not categories:
+            continue
+        # judged by the kind's categories, not by the titles alone: a notebook may be a "Leather Journal" here
+        of_kind = [i for i, item in graphs.items.items() if item.get("category") in categories]
+        after = VALUE_GLUE.match(low, low.find(phrase) + len(phrase)) if phrase in low else None
+        said = [w for w in stems[:-1] + (phrase_key(after.group(1)).split() if after else [])
+                if w in kinds.value_words and w not in mistaken]
+        if not said or any(all(w in kinds.documents[i] for w in said) for i in of_kind):
+            return None  # this phrase asks for something that is here
+        worded = f"{phrase} {after.group(0).strip()}" if after else phrase
+        unmet = unmet or f"nothing here is {worded}"
+    return unmet

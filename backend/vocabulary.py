@@ -156,8 +156,7 @@ def build_vocabulary(items: list[dict], knowledge: Knowledge, embed_fn) -> Catal
     # an ordinary word of the catalogue, or one word of a longer name ("a silk carré" is not Carré Lenoir's):
     # the house only when capitalised or introduced ("by Fresh", "from Aubrac")
     common = {alias for alias in brands if " " not in alias and foreign_uses[alias] >= 2} | set(one_word)
-    known = set(word_categories) | {stem(w) for n in nodes for w in words(node.split("=", 1)[1])} \
-        | {stem(w) for name in brand_names for w in words(name)}
+    known = set(word_categories) | node_words | {stem(w) for name in brand_names for w in words(name)}
     vectors = embed_fn([node_phrase(n) for n in nodes]) if nodes else np.zeros((0, 384), dtype=np.float32)
     house_country = {b: c.most_common(1)[0][0] for b, c in origins.items()}
     return CatalogueVocabulary(dict(terms), nodes, np.asarray(vectors, dtype=np.float32), brands, common,

@@ -443,10 +443,16 @@ def test_a_budget_written_in_words_is_read():
 
 
 def priced_out_reason(text, items):
+    from backend.objects import priced_out
+
+    return judged_by(priced_out, text, items)
+
+
+def judged_by(rule, text, items):
+    """What one of `backend.objects`' refusal rules says of a request against a small catalogue."""
     from types import SimpleNamespace
 
     from backend.graphs import build_product_graph
-    from backend.objects import priced_out
     from backend.retrieval import CatalogueGraphs
     from backend.verify import item_nodes
 
@@ -455,7 +461,7 @@ def priced_out_reason(text, items):
     graphs = CatalogueGraphs(items, build_product_graph(items), [], vectors=([i["item_id"] for i in items], docs))
     graphs.item_nodes = {i["item_id"]: set(item_nodes(i)) for i in items}
     catalogue = SimpleNamespace(vocabulary=vocab, knowledge=K, graphs=graphs)
-    return priced_out(understand(text, vocab, K, hash_embed), catalogue, hash_embed)
+    return rule(understand(text, vocab, K, hash_embed), catalogue, hash_embed)
 
 
 SILVER = [{"item_id": "s1", "title": "Sterling Silver Candlesticks, Pair", "brand": "Orrin", "category": "Tableware",
@@ -471,6 +477,44 @@ def test_a_kind_named_only_in_titles_is_held_to_the_budget_and_house():
     assert priced_out_reason("sterling silver candlesticks under £700", SILVER) is None
     assert priced_out_reason("candlesticks by Wren", SILVER) == "nothing here by wren is candlesticks"
     assert priced_out_reason("a little treat under £20", SILVER) is None  # vague: no kind of thing
+
+
+LINENS = [{"item_id": "t1", "title": "Irish Linen Tablecloth, White", "brand": "Moor", "category": "Table Linen",
+         "price": 180.0, "attributes": {"material": "linen", "colour": "white"}},
+        {"item_id": "t2", "title": "Linen Napkins, Set of 4", "brand": "Moor", "category": "Table Linen", "price": 60.0,
+         "attributes": {"material": "linen", "colour": "sage"}},
+        {"item_id": "w1", "title": "Cashmere Throw, Charcoal", "brand": "Caird", "category": "Throws", "price": 420.0,
+         "attributes": {"material": "cashmere", "colour": "charcoal"}},
+        {"item_id": "w2", "title": "Lambswool Throw, Tartan", "brand": "Caird", "category": "Throws", "price": 150.0,
+         "attributes": {"material": "lambswool", "colour": "red"}},
+        {"item_id": "n1", "title": "Linen-Bound Notebook, Navy", "brand": "Hollis", "category": "Stationery",
+         "price": 30.0, "attributes": {"cover": "linen bookcloth", "colour": "navy"}},
+        {"item_id": "n2", "title": "Hand-Bound Journal, Tan", "brand": "Hollis", "category": "Stationery",
+         "price": 90.0, "attributes": {"cover": "calf leather", "colour": "tan", "origin": "England"}},
+        {"item_id": "d1", "title": "Cut-Crystal Decanter", "brand": "Aubrac", "category": "Glassware", "price": 300.0,
+         "attributes": {"material": "full lead crystal", "origin": "France"}},
+        {"item_id": "p1", "title": "Suede Desk Pad", "brand": "Hollis", "category": "Desk", "price": 80.0,
+         "attributes": {"material": "suede"}}]
+
+
+def test_a_property_no_item_of_the_kind_has_refuses_the_request():
+    from backend.objects import unmet_values
+
+    assert judged_by(unmet_values, "a cashmere tablecloth", LINENS) == "nothing here is cashmere tablecloth"
+    assert judged_by(unmet_values, "a throw in linen", LINENS) == "nothing here is throw in linen"
+    assert judged_by(unmet_values, "a decanter made in England", LINENS) == "nothing here is decanter made in england"
+    assert judged_by(unmet_values, "a crystal throw for the sofa", LINENS) == "nothing here is crystal throw"
+    # the kind is judged by its categories: the leather notebook is the "Hand-Bound Journal" here
+    assert judged_by(unmet_values, "a leather notebook", LINENS) is None
+    assert judged_by(unmet_values, "a cashmere throw", LINENS) is None
+    assert judged_by(unmet_values, "a red throw", LINENS) is None  # a value of the kind
+    assert judged_by(unmet_values, "a throw in the bedroom", LINENS) is None  # a setting, not a property
+    assert judged_by(unmet_values, "a new throw", LINENS) is None  # no attribute value says "new"
+    assert judged_by(unmet_values, "a cashmere tablecloth or a linen tablecloth", LINENS) is None  # one of them is here
+    assert judged_by(unmet_values, "a throw, no linen", LINENS) is None  # negated: not asked for
+    assert judged_by(unmet_values, "a suede throw", LINENS) == "nothing here is suede throw"
+    # a wish that rests on a wrong belief is corrected, not refused
+    assert judged_by(unmet_values, "a suede throw, suede is waterproof after all", LINENS) is None
 
 
 def test_money_in_slang():
