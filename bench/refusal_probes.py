@@ -55,7 +55,8 @@ def main() -> None:
     for probe in probes:
         by_bundle[probe["bundle"]].append(probe)
     load = os.getloadavg()[0]
-    lines = ["# Refusals on hand-written probes (a development set)", "",
+    kind = "a sealed set: counts only" if args.counts_only else "a development set"
+    lines = [f"# Refusals on hand-written probes ({kind})", "",
              f"    python bench/refusal_probes.py --probes {args.probes}", "",
              f"Load average at the start: {load:.1f}. See the script's docstring for what the set is.", "",
              "| catalogue | impossible refused | answerable refused |", "|---|---:|---:|"]
