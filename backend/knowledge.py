@@ -59,6 +59,7 @@ class Knowledge:
     animal_kinds: tuple[str, ...] = ()  # the `product_kinds` groups of things for animals
     kind_synonyms: dict[str, tuple[str, ...]] = field(default_factory=dict)  # "trainers" is "sneakers"
     money_words: dict[str, str] = field(default_factory=dict)  # "a tenner": "10 pounds"
+    minor_units: dict[str, str] = field(default_factory=dict)  # "cents": "dollars" (a hundredth of one)
 
     def other_names(self, words: str, key=str.lower) -> tuple[str, ...]:
         """The other names of the thing `words` names in `kind_synonyms` ("trainers" -> "sneakers", ...),

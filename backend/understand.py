@@ -49,6 +49,11 @@ class Wish:
     matches: dict[str, float] = field(default_factory=dict)
 
 
+def as_money(value: float) -> str:
+    """A budget in words: whole figures ("2,500", "92" for "around 80" plus its 15%), below ten with cents ("0.50")."""
+    return f"{value:,.0f}" if value >= 10 or value == int(value) else f"{value:,.2f}"
+
+
 @dataclass
 class QueryGraph:
     """What a request asks for. `categories`, `houses`, `budget_max` and `must_not` filter; wishes order."""
@@ -105,7 +110,7 @@ class QueryGraph:
     def limits(self) -> list[str]:
         """The house and budget constraints in words, for a refusal's reason: ["by vell", "within 40"]."""
         return [p for p in ("by " + "/".join(n.split("=", 1)[1] for n in self.houses) if self.houses else "",
-                            f"within {self.budget_max:,.0f}" if self.budget_max is not None else "") if p]
+                            f"within {as_money(self.budget_max)}" if self.budget_max is not None else "") if p]
 
     def to_graph(self) -> nx.DiGraph:
         """The query as a graph: `request` -> nodes, edges marked required / excluded / preferred."""
@@ -119,7 +124,7 @@ class QueryGraph:
         for node in self.categories + self.houses:
             link(node, "required", "stated")
         if self.budget_max is not None:
-            link(f"price<={self.budget_max:,.0f}", "required", "stated")
+            link(f"price<={as_money(self.budget_max)}", "required", "stated")
         for node in self.must_not:
             link(node if "=" in node else f"word={node}", "excluded", "stated")
         for i, ctx in enumerate(self.contexts):
@@ -142,7 +147,7 @@ class QueryGraph:
                       key=lambda kv: -kv[1])
         parts += [n.split("=", 1)[1] for n, _ in best if n not in self.categories + self.houses][:wishes]
         if self.budget_max is not None:
-            parts.append(f"at most {self.budget_max:,.0f}" + (f" {self.currency}" if self.currency else ""))
+            parts.append(f"at most {as_money(self.budget_max)}" + (f" {self.currency}" if self.currency else ""))
         if self.must_not:
             parts.append("not " + "/".join(n.split("=", 1)[-1] for n in self.must_not))
         return "; ".join(p for p in parts if p) or "nothing specific"
@@ -179,7 +184,7 @@ def understand(text: str, vocab: CatalogueVocabulary, knowledge: Knowledge, embe
     q.injection = any(re.search(rf"(?<!\w){re.escape(cue)}(?!\w)", low) for cue in knowledge.injection_cues)
     q.budget_max, q.currency = parse_budget(low, knowledge)
     if q.budget_max is not None:
-        q.notes.append(f"budget: at most {q.budget_max:,.0f}" + (f" {q.currency}" if q.currency else ""))
+        q.notes.append(f"budget: at most {as_money(q.budget_max)}" + (f" {q.currency}" if q.currency else ""))
     mentions = [m for m in find_mentions(tokens, low, vocab, knowledge)  # "a nice scarf" is not for Nice
                 if not (m.kind == "place" and m.words in knowledge.ambiguous_place_words
                         and not re.search(rf"\b{re.escape(m.words.title())}\b", text))]
@@ -317,6 +322,9 @@ def parse_budget(low: str, knowledge: Knowledge) -> tuple[float | None, str | No
     low = _numerals(low.replace("’", "'"), knowledge)  # "can’t", typed on a phone
     for word, amount in knowledge.money_words.items():  # "nothing over a tenner"
         low = re.sub(rf"(?<![\w-])(?:an? )?{re.escape(word)}(?![\w-])", amount, low)
+    for unit, major in knowledge.minor_units.items():  # "nail polish for 50 cents"
+        low = re.sub(rf"(?<![\w.,])(\d+)\s*{re.escape(unit)}(?![\w-])", lambda m: f"{int(m.group(1)) / 100:g} {major}",
+                     low)
     currency = "|".join(re.escape(c) for c in sorted(knowledge.currency_words, key=len, reverse=True))
     amount = rf"(?:(?:{currency})\s*)?(\d[\d,. ]*\d|\d)\s*(k\b|thousand\b|grand\b)?\s*(?:{currency})?(?![\w])"
     cues = "|".join(re.escape(c) for c in sorted(knowledge.budget_before + knowledge.budget_about
@@ -356,6 +364,8 @@ def _numerals(low: str, knowledge: Knowledge) -> str:
     money = "|".join(re.escape(w) for w in knowledge.currency_words if w.isalpha())
     low = re.sub(rf"(?<![\w-])(one|two)(?=\s+(?:{money})\b(?!\s+of\b))",  # text2num leaves a lone "two" alone
                  lambda m: "1" if m.group(1) == "one" else "2", low)
+    cues = "|".join(re.escape(c) for c in sorted(knowledge.budget_before + ("for",), key=len, reverse=True))
+    low = re.sub(rf"(?<![\w-])({cues})\s+an?(?=\s+(?:{money})\b(?!\s+of\b))", r"\1 1", low)  # "under a dollar"
     return re.sub(r"(?<![\w])an? (?=\d)", "", alpha2digit(low, "en"))
 
 

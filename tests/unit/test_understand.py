@@ -521,6 +521,10 @@ def test_money_in_slang():
     assert parse_budget("tea towels, nothing over a tenner", K) == (10.0, "GBP")
     assert parse_budget("a card for a fiver", K) == (5.0, "GBP")
     assert parse_budget("the tenners of the world", K) == (None, None)
+    assert parse_budget("a lip balm under a dollar", K) == (1.0, "USD")  # "a" is one after a cue
+    assert parse_budget("a pound of tea for my mother", K) == (None, None)  # a weight
+    assert parse_budget("nail polish for 50 cents", K) == (0.5, "USD")
+    assert parse_budget("sweets under 80 pence", K) == (0.8, "GBP")
 
 
 NAMED_HOUSES = [{"item_id": "h1", "title": "Aldwych Teapot", "brand": "Halden Porcelain", "category": "Tableware",
