@@ -102,7 +102,7 @@ PAIR_TITLES = 5  # a phrase's last two words name a kind ("setting spray") only 
 # "lead-free crystal", "tie" 4.6 of "black tie"; not "new" 6.4 of "new baby", "year" 5.8 of "new year").
 VALUE_WORD_ZIPF = 5.0
 MADE = ("made", "crafted")  # "a decanter made in Japan": the noun phrase read may end in the participle
-VALUE_GLUE = re.compile(r"\s+(?:(?:made|crafted)\s+)?(?:in|of|from)\s+(?!(?:the|a|an|my|our|his|her|their|your)\b)"
+VALUE_GLUE = re.compile(r"\s+(?:(?:made|crafted)\s+)?in\s+(?!(?:the|a|an|my|our|his|her|their|your)\b)"
                         r"([a-z][a-z'-]*(?:\s+[a-z][a-z'-]*)?)")  # "a teapot in crystal", "made in Japan"
 
 
@@ -308,7 +308,7 @@ def unmet_values(query, catalogue, embed_fn) -> str | None:
 
     A phrase of `query.asked` names a kind by its last word as in `priced_out` ("tablecloth": the items titled
     with it fall in one or two categories); the words before it ("a cashmere tablecloth"), or those after "in" /
-    "made of" / "made in" ("a teapot in crystal", "a decanter made in Japan"), that are words of the catalogue's
+    "made in" ("a teapot in crystal", "a decanter made in Japan"), that are words of the catalogue's
     attribute values (`ShopKinds.value_words`) say what it must be. The request is refused when no item of the
     categories of that kind holds all of them in its title, category, description or values, and no other
     phrase asks for a kind that is here as asked. A phrase with no such word, or one whose last word names no
