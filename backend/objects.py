@@ -102,7 +102,7 @@ PAIR_TITLES = 5  # a phrase's last two words name a kind ("setting spray") only 
 # "lead-free crystal", "tie" 4.6 of "black tie"; not "new" 6.4 of "new baby", "year" 5.8 of "new year").
 VALUE_WORD_ZIPF = 5.0
 MADE = ("made", "crafted")  # "a decanter made in Japan": the noun phrase read may end in the participle
-VALUE_GLUE = re.compile(r"\s+(?:(?:made|crafted)\s+)?in\s+(?!(?:the|a|an|my|our|his|her|their|your)\b)"
+VALUE_GLUE = re.compile(rf"\s+(?:(?:{'|'.join(MADE)})\s+)?in\s+(?!(?:the|a|an|my|our|his|her|their|your)\b)"
                         r"([a-z][a-z'-]*(?:\s+[a-z][a-z'-]*)?)")  # "a teapot in crystal", "made in Japan"
 
 
