@@ -158,6 +158,38 @@ REJECTING = ("out", "avoid", "exclude", "excluded", "reject", "drop", "skip", "n
 CLAUSE_SPLIT = re.compile(r";|(?<=[.!?])\s+(?=[A-Z])")
 
 
+# "not a fit", "isn't the best", "doesn't really suit": a promoting word under a negation rejects
+NOT_PROMOTED = re.compile(r"\b(?:not|no|isn't|doesn't|don't|never)\s+(?:(?:a|an|the|really|quite|so|as|very)\s+)?"
+                          r"(?:" + "|".join(PROMOTING) + r")\b")
+STANDS_OUT = re.compile(r"\b(?:stands?|standing|stood)\s+out\b")  # praise, though it holds "out"
+
+
+def ruled_out(steps: list[str], handles) -> list[str]:
+    """The candidates the reasoning itself rules out, in the order first ruled out.
+
+    A handle is ruled out when a clause (split at ";" and sentence ends) names it and rejects ("B2 is out",
+    "K7 and M4 fail: not a bag", "M4 is not a fit") without also promoting ("K7 fits but is not silk" stays
+    open). An ANSWER line that ranks such a handle contradicts its own steps (the GRPO reward's consistency
+    term, `training.rewards`).
+
+    Args:
+        steps (`list[str]`): the reasoning steps (`split_steps`).
+        handles (`Iterable[str]`): the candidate handles.
+
+    Returns:
+        `list[str]`: handles.
+    """
+    out: list[str] = []
+    for clause in (c for step in steps for c in CLAUSE_SPLIT.split(step)):
+        named = _mentions(clause, handles)
+        low = clause.lower()
+        promoting = STANDS_OUT.search(low) or any(re.search(rf"\b{w}\b", low) for w in PROMOTING)
+        rejecting = any(re.search(rf"\b{w}\b", low) for w in REJECTING)
+        if named and (NOT_PROMOTED.search(low) or (rejecting and not promoting)):
+            out += [h for h in named if h not in out]
+    return out
+
+
 def verify_step(index: int, step: str, handles: dict[str, dict], query: dict,
                 preferences: dict[str, float] | None = None, all_items: list[dict] | None = None) -> StepCheck:
     """Check one step.

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -86,6 +87,10 @@ VARIANTS = (
     Variant("rerec-rechead", "ReRec + Rechead reward", "grpo", {"reward": {"rechead": 0.1}},
             rechead_reward=True),
     Variant("rechead", "Rechead ranking alone", "rechead"),
+    # ours, after ablation-150-p2.md: the answer charged for ranking what its steps ruled out and
+    # for picks beyond the three asked for (training/rewards.py)
+    Variant("rerec-consistent", "ReRec + step-answer consistency", "grpo",
+            {"reward": {"consistency": 0.5, "extra_pick": 0.05}}),
 )
 
 
@@ -429,6 +434,25 @@ def per_query(result: dict, metric: str) -> dict[str, float]:
     return {q["query_id"]: q["scores"][metric] for q in result["per_query"]}
 
 
+def contradicted(result: dict) -> tuple[int, int] | None:
+    """(answers whose first pick their own steps ruled out, answers with an ANSWER line naming
+    candidates), from the completions kept in the notes; None when no completion was kept."""
+    from backend.reasoner import parse_answer
+    from backend.verify import ruled_out
+
+    found = ruled = 0
+    for q in result["per_query"]:
+        text = (q.get("notes") or {}).get("completion")
+        if not text:
+            continue
+        handles = dict.fromkeys(re.findall(r"\b([A-Z][1-9])\b", text), {})
+        parsed = parse_answer(text, handles)
+        if parsed.picks:
+            found += 1
+            ruled += parsed.picks[0] in ruled_out(parsed.steps, handles)
+    return (ruled, found) if found else None
+
+
 def answered(result: dict) -> tuple[int, int] | None:
     """(answers that named valid candidates, queries the model was asked); None for a non-LLM
     system."""
@@ -541,27 +565,29 @@ def report_markdown(plan: Plan, rows: dict, status: dict, wall_seconds: float | 
         f"adapter ({sft.get('steps', config.sft.max_steps)} SFT steps on template-teacher traces) "
         "and runs "
         f"{g.max_steps} GRPO steps of {g.num_generations} rollouts x {g.prompts_per_step} prompt, "
-        f"at most {g.max_completion_length} new tokens, lr {g.learning_rate}; one torch thread per "
-        "process, two processes at a time on this 2-core machine. Nothing was tuned on the test "
-        "split.", "",
+        f"at most {g.max_completion_length} new tokens, lr {g.learning_rate}; "
+        f"{config.model.torch_threads} torch thread(s) per process on this 2-core machine. Nothing "
+        "was tuned on the test split.", "",
         "## Results", "",
         "| variant | NDCG@5 [95% CI] | NDCG@10 [95% CI] | Recall@5 | Hit@1 | valid answers | "
-        "instr. following | knowledge (contains) | train wall | GRPO s/step |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        "first pick ruled out by its steps | instr. following | knowledge (contains) | train wall "
+        "| GRPO s/step |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for name, row in rows.items():
         v, r, p, t = row["variant"], row["result"], row["probes"], row["training"]
         if not r or "metrics" not in r:
             lines.append(f"| {v.label} | not evaluated ({status.get('eval ' + name, 'not run')}) "
-                         "|||||||||")
+                         "||||||||||")
             continue
         m = r["metrics"]
-        ans = answered(r)
+        ans, ruled = answered(r), contradicted(r)
         wall = sum((s.get("seconds") or 0) for s in t.values())
         probes = (f"{p['instruction_following']:.3f} | {p['knowledge_contains']:.3f}" if p
                   else "– | –")
         lines.append(
             f"| {v.label} | {_ci(m['ndcg@5'])} | {_ci(m['ndcg@10'])} | {m['recall@5']['mean']:.3f} "
-            f"| {m['hit@1']['mean']:.3f} | {f'{ans[0]}/{ans[1]}' if ans else '–'} | {probes} | "
+            f"| {m['hit@1']['mean']:.3f} | {f'{ans[0]}/{ans[1]}' if ans else '–'} | "
+            f"{f'{ruled[0]}/{ruled[1]}' if ruled else '–'} | {probes} | "
             f"{f'{wall / 60:.1f} min' if wall else '–'} | {t.get('grpo', {}).get('step_s') or '–'} "
             "|")
     if baselines:
@@ -570,18 +596,22 @@ def report_markdown(plan: Plan, rows: dict, status: dict, wall_seconds: float | 
                 m = r["metrics"]
                 lines.append(f"| {spec} (non-LLM baseline) | {_ci(m['ndcg@5'])} | "
                              f"{_ci(m['ndcg@10'])} | {m['recall@5']['mean']:.3f} | "
-                             f"{m['hit@1']['mean']:.3f} | – | – | – | – | – |")
+                             f"{m['hit@1']['mean']:.3f} | – | – | – | – | – | – |")
     lines += ["",
               "Train wall: the stages the variant needed (shared SFT / Rechead included). Valid "
               "answers: answers that named at least one valid candidate, of the queries the model "
-              "was asked (the rest keep the given, shuffled order). The Rechead row's probes are "
+              "was asked (the rest keep the given, shuffled order). First pick ruled out: answers "
+              "whose first pick a step of the same answer had ruled out (`backend.verify.ruled_out`"
+              "), of the answers with an ANSWER line. The Rechead row's probes are "
               "the base model's (its backbone is frozen).",
               "", "## Paired differences (NDCG@5, same queries)", "",
               "| comparison | difference [95% CI] | p (sign flip) |", "| --- | --- | ---: |"]
     pairs = [("sft", "zero-shot"), ("plain-grpo", "zero-shot"), ("rerec", "zero-shot"),
              ("rerec", "plain-grpo"),
              ("rerec", "sft"), ("no-raae", "rerec"), ("no-qas", "rerec"), ("no-pas", "rerec"),
-             ("no-curriculum", "rerec"), ("rerec-rechead", "rerec"), ("rechead", "zero-shot")]
+             ("no-curriculum", "rerec"), ("rerec-rechead", "rerec"), ("rechead", "zero-shot"),
+             ("rerec-consistent", "rerec"), ("rerec-consistent", "sft"),
+             ("rerec-consistent", "plain-grpo"), ("rerec-consistent", "zero-shot")]
     for a, b in pairs:
         c = compare(rows, a, b)
         if c is not None:

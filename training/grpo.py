@@ -117,7 +117,8 @@ class ReRecReward:
             breakdown.total += breakdown.overlong
         if log_metric is not None and breakdowns:
             n = len(breakdowns)
-            for term in ("ndcg", "qas", "pas", "format", "rechead", "overlong"):
+            for term in ("ndcg", "qas", "pas", "format", "rechead", "overlong", "contradicted",
+                         "extra_picks"):
                 log_metric(f"rerec/{term}", sum(getattr(b, term) for b in breakdowns) / n)
             log_metric("rerec/answered", sum(bool(b.picks) for b in breakdowns) / n)
             log_metric("rerec/hit@1", sum(bool(b.picks) and not b.picks[0] in b.wrong_picks

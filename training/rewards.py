@@ -5,6 +5,8 @@
       + w2 * PAS(p, gt)                            preference alignment, collaborative embedding
       + format        (only when the ranking term > 0: GR2's conditional format reward)
       + w_rechead * Rechead(completion)            optional, a callable or None
+      - w_consistency * sum_{i<k} [p_i ruled out by the steps] / log2(i + 2)
+      - w_extra * max(0, |picks| - ANSWER_PICKS)   picks beyond the shortlist the prompt asks for
     r = missing_answer                             when the completion names no valid candidate
 
 - p is the final recommendation (the first pick), gt the ground-truth items of the highest grade.
@@ -19,6 +21,13 @@
   the order given, and an unconditional bonus for a well-formed answer rewards exactly that (GR2).
 - The ReRec paper's weights are w1 = w2 = 0.01, format +-0.5, missing answer -0.5; the
   training config sets them (`RewardWeights`).
+- The last two terms are ours (off by default), written after the 150-step ablation
+  (docs/results/ablation-150-p2.md): under the first five terms GRPO taught the model to rank
+  first a candidate its own steps had just ruled out (116 of 200 held-out ReRec answers) and to
+  list more picks, since NDCG@k of the picks alone never falls when a pick is added. The
+  consistency term charges each ruled-out pick (`backend.verify.ruled_out`) by its rank discount
+  (1 for the first pick, 0.63 for the second, ...); the extra-pick term charges each pick beyond
+  the three the prompt asks for.
 """
 
 from __future__ import annotations
@@ -47,6 +56,8 @@ class RewardWeights:
         format (`float`): format bonus, granted only when the ranking term is positive.
         missing_answer (`float`): the whole reward of a completion that names no valid candidate.
         rechead (`float`): weight of the Rechead reward (0: not used).
+        consistency (`float`): weight of the charge for ranking what the steps ruled out (0: off).
+        extra_pick (`float`): charge per pick beyond the prompt's `ANSWER_PICKS` (0: off).
     """
 
     k: int = 5
@@ -56,6 +67,8 @@ class RewardWeights:
     format: float = 0.5
     missing_answer: float = -0.5
     rechead: float = 0.0
+    consistency: float = 0.0
+    extra_pick: float = 0.0
 
 
 @dataclass
@@ -69,6 +82,8 @@ class RewardBreakdown:
     format: float = 0.0  # the answer line's bonus, or the missing answer's penalty
     rechead: float = 0.0  # the Rechead's score of the picks (0 without a head)
     overlong: float = 0.0  # DAPO's soft overlong punishment, added by the GRPO reward if configured
+    contradicted: float = 0.0  # rank-discounted count of top-k picks the steps ruled out
+    extra_picks: int = 0  # picks beyond the prompt's ANSWER_PICKS
     picks: list[str] = field(default_factory=list)  # item ids, best first
     wrong_picks: list[str] = field(default_factory=list)  # picked item ids with no grade
     answer_found: bool = False
@@ -208,10 +223,17 @@ def format_reward(well_formed: bool, ranking: float, bonus: float) -> float:
 # One completion
 
 
+def contradiction(picks: list[str], ruled_out: list[str], k: int) -> float:
+    """Rank-discounted count of the top-k picks that the completion's own steps ruled out: a
+    ruled-out first pick counts 1, a second 1 / log2(3), ... (the discount of NDCG)."""
+    return sum(1 / np.log2(rank + 2) for rank, p in enumerate(picks[:k]) if p in ruled_out)
+
+
 def rerec_reward(picks: list[str], relevance: dict[str, int], items: dict[str, dict],
                  weights: RewardWeights,
                  embedding: CollaborativeEmbedding | None = None, well_formed: bool = True,
-                 rechead_score: float | None = None) -> RewardBreakdown:
+                 rechead_score: float | None = None, ruled_out: list[str] = (),
+                 extra_picks: int = 0) -> RewardBreakdown:
     """The ReRec reward of a parsed answer (see the module docstring for the formula).
 
     Args:
@@ -222,6 +244,8 @@ def rerec_reward(picks: list[str], relevance: dict[str, int], items: dict[str, d
         embedding (`CollaborativeEmbedding`, *optional*): for PAS (0 without).
         well_formed (`bool`): the answer block was found and named no unknown handle.
         rechead_score (`float`, *optional*): the Rechead's score of this completion.
+        ruled_out (`list[str]`): item ids the completion's steps ruled out.
+        extra_picks (`int`): picks beyond the prompt's `ANSWER_PICKS`.
 
     Returns:
         `RewardBreakdown`
@@ -234,9 +258,12 @@ def rerec_reward(picks: list[str], relevance: dict[str, int], items: dict[str, d
     terms = {"ndcg": ndcg_reward(picks, relevance, weights.k), "qas": qas(p, relevance, items),
              "pas": pas(p, relevance, embedding), "rechead": rechead_score or 0.0}
     terms["format"] = format_reward(well_formed, terms["ndcg"], weights.format)
+    contradicted = contradiction(list(picks), list(ruled_out), weights.k)
     total = (weights.ndcg * terms["ndcg"] + weights.qas * terms["qas"] + weights.pas * terms["pas"]
-             + terms["format"] + weights.rechead * terms["rechead"])
-    return RewardBreakdown(total, picks=list(picks), wrong_picks=wrong, answer_found=True, **terms)
+             + terms["format"] + weights.rechead * terms["rechead"]
+             - weights.consistency * contradicted - weights.extra_pick * extra_picks)
+    return RewardBreakdown(total, picks=list(picks), wrong_picks=wrong, answer_found=True,
+                           contradicted=contradicted, extra_picks=extra_picks, **terms)
 
 
 def score_completion(completion: str, handles: dict[str, dict], relevance: dict[str, int],
@@ -256,7 +283,8 @@ def score_completion(completion: str, handles: dict[str, dict], relevance: dict[
     Returns:
         `RewardBreakdown`
     """
-    from backend.reasoner import parse_answer
+    from backend.reasoner import ANSWER_PICKS, parse_answer
+    from backend.verify import ruled_out
 
     parsed = parse_answer(completion, handles)
     picks = [handles[h]["item_id"] for h in parsed.picks]
@@ -265,4 +293,7 @@ def score_completion(completion: str, handles: dict[str, dict], relevance: dict[
     score = rechead(completion,
                     picks) if rechead is not None and weights.rechead and picks else None
     well_formed = parsed.answer_found and not parsed.dropped
-    return rerec_reward(picks, shown_relevance, items, weights, embedding, well_formed, score)
+    out = [handles[h]["item_id"] for h in ruled_out(parsed.steps, handles)]
+    extra = max(0, len(parsed.picks) - ANSWER_PICKS)
+    return rerec_reward(picks, shown_relevance, items, weights, embedding, well_formed, score, out,
+                        extra)

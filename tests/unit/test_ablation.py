@@ -37,7 +37,7 @@ def test_every_grpo_variant_gets_its_config_and_the_shared_sft_adapter(tmp_path)
         "rechead": {"head": str(head / "rechead-stage" / "rechead"), "finished": True}}}))
     shared = load_config(CONFIG)
     grpo_variants = [v for v in VARIANTS if v.kind == "grpo"]
-    assert len(grpo_variants) == 7
+    assert len(grpo_variants) == 8
     for v in grpo_variants:
         seed_variant_run(plan, v)
         config = load_config(plan.run_dir(v.name) / "config.yaml")
@@ -55,6 +55,10 @@ def test_every_grpo_variant_gets_its_config_and_the_shared_sft_adapter(tmp_path)
     assert (plain.reward.qas, plain.reward.pas, plain.reward.format, plain.reward.missing_answer) == (0, 0, 0, 0)
     assert not plain.raae.enabled and not plain.curriculum.enabled and plain.reward.ndcg == 1.0
     assert by_name["rerec-rechead"].reward.rechead > 0
+    consistent = by_name["rerec-consistent"]
+    assert consistent.reward.consistency > 0 and consistent.reward.extra_pick > 0
+    assert by_name["rerec"].reward.consistency == by_name["rerec"].reward.extra_pick == 0.0
+    assert consistent.reward.qas == shared.reward.qas and consistent.raae.enabled
 
 
 def test_the_task_graph_waits_for_what_each_task_needs(tmp_path):

@@ -7,6 +7,7 @@ import pytest
 from training.rewards import (
     CollaborativeEmbedding,
     RewardWeights,
+    contradiction,
     format_reward,
     ground_truth,
     item_attributes,
@@ -116,6 +117,33 @@ def test_score_completion_parses_with_the_serving_parser():
     sloppy = score_completion("ANSWER: K7, Z9", handles, RELEVANCE, WEIGHTS)  # Z9 is no candidate
     assert sloppy.picks == ["a"] and sloppy.format == 0.0
     assert score_completion("I like them all.", handles, RELEVANCE, WEIGHTS).total == -0.5
+
+
+def test_ranking_what_the_steps_ruled_out_costs_its_rank_discount():
+    assert contradiction(["a", "c", "d"], ["a", "d"], k=5) == pytest.approx(1 + 1 / 2)
+    assert contradiction(["c", "a"], ["a"], k=1) == 0.0  # beyond k: free
+    assert contradiction(["a"], [], k=5) == 0.0
+
+
+def test_consistency_and_extra_pick_terms_charge_the_answer():
+    weights = RewardWeights(k=5, ndcg=1.0, qas=0.0, pas=0.0, format=0.0, consistency=0.5, extra_pick=0.1)
+    handles = {"K7": ITEMS["a"], "B2": ITEMS["d"], "M4": ITEMS["c"], "Q3": ITEMS["b"]}
+    steps = "1. B2 is out: not a scarf.\n2. K7 is silk, ideal.\n"
+    honest = score_completion(steps + "ANSWER: K7, M4", handles, RELEVANCE, weights)
+    assert honest.contradicted == 0.0 and honest.extra_picks == 0
+    assert honest.total == pytest.approx(honest.ndcg)
+    # the same steps, then B2 ranked first: charged 0.5 x 1 (the first pick's discount)
+    turncoat = score_completion(steps + "ANSWER: B2, K7, M4", handles, RELEVANCE, weights)
+    assert turncoat.contradicted == pytest.approx(1.0)
+    assert turncoat.total == pytest.approx(turncoat.ndcg - 0.5)
+    # four picks where the prompt asks for three: one extra pick, charged 0.1
+    padded = score_completion(steps + "ANSWER: K7, M4, Q3, B2", handles, RELEVANCE, weights)
+    assert padded.extra_picks == 1
+    assert padded.contradicted == pytest.approx(1 / math.log2(5))
+    assert padded.total == pytest.approx(padded.ndcg - 0.5 / math.log2(5) - 0.1)
+    # off by default: the ReRec reward as published
+    assert score_completion(steps + "ANSWER: B2, K7, M4, Q3", handles, RELEVANCE, WEIGHTS).total == \
+        rerec_reward(["d", "a", "c", "b"], RELEVANCE, ITEMS, WEIGHTS).total
 
 
 def test_overlong_penalty_falls_linearly_over_the_buffer():

@@ -1,6 +1,6 @@
 """The step verifier against hand-made candidates."""
 
-from backend.verify import hard_violations, material_matches, split_steps, verify_step, verify_steps
+from backend.verify import hard_violations, material_matches, ruled_out, split_steps, verify_step, verify_steps
 from tests.fixtures.small import ITEMS
 
 BY_ID = {i["item_id"]: i for i in ITEMS}
@@ -87,3 +87,12 @@ def test_a_step_about_several_candidates_is_checked_clause_by_clause():
     # a rejection whose reason the catalogue cannot confirm is neither right nor wrong
     assert verify_step(3, "K7 and B2 are out: too formal.", handles, {}).verdict == "unchecked"
     assert verify_step(2, "K7 fits; Z9 fits too.", handles, SUMMER_SILK).verdict == "consistent"
+
+
+def test_ruled_out_lists_the_candidates_a_step_rejects():
+    steps = split_steps("1. Needs: a silk scarf.\n2. B2 and M4 are out: not a scarf.\n3. K7 fits.")
+    assert ruled_out(steps, HANDLES) == ["B2", "M4"]
+    assert ruled_out(["M4 is not a fit; K7 is the best pick."], HANDLES) == ["M4"]
+    # praise that holds "out", and a mixed clause, rule nothing out
+    assert ruled_out(["K7 stands out.", "B2 fits the budget but is not silk."], HANDLES) == []
+    assert ruled_out(["Nothing here is out."], HANDLES) == []  # no candidate named
