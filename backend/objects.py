@@ -252,6 +252,17 @@ def _kind_categories(of_kind: list[str], graphs) -> list[str]:
     return [c for c, _ in spread] if of_kind and sum(n for _, n in spread) >= KIND_SHARE * len(of_kind) else []
 
 
+def _pair_kind(stems: list[str], kinds: ShopKinds, graphs) -> list[str] | None:
+    """The items of the kind a phrase's last two words name ("setting spray", "flat iron"), or None: at least
+    `PAIR_TITLES` titles use the two words together, within `_kind_categories`' share; judged by every title
+    that has both words, in any order ("Vitamin C Brightening Serum")."""
+    pair = f" {' '.join(stems[-2:])} "
+    together = [i for i, text in kinds.titles.items() if pair in text]
+    if len(together) < PAIR_TITLES or not _names_a_kind(together, graphs):
+        return None
+    return [i for i, text in kinds.titles.items() if all(f" {w} " in text for w in stems[-2:])]
+
+
 def priced_out(query, catalogue, embed_fn) -> str | None:
     """Why nothing here is what the request asks for under its house or budget, when it names the kind of
     thing only in the words of item titles ("sterling silver candlesticks under £20", no category named).
@@ -265,7 +276,12 @@ def priced_out(query, catalogue, embed_fn) -> str | None:
     house's titles cannot judge it. A named kind is held to a budget by the titles, which across every house
     name it at the low end too ("red lipstick under $8": the lipsticks here start at $12). Where the last word
     is spread over too many categories to name a kind (a format: "spray"), the last two may, held to a budget
-    ("setting spray under $5": at least `PAIR_TITLES` titles use them, within the same category share).
+    ("setting spray under $5": at least `PAIR_TITLES` titles use them, within the same category share); so may
+    they where the last word's kind has things within the limits but the narrower one has none ("a flat iron
+    under $100": curling irons are, flat irons start at $120) and none of those things says the first word
+    anywhere (not in title, description or values: "scented candles under £35" are here, though their titles
+    do not say "scented"). Not with a house: a house sells a kind under other words (a Clinique body lotion is
+    "Body Moisture").
 
     Returns:
         `str | None`: the reason ("nothing here within 20 is candlesticks"), or None.
@@ -276,6 +292,10 @@ def priced_out(query, catalogue, embed_fn) -> str | None:
     kinds, knowledge, graphs = shop_kinds(catalogue, embed_fn), catalogue.knowledge, catalogue.graphs
     vague = {stem(w) for w in knowledge.vague_objects} | set(knowledge.stopwords)
     hard, named = query.to_dict(), []
+
+    def fits(judged: list[str]) -> bool:
+        return any(not hard_violations(graphs.items[i], hard, graphs.item_nodes.get(i)) for i in judged)
+
     for phrase in query.asked:
         plain, stems = phrase.split(), phrase_key(phrase).split()
         if not stems or plain[0] in knowledge.negations:
@@ -284,22 +304,19 @@ def priced_out(query, catalogue, embed_fn) -> str | None:
             return None  # "a little treat under 50": no kind of thing
         names = {f" {key} " for key in [stems[-1]] + [phrase_key(o) for o in
                                                        knowledge.other_names(plain[-1], phrase_key)]}
-        of_kind, said = [i for i, text in kinds.titles.items() if any(name in text for name in names)], plain[-1]
-        if not _names_a_kind(of_kind, graphs) and len(stems) >= 2 and not query.houses:
-            # "setting spray": the last two words name a kind where the last alone, a format, names none (held
-            # to a budget only: a house sells a kind under other words, a Clinique body lotion "Body Moisture")
-            pair = f" {' '.join(stems[-2:])} "
-            of_kind, said = [i for i, text in kinds.titles.items() if pair in text], phrase
-            of_kind = of_kind if len(of_kind) >= PAIR_TITLES else []
-            # held to the budget by every title with both words, in any order ("Vitamin C Brightening Serum")
-            judged = [i for i, text in kinds.titles.items() if all(f" {w} " in text for w in stems[-2:])]
-        else:
-            judged = of_kind
-        if not _names_a_kind(of_kind, graphs):
+        of_kind = [i for i, text in kinds.titles.items() if any(name in text for name in names)]
+        pair = _pair_kind(stems, kinds, graphs) if len(stems) >= 2 and not query.houses else None
+        if _names_a_kind(of_kind, graphs):
+            if not fits(of_kind):
+                named.append(plain[-1])
+                continue
+            # things of the kind are within the limits, but maybe not of the narrower kind the last two words
+            # name ("flat iron" among "iron"s): unless one of them says the first word anywhere ("scented")
+            if pair is None or fits(pair) or fits([i for i in of_kind if stems[-2] in kinds.documents[i]]):
+                return None
+        elif pair is None or fits(pair):
             return None  # a phrase that names no kind here may be what is asked for
-        if any(not hard_violations(graphs.items[i], hard, graphs.item_nodes.get(i)) for i in judged):
-            return None
-        named.append(said)
+        named.append(phrase)
     return f"nothing here {' and '.join(query.limits())} is {named[0]}" if named else None
 
 
@@ -310,10 +327,12 @@ def unmet_values(query, catalogue, embed_fn) -> str | None:
     with it fall in one or two categories); the words before it ("a cashmere tablecloth"), or those after "in" /
     "made in" ("a teapot in crystal", "a decanter made in Japan"), that are words of the catalogue's
     attribute values (`ShopKinds.value_words`) say what it must be. The request is refused when no item of the
-    categories of that kind holds all of them in its title, category, description or values, and no other
-    phrase asks for a kind that is here as asked. A phrase with no such word, or one whose last word names no
-    kind, asks for something that may be here; a word the request holds a wrong belief about ("lambskin is
-    fine in heavy rain", `QueryGraph.wrong_fact`) is corrected in the answer, not made a condition.
+    categories of that kind holds all of them in its title, category, description or values — or none that
+    does meets the request's house, budget and exclusions ("a leather notebook under £40": the leather-bound
+    ones start at £58) — and no other phrase asks for a kind that is here as asked. A phrase with no such
+    word, or one whose last word names no kind, asks for something that may be here; a word the request holds
+    a wrong belief about ("lambskin is fine in heavy rain", `QueryGraph.wrong_fact`) is corrected in the
+    answer, not made a condition.
 
     Returns:
         `str | None`: the reason ("nothing here is cashmere tablecloth"), or None.
@@ -325,6 +344,9 @@ def unmet_values(query, catalogue, embed_fn) -> str | None:
     low, unmet = fold(query.text), None
     wrong = query.wrong_fact or {}  # a wish that rests on a wrong belief ("lambskin is fine in rain") is no condition
     mistaken = set(phrase_key(f"{wrong.get('subject', '')} {wrong.get('claimed', '')}").split())
+    # its house, budget and exclusions, when the request names no category (that is `kind_is_available`'s)
+    limits = {} if query.categories else {**query.to_dict(), "categories": []}
+    limited = bool(limits.get("houses") or limits.get("budget_max") is not None or limits.get("must_not"))
     for phrase in query.asked:
         if len(phrase.split()) > 1 and phrase.split()[-1] in MADE:
             phrase = phrase.rsplit(" ", 1)[0]
@@ -333,14 +355,21 @@ def unmet_values(query, catalogue, embed_fn) -> str | None:
             continue
         categories = _kind_categories([i for i, text in kinds.titles.items() if f" {stems[-1]} " in text], graphs)
         if not categories:
+            if limited:
+                return None  # held to its limits, a phrase that names no kind may be what is asked for
             continue
         # judged by the kind's categories, not by the titles alone: a notebook may be a "Leather Journal" here
         of_kind = [i for i, item in graphs.items.items() if item.get("category") in categories]
         after = VALUE_GLUE.match(low, low.find(phrase) + len(phrase)) if phrase in low else None
         said = [w for w in stems[:-1] + (phrase_key(after.group(1)).split() if after else [])
                 if w in kinds.value_words and w not in mistaken]
-        if not said or any(all(w in kinds.documents[i] for w in said) for i in of_kind):
-            return None  # this phrase asks for something that is here
+        if not said:
+            return None
+        holding = [i for i in of_kind if all(w in kinds.documents[i] for w in said)]
+        if any(not hard_violations(graphs.items[i], limits, graphs.item_nodes.get(i)) for i in holding):
+            return None  # this phrase asks for something that is here, within the request's limits
         worded = f"{phrase} {after.group(0).strip()}" if after else phrase
-        unmet = unmet or f"nothing here is {worded}"
+        within = " and ".join(query.limits()) if holding else ""
+        unmet = unmet or (f"nothing here {within} is {worded}" if within else f"nothing here is {worded}"
+                          + (" without what was ruled out" if holding else ""))
     return unmet

@@ -670,7 +670,7 @@ def object_phrases(low: str, tokens: list[tuple[str, int, int]], mentions: list[
         (`_in_passing`: "my laptop", "a friend who just bought a boat").
     """
     taken = {c for m in mentions if m.kind in ("place", "occasion", "season", "country", "brand")
-             for c in range(m.start, m.end)}
+             and not _demonym(m) for c in range(m.start, m.end)}
     asked, opening = [], []
     for i, (word, start, _) in enumerate(tokens):
         if word in knowledge.object_determiners:
@@ -696,6 +696,15 @@ def object_phrases(low: str, tokens: list[tuple[str, int, int]], mentions: list[
             phrase = _noun_phrase(low, tokens, after, taken, knowledge)
             asked += [phrase] if phrase and phrase not in asked else []
     return list(dict.fromkeys(asked)), list(dict.fromkeys(opening))
+
+
+DEMONYM_ENDINGS = ("ese", "ish", "ian", "an", "ch", "ss")  # Japanese, Irish, Italian, Mexican, French, Swiss
+
+
+def _demonym(m: Mention) -> bool:
+    """Whether a country mention is the adjective of a country ("Japanese kitchen knives"), which says what a
+    thing is like, not where the request is set ("a Japan trip"); "Japan" itself ends like one."""
+    return m.kind == "country" and m.words.endswith(DEMONYM_ENDINGS) and m.words != str(m.target).lower()
 
 
 def _for_an_animal(low: str, knowledge: Knowledge) -> str | None:

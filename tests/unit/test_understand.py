@@ -479,6 +479,24 @@ def test_a_kind_named_only_in_titles_is_held_to_the_budget_and_house():
     assert priced_out_reason("a little treat under £20", SILVER) is None  # vague: no kind of thing
 
 
+IRONS = [{"item_id": f"f{n}", "title": f"Ceramic Flat Iron {n}", "brand": "Amika", "category": "Hair",
+          "price": 120.0 + n} for n in range(5)] + \
+        [{"item_id": "c1", "title": "Curling Iron", "brand": "Amika", "category": "Hair", "price": 79.0},
+         {"item_id": "k1", "title": "Soy Candle", "brand": "Wren", "category": "Candles", "price": 30.0,
+          "description": "A lightly scented candle."}] + \
+        [{"item_id": f"k{n}", "title": f"Scented Candle {n}", "brand": "Verl", "category": "Candles", "price": 60.0}
+         for n in range(2, 7)]
+
+
+def test_the_last_two_words_name_a_narrower_kind_held_to_the_budget():
+    assert priced_out_reason("a flat iron under $100", IRONS) == "nothing here within 100 is flat iron"
+    assert priced_out_reason("a flat iron under $130", IRONS) is None
+    assert priced_out_reason("an iron under $100", IRONS) is None  # the curling iron
+    # the cheap candle says "scented" in its description, not its title: a scented candle is here
+    assert priced_out_reason("a scented candle under $40", IRONS) is None
+    assert priced_out_reason("a scented candle under $20", IRONS) == "nothing here within 20 is candle"
+
+
 LINENS = [{"item_id": "t1", "title": "Irish Linen Tablecloth, White", "brand": "Moor", "category": "Table Linen",
          "price": 180.0, "attributes": {"material": "linen", "colour": "white"}},
         {"item_id": "t2", "title": "Linen Napkins, Set of 4", "brand": "Moor", "category": "Table Linen", "price": 60.0,
@@ -515,6 +533,24 @@ def test_a_property_no_item_of_the_kind_has_refuses_the_request():
     assert judged_by(unmet_values, "a suede throw", LINENS) == "nothing here is suede throw"
     # a wish that rests on a wrong belief is corrected, not refused
     assert judged_by(unmet_values, "a suede throw, suede is waterproof after all", LINENS) is None
+
+
+def test_a_property_held_to_the_budget_and_house_refuses_when_none_of_the_kind_meets_them():
+    from backend.objects import unmet_values
+
+    # the leather notebook here is the 90 journal; the linen one is 30
+    assert judged_by(unmet_values, "a leather notebook under £50", LINENS) == \
+        "nothing here within 50 is leather notebook"
+    assert judged_by(unmet_values, "a leather notebook under £100", LINENS) is None
+    assert judged_by(unmet_values, "a linen notebook under £50", LINENS) is None
+    assert judged_by(unmet_values, "a leather notebook by Moor", LINENS) == "nothing here by moor is leather notebook"
+    assert judged_by(unmet_values, "a leather notebook by Hollis", LINENS) is None
+    # a category named ("Throws") is `kind_is_available`'s to judge with the limits, and so is a request whose
+    # other phrase names no kind here ("a blanket")
+    assert judged_by(unmet_values, "a cashmere throw by Moor", LINENS) is None
+    assert judged_by(unmet_values, "a leather notebook or a blanket under £50", LINENS) is None
+    # without a property the budget is `priced_out`'s to judge, not this rule's
+    assert judged_by(unmet_values, "a throw under £50", LINENS) is None
 
 
 def test_money_in_slang():
