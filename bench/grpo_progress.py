@@ -16,6 +16,8 @@ import os
 import statistics
 from pathlib import Path
 
+from training.eval_report import write_keeping_notes
+
 CUT_BAR = 0.05  # issue 15: rollouts cut at the limit <= 5% at every step
 WINDOW = 10  # steps averaged at the start and end of a run
 
@@ -35,6 +37,8 @@ def summary(run: Path) -> dict:
     rows = step_rows(run)
     cut = [float(r.get("completions/clipped_ratio", 0.0)) for r in rows]
     reward = [float(r.get("reward", 0.0)) for r in rows]
+    # the reward's consistency term (training/rewards.py): rank-discounted picks the rollout's steps ruled out
+    ruled = [float(r["rerec/contradicted"]) for r in rows if "rerec/contradicted" in r]
     return {
         "run": str(run), "steps": len(rows), "last_step": rows[-1]["step"] if rows else 0,
         "median_step_s": round(statistics.median(float(r["step_time"]) for r in rows), 1) if rows else None,
@@ -45,6 +49,8 @@ def summary(run: Path) -> dict:
         "steps_over_bar": sum(c > CUT_BAR for c in cut),
         "reward_first": round(statistics.mean(reward[:WINDOW]), 4) if reward else None,
         "reward_last": round(statistics.mean(reward[-WINDOW:]), 4) if reward else None,
+        "ruled_first": round(statistics.mean(ruled[:WINDOW]), 4) if ruled else None,
+        "ruled_last": round(statistics.mean(ruled[-WINDOW:]), 4) if ruled else None,
         "series": {"step": [r["step"] for r in rows], "reward": reward, "cut": cut},
     }
 
@@ -70,6 +76,10 @@ def plot(summaries: list[dict], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def _or_dash(value) -> str:
+    return "–" if value is None else f"{value}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="+", type=Path)
@@ -82,16 +92,21 @@ def main() -> None:
              f"Load average when read: {os.getloadavg()[0]:.1f}. Step times are as the runs measured them (they "
              "share the machine with whatever else ran).", "",
              "| run | steps logged | last step | median step (s) | mean completion (tokens) | cut share, mean | "
-             f"cut share, max | steps over {CUT_BAR:.0%} | reward, first {WINDOW} | reward, last {WINDOW} |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             f"cut share, max | steps over {CUT_BAR:.0%} | reward, first {WINDOW} | reward, last {WINDOW} | "
+             f"ruled-out picks, first {WINDOW} | ruled-out picks, last {WINDOW} |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for s in summaries:
         lines.append(f"| {Path(s['run']).name} | {s['steps']} | {s['last_step']} | {s['median_step_s']} | "
                      f"{s['mean_length']} | {s['cut_mean']:.1%} | {s['cut_max']:.1%} | {s['steps_over_bar']} | "
-                     f"{s['reward_first']} | {s['reward_last']} |")
+                     f"{s['reward_first']} | {s['reward_last']} | {_or_dash(s['ruled_first'])} | "
+                     f"{_or_dash(s['ruled_last'])} |")
     if args.plot:
         plot(summaries, args.plot)
         lines += ["", f"![reward and cut share by step]({args.plot.name})"]
-    args.out.write_text("\n".join(lines) + "\n")
+    lines += ["", "Ruled-out picks: the mean over a step's rollouts of the rank-discounted count of picks that the "
+              "rollout's own steps had ruled out (`rerec/contradicted`, logged by runs whose reward has the "
+              "consistency term; a ruled-out first pick counts 1)."]
+    write_keeping_notes(args.out, "\n".join(lines) + "\n")
     args.out.with_suffix(".json").write_text(json.dumps(summaries, indent=1) + "\n")
     print("\n".join(lines))
 
