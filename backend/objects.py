@@ -252,6 +252,11 @@ def _kind_categories(of_kind: list[str], graphs) -> list[str]:
     return [c for c, _ in spread] if of_kind and sum(n for _, n in spread) >= KIND_SHARE * len(of_kind) else []
 
 
+def _vague_words(knowledge) -> set[str]:
+    """Stemmed words that end a phrase naming no kind of thing ("a little treat", "something nice")."""
+    return {stem(w) for w in knowledge.vague_objects} | set(knowledge.stopwords)
+
+
 def _pair_kind(stems: list[str], kinds: ShopKinds, graphs) -> list[str] | None:
     """The items of the kind a phrase's last two words name ("setting spray", "flat iron"), or None: at least
     `PAIR_TITLES` titles use the two words together, within `_kind_categories`' share; judged by every title
@@ -290,7 +295,7 @@ def priced_out(query, catalogue, embed_fn) -> str | None:
             or query.kinds and query.houses:
         return None
     kinds, knowledge, graphs = shop_kinds(catalogue, embed_fn), catalogue.knowledge, catalogue.graphs
-    vague = {stem(w) for w in knowledge.vague_objects} | set(knowledge.stopwords)
+    vague = _vague_words(knowledge)
     hard, named = query.to_dict(), []
 
     def fits(judged: list[str]) -> bool:
@@ -340,7 +345,7 @@ def unmet_values(query, catalogue, embed_fn) -> str | None:
     if not query.asked:
         return None
     kinds, knowledge, graphs = shop_kinds(catalogue, embed_fn), catalogue.knowledge, catalogue.graphs
-    vague = {stem(w) for w in knowledge.vague_objects} | set(knowledge.stopwords)
+    vague = _vague_words(knowledge)
     low, unmet = fold(query.text), None
     wrong = query.wrong_fact or {}  # a wish that rests on a wrong belief ("lambskin is fine in rain") is no condition
     mistaken = set(phrase_key(f"{wrong.get('subject', '')} {wrong.get('claimed', '')}").split())
