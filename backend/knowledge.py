@@ -60,6 +60,7 @@ class Knowledge:
     kind_synonyms: dict[str, tuple[str, ...]] = field(default_factory=dict)  # "trainers" is "sneakers"
     money_words: dict[str, str] = field(default_factory=dict)  # "a tenner": "10 pounds"
     minor_units: dict[str, str] = field(default_factory=dict)  # "cents": "dollars" (a hundredth of one)
+    kind_attribute_keys: frozenset[str] = frozenset()  # "type: ink": a value naming what a thing is, not a property
 
     def other_names(self, words: str, key=str.lower) -> tuple[str, ...]:
         """The other names of the thing `words` names in `kind_synonyms` ("trainers" -> "sneakers", ...),
@@ -110,7 +111,8 @@ _READ_AS = {
             "brand_suffixes", "injection_cues", "budget_floor", "budget_exceed", "animal_words", "animal_kinds"),
     frozenset: ("kind_modifiers", "kind_verb_cues", "prepositions", "seeking_words", "stopwords",
                 "object_determiners", "vague_objects", "ambiguous_season_words", "ambiguous_place_words",
-                "season_cues", "owner_words", "relative_words", "bare_object_verbs", "animal_person_words"),
+                "season_cues", "owner_words", "relative_words", "bare_object_verbs", "animal_person_words",
+                "kind_attribute_keys"),
     _public: ("places", "occasions", "materials"),
     _tuples: ("climate_seasons", "product_kinds", "kind_synonyms"),
 }

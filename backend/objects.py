@@ -154,8 +154,9 @@ def _value_words(vocab, knowledge) -> set[str]:
 
     out = set()
     for node in vocab.nodes:
-        if node.startswith(("category=", "category_group=", "brand=")):
-            continue
+        if node.startswith(("category=", "category_group=", "brand=")) \
+                or node.split("=", 1)[0].replace("_", " ") in knowledge.kind_attribute_keys:
+            continue  # what a thing is ("type: ink"), not a property of it
         said = [w for w in words(node_phrase(node)) if w.isalpha() and len(w) >= 3 and w not in knowledge.stopwords
                 and w not in knowledge.negations]
         out |= {stem(w) for w in said if len(said) == 1 or zipf_frequency(w, "en") < VALUE_WORD_ZIPF}
@@ -365,15 +366,24 @@ def unmet_values(query, catalogue, embed_fn) -> str | None:
             continue
         # judged by the kind's categories, not by the titles alone: a notebook may be a "Leather Journal" here
         of_kind = [i for i, item in graphs.items.items() if item.get("category") in categories]
+        if any(w in kinds.title_grams and w not in kinds.value_words and " ".join(stems[n:]) not in kinds.title_grams
+               for n, w in enumerate(stems[:-1])):
+            if limited:  # "an ink refill": a word the titles use for another thing ("Pen Ink") makes a new name
+                return None
+            continue
         after = VALUE_GLUE.match(low, low.find(phrase) + len(phrase)) if phrase in low else None
-        said = [w for w in stems[:-1] + (phrase_key(after.group(1)).split() if after else [])
+        glued = [w for w in (after.group(1).split() if after else []) if w not in knowledge.prepositions]
+        said = [w for w in stems[:-1] + phrase_key(" ".join(glued)).split()
                 if w in kinds.value_words and w not in mistaken]
         if not said:
             return None
         holding = [i for i in of_kind if all(w in kinds.documents[i] for w in said)]
         if any(not hard_violations(graphs.items[i], limits, graphs.item_nodes.get(i)) for i in holding):
             return None  # this phrase asks for something that is here, within the request's limits
-        worded = f"{phrase} {after.group(0).strip()}" if after else phrase
+        glue = after.group(0).split() if after else []
+        while glue and glue[-1] in knowledge.prepositions:
+            glue.pop()  # "an ink refill in blue for a pen": the glue ends before "for"
+        worded = " ".join([phrase] + glue)
         within = " and ".join(query.limits()) if holding else ""
         unmet = unmet or (f"nothing here {within} is {worded}" if within else f"nothing here is {worded}"
                           + (" without what was ruled out" if holding else ""))

@@ -553,6 +553,24 @@ def test_a_property_held_to_the_budget_and_house_refuses_when_none_of_the_kind_m
     assert judged_by(unmet_values, "a throw under £50", LINENS) is None
 
 
+REFILLS = [{"item_id": "r1", "title": "Fig Diffuser Refill", "brand": "Verl", "category": "Home Fragrance",
+            "price": 52.0, "attributes": {"scent family": "green", "colour": "clear"}},
+           {"item_id": "r2", "title": "Fig Reed Diffuser", "brand": "Verl", "category": "Home Fragrance",
+            "price": 78.0, "attributes": {"scent family": "green"}},
+           {"item_id": "p1", "title": "Bottled Fountain Pen Ink, Midnight Blue", "brand": "Vale",
+            "category": "Writing", "price": 18.0, "attributes": {"type": "ink", "colour": "blue"}}]
+
+
+def test_a_compound_name_or_a_kind_value_is_no_property():
+    from backend.objects import unmet_values
+
+    # "ink" is what the bottle is (its `type`), and a title word of another thing: "ink refill" names no
+    # refill of the diffusers; the glue stops before "for"
+    assert judged_by(unmet_values, "an ink refill in blue for a fountain pen", REFILLS) is None
+    assert judged_by(unmet_values, "a diffuser refill in blue for the hall", REFILLS) == \
+        "nothing here is diffuser refill in blue"
+
+
 def test_money_in_slang():
     assert parse_budget("tea towels, nothing over a tenner", K) == (10.0, "GBP")
     assert parse_budget("a card for a fiver", K) == (5.0, "GBP")
