@@ -164,6 +164,11 @@ NOT_PROMOTED = re.compile(r"\b(?:not|no|isn't|doesn't|don't|never)\s+(?:(?:a|an|
 STANDS_OUT = re.compile(r"\b(?:stands?|standing|stood)\s+out\b")  # praise, though it holds "out"
 
 
+def _says_any(low: str, words) -> bool:
+    """Whether the lower-cased text holds any of `words` as a whole word."""
+    return any(re.search(rf"\b{w}\b", low) for w in words)
+
+
 def ruled_out(steps: list[str], handles) -> list[str]:
     """The candidates the reasoning itself rules out, in the order first ruled out.
 
@@ -183,8 +188,8 @@ def ruled_out(steps: list[str], handles) -> list[str]:
     for clause in (c for step in steps for c in CLAUSE_SPLIT.split(step)):
         named = _mentions(clause, handles)
         low = clause.lower()
-        promoting = STANDS_OUT.search(low) or any(re.search(rf"\b{w}\b", low) for w in PROMOTING)
-        rejecting = any(re.search(rf"\b{w}\b", low) for w in REJECTING)
+        promoting = STANDS_OUT.search(low) or _says_any(low, PROMOTING)
+        rejecting = _says_any(low, REJECTING)
         if named and (NOT_PROMOTED.search(low) or (rejecting and not promoting)):
             out += [h for h in named if h not in out]
     return out
@@ -252,8 +257,8 @@ def _check_clause(check: StepCheck, clause: str, handles: dict[str, dict], query
             check.support.append(f"{handle} is {value}")
         elif not holds and not negated:
             check.problems.append(f"{handle} is not {value} (catalogue: {key} {', '.join(have)})")
-    rejecting = any(re.search(rf"\b{w}\b", low) for w in REJECTING)
-    promoting = not rejecting and any(re.search(rf"\b{w}\b", low) for w in PROMOTING)
+    rejecting = _says_any(low, REJECTING)
+    promoting = not rejecting and _says_any(low, PROMOTING)
     for handle in named:
         item = handles[handle]
         broken = hard_violations(item, query)
