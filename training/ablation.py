@@ -91,6 +91,10 @@ VARIANTS = (
     # for picks beyond the three asked for (training/rewards.py)
     Variant("rerec-consistent", "ReRec + step-answer consistency", "grpo",
             {"reward": {"consistency": 0.5, "extra_pick": 0.05}}),
+    # ours, after ablation-150-p3.md: the ranking scored as evaluated (gain over the given order:
+    # extra picks priced by what they displace) and the format bonus held to 2-3 steps
+    Variant("rerec-gain", "ReRec, gain over the given order, 2-3 steps, consistency", "grpo",
+            {"reward": {"ranking": "gain", "format_steps": [2, 3], "consistency": 0.5}}),
 )
 
 
@@ -434,13 +438,14 @@ def per_query(result: dict, metric: str) -> dict[str, float]:
     return {q["query_id"]: q["scores"][metric] for q in result["per_query"]}
 
 
-def contradicted(result: dict) -> tuple[int, int] | None:
+def contradicted(result: dict) -> tuple[int, int, float] | None:
     """(answers whose first pick their own steps ruled out, answers with an ANSWER line naming
-    candidates), from the completions kept in the notes; None when no completion was kept."""
+    candidates, their mean number of reasoning steps), from the completions kept in the notes;
+    None when no completion was kept."""
     from backend.reasoner import parse_answer
     from backend.verify import ruled_out
 
-    found = ruled = 0
+    found = ruled = steps = 0
     for q in result["per_query"]:
         text = (q.get("notes") or {}).get("completion")
         if not text:
@@ -450,7 +455,8 @@ def contradicted(result: dict) -> tuple[int, int] | None:
         if parsed.picks:
             found += 1
             ruled += parsed.picks[0] in ruled_out(parsed.steps, handles)
-    return (ruled, found) if found else None
+            steps += len(parsed.steps)
+    return (ruled, found, steps / found) if found else None
 
 
 def answered(result: dict) -> tuple[int, int] | None:
@@ -570,9 +576,10 @@ def report_markdown(plan: Plan, rows: dict, status: dict, wall_seconds: float | 
         "was tuned on the test split.", "",
         "## Results", "",
         "| variant | NDCG@5 [95% CI] | NDCG@10 [95% CI] | Recall@5 | Hit@1 | valid answers | "
-        "first pick ruled out by its steps | instr. following | knowledge (contains) | train wall "
+        "first pick ruled out by its steps | steps an answer | instr. following | "
+        "knowledge (contains) | train wall "
         "| GRPO s/step |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for name, row in rows.items():
         v, r, p, t = row["variant"], row["result"], row["probes"], row["training"]
         if not r or "metrics" not in r:
@@ -587,7 +594,7 @@ def report_markdown(plan: Plan, rows: dict, status: dict, wall_seconds: float | 
         lines.append(
             f"| {v.label} | {_ci(m['ndcg@5'])} | {_ci(m['ndcg@10'])} | {m['recall@5']['mean']:.3f} "
             f"| {m['hit@1']['mean']:.3f} | {f'{ans[0]}/{ans[1]}' if ans else '–'} | "
-            f"{f'{ruled[0]}/{ruled[1]}' if ruled else '–'} | {probes} | "
+            f"{f'{ruled[0]}/{ruled[1]} | {ruled[2]:.1f}' if ruled else '– | –'} | {probes} | "
             f"{f'{wall / 60:.1f} min' if wall else '–'} | {t.get('grpo', {}).get('step_s') or '–'} "
             "|")
     if baselines:
@@ -596,13 +603,14 @@ def report_markdown(plan: Plan, rows: dict, status: dict, wall_seconds: float | 
                 m = r["metrics"]
                 lines.append(f"| {spec} (non-LLM baseline) | {_ci(m['ndcg@5'])} | "
                              f"{_ci(m['ndcg@10'])} | {m['recall@5']['mean']:.3f} | "
-                             f"{m['hit@1']['mean']:.3f} | – | – | – | – | – | – |")
+                             f"{m['hit@1']['mean']:.3f} | – | – | – | – | – | – | – |")
     lines += ["",
               "Train wall: the stages the variant needed (shared SFT / Rechead included). Valid "
               "answers: answers that named at least one valid candidate, of the queries the model "
               "was asked (the rest keep the given, shuffled order). First pick ruled out: answers "
               "whose first pick a step of the same answer had ruled out (`backend.verify.ruled_out`"
-              "), of the answers with an ANSWER line. The Rechead row's probes are "
+              "), of the answers with an ANSWER line; steps an answer: their mean number of "
+              "reasoning steps (the prompt asks for 2 or 3). The Rechead row's probes are "
               "the base model's (its backbone is frozen).",
               "", "## Paired differences (NDCG@5, same queries)", "",
               "| comparison | difference [95% CI] | p (sign flip) |", "| --- | --- | ---: |"]
@@ -611,7 +619,9 @@ def report_markdown(plan: Plan, rows: dict, status: dict, wall_seconds: float | 
              ("rerec", "sft"), ("no-raae", "rerec"), ("no-qas", "rerec"), ("no-pas", "rerec"),
              ("no-curriculum", "rerec"), ("rerec-rechead", "rerec"), ("rechead", "zero-shot"),
              ("rerec-consistent", "rerec"), ("rerec-consistent", "sft"),
-             ("rerec-consistent", "plain-grpo"), ("rerec-consistent", "zero-shot")]
+             ("rerec-consistent", "plain-grpo"), ("rerec-consistent", "zero-shot"),
+             ("rerec-gain", "rerec"), ("rerec-gain", "sft"), ("rerec-gain", "plain-grpo"),
+             ("rerec-gain", "zero-shot")]
     for a, b in pairs:
         c = compare(rows, a, b)
         if c is not None:

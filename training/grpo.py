@@ -111,14 +111,15 @@ class ReRecReward:
             rechead = self.rechead.bind(prompt, relevance) if hasattr(self.rechead,
                                                                       "bind") else self.rechead
             breakdowns.append(score_completion(text, prompt.handles, relevance, self.weights,
-                                               self.embedding, rechead))
+                                               self.embedding, rechead,
+                                               given=self.cases[cid].candidates))
         for breakdown, length in zip(breakdowns, lengths or [], strict=False):
             breakdown.overlong = overlong_penalty(length, self.max_length, self.overlong_buffer)
             breakdown.total += breakdown.overlong
         if log_metric is not None and breakdowns:
             n = len(breakdowns)
             for term in ("ndcg", "qas", "pas", "format", "rechead", "overlong", "contradicted",
-                         "extra_picks"):
+                         "extra_picks", "steps"):
                 log_metric(f"rerec/{term}", sum(getattr(b, term) for b in breakdowns) / n)
             log_metric("rerec/answered", sum(bool(b.picks) for b in breakdowns) / n)
             log_metric("rerec/hit@1", sum(bool(b.picks) and not b.picks[0] in b.wrong_picks

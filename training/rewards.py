@@ -1,9 +1,11 @@
 """The ReRec reward of one completion: pure functions, no model, no store.
 
-    r = w_ndcg * NDCG@k(picks, relevance)          ranking term (graded, `metrics.ndcg_at_k`)
+    r = w_ndcg * NDCG@k(picks, relevance)          ranking term (graded, `metrics.ndcg_at_k`);
+                                                   `ranking: gain`: NDCG@k(evaluated)-NDCG@k(given)
       + w1 * QAS(p, gt)                            query alignment, item–attribute graph
       + w2 * PAS(p, gt)                            preference alignment, collaborative embedding
-      + format        (only when the ranking term > 0: GR2's conditional format reward)
+      + format        (only when the ranking term > 0: GR2's conditional format reward; with
+                       `format_steps`, only when the answer has that many reasoning steps)
       + w_rechead * Rechead(completion)            optional, a callable or None
       - w_consistency * sum_{i<k} [p_i ruled out by the steps] / log2(i + 2)
       - w_extra * max(0, |picks| - ANSWER_PICKS)   picks beyond the shortlist the prompt asks for
@@ -28,6 +30,14 @@
   consistency term charges each ruled-out pick (`backend.verify.ruled_out`) by its rank discount
   (1 for the first pick, 0.63 for the second, ...); the extra-pick term charges each pick beyond
   the three the prompt asks for.
+- `ranking: gain` and `format_steps` are ours too, written after the fourth 150-step run
+  (docs/results/ablation-150-p3.md): charged for contradictions, the model dropped its reasoning
+  steps altogether, and the small extra-pick charge did not stop it listing more picks. The
+  evaluation ranks the picks, then the other candidates in their given (shuffled) order; the gain
+  term scores exactly that list against the given order alone, so a pick pays only when it is
+  better than the candidate it displaces (an echo of the given order gains 0, an extra pick that
+  is worse than chance loses), and the format bonus can be held to the 2-3 steps the prompt asks
+  for.
 """
 
 from __future__ import annotations
@@ -58,6 +68,10 @@ class RewardWeights:
         rechead (`float`): weight of the Rechead reward (0: not used).
         consistency (`float`): weight of the charge for ranking what the steps ruled out (0: off).
         extra_pick (`float`): charge per pick beyond the prompt's `ANSWER_PICKS` (0: off).
+        ranking (`str`): the ranking term: `picks` (NDCG@k of the picks alone, ReRec) or `gain`
+            (NDCG@k of the picks then the given order, minus NDCG@k of the given order).
+        format_steps (`list[int]`): reasoning-step counts that may earn the format bonus (empty:
+            any count).
     """
 
     k: int = 5
@@ -69,6 +83,11 @@ class RewardWeights:
     rechead: float = 0.0
     consistency: float = 0.0
     extra_pick: float = 0.0
+    ranking: str = "picks"
+    format_steps: list[int] = field(default_factory=list)
+
+
+RANKING_TERMS = ("picks", "gain")
 
 
 @dataclass
@@ -76,7 +95,9 @@ class RewardBreakdown:
     """Every term of one completion's reward, and what RAAE needs to know about its answer."""
 
     total: float  # the weighted sum of the terms below (the weights: `RewardWeights`)
-    ndcg: float = 0.0  # NDCG@k of the picks against the graded ground truth
+    ndcg: float = 0.0  # NDCG@k of the picks (under `gain`: of the picks then the given order)
+    given: float = 0.0  # NDCG@k of the given order, subtracted under `ranking: gain` (else 0)
+    steps: int = 0  # the answer's reasoning steps
     qas: float = 0.0  # QAS: the share of the ground truth's common attributes the first pick has
     pas: float = 0.0  # PAS: the first pick's cosine to the ground truth, collaborative embedding
     format: float = 0.0  # the answer line's bonus, or the missing answer's penalty
@@ -213,10 +234,19 @@ def overlong_penalty(length: int, max_length: int, buffer: int) -> float:
     return (max_length - buffer - length) / buffer
 
 
-def format_reward(well_formed: bool, ranking: float, bonus: float) -> float:
+def format_reward(well_formed: bool, ranking: float, bonus: float, steps: int = 0,
+                  allowed_steps: list[int] = ()) -> float:
     """GR2's conditional format reward: the bonus only for a well-formed answer that also ranks (>
-    0)."""
+    0) and, when `allowed_steps` is given, has one of those numbers of reasoning steps."""
+    if allowed_steps and steps not in allowed_steps:
+        return 0.0
     return bonus if well_formed and ranking > 0 else 0.0
+
+
+def evaluated_ranking(picks: list[str], given: list[str]) -> list[str]:
+    """The ranking the re-ranking protocol scores: the picks, then the other candidates in their
+    given order (`training.systems.Reasoner.rank`)."""
+    return list(picks) + [i for i in given if i not in picks]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -233,7 +263,7 @@ def rerec_reward(picks: list[str], relevance: dict[str, int], items: dict[str, d
                  weights: RewardWeights,
                  embedding: CollaborativeEmbedding | None = None, well_formed: bool = True,
                  rechead_score: float | None = None, ruled_out: list[str] = (),
-                 extra_picks: int = 0) -> RewardBreakdown:
+                 extra_picks: int = 0, given: list[str] = (), steps: int = 0) -> RewardBreakdown:
     """The ReRec reward of a parsed answer (see the module docstring for the formula).
 
     Args:
@@ -246,6 +276,8 @@ def rerec_reward(picks: list[str], relevance: dict[str, int], items: dict[str, d
         rechead_score (`float`, *optional*): the Rechead's score of this completion.
         ruled_out (`list[str]`): item ids the completion's steps ruled out.
         extra_picks (`int`): picks beyond the prompt's `ANSWER_PICKS`.
+        given (`list[str]`): the candidates' item ids in their given order (`ranking: gain`).
+        steps (`int`): the answer's reasoning steps (`format_steps`).
 
     Returns:
         `RewardBreakdown`
@@ -253,22 +285,30 @@ def rerec_reward(picks: list[str], relevance: dict[str, int], items: dict[str, d
     wrong = [i for i in picks if i not in relevance]
     if not picks:
         return RewardBreakdown(weights.missing_answer, picks=[], wrong_picks=[],
-                               answer_found=well_formed)
-    p = picks[0]
-    terms = {"ndcg": ndcg_reward(picks, relevance, weights.k), "qas": qas(p, relevance, items),
-             "pas": pas(p, relevance, embedding), "rechead": rechead_score or 0.0}
-    terms["format"] = format_reward(well_formed, terms["ndcg"], weights.format)
+                               answer_found=well_formed, steps=steps)
+    if weights.ranking not in RANKING_TERMS:
+        raise ValueError(f"reward.ranking must be one of {RANKING_TERMS}, got {weights.ranking!r}")
+    p, gain = picks[0], weights.ranking == "gain"
+    ranked = evaluated_ranking(picks, given) if gain else picks
+    terms = {"ndcg": ndcg_reward(ranked, relevance, weights.k), "qas": qas(p, relevance, items),
+             "pas": pas(p, relevance, embedding), "rechead": rechead_score or 0.0,
+             "given": ndcg_reward(list(given), relevance, weights.k) if gain else 0.0}
+    ranking = terms["ndcg"] - terms["given"]
+    terms["format"] = format_reward(well_formed, ranking, weights.format, steps,
+                                    weights.format_steps)
     contradicted = contradiction(list(picks), list(ruled_out), weights.k)
-    total = (weights.ndcg * terms["ndcg"] + weights.qas * terms["qas"] + weights.pas * terms["pas"]
+    total = (weights.ndcg * ranking + weights.qas * terms["qas"] + weights.pas * terms["pas"]
              + terms["format"] + weights.rechead * terms["rechead"]
              - weights.consistency * contradicted - weights.extra_pick * extra_picks)
     return RewardBreakdown(total, picks=list(picks), wrong_picks=wrong, answer_found=True,
-                           contradicted=contradicted, extra_picks=extra_picks, **terms)
+                           contradicted=contradicted, extra_picks=extra_picks, steps=steps,
+                           **terms)
 
 
 def score_completion(completion: str, handles: dict[str, dict], relevance: dict[str, int],
                      weights: RewardWeights, embedding: CollaborativeEmbedding | None = None,
-                     rechead: RecheadReward | None = None) -> RewardBreakdown:
+                     rechead: RecheadReward | None = None,
+                     given: list[str] | None = None) -> RewardBreakdown:
     """Parse a completion with the serving parser and score it.
 
     Args:
@@ -279,6 +319,8 @@ def score_completion(completion: str, handles: dict[str, dict], relevance: dict[
         embedding (`CollaborativeEmbedding`, *optional*): for PAS.
         rechead (`RecheadReward`, *optional*): Rechead reward hook, called only when
             `weights.rechead` != 0.
+        given (`list[str]`, *optional*): the candidates' item ids in the order the evaluation
+            fills the ranking with (default: the prompt's order).
 
     Returns:
         `RewardBreakdown`
@@ -295,5 +337,6 @@ def score_completion(completion: str, handles: dict[str, dict], relevance: dict[
     well_formed = parsed.answer_found and not parsed.dropped
     out = [handles[h]["item_id"] for h in ruled_out(parsed.steps, handles)]
     extra = max(0, len(parsed.picks) - ANSWER_PICKS)
+    given = [i for i in (given or items) if i in items]
     return rerec_reward(picks, shown_relevance, items, weights, embedding, well_formed, score, out,
-                        extra)
+                        extra, given, len(parsed.steps))

@@ -37,7 +37,7 @@ def test_every_grpo_variant_gets_its_config_and_the_shared_sft_adapter(tmp_path)
         "rechead": {"head": str(head / "rechead-stage" / "rechead"), "finished": True}}}))
     shared = load_config(CONFIG)
     grpo_variants = [v for v in VARIANTS if v.kind == "grpo"]
-    assert len(grpo_variants) == 8
+    assert len(grpo_variants) == 9
     for v in grpo_variants:
         seed_variant_run(plan, v)
         config = load_config(plan.run_dir(v.name) / "config.yaml")
@@ -59,6 +59,9 @@ def test_every_grpo_variant_gets_its_config_and_the_shared_sft_adapter(tmp_path)
     assert consistent.reward.consistency > 0 and consistent.reward.extra_pick > 0
     assert by_name["rerec"].reward.consistency == by_name["rerec"].reward.extra_pick == 0.0
     assert consistent.reward.qas == shared.reward.qas and consistent.raae.enabled
+    gain = by_name["rerec-gain"]
+    assert (gain.reward.ranking, gain.reward.format_steps) == ("gain", [2, 3])
+    assert (by_name["rerec"].reward.ranking, by_name["rerec"].reward.format_steps) == ("picks", [])
 
 
 def test_the_task_graph_waits_for_what_each_task_needs(tmp_path):

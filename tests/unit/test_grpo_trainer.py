@@ -38,7 +38,7 @@ PROMPTS = {c.case_id: CasePrompt([{"role": "user", "content": f"Pick one of K7, 
            for c in CASES}
 
 
-def varied_score(text, handles, relevance, weights, embedding=None, rechead=None):
+def varied_score(text, handles, relevance, weights, embedding=None, rechead=None, given=None):
     """A random model never writes an answer block; a reward that varies with the text gives GRPO a signal."""
     return RewardBreakdown(total=(len(text) % 7) / 7, ndcg=(len(text) % 3) / 3, picks=["i1"], wrong_picks=["i1"])
 

@@ -146,6 +146,41 @@ def test_consistency_and_extra_pick_terms_charge_the_answer():
         rerec_reward(["d", "a", "c", "b"], RELEVANCE, ITEMS, WEIGHTS).total
 
 
+def test_gain_scores_the_evaluated_ranking_against_the_given_order():
+    weights = RewardWeights(k=2, ndcg=1.0, qas=0.0, pas=0.0, format=0.5, ranking="gain")
+    given = ["d", "c", "a", "b"]  # the evaluation fills the ranking with the rest in this order
+    baseline = ndcg_reward(given, RELEVANCE, 2)
+    echo = rerec_reward(["d", "c"], RELEVANCE, ITEMS, weights, given=given)
+    assert echo.given == pytest.approx(baseline) and echo.ndcg == pytest.approx(baseline)
+    assert echo.total == pytest.approx(0.0)  # echoing the given order gains nothing, no format bonus
+    better = rerec_reward(["a"], RELEVANCE, ITEMS, weights, given=given)  # ranked list: a, d
+    assert better.ndcg == pytest.approx(ndcg_reward(["a", "d"], RELEVANCE, 2))
+    assert better.total == pytest.approx(better.ndcg - baseline + 0.5)
+    # a second pick worse than the candidate it displaces lowers the reward (picks alone: it would not)
+    padded = rerec_reward(["a", "d"], RELEVANCE, ITEMS, weights, given=["c", "d", "a", "b"])
+    lean = rerec_reward(["a"], RELEVANCE, ITEMS, weights, given=["c", "d", "a", "b"])
+    assert padded.total < lean.total
+    picks_only = RewardWeights(k=2, ndcg=1.0, qas=0.0, pas=0.0, format=0.0)
+    assert rerec_reward(["a", "d"], RELEVANCE, ITEMS, picks_only).total == \
+        rerec_reward(["a"], RELEVANCE, ITEMS, picks_only).total
+    with pytest.raises(ValueError, match="reward.ranking"):
+        rerec_reward(["a"], RELEVANCE, ITEMS, RewardWeights(ranking="ndcg"))
+
+
+def test_format_bonus_can_be_held_to_the_step_counts_asked_for():
+    assert format_reward(True, 0.3, 0.5, steps=0, allowed_steps=[2, 3]) == 0.0
+    assert format_reward(True, 0.3, 0.5, steps=2, allowed_steps=[2, 3]) == 0.5
+    assert format_reward(True, 0.3, 0.5, steps=4, allowed_steps=[2, 3]) == 0.0
+    assert format_reward(True, 0.3, 0.5, steps=0) == 0.5  # no step counts given: any
+    weights = RewardWeights(k=5, ndcg=1.0, qas=0.0, pas=0.0, format=0.5, format_steps=[2, 3])
+    handles = {"K7": ITEMS["a"], "B2": ITEMS["d"], "M4": ITEMS["c"]}
+    bare = score_completion("ANSWER: K7, M4", handles, RELEVANCE, weights)
+    reasoned = score_completion("1. K7 is silk, ideal.\n2. M4 is red too.\nANSWER: K7, M4", handles,
+                                RELEVANCE, weights)
+    assert (bare.steps, reasoned.steps) == (0, 2)
+    assert bare.format == 0.0 and reasoned.format == 0.5 and bare.ndcg == reasoned.ndcg
+
+
 def test_overlong_penalty_falls_linearly_over_the_buffer():
     # limit 160, buffer 40: free up to 120 tokens, then -1/40 per token, -1 at the limit and beyond
     assert overlong_penalty(100, 160, 40) == 0.0
