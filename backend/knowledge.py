@@ -61,6 +61,8 @@ class Knowledge:
     money_words: dict[str, str] = field(default_factory=dict)  # "a tenner": "10 pounds"
     minor_units: dict[str, str] = field(default_factory=dict)  # "cents": "dollars" (a hundredth of one)
     kind_attribute_keys: frozenset[str] = frozenset()  # "type: ink": a value naming what a thing is, not a property
+    measure_units: dict[str, list[dict]] = field(default_factory=dict)  # "hours" is "h"; a week is 168 of them
+    number_floor_after: tuple[str, ...] = ()  # "SPF 50 or higher": a number that is a floor
 
     def other_names(self, words: str, key=str.lower) -> tuple[str, ...]:
         """The other names of the thing `words` names in `kind_synonyms` ("trainers" -> "sneakers", ...),
@@ -108,12 +110,13 @@ def _tuples(table: dict) -> dict:
 # How a table of the file becomes its field of `Knowledge`; a field named nowhere here takes its table as it is.
 _READ_AS = {
     tuple: ("formality_ladder", "negations", "exclusion_after", "budget_before", "budget_after", "budget_about",
-            "brand_suffixes", "injection_cues", "budget_floor", "budget_exceed", "animal_words", "animal_kinds"),
+            "brand_suffixes", "injection_cues", "budget_floor", "budget_exceed", "animal_words", "animal_kinds",
+            "number_floor_after"),
     frozenset: ("kind_modifiers", "kind_verb_cues", "prepositions", "seeking_words", "stopwords",
                 "object_determiners", "vague_objects", "ambiguous_season_words", "ambiguous_place_words",
                 "season_cues", "owner_words", "relative_words", "bare_object_verbs", "animal_person_words",
                 "kind_attribute_keys"),
-    _public: ("places", "occasions", "materials"),
+    _public: ("places", "occasions", "materials", "measure_units"),
     _tuples: ("climate_seasons", "product_kinds", "kind_synonyms"),
 }
 _READER = {name: read for read, names in _READ_AS.items() for name in names}

@@ -31,13 +31,14 @@ from backend.verify import hard_violations
 from catalog.prices import catalogue_currency
 from backend.index import embed, embedding_name
 from backend.knowledge import SEASONS, Knowledge, load_knowledge, negated
-from backend.objects import not_for_animals, priced_out, sold_elsewhere, unlike_objects, unmet_values
+from backend.objects import (not_for_animals, priced_out, sold_elsewhere, unlike_objects, unmet_flag,
+                             unmet_measure, unmet_values)
 from backend.retrieval import Candidate, CatalogueGraphs, ClientSignals, generate
 from backend.settings import Settings, get_settings
 from backend.store import get_engine, session
 from backend.tables import Client, ClientNote, Feedback, Interaction, Shortlist
 from backend.understand import QueryGraph, understand
-from backend.vocabulary import CatalogueVocabulary, build_vocabulary, phrase_key, stem
+from backend.vocabulary import CatalogueVocabulary, build_vocabulary, node_phrase, phrase_key, stem
 from catalog.bundle import Bundle
 from catalog.derive import fold
 from catalog.errors import ConciergeError
@@ -224,7 +225,8 @@ def ranked_candidates(query: QueryGraph, catalogue: LiveCatalogue, signals: Clie
         return []
     embed_fn = lambda texts: embed(texts, settings)  # noqa: E731 - the kinds are embedded once per catalogue
     elsewhere = (not_for_animals(query, catalogue, embed_fn) or sold_elsewhere(query, catalogue, embed_fn)
-                 or priced_out(query, catalogue, embed_fn) or unmet_values(query, catalogue, embed_fn)) \
+                 or priced_out(query, catalogue, embed_fn) or unmet_values(query, catalogue, embed_fn)
+                 or unmet_measure(query, catalogue, embed_fn) or unmet_flag(query, catalogue, embed_fn)) \
         if settings.refuse_by_kind else None
     if elsewhere:
         query.impossible = elsewhere
@@ -316,9 +318,14 @@ def _unlike_anything(query: QueryGraph, catalogue: LiveCatalogue) -> bool:
 
 
 def pairing_exists(pairing: dict, catalogue: LiveCatalogue) -> bool:
-    """Whether some item is of one of `pairing`'s categories and has one of its values ("suede boots")."""
+    """Whether some item is of one of `pairing`'s categories and has one of its values ("suede boots"), or a
+    value of any attribute that holds one of them word for word ("herbal tea": a tea whose type is "herbal
+    tisane", though "herbal" was read as a scent family)."""
     cats, values = set(pairing["categories"]), set(pairing["values"])
-    return any(nodes & cats and nodes & values for nodes in catalogue.graphs.item_nodes.values())
+    said = [f" {phrase_key(node_phrase(v))} " for v in values]
+    return any(nodes & cats and (nodes & values or any(w in f" {phrase_key(node_phrase(n))} " for n in nodes
+                                                       if not n.startswith(("category", "brand")) for w in said))
+               for nodes in catalogue.graphs.item_nodes.values())
 
 
 def context_conflict(query: QueryGraph, catalogue: LiveCatalogue,
@@ -356,7 +363,7 @@ def context_conflict(query: QueryGraph, catalogue: LiveCatalogue,
     for concept, (ladder, field_name, attributes) in concept_attributes(catalogue).items():
         asked = {v for ctx in query.contexts for v in ctx.get(field_name) or []}
         for attribute, levels in attributes.items():
-            wanted = asked | {levels[n] for n in named if n in levels}
+            wanted = asked | {levels[n] for n in named if n in levels} | _levels_said(query.text, levels)
             described = [{levels[n] for n in nodes if n in levels} for nodes in fitting]
             if not asked or not all(described):
                 continue
@@ -369,6 +376,15 @@ def context_conflict(query: QueryGraph, catalogue: LiveCatalogue,
                 return (f"nothing here that is {kind} suits the {attribute} asked for "
                         f"({' or '.join(sorted(wanted))}); each is {' or '.join(v for v, _ in common)}")
     return None
+
+
+def _levels_said(text: str, levels: dict[str, str]) -> set[str]:
+    """The values of a concept's attribute that the request says word for word ("a bow tie for a black-tie
+    dinner": black-tie, whatever the dinner implies)."""
+    low = fold(text)
+    return {v for v in levels.values()
+            if re.search(r"(?<![\w-])" + r"[\s-]+".join(map(re.escape, re.split(r"[\s-]+", fold(v)))) + r"(?![\w-])",
+                         low)}
 
 
 def concept_attributes(catalogue: LiveCatalogue) -> dict[str, tuple[list[str], str, dict[str, dict[str, str]]]]:

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from backend.measures import kind_items_of, unmet_number
+from backend.knowledge import negated
 from backend.understand import kind_categories
 from backend.verify import hard_violations
 from backend.vocabulary import node_phrase, phrase_key, stem, words
@@ -324,6 +326,69 @@ def priced_out(query, catalogue, embed_fn) -> str | None:
             return None  # a phrase that names no kind here may be what is asked for
         named.append(phrase)
     return f"nothing here {' and '.join(query.limits())} is {named[0]}" if named else None
+
+
+def unmet_measure(query, catalogue, embed_fn) -> str | None:
+    """Why nothing here of the kind asked for reaches a number the request gives it ("sunscreen with SPF 100",
+    "a diffuser that lasts at least six months"), or None (`backend.measures`). The kind is each phrase of
+    `query.asked` read by the titles that hold its words (`kind_items_of`)."""
+    if not query.asked:
+        return None
+    kinds, graphs = shop_kinds(catalogue, embed_fn), catalogue.graphs
+    for phrase in query.asked:
+        of_kind = kind_items_of(phrase, kinds.titles, graphs.items, catalogue.knowledge)
+        unmet = unmet_number(query.text, phrase, of_kind, catalogue.knowledge)
+        if unmet:
+            return f"nothing here that is {phrase} has {unmet}"
+    return None
+
+
+YES, NO = ("yes", "true"), ("no", "false")
+
+
+def flag_keys(graphs) -> list[str]:
+    """The attributes this catalogue answers with yes or no ("dishwasher safe", "caffeine"): most of their
+    values are yes/no/true/false (another value, "mixed", meets either)."""
+    said: dict[str, list[bool]] = {}
+    for item in graphs.items.values():
+        for key, value in (item.get("attributes") or {}).items():
+            for v in value if isinstance(value, list) else [value]:
+                said.setdefault(key, []).append(str(v).lower() in YES + NO)
+    return [k for k, flags in said.items() if sum(flags) >= 0.8 * len(flags)]
+
+
+def _flag_wanted(low: str, key: str, negations) -> tuple[bool, str] | None:
+    """Whether the request wants `key` yes or no, and its words: "caffeine-free" / "no caffeine" -> no,
+    "dishwasher-safe" -> yes; its first mention decides. None when the request does not say the key."""
+    m = re.search(r"(?<![\w-])" + r"[\s-]+".join(map(re.escape, re.split(r"[\s_-]+", fold(key)))) + r"(?![\w])", low)
+    if not m:
+        return None
+    free = re.match(r"[\s-]?free\b", low[m.end():])
+    end = m.end() + (free.end() if free else 0)
+    return not (free or negated(low, m.start(), negations)), low[m.start():end]
+
+
+def unmet_flag(query, catalogue, embed_fn) -> str | None:
+    """Why nothing here of the kind asked for is as the request wants it on a yes/no attribute ("caffeine-free
+    matcha": the matcha here has caffeine), or None. The kind is each phrase of `query.asked` read by the
+    titles that hold its words (`backend.measures.kind_items_of`); judged only when some of its items state
+    the attribute, and then by those."""
+    if not query.asked:
+        return None
+    graphs, low = catalogue.graphs, fold(query.text).lower()
+    wanted = {k: w for k in flag_keys(graphs) if (w := _flag_wanted(low, k, catalogue.knowledge.negations))}
+    if not wanted:
+        return None
+    titles = shop_kinds(catalogue, embed_fn).titles
+    for phrase in query.asked:
+        of_kind = kind_items_of(phrase, titles, graphs.items, catalogue.knowledge)
+        for key, (yes, words_said) in wanted.items():
+            stated = [str((item.get("attributes") or {}).get(key)).lower() for item in of_kind
+                      if key in (item.get("attributes") or {})]
+            if stated and not any(v in (YES if yes else NO) or v not in YES + NO for v in stated):
+                thing = " ".join(phrase.replace(words_said, " ").split()) or phrase
+                return f"nothing here that is {thing} is {words_said}"
+    return None
 
 
 def unmet_values(query, catalogue, embed_fn) -> str | None:

@@ -319,7 +319,7 @@ def parse_budget(low: str, knowledge: Knowledge) -> tuple[float | None, str | No
     15% more, unless a cap follows it ('around £80 tops')."""
     from price_parser import Price
 
-    low = _numerals(low.replace("’", "'"), knowledge)  # "can’t", typed on a phone
+    low = numerals(low.replace("’", "'"), knowledge)  # "can’t", typed on a phone
     for word, amount in knowledge.money_words.items():  # "nothing over a tenner"
         low = re.sub(rf"(?<![\w-])(?:an? )?{re.escape(word)}(?![\w-])", amount, low)
     for unit, major in knowledge.minor_units.items():  # "nail polish for 50 cents"
@@ -332,7 +332,8 @@ def parse_budget(low: str, knowledge: Knowledge) -> tuple[float | None, str | No
     after = "|".join(re.escape(c) for c in sorted(knowledge.budget_after, key=len, reverse=True))
     cued = rf"(?<!\w)({cues})(?:'s|:)?\s*(?:of\s+|is\s+|was\s+|at\s+)?" + amount
     match = next((m for m in re.finditer(cued, low)
-                  if m.group(1) not in knowledge.budget_exceed or _CAP_NEGATION.search(low[:m.start()])), None)
+                  if (m.group(1) not in knowledge.budget_exceed or _CAP_NEGATION.search(low[:m.start()]))
+                  and not _measure_follows(low, m, knowledge)), None)
     if match:
         cue, figure, thousands = match.group(1), match.group(2), match.group(3)
     else:
@@ -352,11 +353,30 @@ def parse_budget(low: str, knowledge: Knowledge) -> tuple[float | None, str | No
     return (value * 1.15 if cue in knowledge.budget_about and not capped else value), symbol
 
 
+# words that may follow a bare amount that is money ("under 100 total", "50 per person")
+_AMOUNT_TAILS = ("total", "per", "each", "altogether")
+
+
+def _measure_follows(low: str, match: re.Match, knowledge: Knowledge) -> bool:
+    """A cued amount without a currency that a unit of something else follows ("lasts about 3 months",
+    "within 2 days", "up to 4 people"): not money. A function word, a cap cue or nothing may follow money."""
+    if any(re.search(rf"(?<!\w){re.escape(w)}(?!\w)" if w.isalpha() else re.escape(w), match.group(0))
+           for w in knowledge.currency_words):
+        return False
+    following = re.match(r"\s*([a-z]+)", low[match.end():])
+    if not following or match.group(3):
+        return False
+    word = following.group(1)
+    tails = set(knowledge.stopwords) | set(knowledge.prepositions) | set(_AMOUNT_TAILS)
+    tails |= {w for cue in knowledge.budget_after for w in cue.split()[:1]}
+    return word not in tails and word not in knowledge.currency_words
+
+
 # "can't / cannot / won't / do not / never ... spend more than": the words just before an exceed cue
 _CAP_NEGATION = re.compile(r"(?:n't|\bnot|\bcannot|\bnever|\bno)(?:\s+\w+){0,3}\s*$")
 
 
-def _numerals(low: str, knowledge: Knowledge) -> str:
+def numerals(low: str, knowledge: Knowledge) -> str:
     """Numbers written in words as digits, for reading a budget: "under a hundred euros" -> "under 100 euros"
     (text2num; "a"/"an" before the figure dropped)."""
     from text_to_num import alpha2digit

@@ -783,3 +783,64 @@ def test_the_words_after_a_house_or_a_verb_of_offering_are_what_is_asked():
     assert "wine glasses" in read("Orsay wine glasses", HOME).asked  # the house's name says whose
     assert read("Orrin, under £100", HOME).asked == []  # a budget after the house is no thing
     assert "make" not in " ".join(read("Does Orrin make a teapot?", HOME).asked).split()
+
+
+MEASURED = [{"item_id": "d1", "title": "Fig Reed Diffuser, 200 ml", "brand": "Verl", "category": "Home Fragrance",
+         "price": 60.0, "attributes": {"duration": "3 months", "capacity": "200 ml"}},
+        {"item_id": "d2", "title": "Amber Reed Diffuser Refill", "brand": "Verl", "category": "Home Fragrance",
+         "price": 30.0, "attributes": {"duration": "6 weeks"}},
+        {"item_id": "c1", "title": "Fig Scented Candle", "brand": "Verl", "category": "Candles", "price": 58.0,
+         "attributes": {"burn time": "45 h", "wicks": 1}},
+        {"item_id": "c2", "title": "Three-Wick Scented Candle", "brand": "Verl", "category": "Candles",
+         "price": 120.0, "attributes": {"burn time": "90 h", "wicks": 3}},
+        {"item_id": "s1", "title": "Daily Sunscreen SPF 30", "brand": "Sol", "category": "Skincare", "price": 30.0},
+        {"item_id": "s2", "title": "Mineral Sunscreen SPF 50", "brand": "Sol", "category": "Skincare", "price": 34.0},
+        {"item_id": "b1", "title": "Tinted Lip Balm SPF 15", "brand": "Sol", "category": "Skincare", "price": 12.0},
+        {"item_id": "g1", "title": "Champagne Coupes, Pair", "brand": "Aubrac", "category": "Glassware",
+         "price": 140.0, "attributes": {"dishwasher safe": "no"}},
+        {"item_id": "g2", "title": "Crystal Tumblers, Set of 2", "brand": "Aubrac", "category": "Glassware",
+         "price": 90.0, "attributes": {"dishwasher safe": "yes"}},
+        {"item_id": "t1", "title": "Ceremonial Matcha", "brand": "Orsay", "category": "Tea", "price": 45.0,
+         "attributes": {"caffeine": "yes"}},
+        {"item_id": "t2", "title": "Chamomile Tisane", "brand": "Orsay", "category": "Tea", "price": 18.0,
+         "attributes": {"caffeine": "no"}}]
+
+
+def test_a_number_no_item_of_the_kind_reaches_refuses_the_request():
+    from backend.objects import unmet_measure
+
+    assert judged_by(unmet_measure, "sunscreen with SPF 100 for a ski trip", MEASURED) == \
+        "nothing here that is sunscreen has spf 100"
+    assert judged_by(unmet_measure, "a lip balm with SPF 30", MEASURED) == "nothing here that is lip balm has spf 30"
+    assert judged_by(unmet_measure, "a reed diffuser that lasts at least six months", MEASURED) == \
+        "nothing here that is reed diffuser has 6 months"
+    assert judged_by(unmet_measure, "a candle that burns 100 hours or more", MEASURED) is not None
+    # met: a number reached (plainly said numbers allow 10% below), units of one dimension compared
+    assert judged_by(unmet_measure, "a sunscreen with SPF 45", MEASURED) is None
+    assert judged_by(unmet_measure, "a reed diffuser that lasts at least 8 weeks", MEASURED) is None  # 3 months
+    assert judged_by(unmet_measure, "a 3-wick candle", MEASURED) is None
+    # numbers of something else: an age, an anniversary, a budget
+    assert judged_by(unmet_measure, "a candle for my 30 year old sister", MEASURED) is None
+    assert judged_by(unmet_measure, "a candle for our 10 year anniversary", MEASURED) is None
+    assert judged_by(unmet_measure, "a candle under 20 pounds", MEASURED) is None
+
+
+def test_a_yes_no_attribute_the_kind_never_has_refuses_the_request():
+    from backend.objects import unmet_flag
+
+    assert judged_by(unmet_flag, "dishwasher-safe champagne coupes", MEASURED) == \
+        "nothing here that is champagne coupes is dishwasher-safe"
+    assert judged_by(unmet_flag, "caffeine-free matcha", MEASURED) == "nothing here that is matcha is caffeine-free"
+    assert judged_by(unmet_flag, "matcha without caffeine", MEASURED) is not None
+    assert judged_by(unmet_flag, "champagne coupes that are not dishwasher safe", MEASURED) is None
+    assert judged_by(unmet_flag, "a caffeine-free tisane", MEASURED) is None
+    assert judged_by(unmet_flag, "dishwasher safe tumblers", MEASURED) is None
+    assert judged_by(unmet_flag, "a scented candle", MEASURED) is None  # no such attribute said
+
+
+def test_a_number_a_unit_follows_is_no_budget():
+    assert parse_budget("a reed diffuser that lasts about three months", K) == (None, None)
+    assert parse_budget("delivered within 2 days please", K) == (None, None)
+    assert parse_budget("under 100 for a scarf", K) == (100.0, None)
+    assert parse_budget("around 300 ideally", K) == (345.0, None)
+    assert parse_budget("under 50 per person", K) == (50.0, None)
