@@ -391,6 +391,15 @@ def unmet_flag(query, catalogue, embed_fn) -> str | None:
     return None
 
 
+def _origin_said(word: str, after: re.Match | None, of_kind: list[str], kinds: ShopKinds, knowledge) -> bool:
+    """Whether `word` is a country said after "made in" ("a diving watch made in Japan") of a kind whose items
+    say where they are made: a property even when no item here comes from there."""
+    if not after or after.group(0).split()[0] not in MADE:
+        return False
+    countries = {stem(w) for w in knowledge.country_words}
+    return word in countries and any(c in kinds.documents[i] for i in of_kind for c in countries)
+
+
 def unmet_values(query, catalogue, embed_fn) -> str | None:
     """Why nothing here is the thing asked for with the property the request gives it, or None.
 
@@ -439,7 +448,7 @@ def unmet_values(query, catalogue, embed_fn) -> str | None:
         after = VALUE_GLUE.match(low, low.find(phrase) + len(phrase)) if phrase in low else None
         glued = [w for w in (after.group(1).split() if after else []) if w not in knowledge.prepositions]
         said = [w for w in stems[:-1] + phrase_key(" ".join(glued)).split()
-                if w in kinds.value_words and w not in mistaken]
+                if (w in kinds.value_words or _origin_said(w, after, of_kind, kinds, knowledge)) and w not in mistaken]
         if not said:
             return None
         holding = [i for i in of_kind if all(w in kinds.documents[i] for w in said)]

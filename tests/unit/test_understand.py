@@ -844,3 +844,11 @@ def test_a_number_a_unit_follows_is_no_budget():
     assert parse_budget("under 100 for a scarf", K) == (100.0, None)
     assert parse_budget("around 300 ideally", K) == (345.0, None)
     assert parse_budget("under 50 per person", K) == (50.0, None)
+
+
+def test_a_country_no_item_of_the_kind_is_made_in_refuses_the_request():
+    from backend.objects import unmet_values
+
+    assert judged_by(unmet_values, "a decanter made in Japan", LINENS) == "nothing here is decanter made in japan"
+    assert judged_by(unmet_values, "a decanter made in France", LINENS) is None
+    assert judged_by(unmet_values, "a throw made in Japan", LINENS) is None  # no throw says where it is made
