@@ -135,7 +135,8 @@ def meets(values: list[float], wanted: float, how: str) -> bool:
     return any(v >= wanted * (1 - (MEASURE_SLACK if how == "asked" else 0.0)) for v in values)
 
 
-def unmet_number(text: str, phrase: str, kind_items: list[dict], knowledge) -> str | None:
+def unmet_number(text: str, phrase: str, kind_items: list[dict], knowledge,
+                 cache: dict[str, dict] | None = None) -> str | None:
     """Why no item of the asked kind meets a number the request gives, or None.
 
     Args:
@@ -143,6 +144,7 @@ def unmet_number(text: str, phrase: str, kind_items: list[dict], knowledge) -> s
         phrase (`str`): the noun phrase of the thing asked for.
         kind_items (`list[dict]`): the catalogue items of the kind asked for.
         knowledge (`Knowledge`): units and cues.
+        cache (`dict`, *optional*): item id -> `item_numbers`, kept by the caller across requests.
 
     Returns:
         `str | None`: the measure and number unmet ("spf 100"), or None when every number is met, no item of
@@ -157,7 +159,11 @@ def unmet_number(text: str, phrase: str, kind_items: list[dict], knowledge) -> s
     stated = stated_numbers(low, knowledge, skip, frozenset(phrase_key(phrase).split()))
     if not stated:
         return None
-    numbers = [item_numbers(item, knowledge) for item in kind_items]
+    cache = {} if cache is None else cache
+    for item in kind_items:
+        if item["item_id"] not in cache:
+            cache[item["item_id"]] = item_numbers(item, knowledge)
+    numbers = [cache[item["item_id"]] for item in kind_items]
     for s in stated:
         described = [n[s.measure] for n in numbers if s.measure in n]
         if described and not any(meets(values, s.value, direction(low, s, knowledge)) for values in described):

@@ -335,9 +335,11 @@ def unmet_measure(query, catalogue, embed_fn) -> str | None:
     if not query.asked:
         return None
     kinds, graphs = shop_kinds(catalogue, embed_fn), catalogue.graphs
+    if getattr(catalogue, "item_measures", None) is None:  # item id -> its numbers, read once per catalogue
+        catalogue.item_measures = {}
     for phrase in query.asked:
         of_kind = kind_items_of(phrase, kinds.titles, graphs.items, catalogue.knowledge)
-        unmet = unmet_number(query.text, phrase, of_kind, catalogue.knowledge)
+        unmet = unmet_number(query.text, phrase, of_kind, catalogue.knowledge, catalogue.item_measures)
         if unmet:
             return f"nothing here that is {phrase} has {unmet}"
     return None
@@ -376,7 +378,9 @@ def unmet_flag(query, catalogue, embed_fn) -> str | None:
     if not query.asked:
         return None
     graphs, low = catalogue.graphs, fold(query.text).lower()
-    wanted = {k: w for k in flag_keys(graphs) if (w := _flag_wanted(low, k, catalogue.knowledge.negations))}
+    if getattr(catalogue, "flag_keys", None) is None:  # worked out once per catalogue
+        catalogue.flag_keys = flag_keys(graphs)
+    wanted = {k: w for k in catalogue.flag_keys if (w := _flag_wanted(low, k, catalogue.knowledge.negations))}
     if not wanted:
         return None
     titles = shop_kinds(catalogue, embed_fn).titles
