@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from backend.vocabulary import phrase_key, stem
 
@@ -39,6 +40,7 @@ class Stated:
     said: str  # the number with its word, as written ("spf 100", "6 months")
 
 
+@lru_cache(maxsize=4)  # one table per knowledge file (`Knowledge` hashes by identity), not one per text read
 def unit_table(knowledge) -> dict[str, tuple[str, float]]:
     """Stemmed unit name -> (dimension, size in the dimension's smallest unit), from `measure_units`."""
     out = {}
