@@ -40,6 +40,7 @@ ANSWER = re.compile(r"(?i)\b(?:final\s+)?answer\b(?:\s+is)?\s*[:\-–—]?")
 DESCRIBED_VALUES = 3  # attribute values on a candidate line that the request asked about, at most
 OTHER_VALUES = 2      # the item's other values shown when the request asked about fewer than this
 NEEDS_WISHES = 3      # soft wishes in the "Needs:" line (hard constraints are always named)
+RANKED_NOTE = "(ranked by the shop's recommender, best first)"  # heads candidates listed in its order
 HANDLE_LETTERS = [letter for letter in string.ascii_uppercase if letter not in "IO"]
 
 
@@ -114,13 +115,17 @@ def describe_needs(query) -> str:
 
 
 def build_prompt(request: str, query, client_summary: str, items: list[dict],
-                 rng: random.Random) -> tuple[list, dict[str, dict]]:
-    """The chat messages and the handle -> item map for one request (handles shuffled by `rng`)."""
+                 rng: random.Random, keep_order: bool = False) -> tuple[list, dict[str, dict]]:
+    """The chat messages and the handle -> item map for one request (handles drawn by `rng`; the
+    items listed in an order shuffled by `rng`, or as given with `keep_order`, e.g. the ranker's)."""
     order = list(items)
-    rng.shuffle(order)
+    if not keep_order:
+        rng.shuffle(order)
     handles = dict(zip(make_handles(len(order), rng), order))
     asked = asked_nodes(query)
     lines = "\n".join(f"{h}: {describe_item(item, asked)}" for h, item in handles.items())
+    if keep_order:
+        lines = f"{RANKED_NOTE}\n{lines}"
     messages = PROMPT.format_messages(request=request.replace('"', "'"), needs=describe_needs(query),
                                       client=client_summary, candidates=lines)
     return messages, handles

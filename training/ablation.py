@@ -74,6 +74,9 @@ class Variant:
 
 PLAIN = {"reward": {"qas": 0.0, "pas": 0.0, "format": 0.0, "missing_answer": 0.0},
          "raae": {"enabled": False}, "curriculum": {"enabled": False}}
+RANKED_CLAIM = ("zero-shot-ranked", "plain-grpo-ranked", "rerec-gain-ranked")
+GAIN = {"ranking": "gain", "format_steps": [2, 3], "consistency": 0.5}
+RANKED = {"data": {"order": "ranker"}}
 VARIANTS = (
     Variant("zero-shot", "base model, zero-shot", "base"),
     Variant("sft", "SFT only (template traces)", "sft"),
@@ -94,7 +97,15 @@ VARIANTS = (
     # ours, after ablation-150-p3.md: the ranking scored as evaluated (gain over the given order:
     # extra picks priced by what they displace) and the format bonus held to 2-3 steps
     Variant("rerec-gain", "ReRec, gain over the given order, 2-3 steps, consistency", "grpo",
-            {"reward": {"ranking": "gain", "format_steps": [2, 3], "consistency": 0.5}}),
+            {"reward": GAIN}),
+    # ours, after ablation-150-p4.md: the prompt lists the candidates in the serving ranker's order
+    # (best first, and says so) and the gain reward pays only for improving on that order; every
+    # row is evaluated by the `ranked-reasoner` system against `retrieval` (the ranker alone)
+    Variant("zero-shot-ranked", "base model, zero-shot, ranker's order", "base", RANKED),
+    Variant("sft-ranked", "SFT only, ranker's order", "sft", RANKED),
+    Variant("plain-grpo-ranked", "plain GRPO, ranker's order", "grpo", {**PLAIN, **RANKED}),
+    Variant("rerec-gain-ranked", "ReRec, gain over the ranker's order, 2-3 steps, consistency",
+            "grpo", {"reward": GAIN, **RANKED}),
 )
 
 
@@ -150,16 +161,21 @@ class Plan:
 
     def system(self, variant: Variant) -> str | None:
         """The evaluation system spec of a variant."""
-        if variant.kind == "base":
-            return "reasoner"
         if variant.kind == "rechead":
             return f"rechead@{self.rechead_head()}"
-        return f"reasoner@{self.adapter(variant)}"
+        kind = "ranked-reasoner" if ranked(variant) else "reasoner"
+        return kind if variant.kind == "base" else f"{kind}@{self.adapter(variant)}"
 
     def adapter(self, variant: Variant) -> Path:
         """The LoRA adapter of an `sft` or `grpo` variant (every `sft` row is the shared SFT
         run)."""
         return self.run_dir(variant.name if variant.kind == "grpo" else "sft") / "adapter"
+
+    def probe_name(self, variant: Variant) -> str:
+        """Whose probe scores a variant has: the base model's (zero-shot), the shared SFT
+        adapter's, or its own GRPO adapter's."""
+        return {"base": "zero-shot", "rechead": "zero-shot", "sft": "sft"}.get(variant.kind,
+                                                                             variant.name)
 
     def probe_model(self, variant: Variant) -> str:
         """What `concierge probes` loads for a variant (the Rechead's backbone is the frozen base
@@ -173,6 +189,11 @@ class Plan:
             if head:
                 return Path(head)
         return self.run_dir("rechead") / "rechead-stage" / "rechead"
+
+
+def ranked(variant: Variant) -> bool:
+    """The variant's prompt lists the candidates in the serving ranker's order."""
+    return variant.overrides.get("data", {}).get("order") == "ranker"
 
 
 def seed_variant_run(plan: Plan, variant: Variant) -> None:
@@ -243,12 +264,13 @@ def build_tasks(plan: Plan, variants: tuple[Variant, ...] = VARIANTS) -> list[Ta
                                                 "--quiet"),
                           plan.eval_dir(v.name) / "results.json", needs=list(needs),
                           env=answer_length))
-        if v.kind != "rechead":  # its backbone is the base model: the zero-shot row's probes
-            tasks.append(Task(f"probes {v.name}", cli("probes", plan.probe_model(v), "--limit",
+        probes = plan.probe_name(v)  # one probe run per model (a ranked row shares its model's)
+        if v.kind != "rechead" and f"probes {probes}" not in {t.name for t in tasks}:
+            tasks.append(Task(f"probes {probes}", cli("probes", plan.probe_model(v), "--limit",
                                                       str(plan.probe_limit),
-                                                      "--out", str(plan.probes_file(v.name)),
+                                                      "--out", str(plan.probes_file(probes)),
                                                       "--quiet"),
-                              plan.probes_file(v.name), needs=list(needs)))
+                              plan.probes_file(probes), needs=list(needs)))
     llm_evals = [f"eval {v.name}" for v in variants if v.kind in ("base", "sft", "grpo")]
     tasks.append(Task("eval full-catalogue", cli("eval", bundle, "--split", "test", "--protocol",
                                                  "full",
@@ -395,7 +417,7 @@ def variant_rows(plan: Plan) -> dict[str, dict]:
         result = None
         if report:
             result = next(iter(report["results"]["rerank"].values()))
-        probes = _load(plan.probes_file("zero-shot" if v.kind == "rechead" else v.name))
+        probes = _load(plan.probes_file(plan.probe_name(v)))
         rows[v.name] = {"variant": v, "result": result, "probes": probes,
                         "training": training_times(plan, v)}
     return rows
@@ -481,27 +503,28 @@ def compare(rows: dict, a: str, b: str, metric: str = "ndcg@5", seed: int = 0):
     return paired_comparison(per_query(ra, metric), per_query(rb, metric), a, b, metric, seed=seed)
 
 
-def claim_verdict(rows: dict) -> list[str]:
+def claim_verdict(rows: dict, names: tuple[str, str, str] = ("zero-shot", "plain-grpo", "rerec")
+                  ) -> list[str]:
     """The issue's claim, checked on the numbers: ReRec full > plain GRPO > zero-shot, the intervals
-    of both apart from zero-shot's, and probes within 5% of the base model."""
+    of both apart from zero-shot's, and probes within 5% of the base model. `names`: the rows
+    playing zero-shot, plain GRPO and ReRec full (the ranked run: their `-ranked` variants)."""
     lines = []
 
     def interval(name: str) -> dict | None:
         r = rows.get(name, {}).get("result")
         return r["metrics"]["ndcg@5"] if r and "metrics" in r else None
 
-    zs, plain, full = interval("zero-shot"), interval("plain-grpo"), interval("rerec")
+    zs, plain, full = (interval(name) for name in names)
     if not (zs and plain and full):
-        return ["- The claim cannot be checked: an evaluation of zero-shot, plain GRPO or ReRec "
-                "full is missing."]
+        return [f"- The claim cannot be checked: an evaluation of {', '.join(names)} is missing."]
     checks = [
         ("ReRec full above plain GRPO (NDCG@5 mean)", full["mean"] > plain["mean"]),
         ("plain GRPO above zero-shot (NDCG@5 mean)", plain["mean"] > zs["mean"]),
         ("plain GRPO's interval clear of zero-shot's", plain["low"] > zs["high"]),
         ("ReRec full's interval clear of zero-shot's", full["low"] > zs["high"]),
     ]
-    base = rows["zero-shot"]["probes"]
-    for name in ("plain-grpo", "rerec"):
+    base = rows[names[0]]["probes"]
+    for name in names[1:]:
         probes = rows[name]["probes"]
         ok = bool(base and probes) and all(probes[key] >= base[key] * (1 - PROBE_TOLERANCE)
                                            for key in ("instruction_following",
@@ -513,6 +536,24 @@ def claim_verdict(rows: dict) -> list[str]:
         lines.append(f"- {text}: **{'yes' if ok else 'no'}**")
     held = all(ok for _, ok in checks)
     lines.append(f"- The claim {'**holds**' if held else '**does not hold**'} on this run.")
+    return lines
+
+
+def against_ranker(plan: Plan, rows: dict, baselines: dict | None) -> list[str]:
+    """Each ranked variant minus the serving ranker alone (`retrieval`) on the same candidates: what
+    the LLM adds to the order it was shown."""
+    ranker = (baselines or {}).get("results", {}).get("rerank", {}).get("retrieval")
+    if not ranker or "per_query" not in ranker:
+        return []
+    lines = []
+    for v in VARIANTS:
+        result = rows.get(v.name, {}).get("result")
+        if ranked(v) and result and "per_query" in result:
+            c = paired_comparison(per_query(result, "ndcg@5"), per_query(ranker, "ndcg@5"),
+                                  v.name, "retrieval", "ndcg@5", seed=plan.seed)
+            d = c.diff.to_dict()
+            lines.append(f"| {v.name} − retrieval (n={c.n}) | {d['mean']:+.3f} "
+                         f"[{d['low']:+.3f}, {d['high']:+.3f}] | {c.p_value:.3f} |")
     return lines
 
 
@@ -607,11 +648,11 @@ def report_markdown(plan: Plan, rows: dict, status: dict, wall_seconds: float | 
     lines += ["",
               "Train wall: the stages the variant needed (shared SFT / Rechead included). Valid "
               "answers: answers that named at least one valid candidate, of the queries the model "
-              "was asked (the rest keep the given, shuffled order). First pick ruled out: answers "
-              "whose first pick a step of the same answer had ruled out (`backend.verify.ruled_out`"
-              "), of the answers with an ANSWER line; steps an answer: their mean number of "
-              "reasoning steps (the prompt asks for 2 or 3). The Rechead row's probes are "
-              "the base model's (its backbone is frozen).",
+              "was asked (the rest keep the given order: shuffled, or the ranker's in the ranked "
+              "rows). First pick ruled out: answers whose first pick a step of the same answer had "
+              "ruled out (`backend.verify.ruled_out`), of the answers with an ANSWER line; steps an"
+              " answer: their mean number of reasoning steps (the prompt asks for 2 or 3). The "
+              "Rechead row's probes are the base model's (its backbone is frozen).",
               "", "## Paired differences (NDCG@5, same queries)", "",
               "| comparison | difference [95% CI] | p (sign flip) |", "| --- | --- | ---: |"]
     pairs = [("sft", "zero-shot"), ("plain-grpo", "zero-shot"), ("rerec", "zero-shot"),
@@ -621,13 +662,17 @@ def report_markdown(plan: Plan, rows: dict, status: dict, wall_seconds: float | 
              ("rerec-consistent", "rerec"), ("rerec-consistent", "sft"),
              ("rerec-consistent", "plain-grpo"), ("rerec-consistent", "zero-shot"),
              ("rerec-gain", "rerec"), ("rerec-gain", "sft"), ("rerec-gain", "plain-grpo"),
-             ("rerec-gain", "zero-shot")]
+             ("rerec-gain", "zero-shot"), ("sft-ranked", "zero-shot-ranked"),
+             ("plain-grpo-ranked", "zero-shot-ranked"), ("rerec-gain-ranked", "zero-shot-ranked"),
+             ("rerec-gain-ranked", "plain-grpo-ranked"), ("rerec-gain-ranked", "sft-ranked"),
+             ("zero-shot-ranked", "zero-shot"), ("rerec-gain-ranked", "rerec-gain")]
     for a, b in pairs:
         c = compare(rows, a, b)
         if c is not None:
             d = c.diff.to_dict()
             lines.append(f"| {a} − {b} (n={c.n}) | {d['mean']:+.3f} [{d['low']:+.3f}, "
                          f"{d['high']:+.3f}] | {c.p_value:.3f} |")
+    lines += against_ranker(plan, rows, baselines)
     lines += ["", "## Training signal of the GRPO variants", "",
               "| variant | steps | GRPO wall | s/step (median) | reward, first step | reward, last "
               "step | reward, mean | rollout tokens, first → last step | rollouts cut at the limit "
@@ -649,6 +694,9 @@ def report_markdown(plan: Plan, rows: dict, status: dict, wall_seconds: float | 
     lines += full_catalogue_section(plan)
     lines += ["## The claim of issue 5", ""]
     lines += claim_verdict(rows)
+    if any(rows.get(name, {}).get("result") for name in RANKED_CLAIM):
+        lines += ["", "In the ranker's order (`ranked-reasoner`):", ""]
+        lines += claim_verdict(rows, RANKED_CLAIM)
     failed = {k: v for k, v in status.items() if v != "done"}
     if failed:
         lines += ["", "## Tasks that did not finish", ""]

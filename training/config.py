@@ -68,6 +68,10 @@ class DataConfig:
     candidates: int = setting(20, "candidates per case (the re-ranking protocol's list)", min=2)
     shown: int | None = setting(None, "candidates put in the prompt (None: all); at most half of "
                                       "them relevant", min=2)
+    order: str = setting("shuffled", "how the prompt lists the candidates: shuffled (as served) or "
+                                     "in the serving ranker's order, best first (the case's given "
+                                     "order then is the ranker's: the gain reward's baseline)",
+                         choices=("shuffled", "ranker"))
     max_cases: int | None = setting(None, "at most this many cases (a seeded subset; None: all)",
                                     min=1)
     feedback: bool = setting(False, "add cases from associate feedback in the SQL store")

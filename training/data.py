@@ -20,7 +20,7 @@ with.
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from sqlmodel import select
 
@@ -233,7 +233,7 @@ def shown_candidates(case: TrainingCase, shown: int | None) -> list[str]:
 
 
 def build_case_prompt(case: TrainingCase, world, shown: int | None = None, seed: int | None = None,
-                      retrieval=None) -> CasePrompt:
+                      retrieval=None, order: str = "shuffled") -> CasePrompt:
     """The serving prompt of a case, with what the rewards and the verifier need.
 
     Args:
@@ -245,6 +245,7 @@ def build_case_prompt(case: TrainingCase, world, shown: int | None = None, seed:
         retrieval (`ServingRetrieval`, *optional*): the world's serving retrieval; a caller building
             many prompts makes it once (`ServingRetrieval(world)`) and passes it. Default: made
             here.
+        order (`str`): how the prompt lists the candidates (`training.systems.reasoner_prompt`).
 
     Returns:
         `CasePrompt`
@@ -253,10 +254,22 @@ def build_case_prompt(case: TrainingCase, world, shown: int | None = None, seed:
     query = case.as_query()
     ids = shown_candidates(case, shown)
     messages, handles, pool = reasoner_prompt(retrieval, query, ids,
-                                              world.seed if seed is None else seed)
+                                              world.seed if seed is None else seed, order)
     parsed, signals, _ = retrieval.context(query)
     chat = [{"role": _role(m), "content": m.text} for m in messages]
     return CasePrompt(chat, handles, parsed.to_dict(), signals.preferences, not pool)
+
+
+def in_ranker_order(cases: list[TrainingCase], world, retrieval=None) -> list[TrainingCase]:
+    """The cases with their candidates in the serving ranker's order (what a prompt in `ranker`
+    order lists, and the order the gain reward measures picks against); a case the retrieval says
+    nothing fits for keeps its order."""
+    retrieval = retrieval or ServingRetrieval(world)
+    ordered = []
+    for case in cases:
+        ranked = retrieval.rank(case.as_query(), case.candidates, len(case.candidates))
+        ordered.append(replace(case, candidates=ranked) if ranked else case)
+    return ordered
 
 
 def case_prompt(case: TrainingCase, world, shown: int | None = None) -> tuple[list[dict],

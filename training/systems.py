@@ -417,6 +417,7 @@ class Reasoner:
 
     name, can_abstain, protocols = "reasoner", True, ("rerank",)
     refusal = "the reasoner re-ranks given candidates; use `pipeline` on the whole catalogue"
+    order = "shuffled"  # how the prompt lists the candidates (`reasoner_prompt`)
 
     def __init__(self, world: EvalWorld, adapter: str | None = None):
         from backend.llm import adapter_name_for, chat_model
@@ -446,10 +447,24 @@ class Reasoner:
                                                signals.preferences, messages),
                       "completion": generation.text[:COMPLETION_CHARS],
                       "completion_tokens": generation.stats.get("completion_tokens")}
-        return picks + [i for i in candidates if i not in picks]
+        rest = [c.item_id for c in pool] if self.order == "ranker" else candidates
+        return picks + [i for i in rest if i not in picks]
 
 
-def reasoner_prompt(retrieval: ServingRetrieval, query: dict, candidates: list[str], seed: int):
+class RankedReasoner(Reasoner):
+    """The reasoner shown the candidates in the serving ranker's order, best first (the prompt says
+    so); its picks go first, then the rest in the ranker's order. What it adds to the ranker is
+    measured against `retrieval`, which ranks the same candidates alone (issue 15, after
+    ablation-150-p4.md)."""
+
+    name = "ranked-reasoner"
+    order = "ranker"
+    refusal = ("the ranked reasoner re-ranks given candidates; use `pipeline` on the whole "
+               "catalogue")
+
+
+def reasoner_prompt(retrieval: ServingRetrieval, query: dict, candidates: list[str], seed: int,
+                    order: str = "shuffled"):
     """The serving prompt of one re-ranking query, as the `reasoner` system sends it (training
     builds its prompts here too, so the model is trained on exactly what it is evaluated on).
 
@@ -459,6 +474,8 @@ def reasoner_prompt(retrieval: ServingRetrieval, query: dict, candidates: list[s
         candidates (`list[str]`): the item ids shown, in the protocol's order (the prompt shuffles
             them).
         seed (`int`): with the query id, seeds the handles and their order.
+        order (`str`): `shuffled` (the serving prompt: the candidates in a seeded random order) or
+            `ranker` (listed in the serving ranker's order, best first, and the prompt says so).
 
     Returns:
         `tuple`: (LangChain messages, handle -> item, the retrieval's pool); an empty pool means the
@@ -467,9 +484,11 @@ def reasoner_prompt(retrieval: ServingRetrieval, query: dict, candidates: list[s
     from backend.reasoner import build_prompt
 
     parsed, summary, pool = retrieval.candidates(query, candidates, len(candidates))
-    shown = [retrieval.catalogue.graphs.items[i] for i in candidates]
+    ids = [c.item_id for c in pool] if order == "ranker" and pool else candidates
+    shown = [retrieval.catalogue.graphs.items[i] for i in ids]
     rng = random.Random(f"{seed}/{query['query_id']}")
-    messages, handles = build_prompt(query["text"], parsed, summary, shown, rng)
+    messages, handles = build_prompt(query["text"], parsed, summary, shown, rng,
+                                     keep_order=order == "ranker")
     return messages, handles, pool
 
 
@@ -490,7 +509,8 @@ def rerank_prompt(system: Reasoner | Rechead, query: dict, candidates: list[str]
     """
     if candidates is None:
         raise ConciergeError(system.refusal)
-    return reasoner_prompt(system.retrieval, query, candidates, system.seed)
+    return reasoner_prompt(system.retrieval, query, candidates, system.seed,
+                           getattr(system, "order", "shuffled"))
 
 
 class Rechead:
@@ -568,9 +588,10 @@ class Pipeline:
 
 
 SYSTEMS = {cls.name: cls for cls in (Popularity, BM25, Embedding, GraphPPR, ALS, ServingRetrieval,
-                                     Reasoner, Rechead, Pipeline)}
-SLOW = {"reasoner", "pipeline", "rechead"}  # systems that run the LLM once per query
-WITH_PATH = {"reasoner": "an adapter directory", "pipeline": "an adapter directory",
+                                     Reasoner, RankedReasoner, Rechead, Pipeline)}
+SLOW = {"reasoner", "ranked-reasoner", "pipeline", "rechead"}  # systems that run the LLM per query
+WITH_PATH = {"reasoner": "an adapter directory", "ranked-reasoner": "an adapter directory",
+             "pipeline": "an adapter directory",
              "rechead": "a Rechead directory (required)"}
 
 
@@ -598,8 +619,8 @@ def make_system(spec: str, world: EvalWorld):
     """Build the system named by `spec` (a key of SYSTEMS, or `reasoner@ADAPTER_DIR`)."""
     check_systems([spec])
     kind, _, adapter = spec.partition("@")
-    if kind == "reasoner" and adapter:
-        return Reasoner(world, adapter=adapter)
+    if kind in ("reasoner", "ranked-reasoner") and adapter:
+        return SYSTEMS[kind](world, adapter=adapter)
     if kind == "pipeline" and adapter:
         return Pipeline(world, adapter=adapter)
     if kind == "rechead":

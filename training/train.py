@@ -55,7 +55,7 @@ from catalog.commands import run_command
 from catalog.errors import ConciergeError
 from training.config import STAGES, TrainConfig, load_config
 from training.data import (CasePrompt, TrainingCase, build_case_prompt, cases_from_bundle,
-                           cases_from_feedback)
+                           cases_from_feedback, in_ranker_order)
 from training.eval_queries import load_bundle
 from training.eval_stores import scratch_stores
 from training.rechead import RecheadHook, load_backbone
@@ -111,7 +111,8 @@ class StageContext:
             self._retrieval = self._retrieval or ServingRetrieval(self.world)
             self._prompts[case.case_id] = build_case_prompt(case, self.world,
                                                             self.config.data.shown,
-                                                            self.config.seed, self._retrieval)
+                                                            self.config.seed, self._retrieval,
+                                                            self.config.data.order)
         return self._prompts[case.case_id]
 
     def prompts_for(self, cases: list[TrainingCase]) -> dict[str, CasePrompt]:
@@ -341,6 +342,8 @@ def train(bundle_path: str, config: TrainConfig, run_dir: Path, resume: bool = F
     cases = select_cases(config, bundle, settings)  # feedback lives in the serving store
     world = EvalWorld(bundle, scratch_stores(bundle, progress=progress, settings=settings),
                       config.seed)
+    if config.data.order == "ranker":  # the ranker's order is what the prompt lists and the
+        cases = in_ranker_order(cases, world)  # gain reward measures picks against
     ctx = StageContext(config, run_dir, bundle, world, base_model.resolve(), cases,
                        resume=resume, progress=progress, extra_callbacks=list(callbacks or []))
     if config.model.adapter:  # a run that continues an existing adapter (a feedback job's)

@@ -16,7 +16,7 @@ from training.eval_stores import scratch_stores
 from training.metrics import metric_names
 
 pytestmark = pytest.mark.integration
-ALL = ["popularity", "bm25", "embedding", "graph", "als", "retrieval", "reasoner", "pipeline"]
+ALL = ["popularity", "bm25", "embedding", "graph", "als", "retrieval", "reasoner", "ranked-reasoner", "pipeline"]
 
 
 def concierge_env() -> dict[str, str]:
@@ -87,7 +87,7 @@ def test_every_system_on_both_protocols_in_scratch_stores(tiny, llm_env, tmp_pat
         for name, result in protocol.items():
             if "skipped" in result:
                 continue
-            assert result["n"] == (1 if name in ("reasoner", "pipeline") else 6), name
+            assert result["n"] == (1 if name in ("reasoner", "ranked-reasoner", "pipeline") else 6), name
             for metric in metric_names([5, 10]):
                 interval = result["metrics"][metric]
                 assert 0.0 <= interval["low"] <= interval["mean"] <= interval["high"] <= 1.0, (name, metric)
@@ -104,6 +104,11 @@ def test_every_system_on_both_protocols_in_scratch_stores(tiny, llm_env, tmp_pat
         for row in result.get("per_query", []):
             fixed = rerank_candidates(by_id[row["query_id"]], ids, set(), RERANK_SIZE, 0)
             assert set(row["ranking"]) <= set(fixed) and len(row["ranking"]) == len(set(row["ranking"])), name
+    # the ranked reasoner's picks, then the rest in the serving ranker's order
+    by_ranker = {row["query_id"]: row["ranking"] for row in rerank["retrieval"]["per_query"]}
+    for row in rerank["ranked-reasoner"]["per_query"]:
+        picks = row["ranking"][:row["notes"]["picks"]]
+        assert row["ranking"][len(picks):] == [i for i in by_ranker[row["query_id"]] if i not in picks]
     assert {row["metric"] for row in report["comparisons"]["full"]} == set(metric_names([5, 10]))
 
     # the scratch stores hold the bundle; the serving stores, settings and environment are as they were,
@@ -154,6 +159,18 @@ def test_case_prompts_read_the_scratch_stores_they_are_given(tiny, settings):
     assert built.preferences  # the client's history came from the scratch store (the serving one is empty)
     assert build_case_prompt(case, world, shown=8) == built  # made without a retrieval: the same prompt
     assert set(vars(world)) == attributes  # nothing hung on the world
+
+    # in the ranker's order: the case's candidates are the retrieval's order of the same items, and the
+    # prompt lists them so, under the note that says it
+    from backend.reasoner import RANKED_NOTE
+    from training.data import in_ranker_order
+
+    (ordered,) = in_ranker_order([case], world, retrieval)
+    assert sorted(ordered.candidates) == sorted(case.candidates) and ordered.relevance == case.relevance
+    assert ordered.candidates == retrieval.rank(case.as_query(), case.candidates, 20)
+    ranked = build_case_prompt(ordered, world, retrieval=retrieval, order="ranker")
+    assert [h["item_id"] for h in ranked.handles.values()] == ordered.candidates
+    assert RANKED_NOTE in ranked.messages[-1]["content"]
 
 
 def test_bad_input_gets_clear_messages(tiny, tmp_path, settings):

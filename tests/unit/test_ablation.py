@@ -37,7 +37,7 @@ def test_every_grpo_variant_gets_its_config_and_the_shared_sft_adapter(tmp_path)
         "rechead": {"head": str(head / "rechead-stage" / "rechead"), "finished": True}}}))
     shared = load_config(CONFIG)
     grpo_variants = [v for v in VARIANTS if v.kind == "grpo"]
-    assert len(grpo_variants) == 9
+    assert len(grpo_variants) == 11
     for v in grpo_variants:
         seed_variant_run(plan, v)
         config = load_config(plan.run_dir(v.name) / "config.yaml")
@@ -62,6 +62,24 @@ def test_every_grpo_variant_gets_its_config_and_the_shared_sft_adapter(tmp_path)
     gain = by_name["rerec-gain"]
     assert (gain.reward.ranking, gain.reward.format_steps) == ("gain", [2, 3])
     assert (by_name["rerec"].reward.ranking, by_name["rerec"].reward.format_steps) == ("picks", [])
+    ranked = by_name["rerec-gain-ranked"]  # the gain variant's reward, the ranker's order
+    assert ranked.data.order == "ranker" and ranked.reward == gain.reward
+    assert by_name["plain-grpo-ranked"].reward == plain.reward and by_name["plain-grpo-ranked"].data.order == "ranker"
+    assert by_name["rerec-gain"].data.order == "shuffled"
+
+
+def test_ranked_variants_are_evaluated_in_the_rankers_order_and_share_their_models_probes(tmp_path):
+    plan = plan_in(tmp_path)
+    by_name = {v.name: v for v in VARIANTS}
+    assert plan.system(by_name["zero-shot-ranked"]) == "ranked-reasoner"
+    assert plan.system(by_name["zero-shot"]) == "reasoner"
+    assert plan.system(by_name["sft-ranked"]) == f"ranked-reasoner@{plan.run_dir('sft') / 'adapter'}"
+    assert plan.system(by_name["rerec-gain-ranked"]).endswith("rerec-gain-ranked/adapter")
+    tasks = {t.name: t for t in build_tasks(plan)}
+    assert "probes zero-shot-ranked" not in tasks and "probes sft-ranked" not in tasks  # same models
+    assert "probes rerec-gain-ranked" in tasks and tasks["eval sft-ranked"].needs == ["train sft"]
+    probes = [t.name for t in build_tasks(plan, tuple(v for v in VARIANTS if v.name == "sft-ranked"))]
+    assert probes.count("probes sft") == 1  # run once even when only the ranked row is chosen
 
 
 def test_the_task_graph_waits_for_what_each_task_needs(tmp_path):
