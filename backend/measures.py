@@ -17,6 +17,7 @@ bottle; a floor or cap said with its cue holds exactly.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -137,14 +138,15 @@ def meets(values: list[float], wanted: float, how: str) -> bool:
     return any(v >= wanted * (1 - (MEASURE_SLACK if how == "asked" else 0.0)) for v in values)
 
 
-def unmet_number(text: str, phrase: str, kind_items: list[dict], knowledge,
+def unmet_number(text: str, phrase: str, kind_items: Callable[[], list[dict]], knowledge,
                  cache: dict[str, dict] | None = None) -> str | None:
     """Why no item of the asked kind meets a number the request gives, or None.
 
     Args:
         text (`str`): the request.
         phrase (`str`): the noun phrase of the thing asked for.
-        kind_items (`list[dict]`): the catalogue items of the kind asked for.
+        kind_items (`Callable[[], list[dict]]`): gives the catalogue items of the kind asked for (called only
+            when the request states a number).
         knowledge (`Knowledge`): units and cues.
         cache (`dict`, *optional*): item id -> `item_numbers`, kept by the caller across requests.
 
@@ -154,12 +156,13 @@ def unmet_number(text: str, phrase: str, kind_items: list[dict], knowledge,
     """
     from backend.understand import numerals
 
-    if not kind_items:
-        return None
     low = numerals(_plain(text), knowledge)
     skip = frozenset(stem(w) for w in knowledge.currency_words if w.isalpha())
     stated = stated_numbers(low, knowledge, skip, frozenset(phrase_key(phrase).split()))
     if not stated:
+        return None
+    kind_items = kind_items()
+    if not kind_items:
         return None
     cache = {} if cache is None else cache
     for item in kind_items:

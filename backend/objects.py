@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -98,6 +98,7 @@ CARRIED_ITEM = 0.6
 MAX_GRAM = 3
 KIND_CATEGORIES = 2  # `priced_out`: a title word spread over more categories than this names no kind of thing,
 KIND_SHARE = 0.9  # unless this share of the items titled with it fall in that many ("mascara": a stray gift set)
+KIND_MEMO = 4096  # phrases whose items of the kind `ShopKinds.items_of` keeps (cleared when full)
 PAIR_TITLES = 5  # a phrase's last two words name a kind ("setting spray") only when this many titles use them
 # `unmet_values`: a word of an attribute value says a property of the thing asked for ("a cashmere tablecloth")
 # when it is a whole value ("black", "cashmere") or rarer in English than this (wordfreq Zipf: "crystal" 4.2 of
@@ -119,6 +120,15 @@ class ShopKinds:
     titles: dict[str, str]  # item id -> its title's and category's stemmed words, space-padded
     value_words: set[str]  # stemmed words that say a property of a thing (`VALUE_WORD_ZIPF`)
     documents: dict[str, set[str]]  # item id -> stemmed words of its title, category, description and values
+    of_phrase: dict[str, list[dict]] = field(default_factory=dict)  # `items_of`'s answers, kept
+
+    def items_of(self, phrase: str, items: dict[str, dict], knowledge) -> list[dict]:
+        """`backend.measures.kind_items_of` over these titles, worked out once per phrase (a bounded memo)."""
+        if phrase not in self.of_phrase:
+            if len(self.of_phrase) >= KIND_MEMO:
+                self.of_phrase.clear()
+            self.of_phrase[phrase] = kind_items_of(phrase, self.titles, items, knowledge)
+        return self.of_phrase[phrase]
 
 
 def shop_kinds(catalogue, embed_fn) -> ShopKinds:
@@ -338,8 +348,8 @@ def unmet_measure(query, catalogue, embed_fn) -> str | None:
     if getattr(catalogue, "item_measures", None) is None:  # item id -> its numbers, read once per catalogue
         catalogue.item_measures = {}
     for phrase in query.asked:
-        of_kind = kind_items_of(phrase, kinds.titles, graphs.items, catalogue.knowledge)
-        unmet = unmet_number(query.text, phrase, of_kind, catalogue.knowledge, catalogue.item_measures)
+        unmet = unmet_number(query.text, phrase, lambda p=phrase: kinds.items_of(p, graphs.items, catalogue.knowledge),
+                             catalogue.knowledge, catalogue.item_measures)
         if unmet:
             return f"nothing here that is {phrase} has {unmet}"
     return None
@@ -383,9 +393,9 @@ def unmet_flag(query, catalogue, embed_fn) -> str | None:
     wanted = {k: w for k in catalogue.flag_keys if (w := _flag_wanted(low, k, catalogue.knowledge.negations))}
     if not wanted:
         return None
-    titles = shop_kinds(catalogue, embed_fn).titles
+    kinds = shop_kinds(catalogue, embed_fn)
     for phrase in query.asked:
-        of_kind = kind_items_of(phrase, titles, graphs.items, catalogue.knowledge)
+        of_kind = kinds.items_of(phrase, graphs.items, catalogue.knowledge)
         for key, (yes, words_said) in wanted.items():
             stated = [str((item.get("attributes") or {}).get(key)).lower() for item in of_kind
                       if key in (item.get("attributes") or {})]

@@ -424,6 +424,22 @@ def test_a_kind_this_catalogue_carries_under_any_name_is_not_refused():
         is None
 
 
+def test_a_request_is_read_with_two_embedding_calls_and_its_phrases_then_come_from_the_cache():
+    calls = []
+
+    def counting(texts):
+        calls.append(list(texts))
+        return hash_embed(texts)
+
+    vocab = build_vocabulary(RESORT, K, hash_embed)
+    q = understand("a discreet mountain bike and a warm parka for the Alps", vocab, K, counting)
+    assert q.asked and len(calls) == 2  # the request; then every phrase at once (each call streams the model)
+    assert set(q.asked) <= set(calls[1])
+    calls.clear()
+    understand("a discreet mountain bike and a warm parka for the Alps!", vocab, K, counting)
+    assert len(calls) == 1  # only the request: its phrases were kept
+
+
 def test_a_word_after_to_opens_no_object():
     from backend.understand import object_phrases
     from backend.vocabulary import WORD
