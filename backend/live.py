@@ -31,7 +31,7 @@ from backend.verify import hard_violations
 from catalog.prices import catalogue_currency
 from backend.index import embed, embedding_name
 from backend.knowledge import SEASONS, Knowledge, load_knowledge, negated
-from backend.objects import (not_for_animals, priced_out, sold_elsewhere, unlike_objects, unmet_flag,
+from backend.objects import (not_for_animals, priced_out, sold_elsewhere, unlike_objects, unmet_feature, unmet_flag,
                              unmet_measure, unmet_values)
 from backend.retrieval import Candidate, CatalogueGraphs, ClientSignals, generate
 from backend.settings import Settings, get_settings
@@ -226,7 +226,8 @@ def ranked_candidates(query: QueryGraph, catalogue: LiveCatalogue, signals: Clie
     embed_fn = lambda texts: embed(texts, settings)  # noqa: E731 - the kinds are embedded once per catalogue
     elsewhere = (not_for_animals(query, catalogue, embed_fn) or sold_elsewhere(query, catalogue, embed_fn)
                  or priced_out(query, catalogue, embed_fn) or unmet_values(query, catalogue, embed_fn)
-                 or unmet_measure(query, catalogue, embed_fn) or unmet_flag(query, catalogue, embed_fn)) \
+                 or unmet_measure(query, catalogue, embed_fn) or unmet_flag(query, catalogue, embed_fn)
+                 or unmet_feature(query, catalogue, embed_fn)) \
         if settings.refuse_by_kind else None
     if elsewhere:
         query.impossible = elsewhere

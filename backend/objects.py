@@ -120,6 +120,7 @@ class ShopKinds:
     titles: dict[str, str]  # item id -> its title's and category's stemmed words, space-padded
     value_words: set[str]  # stemmed words that say a property of a thing (`VALUE_WORD_ZIPF`)
     documents: dict[str, set[str]]  # item id -> stemmed words of its title, category, description and values
+    title_words: Counter  # stemmed word -> how many titles (with their categories) use it
     of_phrase: dict[str, list[dict]] = field(default_factory=dict)  # `items_of`'s answers, kept
 
     def items_of(self, phrase: str, items: dict[str, dict], knowledge) -> list[dict]:
@@ -155,7 +156,9 @@ def shop_kinds(catalogue, embed_fn) -> ShopKinds:
                                                         str(item.get("description") or "")]
                                                        + [node_phrase(n) for n in graphs.item_nodes.get(i, ())]))}
                  for i, item in graphs.items.items()}
-    catalogue.shop_kinds = ShopKinds(names, vectors, carried, grams, titles, _value_words(vocab, knowledge), documents)
+    title_words = Counter(w for text in titles.values() for w in set(text.split()))
+    catalogue.shop_kinds = ShopKinds(names, vectors, carried, grams, titles, _value_words(vocab, knowledge), documents,
+                                     title_words)
     return catalogue.shop_kinds
 
 
@@ -265,6 +268,11 @@ def _kind_categories(of_kind: list[str], graphs) -> list[str]:
     return [c for c, _ in spread] if of_kind and sum(n for _, n in spread) >= KIND_SHARE * len(of_kind) else []
 
 
+def _in_categories(categories: list[str], graphs) -> list[str]:
+    """Every item in these categories."""
+    return [i for i, item in graphs.items.items() if item.get("category") in categories]
+
+
 def _vague_words(knowledge) -> set[str]:
     """Stemmed words that end a phrase naming no kind of thing ("a little treat", "something nice")."""
     return {stem(w) for w in knowledge.vague_objects} | set(knowledge.stopwords)
@@ -298,8 +306,9 @@ def priced_out(query, catalogue, embed_fn) -> str | None:
     they where the last word's kind has things within the limits but the narrower one has none ("a flat iron
     under $100": curling irons are, flat irons start at $120) and none of those things says the first word
     anywhere (not in title, description or values: "scented candles under £35" are here, though their titles
-    do not say "scented"). Not with a house: a house sells a kind under other words (a Clinique body lotion is
-    "Body Moisture").
+    do not say "scented"). With a house, the two words' kind is every item in its categories: a house sells a
+    kind under other words (a Clinique body lotion is "Body Moisture"), but in the kind's category ("Maison
+    Margiela hand cream": its fragrances and candles are in none of the hand creams' categories).
 
     Returns:
         `str | None`: the reason ("nothing here within 20 is candlesticks"), or None.
@@ -323,7 +332,9 @@ def priced_out(query, catalogue, embed_fn) -> str | None:
         names = {f" {key} " for key in [stems[-1]] + [phrase_key(o) for o in
                                                        knowledge.other_names(plain[-1], phrase_key)]}
         of_kind = [i for i, text in kinds.titles.items() if any(name in text for name in names)]
-        pair = _pair_kind(stems, kinds, graphs) if len(stems) >= 2 and not query.houses else None
+        pair = _pair_kind(stems, kinds, graphs) if len(stems) >= 2 else None
+        if pair is not None and query.houses:  # a house may title the kind in other words: judge its categories
+            pair = _in_categories(_kind_categories(pair, graphs), graphs)
         if _names_a_kind(of_kind, graphs):
             if not fits(of_kind):
                 named.append(plain[-1])
@@ -402,6 +413,59 @@ def unmet_flag(query, catalogue, embed_fn) -> str | None:
             if stated and not any(v in (YES if yes else NO) or v not in YES + NO for v in stated):
                 thing = " ".join(phrase.replace(words_said, " ").split()) or phrase
                 return f"nothing here that is {thing} is {words_said}"
+    return None
+
+
+# `unmet_feature`: what a request says its thing has ("a mascara that has SPF in it", "an eye cream with SPF
+# protection"): the words after one of these, up to a function word
+FEATURE_CUES = re.compile(r"\b(?:with|(?:that|which)\s+(?:has|have|contains?)|containing)\s+"
+                          r"(?:an?\s+|some\s+)?([a-z][a-z'-]*(?:\s+[a-z][a-z'-]*){0,2})")  # not "my client has"
+# "a bag that goes with jeans", "surprise me with a scarf": what comes after "with" is what the thing goes with
+# or what is given, no feature
+NOT_FEATURE_BEFORE = frozenset("go goes going wear wearing worn pair pairs paired match matches team style along "
+                               "together me us him her them".split())
+FEATURE_TITLES = 5  # a word states a feature when at least this many titles use it ("SPF")
+FEATURE_KIND = 5  # and the kind is judged only when at least this many titles name it
+
+
+def unmet_feature(query, catalogue, embed_fn) -> str | None:
+    """Why nothing here of the kind asked for has the feature the request says it has, or None.
+
+    The kind is each phrase of `query.asked` read by the titles that hold its words (`kind_items_of`, at least
+    `FEATURE_KIND` of them); the feature is a word said after "with" / "has" / "contains" that at least
+    `FEATURE_TITLES` titles of the catalogue use (a feature its titles state: "SPF", "retinol") and that names
+    none of the things asked for ("surprise me with a scarf or a stole"). The request
+    is refused when no item of the kind says that word in its title, category, description or values ("a
+    mascara that has SPF in it": SPF is in 135 titles here, in no mascara's). A negated feature ("with no
+    fragrance") is not asked for.
+    """
+    if not query.asked:
+        return None
+    low = fold(query.text).lower()
+    kinds, knowledge, graphs = shop_kinds(catalogue, embed_fn), catalogue.knowledge, catalogue.graphs
+    features = []
+    for m in FEATURE_CUES.finditer(low):
+        before = low[:m.start()].split()[-1:]
+        if negated(low, m.start(), knowledge.negations) or m.group(1).split()[0] in knowledge.negations \
+                or before and before[0] in NOT_FEATURE_BEFORE:
+            continue
+        for word in m.group(1).split():
+            if word in knowledge.stopwords or word in knowledge.prepositions:
+                break
+            key = phrase_key(word)
+            if key and kinds.title_words.get(key, 0) >= FEATURE_TITLES:
+                features.append((key, word))
+    asked_words = {w for phrase in query.asked for w in phrase_key(phrase).split()}
+    features = [(key, word) for key, word in features if key not in asked_words]  # "a scarf or a stole": kinds
+    if not features:
+        return None
+    for phrase in query.asked:
+        of_kind = kinds.items_of(phrase, graphs.items, knowledge)
+        if len(of_kind) < FEATURE_KIND:
+            continue
+        for key, word in features:
+            if not any(key in kinds.documents[i["item_id"]] for i in of_kind):
+                return f"nothing here that is {phrase} has {word}"
     return None
 
 

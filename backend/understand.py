@@ -771,6 +771,9 @@ def _in_passing(low: str, tokens: list[tuple[str, int, int]], i: int, knowledge:
     return False
 
 
+PROP_WORDS = ("one", "ones")  # "a sonic one", "cheaper ones": stand in for a noun said elsewhere
+
+
 def _noun_phrase(low: str, tokens: list[tuple[str, int, int]], i: int, taken: set[int], knowledge: Knowledge) -> str:
     """The words from `i` up to a stop word, a preposition other than "of", a number or punctuation; leading
     stop words ("a new phone") and a dangling "of" are dropped. Nothing when the words run into a place,
@@ -783,6 +786,8 @@ def _noun_phrase(low: str, tokens: list[tuple[str, int, int]], i: int, taken: se
             return ""  # "a long trip", "a summer wedding": the words describe a setting
         if word.isdigit() or (j > i and re.search(r"[,.;:!?()]", low[tokens[j - 1][2]:start])):
             break
+        if words and j + 1 < len(tokens) and tokens[j + 1][0] == "than":
+            break  # "a whitening kit cheaper than $15": the comparison is no part of the thing
         if words and word in SUBJECT_VERBS:
             return ""  # "a statement logo is welcome": what the request says of a thing, not what it asks for
         if word in ("and", "or"):
@@ -791,6 +796,8 @@ def _noun_phrase(low: str, tokens: list[tuple[str, int, int]], i: int, taken: se
                 break
         elif word in knowledge.stopwords and word not in knowledge.vague_objects and word != "of" \
                 or word in knowledge.prepositions:
+            if words and word in PROP_WORDS:
+                return ""  # "a sonic one": the words describe a thing the request names elsewhere
             if words:
                 break
             continue

@@ -424,6 +424,14 @@ def test_a_kind_this_catalogue_carries_under_any_name_is_not_refused():
         is None
 
 
+def test_a_phrase_that_stands_before_one_describes_a_thing_named_elsewhere():
+    asked = read("Do you sell umbrellas? I'd like a compact one with a strap", RESORT).asked
+    assert "umbrellas" in asked and not any("compact" in phrase for phrase in asked)
+    assert read("a slide, a blue one please", RESORT).asked == ["slide"]
+    assert sold_elsewhere_reason("Do you have umbrellas? A sturdy one, please.", RESORT) == \
+        "this catalogue has no umbrella (asked for: umbrellas)"
+
+
 def test_a_request_is_read_with_two_embedding_calls_and_its_phrases_then_come_from_the_cache():
     calls = []
 
@@ -511,6 +519,48 @@ def test_the_last_two_words_name_a_narrower_kind_held_to_the_budget():
     # the cheap candle says "scented" in its description, not its title: a scented candle is here
     assert priced_out_reason("a scented candle under $40", IRONS) is None
     assert priced_out_reason("a scented candle under $20", IRONS) == "nothing here within 20 is candle"
+
+
+CREAMS = [{"item_id": f"h{n}", "title": f"Shea Hand Cream {n}", "brand": "Sel", "category": "Hand Care", "price": 20.0}
+          for n in range(5)] + \
+         [{"item_id": f"c{n}", "title": f"{part} Cream", "brand": "Sel", "category": category, "price": 40.0}
+          for n, (part, category) in enumerate([("Face", "Moisturiser"), ("Eye", "Eye Care"), ("Body", "Body Care")])] + \
+         [{"item_id": "v1", "title": "Velvet Hands Balm", "brand": "Clinic", "category": "Hand Care", "price": 25.0},
+          {"item_id": "m1", "title": "Replica Jazz Club Eau de Toilette", "brand": "Maison Mare", "category": "Perfume",
+           "price": 140.0}]
+
+
+def test_a_house_is_held_to_a_two_word_kind_by_the_kinds_categories():
+    assert priced_out_reason("Maison Mare Replica hand cream", CREAMS) == \
+        "nothing here by maison mare is replica hand cream"
+    assert priced_out_reason("a hand cream by Clinic", CREAMS) is None  # its hand balm: the kind in other words
+
+
+LASHES = [{"item_id": f"m{n}", "title": f"Volume Mascara {n}", "brand": "Lash", "category": "Makeup", "price": 28.0}
+          for n in range(5)] + \
+         [{"item_id": f"s{n}", "title": f"Daily Sunscreen SPF {30 + n}", "brand": "Sol", "category": "Skincare",
+           "price": 35.0} for n in range(5)] + \
+         [{"item_id": f"j{n}", "title": f"Slim Jeans {n}", "brand": "Denim", "category": "Clothing", "price": 90.0}
+          for n in range(5)]
+
+
+def test_a_feature_said_after_with_or_has_is_held_to_the_kinds_titles():
+    from backend.objects import unmet_feature
+
+    assert judged_by(unmet_feature, "a mascara that has SPF in it", LASHES) == "nothing here that is mascara has spf"
+    assert judged_by(unmet_feature, "a sunscreen with SPF, please", LASHES) is None  # the sunscreens say it
+    assert judged_by(unmet_feature, "a mascara with no SPF", LASHES) is None  # not asked for
+    assert judged_by(unmet_feature, "a mascara that goes with jeans", LASHES) is None  # worn with, no feature
+    assert judged_by(unmet_feature, "a mascara with a volume effect", LASHES) is None  # the kind's own titles
+    assert judged_by(unmet_feature, "a mascara with curl", LASHES) is None  # "curl": in too few titles to judge
+    assert judged_by(unmet_feature, "my client has jeans night and needs a mascara", LASHES) is None  # not its
+    assert judged_by(unmet_feature, "surprise me with jeans or a mascara", LASHES) is None  # given, no feature
+    assert judged_by(unmet_feature, "any mascara which has SPF?", LASHES) == "nothing here that is mascara has spf"
+
+
+def test_a_comparison_ends_the_thing_asked_for():
+    q = read("a teeth whitening kit cheaper than $15", SILVER)
+    assert q.asked == ["teeth whitening kit"] and q.budget_max == 15.0
 
 
 LINENS = [{"item_id": "t1", "title": "Irish Linen Tablecloth, White", "brand": "Moor", "category": "Table Linen",
@@ -629,7 +679,11 @@ def test_two_words_name_the_kind_where_the_last_alone_is_a_format():
     assert priced_out_reason("a setting spray under $10", sprays) == "nothing here within 10 is setting spray"
     assert priced_out_reason("a setting spray under $20", sprays) is None
     assert priced_out_reason("a spray under $5", sprays) is None
-    assert priced_out_reason("a setting spray by Mistral under $10", sprays) is None  # a house: not by two words
+    # with a house, by the kind's category: the house may call it otherwise ("Fixing Mist"), not sell it elsewhere
+    assert priced_out_reason("a setting spray by Mistral under $10", sprays) == \
+        "nothing here by mistral and within 10 is setting spray"
+    fixing = sprays + [{"item_id": "f", "title": "Fixing Mist", "brand": "Mistral", "category": "Makeup", "price": 9.0}]
+    assert priced_out_reason("a setting spray by Mistral under $10", fixing) is None
     reworded = sprays + [{"item_id": "x", "title": "Setting Mist Spray", "brand": "Mistral", "category": "Makeup",
                           "price": 9.0}]  # both words, apart: a setting spray too
     assert priced_out_reason("a setting spray under $10", reworded) is None
