@@ -161,14 +161,14 @@ def unmet_number(text: str, phrase: str, kind_items: Callable[[], list[dict]], k
     stated = stated_numbers(low, knowledge, skip, frozenset(phrase_key(phrase).split()))
     if not stated:
         return None
-    kind_items = kind_items()
-    if not kind_items:
+    items = kind_items()
+    if not items:
         return None
     cache = {} if cache is None else cache
-    for item in kind_items:
+    for item in items:
         if item["item_id"] not in cache:
             cache[item["item_id"]] = item_numbers(item, knowledge)
-    numbers = [cache[item["item_id"]] for item in kind_items]
+    numbers = [cache[item["item_id"]] for item in items]
     for s in stated:
         described = [n[s.measure] for n in numbers if s.measure in n]
         if described and not any(meets(values, s.value, direction(low, s, knowledge)) for values in described):

@@ -124,12 +124,14 @@ class ShopKinds:
     of_phrase: dict[str, list[dict]] = field(default_factory=dict)  # `items_of`'s answers, kept
 
     def items_of(self, phrase: str, items: dict[str, dict], knowledge) -> list[dict]:
-        """`backend.measures.kind_items_of` over these titles, worked out once per phrase (a bounded memo)."""
-        if phrase not in self.of_phrase:
+        """`backend.measures.kind_items_of` over these titles, worked out once per phrase (a bounded memo; `items`
+        must be the catalogue's, as the titles are)."""
+        found = self.of_phrase.get(phrase)
+        if found is None:
             if len(self.of_phrase) >= KIND_MEMO:
                 self.of_phrase.clear()
-            self.of_phrase[phrase] = kind_items_of(phrase, self.titles, items, knowledge)
-        return self.of_phrase[phrase]
+            found = self.of_phrase[phrase] = kind_items_of(phrase, self.titles, items, knowledge)
+        return found
 
 
 def shop_kinds(catalogue, embed_fn) -> ShopKinds:
@@ -334,7 +336,8 @@ def priced_out(query, catalogue, embed_fn) -> str | None:
         of_kind = [i for i, text in kinds.titles.items() if any(name in text for name in names)]
         pair = _pair_kind(stems, kinds, graphs) if len(stems) >= 2 else None
         if pair is not None and query.houses:  # a house may title the kind in other words: judge its categories
-            pair = _in_categories(_kind_categories(pair, graphs), graphs)
+            categories = _kind_categories(pair, graphs)
+            pair = _in_categories(categories, graphs) if categories else None
         if _names_a_kind(of_kind, graphs):
             if not fits(of_kind):
                 named.append(plain[-1])
@@ -416,14 +419,11 @@ def unmet_flag(query, catalogue, embed_fn) -> str | None:
     return None
 
 
-# `unmet_feature`: what a request says its thing has ("a mascara that has SPF in it", "an eye cream with SPF
-# protection"): the words after one of these, up to a function word
-FEATURE_CUES = re.compile(r"\b(?:with|(?:that|which)\s+(?:has|have|contains?)|containing)\s+"
-                          r"(?:an?\s+|some\s+)?([a-z][a-z'-]*(?:\s+[a-z][a-z'-]*){0,2})")  # not "my client has"
-# "a bag that goes with jeans", "surprise me with a scarf": what comes after "with" is what the thing goes with
-# or what is given, no feature
-NOT_FEATURE_BEFORE = frozenset("go goes going wear wearing worn pair pairs paired match matches team style along "
-                               "together me us him her them".split())
+# `unmet_feature`: what a request says its thing has, right after naming it ("a mascara that has SPF in it", "an
+# eye cream with SPF protection"): the first word after one of these ("a scarf for my mum with grey hair", "a
+# scarf that works with jeans": the words after "with" are not the scarf's)
+FEATURE_GLUE = re.compile(r"\s+(?:with|(?:that|which)\s+(?:has|have|contains?)|containing)\s+(?:an?\s+|some\s+)?"
+                          r"([a-z][a-z'-]*)")
 FEATURE_TITLES = 5  # a word states a feature when at least this many titles use it ("SPF")
 FEATURE_KIND = 5  # and the kind is judged only when at least this many titles name it
 
@@ -432,40 +432,28 @@ def unmet_feature(query, catalogue, embed_fn) -> str | None:
     """Why nothing here of the kind asked for has the feature the request says it has, or None.
 
     The kind is each phrase of `query.asked` read by the titles that hold its words (`kind_items_of`, at least
-    `FEATURE_KIND` of them); the feature is a word said after "with" / "has" / "contains" that at least
-    `FEATURE_TITLES` titles of the catalogue use (a feature its titles state: "SPF", "retinol") and that names
-    none of the things asked for ("surprise me with a scarf or a stole"). The request
-    is refused when no item of the kind says that word in its title, category, description or values ("a
-    mascara that has SPF in it": SPF is in 135 titles here, in no mascara's). A negated feature ("with no
-    fragrance") is not asked for.
+    `FEATURE_KIND` of them); the feature is the first word said right after the phrase and "with" / "that
+    has" / "containing" when at least `FEATURE_TITLES` titles of the catalogue use it (a feature its titles
+    state: "SPF", "retinol") and it names none of the things asked for. The request is refused when no item of
+    the kind says that word in its title, category, description or values ("a mascara that has SPF in it": SPF
+    is in 135 titles here, in no mascara's). A negated feature ("with no fragrance") is not asked for.
     """
     if not query.asked:
         return None
     low = fold(query.text).lower()
     kinds, knowledge, graphs = shop_kinds(catalogue, embed_fn), catalogue.knowledge, catalogue.graphs
-    features = []
-    for m in FEATURE_CUES.finditer(low):
-        before = low[:m.start()].split()[-1:]
-        if negated(low, m.start(), knowledge.negations) or m.group(1).split()[0] in knowledge.negations \
-                or before and before[0] in NOT_FEATURE_BEFORE:
-            continue
-        for word in m.group(1).split():
-            if word in knowledge.stopwords or word in knowledge.prepositions:
-                break
-            key = phrase_key(word)
-            if key and kinds.title_words.get(key, 0) >= FEATURE_TITLES:
-                features.append((key, word))
     asked_words = {w for phrase in query.asked for w in phrase_key(phrase).split()}
-    features = [(key, word) for key, word in features if key not in asked_words]  # "a scarf or a stole": kinds
-    if not features:
-        return None
     for phrase in query.asked:
-        of_kind = kinds.items_of(phrase, graphs.items, knowledge)
-        if len(of_kind) < FEATURE_KIND:
+        glue = FEATURE_GLUE.match(low, low.find(phrase) + len(phrase)) if phrase in low else None
+        word = glue.group(1) if glue else ""
+        key = phrase_key(word)
+        if not key or word in knowledge.stopwords or word in knowledge.negations or key in asked_words \
+                or kinds.title_words.get(key, 0) < FEATURE_TITLES:
             continue
-        for key, word in features:
-            if not any(key in kinds.documents[i["item_id"]] for i in of_kind):
-                return f"nothing here that is {phrase} has {word}"
+        of_kind = kinds.items_of(phrase, graphs.items, knowledge)
+        if len(of_kind) >= FEATURE_KIND and not any(f" {key} " in kinds.titles[item["item_id"]]
+                                                     or key in kinds.documents[item["item_id"]] for item in of_kind):
+            return f"nothing here that is {phrase} has {word}"
     return None
 
 
@@ -517,7 +505,7 @@ def unmet_values(query, catalogue, embed_fn) -> str | None:
                 return None  # held to its limits, a phrase that names no kind may be what is asked for
             continue
         # judged by the kind's categories, not by the titles alone: a notebook may be a "Leather Journal" here
-        of_kind = [i for i, item in graphs.items.items() if item.get("category") in categories]
+        of_kind = _in_categories(categories, graphs)
         if any(w in kinds.title_grams and w not in kinds.value_words and " ".join(stems[n:]) not in kinds.title_grams
                for n, w in enumerate(stems[:-1])):
             if limited:  # "an ink refill": a word the titles use for another thing ("Pen Ink") makes a new name

@@ -2,7 +2,8 @@
 
 The model sees the request, the query graph in words, a compact summary of *this* client only, and
 the candidates under opaque handles (a letter and a digit, shuffled per request, so neither the
-catalogue order nor an id can leak the answer). It writes numbered steps, then one line
+catalogue order nor an id can leak the answer; the learning path's `ranked-reasoner` lists them in the
+ranker's order on purpose, and says so). It writes numbered steps, then one line
 
     ANSWER: K7, B2, M4
 

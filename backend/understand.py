@@ -17,6 +17,7 @@ kinds of things that this catalogue does not carry (a car asked of a beauty shop
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
@@ -771,6 +772,9 @@ def _in_passing(low: str, tokens: list[tuple[str, int, int]], i: int, knowledge:
     return False
 
 
+# a comparison said after the thing ("a whitening kit cheaper than $15"), not before it ("a bigger bag than")
+COMPARATIVES = frozenset("cheaper pricier dearer less more lower higher bigger smaller larger longer shorter lighter "
+                         "heavier better warmer cooler softer older newer".split())
 PROP_WORDS = ("one", "ones")  # "a sonic one", "cheaper ones": stand in for a noun said elsewhere
 
 
@@ -780,14 +784,13 @@ def _noun_phrase(low: str, tokens: list[tuple[str, int, int]], i: int, taken: se
     occasion, season or house (they describe a setting) or into a verb (the phrase is a subject).
     A vague noun stays in ("a little treat"), so that the phrase is seen to name no kind of thing."""
     words: list[str] = []
+    last = i  # the token of the last word kept
     for j in range(i, min(len(tokens), i + MAX_OBJECT_WORDS + 2)):
         word, start, _ = tokens[j]
         if start in taken:
             return ""  # "a long trip", "a summer wedding": the words describe a setting
         if word.isdigit() or (j > i and re.search(r"[,.;:!?()]", low[tokens[j - 1][2]:start])):
             break
-        if words and j + 1 < len(tokens) and tokens[j + 1][0] == "than":
-            break  # "a whitening kit cheaper than $15": the comparison is no part of the thing
         if words and word in SUBJECT_VERBS:
             return ""  # "a statement logo is welcome": what the request says of a thing, not what it asks for
         if word in ("and", "or"):
@@ -803,10 +806,13 @@ def _noun_phrase(low: str, tokens: list[tuple[str, int, int]], i: int, taken: se
             continue
         if words or word not in ("of", "and", "or"):
             words.append(word)
+            last = j
         if len(words) >= MAX_OBJECT_WORDS:
             break
     while words and words[-1] in ("of", "and", "or"):
         words.pop()
+    if len(words) > 1 and words[-1] in COMPARATIVES and tokens[last + 1:last + 2] and tokens[last + 1][0] == "than":
+        words.pop()  # "a whitening kit cheaper than $15": the comparison is no part of the thing
     return " ".join(words)
 
 
@@ -903,7 +909,7 @@ def _content_phrases(tokens: list[tuple[str, int, int]], consumed: set[int], kno
 
 
 def _read_meaning(text: str, tokens, consumed: set[int], vocab: CatalogueVocabulary, knowledge: Knowledge,
-                  q: QueryGraph, embed_fn, also: list[str] = ()) -> None:
+                  q: QueryGraph, embed_fn, also: Sequence[str] = ()) -> None:
     """Embed the request and its unmatched phrases once; match them (and the context wishes) to the
     catalogue's terms by cosine similarity. `also`: phrases the later stages embed (the things asked for),
     embedded in the same call (on a CPU each call streams the model's weights once: ~13 ms here)."""

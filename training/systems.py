@@ -16,13 +16,14 @@ and only they can score on a request that nothing in the catalogue fits.
 | `als` | the client's history (`implicit` ALS); the query is ignored | no |
 | `retrieval` | the serving candidate generator (`backend.retrieval.retrieve`) | yes (1) |
 | `reasoner` | the base LLM, serving prompt, the given candidates (re-ranking only) | yes (1, 2) |
+| `ranked-reasoner` | the same, the candidates listed in the serving ranker's order | yes (1, 2) |
 | `rechead@DIR` | RPORec's scoring head on the base model's hidden states (re-ranking) | yes (1) |
 | `pipeline` | `backend.service.recommend` end to end (whole catalogue only) | yes: `nothing_fits` |
 
 (1) when the parsed request is impossible or no candidate meets its hard constraints, the rule of
 `backend.service.recommend`. (2) The prompt itself offers the model no "nothing fits" answer.
-The Rechead scores every candidate in one forward pass; `reasoner@DIR` and `pipeline@DIR` answer
-with the LoRA adapter in DIR.
+The Rechead scores every candidate in one forward pass; `reasoner@DIR`, `ranked-reasoner@DIR` and
+`pipeline@DIR` answer with the LoRA adapter in DIR.
 
 Every system is built from an `EvalWorld`: the bundle's rows plus the settings of the scratch stores
 it was imported into, which each system passes to the stores it reads.
@@ -441,7 +442,7 @@ class Reasoner:
         parsed, order, answer = model_picks(self.model, messages, handles, generation.text)
         picks = [handles[h]["item_id"] for h in order]
         self.last |= {"picks": len(picks), "answer_found": parsed.answer_found,
-                      "fallback": "given order",
+                      "fallback": "ranker's order" if self.order == "ranker" else "given order",
                       "answer": answer, "ended": generation.ended, "problem": generation.problem,
                       "gates": reasoning_gates(parsed.steps, handles, parsed_query.to_dict(),
                                                signals.preferences, messages),
@@ -472,7 +473,7 @@ def reasoner_prompt(retrieval: ServingRetrieval, query: dict, candidates: list[s
         retrieval (`ServingRetrieval`): parses the request and reads the client's context.
         query (`dict`): a query row (`query_id`, `client_id`, `text`).
         candidates (`list[str]`): the item ids shown, in the protocol's order (the prompt shuffles
-            them).
+            them, or lists them in the ranker's order: `order`).
         seed (`int`): with the query id, seeds the handles and their order.
         order (`str`): `shuffled` (the serving prompt: the candidates in a seeded random order) or
             `ranker` (listed in the serving ranker's order, best first, and the prompt says so).
@@ -606,7 +607,8 @@ def check_systems(specs: list[str]) -> None:
         kind = system_kind(spec)
         if kind not in SYSTEMS:
             raise ConciergeError(f"unknown system {spec!r}; choose from {', '.join(SYSTEMS)} "
-                                 "(`reasoner@DIR` answers with the LoRA adapter in DIR)")
+                                 "(`reasoner@DIR` / `ranked-reasoner@DIR` answer with the LoRA "
+                                 "adapter in DIR)")
         if "@" in spec and kind not in WITH_PATH:
             raise ConciergeError(f"{spec!r}: only the reasoner and the pipeline "
                                  "(`reasoner@ADAPTER_DIR`, `pipeline@ADAPTER_DIR`) and the Rechead "

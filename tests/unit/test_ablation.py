@@ -168,6 +168,14 @@ def test_the_claim_is_computed_from_the_results(tmp_path):
     report = report_markdown(plan, variant_rows(plan), {"eval no-qas": "failed (exit 1)"}, None)
     assert "| ReRec full | 0.850 [0.800, 0.900]" in report and "rerec − plain-grpo (n=3) | +0.250" in report
     assert "| ReRec without QAS | not evaluated (failed (exit 1))" in report
+    # a ranked row, however good, is not the pipeline's model: serving lists the candidates shuffled
+    from training.ablation import best_variant
+
+    plan.eval_dir("rerec-gain-ranked").mkdir(parents=True)
+    (plan.eval_dir("rerec-gain-ranked") / "results.json").write_text(json.dumps(_result([0.95, 0.96, 0.97])))
+    assert best_variant(plan).name == "rerec"
+    ranked = "\n".join(claim_verdict(variant_rows(plan), ("zero-shot-ranked", "plain-grpo-ranked", "rerec-gain-ranked")))
+    assert "cannot be checked" in ranked and "zero-shot-ranked" in ranked
     assert "2/3" not in report.split("| SFT only")[0] and "| 3/3 |" in report  # valid answers of ReRec full
     assert "Whole-catalogue protocol" not in report  # not run yet
     task = next(t for t in build_tasks(plan) if t.name == "eval full-catalogue")

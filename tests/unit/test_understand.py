@@ -556,11 +556,20 @@ def test_a_feature_said_after_with_or_has_is_held_to_the_kinds_titles():
     assert judged_by(unmet_feature, "my client has jeans night and needs a mascara", LASHES) is None  # not its
     assert judged_by(unmet_feature, "surprise me with jeans or a mascara", LASHES) is None  # given, no feature
     assert judged_by(unmet_feature, "any mascara which has SPF?", LASHES) == "nothing here that is mascara has spf"
+    # "with" must follow the thing: the words after it say what it goes with, or someone's
+    assert judged_by(unmet_feature, "a mascara that works with jeans", LASHES) is None
+    assert judged_by(unmet_feature, "a mascara for my mum with jeans", LASHES) is None
+    # the feature's first word is judged, and a hyphenated title says it too ("SPF-30")
+    hyphen = LASHES + [{"item_id": f"t{n}", "title": f"Tinted Mascara SPF-{n}", "brand": "Sol", "category": "Makeup",
+                        "price": 30.0} for n in range(2)]
+    assert judged_by(unmet_feature, "a mascara with SPF protection", hyphen) is None
+    assert judged_by(unmet_feature, "a mascara with SPF protection", LASHES) == "nothing here that is mascara has spf"
 
 
 def test_a_comparison_ends_the_thing_asked_for():
     q = read("a teeth whitening kit cheaper than $15", SILVER)
     assert q.asked == ["teeth whitening kit"] and q.budget_max == 15.0
+    assert read("a bigger candle than my last one", SILVER).asked == ["bigger candle"]  # said before the thing
 
 
 LINENS = [{"item_id": "t1", "title": "Irish Linen Tablecloth, White", "brand": "Moor", "category": "Table Linen",
@@ -684,6 +693,10 @@ def test_two_words_name_the_kind_where_the_last_alone_is_a_format():
         "nothing here by mistral and within 10 is setting spray"
     fixing = sprays + [{"item_id": "f", "title": "Fixing Mist", "brand": "Mistral", "category": "Makeup", "price": 9.0}]
     assert priced_out_reason("a setting spray by Mistral under $10", fixing) is None
+    # titles with both words (apart) spread over many categories: no kind to judge the house by, no refusal
+    spread = sprays + [{"item_id": f"x{n}", "title": f"Spray for Setting Curls {n}", "brand": "Other", "category": cat,
+                        "price": 5.0} for n, cat in enumerate(["Tools", "Sets", "Travel", "Gifts", "Minis"])]
+    assert priced_out_reason("a setting spray by Mistral under $10", spread) is None
     reworded = sprays + [{"item_id": "x", "title": "Setting Mist Spray", "brand": "Mistral", "category": "Makeup",
                           "price": 9.0}]  # both words, apart: a setting spray too
     assert priced_out_reason("a setting spray under $10", reworded) is None
