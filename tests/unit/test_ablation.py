@@ -240,3 +240,40 @@ def test_a_rewritten_report_keeps_its_hand_written_section(tmp_path):
     text = path.read_text()
     assert "new numbers" in text and "old numbers" not in text
     assert text.endswith(f"{HAND_WRITTEN}\n\nThe gain holds.\n") and text.count(HAND_WRITTEN) == 1
+
+
+def _restore_module():
+    import importlib.util
+    path = Path(__file__).resolve().parents[2] / "bench" / "ablation_restore.py"
+    spec = importlib.util.spec_from_file_location("ablation_restore", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_committed_raw_rows_restore_where_the_harness_finds_them(tmp_path):
+    restore = _restore_module()
+    old, new = tmp_path / "p4", tmp_path / "p5"
+    old.mkdir()
+    new.mkdir()
+    (old / "eval-sft.json").write_text('{"run": "old"}')
+    (old / "probes-sft.json").write_text('{"probes": 1}')
+    (old / "train-rerec.metrics.jsonl").write_text('{"step": 1}\n')
+    (old / "notes.md").write_text("not a raw row")
+    (new / "eval-sft.json").write_text('{"run": "new"}')
+    plan = plan_in(tmp_path)
+    assert restore.main([str(old), str(new), "--out", str(plan.out)]) == 0
+    # the later source wins; each row lands where training.ablation.Plan reads it
+    assert json.loads((plan.eval_dir("sft") / "results.json").read_text()) == {"run": "new"}
+    assert json.loads(plan.probes_file("sft").read_text()) == {"probes": 1}
+    assert (plan.run_dir("rerec") / "metrics.jsonl").read_text() == '{"step": 1}\n'
+    assert not (plan.out / "notes.md").exists()
+    # a finished evaluation makes its task done, so a resumed ablation skips it
+    by_name = {t.name: t for t in build_tasks(plan)}
+    assert by_name["eval sft"].is_done() and not by_name["eval zero-shot"].is_done()
+    # a second restore leaves what is there unless forced
+    (new / "eval-sft.json").write_text('{"run": "newer"}')
+    restore.main([str(new), "--out", str(plan.out)])
+    assert json.loads((plan.eval_dir("sft") / "results.json").read_text()) == {"run": "new"}
+    restore.main([str(new), "--out", str(plan.out), "--force"])
+    assert json.loads((plan.eval_dir("sft") / "results.json").read_text()) == {"run": "newer"}
