@@ -44,6 +44,12 @@ def cmd_demo(args) -> int:
 def cmd_validate(args) -> int:
     bundle, report = _read_any(args.path, args.map)
     print(report.to_text(limit=args.limit))
+    if args.out and bundle.items:
+        # a retailer's table becomes a bundle (its good rows) that `concierge eval` and the benches read;
+        # a table's bundle is named after the directory (the file's own name is often just `items`)
+        if bundle.manifest.get("source") == "table":
+            bundle.manifest["name"] = Path(args.out).name
+        print(f"wrote {len(bundle.items)} good item(s) as a bundle to {write_bundle(bundle, args.out)}")
     return 0 if report.ok else 1
 
 
@@ -275,6 +281,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         p.add_argument("--limit", type=int, default=200, help="most problems to print")
         p.add_argument("--quiet", action="store_true", help="no progress bars")
         p.set_defaults(func=handler)
+        if name == "validate":
+            p.add_argument("--out", help="also write the good rows as a bundle directory (named after it)")
 
     p = sub.add_parser("seed-demo", help="generate the demo world and import it (a no-op when unchanged)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: settings.demo_seed)")

@@ -48,7 +48,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from backend.settings import Settings
-    from training.eval_queries import load_bundle
+    from catalog.bundle import read_bundle
     from training.eval_stores import scratch_stores
     from training.systems import EvalWorld, ServingRetrieval
 
@@ -64,7 +64,9 @@ def main() -> None:
              "| catalogue | impossible refused | answerable refused |", "|---|---:|---:|"]
     misses, by_type = [], defaultdict(lambda: [0, 0])  # (catalogue, kind of request) -> [refused, total]
     for path, rows in by_bundle.items():
-        bundle = load_bundle(path)
+        bundle, report = read_bundle(path)  # the catalogue is enough: nothing here is scored against queries
+        if report.problems:
+            print(f"warning: {report.n_bad} bad row(s) in {path} skipped")
         generator = ServingRetrieval(EvalWorld(bundle, scratch_stores(bundle, False, False, Settings()), 0))
         counts = {True: [0, 0], False: [0, 0]}  # impossible? -> [refused, total]
         for probe in rows:

@@ -36,6 +36,26 @@ def test_validate_exit_status_follows_the_report(tmp_path, env):
 
 
 @pytest.mark.one_store
+def test_validate_out_turns_a_retailers_table_into_a_bundle_of_its_good_rows(tmp_path, env):
+    from catalog.bundle import read_bundle
+
+    table = tmp_path / "items.csv"
+    table.write_text("SKU,Product Name,Maker,RRP GBP\n"
+                     "c-1,Grand Cru Chablis 2019,Domaine Vireux,64\n"
+                     "c-2,Vintage Port 1997,Quinta do Lobo,not a price\n"
+                     "c-3,Crystal Decanter,Atelier Verre,180\n")
+    out = tmp_path / "cellar"
+    done = concierge("validate", str(table), "--map", "item_id=SKU,title=Product Name,brand=Maker,price=RRP GBP",
+                     "--out", str(out), env=env)
+    assert done.returncode == 1  # the bad row is still reported, and left out of the bundle
+    assert "wrote 2 good item(s) as a bundle" in done.stdout
+    bundle, report = read_bundle(out)
+    assert report.ok and bundle.name == "cellar"
+    assert [(i["item_id"], i["brand"], i["price"]) for i in bundle.items] == [
+        ("c-1", "Domaine Vireux", 64.0), ("c-3", "Atelier Verre", 180.0)]
+
+
+@pytest.mark.one_store
 def test_validate_and_import_take_a_zipped_bundle_as_the_admin_page_does(tmp_path, env):
     """Issue 16, D12: `concierge validate` refused a .zip that the admin page accepts."""
     import zipfile
