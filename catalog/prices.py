@@ -54,6 +54,17 @@ def currency_code(written: str | None) -> str | None:
     return SYMBOLS.get(text, text)
 
 
+def header_currency(column: str | None) -> str | None:
+    """The currency a column's name states for its prices ("RRP GBP", "Price (EUR)", "Price £" -> the code), as
+    retailers' exports often write it in the header rather than in each cell; None when the name states none.
+    Only an upper-case ISO 4217 code or a currency symbol counts ("Price (all)" is no Albanian lek)."""
+    for token in re.findall(r"[A-Z]{3}(?![A-Za-z])|(?<![A-Za-z])[A-Z]{1,3}\$|[^\w\s()\[\]{}/.,:;'\"-]", column or ""):
+        code = token if token in _iso_codes() else SYMBOLS.get(token)
+        if code:
+            return code
+    return None
+
+
 def read_price(value) -> tuple[float | None, str | None]:
     """A price and the currency written with it, as a retailer's file states them.
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from catalog.bundle import Bundle, ValidationReport, keep_unique, clean_item, read_jsonl, read_lines
 from catalog.derive import derive_attributes, fold
 from catalog.errors import ConciergeError
+from catalog.prices import catalogue_currency, header_currency
 
 ITEM_FIELDS = ("item_id", "title", "brand", "category", "price", "currency", "description")
 CSV_SUFFIXES = (".csv",)
@@ -338,12 +339,19 @@ def read_table(
         raise ConciergeError(f"{path.name} has no title column (columns: {_shown(columns)}); "
                              f"name the column that holds the product name, e.g. --map title=Name")
     make_id = "item_id" not in targets
+    # a currency named in the price column's header ("RRP GBP") holds for the rows that state none
+    stated = header_currency(next((column for column, target in plan if target == "price"), None))
 
     def clean(row: dict) -> dict:
-        return clean_item(_to_item(row, plan, make_id))
+        item = _to_item(row, plan, make_id)
+        if stated and "currency" not in item:
+            item["currency"] = stated
+        return clean_item(item)
 
     items = keep_unique(rows, "item_id", clean, path.name, report)
     # clean_item has checked that a stated brand is a string
     brands = sorted({item["brand"].strip() for item in items if item.get("brand")})
     items = [derive_attributes(item, brands) for item in items]
+    if currency := catalogue_currency(items):
+        manifest["currency"] = currency
     return Bundle(manifest=manifest, items=items), report

@@ -2,7 +2,7 @@
 
 import pytest
 
-from catalog.prices import catalogue_currency, currency_code, format_price, read_price
+from catalog.prices import catalogue_currency, currency_code, format_price, header_currency, read_price
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -46,3 +46,14 @@ def test_the_catalogue_currency_is_the_one_most_items_use():
     items = [{"currency": "GBP"}, {"currency": "£"}, {"currency": "EUR"}, {}]
     assert catalogue_currency(items) == "GBP"
     assert catalogue_currency([{}, {"title": "x"}]) is None
+
+
+@pytest.mark.parametrize("column, code", [("RRP GBP", "GBP"), ("Price (EUR)", "EUR"), ("Prix TTC €", "EUR"),
+                                          ("US$ price", "USD"), ("Price CHF", "CHF"), ("Price £", "GBP")])
+def test_a_price_columns_header_may_name_its_currency(column, code):
+    assert header_currency(column) == code
+
+
+@pytest.mark.parametrize("column", ["Price", "PRICE", "Price (all)", "Cost", "RRP", "", None])
+def test_a_header_without_a_currency_names_none(column):
+    assert header_currency(column) is None

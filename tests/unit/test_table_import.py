@@ -354,3 +354,18 @@ def test_utf16_file(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(ConciergeError, match="does not exist"):
         read_table(tmp_path / "nope.csv")
+
+
+def test_a_currency_in_the_price_columns_header_holds_for_rows_that_state_none(tmp_path):
+    path = write(tmp_path, "cellar.csv",
+                 "SKU,Product Name,RRP GBP,Currency\n"
+                 "c1,Brut Reserve NV,42.00,\n"
+                 "c2,Vintage Port 1997,95.00,EUR\n"
+                 "c3,Crystal Decanter,180.00,\n")
+    bundle, report = read_table(path, parse_map("item_id=SKU,title=Product Name,price=RRP GBP"))
+    assert report.ok, report.to_text()
+    assert [i["currency"] for i in bundle.items] == ["GBP", "EUR", "GBP"]  # a row's own currency wins
+    assert bundle.manifest["currency"] == "GBP"
+    plain = write(tmp_path, "plain.csv", "Name,Price\nScarf,190\n")
+    bundle, _ = read_table(plain, parse_map("title=Name"))
+    assert "currency" not in bundle.items[0] and "currency" not in bundle.manifest
