@@ -28,6 +28,10 @@ MEASURE_SLACK = 0.1
 NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\d.]*\d)")
 _AFTER = re.compile(r"[\s-]*([a-z]+|%)")  # "3 months", "3-wick", "54%"
 _BEFORE = re.compile(r"([a-z][a-z-]*)\s*[:=]?\s*$")  # "SPF 50", "wicks: 3"
+# a number said of a person, not of the thing: "I'm 1.60m", "she is 5 ft 4", "my son is 8" (English, like the cues)
+_OF_A_PERSON = re.compile(r"(?:\bi\s*['\u2019]?\s*m|\bi am|\b(?:he|she)\s*['\u2019]\s*s|\b(?:he|she) is|"
+                          r"\b(?:we|they)\s*['\u2019]?\s*re|\b(?:we|they) are|\b(?:my|our|his|her) \w+ (?:is|are))"
+                          r"\s+(?:only |just |about |around |nearly |almost |over |under )?$")
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,8 @@ def stated_numbers(text: str, knowledge, skip: frozenset[str] = frozenset(),
             unit = before.group(1) if before and before.group(1) not in never else None
             said = f"{unit} {m.group(0)}"
         if unit is None or unit in never or stem(unit) in never:
+            continue
+        if kind_words is not None and _OF_A_PERSON.search(text[max(0, m.start() - 30):m.start()]):
             continue
         noun = _AFTER.match(text, after.end()) if after and said.endswith(unit) else None
         if kind_words is not None and noun and noun.group(1) not in never and stem(noun.group(1)) not in kind_words:

@@ -32,8 +32,10 @@ SEMANTIC_THRESHOLD = 0.55  # cosine of a request phrase and a catalogue term (Mi
 MEANING_MATCHES = 3  # catalogue terms kept per request phrase
 MAX_MEANING_PHRASES = 16  # request phrases embedded per request (cost: ~1 ms each on one core)
 MAX_OBJECT_WORDS = 5  # longest noun phrase read as what a request asks for
+SUBJECT_WORDS = frozenset({"that", "which", "who", "it", "this", "he", "she", "they", "what"})  # a verb follows
 SUBJECT_VERBS = frozenset({"is", "are", "was", "were", "would", "will", "should", "must", "can", "could", "might"})
 NAMED_WEIGHT = 1.0  # a catalogue term named word for word
+SORTS_TOLD_APART = 3  # a catalogue with categories for this many sorts of a kind tells its sorts apart
 MEANING_WEIGHT = 0.7  # a phrase that means a catalogue term
 CONTEXT_WEIGHT = 0.5  # a fact a context implies
 LANGUAGE_MIN_LETTERS = 12  # fewer letters outside the catalogue's own words: too little to judge a language
@@ -387,7 +389,14 @@ def numerals(low: str, knowledge: Knowledge) -> str:
                  lambda m: "1" if m.group(1) == "one" else "2", low)
     cues = "|".join(re.escape(c) for c in sorted(knowledge.budget_before + ("for",), key=len, reverse=True))
     low = re.sub(rf"(?<![\w-])({cues})\s+an?(?=\s+(?:{money})\b(?!\s+of\b))", r"\1 1", low)  # "under a dollar"
-    return re.sub(r"(?<![\w])an? (?=\d)", "", alpha2digit(low, "en"))
+    low = GRAND.sub(lambda m: f"{float(m.group(2) or 1) * 1000:g}", alpha2digit(low, "en"))
+    return re.sub(r"(?<![\w])an? (?=\d)", "", low)
+
+
+# "a grand", "2 grand" as a sum of money (a thousand), but not "a grand cru", "a grand piano": only where what
+# follows is no noun it could qualify (English, like the budget cues)
+GRAND = re.compile(r"(?<![\w.])(?:(an?|one)|(\d+(?:\.\d+)?))\s+grand\b(?=\s*(?:$|[.,;:!?)]|(?:for|on|or|and|max|"
+                   r"maximum|tops|at|to|is|each|total|ish|budget|all in)\b))")
 
 
 def _priced_amount(low: str, amount: str, knowledge: Knowledge) -> re.Match | None:
@@ -610,7 +619,8 @@ def _read_impossible(low: str, tokens: list[tuple[str, int, int]], mentions: lis
                        (len(before) == 2 and before[0] in knowledge.prepositions and before[1] in
                         ("the", "a", "an", "my", "our", "his", "her", "their"))):
             continue
-        if _carried(m.words, m.target, vocab, knowledge):
+        verb = i > 0 and tokens[i - 1][0] in SUBJECT_WORDS  # "something that suits him": a verb, no suit
+        if _carried(m.words, m.target, vocab, knowledge, sorts=not verb):
             carried = True
             nodes = named_categories(m.words, vocab) or sorted(  # "trainers": the sneakers, not every shoe
                 {n for other in knowledge.other_names(m.words, phrase_key) for n in named_categories(other, vocab)}) \
@@ -841,14 +851,22 @@ def named_categories(words: str, vocab: CatalogueVocabulary) -> list[str]:
     return sorted(n for n in vocab.categories if key in f" {phrase_key(n.split('=', 1)[1])} ")
 
 
-def _carried(words: str, kind: str, vocab: CatalogueVocabulary, knowledge: Knowledge) -> bool:
+def _carried(words: str, kind: str, vocab: CatalogueVocabulary, knowledge: Knowledge, sorts: bool = True) -> bool:
     """Whether the catalogue carries what these words name: the words themselves (or another name of the
     very same thing, `kind_synonyms`) appear among its categories or item titles, or another name of the
-    same kind is one of its categories."""
-    for key in [phrase_key(words)] + [phrase_key(o) for o in knowledge.other_names(words, phrase_key)]:
+    same kind is one of its categories — unless the catalogue tells that kind's sorts apart: when it has
+    categories for `SORTS_TOLD_APART` of the kind's names ("gin", "rum", "whisky"), a sort it names nowhere
+    ("vodka") is not among them (`sorts`: False where the word may be a verb, "that suits him")."""
+    own = phrase_key(words)
+    for key in [own] + [phrase_key(o) for o in knowledge.other_names(words, phrase_key)]:
         if key in vocab.terms or all(w in vocab.kind_words for w in key.split()):
             return True  # "straightener": the titles say "flat iron"
-    return bool(kind_categories(kind, vocab, knowledge))
+    if not kind_categories(kind, vocab, knowledge):
+        return False
+    names = {phrase_key(name) for name in knowledge.product_kinds[kind] if phrase_key(name)}
+    sold = {name for name in names if named_categories(name, vocab)}
+    return not (sorts and own in names and own != phrase_key(kind) and len(sold) >= SORTS_TOLD_APART
+                and not any(w in vocab.known_words for w in own.split()))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -116,6 +116,23 @@ def test_words_of_the_catalogues_titles_are_what_it_sells():
     assert not read("a surfboard, please", BEAUTY).vague
 
 
+def test_a_catalogue_that_tells_a_kinds_sorts_apart_does_not_sell_a_sort_it_never_names():
+    cellar = [{"item_id": f"c{i}", "title": title, "brand": "Cave", "category": category, "price": 30.0 + i}
+              for i, (title, category) in enumerate([("Islay Single Malt 12", "Whisky"), ("London Dry", "Gin"),
+                                                     ("Navy Strength", "Rum"), ("Brut Reserve", "Champagne"),
+                                                     ("Crystal Tumbler", "Glassware")])]
+    assert read("good vodka for martinis?", cellar).impossible == "this catalogue has no vodka"
+    assert read("do you stock sake?", cellar).impossible == "this catalogue has no sake"
+    assert read("a gin for a summer party", cellar).impossible is None  # a sort it sells
+    assert read("a bourbon, or the closest thing", cellar).impossible == "this catalogue has no bourbon"
+    # with fewer than SORTS_TOLD_APART sorts the kind is still read as one ("wine" at a shop with one wine)
+    assert read("good vodka for martinis?", cellar[3:]).impossible is None
+    # a word that follows a subject is a verb: "something that suits him" asks for no suit
+    tailor = [{"item_id": f"t{i}", "title": t, "brand": "Sarto", "category": t, "price": 100.0}
+              for i, t in enumerate(["Shirt", "Trousers", "Coat", "Jacket"])]
+    assert read("a gift: something that suits him", tailor).impossible is None
+
+
 def test_a_category_said_as_whom_it_is_for_is_not_what_is_asked():
     items = BEAUTY + [{"item_id": "m1", "title": "Beard Oil", "brand": "Cleanco", "category": "Men", "price": 20.0}]
     assert read("running shoes for men", items).impossible == "this catalogue has no running shoes"
@@ -464,6 +481,10 @@ def test_a_budget_written_in_words_is_read():
     assert parse_budget("dry shampoo for two dollars", K) == (2.0, "USD")  # text2num leaves "two" alone
     assert parse_budget("under one pound", K) == (1.0, "GBP")
     assert parse_budget("a tin that holds one pound of tea", K) == (None, None)  # a weight
+    assert parse_budget("a road bike for no more than a grand", K)[0] == 1000.0  # a grand: a thousand
+    assert parse_budget("under 1.5 grand, all in", K)[0] == 1500.0
+    assert parse_budget("a grand cru chablis", K) == (None, None)  # "grand" qualifying a noun is no sum
+    assert parse_budget("a grand piano lamp", K) == (None, None)
 
 
 def priced_out_reason(text, items):
@@ -906,6 +927,19 @@ def test_a_number_no_item_of_the_kind_reaches_refuses_the_request():
     assert judged_by(unmet_measure, "a candle for my 30 year old sister", MEASURED) is None
     assert judged_by(unmet_measure, "a candle for our 10 year anniversary", MEASURED) is None
     assert judged_by(unmet_measure, "a candle under 20 pounds", MEASURED) is None
+
+
+def test_a_number_said_of_a_person_is_no_measure_of_the_thing():
+    from backend.knowledge import load_knowledge
+    from backend.measures import stated_numbers
+
+    def lengths(text):
+        return [s.said for s in stated_numbers(text, load_knowledge(), kind_words=frozenset({"bike"}))]
+
+    assert lengths("i'm 1.60 m and need a small road bike") == []
+    assert lengths("she is 1.75 m tall, a bike for her") == []
+    assert lengths("my son is 130 cm, a bike for him") == []
+    assert lengths("a bike that is 160 cm") == ["160 cm"]  # said of the thing: still read
 
 
 def test_a_yes_no_attribute_the_kind_never_has_refuses_the_request():
