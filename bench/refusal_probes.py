@@ -20,9 +20,11 @@ had the same life: run once, then built on. `refusals-check3.jsonl` (150) is sea
 engine has read it; run it with `--counts-only`, which leaves the requests out
 (`docs/results/refusal-probes-check3.md`). It was used once, counts only, to choose between changes, so
 it too is no longer fully held out. `refusals-check4.jsonl` (170, written the same way on 2026-12-02) is a
-sealed set (`docs/results/refusal-probes-check4.md`), read eleven times; `refusals-check5.jsonl` (120) was read
+sealed set (`docs/results/refusal-probes-check4.md`), read twelve times; `refusals-check5.jsonl` (120) was read
 once held out and is development data now; `refusals-check6.jsonl` (120, written the same way on 2026-12-03)
-is the freshest sealed set (`docs/results/refusal-probes-check6.md`). Each table is followed by refused / total per kind
+is the freshest sealed set (`docs/results/refusal-probes-check6.md`). `refusals-newcats.jsonl` (108, on the
+wine merchant and cycling shop of `bench/catalogues/`, written the same way on 2026-12-04) was read once held
+out and is development data now (`docs/results/refusal-probes-newcats.md`). Each table is followed by refused / total per kind
 of request (the first word of a line's `why`: out-of-catalogue, price, house-range, contradiction, or
 answerable) — counts only, so a sealed set may print it.
 """
