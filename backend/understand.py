@@ -32,10 +32,8 @@ SEMANTIC_THRESHOLD = 0.55  # cosine of a request phrase and a catalogue term (Mi
 MEANING_MATCHES = 3  # catalogue terms kept per request phrase
 MAX_MEANING_PHRASES = 16  # request phrases embedded per request (cost: ~1 ms each on one core)
 MAX_OBJECT_WORDS = 5  # longest noun phrase read as what a request asks for
-SUBJECT_WORDS = frozenset({"that", "which", "who", "it", "this", "he", "she", "they", "what"})  # a verb follows
 SUBJECT_VERBS = frozenset({"is", "are", "was", "were", "would", "will", "should", "must", "can", "could", "might"})
 NAMED_WEIGHT = 1.0  # a catalogue term named word for word
-SORTS_TOLD_APART = 3  # a catalogue with categories for this many sorts of a kind tells its sorts apart
 MEANING_WEIGHT = 0.7  # a phrase that means a catalogue term
 CONTEXT_WEIGHT = 0.5  # a fact a context implies
 LANGUAGE_MIN_LETTERS = 12  # fewer letters outside the catalogue's own words: too little to judge a language
@@ -619,8 +617,7 @@ def _read_impossible(low: str, tokens: list[tuple[str, int, int]], mentions: lis
                        (len(before) == 2 and before[0] in knowledge.prepositions and before[1] in
                         ("the", "a", "an", "my", "our", "his", "her", "their"))):
             continue
-        verb = i > 0 and tokens[i - 1][0] in SUBJECT_WORDS  # "something that suits him": a verb, no suit
-        if _carried(m.words, m.target, vocab, knowledge, sorts=not verb):
+        if _carried(m.words, m.target, vocab, knowledge):
             carried = True
             nodes = named_categories(m.words, vocab) or sorted(  # "trainers": the sneakers, not every shoe
                 {n for other in knowledge.other_names(m.words, phrase_key) for n in named_categories(other, vocab)}) \
@@ -851,22 +848,14 @@ def named_categories(words: str, vocab: CatalogueVocabulary) -> list[str]:
     return sorted(n for n in vocab.categories if key in f" {phrase_key(n.split('=', 1)[1])} ")
 
 
-def _carried(words: str, kind: str, vocab: CatalogueVocabulary, knowledge: Knowledge, sorts: bool = True) -> bool:
+def _carried(words: str, kind: str, vocab: CatalogueVocabulary, knowledge: Knowledge) -> bool:
     """Whether the catalogue carries what these words name: the words themselves (or another name of the
     very same thing, `kind_synonyms`) appear among its categories or item titles, or another name of the
-    same kind is one of its categories — unless the catalogue tells that kind's sorts apart: when it has
-    categories for `SORTS_TOLD_APART` of the kind's names ("gin", "rum", "whisky"), a sort it names nowhere
-    ("vodka") is not among them (`sorts`: False where the word may be a verb, "that suits him")."""
-    own = phrase_key(words)
-    for key in [own] + [phrase_key(o) for o in knowledge.other_names(words, phrase_key)]:
+    same kind is one of its categories."""
+    for key in [phrase_key(words)] + [phrase_key(o) for o in knowledge.other_names(words, phrase_key)]:
         if key in vocab.terms or all(w in vocab.kind_words for w in key.split()):
             return True  # "straightener": the titles say "flat iron"
-    if not kind_categories(kind, vocab, knowledge):
-        return False
-    names = {phrase_key(name) for name in knowledge.product_kinds[kind] if phrase_key(name)}
-    sold = {name for name in names if named_categories(name, vocab)}
-    return not (sorts and own in names and own != phrase_key(kind) and len(sold) >= SORTS_TOLD_APART
-                and not any(w in vocab.known_words for w in own.split()))
+    return bool(kind_categories(kind, vocab, knowledge))
 
 
 # ----------------------------------------------------------------------------------------------

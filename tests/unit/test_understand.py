@@ -116,23 +116,6 @@ def test_words_of_the_catalogues_titles_are_what_it_sells():
     assert not read("a surfboard, please", BEAUTY).vague
 
 
-def test_a_catalogue_that_tells_a_kinds_sorts_apart_does_not_sell_a_sort_it_never_names():
-    cellar = [{"item_id": f"c{i}", "title": title, "brand": "Cave", "category": category, "price": 30.0 + i}
-              for i, (title, category) in enumerate([("Islay Single Malt 12", "Whisky"), ("London Dry", "Gin"),
-                                                     ("Navy Strength", "Rum"), ("Brut Reserve", "Champagne"),
-                                                     ("Crystal Tumbler", "Glassware")])]
-    assert read("good vodka for martinis?", cellar).impossible == "this catalogue has no vodka"
-    assert read("do you stock sake?", cellar).impossible == "this catalogue has no sake"
-    assert read("a gin for a summer party", cellar).impossible is None  # a sort it sells
-    assert read("a bourbon, or the closest thing", cellar).impossible == "this catalogue has no bourbon"
-    # with fewer than SORTS_TOLD_APART sorts the kind is still read as one ("wine" at a shop with one wine)
-    assert read("good vodka for martinis?", cellar[3:]).impossible is None
-    # a word that follows a subject is a verb: "something that suits him" asks for no suit
-    tailor = [{"item_id": f"t{i}", "title": t, "brand": "Sarto", "category": t, "price": 100.0}
-              for i, t in enumerate(["Shirt", "Trousers", "Coat", "Jacket"])]
-    assert read("a gift: something that suits him", tailor).impossible is None
-
-
 def test_a_category_said_as_whom_it_is_for_is_not_what_is_asked():
     items = BEAUTY + [{"item_id": "m1", "title": "Beard Oil", "brand": "Cleanco", "category": "Men", "price": 20.0}]
     assert read("running shoes for men", items).impossible == "this catalogue has no running shoes"
