@@ -377,6 +377,12 @@ def _measure_follows(low: str, match: re.Match, knowledge: Knowledge) -> bool:
 _CAP_NEGATION = re.compile(r"(?:n't|\bnot|\bcannot|\bnever|\bno)(?:\s+\w+){0,3}\s*$")
 
 
+# "a grand", "2 grand" as a sum of money (a thousand), but not "a grand cru", "a grand piano": only where what
+# follows is no noun it could qualify (English, like the budget cues)
+GRAND = re.compile(r"(?<![\w.])(?:(an?|one)|(\d+(?:\.\d+)?))\s+grand\b(?=\s*(?:$|[.,;:!?)]|(?:for|on|or|and|max|"
+                   r"maximum|tops|at|to|is|each|total|ish|budget|all in)\b))")
+
+
 def numerals(low: str, knowledge: Knowledge) -> str:
     """Numbers written in words as digits, for reading a budget: "under a hundred euros" -> "under 100 euros"
     (text2num; "a"/"an" before the figure dropped)."""
@@ -390,11 +396,6 @@ def numerals(low: str, knowledge: Knowledge) -> str:
     low = GRAND.sub(lambda m: f"{float(m.group(2) or 1) * 1000:g}", alpha2digit(low, "en"))
     return re.sub(r"(?<![\w])an? (?=\d)", "", low)
 
-
-# "a grand", "2 grand" as a sum of money (a thousand), but not "a grand cru", "a grand piano": only where what
-# follows is no noun it could qualify (English, like the budget cues)
-GRAND = re.compile(r"(?<![\w.])(?:(an?|one)|(\d+(?:\.\d+)?))\s+grand\b(?=\s*(?:$|[.,;:!?)]|(?:for|on|or|and|max|"
-                   r"maximum|tops|at|to|is|each|total|ish|budget|all in)\b))")
 
 
 def _priced_amount(low: str, amount: str, knowledge: Knowledge) -> re.Match | None:

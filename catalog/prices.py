@@ -59,8 +59,8 @@ def header_currency(column: str | None) -> str | None:
     retailers' exports often write it in the header rather than in each cell; None when the name states none.
     Only an upper-case ISO 4217 code or a currency symbol counts ("Price (all)" is no Albanian lek)."""
     for token in re.findall(r"[A-Z]{3}(?![A-Za-z])|(?<![A-Za-z])[A-Z]{1,3}\$|[^\w\s()\[\]{}/.,:;'\"-]", column or ""):
-        code = token if token in _iso_codes() else SYMBOLS.get(token)
-        if code:
+        code = currency_code(token)
+        if code in _iso_codes():
             return code
     return None
 
