@@ -32,7 +32,7 @@ from backend.settings import Settings, get_settings
 from backend.store import get_engine, session
 from backend.tables import CatalogVersion, Client, ClientNote, Interaction
 from catalog.bundle import Bundle, ValidationReport
-from catalog.derive import derive_attributes
+from catalog.derive import derive_catalogue
 from catalog.errors import ConciergeError
 from catalog.prices import currency_code
 
@@ -94,8 +94,8 @@ def import_bundle(bundle: Bundle, report: ValidationReport | None = None, settin
     started = datetime.now(timezone.utc)
     brands = sorted({it["brand"] for it in bundle.items if it.get("brand")})
     currency = currency_code(bundle.manifest.get("currency"))  # the bundle's own, for items that state none
-    items = [derive_attributes(it if it.get("currency") or not currency else {**it, "currency": currency}, brands)
-             for it in bundle.items]
+    items = derive_catalogue([it if it.get("currency") or not currency else {**it, "currency": currency}
+                              for it in bundle.items], brands)
     digest = catalogue_digest(bundle)
 
     current = active_version(engine)

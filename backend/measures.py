@@ -74,6 +74,8 @@ def stated_numbers(text: str, knowledge, skip: frozenset[str] = frozenset(),
         after = _AFTER.match(text, m.end())
         before = _BEFORE.search(text[max(0, m.start() - 40):m.start()])
         unit = after.group(1) if after else None
+        if unit is not None and stem(unit) in skip:
+            continue  # "190 USD": money, whatever label comes before it
         said = f"{m.group(0)} {unit}"
         if unit is None or (stem(unit) not in units and (unit in never or before and before.group(1) not in never)):
             unit = before.group(1) if before and before.group(1) not in never else None
@@ -144,6 +146,16 @@ def meets(values: list[float], wanted: float, how: str) -> bool:
     return any(v >= wanted * (1 - (MEASURE_SLACK if how == "asked" else 0.0)) for v in values)
 
 
+@lru_cache(maxsize=4)
+def money_words(knowledge) -> frozenset[str]:
+    """Words that make a request's number a sum of money, never a measure: currency names and the words of
+    budget cues ("190 USD", "budget cap 190")."""
+    cues = knowledge.budget_before + knowledge.budget_after + knowledge.budget_about
+    said = {w for cue in cues for w in cue.split()} | {w for w in knowledge.currency_words if w.isalpha()}
+    never = knowledge.stopwords | knowledge.prepositions | {w for n in knowledge.negations for w in n.split()}
+    return frozenset(stem(w) for w in said if w.isalpha() and w not in never)
+
+
 def unmet_number(text: str, phrase: str, kind_items: Callable[[], list[dict]], knowledge,
                  cache: dict[str, dict] | None = None) -> str | None:
     """Why no item of the asked kind meets a number the request gives, or None.
@@ -163,7 +175,7 @@ def unmet_number(text: str, phrase: str, kind_items: Callable[[], list[dict]], k
     from backend.understand import numerals
 
     low = numerals(_plain(text), knowledge)
-    skip = frozenset(stem(w) for w in knowledge.currency_words if w.isalpha())
+    skip = money_words(knowledge)
     stated = stated_numbers(low, knowledge, skip, frozenset(phrase_key(phrase).split()))
     if not stated:
         return None

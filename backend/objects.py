@@ -355,13 +355,16 @@ def priced_out(query, catalogue, embed_fn) -> str | None:
 def unmet_measure(query, catalogue, embed_fn) -> str | None:
     """Why nothing here of the kind asked for reaches a number the request gives it ("sunscreen with SPF 100",
     "a diffuser that lasts at least six months"), or None (`backend.measures`). The kind is each phrase of
-    `query.asked` read by the titles that hold its words (`kind_items_of`)."""
-    if not query.asked:
+    `query.asked` read by the titles that hold its words (`kind_items_of`), and each category the request names
+    word for word ("a 2000 lumen front light": the front lights)."""
+    named = [n.split("=", 1)[1] for n in query.categories if n.startswith("category=")]
+    phrases = list(dict.fromkeys(query.asked + named))
+    if not phrases:
         return None
     kinds, graphs = shop_kinds(catalogue, embed_fn), catalogue.graphs
     if getattr(catalogue, "item_measures", None) is None:  # item id -> its numbers, read once per catalogue
         catalogue.item_measures = {}
-    for phrase in query.asked:
+    for phrase in phrases:
         unmet = unmet_number(query.text, phrase, lambda p=phrase: kinds.items_of(p, graphs.items, catalogue.knowledge),
                              catalogue.knowledge, catalogue.item_measures)
         if unmet:

@@ -264,7 +264,7 @@ def find_mentions(tokens: list[tuple[str, int, int]], low: str, vocab: Catalogue
                   knowledge: Knowledge) -> list[Mention]:
     """Every known phrase in the request, longest first at each position, without overlaps."""
     lexicon = _lexicon(vocab, knowledge)
-    keys = [stem(t) for t, _, _ in tokens]
+    keys = [phrase_key(t) for t, _, _ in tokens]  # "e-bike" is the category "E-Bike" (key "e bike")
     found, i = [], 0
     while i < len(tokens):
         for n in range(min(5, len(tokens) - i), 0, -1):
@@ -425,6 +425,7 @@ def _read_named(text: str, low: str, mentions: list[Mention], vocab: CatalogueVo
     """Categories, houses and attribute values named word for word; returns the character offsets they
     cover (those words are not matched again by meaning)."""
     consumed: set[int] = set()
+    heads: list[str] = []  # the categories a named head word stands for ("shoes": road, gravel, winter shoes)
     for m in mentions:
         excluded = negated(low, m.start, knowledge.negations) or _ruled_out_after(low, m.end, knowledge)
         if m.kind == "brand":
@@ -458,9 +459,15 @@ def _read_named(text: str, low: str, mentions: list[Mention], vocab: CatalogueVo
             consumed.update(range(m.start, m.end))
         elif m.kind == "category_head" and not excluded:
             q.wishes.append(Wish(m.words, NAMED_WEIGHT, "named", {n: 0.9 for n in m.target}))
+            if not (m.modifier or _purpose(low, m.start, knowledge) or _owned(low, m.start, knowledge)):
+                heads += [n for n in m.target if n not in heads]
             consumed.update(range(m.start, m.end))
         elif m.kind == "material" and excluded and not any(o.kind == "term" and o.start == m.start for o in mentions):
             _add(q.must_not, m.target)
+    if not q.categories:
+        # a kind, which orders, but which the named house or budget must have (`backend.live.kind_is_available`);
+        # beside a category named word for word ("a wine as well as port") it is not the thing asked for
+        q.kinds += [n for n in heads if n not in q.kinds]
     mistaken = (q.wrong_fact or {}).get("subject") if (q.wrong_fact or {}).get("kind") == "material" else None
     said_as_kind = [m for m in mentions if not m.modifier]  # "a linen tea towel": no "tea in linen"
     q.pairings = [p for p in _pairings(low, said_as_kind)  # a wish that rests on a wrong belief is not a condition
@@ -497,7 +504,7 @@ def _said_as_purpose(tokens: list[tuple[str, int, int]], i: int, knowledge: Know
     return i > 0 and tokens[i - 1][0] in knowledge.prepositions and not _sought(tokens, i, knowledge)
 
 
-PAIRING_GLUE = ("", "in", "of")  # "<category> in <value>", "<value> <category>"
+PAIRING_GLUE = ("", "in", "of")  # "<category> in <value>", "<value> <category>" (nothing between: that order only)
 
 
 def _pairings(low: str, mentions: list[Mention]) -> list[dict]:
@@ -509,7 +516,8 @@ def _pairings(low: str, mentions: list[Mention]) -> list[dict]:
         glue = low[a.end:b.start].strip()
         if glue not in PAIRING_GLUE or negated(low, a.start):
             continue
-        for first, second in ((a, b), (b, a)):
+        # side by side, the value comes first ("a linen coat"); "port after dinner" is no port made for dinner
+        for first, second in ((a, b), (b, a)) if glue else ((b, a),):
             cats = [n for n in first.target if n.startswith("category")]
             values = [n for n in second.target if not n.startswith(("category", "brand"))]
             if cats and values and not any(n.startswith("category") for n in second.target):

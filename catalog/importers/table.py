@@ -21,7 +21,7 @@ import re
 from pathlib import Path
 
 from catalog.bundle import Bundle, ValidationReport, keep_unique, clean_item, read_jsonl, read_lines
-from catalog.derive import derive_attributes, fold
+from catalog.derive import derive_catalogue, fold
 from catalog.errors import ConciergeError
 from catalog.prices import catalogue_currency, header_currency
 
@@ -351,7 +351,7 @@ def read_table(
     items = keep_unique(rows, "item_id", clean, path.name, report)
     # clean_item has checked that a stated brand is a string
     brands = sorted({item["brand"].strip() for item in items if item.get("brand")})
-    items = [derive_attributes(item, brands) for item in items]
+    items = derive_catalogue(items, brands)
     if currency := catalogue_currency(items):
         manifest["currency"] = currency
     return Bundle(manifest=manifest, items=items), report

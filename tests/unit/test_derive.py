@@ -10,6 +10,7 @@ from catalog.derive import (
     COLOURS,
     MATERIALS,
     derive_attributes,
+    derive_catalogue,
     derive_vocabulary,
     find_brand,
     find_category,
@@ -180,6 +181,26 @@ def test_category_from_text_that_contradicts_a_stated_group_is_not_added():
     item = derive_attributes({"title": "Dress watch", "attributes": {"category_group": "ready-to-wear"}})
     assert "category" not in item
     assert item["attributes"]["category_group"] == "ready-to-wear"
+
+
+def test_a_catalogue_the_category_words_do_not_describe_keeps_its_own_categories():
+    # a cycling shop: three of seven items carry a fashion word, and its "Pumps" are bike pumps
+    shop = [{"title": "Track Floor Pump", "category": "Pumps"}, {"title": "Club Road Shoe", "category": "Road Shoes"},
+            {"title": "Strada Disc", "category": "Road Bike"}, {"title": "Tundra E", "category": "E-Bike"},
+            {"title": "Aero 50 wheelset", "category": "Road Wheels"}, {"title": "Frame bag"},
+            {"title": "Tubeless sealant"}]
+    derived = derive_catalogue(shop)
+    assert all("category_group" not in item["attributes"] for item in derived)
+    assert [item.get("category") for item in derived] == [item.get("category") for item in shop]
+
+
+def test_a_fashion_catalogue_gets_categories_and_groups_from_the_category_words():
+    house = [{"title": "Kelly", "category": "Bags"}, {"title": "Oran", "category": "Sandals"},
+             {"title": "Silk twill scarf"}, {"title": "Pumps in red", "category": "Pumps"}, {"title": "Gift card"}]
+    derived = derive_catalogue(house)
+    assert [item["attributes"].get("category_group") for item in derived] == [
+        "bags", "shoes", "silk", "shoes", None]
+    assert derived[2]["category"] == "scarf"
 
 
 def test_empty_values_count_as_missing():

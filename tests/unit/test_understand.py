@@ -175,6 +175,9 @@ def test_a_category_and_a_value_said_as_one_thing_is_a_pairing():
     assert read("a suede ankle boot", LUXURY).pairings[0]["categories"] == ["category=ankle boot"]
     assert not read("a tote to go with my suede boots", LUXURY).pairings == [
         {"words": "tote suede", "categories": ["category=tote"], "values": ["material=suede"]}]
+    # side by side, a value after the category is something else the request says ("a tote suede boots
+    # would suit", "port after dinner"), not what the category is made of
+    assert read("a tote suede boots would suit", LUXURY).pairings == []
 
 
 def test_a_category_said_as_a_purpose_orders_and_never_filters():
@@ -215,6 +218,37 @@ def test_pairings_and_kinds_are_checked_against_every_item():
     assert "category=watch" in watch_by_vell.kinds and watch_by_vell.houses == ["brand=vell"]
     assert not kind_is_available(watch_by_vell, catalogue)  # Vell makes no watch: refused, with the reason
     assert kind_is_available(read("a timepiece by Orsini", LUXURY), catalogue)
+
+
+CYCLING = [
+    {"item_id": "c1", "title": "Club Road Shoe", "brand": "Pedalis", "category": "Road Shoes", "price": 119.0},
+    {"item_id": "c2", "title": "Terra Gravel Shoe", "brand": "Pedalis", "category": "Gravel Shoes", "price": 149.0},
+    {"item_id": "c3", "title": "Thermal Jersey", "brand": "Maglia Nove", "category": "Jerseys", "price": 95.0},
+    {"item_id": "c4", "title": "Tundra E", "brand": "Norrland", "category": "E-Bike", "price": 5600.0},
+    {"item_id": "c5", "title": "Strada Disc", "brand": "Veloria", "category": "Road Bike", "price": 2400.0},
+]
+
+
+def test_a_hyphenated_request_word_names_a_hyphenated_category():
+    assert read("an e-bike for my commute", CYCLING).categories == ["category=e-bike"]
+    assert read("a top-handle bag", LUXURY).categories == ["category=top-handle bag"]
+
+
+def test_a_head_word_of_several_categories_is_a_kind_the_house_or_budget_must_have():
+    from types import SimpleNamespace
+
+    from backend.live import kind_is_available
+    from backend.verify import item_nodes
+
+    catalogue = SimpleNamespace(graphs=SimpleNamespace(
+        item_nodes={i["item_id"]: set(item_nodes(i)) for i in CYCLING}, items={i["item_id"]: i for i in CYCLING}))
+    shoes = read("cycling shoes for less than €100", CYCLING)
+    assert shoes.categories == [] and set(shoes.kinds) == {"category=road shoes", "category=gravel shoes"}
+    assert not kind_is_available(shoes, catalogue)  # the cheapest shoe is 119: refused, with the reason
+    assert kind_is_available(read("cycling shoes under €150", CYCLING), catalogue)
+    assert not kind_is_available(read("Maglia Nove shoes", CYCLING), catalogue)
+    # beside a category named word for word (a hard filter), the head word cannot be a second condition
+    assert read("a road bike as well as shoes", CYCLING).kinds == []
 
 
 def test_a_phrase_that_surely_means_a_category_is_checked_against_the_named_house():
@@ -910,6 +944,30 @@ def test_a_number_no_item_of_the_kind_reaches_refuses_the_request():
     assert judged_by(unmet_measure, "a candle for my 30 year old sister", MEASURED) is None
     assert judged_by(unmet_measure, "a candle for our 10 year anniversary", MEASURED) is None
     assert judged_by(unmet_measure, "a candle under 20 pounds", MEASURED) is None
+
+
+def test_a_number_is_judged_on_the_items_of_a_category_named_word_for_word():
+    from backend.objects import unmet_measure
+
+    lights = [{"item_id": "l1", "title": "Beam 1200", "brand": "Lumora", "category": "Front Lights", "price": 119.0,
+               "description": "1200-lumen front light with a road-shaped beam"},
+              {"item_id": "l2", "title": "Mini Rear", "brand": "Lumora", "category": "Rear Lights", "price": 24.0,
+               "description": "Tiny 20-lumen rear light"}]
+    assert read("Do you have a 2000 lumen front light?", lights).categories == ["category=front lights"]
+    assert judged_by(unmet_measure, "Do you have a 2000 lumen front light?", lights) == \
+        "nothing here that is front lights has 2000 lumen"
+    assert judged_by(unmet_measure, "Do you have a 1000 lumen front light?", lights) is None
+
+
+def test_a_sum_of_money_is_no_measure():
+    from backend.measures import money_words, stated_numbers
+
+    def said(text):
+        return [s.said for s in stated_numbers(text, K, money_words(K), frozenset({"light"}))]
+
+    assert said("a hair styling tool, budget cap 190 usd") == []  # "cap 190" was read as a measure
+    assert said("a 2000 lumen light under 300 dollars") == ["2000 lumen"]
+    assert said("a light, budget 250") == []
 
 
 def test_a_number_said_of_a_person_is_no_measure_of_the_thing():
