@@ -459,7 +459,11 @@ def _read_named(text: str, low: str, mentions: list[Mention], vocab: CatalogueVo
             consumed.update(range(m.start, m.end))
         elif m.kind == "category_head" and not excluded:
             q.wishes.append(Wish(m.words, NAMED_WEIGHT, "named", {n: 0.9 for n in m.target}))
-            if not (m.modifier or _purpose(low, m.start, knowledge) or _owned(low, m.start, knowledge)):
+            if not (m.modifier or _purpose(low, m.start, knowledge) or _owned(low, m.start, knowledge)) \
+                    and {n for n in vocab.word_categories.get(phrase_key(m.words), ())
+                         if n.startswith("category=")} <= set(m.target):
+                # a kind only when the catalogue uses the word for those categories alone: "shoes" at a shop
+                # of road, gravel and winter shoes, not "body" of "Bath & Body" at one with body lotions in Skincare
                 heads += [n for n in m.target if n not in heads]
             consumed.update(range(m.start, m.end))
         elif m.kind == "material" and excluded and not any(o.kind == "term" and o.start == m.start for o in mentions):

@@ -247,6 +247,11 @@ def test_a_head_word_of_several_categories_is_a_kind_the_house_or_budget_must_ha
     assert not kind_is_available(shoes, catalogue)  # the cheapest shoe is 119: refused, with the reason
     assert kind_is_available(read("cycling shoes under €150", CYCLING), catalogue)
     assert not kind_is_available(read("Maglia Nove shoes", CYCLING), catalogue)
+    # a word the catalogue also uses for other categories' items is no kind ("body": body lotion is skincare)
+    beauty = [{"item_id": "s1", "title": "Shea Body Lotion", "brand": "Fresh", "category": "Skincare", "price": 30.0},
+              {"item_id": "s2", "title": "Body Wash", "brand": "Glowish", "category": "Bath & Body", "price": 20.0},
+              {"item_id": "s3", "title": "Glow Serum", "brand": "Glowish", "category": "Skincare", "price": 45.0}]
+    assert read("a body lotion by Fresh", beauty).kinds == []
     # beside a category named word for word (a hard filter), the head word cannot be a second condition
     assert read("a road bike as well as shoes", CYCLING).kinds == []
 
