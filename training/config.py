@@ -74,6 +74,15 @@ class DataConfig:
                          choices=("shuffled", "ranker"))
     max_cases: int | None = setting(None, "at most this many cases (a seeded subset; None: all)",
                                     min=1)
+    ranker_folds: int = setting(1, "with order: ranker, order each train case by a ranker that "
+                                   "never saw its query (this many cross-fitted rankers, as a "
+                                   "test request meets it; 1: the serving ranker, which learnt "
+                                   "most train queries)", min=1)
+    hard_share: float | None = setting(None, "with order: ranker, the share of cases where the "
+                                             "given order's NDCG@k is below 0.5 (the ranker's "
+                                             "top is wrong; easy cases are subsampled to fit, "
+                                             "after max_cases; None: as they come)",
+                                       min=0.01, max=1.0)
     feedback: bool = setting(False, "add cases from associate feedback in the SQL store")
     feedback_since_id: int | None = setting(None, "only feedback with a larger id")
     feedback_ids: list[int] | None = setting(None, "only these feedback rows (a training job's "
@@ -418,5 +427,8 @@ def _check_semantics(config: TrainConfig, source: str) -> None:
                              f"data.candidates ({config.data.candidates})")
     if config.reward.k < 1:
         raise ConciergeError(f"{source}: reward.k must be at least 1, got {config.reward.k}")
+    if config.data.order != "ranker" and (config.data.ranker_folds > 1 or config.data.hard_share):
+        raise ConciergeError(f"{source}: data.ranker_folds and data.hard_share need data.order: "
+                             "ranker (they choose and order cases by the ranker)")
     if config.raae.w_penalty < 0 or config.raae.floor < 0:
         raise ConciergeError(f"{source}: raae.w_penalty and raae.floor must not be negative")

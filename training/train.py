@@ -55,7 +55,7 @@ from catalog.commands import run_command
 from catalog.errors import ConciergeError
 from training.config import STAGES, TrainConfig, load_config
 from training.data import (CasePrompt, TrainingCase, build_case_prompt, cases_from_bundle,
-                           cases_from_feedback, in_ranker_order)
+                           cases_from_feedback, in_ranker_order, with_hard_share)
 from training.eval_queries import load_bundle
 from training.eval_stores import scratch_stores
 from training.rechead import RecheadHook, load_backbone
@@ -343,7 +343,9 @@ def train(bundle_path: str, config: TrainConfig, run_dir: Path, resume: bool = F
     world = EvalWorld(bundle, scratch_stores(bundle, progress=progress, settings=settings),
                       config.seed)
     if config.data.order == "ranker":  # the ranker's order is what the prompt lists and the
-        cases = in_ranker_order(cases, world)  # gain reward measures picks against
+        cases = in_ranker_order(cases, world, folds=config.data.ranker_folds)  # gain reward
+        if config.data.hard_share:  # measures picks against
+            cases = with_hard_share(cases, config.data.hard_share, config.reward.k, config.seed)
     ctx = StageContext(config, run_dir, bundle, world, base_model.resolve(), cases,
                        resume=resume, progress=progress, extra_callbacks=list(callbacks or []))
     if config.model.adapter:  # a run that continues an existing adapter (a feedback job's)

@@ -173,6 +173,38 @@ def test_case_prompts_read_the_scratch_stores_they_are_given(tiny, settings):
     assert RANKED_NOTE in ranked.messages[-1]["content"]
 
 
+def test_cross_fitted_order_ranks_each_case_by_a_ranker_that_never_saw_it(tiny, settings, monkeypatch):
+    from dataclasses import replace
+
+    from backend import ranker as ranking
+    from backend.live import ranker_groups
+    from training.data import cases_from_bundle, cross_fitted_rankers, fold_of, in_ranker_order
+    from training.systems import EvalWorld, ServingRetrieval
+
+    bundle = load_bundle(tiny)
+    world = EvalWorld(bundle, scratch_stores(bundle, progress=False), seed=0)
+    retrieval = ServingRetrieval(world)
+    served = retrieval.catalogue
+    groups, _ = ranker_groups(bundle, served, world.settings)
+    fitted, real_train = [], ranking.train
+    monkeypatch.setattr(ranking, "train", lambda train, val: fitted.append(train) or real_train(train, val))
+    rankers = cross_fitted_rankers(world, served, 3)
+    assert len(rankers) == len(fitted) == 3
+    for fold, train in enumerate(fitted):  # every train query but the fold's own, in the same order
+        expected = [relevant for qid, _, relevant in groups["train"] if fold_of(qid, 3) != fold]
+        assert [relevant for _, relevant in train] == expected
+    assert len({fold_of(qid, 3) for qid, _, _ in groups["train"]}) == 3  # the tiny world fills all folds
+
+    cases = [c for c in cases_from_bundle(bundle, "train", 20, 0) if c.relevance][:6]
+    ordered = in_ranker_order(cases, world, retrieval, folds=3)
+    assert [sorted(o.candidates) for o in ordered] == [sorted(c.candidates) for c in cases]
+    assert [o.relevance for o in ordered] == [c.relevance for c in cases]
+    assert retrieval.catalogue is served  # the serving ranker is back for whatever comes next
+    for case, got in zip(cases, ordered):  # each in its own fold's ranker's order
+        retrieval.catalogue = replace(served, ranker=rankers[fold_of(case.case_id, 3)])
+        assert got.candidates == retrieval.rank(case.as_query(), case.candidates, 20)
+
+
 def test_bad_input_gets_clear_messages(tiny, tmp_path, settings):
     no_queries = world_bundle(seed=3, n_items=20, n_clients=3, n_queries=0)
     write_bundle(no_queries, tmp_path / "empty")

@@ -37,7 +37,7 @@ def test_every_grpo_variant_gets_its_config_and_the_shared_sft_adapter(tmp_path)
         "rechead": {"head": str(head / "rechead-stage" / "rechead"), "finished": True}}}))
     shared = load_config(CONFIG)
     grpo_variants = [v for v in VARIANTS if v.kind == "grpo"]
-    assert len(grpo_variants) == 11
+    assert len(grpo_variants) == 12
     for v in grpo_variants:
         seed_variant_run(plan, v)
         config = load_config(plan.run_dir(v.name) / "config.yaml")
@@ -66,6 +66,9 @@ def test_every_grpo_variant_gets_its_config_and_the_shared_sft_adapter(tmp_path)
     assert ranked.data.order == "ranker" and ranked.reward == gain.reward
     assert by_name["plain-grpo-ranked"].reward == plain.reward and by_name["plain-grpo-ranked"].data.order == "ranker"
     assert by_name["rerec-gain"].data.order == "shuffled"
+    hard = by_name["rerec-gain-hard"]  # the same reward, cross-fitted order, hard cases mixed in
+    assert hard.reward == gain.reward and hard.data.order == "ranker" and hard.data.ranker_folds == 5
+    assert hard.data.hard_share == 0.3 and hard.data.max_cases is None and ranked.data.ranker_folds == 1
 
 
 def test_ranked_variants_are_evaluated_in_the_rankers_order_and_share_their_models_probes(tmp_path):

@@ -40,6 +40,8 @@ def test_accelerate_config_is_zero2():
     ({"raae": {"enabled": "yes"}}, "raae.enabled must be true or false"),
     ({"curriculum": {"prior": 0.05}}, "curriculum.prior"),
     ({"data": {"shown": 30}}, "data.shown (30) cannot exceed"),
+    ({"data": {"hard_share": 0.3}}, "need data.order: ranker"),
+    ({"data": {"ranker_folds": 5}}, "need data.order: ranker"),
     ({"lora": 3}, "lora must be a mapping"),
     ({"rechead": {"holdout": 1.0}}, "rechead.holdout must be below 1.0"),
     ({"rechead": {"loss": "mse"}}, "rechead.loss must be one of listnet, bpr"),

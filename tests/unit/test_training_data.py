@@ -2,7 +2,8 @@
 
 from datetime import datetime, timezone
 
-from training.data import TrainingCase, cases_from_bundle, cases_from_feedback, feedback_relevance, shown_candidates
+from training.data import (TrainingCase, cases_from_bundle, cases_from_feedback, feedback_relevance, fold_of,
+                           shown_candidates, with_hard_share)
 from training.eval_queries import rerank_candidates
 
 
@@ -78,3 +79,23 @@ def test_cases_from_feedback_reads_the_store(settings):
     assert len(case.feedback_ids) == 4
     last = max(case.feedback_ids)
     assert cases_from_feedback(since_id=last + 1) == []
+
+
+def test_hard_share_keeps_every_hard_case_and_samples_the_easy_ones():
+    def case(n, top_right):  # its given order: the relevant item first (easy) or sixth (hard)
+        candidates = [f"i{j}" for j in range(10)]
+        return TrainingCase(f"q{n}", None, "r", candidates, {"i0" if top_right else "i5": 2}, "explicit", "bundle")
+
+    cases = [case(n, n % 5 != 0) for n in range(50)]  # 10 hard, 40 easy
+    mixed = with_hard_share(cases, 0.25, k=5, seed=1)
+    hard = [c for c in mixed if "i5" in c.relevance]
+    assert len(hard) == 10 and len(mixed) == 40  # a quarter hard: 30 of the 40 easy ones sampled
+    assert mixed == with_hard_share(cases, 0.25, k=5, seed=1) != with_hard_share(cases, 0.25, k=5, seed=2)
+    assert len(with_hard_share(cases, 0.1, k=5)) == 50  # too few easy ones for 10%: all of them
+
+
+def test_folds_are_fixed_by_the_query_id_and_all_used():
+    ids = [f"train-{n}" for n in range(200)]
+    folds = [fold_of(i, 5) for i in ids]
+    assert folds == [fold_of(i, 5) for i in ids] and set(folds) == set(range(5))
+    assert max(folds.count(f) for f in range(5)) < 60  # about 40 each
