@@ -278,12 +278,14 @@ def in_ranker_order(cases: list[TrainingCase], world, retrieval=None,
     retrieval = retrieval or ServingRetrieval(world)
     rankers = cross_fitted_rankers(world, retrieval.catalogue, folds) if folds > 1 else None
     served, ordered = retrieval.catalogue, []
-    for case in cases:
-        if rankers:  # the case's own fold's ranker, which never saw its query
-            retrieval.catalogue = replace(served, ranker=rankers[fold_of(case.case_id, folds)])
-        ranked = retrieval.rank(case.as_query(), case.candidates, len(case.candidates))
-        ordered.append(replace(case, candidates=ranked) if ranked else case)
-    retrieval.catalogue = served
+    try:
+        for case in cases:
+            if rankers:  # the case's own fold's ranker, which never saw its query
+                retrieval.catalogue = replace(served, ranker=rankers[fold_of(case.case_id, folds)])
+            ranked = retrieval.rank(case.as_query(), case.candidates, len(case.candidates))
+            ordered.append(replace(case, candidates=ranked) if ranked else case)
+    finally:  # the serving ranker back, whatever happened
+        retrieval.catalogue = served
     return ordered
 
 
@@ -310,8 +312,9 @@ def with_hard_share(cases: list[TrainingCase], share: float, k: int,
     """Every hard case (its given order's NDCG@k below 0.5: the ranker's top is wrong) and a seeded
     sample of the others, so that hard ones make up `share` of the result (all of them when there
     are too few easy ones), shuffled."""
-    hard = [c for c in cases if ndcg_at_k(list(c.candidates), c.relevance, k) < 0.5]
-    easy = [c for c in cases if ndcg_at_k(list(c.candidates), c.relevance, k) >= 0.5]
+    hard, easy = [], []
+    for case in cases:
+        (hard if ndcg_at_k(list(case.candidates), case.relevance, k) < 0.5 else easy).append(case)
     rng = random.Random(f"hard/{seed}")
     wanted = round(len(hard) * (1 - share) / share)
     mixed = hard + (rng.sample(easy, wanted) if wanted < len(easy) else easy)
