@@ -217,6 +217,10 @@ class SFTSection:
                          "AVX512-BF16 (13x slower there)")
     threads: int = setting(0, "torch CPU threads (0: leave as is)", min=0)
     seed: int = setting(0, "seeds data order and LoRA initialisation")
+    replay: float = setting(0.0, "share of the examples that are the base model's own answers to "
+                            "general prompts (training/replay.py: against forgetting)", min=0.0,
+                            below=1.0)
+    replay_tokens: int = setting(128, "most new tokens of a replay answer", min=1)
 
 
 @dataclass

@@ -30,6 +30,8 @@ Config (the `sft:` section of a training config; every key optional):
       bf16: false            # true only on a GPU
       threads: 0             # torch CPU threads (0: leave as is)
       seed: 0
+      replay: 0.0            # share of examples that are the base model's own general answers
+      replay_tokens: 128     # (training/replay.py; against forgetting what the base model knew)
 
 `run_sft(section, traces_path, base_model_dir, run_dir)` writes the adapter to `run_dir/adapter`
 (`adapter_config.json` + `adapter_model.safetensors`, loadable by `backend.llm.chat_model(settings,
@@ -189,6 +191,14 @@ def run_sft(section: SFTSection, traces_path: str | Path, base_model_dir: str | 
 
     traces = read_traces(Path(traces_path), accepted_only=True, sources=section.sources)
     base_model_dir = Path(base_model_dir).resolve()
+    examples = sft_examples(traces)
+    replay = []
+    if section.replay > 0 and examples:
+        from training.replay import replay_examples
+
+        n = round(len(examples) * section.replay / (1 - section.replay))
+        replay = replay_examples(base_model_dir, n, section.replay_tokens,
+                                 Path(run_dir) / "replay.jsonl", seed=section.seed)
     tokenizer = load_tokenizer(base_model_dir)
     model = AutoModelForCausalLM.from_pretrained(base_model_dir, local_files_only=True,
                                                  dtype=torch.float32)
@@ -197,10 +207,11 @@ def run_sft(section: SFTSection, traces_path: str | Path, base_model_dir: str | 
 
         model = PeftModel.from_pretrained(model, str(start_adapter), is_trainable=True)
     started = time.perf_counter()
-    adapter_dir, rows = train_sft(sft_examples(traces), model, tokenizer, section, run_dir, on_step)
+    adapter_dir, rows = train_sft(examples + replay, model, tokenizer, section, run_dir, on_step)
     seconds = time.perf_counter() - started
     losses = [r["loss"] for r in rows]
     summary = {"traces": len(traces), "by_source": _count(t["source"] for t in traces),
+               "replay": len(replay),
                "steps": len(rows),
                "seconds": round(seconds, 2),
                "mean_step_s": round(sum(r["step_s"] for r in rows) / max(len(rows), 1), 3),

@@ -84,3 +84,33 @@ def test_sft_trains_a_given_adapter_further(tmp_path):
                      .splitlines()] for name in ("first", "second")}
     assert losses["second"][0] < losses["first"][0] - 1.0  # it did not start from the base model
     assert json.loads((second / "adapter_config.json").read_text())["r"] == 4
+
+
+def test_replay_mixes_the_base_models_own_answers_into_the_examples(tmp_path, monkeypatch):
+    """`sft.replay`: a share of the examples are general prompts answered by the base model itself
+    (training/replay.py), generated once into the stage's cache and counted in the summary."""
+    import training.sft as sft_module
+
+    torch.set_num_threads(1)
+    model_dir = make_tiny_model_dir(tmp_path / "tiny")
+    case, world, prompt_fn = demo_case_prompt(item_count=4)
+    traces, _ = generate_traces([case, case, case], world, None, mode="template", prompt_fn=prompt_fn)
+    path = write_traces(traces, tmp_path / "traces.jsonl")
+    seen = []
+    real_train = sft_module.train_sft
+
+    def recording_train(examples, *args, **kwargs):
+        seen.extend(examples)
+        return real_train(examples, *args, **kwargs)
+
+    monkeypatch.setattr(sft_module, "train_sft", recording_train)
+    section = SFTSection(max_steps=2, batch_size=1, lora_r=4, lora_dropout=0.0, threads=1, replay=0.5,
+                         replay_tokens=6)
+    run_sft(section, path, model_dir, tmp_path / "run")
+
+    replayed = [e for e in seen if "Candidates:" not in json.dumps(e["prompt"])]
+    assert len(seen) == 6 and len(replayed) == 3  # 3 traces at a share of 0.5: 3 replay rows
+    cache = [json.loads(line) for line in (tmp_path / "run" / "replay.jsonl").read_text().splitlines()]
+    assert [c["prompt"] for c in cache] == [e["prompt"] for e in replayed]
+    assert all(e["completion"][0]["role"] == "assistant" for e in replayed)
+    assert json.loads((tmp_path / "run" / "sft_summary.json").read_text())["replay"] == 3
