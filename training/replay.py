@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from pathlib import Path
 
 from tqdm import tqdm
@@ -154,8 +155,6 @@ PROMPTS = (
 def replay_prompts(n: int, seed: int = 0) -> list[list[dict]]:
     """`n` chat prompts (message lists), each general prompt once before any repeats, system lines
     in turn; the order is seeded."""
-    import random
-
     order = list(range(len(PROMPTS)))
     random.Random(seed).shuffle(order)
     out = []
@@ -194,7 +193,8 @@ def replay_examples(base_model_dir: str | Path, n: int, max_new_tokens: int, cac
             row = json.loads(line)
             if row.get("key") == key:
                 done[json.dumps(row["prompt"])] = row["completion"]
-    missing = [p for p in dict.fromkeys(json.dumps(p) for p in prompts) if p not in done]
+    keys = [json.dumps(p) for p in prompts]  # a prompt's messages, as the cache keys them
+    missing = [k for k in dict.fromkeys(keys) if k not in done]
     if missing:
         cache.parent.mkdir(parents=True, exist_ok=True)
         answers = _generate(base_model_dir, [json.loads(p) for p in missing], max_new_tokens,
@@ -204,8 +204,8 @@ def replay_examples(base_model_dir: str | Path, n: int, max_new_tokens: int, cac
                 done[prompt] = answer
                 row = {"key": key, "prompt": json.loads(prompt), "completion": answer}
                 f.write(json.dumps(row) + "\n")
-    return [{"prompt": p, "completion": [{"role": "assistant", "content": done[json.dumps(p)]}]}
-            for p in prompts]
+    return [{"prompt": p, "completion": [{"role": "assistant", "content": done[k]}]}
+            for p, k in zip(prompts, keys)]
 
 
 def _cache_key(base_model_dir, max_new_tokens: int) -> str:
