@@ -78,6 +78,13 @@ RANKED_CLAIM = ("zero-shot-ranked", "plain-grpo-ranked", "rerec-gain-ranked")
 GAIN = {"ranking": "gain", "format_steps": [2, 3], "consistency": 0.5}
 RANKED = {"data": {"order": "ranker"}}
 HARD = {"ranker_folds": 5, "hard_share": 0.3, "max_cases": None}
+RANKED_COMPONENTS = (
+    ("no-raae", "ReRec gain without RAAE", {"raae": {"enabled": False}}),
+    ("no-qas", "ReRec gain without QAS", {"reward": {"qas": 0.0}}),
+    ("no-pas", "ReRec gain without PAS", {"reward": {"pas": 0.0}}),
+    ("no-curriculum", "ReRec gain without curriculum", {"curriculum": {"enabled": False}}),
+    ("rerec-rechead", "ReRec gain + Rechead reward", {"reward": {"rechead": 0.1}}),
+)
 VARIANTS = (
     Variant("zero-shot", "base model, zero-shot", "base"),
     Variant("sft", "SFT only (template traces)", "sft"),
@@ -112,6 +119,11 @@ VARIANTS = (
     # wrong (NDCG@5 < 0.5: 4.8% of the demo's train cases, 11.5% of its test cases)
     Variant("rerec-gain-hard", "ReRec gain, cross-fitted ranker's order, 30% hard cases", "grpo",
             {"reward": GAIN, "data": {**RANKED["data"], **HARD}}),
+    # issue 15's components at the same budget, each taken out of (or, Rechead, added to) the ranked
+    # ReRec recipe above: the component ablation of the recipe that serves
+    *(Variant(f"{name}-ranked", f"{label}, ranker's order", "grpo",
+              deep_merge({"reward": GAIN, **RANKED}, change), name == "rerec-rechead")
+      for name, label, change in RANKED_COMPONENTS),
 )
 
 
@@ -675,7 +687,8 @@ def report_markdown(plan: Plan, rows: dict, status: dict, wall_seconds: float | 
              ("rerec-gain-ranked", "plain-grpo-ranked"), ("rerec-gain-ranked", "sft-ranked"),
              ("zero-shot-ranked", "zero-shot"), ("rerec-gain-ranked", "rerec-gain"),
              ("rerec-gain-hard", "rerec-gain-ranked"), ("rerec-gain-hard", "plain-grpo-ranked"),
-             ("rerec-gain-hard", "zero-shot-ranked")]
+             ("rerec-gain-hard", "zero-shot-ranked"),
+             *((f"{name}-ranked", "rerec-gain-ranked") for name, _, _ in RANKED_COMPONENTS)]
     for a, b in pairs:
         c = compare(rows, a, b)
         if c is not None:
@@ -798,10 +811,24 @@ def select_variants(names: str | None) -> tuple[Variant, ...]:
 
 
 def share_sft_run(plan: Plan, run: Path) -> None:
-    """Link a finished SFT run as the ablation's shared SFT stage (`OUT/sft`)."""
+    """Link a finished SFT run as the ablation's shared SFT stage (`OUT/sft`).
+
+    Checked here, not 11 minutes later when the first GRPO variant is seeded: the run must have
+    finished its traces and sft stages (`seed_variant_run` copies both results), and its adapter
+    must be found from this working directory (a run's paths are written as `concierge train`
+    was given them, so a relative one belongs to the directory it ran in).
+    """
     record = _load(run / "run.json") or {}
-    if record.get("status") != "finished" or "sft" not in record.get("results", {}):
-        raise ConciergeError(f"{run} is not a finished run with an sft stage (see its run.json)")
+    results = record.get("results", {})
+    missing = [stage for stage in ("traces", "sft") if stage not in results]
+    if record.get("status") != "finished" or missing:
+        raise ConciergeError(f"{run} is not a finished run with traces and sft stages (missing: "
+                             f"{', '.join(missing) or 'none'}; status {record.get('status')!r}; "
+                             "see its run.json)")
+    adapter = Path(results["sft"].get("adapter") or "")
+    if not (adapter / "adapter_config.json").exists():
+        raise ConciergeError(f"{run}'s sft adapter {adapter} is not found from {Path.cwd()}; run "
+                             "the ablation from the directory that run was trained in")
     target = plan.run_dir("sft")
     if target.is_symlink() and target.resolve() == run.resolve():
         return

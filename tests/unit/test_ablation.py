@@ -37,7 +37,7 @@ def test_every_grpo_variant_gets_its_config_and_the_shared_sft_adapter(tmp_path)
         "rechead": {"head": str(head / "rechead-stage" / "rechead"), "finished": True}}}))
     shared = load_config(CONFIG)
     grpo_variants = [v for v in VARIANTS if v.kind == "grpo"]
-    assert len(grpo_variants) == 12
+    assert len(grpo_variants) == 17
     for v in grpo_variants:
         seed_variant_run(plan, v)
         config = load_config(plan.run_dir(v.name) / "config.yaml")
@@ -69,6 +69,15 @@ def test_every_grpo_variant_gets_its_config_and_the_shared_sft_adapter(tmp_path)
     hard = by_name["rerec-gain-hard"]  # the same reward, cross-fitted order, hard cases mixed in
     assert hard.reward == gain.reward and hard.data.order == "ranker" and hard.data.ranker_folds == 5
     assert hard.data.hard_share == 0.3 and hard.data.max_cases is None and ranked.data.ranker_folds == 1
+    # the components at the same budget, each out of the ranked recipe and nothing else changed
+    component = {name: by_name[f"{name}-ranked"] for name in
+                 ("no-raae", "no-qas", "no-pas", "no-curriculum", "rerec-rechead")}
+    assert all(c.data.order == "ranker" and c.reward.ranking == "gain" for c in component.values())
+    assert not component["no-raae"].raae.enabled and component["no-raae"].reward == ranked.reward
+    assert component["no-qas"].reward.qas == 0.0 and component["no-qas"].reward.pas == ranked.reward.pas
+    assert component["no-pas"].reward.pas == 0.0 and component["no-pas"].raae == ranked.raae
+    assert not component["no-curriculum"].curriculum.enabled and component["no-curriculum"].reward == ranked.reward
+    assert component["rerec-rechead"].reward.rechead > 0 and ranked.reward.rechead == 0
 
 
 def test_ranked_variants_are_evaluated_in_the_rankers_order_and_share_their_models_probes(tmp_path):
@@ -225,7 +234,18 @@ def test_a_subset_of_variants_runs_only_what_it_needs_and_shares_a_finished_sft_
     (run / "run.json").write_text(json.dumps({"status": "running", "results": {}}))
     with pytest.raises(ConciergeError, match="not a finished run"):
         share_sft_run(plan, run)
-    (run / "run.json").write_text(json.dumps({"status": "finished", "results": {"sft": {"adapter": "a"}}}))
+    adapter = run / "sft" / "adapter"
+    sft_only = {"sft": {"adapter": str(adapter), "finished": True}}
+    (run / "run.json").write_text(json.dumps({"status": "finished", "results": sft_only}))
+    with pytest.raises(ConciergeError, match="missing: traces"):  # seed_variant_run copies both
+        share_sft_run(plan, run)
+    both = {**sft_only, "traces": {"path": str(run / "traces.jsonl"), "finished": True}}
+    (run / "run.json").write_text(json.dumps({"status": "finished", "results": both}))
+    with pytest.raises(ConciergeError, match="adapter .* is not found"):  # no adapter written yet
+        share_sft_run(plan, run)
+    adapter.mkdir(parents=True)
+    (adapter / "adapter_config.json").write_text("{}")
+    assert not (tmp_path / "out" / "sft").exists()  # nothing linked by the refused calls
     share_sft_run(plan, run)
     share_sft_run(plan, run)  # idempotent
     sft_task = next(t for t in build_tasks(plan, chosen) if t.name == "train sft")
