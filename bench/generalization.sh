@@ -1,5 +1,5 @@
 #!/bin/bash
-# Generalisation runs (issue 13): four bundles, baselines vs the new generator, both protocols.
+# Generalisation runs (issue 13): five bundles, baselines vs the new generator, both protocols.
 cd /work/main
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False ANONYMIZED_TELEMETRY=False
 C=.venv/bin/concierge
@@ -7,6 +7,8 @@ SYS=popularity,bm25,embedding,retrieval
 CMP="--compare retrieval,bm25 --compare retrieval,embedding --compare retrieval,popularity"
 echo "load before: $(cat /proc/loadavg)"
 $C eval bench/bundles/maison-home --systems $SYS --k 5,10 --protocol both $CMP --out docs/results/generalization/maison-home --quiet
+echo "load: $(cat /proc/loadavg)"
+$C eval bench/bundles/atelier --systems $SYS --k 5,10 --protocol both $CMP --out docs/results/generalization/atelier --quiet
 echo "load: $(cat /proc/loadavg)"
 [ -d var/bundles/sephora ] || .venv/bin/python -m catalog.importers.sephora --out var/bundles/sephora
 $C eval var/bundles/sephora --systems $SYS --k 5,10 --protocol both $CMP --out docs/results/generalization/sephora --quiet

@@ -28,7 +28,7 @@ def refusals(per_query: list[dict], impossible_ids: set[str]) -> tuple[int, int,
 
 
 def main() -> None:
-    lines = ["# Generalisation: the catalogue-agnostic generator on four bundles (issue 13)", "",
+    lines = ["# Generalisation: the catalogue-agnostic generator on five bundles (issue 13)", "",
              "Produced by `bench/generalization.sh` (each bundle: `concierge eval BUNDLE --systems "
              "popularity,bm25,embedding,retrieval --protocol both`, demo and MovieLens on a seeded subset of 300 "
              "test queries) and summarised by `python bench/generalization_report.py`. `retrieval` is the new "
