@@ -37,7 +37,7 @@ def test_every_grpo_variant_gets_its_config_and_the_shared_sft_adapter(tmp_path)
         "rechead": {"head": str(head / "rechead-stage" / "rechead"), "finished": True}}}))
     shared = load_config(CONFIG)
     grpo_variants = [v for v in VARIANTS if v.kind == "grpo"]
-    assert len(grpo_variants) == 17
+    assert len(grpo_variants) == 18
     for v in grpo_variants:
         seed_variant_run(plan, v)
         config = load_config(plan.run_dir(v.name) / "config.yaml")
@@ -78,6 +78,8 @@ def test_every_grpo_variant_gets_its_config_and_the_shared_sft_adapter(tmp_path)
     assert component["no-pas"].reward.pas == 0.0 and component["no-pas"].raae == ranked.raae
     assert not component["no-curriculum"].curriculum.enabled and component["no-curriculum"].reward == ranked.reward
     assert component["rerec-rechead"].reward.rechead > 0 and ranked.reward.rechead == 0
+    kl = by_name["rerec-gain-ranked-kl"]
+    assert kl.grpo.beta == 0.04 and ranked.grpo.beta == 0.0 and kl.reward == ranked.reward
 
 
 def test_ranked_variants_are_evaluated_in_the_rankers_order_and_share_their_models_probes(tmp_path):

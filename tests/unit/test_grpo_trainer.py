@@ -78,9 +78,10 @@ class Spy(grpo.ReRecGRPOTrainer):
         return out
 
 
-def make_trainer(tokenizer, out, steps, curriculum, raae=True):
+def make_trainer(tokenizer, out, steps, curriculum, raae=True, beta=0.0):
     config = config_from_dict({"grpo": {"max_steps": steps, "num_generations": 4, "max_completion_length": 8,
-                                        "learning_rate": 1e-2, "save_steps": 1, "save_total_limit": 3},
+                                        "learning_rate": 1e-2, "save_steps": 1, "save_total_limit": 3,
+                                        "beta": beta},
                                "lora": {"r": 4, "alpha": 8}})
     reward = grpo.ReRecReward({c.case_id: c for c in CASES}, PROMPTS, RewardWeights())
     return Spy(model=tiny_model(tokenizer), args=grpo.grpo_args(config, out, progress=False),
@@ -139,3 +140,14 @@ def test_rollouts_run_on_merged_weights_and_the_loss_on_unmerged_ones(tokenizer,
     assert layers and not any(layer.merged for layer in layers)
     after = dict(trainer.model.named_parameters())
     assert any(not torch.equal(before[n], after[n]) for n in before)  # the loss still reached LoRA
+
+
+def test_a_kl_term_measures_the_adapter_against_the_base_model(tokenizer, tmp_path, monkeypatch):
+    """beta > 0 with a LoRA policy: TRL's reference is the model with its adapter off (no second copy),
+    through the shared-prompt loss pass; the first step's policy is the base (LoRA B starts at zero)."""
+    monkeypatch.setattr(grpo, "score_completion", varied_score)
+    trainer = make_trainer(tokenizer, tmp_path, 2, Curriculum([c.case_id for c in CASES]), beta=0.5)
+    assert trainer.ref_model is None  # peft: the adapter is switched off instead
+    trainer.train()
+    kl = [row["kl"] for row in trainer.state.log_history if "kl" in row]
+    assert len(kl) == 2 and kl[0] == pytest.approx(0.0, abs=1e-6) and kl[1] > 0
