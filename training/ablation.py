@@ -295,6 +295,8 @@ def build_tasks(plan: Plan, variants: tuple[Variant, ...] = VARIANTS) -> list[Ta
                                                       "--quiet"),
                               plan.probes_file(probes), needs=list(needs)))
     llm_evals = [f"eval {v.name}" for v in variants if v.kind in ("base", "sft", "grpo")]
+    if not any(v.kind in ("base", "sft", "grpo") and not ranked(v) for v in variants):
+        return tasks  # the whole-catalogue row serves a shuffled-prompt variant (`best_variant`)
     tasks.append(Task("eval full-catalogue", cli("eval", bundle, "--split", "test", "--protocol",
                                                  "full",
                                                  "--systems",

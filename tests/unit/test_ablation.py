@@ -230,6 +230,9 @@ def test_a_subset_of_variants_runs_only_what_it_needs_and_shares_a_finished_sft_
     names = {t.name for t in build_tasks(plan, chosen)}
     assert "train rechead" not in names and {"train plain-grpo", "train rerec", "train sft"} <= names
     assert "train rechead" in {t.name for t in build_tasks(plan, select_variants("rerec-rechead"))}
+    assert "eval full-catalogue" in names  # the best shuffled-prompt row, over the whole catalogue
+    ranked_only = {t.name for t in build_tasks(plan, select_variants("sft-ranked,no-raae-ranked"))}
+    assert "eval full-catalogue" not in ranked_only and "train no-raae-ranked" in ranked_only
 
     run = tmp_path / "sft-run"
     run.mkdir()
