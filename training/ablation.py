@@ -122,13 +122,15 @@ VARIANTS = (
     # issue 15's components at the same budget, each taken out of (or, Rechead, added to) the ranked
     # ReRec recipe above: the component ablation of the recipe that serves
     *(Variant(f"{name}-ranked", f"{label}, ranker's order", "grpo",
-              deep_merge({"reward": GAIN, **RANKED}, change), name == "rerec-rechead")
+              deep_merge({"reward": GAIN, **RANKED}, change),
+              rechead_reward=name == "rerec-rechead")
       for name, label, change in RANKED_COMPONENTS),
     # ours, after ablation-150-replay.md (from the replay SFT start the knowledge probe ends 8% below
     # the base model's): a KL term to the base model (the adapter switched off), beta 0.04 — four
     # times the ReRec paper's 0.01, as our learning rate is 20 times its 5e-6
-    Variant("rerec-gain-ranked-kl", "ReRec gain, ranker's order, KL to the base model (beta 0.04)",
-            "grpo", {"reward": GAIN, **RANKED, "grpo": {"beta": 0.04}}),
+    Variant("rerec-gain-ranked-kl",
+            "ReRec gain, ranker's order, KL to the base model (beta 0.04)", "grpo",
+            {"reward": GAIN, **RANKED, "grpo": {"beta": 0.04}}),
 )
 
 
@@ -821,10 +823,11 @@ def select_variants(names: str | None) -> tuple[Variant, ...]:
 def share_sft_run(plan: Plan, run: Path) -> None:
     """Link a finished SFT run as the ablation's shared SFT stage (`OUT/sft`).
 
-    Checked here, not 11 minutes later when the first GRPO variant is seeded: the run must have
-    finished its traces and sft stages (`seed_variant_run` copies both results), and its adapter
-    must be found from this working directory (a run's paths are written as `concierge train`
-    was given them, so a relative one belongs to the directory it ran in).
+    Checked here, before the harness starts, not when the first GRPO variant is seeded after the
+    SFT evaluation: the run must have finished its traces and sft stages (`seed_variant_run`
+    copies both results), and its adapter must be found from this working directory (a run's
+    paths are written as `concierge train` was given them, so a relative one belongs to the
+    directory it ran in).
     """
     record = _load(run / "run.json") or {}
     results = record.get("results", {})
@@ -833,7 +836,7 @@ def share_sft_run(plan: Plan, run: Path) -> None:
         raise ConciergeError(f"{run} is not a finished run with traces and sft stages (missing: "
                              f"{', '.join(missing) or 'none'}; status {record.get('status')!r}; "
                              "see its run.json)")
-    adapter = Path(results["sft"].get("adapter") or "")
+    adapter = Path(results["sft"].get("adapter") or "(none)")
     if not (adapter / "adapter_config.json").exists():
         raise ConciergeError(f"{run}'s sft adapter {adapter} is not found from {Path.cwd()}; run "
                              "the ablation from the directory that run was trained in")

@@ -69,17 +69,24 @@ def test_every_grpo_variant_gets_its_config_and_the_shared_sft_adapter(tmp_path)
     hard = by_name["rerec-gain-hard"]  # the same reward, cross-fitted order, hard cases mixed in
     assert hard.reward == gain.reward and hard.data.order == "ranker" and hard.data.ranker_folds == 5
     assert hard.data.hard_share == 0.3 and hard.data.max_cases is None and ranked.data.ranker_folds == 1
-    # the components at the same budget, each out of the ranked recipe and nothing else changed
-    component = {name: by_name[f"{name}-ranked"] for name in
-                 ("no-raae", "no-qas", "no-pas", "no-curriculum", "rerec-rechead")}
-    assert all(c.data.order == "ranker" and c.reward.ranking == "gain" for c in component.values())
-    assert not component["no-raae"].raae.enabled and component["no-raae"].reward == ranked.reward
-    assert component["no-qas"].reward.qas == 0.0 and component["no-qas"].reward.pas == ranked.reward.pas
-    assert component["no-pas"].reward.pas == 0.0 and component["no-pas"].raae == ranked.raae
-    assert not component["no-curriculum"].curriculum.enabled and component["no-curriculum"].reward == ranked.reward
-    assert component["rerec-rechead"].reward.rechead > 0 and ranked.reward.rechead == 0
-    kl = by_name["rerec-gain-ranked-kl"]
-    assert kl.grpo.beta == 0.04 and ranked.grpo.beta == 0.0 and kl.reward == ranked.reward
+    # the components at the same budget: each differs from the ranked recipe in its one setting alone
+    def changed(name):  # (section, key) pairs of the config that differ; (key, None) for a top-level value
+        mine, recipe, out = by_name[name].to_dict(), ranked.to_dict(), set()
+        for section, value in mine.items():
+            if isinstance(value, dict):
+                out |= {(section, key) for key in value if value[key] != recipe[section].get(key)}
+            elif value != recipe[section]:
+                out.add((section, None))
+        return out
+
+    assert changed("no-raae-ranked") == {("raae", "enabled")}
+    assert changed("no-qas-ranked") == {("reward", "qas")} and by_name["no-qas-ranked"].reward.qas == 0.0
+    assert changed("no-pas-ranked") == {("reward", "pas")} and by_name["no-pas-ranked"].reward.pas == 0.0
+    assert changed("no-curriculum-ranked") == {("curriculum", "enabled")}
+    assert changed("rerec-rechead-ranked") == {("reward", "rechead"), ("stages", None)}  # + the head's stage
+    assert by_name["rerec-rechead-ranked"].reward.rechead > 0 and ranked.reward.rechead == 0
+    assert [v.name for v in grpo_variants if v.rechead_reward] == ["rerec-rechead", "rerec-rechead-ranked"]
+    assert changed("rerec-gain-ranked-kl") == {("grpo", "beta")} and by_name["rerec-gain-ranked-kl"].grpo.beta == 0.04
 
 
 def test_ranked_variants_are_evaluated_in_the_rankers_order_and_share_their_models_probes(tmp_path):

@@ -1,6 +1,7 @@
-"""The two evaluation bundles the engine's authors did not write: Sephora (real catalogue, graded from
-catalogue facts) and Maison Home (hand-written). Both are built into a tmp dir and read back with the
-project's bundle reader."""
+"""The evaluation bundles the engine's authors did not write: Sephora (real catalogue, graded from
+catalogue facts), Maison Home (hand-written) and Atelier Brera (written blind by a helper session). The
+first two are built into a tmp dir by their importers, the third read as committed, each with the project's
+bundle reader."""
 
 import dataclasses
 import re
@@ -184,6 +185,9 @@ def test_committed_atelier_bundle_is_sound():
     written (the engine tunes on neither; the README says so)."""
     bundle, report = read_bundle(COMMITTED_MAISON.parent / "atelier")
     assert_sound(bundle, report, own_wording=False)
+    splits = by_split(bundle)
+    val_grams = set().union(*(word_ngrams(q["text"]) for q in splits["val"]))
+    assert [q["query_id"] for q in splits["test"] if word_ngrams(q["text"]) & val_grams] == ["at-test-34"]
     assert bundle.manifest["currency"] == "EUR" and len(bundle.items) == 85
     counts = Counter((q["split"], q["type"] == "impossible") for q in bundle.queries)
     assert (counts[("test", False)], counts[("test", True)], counts[("val", False)]) == (28, 6, 11)

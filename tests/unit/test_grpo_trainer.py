@@ -143,8 +143,8 @@ def test_rollouts_run_on_merged_weights_and_the_loss_on_unmerged_ones(tokenizer,
 
 
 def test_a_kl_term_measures_the_adapter_against_the_base_model(tokenizer, tmp_path, monkeypatch):
-    """beta > 0 with a LoRA policy: TRL's reference is the model with its adapter off (no second copy),
-    through the shared-prompt loss pass; the first step's policy is the base (LoRA B starts at zero)."""
+    """beta > 0 with a LoRA policy: TRL's reference is the model with its adapter off (no second copy);
+    the first step's policy is the base (LoRA B starts at zero), so its KL is 0 and the next one's is not."""
     monkeypatch.setattr(grpo, "score_completion", varied_score)
     trainer = make_trainer(tokenizer, tmp_path, 2, Curriculum([c.case_id for c in CASES]), beta=0.5)
     assert trainer.ref_model is None  # peft: the adapter is switched off instead
