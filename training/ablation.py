@@ -125,9 +125,9 @@ VARIANTS = (
               deep_merge({"reward": GAIN, **RANKED}, change),
               rechead_reward=name == "rerec-rechead")
       for name, label, change in RANKED_COMPONENTS),
-    # ours, after ablation-150-replay.md (from the replay SFT start the knowledge probe ends 8% below
-    # the base model's): a KL term to the base model (the adapter switched off), beta 0.04 — four
-    # times the ReRec paper's 0.01, as our learning rate is 20 times its 5e-6
+    # ours, after ablation-150-replay.md (from the replay SFT start the knowledge probe ends 8%
+    # below the base model's): a KL term to the base model (the adapter switched off), beta 0.04,
+    # four times the ReRec paper's 0.01, as our learning rate is 20 times its 5e-6
     Variant("rerec-gain-ranked-kl",
             "ReRec gain, ranker's order, KL to the base model (beta 0.04)", "grpo",
             {"reward": GAIN, **RANKED, "grpo": {"beta": 0.04}}),
