@@ -221,6 +221,12 @@ def ranked(variant: Variant) -> bool:
     return variant.overrides.get("data", {}).get("order") == "ranker"
 
 
+def servable(variant: Variant) -> bool:
+    """An LLM variant whose prompt the serving pipeline builds (the candidates shuffled): one the
+    whole-catalogue row may serve."""
+    return variant.kind in ("base", "sft", "grpo") and not ranked(variant)
+
+
 def seed_variant_run(plan: Plan, variant: Variant) -> None:
     """Write the variant's run directory so that `concierge train --resume` skips the shared stages.
 
@@ -297,7 +303,7 @@ def build_tasks(plan: Plan, variants: tuple[Variant, ...] = VARIANTS) -> list[Ta
                                                       "--quiet"),
                               plan.probes_file(probes), needs=list(needs)))
     llm_evals = [f"eval {v.name}" for v in variants if v.kind in ("base", "sft", "grpo")]
-    if not any(v.kind in ("base", "sft", "grpo") and not ranked(v) for v in variants):
+    if not any(servable(v) for v in variants):
         return tasks  # the whole-catalogue row serves a shuffled-prompt variant (`best_variant`)
     tasks.append(Task("eval full-catalogue", cli("eval", bundle, "--split", "test", "--protocol",
                                                  "full",
@@ -321,7 +327,7 @@ def best_variant(plan: Plan) -> Variant:
     scored = []
     for v in VARIANTS:
         report = _load(plan.eval_dir(v.name) / "results.json")
-        if v.kind in ("base", "sft", "grpo") and not ranked(v) and report:
+        if servable(v) and report:
             result = next(iter(report["results"]["rerank"].values()))
             if "metrics" in result:
                 scored.append((result["metrics"]["ndcg@5"]["mean"], -VARIANTS.index(v), v))

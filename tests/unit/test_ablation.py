@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from training.ablation import (VARIANTS, Plan, Task, build_tasks, claim_verdict, deep_merge, report_markdown,
-                               resolve_command, run_tasks, seed_variant_run, variant_rows)
+                               resolve_command, run_tasks, seed_variant_run, servable, variant_rows)
 from training.config import load_config
 
 CONFIG = Path(__file__).resolve().parents[2] / "training" / "configs" / "ablation-cpu.yaml"
@@ -101,6 +101,8 @@ def test_ranked_variants_are_evaluated_in_the_rankers_order_and_share_their_mode
     assert "probes rerec-gain-ranked" in tasks and tasks["eval sft-ranked"].needs == ["train sft"]
     probes = [t.name for t in build_tasks(plan, tuple(v for v in VARIANTS if v.name == "sft-ranked"))]
     assert probes.count("probes sft") == 1  # run once even when only the ranked row is chosen
+    assert servable(by_name["rerec"]) and servable(by_name["zero-shot"])
+    assert not servable(by_name["rerec-gain-ranked"]) and not servable(by_name["rechead"])
 
 
 def test_the_task_graph_waits_for_what_each_task_needs(tmp_path):
