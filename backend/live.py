@@ -214,10 +214,19 @@ def ranked_candidates(query: QueryGraph, catalogue: LiveCatalogue, signals: Clie
     if meant and (query.houses or query.budget_max is not None) and not kind_is_available(query, catalogue, [meant[1]]):
         query.impossible = f"nothing here {' and '.join(query.limits())} is {meant[0]}"
         return []
-    missing = [p for p in query.pairings + meant_pairings(query, meant, catalogue.knowledge.negations)
-               if not pairing_exists(p, catalogue)]
+    valued = unmet_kind_value(query, catalogue)
+    if valued:
+        query.impossible = valued
+        return []
+    pairings = query.pairings + meant_pairings(query, meant, catalogue.knowledge.negations)
+    missing = [p for p in pairings if not pairing_exists(p, catalogue)]
     if missing:
         query.impossible = f"nothing here is {missing[0]['words']}"
+        return []
+    limited = [p for p in pairings if query.houses or query.budget_max is not None
+               if not pairing_exists(p, catalogue, query.to_dict())]
+    if limited:
+        query.impossible = f"nothing here {' and '.join(query.limits())} is {limited[0]['words']}"
         return []
     conflict = context_conflict(query, catalogue, meant) if settings.refuse_by_context else None
     if conflict:
@@ -277,6 +286,43 @@ def meant_kind(query: QueryGraph, negations: tuple[str, ...] = ()) -> tuple[str,
     return (best[1], best[2]) if best else None
 
 
+def named_kind_value(query: QueryGraph, catalogue: LiveCatalogue) -> str | None:
+    """The node of a value of a kind attribute (`knowledge.kind_attribute_keys`: "type=fountain pen") that the
+    request names word for word as the thing it asks for (a phrase of `query.asked` ends with it: "a fountain
+    pen", not "fountain pen ink"), when it names no category. Like a named category, it only orders, unless
+    nothing of it meets the request's house or budget."""
+    if query.categories or query.kinds:
+        return None
+    negations, keys = catalogue.knowledge.negations, catalogue.knowledge.kind_attribute_keys
+    asked = [f" {phrase_key(p)}" for p in query.asked if p.split() and p.split()[0] not in negations]
+    for wish in (w for w in query.wishes if w.source == "named"):
+        for node, strength in wish.matches.items():
+            key, _, value = node.partition("=")
+            if strength >= 1.0 and key.replace("_", " ") in keys and \
+                    any(a.endswith(f" {phrase_key(value)}") for a in asked):
+                return node
+    return None
+
+
+def unmet_kind_value(query: QueryGraph, catalogue: LiveCatalogue) -> str | None:
+    """Why nothing here is the kind the request names by a kind attribute's value (`named_kind_value`) under
+    its house or budget ("nothing here within 100 is fountain pen"), or None."""
+    node = named_kind_value(query, catalogue) if query.houses or query.budget_max is not None else None
+    if node and not kind_is_available(query, catalogue, [node]) and not _titled_alike(query, catalogue, node):
+        return f"nothing here {' and '.join(query.limits())} is {node_phrase(node)}"
+    return None
+
+
+def _titled_alike(query: QueryGraph, catalogue: LiveCatalogue, node: str) -> bool:
+    """Whether an item that states no value of `node`'s attribute, but whose title names the value word for
+    word, meets the request's hard constraints (a catalogue may type only some of its pens)."""
+    key, said, hard = node.split("=", 1)[0], f" {phrase_key(node_phrase(node))} ", query.to_dict()
+    graphs = catalogue.graphs
+    return any(not any(n.startswith(key + "=") for n in nodes)
+               and said in f" {phrase_key(graphs.items[i].get('title', ''))} "
+               and not hard_violations(graphs.items[i], hard, nodes) for i, nodes in graphs.item_nodes.items())
+
+
 MEANT_GLUE = "in|of"  # "an overcoat in (pure) linen"
 
 
@@ -318,15 +364,18 @@ def _unlike_anything(query: QueryGraph, catalogue: LiveCatalogue) -> bool:
         and not query.vague and best_similarity(query, catalogue) < floor
 
 
-def pairing_exists(pairing: dict, catalogue: LiveCatalogue) -> bool:
+def pairing_exists(pairing: dict, catalogue: LiveCatalogue, hard: dict | None = None) -> bool:
     """Whether some item is of one of `pairing`'s categories and has one of its values ("suede boots"), or a
     value of any attribute that holds one of them word for word ("herbal tea": a tea whose type is "herbal
-    tisane", though "herbal" was read as a scent family)."""
+    tisane", though "herbal" was read as a scent family) — and, given the request's `hard` constraints, meets
+    them ("a beeswax candle by Wrenfield": its candles are soy)."""
     cats, values = set(pairing["categories"]), set(pairing["values"])
     said = [f" {phrase_key(node_phrase(v))} " for v in values]
+    graphs = catalogue.graphs
     return any(nodes & cats and (nodes & values or any(w in f" {phrase_key(node_phrase(n))} " for n in nodes
                                                        if not n.startswith(("category", "brand")) for w in said))
-               for nodes in catalogue.graphs.item_nodes.values())
+               and (hard is None or not hard_violations(graphs.items[i], hard, nodes))
+               for i, nodes in graphs.item_nodes.items())
 
 
 def context_conflict(query: QueryGraph, catalogue: LiveCatalogue,

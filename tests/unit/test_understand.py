@@ -1015,3 +1015,48 @@ def test_a_country_no_item_of_the_kind_is_made_in_refuses_the_request():
     assert judged_by(unmet_values, "a decanter made in Japan", LINENS) == "nothing here is decanter made in japan"
     assert judged_by(unmet_values, "a decanter made in France", LINENS) is None
     assert judged_by(unmet_values, "a throw made in Japan", LINENS) is None  # no throw says where it is made
+
+
+PENS = [{"item_id": f"p{n}", "title": f"Heritage Fountain Pen {n}", "brand": "Calder", "category": "Writing",
+         "price": 145.0 + n, "attributes": {"type": "fountain pen"}} for n in range(3)] + \
+       [{"item_id": "i1", "title": "Bottled Fountain Pen Ink", "brand": "Calder", "category": "Writing",
+         "price": 18.0, "attributes": {"type": "ink"}},
+        {"item_id": "r1", "title": "Rollerball Pen", "brand": "Calder", "category": "Writing", "price": 40.0,
+         "attributes": {"type": "rollerball"}}]
+
+
+def kind_value_reason(text, items):
+    from backend.live import unmet_kind_value
+
+    return judged_by(lambda query, catalogue, embed_fn: unmet_kind_value(query, catalogue), text, items)
+
+
+def test_a_kind_attributes_value_named_as_the_thing_asked_is_held_to_the_budget():
+    assert kind_value_reason("a fountain pen for no more than £100", PENS) == "nothing here within 100 is fountain pen"
+    assert kind_value_reason("a fountain pen under £150", PENS) is None
+    assert kind_value_reason("fountain pen ink under £20", PENS) is None  # the ink is asked for, and is here
+    # an untyped item titled with the value may be of the kind: no refusal on the typed items alone
+    untyped = PENS + [{"item_id": "u1", "title": "Student Fountain Pen", "brand": "Calder", "category": "Writing",
+                       "price": 25.0}]
+    assert kind_value_reason("a fountain pen for no more than £100", untyped) is None
+
+
+def test_a_pairing_is_held_to_the_named_house_and_budget():
+    from types import SimpleNamespace
+
+    from backend.live import pairing_exists
+    from backend.verify import item_nodes
+
+    candles = [{"item_id": "w1", "title": "Fig Candle", "brand": "Wren", "category": "Candles", "price": 40.0,
+                "attributes": {"wax": "soy"}},
+               {"item_id": "v1", "title": "Pillar Candle", "brand": "Verl", "category": "Candles", "price": 55.0,
+                "attributes": {"wax": "beeswax"}}]
+    catalogue = SimpleNamespace(graphs=SimpleNamespace(
+        item_nodes={i["item_id"]: set(item_nodes(i)) for i in candles}, items={i["item_id"]: i for i in candles}))
+    by_wren = read("a beeswax candle by Wren", candles)
+    assert by_wren.pairings and pairing_exists(by_wren.pairings[0], catalogue)  # beeswax candles are here
+    assert not pairing_exists(by_wren.pairings[0], catalogue, by_wren.to_dict())  # but none by Wren
+    assert pairing_exists(read("a beeswax candle by Verl", candles).pairings[0], catalogue,
+                          read("a beeswax candle by Verl", candles).to_dict())
+    cheap = read("a beeswax candle under £50", candles)
+    assert not pairing_exists(cheap.pairings[0], catalogue, cheap.to_dict())
