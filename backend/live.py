@@ -223,11 +223,12 @@ def ranked_candidates(query: QueryGraph, catalogue: LiveCatalogue, signals: Clie
     if missing:
         query.impossible = f"nothing here is {missing[0]['words']}"
         return []
-    limited = [p for p in pairings if query.houses or query.budget_max is not None
-               if not pairing_exists(p, catalogue, query.to_dict())]
-    if limited:
-        query.impossible = f"nothing here {' and '.join(query.limits())} is {limited[0]['words']}"
-        return []
+    if query.houses or query.budget_max is not None:  # "a beeswax candle by Wrenfield": here, but not by them
+        hard = query.to_dict()
+        limited = [p for p in pairings if not pairing_exists(p, catalogue, hard)]
+        if limited:
+            query.impossible = f"nothing here {' and '.join(query.limits())} is {limited[0]['words']}"
+            return []
     conflict = context_conflict(query, catalogue, meant) if settings.refuse_by_context else None
     if conflict:
         query.impossible = conflict
