@@ -223,7 +223,7 @@ def ranked_candidates(query: QueryGraph, catalogue: LiveCatalogue, signals: Clie
     if missing:
         query.impossible = f"nothing here is {missing[0]['words']}"
         return []
-    if query.houses or query.budget_max is not None:  # "a beeswax candle by Wrenfield": here, but not by them
+    if query.houses or query.budget_max is not None:  # "a beeswax candle by Wrenfield": sold here, by another house
         hard = query.to_dict()
         limited = [p for p in pairings if not pairing_exists(p, catalogue, hard)]
         if limited:
