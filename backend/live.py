@@ -206,12 +206,12 @@ def ranked_candidates(query: QueryGraph, catalogue: LiveCatalogue, signals: Clie
     settings = settings or get_settings()
     if query.impossible:
         return []
-    if query.kinds and (query.houses or query.budget_max is not None) and not kind_is_available(query, catalogue):
+    if query.kinds and query.limited and not kind_is_available(query, catalogue):
         query.impossible = ("nothing here is " + " or ".join(n.split("=", 1)[1] for n in query.kinds[:3])
                             + " " + " and ".join(query.limits()))
         return []
     meant = meant_kind(query, catalogue.knowledge.negations)
-    if meant and (query.houses or query.budget_max is not None) and not kind_is_available(query, catalogue, [meant[1]]):
+    if meant and query.limited and not kind_is_available(query, catalogue, [meant[1]]):
         query.impossible = f"nothing here {' and '.join(query.limits())} is {meant[0]}"
         return []
     valued = unmet_kind_value(query, catalogue)
@@ -223,7 +223,7 @@ def ranked_candidates(query: QueryGraph, catalogue: LiveCatalogue, signals: Clie
     if missing:
         query.impossible = f"nothing here is {missing[0]['words']}"
         return []
-    if query.houses or query.budget_max is not None:  # "a beeswax candle by Wrenfield": sold here, by another house
+    if query.limited:  # "a beeswax candle by Wrenfield": sold here, by another house
         hard = query.to_dict()
         limited = [p for p in pairings if not pairing_exists(p, catalogue, hard)]
         if limited:
@@ -308,7 +308,7 @@ def named_kind_value(query: QueryGraph, catalogue: LiveCatalogue) -> str | None:
 def unmet_kind_value(query: QueryGraph, catalogue: LiveCatalogue) -> str | None:
     """Why nothing here is the kind the request names by a kind attribute's value (`named_kind_value`) under
     its house or budget ("nothing here within 100 is fountain pen"), or None."""
-    node = named_kind_value(query, catalogue) if query.houses or query.budget_max is not None else None
+    node = named_kind_value(query, catalogue) if query.limited else None
     if node and not kind_is_available(query, catalogue, [node]) and not _titled_alike(query, catalogue, node):
         return f"nothing here {' and '.join(query.limits())} is {node_phrase(node)}"
     return None

@@ -56,7 +56,7 @@ def unlike_objects(query, catalogue) -> str | None:
     if not query.objects or query.object_vectors is None or graphs.vectors is None or not len(graphs.vectors):
         return None
     best = _best_similarity(query.object_vectors, list(range(len(graphs.ids))), catalogue)
-    if query.houses or query.budget_max is not None or query.must_not:
+    if query.limited or query.must_not:
         hard = query.to_dict()
         rows = [r for r, i in enumerate(graphs.ids)
                 if not hard_violations(graphs.items[i], hard, graphs.item_nodes.get(i))]

@@ -106,7 +106,12 @@ class QueryGraph:
 
     @property
     def hard(self) -> bool:
-        return bool(self.categories or self.houses or self.budget_max is not None or self.must_not)
+        return self.limited or bool(self.categories or self.must_not)
+
+    @property
+    def limited(self) -> bool:
+        """Whether the request names a house or a budget (the constraints `limits()` words)."""
+        return bool(self.houses) or self.budget_max is not None
 
     def limits(self) -> list[str]:
         """The house and budget constraints in words, for a refusal's reason: ["by vell", "within 40"]."""

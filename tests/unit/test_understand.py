@@ -1060,3 +1060,14 @@ def test_a_pairing_is_held_to_the_named_house_and_budget():
                           read("a beeswax candle by Verl", candles).to_dict())
     cheap = read("a beeswax candle under £50", candles)
     assert not pairing_exists(cheap.pairings[0], catalogue, cheap.to_dict())
+
+
+def test_a_request_is_limited_by_a_house_or_a_budget_and_says_so():
+    candles = [{"item_id": "w1", "title": "Fig Candle", "brand": "Wren", "category": "Candles", "price": 40.0,
+                "attributes": {}}]
+    for text, limited, words in (("a candle by Wren", True, ["by wren"]), ("a candle under £50", True, ["within 50"]),
+                                 ("a candle by Wren under £50", True, ["by wren", "within 50"]),
+                                 ("a candle", False, [])):
+        query = read(text, candles)
+        assert (query.limited, query.limits()) == (limited, words), text
+        assert query.hard  # the category alone is a hard constraint
