@@ -22,7 +22,7 @@ import numpy as np
 
 from backend.measures import kind_items_of, unmet_number
 from backend.knowledge import negated
-from backend.understand import kind_categories
+from backend.understand import is_distinct_sort, kind_categories
 from backend.verify import hard_violations
 from backend.vocabulary import node_phrase, phrase_key, stem, words
 from catalog.derive import fold
@@ -147,9 +147,11 @@ def shop_kinds(catalogue, embed_fn) -> ShopKinds:
     for item in graphs.items.values():
         grams |= _grams(f"{item.get('title') or ''} , {item.get('category') or ''}")
     knowledge = catalogue.knowledge
+    # its words (or a synonym's) in a title, or (unless it is a distinct sort) a name of its kind in a category's
     carried = np.array([any(phrase_key(n) in grams for n in (name,) + knowledge.other_names(name, phrase_key))
-                        or bool(kind_categories(groups[name], vocab, knowledge))
-                        for name in names])  # its words (or a synonym's) in a title, or a name of it in a category's
+                        or not is_distinct_sort(name, knowledge) and bool(kind_categories(groups[name], vocab,
+                                                                                           knowledge))
+                        for name in names])
     to_category, to_item = _nearest(vectors, catalogue)
     carried |= (to_category >= CARRIED_CATEGORY) | (to_item >= CARRIED_ITEM)
     titles = {i: f" {phrase_key(item.get('title') or '')} {phrase_key(item.get('category') or '')} "

@@ -502,8 +502,23 @@ def _owned(low: str, start: int, knowledge: Knowledge) -> bool:
     ("buy her perfume")."""
     found = re.search(r"(?:^|\s)(?:([\w']+)\s+)?([\w']+)\s+$", " " + low[max(0, start - 40):start])
     if not found or found.group(2) not in knowledge.owner_words:
-        return False
+        return _possessed(low, start, knowledge)
     return found.group(2) != "her" or found.group(1) not in knowledge.seeking_words
+
+
+def _possessed(low: str, start: int, knowledge: Knowledge) -> bool:
+    """Whether the words at character `start` name a thing someone already has: an owning verb (`owning_verbs`)
+    at most four words before them in the same clause ("I've got a Kawase wallet", "he only wears Lariane
+    ties"), with no seeking word or "for"/"to" between, and not in a question to the shop or a wish ("do you
+    have", "does Kawase have", "hoping to own": `possession_doubts` earlier in the clause)."""
+    clause = re.split(r"[,.;:!?]|\b(?:and|but|so)\b", low[max(0, start - 80):start])[-1]
+    said = re.findall(r"[\w']+", clause)
+    for back in range(1, min(5, len(said)) + 1):
+        if said[-back] in knowledge.owning_verbs:
+            between, before = said[len(said) - back + 1:], said[:len(said) - back]
+            return not any(w in knowledge.seeking_words or w in ("for", "to") for w in between) \
+                and not any(w in knowledge.possession_doubts for w in before)
+    return False
 
 
 def _said_as_purpose(tokens: list[tuple[str, int, int]], i: int, knowledge: Knowledge) -> bool:
@@ -869,11 +884,22 @@ def named_categories(words: str, vocab: CatalogueVocabulary) -> list[str]:
 def _carried(words: str, kind: str, vocab: CatalogueVocabulary, knowledge: Knowledge) -> bool:
     """Whether the catalogue carries what these words name: the words themselves (or another name of the
     very same thing, `kind_synonyms`) appear among its categories or item titles, or another name of the
-    same kind is one of its categories."""
+    same kind is one of its categories — unless the words name a distinct sort of the kind (`distinct_sorts`:
+    a shop of gin and rum carries no vodka)."""
     for key in [phrase_key(words)] + [phrase_key(o) for o in knowledge.other_names(words, phrase_key)]:
         if key in vocab.terms or all(w in vocab.kind_words for w in key.split()):
             return True  # "straightener": the titles say "flat iron"
-    return bool(kind_categories(kind, vocab, knowledge))
+    return not is_distinct_sort(words, knowledge) and bool(kind_categories(kind, vocab, knowledge))
+
+
+def is_distinct_sort(words: str, knowledge: Knowledge) -> bool:
+    """Whether these words name a sort no other sort of its kind stands in for (`distinct_sorts`: "vodka")."""
+    return phrase_key(words) in _sort_keys(knowledge.distinct_sorts)
+
+
+@lru_cache(maxsize=4)
+def _sort_keys(names: frozenset[str]) -> frozenset[str]:
+    return frozenset(phrase_key(n) for n in names)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -1071,3 +1071,32 @@ def test_a_request_is_limited_by_a_house_or_a_budget_and_says_so():
         query = read(text, candles)
         assert (query.limited, query.limits()) == (limited, words), text
         assert query.hard  # the category alone is a hard constraint
+
+
+SPIRITS = [{"item_id": f"s{n}", "title": title, "brand": brand, "category": category, "price": price}
+           for n, (title, brand, category, price) in enumerate([
+               ("London Dry Gin", "Thornbury", "Gin", 38.0), ("Navy Strength Gin", "Thornbury", "Gin", 42.0),
+               ("Spiced Rum", "Casavieja", "Rum", 35.0), ("Islay Single Malt", "Kilbrannan", "Whisky", 52.0),
+               ("Champagne Flutes, Pair", "Aubrac", "Glassware", 60.0)])]
+
+
+def test_a_distinct_sort_of_a_kind_the_shop_carries_is_not_carried():
+    # vodka is a drink, like the gin and rum sold here, but no other sort stands in for it (`distinct_sorts`)
+    assert read("good vodka for martinis?", SPIRITS).impossible == "this catalogue has no vodka"
+    assert read("a craft beer for a barbecue", SPIRITS).impossible == "this catalogue has no beer"
+    assert read("a bottle of gin for martinis", SPIRITS).impossible is None  # the sort itself is sold
+    assert read("a single malt for my father", SPIRITS).impossible is None  # titled so
+    assert read("a nice whiskey for my father", SPIRITS).impossible is None  # another name of "whisky"
+    assert read("a bottle of champagne", SPIRITS).impossible is None  # a title word here ("Champagne Flutes")
+
+
+def test_a_thing_someone_already_has_is_mentioned_not_asked_for():
+    items = SPIRITS + [{"item_id": "c1", "title": "Fig Candle", "brand": "Wren", "category": "Candles", "price": 40.0},
+                       {"item_id": "c2", "title": "Pillar Candle", "brand": "Verl", "category": "Candles",
+                        "price": 55.0}]
+    owned = read("I've got a Thornbury gin I love. Do they make a rum too?", items)
+    assert owned.categories == ["category=rum"]  # the gin is the client's, the rum is asked for
+    assert read("She already has a Wren candle. A spiced rum for her?", items).categories == ["category=rum"]
+    for asked in ("Do you have a Thornbury gin?", "Does Thornbury have gin?", "I'm hoping to own a Wren candle",
+                  "I have to buy a Wren candle", "We have been looking for a Wren candle"):
+        assert read(asked, items).categories, asked  # a question to the shop or a wish: asked for
