@@ -502,23 +502,8 @@ def _owned(low: str, start: int, knowledge: Knowledge) -> bool:
     ("buy her perfume")."""
     found = re.search(r"(?:^|\s)(?:([\w']+)\s+)?([\w']+)\s+$", " " + low[max(0, start - 40):start])
     if not found or found.group(2) not in knowledge.owner_words:
-        return _possessed(low, start, knowledge)
+        return False
     return found.group(2) != "her" or found.group(1) not in knowledge.seeking_words
-
-
-def _possessed(low: str, start: int, knowledge: Knowledge) -> bool:
-    """Whether the words at character `start` name a thing someone already has: an owning verb (`owning_verbs`)
-    at most four words before them in the same clause ("I've got a Kawase wallet", "he only wears Lariane
-    ties"), with no seeking word or "for"/"to" between, and not in a question to the shop or a wish ("do you
-    have", "does Kawase have", "hoping to own": `possession_doubts` earlier in the clause)."""
-    clause = re.split(r"[,.;:!?]|\b(?:and|but|so)\b", low[max(0, start - 80):start])[-1]
-    said = re.findall(r"[\w']+", clause)
-    for back in range(1, min(5, len(said)) + 1):
-        if said[-back] in knowledge.owning_verbs:
-            between, before = said[len(said) - back + 1:], said[:len(said) - back]
-            return not any(w in knowledge.seeking_words or w in ("for", "to") for w in between) \
-                and not any(w in knowledge.possession_doubts for w in before)
-    return False
 
 
 def _said_as_purpose(tokens: list[tuple[str, int, int]], i: int, knowledge: Knowledge) -> bool:

@@ -1088,15 +1088,3 @@ def test_a_distinct_sort_of_a_kind_the_shop_carries_is_not_carried():
     assert read("a single malt for my father", SPIRITS).impossible is None  # titled so
     assert read("a nice whiskey for my father", SPIRITS).impossible is None  # another name of "whisky"
     assert read("a bottle of champagne", SPIRITS).impossible is None  # a title word here ("Champagne Flutes")
-
-
-def test_a_thing_someone_already_has_is_mentioned_not_asked_for():
-    items = SPIRITS + [{"item_id": "c1", "title": "Fig Candle", "brand": "Wren", "category": "Candles", "price": 40.0},
-                       {"item_id": "c2", "title": "Pillar Candle", "brand": "Verl", "category": "Candles",
-                        "price": 55.0}]
-    owned = read("I've got a Thornbury gin I love. Do they make a rum too?", items)
-    assert owned.categories == ["category=rum"]  # the gin is the client's, the rum is asked for
-    assert read("She already has a Wren candle. A spiced rum for her?", items).categories == ["category=rum"]
-    for asked in ("Do you have a Thornbury gin?", "Does Thornbury have gin?", "I'm hoping to own a Wren candle",
-                  "I have to buy a Wren candle", "We have been looking for a Wren candle"):
-        assert read(asked, items).categories, asked  # a question to the shop or a wish: asked for
