@@ -635,15 +635,18 @@ def _read_impossible(low: str, tokens: list[tuple[str, int, int]], mentions: lis
                        (len(before) == 2 and before[0] in knowledge.prepositions and before[1] in
                         ("the", "a", "an", "my", "our", "his", "her", "their"))):
             continue
-        if _carried(m.words, m.target, vocab, knowledge):
-            carried = True
+        carries = _carried(m.words, m.target, vocab, knowledge)
+        if carries or is_distinct_sort(m.words, knowledge):
+            # a distinct sort not carried ("vodka" at a shop of gin) still orders by its kind, and is held to the
+            # kind under a house or budget, should the request also ask for something here
             nodes = named_categories(m.words, vocab) or sorted(  # "trainers": the sneakers, not every shoe
                 {n for other in knowledge.other_names(m.words, phrase_key) for n in named_categories(other, vocab)}) \
                 or kind_categories(m.target, vocab, knowledge)
             q.kinds += [n for n in nodes if n not in q.kinds]
             if nodes:
                 q.wishes.append(Wish(m.words, NAMED_WEIGHT, "named", {n: 0.9 for n in nodes}))
-        else:
+        carried = carried or carries
+        if not carries:
             asked.append(m.words)
     heads = {p: p.split()[-1] for p in determined}
     titled = [p for p, head in heads.items() if stem(head) in vocab.kind_words and head not in knowledge.stopwords

@@ -1088,3 +1088,10 @@ def test_a_distinct_sort_of_a_kind_the_shop_carries_is_not_carried():
     assert read("a single malt for my father", SPIRITS).impossible is None  # titled so
     assert read("a nice whiskey for my father", SPIRITS).impossible is None  # another name of "whisky"
     assert read("a bottle of champagne", SPIRITS).impossible is None  # a title word here ("Champagne Flutes")
+
+
+def test_a_distinct_sort_not_carried_still_holds_its_kind_under_a_house():
+    # the request also asks for a thing the titles name ("flutes"), so it is not refused as "no vodka"; the sort
+    # still orders by its kind (the drinks here), as a kind name did before the sort was told apart
+    query = read("vodka by Thornbury, and some flutes", SPIRITS)
+    assert query.impossible is None and {"category=gin", "category=rum"} <= set(query.kinds)
