@@ -127,7 +127,21 @@ def live_catalogue(settings: Settings | None = None) -> LiveCatalogue:
 
 def understand_request(text: str, catalogue: LiveCatalogue, settings: Settings | None = None) -> QueryGraph:
     settings = settings or get_settings()
-    return understand(text, catalogue.vocabulary, catalogue.knowledge, lambda texts: embed(texts, settings))
+    query = understand(text, catalogue.vocabulary, catalogue.knowledge, lambda texts: embed(texts, settings))
+    narrowest = narrowest_categories(query.categories, catalogue.graphs)
+    if narrowest != query.categories:
+        query.categories = narrowest
+        query.notes = [("category: " + " or ".join(n.split("=", 1)[1] for n in narrowest))
+                       if note.startswith("category: ") else note for note in query.notes]
+    return query
+
+
+def narrowest_categories(categories: list[str], graphs) -> list[str]:
+    """The named categories less any that holds every item of another one named: "a silk tie" names the
+    demo's group of silk goods and its ties, and asks for the ties (not a silk pocket square)."""
+    rows = {node: set(graphs.rows_with(node)) for node in categories}
+    return [node for node in categories
+            if not any(other != node and rows[other] and rows[other] < rows[node] for other in categories)]
 
 
 def client_context(client_id: str, catalogue: LiveCatalogue,

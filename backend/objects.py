@@ -22,7 +22,7 @@ import numpy as np
 
 from backend.measures import kind_items_of, unmet_number
 from backend.knowledge import negated
-from backend.understand import is_distinct_sort, kind_categories
+from backend.understand import kind_stands_in
 from backend.verify import hard_violations
 from backend.vocabulary import node_phrase, phrase_key, stem, words
 from catalog.derive import fold
@@ -149,8 +149,7 @@ def shop_kinds(catalogue, embed_fn) -> ShopKinds:
     knowledge = catalogue.knowledge
     # its words (or a synonym's) in a title, or (unless it is a distinct sort) a name of its kind in a category's
     carried = np.array([any(phrase_key(n) in grams for n in (name,) + knowledge.other_names(name, phrase_key))
-                        or not is_distinct_sort(name, knowledge) and bool(kind_categories(groups[name], vocab,
-                                                                                           knowledge))
+                        or kind_stands_in(name, groups[name], vocab, knowledge)
                         for name in names])
     to_category, to_item = _nearest(vectors, catalogue)
     carried |= (to_category >= CARRIED_CATEGORY) | (to_item >= CARRIED_ITEM)
@@ -471,6 +470,14 @@ def _origin_said(word: str, after: re.Match | None, of_kind: list[str], kinds: S
     return word in countries and any(c in kinds.documents[i] for i in of_kind for c in countries)
 
 
+def _budget_words(phrase: str, knowledge) -> bool:
+    """Whether a phrase is the budget's own words, no thing asked for: an amount of money ("a thousand euros",
+    "a tenner") or a budget cue alone ("max")."""
+    last = phrase.split()[-1]
+    return last in knowledge.currency_words or last in knowledge.money_words \
+        or phrase in knowledge.budget_before or phrase in knowledge.budget_after
+
+
 def unmet_values(query, catalogue, embed_fn) -> str | None:
     """Why nothing here is the thing asked for with the property the request gives it, or None.
 
@@ -502,9 +509,11 @@ def unmet_values(query, catalogue, embed_fn) -> str | None:
         if len(phrase.split()) > 1 and phrase.split()[-1] in MADE:
             phrase = phrase.rsplit(" ", 1)[0]
         plain, stems = phrase.split(), phrase_key(phrase).split()
-        if not stems or plain[0] in knowledge.negations or stems[-1] in vague:
+        if not stems or plain[0] in knowledge.negations or stems[-1] in vague or _budget_words(phrase, knowledge):
             continue
-        categories = _kind_categories([i for i, text in kinds.titles.items() if f" {stems[-1]} " in text], graphs)
+        names = [f" {n} " for n in (stems[-1],) + knowledge.other_names(stems[-1], phrase_key)]  # "jumper": sweater
+        categories = _kind_categories([i for i, text in kinds.titles.items() if any(n in text for n in names)],
+                                      graphs)
         if not categories:
             if limited:
                 return None  # held to its limits, a phrase that names no kind may be what is asked for

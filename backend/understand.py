@@ -639,9 +639,10 @@ def _read_impossible(low: str, tokens: list[tuple[str, int, int]], mentions: lis
         if carries or is_distinct_sort(m.words, knowledge):
             # a distinct sort not carried ("vodka" at a shop of gin) still orders by its kind, and is held to the
             # kind under a house or budget, should the request also ask for something here
-            nodes = named_categories(m.words, vocab) or sorted(  # "trainers": the sneakers, not every shoe
-                {n for other in knowledge.other_names(m.words, phrase_key) for n in named_categories(other, vocab)}) \
-                or kind_categories(m.target, vocab, knowledge)
+            names = (m.words,) + knowledge.other_names(m.words, phrase_key)
+            nodes = named_categories(m.words, vocab, knowledge) or sorted(  # "trainers": the sneakers, not every shoe
+                {n for other in names[1:] for n in named_categories(other, vocab, knowledge)}) \
+                or _head_categories(m.words, vocab, knowledge) or kind_or_titled(names, m.target, vocab, knowledge)
             q.kinds += [n for n in nodes if n not in q.kinds]
             if nodes:
                 q.wishes.append(Wish(m.words, NAMED_WEIGHT, "named", {n: 0.9 for n in nodes}))
@@ -859,14 +860,44 @@ def _sought(tokens: list[tuple[str, int, int]], i: int, knowledge: Knowledge) ->
 def kind_categories(kind: str, vocab: CatalogueVocabulary, knowledge: Knowledge) -> list[str]:
     """The catalogue's category nodes whose name holds a name of this kind ("watch" -> "dress watch")."""
     return sorted({n for name in knowledge.product_kinds[kind] if phrase_key(name)
-                   for n in named_categories(name, vocab)})
+                   for n in named_categories(name, vocab, knowledge)})
 
 
-def named_categories(words: str, vocab: CatalogueVocabulary) -> list[str]:
-    """The catalogue's category nodes whose name holds these very words ("gown" -> "evening gown"): a kind
-    named by one of its names means the categories of that name before the kind's other names."""
-    key = f" {phrase_key(words)} "
-    return sorted(n for n in vocab.categories if key in f" {phrase_key(n.split('=', 1)[1])} ")
+def kind_or_titled(names: Sequence[str], kind: str, vocab: CatalogueVocabulary, knowledge: Knowledge) -> list[str]:
+    """The categories of a kind (`kind_categories`) — or, where the catalogue has such categories but files
+    the things these one-word names name under another one, the categories of the items titled so: at a
+    shop of coats and dresses, the "Sweater"s are knitwear. A title word that some of the kind's categories
+    also use keeps the kind's ("lipstick": Makeup, not the fragrance set with a lipstick in it)."""
+    of_kind = kind_categories(kind, vocab, knowledge)
+    titled = {n for name in names if len(phrase_key(name).split()) == 1
+              for n in vocab.word_categories.get(phrase_key(name), ()) if n.startswith("category=")}
+    return sorted(titled) if of_kind and titled and not titled & set(of_kind) else of_kind
+
+
+def _head_categories(words: str, vocab: CatalogueVocabulary, knowledge: Knowledge) -> list[str]:
+    """The categories named by the last word of a longer name ("scented candle": the candles), if it is one."""
+    return named_categories(words.split()[-1], vocab, knowledge) if len(words.split()) > 1 else []
+
+
+def named_categories(words: str, vocab: CatalogueVocabulary, knowledge: Knowledge) -> list[str]:
+    """The catalogue's category nodes whose name holds these very words ("gown" -> "evening gown"), unless
+    the name goes on with a name of a kind of thing (`product_kinds`): there the words only say which sort
+    ("dress watch" is a watch, not a dress; "tea towels" are no tea). A kind named by one of its names means
+    the categories of that name before the kind's other names."""
+    key, kinds, out = f" {phrase_key(words)} ", _kind_keys(knowledge), []
+    for node in vocab.categories:
+        name = f" {phrase_key(node.split('=', 1)[1])} "
+        at = name.find(key)
+        rest = name[at + len(key):].split() if at >= 0 else []
+        if at >= 0 and not any(" ".join(rest[:n]) in kinds for n in range(1, min(3, len(rest)) + 1)):
+            out.append(node)
+    return sorted(out)
+
+
+@lru_cache(maxsize=4)
+def _kind_keys(knowledge: Knowledge) -> frozenset[str]:
+    """The phrase keys of every name of `product_kinds`."""
+    return frozenset(phrase_key(n) for names in knowledge.product_kinds.values() for n in names)
 
 
 def _carried(words: str, kind: str, vocab: CatalogueVocabulary, knowledge: Knowledge) -> bool:
@@ -877,6 +908,13 @@ def _carried(words: str, kind: str, vocab: CatalogueVocabulary, knowledge: Knowl
     for key in [phrase_key(words)] + [phrase_key(o) for o in knowledge.other_names(words, phrase_key)]:
         if key in vocab.terms or all(w in vocab.kind_words for w in key.split()):
             return True  # "straightener": the titles say "flat iron"
+    return kind_stands_in(words, kind, vocab, knowledge)
+
+
+def kind_stands_in(words: str, kind: str, vocab: CatalogueVocabulary, knowledge: Knowledge) -> bool:
+    """Whether a name of this kind among the catalogue's categories stands in for what these words name: yes,
+    unless they name a distinct sort (`distinct_sorts`: a shop of gin and rum carries no vodka). The one test
+    of this shared by the request reader (`_carried`) and the shop's kinds (`backend.objects.shop_kinds`)."""
     return not is_distinct_sort(words, knowledge) and bool(kind_categories(kind, vocab, knowledge))
 
 

@@ -669,6 +669,17 @@ def test_a_property_held_to_the_budget_and_house_refuses_when_none_of_the_kind_m
     assert judged_by(unmet_values, "a leather notebook or a blanket under £50", LINENS) is None
     # without a property the budget is `priced_out`'s to judge, not this rule's
     assert judged_by(unmet_values, "a throw under £50", LINENS) is None
+    # the budget's own words ask for nothing ("a thousand euros", "max"), and a kind's other name is looked for
+    # in the titles too (a "jumper" here is a sweater)
+    knits = [{"item_id": "k1", "title": "Harrow Cashmere Sweater", "brand": "Rutherford", "category": "Knitwear",
+              "price": 1100.0, "attributes": {"material": "cashmere"}},
+             {"item_id": "k2", "title": "Jardin Merino Sweater", "brand": "Ravenne", "category": "Knitwear",
+              "price": 930.0, "attributes": {"material": "merino"}}]
+    assert judged_by(unmet_values, "cashmere jumpers for less than a thousand euros?", knits) == \
+        "nothing here within 1,000 is cashmere jumpers"
+    assert judged_by(unmet_values, "a cashmere jumper, 1,000 max", knits) == \
+        "nothing here within 1,000 is cashmere jumper"
+    assert judged_by(unmet_values, "cashmere jumpers for less than 1,200 euros?", knits) is None
 
 
 REFILLS = [{"item_id": "r1", "title": "Fig Diffuser Refill", "brand": "Verl", "category": "Home Fragrance",
@@ -1095,3 +1106,61 @@ def test_a_distinct_sort_not_carried_still_holds_its_kind_under_a_house():
     # still orders by its kind (the drinks here), as a kind name did before the sort was told apart
     query = read("vodka by Thornbury, and some flutes", SPIRITS)
     assert query.impossible is None and {"category=gin", "category=rum"} <= set(query.kinds)
+
+
+def test_a_kind_name_followed_by_another_kind_name_only_says_which_sort():
+    from backend.understand import kind_categories, named_categories
+
+    items = [{"item_id": f"w{n}", "title": title, "brand": brand, "category": category, "price": price}
+             for n, (title, brand, category, price) in enumerate([
+                 ("Maloja Dress Watch", "Leman", "Dress Watch", 6050.0), ("Lucerna Dress", "Donati", "Dress", 1400.0),
+                 ("Riva Shirt Dress", "Donati", "Shirt Dress", 900.0), ("Oxford Shirt", "Halloran", "Shirt", 300.0),
+                 ("Linen Tea Towel", "Wren", "Tea Towels", 18.0)])]
+    vocab = build_vocabulary(items, K, hash_embed)
+    # "dress watch" is a watch and "shirt dress" a dress: the first word only says which sort
+    assert named_categories("dress", vocab, K) == ["category=dress", "category=shirt dress"]
+    assert named_categories("shirt", vocab, K) == ["category=shirt"]
+    assert named_categories("watch", vocab, K) == ["category=dress watch"]
+    assert "category=dress watch" not in kind_categories("clothing", vocab, K)
+    # so a sweater by a watchmaker is a kind that house does not make
+    from types import SimpleNamespace
+
+    from backend.live import kind_is_available
+    from backend.verify import item_nodes
+
+    catalogue = SimpleNamespace(graphs=SimpleNamespace(
+        item_nodes={i["item_id"]: set(item_nodes(i)) for i in items}, items={i["item_id"]: i for i in items}))
+    assert not kind_is_available(read("a sweater by Leman", items), catalogue)
+    assert kind_is_available(read("a sweater by Donati", items), catalogue)
+
+
+def test_of_two_named_categories_one_holding_the_other_the_narrower_is_asked_for():
+    from types import SimpleNamespace
+
+    from backend.live import narrowest_categories
+
+    rows = {"category_group=silk": [0, 1, 2], "category=tie": [0, 1], "category=pocket square": [2],
+            "category=scarf": [3]}
+    graphs = SimpleNamespace(rows_with=lambda node: rows.get(node, []))
+    # "a silk tie": the ties, not every silk piece
+    assert narrowest_categories(["category_group=silk", "category=tie"], graphs) == ["category=tie"]
+    # two categories that do not hold one another are both asked for ("a tie or a scarf")
+    assert narrowest_categories(["category=tie", "category=scarf"], graphs) == ["category=tie", "category=scarf"]
+    assert narrowest_categories(["category=tie"], graphs) == ["category=tie"]
+
+
+def test_a_kind_filed_under_another_name_is_read_from_the_titles():
+    items = [{"item_id": f"k{n}", "title": title, "brand": brand, "category": category, "price": price}
+             for n, (title, brand, category, price) in enumerate([
+                 ("Harrow Cashmere Sweater", "Rutherford", "Knitwear", 1100.0),
+                 ("Jardin Merino Sweater", "Ravenne", "Knitwear", 930.0), ("Camel Coat", "Ravenne", "Coat", 2400.0),
+                 ("Silk Dress", "Donati", "Dress", 1400.0)])]
+    # the sweaters are knitwear here, a category no name of clothing names: the titles say where they are
+    assert read("a sweater for my brother", items).kinds == ["category=knitwear"]
+    assert read("a jumper for my brother", items).kinds == ["category=knitwear"]  # another name of a sweater
+    beauty = [{"item_id": f"m{n}", "title": title, "brand": brand, "category": category, "price": price}
+              for n, (title, brand, category, price) in enumerate([
+                  ("Rouge Lipstick", "Glowish", "Makeup", 30.0), ("Volume Mascara", "Glowish", "Makeup", 25.0),
+                  ("Perfume and Lipstick Gift Set", "Maison Verre", "Fragrance", 120.0)])]
+    # where a category of the kind holds the things titled so, the kind's categories stand
+    assert read("a lipstick by Maison Verre", beauty).kinds == ["category=makeup"]
