@@ -37,7 +37,7 @@ from backend.retrieval import Candidate, CatalogueGraphs, ClientSignals, generat
 from backend.settings import Settings, get_settings
 from backend.store import get_engine, session
 from backend.tables import Client, ClientNote, Feedback, Interaction, Shortlist
-from backend.understand import QueryGraph, understand
+from backend.understand import NAMED_WEIGHT, QueryGraph, Wish, understand
 from backend.vocabulary import CatalogueVocabulary, build_vocabulary, node_phrase, phrase_key, stem
 from catalog.bundle import Bundle
 from catalog.derive import fold
@@ -129,7 +129,9 @@ def understand_request(text: str, catalogue: LiveCatalogue, settings: Settings |
     settings = settings or get_settings()
     query = understand(text, catalogue.vocabulary, catalogue.knowledge, lambda texts: embed(texts, settings))
     narrowest = narrowest_categories(query.categories, catalogue.graphs)
-    if narrowest != query.categories:
+    if narrowest != query.categories:  # the wider one still orders ("a silk scarf": silk ones first)
+        query.wishes += [Wish(node.split("=", 1)[1], NAMED_WEIGHT, "named", {node: 1.0})
+                         for node in query.categories if node not in narrowest]
         query.categories = narrowest
         query.notes = [("category: " + " or ".join(n.split("=", 1)[1] for n in narrowest))
                        if note.startswith("category: ") else note for note in query.notes]
