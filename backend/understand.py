@@ -840,6 +840,8 @@ def _noun_phrase(low: str, tokens: list[tuple[str, int, int]], i: int, taken: se
             break
     while words and words[-1] in ("of", "and", "or"):
         words.pop()
+    if words and tokens[last + 1:last + 2] and tokens[last + 1][0] in PROP_WORDS:
+        return ""  # cut at its longest: "a set of big fluffy white ones" describes a thing named elsewhere too
     if len(words) > 1 and words[-1] in COMPARATIVES and tokens[last + 1:last + 2] and tokens[last + 1][0] == "than":
         words.pop()  # "a whitening kit cheaper than $15": the comparison is no part of the thing
     return " ".join(words)

@@ -1164,3 +1164,9 @@ def test_a_kind_filed_under_another_name_is_read_from_the_titles():
                   ("Perfume and Lipstick Gift Set", "Maison Verre", "Fragrance", 120.0)])]
     # where a category of the kind holds the things titled so, the kind's categories stand
     assert read("a lipstick by Maison Verre", beauty).kinds == ["category=makeup"]
+
+
+def test_a_long_phrase_that_ends_in_ones_describes_a_thing_named_elsewhere():
+    # "ones" ends the phrase one word past the longest object read: it stands in for the towels
+    assert read("bath towels: a set of big fluffy white ones for the guest room", LINENS).asked == ["bath towels"]
+    assert read("bath towels: a set of white ones for the guest room", LINENS).asked == ["bath towels"]
