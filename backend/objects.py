@@ -22,7 +22,7 @@ import numpy as np
 
 from backend.measures import kind_items_of, unmet_number
 from backend.knowledge import negated
-from backend.understand import kind_stands_in
+from backend.understand import kind_stands_in, other_things_names
 from backend.verify import hard_violations
 from backend.vocabulary import node_phrase, phrase_key, stem, words
 from catalog.derive import fold
@@ -478,6 +478,17 @@ def _budget_words(phrase: str, knowledge) -> bool:
         or phrase in knowledge.budget_before or phrase in knowledge.budget_after
 
 
+JOINED = re.compile(r"\s(?:&|and|\+)\s|[,/]")  # a category name that joins several things: "Throws & Cushions"
+
+
+def _without(text: str, phrases: list[str]) -> str:
+    """A space-padded text less these space-padded phrases."""
+    for phrase in phrases:
+        while phrase in text:  # " dinner jacket dinner jacket ": the second one shares the first's space
+            text = text.replace(phrase, " ")
+    return text
+
+
 def unmet_values(query, catalogue, embed_fn) -> str | None:
     """Why nothing here is the thing asked for with the property the request gives it, or None.
 
@@ -512,14 +523,18 @@ def unmet_values(query, catalogue, embed_fn) -> str | None:
         if not stems or plain[0] in knowledge.negations or stems[-1] in vague or _budget_words(phrase, knowledge):
             continue
         names = [f" {n} " for n in (stems[-1],) + knowledge.other_names(stems[-1], phrase_key)]  # "jumper": sweater
-        categories = _kind_categories([i for i, text in kinds.titles.items() if any(n in text for n in names)],
-                                      graphs)
+        others = [f" {n} " for n in other_things_names(stems[-1], knowledge)  # "jacket": no "Dinner Jacket"
+                  if not f" {' '.join(stems)} ".endswith(f" {n} ")]  # unless the phrase says it
+        categories = _kind_categories([i for i, text in kinds.titles.items()
+                                       if any(n in _without(text, others) for n in names)], graphs)
         if not categories:
             if limited:
                 return None  # held to its limits, a phrase that names no kind may be what is asked for
             continue
-        # judged by the kind's categories, not by the titles alone: a notebook may be a "Leather Journal" here
-        of_kind = _in_categories(categories, graphs)
+        # judged by the kind's categories, not by the titles alone: a notebook may be a "Leather Journal" here;
+        # but of a category that joins several things ("Throws & Cushions") only the items titled as asked
+        of_kind = [i for i in _in_categories(categories, graphs) if not JOINED.search(graphs.items[i]["category"])
+                   or any(n in _without(f" {phrase_key(graphs.items[i].get('title') or '')} ", others) for n in names)]
         if any(w in kinds.title_grams and w not in kinds.value_words and " ".join(stems[n:]) not in kinds.title_grams
                for n, w in enumerate(stems[:-1])):
             if limited:  # "an ink refill": a word the titles use for another thing ("Pen Ink") makes a new name

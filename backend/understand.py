@@ -254,8 +254,9 @@ def _lexicon(vocab: CatalogueVocabulary, knowledge: Knowledge) -> dict[str, list
     for key, nodes in vocab.terms.items():
         lexicon.setdefault(key, []).append(("term", nodes))
         for node in nodes:
-            if node.startswith("category=") and " " in key:
-                heads.setdefault(key.rsplit(" ", 1)[1], []).append(node)
+            if node.startswith("category=") and " " in key and not _named_otherwise(key, key.rsplit(" ", 1)[1],
+                                                                                      knowledge):
+                heads.setdefault(key.rsplit(" ", 1)[1], []).append(node)  # not "jacket" for the dinner jackets
     for head, nodes in heads.items():
         if not any(kind == "term" for kind, _ in lexicon.get(head, [])):
             lexicon.setdefault(head, []).append(("category_head", nodes))
@@ -884,16 +885,45 @@ def _head_categories(words: str, vocab: CatalogueVocabulary, knowledge: Knowledg
 def named_categories(words: str, vocab: CatalogueVocabulary, knowledge: Knowledge) -> list[str]:
     """The catalogue's category nodes whose name holds these very words ("gown" -> "evening gown"), unless
     the name goes on with a name of a kind of thing (`product_kinds`): there the words only say which sort
-    ("dress watch" is a watch, not a dress; "tea towels" are no tea). A kind named by one of its names means
-    the categories of that name before the kind's other names."""
+    ("dress watch" is a watch, not a dress; "tea towels" are no tea), or the whole name is another name of a
+    thing whose own name lacks these words (`kind_synonyms`: a "dinner jacket" is a tuxedo, not what a bare
+    "jacket" asks for). A kind named by one of its names means the categories of that name before the kind's
+    other names."""
     key, kinds, out = f" {phrase_key(words)} ", _kind_keys(knowledge), []
     for node in vocab.categories:
         name = f" {phrase_key(node.split('=', 1)[1])} "
         at = name.find(key)
         rest = name[at + len(key):].split() if at >= 0 else []
-        if at >= 0 and not any(" ".join(rest[:n]) in kinds for n in range(1, min(3, len(rest)) + 1)):
+        if at >= 0 and not any(" ".join(rest[:n]) in kinds for n in range(1, min(3, len(rest)) + 1)) \
+                and not _named_otherwise(name.strip(), key.strip(), knowledge):
             out.append(node)
     return sorted(out)
+
+
+def _named_otherwise(name: str, words: str, knowledge: Knowledge) -> bool:
+    """Whether a category's name (a phrase key) is another name of a thing (`kind_synonyms`) whose names do
+    not include these words and whose own name does not hold them ("dinner jacket" -> tuxedo for "jacket";
+    "champagne flutes" are still flutes)."""
+    group = _synonym_groups(knowledge).get(name)
+    return group is not None and words != name and words not in group[1] and f" {words} " not in f" {group[0]} "
+
+
+def other_things_names(words: str, knowledge: Knowledge) -> tuple[str, ...]:
+    """The phrase keys of `kind_synonyms` names that hold these words but name another thing (`_named_otherwise`:
+    "dinner jacket" for "jacket"): a title that says them does not name what these words name."""
+    key = phrase_key(words)
+    return tuple(n for n in _synonym_groups(knowledge)
+                 if f" {key} " in f" {n} " and _named_otherwise(n, key, knowledge))
+
+
+@lru_cache(maxsize=4)
+def _synonym_groups(knowledge: Knowledge) -> dict[str, tuple[str, frozenset[str]]]:
+    """Each `kind_synonyms` name's phrase key -> (the thing's own name, every name of it), as phrase keys."""
+    out = {}
+    for own, names in knowledge.kind_synonyms.items():
+        keys = frozenset(phrase_key(n) for n in (own, *names))
+        out.update({k: (phrase_key(own), keys) for k in keys})
+    return out
 
 
 @lru_cache(maxsize=4)

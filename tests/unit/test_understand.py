@@ -1170,3 +1170,60 @@ def test_a_long_phrase_that_ends_in_ones_describes_a_thing_named_elsewhere():
     # "ones" ends the phrase one word past the longest object read: it stands in for the towels
     assert read("bath towels: a set of big fluffy white ones for the guest room", LINENS).asked == ["bath towels"]
     assert read("bath towels: a set of white ones for the guest room", LINENS).asked == ["bath towels"]
+
+
+def test_a_category_named_by_another_name_of_a_thing_is_that_thing_not_its_head_word():
+    from backend.objects import unmet_values
+    from backend.understand import named_categories, other_things_names
+
+    items = [{"item_id": f"j{n}", "title": title, "brand": brand, "category": category, "price": price,
+              "attributes": {"material": [material]}}
+             for n, (title, brand, category, material, price) in enumerate([
+                 ("Fenwick Dinner Jacket", "Halloran", "Dinner Jacket", "wool", 4000.0),
+                 ("Portico Blazer", "Bruschi", "Blazer", "tweed", 2350.0),
+                 ("Loggia Coat", "Bruschi", "Coat", "cashmere", 4250.0),
+                 ("Crystal Champagne Flutes", "Wren", "Champagne Flutes", "crystal", 90.0)])]
+    vocab = build_vocabulary(items, K, hash_embed)
+    # a dinner jacket is a tuxedo (`kind_synonyms`): a bare "jacket" is any jacket, not the black-tie ones alone
+    assert named_categories("jacket", vocab, K) == []
+    assert named_categories("dinner jacket", vocab, K) == ["category=dinner jacket"]
+    assert named_categories("flutes", vocab, K) == ["category=champagne flutes"]  # its own name holds the word
+    assert other_things_names("jacket", K) == ("dinner jacket",)
+    query = read("a tweed jacket for weekends in the country", items)
+    assert {"category=blazer", "category=coat", "category=dinner jacket"} <= set(query.kinds)
+    # and the titles' "Dinner Jacket" does not make the jackets here all black-tie ones: a tweed one may be here
+    assert judged_by(unmet_values, "a tweed jacket for weekends in the country", items) is None
+    # a phrase that says the other name is about that thing
+    assert judged_by(unmet_values, "a tweed dinner jacket", items) == "nothing here is tweed dinner jacket"
+    assert read("a tuxedo for a gala", items).kinds == ["category=dinner jacket"]
+
+
+def test_a_category_that_joins_several_things_holds_the_asked_one_only_where_its_title_says_so():
+    from backend.objects import unmet_values
+
+    items = [{"item_id": f"t{n}", "title": title, "brand": "Caird", "category": category, "price": price,
+              "attributes": {"material": [material]}}
+             for n, (title, category, material, price) in enumerate([
+                 ("Cashmere Throw, Oatmeal", "Throws & Cushions", "cashmere", 395.0),
+                 ("Lambswool Throw, Tartan", "Throws & Cushions", "lambswool", 145.0),
+                 ("Cashmere Cushion Cover", "Throws & Cushions", "cashmere", 120.0),
+                 ("Leather Journal", "Notebooks", "leather", 60.0), ("Linen Notebook", "Notebooks", "linen", 20.0)])]
+    # the cashmere under 250 here is a cushion cover: no cashmere throw is within the budget
+    assert judged_by(unmet_values, "a cashmere throw for the sofa, max £250", items) == \
+        "nothing here within 250 is cashmere throw"
+    assert judged_by(unmet_values, "a cashmere throw for the sofa", items) is None
+    # a category of one thing holds it whatever the titles call it: the leather notebook is the journal
+    assert judged_by(unmet_values, "a leather notebook under £100", items) is None
+
+
+def test_a_trench_coat_is_a_raincoat_no_other_clothing_stands_in_for():
+    tailoring = [{"item_id": f"a{n}", "title": title, "brand": "Vellani", "category": category, "price": price}
+                 for n, (title, category, price) in enumerate([
+                     ("Single-Breasted Blazer", "Tailored Blazers", 1190.0),
+                     ("Cashmere Crewneck", "Cashmere Knitwear", 690.0), ("Silk Day Dress", "Day Dresses", 980.0)])]
+    assert read("Do you have trench coats? A classic beige belted one.", tailoring).impossible == \
+        "this catalogue has no trench coats"
+    outerwear = tailoring + [{"item_id": "a9", "title": "Thornbury Trench Coat", "brand": "Kingsley",
+                              "category": "Trench Coat", "price": 1350.0}]
+    assert read("Do you have trench coats? A classic beige belted one.", outerwear).impossible is None
+    assert read("a raincoat for London in April", outerwear).kinds == ["category=trench coat"]
