@@ -105,8 +105,9 @@ PAIR_TITLES = 5  # a phrase's last two words name a kind ("setting spray") only 
 # "lead-free crystal", "tie" 4.6 of "black tie"; not "new" 6.4 of "new baby", "year" 5.8 of "new year").
 VALUE_WORD_ZIPF = 5.0
 MADE = ("made", "crafted")  # "a decanter made in Japan": the noun phrase read may end in the participle
-VALUE_GLUE = re.compile(rf"\s+(?:(?:{'|'.join(MADE)})\s+)?in\s+(?!(?:the|a|an|my|our|his|her|their|your)\b)"
-                        r"([a-z][a-z'-]*(?:\s+[a-z][a-z'-]*)?)")  # "a teapot in crystal", "made in Japan"
+VALUE_GLUE = re.compile(rf"\s+(?:(?:that|which)(?:'s|\s+is|\s+are)?\s+)?(?:(?:{'|'.join(MADE)})\s+)?in\s+"
+                        r"(?!(?:the|a|an|my|our|his|her|their|your)\b)"  # "a teapot in crystal", "made in Japan",
+                        r"([a-z][a-z'-]*(?:\s+[a-z][a-z'-]*)?)")  # "a dive watch that's made in Italy"
 
 
 @dataclass
@@ -464,7 +465,7 @@ def unmet_feature(query, catalogue, embed_fn) -> str | None:
 def _origin_said(word: str, after: re.Match | None, of_kind: list[str], kinds: ShopKinds, knowledge) -> bool:
     """Whether `word` is a country said after "made in" ("a diving watch made in Japan") of a kind whose items
     say where they are made: a property even when no item here comes from there."""
-    if not after or after.group(0).split()[0] not in MADE:
+    if not after or not set(after.group(0).split()) & set(MADE):
         return False
     countries = {stem(w) for w in knowledge.country_words}
     return word in countries and any(c in kinds.documents[i] for i in of_kind for c in countries)
@@ -520,8 +521,9 @@ def unmet_values(query, catalogue, embed_fn) -> str | None:
         if len(phrase.split()) > 1 and phrase.split()[-1] in MADE:
             phrase = phrase.rsplit(" ", 1)[0]
         plain, stems = phrase.split(), phrase_key(phrase).split()
-        if not stems or plain[0] in knowledge.negations or stems[-1] in vague or _budget_words(phrase, knowledge):
-            continue
+        if not stems or plain[0] in knowledge.negations or stems[-1] in vague or _budget_words(phrase, knowledge) \
+                or len(stems) == 1 and stems[0] in kinds.value_words:
+            continue  # a property named alone is no thing asked for ("I find patent too shiny")
         names = [f" {n} " for n in (stems[-1],) + knowledge.other_names(stems[-1], phrase_key)]  # "jumper": sweater
         others = [f" {n} " for n in other_things_names(stems[-1], knowledge)  # "jacket": no "Dinner Jacket"
                   if not f" {' '.join(stems)} ".endswith(f" {n} ")]  # unless the phrase says it
@@ -550,8 +552,8 @@ def unmet_values(query, catalogue, embed_fn) -> str | None:
         if any(not hard_violations(graphs.items[i], limits, graphs.item_nodes.get(i)) for i in holding):
             return None  # this phrase asks for something that is here, within the request's limits
         glue = after.group(0).split() if after else []
-        while glue and glue[-1] in knowledge.prepositions:
-            glue.pop()  # "an ink refill in blue for a pen": the glue ends before "for"
+        while glue and (glue[-1] in knowledge.prepositions or phrase_key(glue[-1]) not in said):
+            glue.pop()  # "an ink refill in blue for a pen", "made in Italy rather than...": it ends at the value
         worded = " ".join([phrase] + glue)
         within = " and ".join(query.limits()) if holding else ""
         unmet = unmet or (f"nothing here {within} is {worded}" if within else f"nothing here is {worded}"

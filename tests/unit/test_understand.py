@@ -1227,3 +1227,21 @@ def test_a_trench_coat_is_a_raincoat_no_other_clothing_stands_in_for():
                               "category": "Trench Coat", "price": 1350.0}]
     assert read("Do you have trench coats? A classic beige belted one.", outerwear).impossible is None
     assert read("a raincoat for London in April", outerwear).kinds == ["category=trench coat"]
+
+
+def test_a_property_said_in_a_clause_after_the_thing_is_what_it_must_be():
+    from backend.objects import unmet_values
+
+    items = [{"item_id": f"d{n}", "title": title, "brand": brand, "category": category, "price": price,
+              "attributes": {"origin": [origin], "material": [material]}}
+             for n, (title, brand, category, origin, material, price) in enumerate([
+                 ("Abysse Diving Watch", "Leman", "Diving Watch", "Switzerland", "steel", 7200.0),
+                 ("Fondale Titanium Diving Watch", "Leman", "Diving Watch", "Switzerland", "titanium", 8400.0),
+                 ("Seta Tie", "Lariane", "Tie", "Italy", "silk", 190.0)])]
+    assert judged_by(unmet_values, "Is there a diving watch that's made in Italy rather than Switzerland?", items) \
+        == "nothing here is diving watch that's made in italy"
+    assert judged_by(unmet_values, "Is there a diving watch that's made in Switzerland?", items) is None
+    assert judged_by(unmet_values, "a diving watch which is in titanium", items) is None
+    # a property named alone elsewhere in the request is no other thing asked for
+    assert judged_by(unmet_values, "Any diving watches made in Italy? I find titanium too light.", items) \
+        == "nothing here is diving watches made in italy"
