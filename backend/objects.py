@@ -494,10 +494,12 @@ def unmet_values(query, catalogue, embed_fn) -> str | None:
     """Why nothing here is the thing asked for with the property the request gives it, or None.
 
     A phrase of `query.asked` names a kind by its last word as in `priced_out` ("tablecloth": the items titled
-    with it fall in one or two categories); the words before it ("a cashmere tablecloth"), or those after "in" /
-    "made in" ("a teapot in crystal", "a decanter made in Japan"), that are words of the catalogue's
-    attribute values (`ShopKinds.value_words`) say what it must be. The request is refused when no item of the
-    categories of that kind holds all of them in its title, category, description or values — or none that
+    with it fall in one or two categories; titles that say another name of a thing holding the word, "Dinner
+    Jacket", do not count for a bare "jacket"); the words before it ("a cashmere tablecloth"), or those after
+    "in" / "made in", also in a clause ("a teapot in crystal", "a decanter that's made in Japan"), that are
+    words of the catalogue's attribute values (`ShopKinds.value_words`) say what it must be. The request is
+    refused when no item of the categories of that kind (of a category that joins several things, "Throws &
+    Cushions", the items titled so) holds all of them in its title, category, description or values — or none that
     does meets the request's house, budget and exclusions ("a leather notebook under £40": the leather-bound
     ones start at £58) — and no other phrase asks for a kind that is here as asked. A phrase with no such
     word, or one whose last word names no kind, asks for something that may be here; a word the request holds
