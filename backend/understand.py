@@ -257,6 +257,11 @@ def _lexicon(vocab: CatalogueVocabulary, knowledge: Knowledge) -> dict[str, list
             if node.startswith("category=") and " " in key and not _named_otherwise(key, key.rsplit(" ", 1)[1],
                                                                                       knowledge):
                 heads.setdefault(key.rsplit(" ", 1)[1], []).append(node)  # not "jacket" for the dinner jackets
+    for key, nodes in vocab.terms.items():  # a shorthand: a category's name less a last word that names a kind,
+        said = key.split()  # two words or more left ("a top handle": the top-handle bags)
+        categories = [n for n in nodes if n.startswith("category=")]
+        if len(said) > 2 and said[-1] in _kind_keys(knowledge) and categories and " ".join(said[:-1]) not in lexicon:
+            lexicon[" ".join(said[:-1])] = [("term", categories)]
     for head, nodes in heads.items():
         if not any(kind == "term" for kind, _ in lexicon.get(head, [])):
             lexicon.setdefault(head, []).append(("category_head", nodes))

@@ -1245,3 +1245,13 @@ def test_a_property_said_in_a_clause_after_the_thing_is_what_it_must_be():
     # a property named alone elsewhere in the request is no other thing asked for
     assert judged_by(unmet_values, "Any diving watches made in Italy? I find titanium too light.", items) \
         == "nothing here is diving watches made in italy"
+
+
+def test_a_category_name_less_its_last_kind_word_is_a_shorthand_for_it():
+    items = [{"item_id": f"h{n}", "title": title, "brand": "Casa Varenna", "category": category, "price": price}
+             for n, (title, category, price) in enumerate([
+                 ("Brera Top-Handle Bag, Mini", "Top-Handle Bags", 1850.0), ("Lido Tote", "Totes", 990.0),
+                 ("Evening Clutch", "Clutches", 1200.0), ("Silk Day Dress", "Day Dresses", 980.0)])]
+    # "a top handle" is the top-handle bags; a two-word name keeps its whole ("a day" names no dress)
+    assert read("a Casa Varenna top handle for 1500 max", items).categories == ["category=top-handle bags"]
+    assert read("something for a day at the races", items).categories == []
