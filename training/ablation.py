@@ -126,10 +126,11 @@ VARIANTS = (
               rechead_reward=name == "rerec-rechead")
       for name, label, change in RANKED_COMPONENTS),
     # ours, after ablation-150-replay.md (from the replay SFT start the knowledge probe ends 8%
-    # below the base model's): a KL term to the base model (the adapter switched off), beta 0.04,
-    # four times the ReRec paper's 0.01, as our learning rate is 20 times its 5e-6
+    # below the base model's): a KL term, beta 0.04, four times the ReRec paper's 0.01, as our
+    # learning rate is 20 times its 5e-6. Its reference is the starting SFT adapter: TRL 1.16 keeps
+    # a frozen copy of a PEFT model's adapter (PEFT >= 0.20), not the base with adapters off
     Variant("rerec-gain-ranked-kl",
-            "ReRec gain, ranker's order, KL to the base model (beta 0.04)", "grpo",
+            "ReRec gain, ranker's order, KL to the SFT start (beta 0.04)", "grpo",
             {"reward": GAIN, **RANKED, "grpo": {"beta": 0.04}}),
 )
 
