@@ -52,6 +52,10 @@ class Knowledge:
     ambiguous_place_words: frozenset[str] = frozenset()  # place names that are also everyday words ("nice")
     season_cues: frozenset[str] = frozenset()  # words after which such a word is the season ("this fall")
     owner_words: frozenset[str] = frozenset()  # "my laptop": a thing owned, mentioned rather than asked for
+    # "I've got a Kawase wallet", "my husband only wears Seterie ties": a thing had, mentioned rather than asked for
+    possession_verbs: frozenset[str] = frozenset()
+    possessors: frozenset[str] = frozenset()  # who has it ("i", "we"; or any word after an owner word: "my husband")
+    possession_adverbs: frozenset[str] = frozenset()  # "we already have": words between the one who has and the verb
     relative_words: frozenset[str] = frozenset()  # "a friend who bought a boat": a clause that mentions things
     bare_object_verbs: frozenset[str] = frozenset()  # "do they make champagne flutes?": a plural asked for bare
     animal_words: tuple[str, ...] = ()  # "shampoo for my golden retriever": a thing for an animal
@@ -117,8 +121,8 @@ _READ_AS = {
             "number_floor_after"),
     frozenset: ("kind_modifiers", "kind_verb_cues", "prepositions", "seeking_words", "stopwords",
                 "object_determiners", "vague_objects", "ambiguous_season_words", "ambiguous_place_words",
-                "season_cues", "owner_words", "relative_words", "bare_object_verbs", "animal_person_words",
-                "kind_attribute_keys", "distinct_sorts"),
+                "season_cues", "owner_words", "possession_verbs", "possessors", "possession_adverbs",
+                "relative_words", "bare_object_verbs", "animal_person_words", "kind_attribute_keys", "distinct_sorts"),
     _public: ("places", "occasions", "materials", "measure_units"),
     _tuples: ("climate_seasons", "product_kinds", "kind_synonyms"),
 }

@@ -197,10 +197,11 @@ def understand(text: str, vocab: CatalogueVocabulary, knowledge: Knowledge, embe
     for m in mentions:
         m.modifier = _category_modifies(low, m, vocab, knowledge)
     _read_wrong_facts(low, mentions, vocab, knowledge, q)
-    consumed = _read_named(text, low, mentions, vocab, knowledge, q)
+    had = _had(low, tokens, mentions, knowledge)
+    consumed = _read_named(text, low, mentions, vocab, knowledge, q, had)
     _read_contexts(low, mentions, knowledge, q)
-    asked, opening = object_phrases(low, tokens, mentions, knowledge)
-    _read_impossible(low, tokens, mentions, asked, vocab, knowledge, q)
+    asked, opening = object_phrases(low, tokens, mentions, knowledge, had)
+    _read_impossible(low, tokens, mentions, asked, vocab, knowledge, q, had)
     _read_meaning(text, tokens, consumed, vocab, knowledge, q, embed_fn, also=asked + opening)
     _read_objects(asked, opening, vocab, knowledge, q, embed_fn)
     if asked + opening:
@@ -432,9 +433,9 @@ def _ruled_out_after(low: str, end: int, knowledge: Knowledge) -> bool:
 
 
 def _read_named(text: str, low: str, mentions: list[Mention], vocab: CatalogueVocabulary, knowledge: Knowledge,
-                q: QueryGraph) -> set[int]:
+                q: QueryGraph, had: frozenset[int] = frozenset()) -> set[int]:
     """Categories, houses and attribute values named word for word; returns the character offsets they
-    cover (those words are not matched again by meaning)."""
+    cover (those words are not matched again by meaning). A category owned or had (`_owned`) only orders."""
     consumed: set[int] = set()
     heads: list[str] = []  # the categories a named head word stands for ("shoes": road, gravel, winter shoes)
     for m in mentions:
@@ -458,7 +459,7 @@ def _read_named(text: str, low: str, mentions: list[Mention], vocab: CatalogueVo
             if excluded:
                 q.must_not += [n for n in m.target if n not in q.must_not]
             else:
-                if categories and (_purpose(low, m.start, knowledge) or _owned(low, m.start, knowledge)
+                if categories and (_purpose(low, m.start, knowledge) or _owned(low, m.start, knowledge, had)
                                    or m.modifier):
                     # "a brush for makeup", "a billfold to go with his watch", "a silver teapot": orders only
                     q.wishes.append(Wish(m.words, NAMED_WEIGHT, "named", {n: 1.0 for n in categories}))
@@ -470,7 +471,7 @@ def _read_named(text: str, low: str, mentions: list[Mention], vocab: CatalogueVo
             consumed.update(range(m.start, m.end))
         elif m.kind == "category_head" and not excluded:
             q.wishes.append(Wish(m.words, NAMED_WEIGHT, "named", {n: 0.9 for n in m.target}))
-            if not (m.modifier or _purpose(low, m.start, knowledge) or _owned(low, m.start, knowledge)) \
+            if not (m.modifier or _purpose(low, m.start, knowledge) or _owned(low, m.start, knowledge, had)) \
                     and {n for n in vocab.word_categories.get(phrase_key(m.words), ())
                          if n.startswith("category=")} <= set(m.target):
                 # a kind only when the catalogue uses the word for those categories alone: "shoes" at a shop
@@ -502,14 +503,47 @@ def _purpose(low: str, start: int, knowledge: Knowledge) -> bool:
     return _said_as_purpose([(w, 0, 0) for w in before] + [("", 0, 0)], len(before), knowledge)
 
 
-def _owned(low: str, start: int, knowledge: Knowledge) -> bool:
-    """Whether the words at character `start` follow an owner word in the same phrase: a thing owned ("his
-    watch", "a case for her glasses") is mentioned, not asked for; "her" after a seeking verb says whom
-    ("buy her perfume")."""
+def _owned(low: str, start: int, knowledge: Knowledge, had: frozenset[int] = frozenset()) -> bool:
+    """Whether the words at character `start` follow an owner word in the same phrase, or are among the words
+    `had` (`_had`): a thing owned ("his watch", "a case for her glasses", "I've got a Kawase wallet") is
+    mentioned, not asked for; "her" after a seeking verb says whom ("buy her perfume")."""
     found = re.search(r"(?:^|\s)(?:([\w']+)\s+)?([\w']+)\s+$", " " + low[max(0, start - 40):start])
     if not found or found.group(2) not in knowledge.owner_words:
-        return False
+        return start in had
     return found.group(2) != "her" or found.group(1) not in knowledge.seeking_words
+
+
+POSSESSION_REACH = 4  # words between a possession verb and the thing had ("got a pair of Kawase loafers")
+
+
+def _had(low: str, tokens: list[tuple[str, int, int]], mentions: list[Mention], knowledge: Knowledge) -> frozenset[int]:
+    """Character offsets of the words that name a thing someone already has, when the request goes on to name
+    another thing: that one is asked for, the thing had only mentioned ("I've got a Kawase wallet … are there
+    Kawase trainers too?", "my husband only wears Seterie ties, so … a Seterie belt"). A thing had is the words
+    after a possession verb up to a preposition, conjunction, seeking or relative word or a punctuation mark
+    (`POSSESSION_REACH`: "I have £500 to spend on a bag" has none), the verb's subject one of `possessors` or
+    a word after an owner word ("my husband"; "do you have", "does Kawase have" ask the shop). A thing had that
+    is all the request names ("we already have a black tote, one in tan?") stays what it asks about."""
+    breaks = knowledge.prepositions | knowledge.seeking_words | knowledge.relative_words | {"and", "or", "but"}
+    spans = []
+    for k, (word, _, _) in enumerate(tokens):
+        j = k - 1
+        while j >= 0 and tokens[j][0] in knowledge.possession_adverbs:
+            j -= 1
+        if word not in knowledge.possession_verbs or j < 0 or not (
+                tokens[j][0] in knowledge.possessors or j > 0 and tokens[j - 1][0] in knowledge.owner_words - {"your"}):
+            continue  # "your" is the shop's ("does your boutique have")
+        end = k
+        while end + 1 < len(tokens) and end - k <= POSSESSION_REACH and tokens[end + 1][0] not in breaks \
+                and not re.search(r"[,.;:!?]", low[tokens[end][2]:tokens[end + 1][1]]):
+            end += 1
+        if end > k:
+            spans.append((tokens[k + 1][1], tokens[end][2]))
+    things = [m.start for m in mentions if not m.modifier and not negated(low, m.start, knowledge.negations)
+              and (m.kind in ("category_head", "product") or m.kind == "term"
+                   and any(n.startswith("category") for n in m.target))
+              and not any(a <= m.start < b for a, b in spans)]
+    return frozenset(c for a, b in spans if any(t >= b for t in things) for c in range(a, b))
 
 
 def _said_as_purpose(tokens: list[tuple[str, int, int]], i: int, knowledge: Knowledge) -> bool:
@@ -614,7 +648,8 @@ def _read_contexts(low: str, mentions: list[Mention], knowledge: Knowledge, q: Q
 
 
 def _read_impossible(low: str, tokens: list[tuple[str, int, int]], mentions: list[Mention], determined: list[str],
-                     vocab: CatalogueVocabulary, knowledge: Knowledge, q: QueryGraph) -> None:
+                     vocab: CatalogueVocabulary, knowledge: Knowledge, q: QueryGraph,
+                     had: frozenset[int] = frozenset()) -> None:
     """Refuse a request that asks only for kinds of things this catalogue does not carry.
 
     A kind counts as asked for when it is the object of the request: not negated, not a modifier
@@ -622,7 +657,7 @@ def _read_impossible(low: str, tokens: list[tuple[str, int, int]], mentions: lis
     A request that also asks for a thing its titles name (another noun phrase a determiner introduces,
     `determined`, ends in a title word: "he drinks single malt - a pair of crystal tumblers?") asks for
     something here."""
-    if _names_a_category(low, tokens, [m for m in mentions if not m.modifier], knowledge):
+    if _names_a_category(low, tokens, [m for m in mentions if not m.modifier], knowledge, had):
         return
     starts = [s for _, s, _ in tokens]
     asked, carried = [], False
@@ -631,7 +666,7 @@ def _read_impossible(low: str, tokens: list[tuple[str, int, int]], mentions: lis
             continue
         i = starts.index(m.start) if m.start in starts else -1
         before = [t for t, _, _ in tokens[max(0, i - 2):i]] if i >= 0 else []
-        if i >= 0 and _in_passing(low, tokens, i, knowledge):
+        if i >= 0 and _in_passing(low, tokens, i, knowledge, had):
             continue  # "to carry my laptop", "a friend who just bought a boat": mentioned, not asked for
         if _sought(tokens, i, knowledge):
             before = []  # "looking for a sofa": the object, whatever the preposition
@@ -685,14 +720,14 @@ def _category_modifies(low: str, m: Mention, vocab: CatalogueVocabulary, knowled
 
 
 def _names_a_category(low: str, tokens: list[tuple[str, int, int]], mentions: list[Mention],
-                      knowledge: Knowledge) -> bool:
+                      knowledge: Knowledge, had: frozenset[int] = frozenset()) -> bool:
     """Whether the request names one of this catalogue's categories as what it asks for, not only as whom or
     what it is for ("running shoes for men": Men is a category of a beauty catalogue, shoes are asked for)
     or as a thing owned ("a billfold to go with his watch")."""
     index = {start: i for i, (_, start, _) in enumerate(tokens)}
     return any(m.kind in ("term", "category_head") and any(n.startswith("category") for n in m.target)
                and not _said_as_purpose(tokens, index.get(m.start, 0), knowledge)
-               and not _owned(low, m.start, knowledge) for m in mentions)
+               and not _owned(low, m.start, knowledge, had) for m in mentions)
 
 
 def _read_objects(asked: list[str], opening: list[str], vocab: CatalogueVocabulary, knowledge: Knowledge,
@@ -715,7 +750,7 @@ def _read_objects(asked: list[str], opening: list[str], vocab: CatalogueVocabula
 
 
 def object_phrases(low: str, tokens: list[tuple[str, int, int]], mentions: list[Mention],
-                   knowledge: Knowledge) -> tuple[list[str], list[str]]:
+                   knowledge: Knowledge, had: frozenset[int] = frozenset()) -> tuple[list[str], list[str]]:
     """Noun phrases that may name what a request asks for.
 
     Returns:
@@ -732,7 +767,7 @@ def object_phrases(low: str, tokens: list[tuple[str, int, int]], mentions: list[
         if word in knowledge.object_determiners:
             before = tokens[i - 1][0] if i else ""
             if (before in knowledge.prepositions or before in ("as", "of")) and not _sought(tokens, i, knowledge) \
-                    or _in_passing(low, tokens, i, knowledge):
+                    or _in_passing(low, tokens, i, knowledge, had):
                 continue
             phrase = _noun_phrase(low, tokens, i + 1, taken, knowledge)
             asked += [phrase] if phrase else []
@@ -741,14 +776,14 @@ def object_phrases(low: str, tokens: list[tuple[str, int, int]], mentions: list[
             first = next((j for j in range(i, len(tokens)) if phrase and tokens[j][0] == phrase.split()[0]), i)
             skipped = {t for t, _, _ in tokens[i:first]}
             opening += [phrase] if phrase and not skipped & knowledge.prepositions \
-                and not _in_passing(low, tokens, first, knowledge) else []
-        if word in knowledge.bare_object_verbs and _bare_object(low, tokens, i + 1, knowledge):
+                and not _in_passing(low, tokens, first, knowledge, had) else []
+        if word in knowledge.bare_object_verbs and _bare_object(low, tokens, i + 1, knowledge, had):
             phrase = _noun_phrase(low, tokens, i + 1, taken, knowledge)  # "do they make champagne flutes?"
             asked += [phrase] if phrase and phrase not in asked else []
     verbs = knowledge.bare_object_verbs | knowledge.seeking_words | knowledge.kind_verb_cues
     for m in mentions:  # "Thé d'Orsay wine glasses": the house's name says whose, the words after it what
         after = next((j for j in range(len(tokens)) if tokens[j][1] >= m.end), None) if m.kind == "brand" else None
-        if after is not None and _bare_object(low, tokens, after, knowledge) and tokens[after][0] not in verbs:
+        if after is not None and _bare_object(low, tokens, after, knowledge, had) and tokens[after][0] not in verbs:
             phrase = _noun_phrase(low, tokens, after, taken, knowledge)
             asked += [phrase] if phrase and phrase not in asked else []
     return list(dict.fromkeys(asked)), list(dict.fromkeys(opening))
@@ -777,7 +812,8 @@ def _for_an_animal(low: str, knowledge: Knowledge) -> str | None:
     return None
 
 
-def _bare_object(low: str, tokens: list[tuple[str, int, int]], i: int, knowledge: Knowledge) -> bool:
+def _bare_object(low: str, tokens: list[tuple[str, int, int]], i: int, knowledge: Knowledge,
+                 had: frozenset[int] = frozenset()) -> bool:
     """Whether the word at `i`, right after a verb of `bare_object_verbs`, opens a thing asked for without a
     determiner ("sell umbrellas", "need champagne flutes"; not "need to", "want the", "find it")."""
     if i >= len(tokens) or re.search(r"[,.;:!?()]", low[tokens[i - 1][2]:tokens[i][1]]):
@@ -785,15 +821,16 @@ def _bare_object(low: str, tokens: list[tuple[str, int, int]], i: int, knowledge
     word = tokens[i][0]
     return not (word.isdigit() or word in knowledge.stopwords or word in knowledge.prepositions
                 or word in knowledge.object_determiners or word in knowledge.vague_objects
-                or word in knowledge.owner_words or _in_passing(low, tokens, i, knowledge))
+                or word in knowledge.owner_words or _in_passing(low, tokens, i, knowledge, had))
 
 
-def _in_passing(low: str, tokens: list[tuple[str, int, int]], i: int, knowledge: Knowledge) -> bool:
+def _in_passing(low: str, tokens: list[tuple[str, int, int]], i: int, knowledge: Knowledge,
+                had: frozenset[int] = frozenset()) -> bool:
     """Whether the word at `i` (or the determiner there) mentions something rather than asks for it: a thing
     owned ("my laptop"), the thing a purpose acts on ("to decant the claret"), or a thing inside a relative
     clause ("a friend who just bought a boat", "a scarf that goes with my coat"; "that bag" is a
     determiner, not a clause)."""
-    if _owned(low, tokens[i][1], knowledge):
+    if _owned(low, tokens[i][1], knowledge, had):
         return True
     if i >= 3 and tokens[i - 3][0] == "to" and (tokens[i - 1][0] in knowledge.object_determiners
                                                 or tokens[i - 1][0] == "the") \

@@ -1255,3 +1255,22 @@ def test_a_category_name_less_its_last_kind_word_is_a_shorthand_for_it():
     # "a top handle" is the top-handle bags; a two-word name keeps its whole ("a day" names no dress)
     assert read("a Casa Varenna top handle for 1500 max", items).categories == ["category=top-handle bags"]
     assert read("something for a day at the races", items).categories == []
+
+
+def test_a_thing_someone_already_has_is_mentioned_not_asked_for():
+    items = [{"item_id": f"k{n}", "title": title, "brand": brand, "category": category, "price": 300.0}
+             for n, (title, brand, category) in enumerate([
+                 ("Kawase Bifold Wallet", "Kawase", "Wallets"), ("Kawase Leather Belt", "Kawase", "Belts"),
+                 ("Alpen Court Trainer", "Alpenfeld", "Trainers"), ("Silk Tie", "Seterie", "Ties")])]
+    # the wallet is had, the trainers asked for (Kawase makes none of those)
+    assert read("I've got a Kawase wallet and love it. Are there Kawase trainers too?", items).categories == \
+        ["category=trainers"]
+    assert read("My husband only wears Seterie ties; a belt to go with them?", items).categories == \
+        ["category=belts"]
+    # asking whether the shop has it is not having it; "have" followed by a purpose or a second clause neither
+    assert read("Do you have a Kawase wallet?", items).categories == ["category=wallets"]
+    assert read("Have you got trainers by Alpenfeld?", items).categories == ["category=trainers"]
+    assert read("I have 300 to spend on a wallet", items).categories == ["category=wallets"]
+    assert read("I have a silk tie and need a belt", items).categories == ["category=belts"]
+    # a thing had that is all the request names stays what it asks about
+    assert read("I already own a Kawase wallet, is there one in black?", items).categories == ["category=wallets"]
