@@ -105,8 +105,10 @@ PAIR_TITLES = 5  # a phrase's last two words name a kind ("setting spray") only 
 # "lead-free crystal", "tie" 4.6 of "black tie"; not "new" 6.4 of "new baby", "year" 5.8 of "new year").
 VALUE_WORD_ZIPF = 5.0
 MADE = ("made", "crafted")  # "a decanter made in Japan": the noun phrase read may end in the participle
-VALUE_GLUE = re.compile(rf"\s+(?:(?:that|which)(?:'s|\s+is|\s+are)?\s+)?(?:(?:{'|'.join(MADE)})\s+)?in\s+"
-                        r"(?!(?:the|a|an|my|our|his|her|their|your)\b)"  # "a teapot in crystal", "made in Japan",
+SHOP_HAS = ("have", "carry", "stock", "sell")  # "the dresses you have that are made in the UK"
+VALUE_GLUE = re.compile(rf"\s+(?:(?:you\s+(?:{'|'.join(SHOP_HAS)})\s+)?(?:that|which)(?:'s|\s+is|\s+are)?\s+)?"
+                        rf"(?:(?:{'|'.join(MADE)})\s+in\s+(?:the\s+)?"  # "made in Japan", "made in the UK",
+                        r"|in\s+(?!(?:the|a|an|my|our|his|her|their|your)\b))"  # "a teapot in crystal"
                         r"([a-z][a-z'-]*(?:\s+[a-z][a-z'-]*)?)")  # "a dive watch that's made in Italy"
 
 
@@ -291,6 +293,13 @@ def _pair_kind(stems: list[str], kinds: ShopKinds, graphs) -> list[str] | None:
     if len(together) < PAIR_TITLES or not _names_a_kind(together, graphs):
         return None
     return [i for i, text in kinds.titles.items() if all(f" {w} " in text for w in stems[-2:])]
+
+
+def _two_word_names(pair: list[str], knowledge) -> list[str]:
+    """Two stemmed words and the other two-word names of what they name (`kind_synonyms`: "dive watch",
+    "diving watch"), stemmed."""
+    names = [" ".join(pair)] + [phrase_key(n) for n in knowledge.other_names(" ".join(pair), phrase_key)]
+    return [n for n in dict.fromkeys(names) if len(n.split()) == 2]
 
 
 def priced_out(query, catalogue, embed_fn) -> str | None:
@@ -531,6 +540,11 @@ def unmet_values(query, catalogue, embed_fn) -> str | None:
                   if not f" {' '.join(stems)} ".endswith(f" {n} ")]  # unless the phrase says it
         categories = _kind_categories([i for i, text in kinds.titles.items()
                                        if any(n in _without(text, others) for n in names)], graphs)
+        pair = None if categories or len(stems) < 2 else next(filter(None, (  # "a dive watch": the watches
+            _pair_kind(stems[:-2] + name.split(), kinds, graphs) for name in _two_word_names(stems[-2:], knowledge))),
+            None)  # spread over four categories, the diving watches fill one
+        if pair:
+            categories, stems = _kind_categories(pair, graphs), stems[:-2] + [" ".join(stems[-2:])]
         if not categories:
             if limited:
                 return None  # held to its limits, a phrase that names no kind may be what is asked for

@@ -1274,3 +1274,23 @@ def test_a_thing_someone_already_has_is_mentioned_not_asked_for():
     assert read("I have a silk tie and need a belt", items).categories == ["category=belts"]
     # a thing had that is all the request names stays what it asks about
     assert read("I already own a Kawase wallet, is there one in black?", items).categories == ["category=wallets"]
+
+
+def test_a_property_of_a_kind_its_two_words_name_by_another_name_or_after_what_the_shop_has():
+    from backend.objects import unmet_values
+
+    items = [{"item_id": f"w{n}", "title": title, "brand": "Leman", "category": category, "price": 5000.0 + n,
+              "attributes": {"origin": [origin]}}
+             for n, (title, category, origin) in enumerate(
+                 [(f"Abysse {n} Diving Watch", "Diving Watch", "Switzerland") for n in range(5)]
+                 + [("Rivage Dress Watch", "Dress Watch", "Italy"), ("Orbe Chronograph Watch", "Chronograph", "Italy"),
+                    ("Marea Jewellery Watch", "Jewellery Watch", "France"), ("Seta Dress", "Dress", "France"),
+                    ("Lino Dress", "Dress", "Italy"), ("Court Trainer", "Trainers", "UK")])]
+    # "watch" alone is spread over four categories; "dive watch" is another name of the diving watches
+    assert judged_by(unmet_values, "Is there a dive watch that's made in Italy?", items) \
+        == "nothing here is dive watch that's made in italy"
+    assert judged_by(unmet_values, "a dive watch made in Switzerland", items) is None
+    # "made in the UK"; a clause after what the shop has
+    assert judged_by(unmet_values, "Can you show me the dresses you have that are made in the UK?", items) \
+        == "nothing here is dresses you have that are made in the uk"
+    assert judged_by(unmet_values, "the dresses you have that are made in France", items) is None
