@@ -128,6 +128,11 @@ def live_catalogue(settings: Settings | None = None) -> LiveCatalogue:
 def understand_request(text: str, catalogue: LiveCatalogue, settings: Settings | None = None) -> QueryGraph:
     settings = settings or get_settings()
     query = understand(text, catalogue.vocabulary, catalogue.knowledge, lambda texts: embed(texts, settings))
+    holding = [n for n in query.must_not if _holds_a_named_category(n, query.categories, catalogue.graphs)]
+    if holding:  # "a tie in cashmere rather than silk": the demo's silk group holds every tie; the word says the
+        query.must_not = [n for n in query.must_not if n not in holding]  # material, which no exclusion reads
+        query.notes = [n for n in query.notes if not n.startswith("ruled out: ")] + (
+            ["ruled out: " + ", ".join(n.split("=", 1)[-1] for n in query.must_not)] if query.must_not else [])
     narrowest = narrowest_categories(query.categories, catalogue.graphs)
     if narrowest != query.categories:  # the wider one still orders ("a silk scarf": silk ones first)
         query.wishes += [Wish(node.split("=", 1)[1], NAMED_WEIGHT, "named", {node: 1.0})
@@ -136,6 +141,14 @@ def understand_request(text: str, catalogue: LiveCatalogue, settings: Settings |
         query.notes = [("category: " + " or ".join(n.split("=", 1)[1] for n in narrowest))
                        if note.startswith("category: ") else note for note in query.notes]
     return query
+
+
+def _holds_a_named_category(node: str, categories: list[str], graphs) -> bool:
+    """Whether a category node holds every item of one of the named categories (or is one)."""
+    if not node.startswith("category"):
+        return False
+    rows = set(graphs.rows_with(node))
+    return any(set(graphs.rows_with(c)) and set(graphs.rows_with(c)) <= rows for c in categories)
 
 
 def narrowest_categories(categories: list[str], graphs) -> list[str]:

@@ -104,9 +104,14 @@ PAIR_TITLES = 5  # a phrase's last two words name a kind ("setting spray") only 
 # when it is a whole value ("black", "cashmere") or rarer in English than this (wordfreq Zipf: "crystal" 4.2 of
 # "lead-free crystal", "tie" 4.6 of "black tie"; not "new" 6.4 of "new baby", "year" 5.8 of "new year").
 VALUE_WORD_ZIPF = 5.0
-MADE = ("made", "crafted")  # "a decanter made in Japan": the noun phrase read may end in the participle
+# A value word this common in English ("mixed" 4.6, "silver" 4.8; not "beeswax" 2.7) may be meant in its everyday
+# sense: it says a property only of a kind whose items have an attribute that uses it ("tumblers in mixed colours").
+EVERYDAY_ZIPF = 4.0
+# "a decanter made in Japan", "a clutch woven in raffia": the noun phrase read may end in the participle
+MADE = ("made", "crafted", "handmade", "woven", "knitted", "produced", "manufactured")
 SHOP_HAS = ("have", "carry", "stock", "sell")  # "the dresses you have that are made in the UK"
-VALUE_GLUE = re.compile(rf"\s+(?:(?:you\s+(?:{'|'.join(SHOP_HAS)})\s+)?(?:that|which)(?:'s|\s+is|\s+are)?\s+)?"
+VALUE_GLUE = re.compile(rf"\s+(?:(?:you\s+(?:{'|'.join(SHOP_HAS)})\s+)?"  # "that are actually made in Spain"
+                        r"(?:that|which)(?:'s|\s+is|\s+are)?\s+(?:\w+ly\s+)?)?"
                         rf"(?:(?:{'|'.join(MADE)})\s+in\s+(?:the\s+)?"  # "made in Japan", "made in the UK",
                         r"|in\s+(?!(?:the|a|an|my|our|his|her|their|your)\b))"  # "a teapot in crystal"
                         r"([a-z][a-z'-]*(?:\s+[a-z][a-z'-]*)?)")  # "a dive watch that's made in Italy"
@@ -121,7 +126,8 @@ class ShopKinds:
     carried: np.ndarray  # (kinds,) bool: this catalogue has things of the kind
     title_grams: set[str]  # runs of 1..MAX_GRAM stemmed words of the catalogue's titles and categories
     titles: dict[str, str]  # item id -> its title's and category's stemmed words, space-padded
-    value_words: set[str]  # stemmed words that say a property of a thing (`VALUE_WORD_ZIPF`)
+    value_words: dict[str, set[str]]  # stemmed word that says a property (`VALUE_WORD_ZIPF`) -> attributes with it
+    everyday: set[str]  # those of them that are common English words (`EVERYDAY_ZIPF`: "mixed", "light")
     documents: dict[str, set[str]]  # item id -> stemmed words of its title, category, description and values
     title_words: Counter  # stemmed word -> how many titles (with their categories) use it
     of_phrase: dict[str, list[dict]] = field(default_factory=dict)  # `items_of`'s answers, kept
@@ -163,25 +169,33 @@ def shop_kinds(catalogue, embed_fn) -> ShopKinds:
                                                        + [node_phrase(n) for n in graphs.item_nodes.get(i, ())]))}
                  for i, item in graphs.items.items()}
     title_words = Counter(w for text in titles.values() for w in set(text.split()))
-    catalogue.shop_kinds = ShopKinds(names, vectors, carried, grams, titles, _value_words(vocab, knowledge), documents,
+    value_words, everyday = _value_words(vocab, knowledge)
+    catalogue.shop_kinds = ShopKinds(names, vectors, carried, grams, titles, value_words, everyday, documents,
                                      title_words)
     return catalogue.shop_kinds
 
 
-def _value_words(vocab, knowledge) -> set[str]:
+def _value_words(vocab, knowledge) -> tuple[dict[str, set[str]], set[str]]:
     """The stemmed words of the catalogue's attribute values (not its categories or houses) that say a property
-    of a thing: a whole one-word value, or a word rarer in English than `VALUE_WORD_ZIPF`."""
+    of a thing — a whole one-word value, or a word rarer in English than `VALUE_WORD_ZIPF` — each with the
+    attributes whose values hold it; and those of them that are common English words."""
     from wordfreq import zipf_frequency
 
-    out = set()
+    out: dict[str, set[str]] = {}
+    everyday: set[str] = set()
     for node in vocab.nodes:
         if node.startswith(("category=", "category_group=", "brand=")) \
                 or node.split("=", 1)[0].replace("_", " ") in knowledge.kind_attribute_keys:
             continue  # what a thing is ("type: ink"), not a property of it
         said = [w for w in words(node_phrase(node)) if w.isalpha() and len(w) >= 3 and w not in knowledge.stopwords
                 and w not in knowledge.negations]
-        out |= {stem(w) for w in said if len(said) == 1 or zipf_frequency(w, "en") < VALUE_WORD_ZIPF}
-    return out
+        for w in said:
+            zipf = zipf_frequency(w, "en")
+            if len(said) == 1 or zipf < VALUE_WORD_ZIPF:
+                out.setdefault(stem(w), set()).add(node.split("=", 1)[0])
+                if zipf >= EVERYDAY_ZIPF:
+                    everyday.add(stem(w))
+    return out, everyday
 
 
 def sold_elsewhere(query, catalogue, embed_fn) -> str | None:
@@ -506,7 +520,9 @@ def unmet_values(query, catalogue, embed_fn) -> str | None:
     with it fall in one or two categories; titles that say another name of a thing holding the word, "Dinner
     Jacket", do not count for a bare "jacket"); the words before it ("a cashmere tablecloth"), or those after
     "in" / "made in", also in a clause ("a teapot in crystal", "a decanter that's made in Japan"), that are
-    words of the catalogue's attribute values (`ShopKinds.value_words`) say what it must be. The request is
+    words of the catalogue's attribute values (`ShopKinds.value_words`; a common English word only as a value of
+    an attribute the kind's items have: not the "mixed" of a tea's caffeine in "tumblers in mixed colours") say
+    what it must be. The request is
     refused when no item of the categories of that kind (of a category that joins several things, "Throws &
     Cushions", the items titled so) holds all of them in its title, category, description or values — or none that
     does meets the request's house, budget and exclusions ("a leather notebook under £40": the leather-bound
@@ -535,7 +551,8 @@ def unmet_values(query, catalogue, embed_fn) -> str | None:
         if not stems or plain[0] in knowledge.negations or stems[-1] in vague or _budget_words(phrase, knowledge) \
                 or len(stems) == 1 and stems[0] in kinds.value_words:
             continue  # a property named alone is no thing asked for ("I find patent too shiny")
-        names = [f" {n} " for n in (stems[-1],) + knowledge.other_names(stems[-1], phrase_key)]  # "jumper": sweater
+        names = [f" {phrase_key(n)} " for n in  # "jumper": sweater; "trainers": sneaker
+                 (stems[-1],) + knowledge.other_names(stems[-1], phrase_key)]
         others = [f" {n} " for n in other_things_names(stems[-1], knowledge)  # "jacket": no "Dinner Jacket"
                   if not f" {' '.join(stems)} ".endswith(f" {n} ")]  # unless the phrase says it
         categories = _kind_categories([i for i, text in kinds.titles.items()
@@ -560,8 +577,10 @@ def unmet_values(query, catalogue, embed_fn) -> str | None:
             continue
         after = VALUE_GLUE.match(low, low.find(phrase) + len(phrase)) if phrase in low else None
         glued = [w for w in (after.group(1).split() if after else []) if w not in knowledge.prepositions]
-        said = [w for w in stems[:-1] + phrase_key(" ".join(glued)).split()
-                if (w in kinds.value_words or _origin_said(w, after, of_kind, kinds, knowledge)) and w not in mistaken]
+        keys = {n.split("=", 1)[0] for i in of_kind for n in graphs.item_nodes.get(i, ())}
+        said = [w for w in stems[:-1] + phrase_key(" ".join(glued)).split()  # a common word only as a value of
+                if (w in kinds.value_words and (w not in kinds.everyday or kinds.value_words[w] & keys)  # the kind's
+                    or _origin_said(w, after, of_kind, kinds, knowledge)) and w not in mistaken]  # ("mixed colours")
         if not said:
             return None
         holding = [i for i in of_kind if all(w in kinds.documents[i] for w in said)]

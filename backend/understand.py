@@ -277,10 +277,12 @@ def find_mentions(tokens: list[tuple[str, int, int]], low: str, vocab: Catalogue
     """Every known phrase in the request, longest first at each position, without overlaps."""
     lexicon = _lexicon(vocab, knowledge)
     keys = [phrase_key(t) for t, _, _ in tokens]  # "e-bike" is the category "E-Bike" (key "e bike")
+    bare = [phrase_key(t[:-2]) if t.endswith("'s") else k for (t, _, _), k in zip(tokens, keys)]  # "Tomonari's"
     found, i = [], 0
     while i < len(tokens):
         for n in range(min(5, len(tokens) - i), 0, -1):
-            entries = lexicon.get(" ".join(keys[i:i + n]))
+            entries = lexicon.get(" ".join(keys[i:i + n])) or [  # a house's "'s" ("men's" stays whom for)
+                e for e in lexicon.get(" ".join(keys[i:i + n - 1] + bare[i + n - 1:i + n]), ()) if e[0] == "brand"]
             if entries:
                 start, end = tokens[i][1], tokens[i + n - 1][2]
                 found += [Mention(start, end, low[start:end], kind, target) for kind, target in entries]
@@ -506,10 +508,13 @@ def _purpose(low: str, start: int, knowledge: Knowledge) -> bool:
 def _owned(low: str, start: int, knowledge: Knowledge, had: frozenset[int] = frozenset()) -> bool:
     """Whether the words at character `start` follow an owner word in the same phrase, or are among the words
     `had` (`_had`): a thing owned ("his watch", "a case for her glasses", "I've got a Kawase wallet") is
-    mentioned, not asked for; "her" after a seeking verb says whom ("buy her perfume")."""
+    mentioned, not asked for; "her" after a seeking verb says whom ("buy her perfume"), "of their" whose range
+    ("one of their blazers")."""
     found = re.search(r"(?:^|\s)(?:([\w']+)\s+)?([\w']+)\s+$", " " + low[max(0, start - 40):start])
     if not found or found.group(2) not in knowledge.owner_words:
         return start in had
+    if found.group(1) == "of" and found.group(2) in ("their", "your"):
+        return False  # "one of their blazers", "any of your scarves": the house's or the shop's, asked for
     return found.group(2) != "her" or found.group(1) not in knowledge.seeking_words
 
 

@@ -1294,3 +1294,51 @@ def test_a_property_of_a_kind_its_two_words_name_by_another_name_or_after_what_t
     assert judged_by(unmet_values, "Can you show me the dresses you have that are made in the UK?", items) \
         == "nothing here is dresses you have that are made in the uk"
     assert judged_by(unmet_values, "the dresses you have that are made in France", items) is None
+    # the titles say "Trainer": another name of sneakers, plural in the knowledge file
+    assert judged_by(unmet_values, "Sneakers that are actually made in Spain?", items) \
+        == "nothing here is sneakers that are actually made in spain"
+
+
+def test_ruling_out_a_group_that_holds_the_named_category_rules_nothing_out():
+    from types import SimpleNamespace
+
+    from backend.live import _holds_a_named_category
+
+    rows = {"category_group=silk": [0, 1, 2], "category=tie": [0, 1], "category=scarf": [3]}
+    graphs = SimpleNamespace(rows_with=lambda node: rows.get(node, []))
+    # "a tie in cashmere rather than silk": the silk group holds every tie, so the word says the material
+    assert _holds_a_named_category("category_group=silk", ["category=tie"], graphs)
+    assert not _holds_a_named_category("category=tie", ["category=scarf"], graphs)  # "a scarf, no ties"
+    assert not _holds_a_named_category("material=silk", ["category=tie"], graphs)
+
+
+def test_a_house_said_with_its_possessive_and_one_of_their_things():
+    items = [{"item_id": f"t{n}", "title": title, "brand": brand, "category": category, "price": 400.0}
+             for n, (title, brand, category) in enumerate([
+                 ("Kaze Sneakers", "Tomonari", "Sneakers"), ("Kaze Coat", "Tomonari", "Coats"),
+                 ("Duomo Loafers", "Aldobrandi", "Loafers"), ("Arno Blazer", "Halden", "Blazers")])]
+    q = read("I love Tomonari's sneakers. Do they make loafers as well?", items)
+    assert q.houses == ["brand=tomonari"] and q.categories == ["category=loafers"]
+    assert read("looking for men's sneakers", items).houses == []  # a possessive that names no house
+    # "one of their blazers" asks for the house's blazers; "their" alone still says whose
+    assert read("Does Halden do tailoring? I'd love one of their blazers.", items).categories == ["category=blazers"]
+    assert read("a coat to go with their blazers", items).categories == ["category=coats"]
+
+
+def test_a_property_word_counts_only_for_an_attribute_the_kind_has():
+    from backend.objects import unmet_values
+
+    items = [{"item_id": "g1", "title": "Murano Tumblers, Set of 6, Assorted Colours", "brand": "Sereni",
+              "category": "Glassware", "price": 140.0, "attributes": {"colour": ["amber", "teal"]}},
+             {"item_id": "g2", "title": "Crystal Tumblers, Pair", "brand": "Aubrac", "category": "Glassware",
+              "price": 120.0, "attributes": {"colour": ["clear"]}},
+             {"item_id": "e1", "title": "Evening Tea Blend", "brand": "Dane", "category": "Tea", "price": 18.0,
+              "attributes": {"caffeine": ["mixed"]}},
+             {"item_id": "c1", "title": "Nuit Clutch", "brand": "Olmedo", "category": "Clutches", "price": 900.0,
+              "attributes": {"material": ["satin"]}},
+             {"item_id": "b1", "title": "Playa Basket Bag", "brand": "Olmedo", "category": "Totes", "price": 500.0,
+              "attributes": {"material": ["raffia"]}}]
+    # "mixed" is a value of the teas' caffeine, which no tumbler says
+    assert judged_by(unmet_values, "Sereni tumblers in mixed colours", items) is None
+    assert judged_by(unmet_values, "a clutch woven in raffia", items) == "nothing here is clutch woven in raffia"
+    assert judged_by(unmet_values, "a clutch that is really woven in satin", items) is None
