@@ -33,6 +33,7 @@ MEANING_MATCHES = 3  # catalogue terms kept per request phrase
 MAX_MEANING_PHRASES = 16  # request phrases embedded per request (cost: ~1 ms each on one core)
 MAX_OBJECT_WORDS = 5  # longest noun phrase read as what a request asks for
 SUBJECT_VERBS = frozenset({"is", "are", "was", "were", "would", "will", "should", "must", "can", "could", "might"})
+PRICE_VERBS = frozenset({"costing", "costs", "priced", "retailing"})  # "a tablecloth costing no more than £100"
 NAMED_WEIGHT = 1.0  # a catalogue term named word for word
 MEANING_WEIGHT = 0.7  # a phrase that means a catalogue term
 CONTEXT_WEIGHT = 0.5  # a fact a context implies
@@ -762,7 +763,8 @@ def object_phrases(low: str, tokens: list[tuple[str, int, int]], mentions: list[
         `tuple[list[str], list[str]]`: phrases a determiner introduces, except in a setting ("for a
         wedding", "as a gift"; but "looking for a sofa" asks for it), and phrases that open a sentence
         ("Dog food for my puppy."), which can only speak for the request (the opening word may be a verb;
-        a phrase after "to" is one: "I'd like to watch a film"). Things mentioned in passing are neither
+        a phrase after "to" is one: "I'd like to watch a film"; after "we", "I" it is no thing: "We host Sunday
+        lunch."). Things mentioned in passing are neither
         (`_in_passing`: "my laptop", "a friend who just bought a boat").
     """
     taken = {c for m in mentions if m.kind in ("place", "occasion", "season", "country", "brand")
@@ -779,8 +781,8 @@ def object_phrases(low: str, tokens: list[tuple[str, int, int]], mentions: list[
         elif i == 0 or re.search(r"[.:;!?]", low[tokens[i - 1][2]:start]):
             phrase = _noun_phrase(low, tokens, i, taken, knowledge)
             first = next((j for j in range(i, len(tokens)) if phrase and tokens[j][0] == phrase.split()[0]), i)
-            skipped = {t for t, _, _ in tokens[i:first]}
-            opening += [phrase] if phrase and not skipped & knowledge.prepositions \
+            skipped = {t for t, _, _ in tokens[i:first]}  # after "we", "I": a verb ("We host Sunday lunch.")
+            opening += [phrase] if phrase and not skipped & (knowledge.prepositions | knowledge.possessors) \
                 and not _in_passing(low, tokens, first, knowledge, had) else []
         if word in knowledge.bare_object_verbs and _bare_object(low, tokens, i + 1, knowledge, had):
             phrase = _noun_phrase(low, tokens, i + 1, taken, knowledge)  # "do they make champagne flutes?"
@@ -856,9 +858,9 @@ PROP_WORDS = ("one", "ones")  # "a sonic one", "cheaper ones": stand in for a no
 
 
 def _noun_phrase(low: str, tokens: list[tuple[str, int, int]], i: int, taken: set[int], knowledge: Knowledge) -> str:
-    """The words from `i` up to a stop word, a preposition other than "of", a number or punctuation; leading
-    stop words ("a new phone") and a dangling "of" are dropped. Nothing when the words run into a place,
-    occasion, season or house (they describe a setting) or into a verb (the phrase is a subject).
+    """The words from `i` up to a stop word, a preposition other than "of", a price verb, a negation, a number or
+    punctuation; leading stop words ("a new phone") and a dangling "of" are dropped. Nothing when the words run
+    into a place, occasion, season or house (they describe a setting) or into a verb (the phrase is a subject).
     A vague noun stays in ("a little treat"), so that the phrase is seen to name no kind of thing."""
     words: list[str] = []
     last = i  # the token of the last word kept
@@ -870,6 +872,8 @@ def _noun_phrase(low: str, tokens: list[tuple[str, int, int]], i: int, taken: se
             break
         if words and word in SUBJECT_VERBS:
             return ""  # "a statement logo is welcome": what the request says of a thing, not what it asks for
+        if words and (word in PRICE_VERBS or word in knowledge.negations):
+            break  # "a linen tablecloth costing no more than £100", "a bag no bigger than a phone"
         if word in ("and", "or"):
             nxt = tokens[j + 1][0] if j + 1 < len(tokens) else ""
             if not words or not nxt or nxt in knowledge.object_determiners or nxt in knowledge.stopwords:

@@ -25,7 +25,9 @@ once held out and is development data now; `refusals-check6.jsonl` (120, written
 is the freshest sealed set (`docs/results/refusal-probes-check6.md`). `refusals-newcats.jsonl` (108, on the
 wine merchant and cycling shop of `bench/catalogues/`, written the same way on 2026-12-04) was read once held
 out and is development data now (`docs/results/refusal-probes-newcats.md`); so is `refusals-check7.jsonl` (110:
-demo, Maison Home and atelier, written the same way on 2026-12-05; `docs/results/refusal-probes-check7.md`). Each
+demo, Maison Home and atelier, written the same way on 2026-12-05; `docs/results/refusal-probes-check7.md`) and
+`refusals-check8.jsonl` (110, the same catalogues, written the same way later that day, read twice held out with
+`--counts-only`; `docs/results/refusal-probes-check8.md`). Each
 table is followed by refused / total per kind of request (the first word of a line's `why`: out-of-catalogue,
 price, house-range, contradiction, or answerable) — counts only, so a sealed set may print it.
 """

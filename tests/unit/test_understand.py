@@ -1342,3 +1342,15 @@ def test_a_property_word_counts_only_for_an_attribute_the_kind_has():
     assert judged_by(unmet_values, "Sereni tumblers in mixed colours", items) is None
     assert judged_by(unmet_values, "a clutch woven in raffia", items) == "nothing here is clutch woven in raffia"
     assert judged_by(unmet_values, "a clutch that is really woven in satin", items) is None
+
+
+def test_a_noun_phrase_ends_at_a_price_verb_and_a_sentence_opening_with_we_is_no_thing():
+    from backend.objects import priced_out
+
+    items = [{"item_id": f"l{n}", "title": f"Irish Linen Tablecloth, {size}", "brand": "Linfield",
+              "category": "Table Dressing", "price": price} for n, (size, price) in enumerate([("150 cm", 135.0), ("180 cm", 165.0)])] + \
+            [{"item_id": "n1", "title": "Linen Napkins, Set of 4", "brand": "Linfield",
+              "category": "Table Dressing", "price": 58.0}]
+    text = "We host Sunday lunch for the family. Is there a linen tablecloth costing no more than £100?"
+    assert judged_by(priced_out, text, items) == "nothing here within 100 is tablecloth"
+    assert judged_by(priced_out, "a linen tablecloth costing no more than £150", items) is None
