@@ -485,6 +485,12 @@ def unmet_feature(query, catalogue, embed_fn) -> str | None:
     return None
 
 
+def _says_a_property(word: str, keys: set[str], kinds: ShopKinds) -> bool:
+    """Whether a stemmed word says a property here: a word of the catalogue's values (`ShopKinds.value_words`),
+    a common English one ("mixed") only as a value of one of the attributes `keys` (the kind's)."""
+    return word in kinds.value_words and (word not in kinds.everyday or bool(kinds.value_words[word] & keys))
+
+
 def _origin_said(word: str, after: re.Match | None, of_kind: list[str], kinds: ShopKinds, knowledge) -> bool:
     """Whether `word` is a country said after "made in" ("a diving watch made in Japan") of a kind whose items
     say where they are made: a property even when no item here comes from there."""
@@ -557,11 +563,11 @@ def unmet_values(query, catalogue, embed_fn) -> str | None:
                   if not f" {' '.join(stems)} ".endswith(f" {n} ")]  # unless the phrase says it
         categories = _kind_categories([i for i, text in kinds.titles.items()
                                        if any(n in _without(text, others) for n in names)], graphs)
-        pair = None if categories or len(stems) < 2 else next(filter(None, (  # "a dive watch": the watches
-            _pair_kind(stems[:-2] + name.split(), kinds, graphs) for name in _two_word_names(stems[-2:], knowledge))),
-            None)  # spread over four categories, the diving watches fill one
-        if pair:
-            categories, stems = _kind_categories(pair, graphs), stems[:-2] + [" ".join(stems[-2:])]
+        if not categories and len(stems) >= 2:  # "a dive watch": the watches spread over four categories,
+            pair = next((found for name in _two_word_names(stems[-2:], knowledge)  # the diving watches fill one
+                         if (found := _pair_kind(stems[:-2] + name.split(), kinds, graphs))), None)
+            if pair:
+                categories, stems = _kind_categories(pair, graphs), stems[:-2] + [" ".join(stems[-2:])]
         if not categories:
             if limited:
                 return None  # held to its limits, a phrase that names no kind may be what is asked for
@@ -577,10 +583,10 @@ def unmet_values(query, catalogue, embed_fn) -> str | None:
             continue
         after = VALUE_GLUE.match(low, low.find(phrase) + len(phrase)) if phrase in low else None
         glued = [w for w in (after.group(1).split() if after else []) if w not in knowledge.prepositions]
-        keys = {n.split("=", 1)[0] for i in of_kind for n in graphs.item_nodes.get(i, ())}
-        said = [w for w in stems[:-1] + phrase_key(" ".join(glued)).split()  # a common word only as a value of
-                if (w in kinds.value_words and (w not in kinds.everyday or kinds.value_words[w] & keys)  # the kind's
-                    or _origin_said(w, after, of_kind, kinds, knowledge)) and w not in mistaken]  # ("mixed colours")
+        keys = {n.split("=", 1)[0] for i in of_kind for n in graphs.item_nodes.get(i, ())}  # the kind's attributes
+        said = [w for w in stems[:-1] + phrase_key(" ".join(glued)).split()
+                if (_says_a_property(w, keys, kinds) or _origin_said(w, after, of_kind, kinds, knowledge))
+                and w not in mistaken]
         if not said:
             return None
         holding = [i for i in of_kind if all(w in kinds.documents[i] for w in said)]
