@@ -452,7 +452,8 @@ def context_conflict(query: QueryGraph, catalogue: LiveCatalogue,
             if not any(abs(ladder.index(have) - ladder.index(want)) <= slack
                        for values in described for have in values for want in wanted):
                 kind = " or ".join(n.split("=", 1)[1] for n in categories[:3])
-                common = Counter(v for values in described for v in values).most_common(3)
+                counts = Counter(v for values in described for v in values)  # ties by name: the same words each run
+                common = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
                 return (f"nothing here that is {kind} suits the {attribute} asked for "
                         f"({' or '.join(sorted(wanted))}); each is {' or '.join(v for v, _ in common)}")
     return None
