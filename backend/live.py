@@ -148,7 +148,8 @@ def _holds_a_named_category(node: str, categories: list[str], graphs) -> bool:
     if not node.startswith("category"):
         return False
     rows = set(graphs.rows_with(node))
-    return any(set(graphs.rows_with(c)) and set(graphs.rows_with(c)) <= rows for c in categories)
+    named = (set(graphs.rows_with(c)) for c in categories)
+    return any(held and held <= rows for held in named)
 
 
 def narrowest_categories(categories: list[str], graphs) -> list[str]:
