@@ -51,6 +51,7 @@ class Knowledge:
     ambiguous_season_words: frozenset[str] = frozenset()  # season words that are also everyday words ("may")
     ambiguous_place_words: frozenset[str] = frozenset()  # place names that are also everyday words ("nice")
     season_cues: frozenset[str] = frozenset()  # words after which such a word is the season ("this fall")
+    abbreviations: frozenset[str] = frozenset()  # "St. Moritz": a full stop after one of these ends no sentence
     owner_words: frozenset[str] = frozenset()  # "my laptop": a thing owned, mentioned rather than asked for
     # "I've got a Kawase wallet", "my husband only wears Seterie ties": a thing had, mentioned rather than asked for
     possession_verbs: frozenset[str] = frozenset()
@@ -121,7 +122,7 @@ _READ_AS = {
             "number_floor_after"),
     frozenset: ("kind_modifiers", "kind_verb_cues", "prepositions", "seeking_words", "stopwords",
                 "object_determiners", "vague_objects", "ambiguous_season_words", "ambiguous_place_words",
-                "season_cues", "owner_words", "possession_verbs", "possessors", "possession_adverbs",
+                "season_cues", "abbreviations", "owner_words", "possession_verbs", "possessors", "possession_adverbs",
                 "relative_words", "bare_object_verbs", "animal_person_words", "kind_attribute_keys", "distinct_sorts"),
     _public: ("places", "occasions", "materials", "measure_units"),
     _tuples: ("climate_seasons", "product_kinds", "kind_synonyms"),

@@ -423,14 +423,17 @@ def context_conflict(query: QueryGraph, catalogue: LiveCatalogue,
     levels; values it does not know ("all seasons") leave an item undescribed. Per attribute, when every
     item that meets the hard constraints describes it and none suits any context (or a value the request
     names itself: "a summer dress for a winter wedding" asks for both), nothing fits ("a beach holiday in
-    Ibiza in July" is two contexts, only the second with a season: knee boots suit neither). Formality
+    Ibiza in July" is two contexts, only the second with a season: knee boots suit neither). Only a context
+    said in the sentence that names the thing counts (`with_thing`: "Alpenfeld sunglasses? Heading to
+    Zermatt in February" only orders). Formality
     allows one step of the ladder where the catalogue uses fewer of its levels than the file has. An
     attribute that some of those items leave undescribed only orders. Off with `refuse_by_context`.
     """
     categories = query.categories or sorted({n for w in query.wishes if w.source == "named"
                                               for n in w.matches if n in catalogue.vocabulary.categories})
     categories = categories or ([meant[1]] if meant else [])
-    if not categories or not query.contexts:
+    contexts = [c for c in query.contexts if c.get("with_thing", True)]  # said of the thing, not beside it
+    if not categories or not contexts:
         return None
     named = {n for w in query.wishes if w.source == "named" for n, sim in w.matches.items() if sim >= 1.0}
     rows = sorted({r for node in categories for r in catalogue.graphs.rows_with(node)})
@@ -442,7 +445,7 @@ def context_conflict(query: QueryGraph, catalogue: LiveCatalogue,
     if not fitting:
         return None
     for concept, (ladder, field_name, attributes) in concept_attributes(catalogue).items():
-        asked = {v for ctx in query.contexts for v in ctx.get(field_name) or []}
+        asked = {v for ctx in contexts for v in ctx.get(field_name) or []}
         for attribute, levels in attributes.items():
             wanted = asked | {levels[n] for n in named if n in levels} | _levels_said(query.text, levels)
             described = [{levels[n] for n in nodes if n in levels} for nodes in fitting]

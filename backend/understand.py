@@ -17,6 +17,7 @@ kinds of things that this catalogue does not carry (a car asked of a beauty shop
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -168,6 +169,11 @@ class Mention:
     kind: str  # "term", "brand", "category_head", "place", "occasion", "season", "country", "material", "product"
     target: object
     modifier: bool = False  # names categories but modifies the next word ("silver" in "a silver teapot")
+
+    def names_a_thing(self) -> bool:
+        """Whether it names a kind of thing: a category, a head word of categories, a product kind."""
+        return self.kind in ("category_head", "product") or self.kind == "term" and any(
+            n.startswith("category") for n in self.target)
 
 
 def understand(text: str, vocab: CatalogueVocabulary, knowledge: Knowledge, embed_fn) -> QueryGraph:
@@ -546,9 +552,7 @@ def _had(low: str, tokens: list[tuple[str, int, int]], mentions: list[Mention], 
         if end > k:
             spans.append((tokens[k + 1][1], tokens[end][2]))
     things = [m.start for m in mentions if not m.modifier and not negated(low, m.start, knowledge.negations)
-              and (m.kind in ("category_head", "product") or m.kind == "term"
-                   and any(n.startswith("category") for n in m.target))
-              and not any(a <= m.start < b for a, b in spans)]
+              and m.names_a_thing() and not any(a <= m.start < b for a, b in spans)]
     return frozenset(c for a, b in spans if any(t >= b for t in things) for c in range(a, b))
 
 
@@ -621,24 +625,41 @@ def _loose_season(text: str, low: str, m: "Mention", knowledge: Knowledge) -> bo
     return not (before and before[-1] in knowledge.season_cues)
 
 
+def sentence_ends(low: str, knowledge: Knowledge) -> list[int]:
+    """Where each sentence of the text ends but the last: after a run of full stops, question or exclamation
+    marks followed by a space, except a full stop after an abbreviation ("St. Moritz", "Mr. Hale")."""
+    return [m.end() for m in re.finditer(r"([\w.']*)([.!?]+)(?=\s)", low)
+            if m.group(2) != "." or m.group(1) not in knowledge.abbreviations]
+
+
 def _read_contexts(low: str, mentions: list[Mention], knowledge: Knowledge, q: QueryGraph) -> None:
     """Occasions, places and seasons in reading order, grouped into contexts; each context's implied
-    facts become soft wishes (the item seasons its climate asks for, its formality, its time of day)."""
+    facts become soft wishes (the item seasons its climate asks for, its formality, its time of day).
+    A context is marked `with_thing` when said in a sentence that names a thing (or when no sentence
+    does: "a ball gown for a beach wedding"): "sandals for January in St. Moritz" sets the sandals' season,
+    "Alpenfeld sunglasses? Heading to Zermatt in February" only tells where the client goes."""
+    ends = sentence_ends(low, knowledge)
     found = sorted((m.start, m.kind, m.target) for m in mentions if m.kind in ("occasion", "place", "season")
                    and not (m.kind == "occasion" and negated(low, m.start, knowledge.negations))
                    and not (m.kind == "season" and _loose_season(q.text, low, m, knowledge)))
-    groups: list[dict] = []
-    for _, kind, value in found:
-        if not groups or kind in groups[-1]:
-            groups.append({})
-        groups[-1][kind] = value
-    lone = [g["season"] for g in groups if set(g) == {"season"}]
-    framed = [g for g in groups if set(g) != {"season"}]
-    for g in framed:
-        season = g.get("season") or (lone[0] if len(lone) == 1 and len(framed) == 1 else None)
-        q.contexts.append(knowledge.implied_context(g.get("occasion"), g.get("place"), season))
+    groups: list[tuple[dict, set[int]]] = []  # a context's words, and the sentences they are in
+    for start, kind, value in found:
+        if not groups or kind in groups[-1][0]:
+            groups.append(({}, set()))
+        groups[-1][0][kind] = value
+        groups[-1][1].add(bisect_right(ends, start))
+    things = {bisect_right(ends, m.start) for m in mentions if m.names_a_thing() and not m.modifier
+              and not negated(low, m.start, knowledge.negations)}
+    lone = [(g["season"], said) for g, said in groups if set(g) == {"season"}]
+    framed = [(g, said) for g, said in groups if set(g) != {"season"}]
+    for g, said in framed:
+        season, also = lone[0] if len(lone) == 1 and len(framed) == 1 and "season" not in g else (None, set())
+        q.contexts.append(knowledge.implied_context(g.get("occasion"), g.get("place"), g.get("season") or season))
+        q.contexts[-1]["with_thing"] = not things or bool((said | also) & things)
     if not framed:
-        q.contexts += [knowledge.implied_context(None, None, s) for s in lone]
+        for season, said in lone:
+            q.contexts.append(knowledge.implied_context(None, None, season))
+            q.contexts[-1]["with_thing"] = not things or bool(said & things)
     for ctx in q.contexts:
         q.wet = q.wet or ctx["wet"]
         phrases = list(ctx["item_seasons"]) + list(ctx["formality"] or [])[:2] + ctx["describe"]
@@ -646,7 +667,7 @@ def _read_contexts(low: str, mentions: list[Mention], knowledge: Knowledge, q: Q
         for phrase in dict.fromkeys(phrases):
             q.wishes.append(Wish(phrase, CONTEXT_WEIGHT, "context"))
         q.notes.append("context: " + ", ".join(f"{k}={v}" for k, v in ctx.items()
-                                               if v not in (None, [], False) and k != "describe"))
+                                               if v not in (None, [], False) and k not in ("describe", "with_thing")))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -382,6 +382,16 @@ def test_a_named_category_that_no_item_makes_for_the_stated_context_is_a_conflic
     assert conflict("something warm for January in St. Moritz", RESORT) is None  # no category named: it orders
 
 
+def test_only_a_context_said_in_the_sentence_that_names_the_thing_can_conflict():
+    assert "season" in conflict("Heading to St. Moritz. A slide for January there?", RESORT)
+    assert conflict("A slide by Costa? Heading to St. Moritz in January.", RESORT) is None  # it only orders
+    assert conflict("We fly to St. Moritz in January! Any slides?", RESORT) is None
+    q = read("A slide by Costa? Heading to St. Moritz in January.", RESORT)
+    assert [c["with_thing"] for c in q.contexts] == [False]
+    assert any(w.source == "context" and "season=winter" in w.matches for w in q.wishes)
+    assert all("with_thing" not in note for note in q.notes)
+
+
 def test_a_context_conflict_needs_every_fitting_item_to_describe_the_attribute():
     undescribed = RESORT + [{"item_id": "r5", "title": "Plain slide", "brand": "Costa", "category": "slide",
                              "price": 90.0, "attributes": {"formality": "casual"}}]
