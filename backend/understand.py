@@ -513,11 +513,13 @@ def _purpose(low: str, start: int, knowledge: Knowledge) -> bool:
 
 
 def _owned(low: str, start: int, knowledge: Knowledge, had: frozenset[int] = frozenset()) -> bool:
-    """Whether the words at character `start` follow an owner word in the same phrase, or are among the words
-    `had` (`_had`): a thing owned ("his watch", "a case for her glasses", "I've got a Kawase wallet") is
-    mentioned, not asked for; "her" after a seeking verb says whom ("buy her perfume"), "of their" whose range
-    ("one of their blazers")."""
+    """Whether the words at character `start` follow an owner word in the same phrase ("his watch", "my wife's
+    perfume"), or are among the words `had` (`_had`): a thing owned ("a case for her glasses", "I've got a
+    Kawase wallet") is mentioned, not asked for; "her" after a seeking verb says whom ("buy her perfume"), "of
+    their" whose range ("one of their blazers")."""
     found = re.search(r"(?:^|\s)(?:([\w']+)\s+)?([\w']+)\s+$", " " + low[max(0, start - 40):start])
+    if found and found.group(1) in knowledge.owner_words and found.group(2).endswith("'s"):
+        return True  # "my husband's watch", "my mother's tea parties"
     if not found or found.group(2) not in knowledge.owner_words:
         return start in had
     if found.group(1) == "of" and found.group(2) in ("their", "your"):
@@ -564,26 +566,31 @@ def _said_as_purpose(tokens: list[tuple[str, int, int]], i: int, knowledge: Know
 
 
 PAIRING_GLUE = ("", "in", "of")  # "<category> in <value>", "<value> <category>" (nothing between: that order only)
+# "<category>. It has to be <value>", "<category>; they must be in <value>": the value the thing just named must have
+MUST_BE_GLUE = re.compile(r"^(?:,?\s*please)?[.,;:!?]?\s*(?:it|they)\s+(?:(?:has|have|needs?)\s+to|must|should)\s+be"
+                          r"(?:\s+(?:in|made\s+of|made\s+from))?$")
 
 
 def _pairings(low: str, mentions: list[Mention]) -> list[dict]:
-    """A category and an attribute value said as one thing ("a coat in linen", "a linen coat"): the request
-    asks for that combination, so a catalogue with no such item cannot answer it (checked in `backend.live`)."""
+    """A category and an attribute value said as one thing ("a coat in linen", "a linen coat", "a dress watch.
+    It has to be titanium"): the request asks for that combination, so a catalogue with no such item cannot
+    answer it (checked in `backend.live`)."""
     terms = [m for m in mentions if m.kind == "term"]
     out = []
     for k, (a, b) in enumerate(zip(terms, terms[1:])):
         glue = low[a.end:b.start].strip()
-        if glue not in PAIRING_GLUE or negated(low, a.start):
+        must = bool(MUST_BE_GLUE.match(glue))
+        if glue not in PAIRING_GLUE and not must or negated(low, a.start):
             continue
         # side by side, the value comes first ("a linen coat"); "port after dinner" is no port made for dinner
-        for first, second in ((a, b), (b, a)) if glue else ((b, a),):
+        for first, second in ((a, b),) if must else ((a, b), (b, a)) if glue else ((b, a),):
             cats = [n for n in first.target if n.startswith("category")]
             values = [n for n in second.target if not n.startswith(("category", "brand"))]
             if cats and values and not any(n.startswith("category") for n in second.target):
                 if first is a:  # "a scarf or a stole in silk twill": either category in silk twill will do
                     cats += _alternatives(low, terms[:k + 1])
-                out.append({"words": f"{a.words} {glue} {b.words}".replace("  ", " "), "categories": cats,
-                            "values": values})
+                out.append({"words": f"{a.words} {'in' if must else glue} {b.words}".replace("  ", " "),
+                            "categories": cats, "values": values})
     return out
 
 
@@ -730,13 +737,15 @@ def _modifies(low: str, end: int, vocab: CatalogueVocabulary, knowledge: Knowled
     for: that word is a modifier of the knowledge file ("chocolate brown", "jet black") or one the catalogue's
     titles or categories use ("boat shoes") — for words that name categories (`named`), a word used by none
     of those categories' items ("a silver teapot": the teapot is tableware; "a crossbody bag" stays a
-    crossbody)."""
+    crossbody), or a name of a kind of thing (`product_kinds`) that the catalogue does not use ("silver
+    cutlery")."""
     after = low[end:end + 30].split()
     following = after[0].strip(".,;!?") if after else ""
     if not following or following in knowledge.kind_modifiers:
         return bool(following)
     if stem(following) not in vocab.kind_words or following in knowledge.stopwords:
-        return False
+        # a kind of thing the catalogue has no word for ("silver cutlery" at a shop whose Silver holds none)
+        return bool(named) and phrase_key(following) in _kind_keys(knowledge)
     return not named or not set(named) & vocab.word_categories.get(stem(following), set())
 
 
@@ -922,7 +931,7 @@ def _noun_phrase(low: str, tokens: list[tuple[str, int, int]], i: int, taken: se
 
 def _sought(tokens: list[tuple[str, int, int]], i: int, knowledge: Knowledge) -> bool:
     """Whether the word at `i` is what a seeking verb asks for: "looking for a X", "need some X"."""
-    between = {"for", "a", "an", "some", "the", "new", "me", "us", "him", "her", "them", "one"}
+    between = {"for", "at", "a", "an", "some", "the", "new", "me", "us", "him", "her", "them", "one"}
     for j in range(i - 1, max(-1, i - 5), -1):
         word = tokens[j][0]
         if word in knowledge.seeking_words:

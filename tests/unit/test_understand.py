@@ -178,6 +178,11 @@ def test_a_category_and_a_value_said_as_one_thing_is_a_pairing():
     # side by side, a value after the category is something else the request says ("a tote suede boots
     # would suit", "port after dinner"), not what the category is made of
     assert read("a tote suede boots would suit", LUXURY).pairings == []
+    # a later clause that says what the thing just named must be ("It has to be ...") pairs it, that way only
+    assert read("A tote, please. It has to be suede.", LUXURY).pairings == [
+        {"words": "tote in suede", "categories": ["category=tote"], "values": ["material=suede"]}]
+    assert read("A tote, please. It doesn't have to be suede.", LUXURY).pairings == []
+    assert read("Suede, they say. It has to be a tote.", LUXURY).pairings == []
 
 
 def test_a_category_said_as_a_purpose_orders_and_never_filters():
@@ -813,6 +818,16 @@ def test_a_category_owned_is_mentioned_not_asked_for():
     assert "category=watch" in read("buy her watches", LUXURY).categories  # whom, not whose
     assert "category=tote" in read("a gift for her: totes", LUXURY).categories  # another phrase
     assert read("a laptop to go with his watch", LUXURY).impossible == "this catalogue has no laptop"
+    q = read("a scarf to go with my husband's watch", LUXURY)  # someone's: "my husband's", "my mother's"
+    assert "category=watch" not in q.categories and any("category=watch" in w.matches for w in q.wishes)
+
+
+def test_a_thing_looked_at_is_asked_for_and_a_chrono_is_a_chronograph():
+    items = [{"item_id": f"w{n}", "title": title, "brand": "Arolla", "category": category, "price": price}
+             for n, (title, category, price) in enumerate([("Arolla Chronograph", "Chronograph", 5950.0),
+                                                          ("Sils Dress Watch", "Dress Watch", 4800.0)])]
+    q = read("I've been looking at chronos for a while now", items)
+    assert q.kinds == ["category=chronograph"]
 
 
 def test_white_tie_and_work_are_contexts_a_category_can_conflict_with():
@@ -923,6 +938,8 @@ def test_a_category_word_before_a_thing_no_item_of_it_is_called_modifies_that_th
     assert read("a tea caddy", HOME).categories == ["category=tea"]
     assert read("a chocolate brown cashmere throw", HOME).categories == ["category=throws"]  # "chocolate brown"
     assert read("dark chocolate truffles", HOME).categories == ["category=chocolate"]
+    # a kind of thing the catalogue has no word for (`product_kinds`): the category word says what it is made of
+    assert read("sterling silver cutlery for the dining room", HOME).impossible == "this catalogue has no cutlery"
 
 
 def test_the_words_after_a_house_or_a_verb_of_offering_are_what_is_asked():
