@@ -57,6 +57,8 @@ class Knowledge:
     possession_verbs: frozenset[str] = frozenset()
     possessors: frozenset[str] = frozenset()  # who has it ("i", "we"; or any word after an owner word: "my husband")
     possession_adverbs: frozenset[str] = frozenset()  # "we already have": words between the one who has and the verb
+    companion_cues: tuple[str, ...] = ()  # "cufflinks to go with the tie": the tie is mentioned, not asked for
+    shop_owner_words: frozenset[str] = frozenset()  # "one of their blazers", "does your boutique have": the shop's
     relative_words: frozenset[str] = frozenset()  # "a friend who bought a boat": a clause that mentions things
     bare_object_verbs: frozenset[str] = frozenset()  # "do they make champagne flutes?": a plural asked for bare
     animal_words: tuple[str, ...] = ()  # "shampoo for my golden retriever": a thing for an animal
@@ -119,10 +121,11 @@ def _tuples(table: dict) -> dict:
 _READ_AS = {
     tuple: ("formality_ladder", "negations", "exclusion_after", "budget_before", "budget_after", "budget_about",
             "brand_suffixes", "injection_cues", "budget_floor", "budget_exceed", "animal_words", "animal_kinds",
-            "number_floor_after"),
+            "number_floor_after", "companion_cues"),
     frozenset: ("kind_modifiers", "kind_verb_cues", "prepositions", "seeking_words", "stopwords",
                 "object_determiners", "vague_objects", "ambiguous_season_words", "ambiguous_place_words",
                 "season_cues", "abbreviations", "owner_words", "possession_verbs", "possessors", "possession_adverbs",
+                "shop_owner_words",
                 "relative_words", "bare_object_verbs", "animal_person_words", "kind_attribute_keys", "distinct_sorts"),
     _public: ("places", "occasions", "materials", "measure_units"),
     _tuples: ("climate_seasons", "product_kinds", "kind_synonyms"),

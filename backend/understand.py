@@ -520,11 +520,22 @@ def _owned(low: str, start: int, knowledge: Knowledge, had: frozenset[int] = fro
     found = re.search(r"(?:^|\s)(?:([\w']+)\s+)?([\w']+)\s+$", " " + low[max(0, start - 40):start])
     if found and found.group(1) in knowledge.owner_words and found.group(2).endswith("'s"):
         return True  # "my husband's watch", "my mother's tea parties"
+    if _companion(low, start, knowledge):
+        return True
     if not found or found.group(2) not in knowledge.owner_words:
         return start in had
-    if found.group(1) == "of" and found.group(2) in ("their", "your"):
+    if found.group(1) == "of" and found.group(2) in knowledge.shop_owner_words:
         return False  # "one of their blazers", "any of your scarves": the house's or the shop's, asked for
     return found.group(2) != "her" or found.group(1) not in knowledge.seeking_words
+
+
+def _companion(low: str, start: int, knowledge: Knowledge) -> bool:
+    """Whether the words at character `start` follow a companion cue (`companion_cues`) in the same phrase, at
+    most four words before them: "cufflinks to go with the tie I bought", "a belt to match the Chelsea boots"
+    — the thing asked for goes with it."""
+    words = re.split(r"[,.;:!?]", low[max(0, start - 60):start])[-1].split()[-5:]
+    said = f" {' '.join(words)} "
+    return any(f" {cue} " in said for cue in knowledge.companion_cues)
 
 
 POSSESSION_REACH = 4  # words between a possession verb and the thing had ("got a pair of Kawase loafers")
@@ -545,7 +556,8 @@ def _had(low: str, tokens: list[tuple[str, int, int]], mentions: list[Mention], 
         while j >= 0 and tokens[j][0] in knowledge.possession_adverbs:
             j -= 1
         if word not in knowledge.possession_verbs or j < 0 or not (
-                tokens[j][0] in knowledge.possessors or j > 0 and tokens[j - 1][0] in knowledge.owner_words - {"your"}):
+                tokens[j][0] in knowledge.possessors or j > 0 and tokens[j - 1][0] in knowledge.owner_words
+                - knowledge.shop_owner_words):
             continue  # "your" is the shop's ("does your boutique have")
         end = k
         while end + 1 < len(tokens) and end - k <= POSSESSION_REACH and tokens[end + 1][0] not in breaks \

@@ -822,6 +822,14 @@ def test_a_category_owned_is_mentioned_not_asked_for():
     assert "category=watch" not in q.categories and any("category=watch" in w.matches for w in q.wishes)
 
 
+def test_a_thing_the_one_asked_for_goes_with_is_mentioned_not_asked_for():
+    q = read("a scarf please, to go with the tote I bought last month", LUXURY)
+    assert "category=tote" not in q.categories and any("category=tote" in w.matches for w in q.wishes)
+    assert "category=tote" not in read("a scarf to match the tote", LUXURY).categories
+    assert read("a laptop to go with the tote", LUXURY).impossible == "this catalogue has no laptop"
+    assert "category=tote" in read("a tote to go with everything", LUXURY).categories  # asked for, first
+
+
 def test_a_thing_looked_at_is_asked_for_and_a_chrono_is_a_chronograph():
     items = [{"item_id": f"w{n}", "title": title, "brand": "Arolla", "category": category, "price": price}
              for n, (title, category, price) in enumerate([("Arolla Chronograph", "Chronograph", 5950.0),
