@@ -511,6 +511,19 @@ def _budget_words(phrase: str, knowledge) -> bool:
 JOINED = re.compile(r"\s(?:&|and|\+)\s|[,/]")  # a category name that joins several things: "Throws & Cushions"
 
 
+def _either(phrases: list[str]) -> list[str]:
+    """Each phrase, one joining two things by "or" said as both ("a cashmere throw or blanket": a cashmere throw,
+    a cashmere blanket; the words before the first thing go with a bare second one)."""
+    out = []
+    for phrase in phrases:
+        first, _, second = phrase.partition(" or ")
+        if not second or not first.split():
+            out.append(phrase)
+            continue
+        out += [first, " ".join(first.split()[:-1] + [second]) if len(second.split()) == 1 else second]
+    return list(dict.fromkeys(out))
+
+
 def _without(text: str, phrases: list[str]) -> str:
     """A space-padded text less these space-padded phrases."""
     for phrase in phrases:
@@ -532,7 +545,8 @@ def unmet_values(query, catalogue, embed_fn) -> str | None:
     refused when no item of the categories of that kind (of a category that joins several things, "Throws &
     Cushions", the items titled so) holds all of them in its title, category, description or values — or none that
     does meets the request's house, budget and exclusions ("a leather notebook under £40": the leather-bound
-    ones start at £58) — and no other phrase asks for a kind that is here as asked. A phrase with no such
+    ones start at £58) — and no other phrase asks for a kind that is here as asked ("a cashmere throw or
+    blanket" is two phrases, `_either`). A phrase with no such
     word, or one whose last word names no kind, asks for something that may be here; a word the request holds
     a wrong belief about ("lambskin is fine in heavy rain", `QueryGraph.wrong_fact`) is corrected in the
     answer, not made a condition.
@@ -550,7 +564,7 @@ def unmet_values(query, catalogue, embed_fn) -> str | None:
     # its house, budget and exclusions, when the request names no category (that is `kind_is_available`'s)
     limits = {} if query.categories else {**query.to_dict(), "categories": []}
     limited = bool(limits.get("houses") or limits.get("budget_max") is not None or limits.get("must_not"))
-    for phrase in query.asked:
+    for phrase in _either(query.asked):
         if len(phrase.split()) > 1 and phrase.split()[-1] in MADE:
             phrase = phrase.rsplit(" ", 1)[0]
         plain, stems = phrase.split(), phrase_key(phrase).split()

@@ -1247,6 +1247,13 @@ def test_a_category_that_joins_several_things_holds_the_asked_one_only_where_its
     assert judged_by(unmet_values, "a cashmere throw for the sofa, max £250", items) == \
         "nothing here within 250 is cashmere throw"
     assert judged_by(unmet_values, "a cashmere throw for the sofa", items) is None
+    # two things joined by "or": either will do, the words before the first going with a bare second one
+    blankets = items + [{"item_id": "t9", "title": "Cashmere Travel Blanket", "brand": "Caird",
+                         "category": "Throws & Cushions", "price": 260.0, "attributes": {"material": ["cashmere"]}}]
+    assert judged_by(unmet_values, "a cashmere throw or blanket for the sofa, max £250", blankets) == \
+        "nothing here within 250 is cashmere throw"
+    assert judged_by(unmet_values, "a cashmere throw or blanket for the sofa, max £300", blankets) is None
+    assert judged_by(unmet_values, "a cashmere throw or cushion for the sofa, max £250", blankets) is None
     # a category of one thing holds it whatever the titles call it: the leather notebook is the journal
     assert judged_by(unmet_values, "a leather notebook under £100", items) is None
 
