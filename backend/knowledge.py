@@ -125,8 +125,8 @@ _READ_AS = {
     frozenset: ("kind_modifiers", "kind_verb_cues", "prepositions", "seeking_words", "stopwords",
                 "object_determiners", "vague_objects", "ambiguous_season_words", "ambiguous_place_words",
                 "season_cues", "abbreviations", "owner_words", "possession_verbs", "possessors", "possession_adverbs",
-                "shop_owner_words",
-                "relative_words", "bare_object_verbs", "animal_person_words", "kind_attribute_keys", "distinct_sorts"),
+                "shop_owner_words", "relative_words", "bare_object_verbs", "animal_person_words", "kind_attribute_keys",
+                "distinct_sorts"),
     _public: ("places", "occasions", "materials", "measure_units"),
     _tuples: ("climate_seasons", "product_kinds", "kind_synonyms"),
 }

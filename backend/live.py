@@ -425,9 +425,9 @@ def context_conflict(query: QueryGraph, catalogue: LiveCatalogue,
     names itself: "a summer dress for a winter wedding" asks for both), nothing fits ("a beach holiday in
     Ibiza in July" is two contexts, only the second with a season: knee boots suit neither). Only a context
     said in the sentence that names the thing counts (`with_thing`: "Alpenfeld sunglasses? Heading to
-    Zermatt in February" only orders). Formality
-    allows one step of the ladder where the catalogue uses fewer of its levels than the file has. An
-    attribute that some of those items leave undescribed only orders. Off with `refuse_by_context`.
+    Zermatt in February" only orders). Formality allows one step of the ladder where the catalogue uses
+    fewer of its levels than the file has. An attribute that some of those items leave undescribed only
+    orders. Off with `refuse_by_context`.
     """
     categories = query.categories or sorted({n for w in query.wishes if w.source == "named"
                                               for n in w.matches if n in catalogue.vocabulary.categories})

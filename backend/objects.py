@@ -535,21 +535,19 @@ def _without(text: str, phrases: list[str]) -> str:
 def unmet_values(query, catalogue, embed_fn) -> str | None:
     """Why nothing here is the thing asked for with the property the request gives it, or None.
 
-    A phrase of `query.asked` names a kind by its last word as in `priced_out` ("tablecloth": the items titled
-    with it fall in one or two categories; titles that say another name of a thing holding the word, "Dinner
-    Jacket", do not count for a bare "jacket"); the words before it ("a cashmere tablecloth"), or those after
-    "in" / "made in", also in a clause ("a teapot in crystal", "a decanter that's made in Japan"), that are
-    words of the catalogue's attribute values (`ShopKinds.value_words`; a common English word only as a value of
-    an attribute the kind's items have: not the "mixed" of a tea's caffeine in "tumblers in mixed colours") say
-    what it must be. The request is
-    refused when no item of the categories of that kind (of a category that joins several things, "Throws &
+    A phrase of `query.asked` names a kind by its last word as in `priced_out` ("tablecloth": the items titled with
+    it fall in one or two categories; titles that say another name of a thing holding the word, "Dinner Jacket", do
+    not count for a bare "jacket"); the words before it ("a cashmere tablecloth"), or those after "in" / "made in",
+    also in a clause ("a teapot in crystal", "a decanter that's made in Japan"), that are words of the catalogue's
+    attribute values (`ShopKinds.value_words`; a common English word only as a value of an attribute the kind's
+    items have: not the "mixed" of a tea's caffeine in "tumblers in mixed colours") say what it must be. The request
+    is refused when no item of the categories of that kind (of a category that joins several things, "Throws &
     Cushions", the items titled so) holds all of them in its title, category, description or values — or none that
-    does meets the request's house, budget and exclusions ("a leather notebook under £40": the leather-bound
-    ones start at £58) — and no other phrase asks for a kind that is here as asked ("a cashmere throw or
-    blanket" is two phrases, `_either`). A phrase with no such
-    word, or one whose last word names no kind, asks for something that may be here; a word the request holds
-    a wrong belief about ("lambskin is fine in heavy rain", `QueryGraph.wrong_fact`) is corrected in the
-    answer, not made a condition.
+    does meets the request's house, budget and exclusions ("a leather notebook under £40": the leather-bound ones
+    start at £58) — and no other phrase asks for a kind that is here as asked ("a cashmere throw or blanket" is two
+    phrases, `_either`). A phrase with no such word, or one whose last word names no kind, asks for something that
+    may be here; a word the request holds a wrong belief about ("lambskin is fine in heavy rain",
+    `QueryGraph.wrong_fact`) is corrected in the answer, not made a condition.
 
     Returns:
         `str | None`: the reason ("nothing here is cashmere tablecloth"), or None.
