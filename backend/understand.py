@@ -513,20 +513,28 @@ def _purpose(low: str, start: int, knowledge: Knowledge) -> bool:
 
 
 def _owned(low: str, start: int, knowledge: Knowledge, had: frozenset[int] = frozenset()) -> bool:
-    """Whether the words at character `start` follow an owner word in the same phrase ("his watch", "my wife's
-    perfume"), or are among the words `had` (`_had`): a thing owned ("a case for her glasses", "I've got a
-    Kawase wallet") is mentioned, not asked for; "her" after a seeking verb says whom ("buy her perfume"), "of
-    their" whose range ("one of their blazers")."""
-    found = re.search(r"(?:^|\s)(?:([\w']+)\s+)?([\w']+)\s+$", " " + low[max(0, start - 40):start])
-    if found and found.group(1) in knowledge.owner_words and found.group(2).endswith("'s"):
-        return True  # "my husband's watch", "my mother's tea parties"
-    if _companion(low, start, knowledge):
+    """Whether the words at character `start` follow an owner word in the same noun phrase ("his watch", "my
+    Figuier Noir candle", "my wife's perfume": at most `OWNER_REACH` words between, none of them a stopword,
+    preposition or verb of seeking or having), follow a companion cue (`_companion`), or are among the words
+    `had` (`_had`): a thing owned ("a case for her glasses", "I've got a Kawase wallet") is mentioned, not asked
+    for; "her" after a seeking verb says whom ("buy her perfume"), "of their" whose range ("one of their
+    blazers")."""
+    if start in had or _companion(low, start, knowledge):
         return True
-    if not found or found.group(2) not in knowledge.owner_words:
-        return start in had
-    if found.group(1) == "of" and found.group(2) in knowledge.shop_owner_words:
-        return False  # "one of their blazers", "any of your scarves": the house's or the shop's, asked for
-    return found.group(2) != "her" or found.group(1) not in knowledge.seeking_words
+    words = re.split(r"[,.;:!?]", low[max(0, start - 60):start])[-1].split()
+    stops = knowledge.stopwords | knowledge.prepositions | knowledge.seeking_words | knowledge.possession_verbs
+    for k in range(len(words) - 1, max(-1, len(words) - 2 - OWNER_REACH), -1):
+        before = words[k - 1] if k else ""
+        if words[k] in knowledge.owner_words:
+            if before == "of" and words[k] in knowledge.shop_owner_words:
+                return False  # "one of their blazers", "any of your scarves": the house's or the shop's, asked for
+            return words[k] != "her" or before not in knowledge.seeking_words
+        if words[k] in stops:
+            return False
+    return False
+
+
+OWNER_REACH = 3  # words between an owner word and the thing owned ("my grey wool jacket")
 
 
 def _companion(low: str, start: int, knowledge: Knowledge) -> bool:

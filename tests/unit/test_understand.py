@@ -820,6 +820,9 @@ def test_a_category_owned_is_mentioned_not_asked_for():
     assert read("a laptop to go with his watch", LUXURY).impossible == "this catalogue has no laptop"
     q = read("a scarf to go with my husband's watch", LUXURY)  # someone's: "my husband's", "my mother's"
     assert "category=watch" not in q.categories and any("category=watch" in w.matches for w in q.wishes)
+    q = read("My cognac Aurel tote is my favourite. Now a scarf", LUXURY)  # the owner word begins the phrase
+    assert "category=tote" not in q.categories and "category=scarf" in q.categories
+    assert "category=tote" in read("buy my wife a cognac tote", LUXURY).categories  # "a" opens another phrase
 
 
 def test_a_thing_the_one_asked_for_goes_with_is_mentioned_not_asked_for():
@@ -842,6 +845,12 @@ def test_white_tie_and_work_are_contexts_a_category_can_conflict_with():
     assert "formality" in conflict("a slide to wear with white tie", RESORT)  # the most formal dress code
     assert "formality" in conflict("a dinner jacket for work", RESORT)  # three levels used here: one step of slack
     assert conflict("a slide I can wear to work", RESORT) is None  # the Ibiza slide is smart-casual
+    # every level used (no slack): a party may be black-tie (the knowledge file), a picnic may not
+    every_level = RESORT + [{"item_id": f"f{n}", "title": f"{level} shirt", "brand": "Savile", "category": "shirt",
+                             "price": 300.0, "attributes": {"season": ["spring"], "formality": level}}
+                            for n, level in enumerate(["business", "formal"])]
+    assert conflict("a dinner jacket for the Christmas party", every_level) is None  # a party: up to formal
+    assert "formality" in conflict("a dinner jacket for a picnic", every_level)
 
 
 def test_a_value_said_with_a_phrase_that_means_a_category_is_a_pairing():
