@@ -519,10 +519,12 @@ def _owned(low: str, start: int, knowledge: Knowledge, had: frozenset[int] = fro
     `had` (`_had`): a thing owned ("a case for her glasses", "I've got a Kawase wallet") is mentioned, not asked
     for; "her" after a seeking verb says whom ("buy her perfume"), "of their" whose range ("one of their
     blazers")."""
-    if start in had or _companion(low, start, knowledge):
+    if start in had:
         return True
-    words = re.split(r"[,.;:!?]", low[max(0, start - 60):start])[-1].split()
-    stops = knowledge.stopwords | knowledge.prepositions | knowledge.seeking_words | knowledge.possession_verbs
+    words = _clause_before(low, start)
+    if _companion(words, knowledge):
+        return True
+    stops = _owner_stops(knowledge)
     for k in range(len(words) - 1, max(-1, len(words) - 2 - OWNER_REACH), -1):
         before = words[k - 1] if k else ""
         if words[k] in knowledge.owner_words:
@@ -534,15 +536,25 @@ def _owned(low: str, start: int, knowledge: Knowledge, had: frozenset[int] = fro
     return False
 
 
+def _clause_before(low: str, start: int) -> list[str]:
+    """The words before character `start` back to the last punctuation mark (at most 60 characters)."""
+    return re.split(r"[,.;:!?]", low[max(0, start - 60):start])[-1].split()
+
+
+@lru_cache(maxsize=4)
+def _owner_stops(knowledge: Knowledge) -> frozenset[str]:
+    """Words that end the walk back from a thing to its owner word: stopwords, prepositions, seeking and having."""
+    return knowledge.stopwords | knowledge.prepositions | knowledge.seeking_words | knowledge.possession_verbs
+
+
 OWNER_REACH = 3  # words between an owner word and the thing owned ("my grey wool jacket")
 
 
-def _companion(low: str, start: int, knowledge: Knowledge) -> bool:
-    """Whether the words at character `start` follow a companion cue (`companion_cues`) in the same phrase, at
-    most four words before them: "cufflinks to go with the tie I bought", "a belt to match the Chelsea boots"
-    — the thing asked for goes with it."""
-    words = re.split(r"[,.;:!?]", low[max(0, start - 60):start])[-1].split()[-5:]
-    said = f" {' '.join(words)} "
+def _companion(words: list[str], knowledge: Knowledge) -> bool:
+    """Whether a companion cue (`companion_cues`) is among the last five of `words` (the clause before a thing):
+    "cufflinks to go with the tie I bought", "a belt to match the Chelsea boots" — the thing asked for goes with
+    it."""
+    said = f" {' '.join(words[-5:])} "
     return any(f" {cue} " in said for cue in knowledge.companion_cues)
 
 
