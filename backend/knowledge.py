@@ -56,8 +56,12 @@ class Knowledge:
     # "I've got a Kawase wallet", "my husband only wears Seterie ties": a thing had, mentioned rather than asked for
     possession_verbs: frozenset[str] = frozenset()
     possessors: frozenset[str] = frozenset()  # who has it ("i", "we"; or any word after an owner word: "my husband")
+    # "Bought a Seterie tie last month.": possession verbs that say who has the thing when they open a sentence
+    possession_said_alone: frozenset[str] = frozenset()
     possession_adverbs: frozenset[str] = frozenset()  # "we already have": words between the one who has and the verb
     companion_cues: tuple[str, ...] = ()  # "cufflinks to go with the tie": the tie is mentioned, not asked for
+    # "I own Alpenfeld sunglasses; frames from them too?": words after which the house of a thing had is asked for
+    house_references: tuple[str, ...] = ()
     shop_owner_words: frozenset[str] = frozenset()  # "one of their blazers", "does your boutique have": the shop's
     relative_words: frozenset[str] = frozenset()  # "a friend who bought a boat": a clause that mentions things
     bare_object_verbs: frozenset[str] = frozenset()  # "do they make champagne flutes?": a plural asked for bare
@@ -121,10 +125,11 @@ def _tuples(table: dict) -> dict:
 _READ_AS = {
     tuple: ("formality_ladder", "negations", "exclusion_after", "budget_before", "budget_after", "budget_about",
             "brand_suffixes", "injection_cues", "budget_floor", "budget_exceed", "animal_words", "animal_kinds",
-            "number_floor_after", "companion_cues"),
+            "number_floor_after", "companion_cues", "house_references"),
     frozenset: ("kind_modifiers", "kind_verb_cues", "prepositions", "seeking_words", "stopwords",
                 "object_determiners", "vague_objects", "ambiguous_season_words", "ambiguous_place_words",
                 "season_cues", "abbreviations", "owner_words", "possession_verbs", "possessors", "possession_adverbs",
+                "possession_said_alone",
                 "shop_owner_words", "relative_words", "bare_object_verbs", "animal_person_words", "kind_attribute_keys",
                 "distinct_sorts"),
     _public: ("places", "occasions", "materials", "measure_units"),

@@ -427,7 +427,9 @@ def context_conflict(query: QueryGraph, catalogue: LiveCatalogue,
     said in the sentence that names the thing counts (`with_thing`: "Alpenfeld sunglasses? Heading to
     Zermatt in February" only orders). Formality allows one step of the ladder where the catalogue uses
     fewer of its levels than the file has. An attribute that some of those items leave undescribed only
-    orders. Off with `refuse_by_context`.
+    orders. A context that may be casual (the ladder's lowest level: a holiday, a weekend, a picnic) has no dress
+    code: one step more formal than it still suits it ("a raffia bucket bag for holidays", every bucket bag here
+    business), while "a dinner jacket for a picnic" does not. Off with `refuse_by_context`.
     """
     categories = query.categories or sorted({n for w in query.wishes if w.source == "named"
                                               for n in w.matches if n in catalogue.vocabulary.categories})
@@ -446,6 +448,9 @@ def context_conflict(query: QueryGraph, catalogue: LiveCatalogue,
         return None
     for concept, (ladder, field_name, attributes) in concept_attributes(catalogue).items():
         asked = {v for ctx in contexts for v in ctx.get(field_name) or []}
+        # off duty (a context that may be casual): one step more still suits it ("a bucket bag for holidays")
+        relaxed = {v for ctx in contexts if concept == "formality" and ladder[0] in (ctx.get(field_name) or [])
+                   for v in ctx[field_name]}
         for attribute, levels in attributes.items():
             wanted = asked | {levels[n] for n in named if n in levels} | _levels_said(query.text, levels)
             described = [{levels[n] for n in nodes if n in levels} for nodes in fitting]
@@ -453,7 +458,7 @@ def context_conflict(query: QueryGraph, catalogue: LiveCatalogue,
                 continue
             used = {ladder.index(v) for v in levels.values()}
             slack = 1 if concept == "formality" and len(used) < len(ladder) else 0
-            if not any(abs(ladder.index(have) - ladder.index(want)) <= slack
+            if not any(abs(ladder.index(have) - ladder.index(want)) <= slack + (want in relaxed)
                        for values in described for have in values for want in wanted):
                 kind = " or ".join(n.split("=", 1)[1] for n in categories[:3])
                 counts = Counter(v for values in described for v in values)  # ties by name: the same words each run

@@ -457,7 +457,7 @@ def _read_named(text: str, low: str, mentions: list[Mention], vocab: CatalogueVo
                 re.search(r"\b(by|from)\s+$", low[max(0, m.start - 6):m.start])
             if excluded:
                 q.must_not.append(node)
-            elif named:
+            elif named and not _house_of_owned(low, m, mentions, knowledge, had):
                 _add(q.houses, node)
             else:
                 q.wishes.append(Wish(m.words, CONTEXT_WEIGHT, "named", {node: 1.0}))
@@ -495,7 +495,8 @@ def _read_named(text: str, low: str, mentions: list[Mention], vocab: CatalogueVo
         q.kinds += [n for n in heads if n not in q.kinds]
     mistaken = (q.wrong_fact or {}).get("subject") if (q.wrong_fact or {}).get("kind") == "material" else None
     said_as_kind = [m for m in mentions if not m.modifier]  # "a linen tea towel": no "tea in linen"
-    q.pairings = [p for p in _pairings(low, said_as_kind)  # a wish that rests on a wrong belief is not a condition
+    owned = frozenset(m.start for m in said_as_kind if _owned(low, m.start, knowledge, had))
+    q.pairings = [p for p in _pairings(low, said_as_kind, owned)  # one resting on a wrong belief is no condition
                   if not mistaken or not any(v.split("=", 1)[1] == mistaken for v in p["values"])]
     if q.categories:
         q.notes.append("category: " + " or ".join(n.split("=", 1)[1] for n in q.categories))
@@ -536,6 +537,31 @@ def _owned(low: str, start: int, knowledge: Knowledge, had: frozenset[int] = fro
     return False
 
 
+def _house_of_owned(low: str, house: Mention, mentions: list[Mention], knowledge: Knowledge,
+                    had: frozenset[int]) -> bool:
+    """Whether a house is named as the maker of a thing the client has (`_owned`), in the same noun phrase
+    before it ("he already owns the Bruschi Milano dinner jacket", at most `OWNER_REACH` words between) or
+    after it with "from" or "by" ("I have a suede bag from Kingsley Ward"): it says whose that thing is, not
+    which house the thing asked for must come from. "I love Kawase" names no thing and stays the house, and so
+    does one the request refers back to (`house_references`: "do they make a gin too?", "from the same house")."""
+    after = f" {' '.join(WORD.findall(low[house.end:]))} "
+    if any(f" {cue} " in after for cue in knowledge.house_references):
+        return False
+    stops = knowledge.prepositions | knowledge.seeking_words | {"to"}
+    for thing in mentions:
+        if thing.kind not in ("term", "category_head") or not any(n.startswith("category") for n in thing.target) \
+                or not _owned(low, thing.start, knowledge, had):
+            continue
+        if thing.start >= house.end:
+            between = WORD.findall(low[house.end:thing.start])
+            if not re.search(r"[,.;:!?]", low[house.end:thing.start]) and len(between) <= OWNER_REACH \
+                    and not stops & set(between):
+                return True
+        elif thing.end <= house.start and re.fullmatch(r"\s+(?:from|by)\s+", low[thing.end:house.start]):
+            return True
+    return False
+
+
 def _clause_before(low: str, start: int) -> list[str]:
     """The words before character `start` back to the last punctuation mark (at most 60 characters)."""
     return re.split(r"[,.;:!?]", low[max(0, start - 60):start])[-1].split()
@@ -567,27 +593,37 @@ def _had(low: str, tokens: list[tuple[str, int, int]], mentions: list[Mention], 
     Kawase trainers too?", "my husband only wears Seterie ties, so … a Seterie belt"). A thing had is the words
     after a possession verb up to a preposition, conjunction, seeking or relative word or a punctuation mark
     (`POSSESSION_REACH`: "I have £500 to spend on a bag" has none), the verb's subject one of `possessors` or
-    a word after an owner word ("my husband"; "do you have", "does Kawase have" ask the shop). A thing had that
-    is all the request names ("we already have a black tote, one in tan?") stays what it asks about."""
+    a word after an owner word ("my husband"; "do you have", "does Kawase have" ask the shop), or no subject at
+    all when the verb opens a sentence and is one of `possession_said_alone` ("Bought a Seterie tie last
+    month."). Things joined by "and" and a determiner are had alike ("we have the decanter and the red wine
+    glasses"). A thing had that is all the request names ("we already have a black tote, one in tan?") stays what
+    it asks about; beside any other thing, said before or after it, it is only mentioned."""
     breaks = knowledge.prepositions | knowledge.seeking_words | knowledge.relative_words | {"and", "or", "but"}
+    joined = knowledge.object_determiners | knowledge.owner_words | {"the"}  # "and the", "and my"
     spans = []
     for k, (word, _, _) in enumerate(tokens):
         j = k - 1
         while j >= 0 and tokens[j][0] in knowledge.possession_adverbs:
             j -= 1
-        if word not in knowledge.possession_verbs or j < 0 or not (
+        alone = word in knowledge.possession_said_alone and (
+            j < 0 or bool(re.search(r"[.:;!?]", low[tokens[j][2]:tokens[j + 1][1]])))
+        if word not in knowledge.possession_verbs or not alone and (j < 0 or not (
                 tokens[j][0] in knowledge.possessors or j > 0 and tokens[j - 1][0] in knowledge.owner_words
-                - knowledge.shop_owner_words):
+                - knowledge.shop_owner_words)):
             continue  # "your" is the shop's ("does your boutique have")
-        end = k
-        while end + 1 < len(tokens) and end - k <= POSSESSION_REACH and tokens[end + 1][0] not in breaks \
+        end = base = k
+        while end + 1 < len(tokens) and end - base <= POSSESSION_REACH \
                 and not re.search(r"[,.;:!?]", low[tokens[end][2]:tokens[end + 1][1]]):
+            if tokens[end + 1][0] == "and" and end + 2 < len(tokens) and tokens[end + 2][0] in joined:
+                end = base = end + 1
+            elif tokens[end + 1][0] in breaks:
+                break
             end += 1
         if end > k:
             spans.append((tokens[k + 1][1], tokens[end][2]))
     things = [m.start for m in mentions if not m.modifier and not negated(low, m.start, knowledge.negations)
               and m.names_a_thing() and not any(a <= m.start < b for a, b in spans)]
-    return frozenset(c for a, b in spans if any(t >= b for t in things) for c in range(a, b))
+    return frozenset(c for a, b in spans if any(t >= b or t < a for t in things) for c in range(a, b))
 
 
 def _said_as_purpose(tokens: list[tuple[str, int, int]], i: int, knowledge: Knowledge) -> bool:
@@ -603,10 +639,11 @@ MUST_BE_GLUE = re.compile(r"^(?:,?\s*please)?[.,;:!?]?\s*(?:it|they)\s+(?:(?:has
                           r"(?:\s+(?:in|made\s+of|made\s+from))?$")
 
 
-def _pairings(low: str, mentions: list[Mention]) -> list[dict]:
+def _pairings(low: str, mentions: list[Mention], owned: frozenset[int] = frozenset()) -> list[dict]:
     """A category and an attribute value said as one thing ("a coat in linen", "a linen coat", "a dress watch.
     It has to be titanium"): the request asks for that combination, so a catalogue with no such item cannot
-    answer it (checked in `backend.live`)."""
+    answer it (checked in `backend.live`). A category at a character offset of `owned` is a thing the client
+    has ("my coral card holder is falling apart"): mentioned, not asked for in that value."""
     terms = [m for m in mentions if m.kind == "term"]
     out = []
     for k, (a, b) in enumerate(zip(terms, terms[1:])):
@@ -616,7 +653,7 @@ def _pairings(low: str, mentions: list[Mention]) -> list[dict]:
             continue
         # side by side, the value comes first ("a linen coat"); "port after dinner" is no port made for dinner
         for first, second in ((a, b),) if must else ((a, b), (b, a)) if glue else ((b, a),):
-            cats = [n for n in first.target if n.startswith("category")]
+            cats = [n for n in first.target if n.startswith("category")] if first.start not in owned else []
             values = [n for n in second.target if not n.startswith(("category", "brand"))]
             if cats and values and not any(n.startswith("category") for n in second.target):
                 if first is a:  # "a scarf or a stole in silk twill": either category in silk twill will do

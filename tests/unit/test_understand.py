@@ -467,6 +467,12 @@ def test_a_kind_no_category_title_or_item_here_is_refused_by_meaning():
     assert sold_elsewhere_reason("Dog food. For my puppy.", RESORT) == "this catalogue has no dog food"
 
 
+def test_kinds_near_what_a_fashion_house_sells_are_kinds_of_their_own():
+    assert sold_elsewhere_reason("A tie clip in silver", RESORT) == "this catalogue has no tie clip"
+    assert sold_elsewhere_reason("Do you sell a watch winder?", WATCHES) == "this catalogue has no watch winder"
+    assert sold_elsewhere_reason("a letter opener for my father", RESORT) == "this catalogue has no letter opener"
+
+
 def test_a_kind_this_catalogue_carries_under_any_name_is_not_refused():
     assert sold_elsewhere_reason("a parka for the Alps", RESORT) is None  # a title's word
     assert sold_elsewhere_reason("a timepiece for my father", WATCHES) is None  # a watch: a name of its kind
@@ -825,6 +831,29 @@ def test_a_category_owned_is_mentioned_not_asked_for():
     assert "category=tote" in read("buy my wife a cognac tote", LUXURY).categories  # "a" opens another phrase
 
 
+def test_the_house_of_a_thing_had_is_not_the_house_asked_for():
+    q = read("He already owns the Vell ankle boot; I'd like a silk scarf, 500 max.", LUXURY)
+    assert q.houses == [] and "category=scarf" in q.categories
+    assert any("brand=vell" in w.matches for w in q.wishes)  # it still orders
+    assert read("I have a suede boot from Vell and would love a scarf", LUXURY).houses == []
+    # the request refers back to the house, or names no thing of it: the house is asked for
+    assert read("I have a suede boot from Vell. Do they make a scarf too?", LUXURY).houses == ["brand=vell"]
+    assert read("I love Vell, a scarf from them?", LUXURY).houses == ["brand=vell"]
+    assert read("A Vell scarf to match his watch", LUXURY).houses == ["brand=vell"]  # "to match": no phrase
+
+
+def test_a_value_of_a_thing_had_is_no_pairing_and_had_reaches_further():
+    q = read("My cognac tote is falling apart, and now I want a scarf in cognac", LUXURY)
+    assert [p["words"] for p in q.pairings] == ["scarf in cognac"]
+    assert "category=tote" not in read("Bought a tote last month. A scarf to go with it?", LUXURY).categories
+    assert "category=tote" in read("Got any totes? In cognac?", LUXURY).categories  # asks the shop
+    q = read("We have the watch and the tote already. What's missing is a scarf", LUXURY)
+    assert q.categories == ["category=scarf"]
+    q = read("I want a scarf. I already have a tote from Aurel.", LUXURY)  # the thing had is said second
+    assert q.categories == ["category=scarf"] and q.houses == []
+    assert read("I carry the Aurel tote and want a scarf", LUXURY).categories == ["category=scarf"]
+
+
 def test_a_thing_the_one_asked_for_goes_with_is_mentioned_not_asked_for():
     q = read("a scarf please, to go with the tote I bought last month", LUXURY)
     assert "category=tote" not in q.categories and any("category=tote" in w.matches for w in q.wishes)
@@ -850,7 +879,13 @@ def test_white_tie_and_work_are_contexts_a_category_can_conflict_with():
                              "price": 300.0, "attributes": {"season": ["spring"], "formality": level}}
                             for n, level in enumerate(["business", "formal"])]
     assert conflict("a dinner jacket for the Christmas party", every_level) is None  # a party: up to formal
-    assert "formality" in conflict("a dinner jacket for a picnic", every_level)
+    assert "formality" in conflict("a slide for a business meeting", every_level)  # a dress code
+    assert "formality" in conflict("a dinner jacket for a picnic", every_level)  # black-tie: four steps
+    smart = every_level + [{"item_id": "t1", "title": "Linen tote", "brand": "Costa", "category": "tote",
+                            "price": 300.0, "attributes": {"season": ["summer"], "formality": "business"}}]
+    assert conflict("a tote for holidays", smart) is None  # off duty: one step more formal still suits it
+    assert "formality" in conflict("a tote for a picnic", smart)  # but not two
+    assert "formality" in conflict("a dinner jacket for work", smart)  # a dress code: black-tie is two steps up
 
 
 def test_a_value_said_with_a_phrase_that_means_a_category_is_a_pairing():
