@@ -532,8 +532,8 @@ def _owned(low: str, start: int, knowledge: Knowledge, had: frozenset[int] = fro
             if before == "of" and words[k] in knowledge.shop_owner_words:
                 return False  # "one of their blazers", "any of your scarves": the house's or the shop's, asked for
             return words[k] != "her" or before not in knowledge.seeking_words
-        if words[k] in stops:
-            return False
+        if words[k] in stops and not (words[k] == "own" and before in knowledge.owner_words):
+            return False  # "my own cream linen trousers": "own" there says whose
     return False
 
 
@@ -541,13 +541,16 @@ def _house_of_owned(low: str, house: Mention, mentions: list[Mention], knowledge
                     had: frozenset[int]) -> bool:
     """Whether a house is named as the maker of a thing the client has (`_owned`), in the same noun phrase
     before it ("he already owns the Bruschi Milano dinner jacket", at most `OWNER_REACH` words between) or
-    after it with "from" or "by" ("I have a suede bag from Kingsley Ward"): it says whose that thing is, not
+    after it with "from" or "by" ("I have a suede bag from Kingsley Ward"), or followed by more words of a thing
+    had (`_had`: "I bought the Orrin Silversmiths candlesticks last autumn"): it says whose that thing is, not
     which house the thing asked for must come from. "I love Kawase" names no thing and stays the house, and so
     does one the request refers back to (`house_references`: "do they make a gin too?", "from the same house")."""
     after = f" {' '.join(WORD.findall(low[house.end:]))} "
     if any(f" {cue} " in after for cue in knowledge.house_references):
         return False
     stops = knowledge.prepositions | knowledge.seeking_words | {"to"}
+    if house.start in had and house.end + 1 in had:
+        return True  # inside the words of a thing had, with more of them after it ("I bought the Orrin candlesticks")
     for thing in mentions:
         if thing.kind not in ("term", "category_head") or not any(n.startswith("category") for n in thing.target) \
                 or not _owned(low, thing.start, knowledge, had):

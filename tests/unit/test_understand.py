@@ -840,6 +840,8 @@ def test_the_house_of_a_thing_had_is_not_the_house_asked_for():
     assert read("I have a suede boot from Vell. Do they make a scarf too?", LUXURY).houses == ["brand=vell"]
     assert read("I love Vell, a scarf from them?", LUXURY).houses == ["brand=vell"]
     assert read("A Vell scarf to match his watch", LUXURY).houses == ["brand=vell"]  # "to match": no phrase
+    assert read("I bought the Vell ankle boots last winter. A scarf, please?", LUXURY).houses == []  # words of a
+    assert read("I love Vell. A scarf, please?", LUXURY).houses == ["brand=vell"]  # thing had follow it, or none
 
 
 def test_a_value_of_a_thing_had_is_no_pairing_and_had_reaches_further():
@@ -852,6 +854,8 @@ def test_a_value_of_a_thing_had_is_no_pairing_and_had_reaches_further():
     q = read("I want a scarf. I already have a tote from Aurel.", LUXURY)  # the thing had is said second
     assert q.categories == ["category=scarf"] and q.houses == []
     assert read("I carry the Aurel tote and want a scarf", LUXURY).categories == ["category=scarf"]
+    q = read("I'm wearing my own cognac tote. Need a scarf in cognac to go with it", LUXURY)  # "my own": whose
+    assert q.categories == ["category=scarf"] and [p["words"] for p in q.pairings] == ["scarf in cognac"]
 
 
 def test_a_thing_the_one_asked_for_goes_with_is_mentioned_not_asked_for():
