@@ -548,9 +548,9 @@ def _house_of_owned(low: str, house: Mention, mentions: list[Mention], knowledge
     after = f" {' '.join(WORD.findall(low[house.end:]))} "
     if any(f" {cue} " in after for cue in knowledge.house_references):
         return False
-    stops = knowledge.prepositions | knowledge.seeking_words | {"to"}
     if house.start in had and house.end + 1 in had:
         return True  # inside the words of a thing had, with more of them after it ("I bought the Orrin candlesticks")
+    stops = knowledge.prepositions | knowledge.seeking_words | {"to"}  # "Cufflinks by X to match his watch"
     for thing in mentions:
         if thing.kind not in ("term", "category_head") or not any(n.startswith("category") for n in thing.target) \
                 or not _owned(low, thing.start, knowledge, had):
