@@ -507,6 +507,33 @@ def _read_named(text: str, low: str, mentions: list[Mention], vocab: CatalogueVo
     return consumed
 
 
+def category_mentions(text: str, vocab: CatalogueVocabulary, knowledge: Knowledge) -> list[dict]:
+    """Each category named in a request (word for word or by a head word; not negated or ruled out), with how
+    `understand` takes it: `only_mentioned` when it is a purpose, a thing owned or had, or a modifier of another
+    category (it then orders only), else asked for. For measuring that reading (`bench/asked_mentions.py`).
+
+    Returns:
+        `list[dict]`: `start`, `end` (offsets into the folded text, `low`), `words`, `nodes` (category nodes),
+        `only_mentioned`, `had` (a possession verb covers it), `modifier`, and `low` itself.
+    """
+    low = fold(text)
+    tokens = [(m.group(), m.start(), m.end()) for m in WORD.finditer(low)]
+    mentions = find_mentions(tokens, low, vocab, knowledge)
+    for m in mentions:
+        m.modifier = _category_modifies(low, m, vocab, knowledge)
+    had = _had(low, tokens, mentions, knowledge)
+    out = []
+    for m in mentions:
+        nodes = [n for n in m.target if n.startswith(("category=", "category_group="))] \
+            if m.kind in ("term", "category_head") else []
+        if not nodes or negated(low, m.start, knowledge.negations) or _ruled_out_after(low, m.end, knowledge):
+            continue
+        only = _purpose(low, m.start, knowledge) or _owned(low, m.start, knowledge, had) or bool(m.modifier)
+        out.append({"low": low, "start": m.start, "end": m.end, "words": m.words, "nodes": nodes,
+                    "only_mentioned": only, "had": m.start in had, "modifier": bool(m.modifier)})
+    return out
+
+
 def _purpose(low: str, start: int, knowledge: Knowledge) -> bool:
     """`_said_as_purpose` for the words at character `start`."""
     before = WORD.findall(low[:start])

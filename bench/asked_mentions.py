@@ -63,33 +63,19 @@ def asked_label(row: dict, catalogue) -> tuple[set[str], set[str]] | None:
 
 def mention_rows(rows: list[dict], catalogue) -> list[dict]:
     """One row per category mention of each labelled request (see the module docstring)."""
-    from backend import understand as u
-    from backend.knowledge import negated
+    from backend.understand import category_mentions
     from backend.vocabulary import stem, words
-    from catalog.derive import fold
 
-    vocab, knowledge, out = catalogue.vocabulary, catalogue.knowledge, []
+    out = []
     for row in rows:
         label = asked_label(row, catalogue)
         if label is None:
             continue
-        low = fold(row["text"])
-        tokens = [(t.group(), t.start(), t.end()) for t in u.WORD.finditer(low)]
-        mentions = u.find_mentions(tokens, low, vocab, knowledge)
-        for m in mentions:
-            m.modifier = u._category_modifies(low, m, vocab, knowledge)
-        had = u._had(low, tokens, mentions, knowledge)
-        for m in mentions:
-            nodes = [n for n in m.target if n.startswith(("category=", "category_group="))] \
-                if m.kind in ("term", "category_head") else []
-            if not nodes or negated(low, m.start, knowledge.negations) or u._ruled_out_after(low, m.end, knowledge):
-                continue
-            said = {stem(w) for n in nodes for w in words(n.split("=", 1)[1])} | {stem(w) for w in words(m.words)}
-            only_mentioned = u._purpose(low, m.start, knowledge) or u._owned(low, m.start, knowledge, had) \
-                or m.modifier
-            out.append({"set": row["set"], "low": low, "start": m.start, "end": m.end,
-                        "asked": bool(set(nodes) & label[0] or said & label[1]), "rule_asked": not only_mentioned,
-                        "had": m.start in had, "modifier": bool(m.modifier)})
+        for m in category_mentions(row["text"], catalogue.vocabulary, catalogue.knowledge):
+            said = {stem(w) for n in m["nodes"] for w in words(n.split("=", 1)[1])} | {stem(w) for w in words(m["words"])}
+            out.append({"set": row["set"], "low": m["low"], "start": m["start"], "end": m["end"],
+                        "asked": bool(set(m["nodes"]) & label[0] or said & label[1]),
+                        "rule_asked": not m["only_mentioned"], "had": m["had"], "modifier": m["modifier"]})
     return out
 
 
