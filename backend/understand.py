@@ -198,13 +198,8 @@ def understand(text: str, vocab: CatalogueVocabulary, knowledge: Knowledge, embe
     q.budget_max, q.currency = parse_budget(low, knowledge)
     if q.budget_max is not None:
         q.notes.append(f"budget: at most {as_money(q.budget_max)}" + (f" {q.currency}" if q.currency else ""))
-    mentions = [m for m in find_mentions(tokens, low, vocab, knowledge)  # "a nice scarf" is not for Nice
-                if not (m.kind == "place" and m.words in knowledge.ambiguous_place_words
-                        and not re.search(rf"\b{re.escape(m.words.title())}\b", text))]
-    for m in mentions:
-        m.modifier = _category_modifies(low, m, vocab, knowledge)
+    mentions, had = _read_mentions(text, low, tokens, vocab, knowledge)
     _read_wrong_facts(low, mentions, vocab, knowledge, q)
-    had = _had(low, tokens, mentions, knowledge)
     consumed = _read_named(text, low, mentions, vocab, knowledge, q, had)
     _read_contexts(low, mentions, knowledge, q)
     asked, opening = object_phrases(low, tokens, mentions, knowledge, had)
@@ -441,12 +436,25 @@ def _ruled_out_after(low: str, end: int, knowledge: Knowledge) -> bool:
     return any(re.match(rf"\s+{re.escape(cue)}(?!\w)", after) for cue in knowledge.exclusion_after)
 
 
+def _read_mentions(text: str, low: str, tokens: list[tuple[str, int, int]], vocab: CatalogueVocabulary,
+                   knowledge: Knowledge) -> tuple[list[Mention], frozenset[int]]:
+    """The request's mentions (`find_mentions`, each marked when it modifies another category) and the offsets
+    of the things the client has (`_had`): what `understand` and `category_mentions` both start from."""
+    mentions = [m for m in find_mentions(tokens, low, vocab, knowledge)  # "a nice scarf" is not for Nice
+                if not (m.kind == "place" and m.words in knowledge.ambiguous_place_words
+                        and not re.search(rf"\b{re.escape(m.words.title())}\b", text))]
+    for m in mentions:
+        m.modifier = _category_modifies(low, m, vocab, knowledge)
+    return mentions, _had(low, tokens, mentions, knowledge)
+
+
 def _read_named(text: str, low: str, mentions: list[Mention], vocab: CatalogueVocabulary, knowledge: Knowledge,
                 q: QueryGraph, had: frozenset[int] = frozenset()) -> set[int]:
     """Categories, houses and attribute values named word for word; returns the character offsets they
     cover (those words are not matched again by meaning). A category owned or had (`_owned`) only orders."""
     consumed: set[int] = set()
     heads: list[str] = []  # the categories a named head word stands for ("shoes": road, gravel, winter shoes)
+    owned = frozenset(m.start for m in mentions if _owned(low, m.start, knowledge, had))
     for m in mentions:
         excluded = negated(low, m.start, knowledge.negations) or _ruled_out_after(low, m.end, knowledge)
         if m.kind == "brand":
@@ -457,7 +465,7 @@ def _read_named(text: str, low: str, mentions: list[Mention], vocab: CatalogueVo
                 re.search(r"\b(by|from)\s+$", low[max(0, m.start - 6):m.start])
             if excluded:
                 q.must_not.append(node)
-            elif named and not _house_of_owned(low, m, mentions, knowledge, had):
+            elif named and not _house_of_owned(low, m, mentions, knowledge, had, owned):
                 _add(q.houses, node)
             else:
                 q.wishes.append(Wish(m.words, CONTEXT_WEIGHT, "named", {node: 1.0}))
@@ -468,8 +476,7 @@ def _read_named(text: str, low: str, mentions: list[Mention], vocab: CatalogueVo
             if excluded:
                 q.must_not += [n for n in m.target if n not in q.must_not]
             else:
-                if categories and (_purpose(low, m.start, knowledge) or _owned(low, m.start, knowledge, had)
-                                   or m.modifier):
+                if categories and (_purpose(low, m.start, knowledge) or m.start in owned or m.modifier):
                     # "a brush for makeup", "a billfold to go with his watch", "a silver teapot": orders only
                     q.wishes.append(Wish(m.words, NAMED_WEIGHT, "named", {n: 1.0 for n in categories}))
                     categories = []
@@ -480,7 +487,7 @@ def _read_named(text: str, low: str, mentions: list[Mention], vocab: CatalogueVo
             consumed.update(range(m.start, m.end))
         elif m.kind == "category_head" and not excluded:
             q.wishes.append(Wish(m.words, NAMED_WEIGHT, "named", {n: 0.9 for n in m.target}))
-            if not (m.modifier or _purpose(low, m.start, knowledge) or _owned(low, m.start, knowledge, had)) \
+            if not (m.modifier or _purpose(low, m.start, knowledge) or m.start in owned) \
                     and {n for n in vocab.word_categories.get(phrase_key(m.words), ())
                          if n.startswith("category=")} <= set(m.target):
                 # a kind only when the catalogue uses the word for those categories alone: "shoes" at a shop
@@ -495,7 +502,6 @@ def _read_named(text: str, low: str, mentions: list[Mention], vocab: CatalogueVo
         q.kinds += [n for n in heads if n not in q.kinds]
     mistaken = (q.wrong_fact or {}).get("subject") if (q.wrong_fact or {}).get("kind") == "material" else None
     said_as_kind = [m for m in mentions if not m.modifier]  # "a linen tea towel": no "tea in linen"
-    owned = frozenset(m.start for m in said_as_kind if _owned(low, m.start, knowledge, had))
     q.pairings = [p for p in _pairings(low, said_as_kind, owned)  # one resting on a wrong belief is no condition
                   if not mistaken or not any(v.split("=", 1)[1] == mistaken for v in p["values"])]
     if q.categories:
@@ -518,10 +524,7 @@ def category_mentions(text: str, vocab: CatalogueVocabulary, knowledge: Knowledg
     """
     low = fold(text)
     tokens = [(m.group(), m.start(), m.end()) for m in WORD.finditer(low)]
-    mentions = find_mentions(tokens, low, vocab, knowledge)
-    for m in mentions:
-        m.modifier = _category_modifies(low, m, vocab, knowledge)
-    had = _had(low, tokens, mentions, knowledge)
+    mentions, had = _read_mentions(text, low, tokens, vocab, knowledge)
     out = []
     for m in mentions:
         nodes = [n for n in m.target if n.startswith(("category=", "category_group="))] \
@@ -565,22 +568,23 @@ def _owned(low: str, start: int, knowledge: Knowledge, had: frozenset[int] = fro
 
 
 def _house_of_owned(low: str, house: Mention, mentions: list[Mention], knowledge: Knowledge,
-                    had: frozenset[int]) -> bool:
-    """Whether a house is named as the maker of a thing the client has (`_owned`), in the same noun phrase
-    before it ("he already owns the Bruschi Milano dinner jacket", at most `OWNER_REACH` words between) or
-    after it with "from" or "by" ("I have a suede bag from Kingsley Ward"), or followed by more words of a thing
-    had (`_had`: "I bought the Orrin Silversmiths candlesticks last autumn"): it says whose that thing is, not
-    which house the thing asked for must come from. "I love Kawase" names no thing and stays the house, and so
-    does one the request refers back to (`house_references`: "do they make a gin too?", "from the same house")."""
+                    had: frozenset[int], owned: frozenset[int]) -> bool:
+    """Whether a house is named as the maker of a thing the client has (at an offset of `owned`, which `_owned`
+    holds), in the same noun phrase before it ("he already owns the Bruschi Milano dinner jacket", at most
+    `OWNER_REACH` words between) or after it with "from" or "by" ("I have a suede bag from Kingsley Ward"), or
+    followed by more words of a thing had (`had`: "I bought the Orrin Silversmiths candlesticks last autumn"):
+    it says whose that thing is, not which house the thing asked for must come from. "I love Kawase" names no
+    thing and stays the house, and so does one the request refers back to (`house_references`: "do they make a
+    gin too?", "from the same house")."""
     after = f" {' '.join(WORD.findall(low[house.end:]))} "
     if any(f" {cue} " in after for cue in knowledge.house_references):
         return False
-    if house.start in had and house.end + 1 in had:
+    if house.start in had and re.compile(r"\W*").match(low, house.end).end() in had:
         return True  # inside the words of a thing had, with more of them after it ("I bought the Orrin candlesticks")
     stops = knowledge.prepositions | knowledge.seeking_words | {"to"}  # "Cufflinks by X to match his watch"
     for thing in mentions:
         if thing.kind not in ("term", "category_head") or not any(n.startswith("category") for n in thing.target) \
-                or not _owned(low, thing.start, knowledge, had):
+                or thing.start not in owned:
             continue
         if thing.start >= house.end:
             between = WORD.findall(low[house.end:thing.start])
