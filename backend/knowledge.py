@@ -59,6 +59,10 @@ class Knowledge:
     # "Bought a Seterie tie last month.": possession verbs that say who has the thing when they open a sentence
     possession_said_alone: frozenset[str] = frozenset()
     possession_adverbs: frozenset[str] = frozenset()  # "we already have": words between the one who has and the verb
+    # "my father-in-law gave me a watch": a verb of giving, past, then whom (`gift_recipients`): the thing is had
+    gift_verbs: frozenset[str] = frozenset()
+    gift_recipients: frozenset[str] = frozenset()
+    count_words: frozenset[str] = frozenset()  # "a sleeve to carry two pens": a number said in words
     companion_cues: tuple[str, ...] = ()  # "cufflinks to go with the tie": the tie is mentioned, not asked for
     # "I own Alpenfeld sunglasses; frames from them too?": words after which the house of a thing had is asked for
     house_references: tuple[str, ...] = ()
@@ -83,6 +87,10 @@ class Knowledge:
         names compared by `key` (the request reader's `phrase_key`: "trainer" is "trainers")."""
         return next((tuple(n for n in names if key(n) != key(words)) for names in self.kind_synonyms.values()
                      if key(words) in {key(n) for n in names}), ())
+
+    def unit_names(self, dimension: str) -> frozenset[str]:
+        """Every name of the units of one dimension of `measure_units` ("time": "h", "days", "weeks", ...)."""
+        return frozenset(name for unit in self.measure_units.get(dimension, ()) for name in unit["names"])
 
     def rain_sensitive(self) -> frozenset[str]:
         """Materials that do not stand up to rain."""
@@ -129,7 +137,7 @@ _READ_AS = {
     frozenset: ("kind_modifiers", "kind_verb_cues", "prepositions", "seeking_words", "stopwords",
                 "object_determiners", "vague_objects", "ambiguous_season_words", "ambiguous_place_words",
                 "season_cues", "abbreviations", "owner_words", "possession_verbs", "possessors", "possession_adverbs",
-                "possession_said_alone",
+                "possession_said_alone", "gift_verbs", "gift_recipients", "count_words",
                 "shop_owner_words", "relative_words", "bare_object_verbs", "animal_person_words", "kind_attribute_keys",
                 "distinct_sorts"),
     _public: ("places", "occasions", "materials", "measure_units"),
@@ -148,10 +156,11 @@ def load_knowledge(path: str | None = None) -> Knowledge:
 
 
 def negated(text: str, start: int, negations: tuple[str, ...] | None = None) -> bool:
-    """Whether the words just before `start` (same clause, at most four words) negate what follows.
+    """Whether the words just before `start` (same clause, at most four words) negate what follows; a colon
+    ends the clause ("Summer evenings without socks: suede loafers").
 
     Cues match whole words only: "another" does not hold "not", "know" does not hold "no"."""
     negations = negations if negations is not None else load_knowledge().negations
-    clause = re.split(r"[,.;!?]|\bbut\b|\band\b", text[max(0, start - 48):start])[-1]
+    clause = re.split(r"[,.;:!?]|\bbut\b|\band\b", text[max(0, start - 48):start])[-1]
     window = " " + " ".join(re.findall(r"[\w'-]+", clause)[-4:]) + " "
     return any(f" {cue} " in window for cue in negations)

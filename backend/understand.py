@@ -629,7 +629,8 @@ def _had(low: str, tokens: list[tuple[str, int, int]], mentions: list[Mention], 
     (`POSSESSION_REACH`: "I have £500 to spend on a bag" has none), the verb's subject one of `possessors` or
     a word after an owner word ("my husband"; "do you have", "does Kawase have" ask the shop), or no subject at
     all when the verb opens a sentence and is one of `possession_said_alone` ("Bought a Seterie tie last
-    month."). Things joined by "and" and a determiner are had alike ("we have the decanter and the red wine
+    month."); or, whoever gave it, the words after a verb of `gift_verbs` and its recipient ("my father-in-law
+    gave me a watch"). Things joined by "and" and a determiner are had alike ("we have the decanter and the red wine
     glasses"). A thing had that is all the request names ("we already have a black tote, one in tan?") stays what
     it asks about; beside any other thing, said before or after it, it is only mentioned."""
     breaks = knowledge.prepositions | knowledge.seeking_words | knowledge.relative_words | {"and", "or", "but"}
@@ -641,11 +642,14 @@ def _had(low: str, tokens: list[tuple[str, int, int]], mentions: list[Mention], 
             j -= 1
         alone = word in knowledge.possession_said_alone and (
             j < 0 or bool(re.search(r"[.:;!?]", low[tokens[j][2]:tokens[j + 1][1]])))
-        if word not in knowledge.possession_verbs or not alone and (j < 0 or not (
+        given = word in knowledge.gift_verbs and k + 1 < len(tokens) and tokens[k + 1][0] in knowledge.gift_recipients \
+            and not re.search(r"[,.;:!?]", low[tokens[k][2]:tokens[k + 1][1]])  # "my father gave me a watch"
+        if not given and (word not in knowledge.possession_verbs or not alone and (j < 0 or not (
                 tokens[j][0] in knowledge.possessors or j > 0 and tokens[j - 1][0] in knowledge.owner_words
-                - knowledge.shop_owner_words)):
+                - knowledge.shop_owner_words))):
             continue  # "your" is the shop's ("does your boutique have")
-        end = base = k
+        verb = k + given  # after a verb of giving, the thing had starts after whom it was given to
+        end = base = verb
         while end + 1 < len(tokens) and end - base <= POSSESSION_REACH \
                 and not re.search(r"[,.;:!?]", low[tokens[end][2]:tokens[end + 1][1]]):
             if tokens[end + 1][0] == "and" and end + 2 < len(tokens) and tokens[end + 2][0] in joined:
@@ -653,8 +657,8 @@ def _had(low: str, tokens: list[tuple[str, int, int]], mentions: list[Mention], 
             elif tokens[end + 1][0] in breaks:
                 break
             end += 1
-        if end > k:
-            spans.append((tokens[k + 1][1], tokens[end][2]))
+        if end > verb:
+            spans.append((tokens[verb + 1][1], tokens[end][2]))
     things = [m.start for m in mentions if not m.modifier and not negated(low, m.start, knowledge.negations)
               and m.names_a_thing() and not any(a <= m.start < b for a, b in spans)]
     return frozenset(c for a, b in spans if any(t >= b or t < a for t in things) for c in range(a, b))
@@ -967,15 +971,18 @@ def _bare_object(low: str, tokens: list[tuple[str, int, int]], i: int, knowledge
 def _in_passing(low: str, tokens: list[tuple[str, int, int]], i: int, knowledge: Knowledge,
                 had: frozenset[int] = frozenset()) -> bool:
     """Whether the word at `i` (or the determiner there) mentions something rather than asks for it: a thing
-    owned ("my laptop"), the thing a purpose acts on ("to decant the claret"), or a thing inside a relative
-    clause ("a friend who just bought a boat", "a scarf that goes with my coat"; "that bag" is a
-    determiner, not a clause)."""
+    owned ("my laptop"), the thing a purpose acts on ("to decant the claret", "to carry two pens"), or a thing
+    inside a relative clause ("a friend who just bought a boat", "a scarf that goes with my coat"; "that bag"
+    is a determiner, not a clause)."""
     if _owned(low, tokens[i][1], knowledge, had):
         return True
     if i >= 3 and tokens[i - 3][0] == "to" and (tokens[i - 1][0] in knowledge.object_determiners
                                                 or tokens[i - 1][0] == "the") \
             and tokens[i - 2][0] not in knowledge.seeking_words:
         return True  # "something to decant the claret into": the thing a purpose acts on (but "to buy a sofa")
+    if i >= 2 and tokens[i - 2][0] == "to" and tokens[i - 1][0] not in knowledge.seeking_words \
+            and tokens[i][0] in knowledge.count_words:
+        return True  # "a sleeve to carry two fountain pens"
     for j in range(i - 1, 0, -1):
         if re.search(r"[,.;:!?]", low[tokens[j][2]:tokens[j + 1][1]]):
             return False
@@ -993,7 +1000,8 @@ PROP_WORDS = ("one", "ones")  # "a sonic one", "cheaper ones": stand in for a no
 def _noun_phrase(low: str, tokens: list[tuple[str, int, int]], i: int, taken: set[int], knowledge: Knowledge) -> str:
     """The words from `i` up to a stop word, a preposition other than "of", a price verb, a negation, a number or
     punctuation; leading stop words ("a new phone") and a dangling "of" are dropped. Nothing when the words run
-    into a place, occasion, season or house (they describe a setting) or into a verb (the phrase is a subject).
+    into a place, occasion, season or house (they describe a setting) or into a verb (the phrase is a subject),
+    or end in a unit of time ("ten days").
     A vague noun stays in ("a little treat"), so that the phrase is seen to name no kind of thing."""
     words: list[str] = []
     last = i  # the token of the last word kept
@@ -1025,6 +1033,8 @@ def _noun_phrase(low: str, tokens: list[tuple[str, int, int]], i: int, taken: se
             break
     while words and words[-1] in ("of", "and", "or"):
         words.pop()
+    if words and words[-1] in knowledge.unit_names("time"):
+        return ""  # "ten days in Capri", "a week away": a length of time, no thing
     if words and tokens[last + 1:last + 2] and tokens[last + 1][0] in PROP_WORDS:
         return ""  # cut at its longest: "a set of big fluffy white ones" describes a thing named elsewhere too
     if len(words) > 1 and words[-1] in COMPARATIVES and tokens[last + 1:last + 2] and tokens[last + 1][0] == "than":

@@ -1444,3 +1444,24 @@ def test_a_noun_phrase_ends_at_a_price_verb_and_a_sentence_opening_with_we_is_no
     text = "We host Sunday lunch for the family. Is there a linen tablecloth costing no more than £100?"
     assert judged_by(priced_out, text, items) == "nothing here within 100 is tablecloth"
     assert judged_by(priced_out, "a linen tablecloth costing no more than £150", items) is None
+
+
+PEARLS = [{"item_id": "p1", "title": "Akoya Pearl Studs", "brand": "Lunaria", "category": "Fine Jewellery",
+           "price": 690.0},
+          {"item_id": "p2", "title": "Gold Chain Necklace", "brand": "Lunaria", "category": "Fine Jewellery",
+           "price": 1200.0}]
+
+
+def test_gifts_received_lengths_of_time_and_things_a_purpose_carries_are_not_asked_for():
+    q = read("My father gave me a Vell ankle boot last year; now I'd like a silk scarf", LUXURY)
+    assert "category=scarf" in q.categories and q.houses == []  # a gift received is had
+    assert "category=scarf" in read("I want to give her a scarf", LUXURY).categories  # giving, not given
+    assert "category=tote" in read("She gave me the idea: a tote", LUXURY).categories  # no thing after it
+    assert read("ten days in Capri in August! a silk scarf please", LUXURY).asked == ["silk scarf"]
+    assert read("a tote to carry two laptops", LUXURY).asked == ["tote"]  # what the tote carries
+    assert read("a tote, and we want to buy two laptops", LUXURY).asked == ["tote", "two laptops"]
+    low = "summer evenings without socks: suede loafers"
+    assert not negated(low, low.index("suede"), K.negations)  # a colon ends what "without" rules out
+    assert negated("no socks or suede", 12, K.negations)
+    assert priced_out_reason("pearl stud earrings, 700 max per pair", PEARLS) is None  # studs are earrings
+    assert priced_out_reason("pearl earrings under 500", PEARLS) == "nothing here within 500 is earrings"
