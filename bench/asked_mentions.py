@@ -98,6 +98,18 @@ def features(rows: list[dict], embed_fn) -> np.ndarray:
     return np.hstack([vectors, np.asarray(scalars, dtype=np.float32)])
 
 
+def parse_readings(path: str, rows: list[dict]) -> np.ndarray:
+    """`bench/parse_mentions.py`'s reading of each row (asked for?), matched by request and offset."""
+    readings = {}
+    for line in open(path, encoding="utf-8"):
+        r = json.loads(line)
+        readings[r["set"], r["low"], r["start"]] = r["parse_asked"]
+    missing = [r for r in rows if (r["set"], r["low"], r["start"]) not in readings]
+    if missing:
+        raise SystemExit(f"{len(missing)} mention(s) have no parse reading in {path}: dump the rows again")
+    return np.array([readings[r["set"], r["low"], r["start"]] for r in rows])
+
+
 def main() -> None:
     from sklearn.linear_model import LogisticRegression
 
@@ -111,6 +123,10 @@ def main() -> None:
     parser.add_argument("--probes", nargs="+", required=True)
     parser.add_argument("--held", nargs="*", default=[], help="probe file names never trained on")
     parser.add_argument("--out", default="docs/results/asked-mentions.md")
+    parser.add_argument("--dump-rows", default=None,
+                        help="write the labelled mentions as JSON lines for bench/parse_mentions.py, and stop")
+    parser.add_argument("--parse-readings", default=None,
+                        help="bench/parse_mentions.py's output: adds the parse's reading as a third reader")
     args = parser.parse_args()
     started, load = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), os.getloadavg()[0]
     by_bundle: dict[str, list[dict]] = defaultdict(list)
@@ -125,6 +141,13 @@ def main() -> None:
         generator = ServingRetrieval(EvalWorld(bundle, scratch_stores(bundle, False, False, Settings()), 0))
         generator.candidates({"text": "a scarf", "client_id": None}, None, 10)  # builds the live catalogue
         rows += mention_rows(probes, generator.catalogue)
+    if args.dump_rows:
+        with open(args.dump_rows, "w", encoding="utf-8") as f:
+            keys = ("set", "low", "start", "end", "asked", "rule_asked")
+            f.writelines(json.dumps({k: r[k] for k in keys}) + "\n" for r in rows)
+        print(f"{len(rows)} mentions -> {args.dump_rows}")
+        return
+    parse = parse_readings(args.parse_readings, rows) if args.parse_readings else None
     settings = Settings()
     X = features(rows, lambda texts: embed(texts, settings))
     y = np.array([r["asked"] for r in rows])
@@ -135,15 +158,27 @@ def main() -> None:
              f"{y.mean():.0%} labelled asked for; held (never trained on): {', '.join(sorted(held)) or 'none'}.", "",
              "| C | probe file | mentions | rules right | learned right | mentioned read as asked (rules / learned) "
              "| asked read as mentioned (rules / learned) |", "|---|---|---:|---:|---:|---:|---:|"]
+    if parse is not None:
+        lines[-2:] = ["| C | probe file | mentions | rules right | learned right | parse right | mentioned read as "
+                      "asked (rules / learned / parse) | asked read as mentioned (rules / learned / parse) |",
+                      "|---|---|---:|---:|---:|---:|---:|---:|"]
     for c in C_VALUES:
         for name in sorted(set(sets)):
             test = sets == name
             train = ~test & ~np.isin(sets, sorted(held - {name}))
             pred = LogisticRegression(C=c, max_iter=2000, class_weight="balanced").fit(X[train], y[train]).predict(
                 X[test])
+            if parse is None:
+                lines.append(f"| {c} | {name} | {test.sum()} | {np.sum(rule[test] == y[test])} | "
+                             f"{np.sum(pred == y[test])} | {np.sum(rule[test] & ~y[test])} / "
+                             f"{np.sum(pred & ~y[test])} | {np.sum(~rule[test] & y[test])} / "
+                             f"{np.sum(~pred & y[test])} |")
+                continue
+            got = parse[test]
             lines.append(f"| {c} | {name} | {test.sum()} | {np.sum(rule[test] == y[test])} | "
-                         f"{np.sum(pred == y[test])} | {np.sum(rule[test] & ~y[test])} / {np.sum(pred & ~y[test])} | "
-                         f"{np.sum(~rule[test] & y[test])} / {np.sum(~pred & y[test])} |")
+                         f"{np.sum(pred == y[test])} | {np.sum(got == y[test])} | {np.sum(rule[test] & ~y[test])} / "
+                         f"{np.sum(pred & ~y[test])} / {np.sum(got & ~y[test])} | {np.sum(~rule[test] & y[test])} / "
+                         f"{np.sum(~pred & y[test])} / {np.sum(~got & y[test])} |")
     text = "\n".join(lines) + "\n"
     print(text)
     with open(args.out, "a", encoding="utf-8") as f:
