@@ -73,6 +73,7 @@ class Knowledge:
     animal_person_words: frozenset[str] = frozenset()  # "for a dog lover" (a person), "the dog days"
     animal_kinds: tuple[str, ...] = ()  # the `product_kinds` groups of things for animals
     kind_synonyms: dict[str, tuple[str, ...]] = field(default_factory=dict)  # "trainers" is "sneakers"
+    material_families: dict[str, tuple[str, ...]] = field(default_factory=dict)  # "leather": calfskin, suede, ...
     # names of `product_kinds` for a sort that no other sort of its kind stands in for (vodka is no gin, a backpack
     # no tote): carried only where the name itself (or a synonym) is a category or in a title
     distinct_sorts: frozenset[str] = frozenset()
@@ -141,7 +142,7 @@ _READ_AS = {
                 "shop_owner_words", "relative_words", "bare_object_verbs", "animal_person_words", "kind_attribute_keys",
                 "distinct_sorts"),
     _public: ("places", "occasions", "materials", "measure_units"),
-    _tuples: ("climate_seasons", "product_kinds", "kind_synonyms"),
+    _tuples: ("climate_seasons", "product_kinds", "kind_synonyms", "material_families"),
 }
 _READER = {name: read for read, names in _READ_AS.items() for name in names}
 

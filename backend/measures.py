@@ -9,9 +9,11 @@ on the items of the asked kind that state it, and only when some do.
 
 A request's number is a floor when a floor cue precedes or follows it ("at least", "or more", "+"), a cap
 when a cap cue does ("up to", "or less"), and otherwise what is asked: met by an item that reaches it. The
-judgement is lenient by design: a number said plainly is unmet only when no item of the kind comes within
-`MEASURE_SLACK` of it or goes beyond it, so "SPF 45" is met by SPF 50 and "a 50 ml perfume" by a larger
-bottle; a floor or cap said with its cue holds exactly.
+judgement is lenient by design: a number said plainly is unmet only when no item of the kind reaches it (a
+quantity of one of the file's dimensions within `MEASURE_SLACK` of it: "40 hours" is met by "38 h"; a size or
+grade as said: "EU 49" is not met by "EU 39-47"), so "SPF 45" is met by SPF 50 and "a 50 ml perfume" by a
+larger bottle; a floor or cap said with its cue holds exactly. A range an item states ("size range: UK 6-18")
+gives both its ends, the second in the unit of the first.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ MEASURE_SLACK = 0.1
 NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\d.]*\d)")
 _AFTER = re.compile(r"[\s-]*([a-z]+|%)")  # "3 months", "3-wick", "54%"
 _BEFORE = re.compile(r"([a-z][a-z-]*)\s*[:=]?\s*$")  # "SPF 50", "wicks: 3"
+RANGE_TO = re.compile(r"\s*(?:-|\u2013|to)\s*")  # "UK 6-18", "6 to 18": the end of a range
 # a number said of a person, not of the thing: "I'm 1.60m", "she is 5 ft 4", "my son is 8" (English, like the cues)
 _OF_A_PERSON = re.compile(r"(?:\bi\s*['\u2019]?\s*m|\bi am|\b(?:he|she)\s*['\u2019]\s*s|\b(?:he|she) is|"
                           r"\b(?:we|they)\s*['\u2019]?\s*re|\b(?:we|they) are|\b(?:my|our|his|her) \w+ (?:is|are))"
@@ -73,6 +76,10 @@ def stated_numbers(text: str, knowledge, skip: frozenset[str] = frozenset(),
     for m in NUMBER.finditer(text):
         after = _AFTER.match(text, m.end())
         before = _BEFORE.search(text[max(0, m.start() - 40):m.start()])
+        end_of = _range_end(text, m, out) if not after else None  # "size range: UK 6-18"
+        if end_of is not None:
+            out.append(end_of)
+            continue
         unit = after.group(1) if after else None
         if unit is not None and stem(unit) in skip:
             continue  # "190 USD": money, whatever label comes before it
@@ -90,6 +97,17 @@ def stated_numbers(text: str, knowledge, skip: frozenset[str] = frozenset(),
         dimension, size = units.get(stem(unit), (stem(unit), 1.0))
         out.append(Stated(dimension, float(m.group(0)) * size, m.start(), m.end(), said))
     return out
+
+
+def _range_end(text: str, number: re.Match, stated: list[Stated]) -> Stated | None:
+    """The end of a range whose start is the last number stated ("UK 6-18", "6 to 18"), in the start's unit."""
+    if not stated or not RANGE_TO.fullmatch(text, stated[-1].end, number.start()):
+        return None
+    said = float(text[stated[-1].start:stated[-1].end])
+    if not said:
+        return None
+    return Stated(stated[-1].measure, float(number.group(0)) * stated[-1].value / said, number.start(),
+                  number.end(), f"{stated[-1].said} - {number.group(0)}")
 
 
 def item_numbers(item: dict, knowledge) -> dict[str, list[float]]:
@@ -138,12 +156,12 @@ def _cue_after(after: str, cues) -> bool:
     return any(re.search(rf"^(?:\S+\s+)?{re.escape(c)}(?!\w)", head) for c in cues)
 
 
-def meets(values: list[float], wanted: float, how: str) -> bool:
+def meets(values: list[float], wanted: float, how: str, slack: float = MEASURE_SLACK) -> bool:
     """Whether any of an item's numbers meets a request's number read as `how`: a floor or a cap said with a
-    cue holds exactly, a number said plainly allows `MEASURE_SLACK` below it."""
+    cue holds exactly, a number said plainly allows `slack` below it."""
     if how == "cap":
         return any(v <= wanted for v in values)
-    return any(v >= wanted * (1 - (MEASURE_SLACK if how == "asked" else 0.0)) for v in values)
+    return any(v >= wanted * (1 - (slack if how == "asked" else 0.0)) for v in values)
 
 
 @lru_cache(maxsize=4)
@@ -189,7 +207,9 @@ def unmet_number(text: str, phrase: str, kind_items: Callable[[], list[dict]], k
     numbers = [cache[item["item_id"]] for item in items]
     for s in stated:
         described = [n[s.measure] for n in numbers if s.measure in n]
-        if described and not any(meets(values, s.value, direction(low, s, knowledge)) for values in described):
+        # a quantity of a known dimension ("40 hours" is met by "38 h"); a size or a grade is met as said ("EU 49")
+        slack = MEASURE_SLACK if s.measure in knowledge.measure_units else 0.0
+        if described and not any(meets(values, s.value, direction(low, s, knowledge), slack) for values in described):
             return s.said
     return None
 

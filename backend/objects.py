@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -601,7 +602,7 @@ def unmet_values(query, catalogue, embed_fn) -> str | None:
                 and w not in mistaken]
         if not said:
             return None
-        holding = [i for i in of_kind if all(w in kinds.documents[i] for w in said)]
+        holding = [i for i in of_kind if all(_holds(w, kinds.documents[i], knowledge) for w in said)]
         if any(not hard_violations(graphs.items[i], limits, graphs.item_nodes.get(i)) for i in holding):
             return None  # this phrase asks for something that is here, within the request's limits
         glue = after.group(0).split() if after else []
@@ -612,3 +613,16 @@ def unmet_values(query, catalogue, embed_fn) -> str | None:
         unmet = unmet or (f"nothing here {within} is {worded}" if within else f"nothing here is {worded}"
                           + (" without what was ruled out" if holding else ""))
     return unmet
+
+
+def _holds(word: str, document: set[str], knowledge) -> bool:
+    """Whether an item's document (stemmed words) says `word` or a narrower name of it (knowledge
+    `material_families`: a "leather card holder" is one whose item says "grained calfskin")."""
+    return word in document or bool(document & _narrower(knowledge).get(word, frozenset()))
+
+
+@lru_cache(maxsize=4)  # one table per knowledge file
+def _narrower(knowledge) -> dict[str, frozenset[str]]:
+    """Stemmed material -> the stems of its narrower names (`material_families`)."""
+    return {stem(name): frozenset(stem(n) for member in members for n in words(member))
+            for name, members in knowledge.material_families.items()}

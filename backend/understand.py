@@ -332,8 +332,8 @@ def _lingua_name(text: str) -> str | None:
 
 def parse_budget(low: str, knowledge: Knowledge) -> tuple[float | None, str | None]:
     """The most the client wants to spend and its currency, from cues such as 'under $40',
-    'capped at 2,500 euros', '900 pounds at the most', 'budget 2.5k', "budget's five grand". 'around X' tolerates
-    15% more, unless a cap follows it ('around £80 tops')."""
+    'capped at 2,500 euros', '900 pounds at the most', 'budget 2.5k', "budget's five grand"; of a range, its top
+    ('budget £100-£120'). 'around X' tolerates 15% more, unless a cap follows it ('around £80 tops')."""
     from price_parser import Price
 
     low = numerals(low.replace("’", "'"), knowledge)  # "can’t", typed on a phone
@@ -358,6 +358,10 @@ def parse_budget(low: str, knowledge: Knowledge) -> tuple[float | None, str | No
         if not match:
             return None, None
         cue, figure, thousands = "", match.group(1), match.group(2)
+    said = match.group(0)
+    upper = re.compile(r"\s*(?:-|\u2013|to)\s*" + amount).match(low, match.end())  # "budget £100-£120": its top
+    if upper and _amount(upper.group(1), upper.group(2)) > _amount(figure, thousands):  # not "under €50 to 2 people"
+        match, figure, thousands, said = upper, upper.group(1), upper.group(2), said + upper.group(0)
     price = Price.fromstring(match.group(0).replace(" ", "") if not thousands else figure)
     value = float(price.amount) if price.amount is not None else None
     if value is None:
@@ -365,9 +369,17 @@ def parse_budget(low: str, knowledge: Knowledge) -> tuple[float | None, str | No
     value *= 1000 if thousands else 1
     symbol = next((code for word, code in knowledge.currency_words.items()
                    if re.search(rf"(?<!\w){re.escape(word)}(?!\w)" if word.isalpha() else re.escape(word),
-                                match.group(0))), None)
+                                said)), None)
     capped = re.match(rf"\s*(?:{currency})?\s*(?:{after})(?!\w)", low[match.end():])  # "around £80 tops"
     return (value * 1.15 if cue in knowledge.budget_about and not capped else value), symbol
+
+
+def _amount(figure: str, thousands: str | None) -> float:
+    """A budget figure as a number ("2,500" -> 2500; "3" with "k" -> 3000)."""
+    from price_parser import Price
+
+    value = Price.fromstring(figure.replace(" ", "")).amount
+    return float(value or 0) * (1000 if thousands else 1)
 
 
 # words that may follow a bare amount that is money ("under 100 total", "50 per person")

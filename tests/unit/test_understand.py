@@ -52,6 +52,7 @@ def read(text, items):
     ("a serum under $40", 40.0, "USD"), ("capped at 2,500 euros", 2500.0, "EUR"),
     ("900 pounds at the most", 900.0, "GBP"), ("budget 2.5k", 2500.0, None),
     ("around €1,000", 1150.0, "EUR"), ("around £80 tops", 80.0, "GBP"), ("about 80 pounds max", 80.0, "GBP"),
+    ("budget £100-£120", 120.0, "GBP"), ("under 2-3k", 3000.0, None), ("under €50 to 2 people", 50.0, "EUR"),
     ("a scarf", None, None)])
 def test_budget(text, amount, currency):
     value, code = parse_budget(text.lower(), K)
@@ -1465,3 +1466,32 @@ def test_gifts_received_lengths_of_time_and_things_a_purpose_carries_are_not_ask
     assert negated("no socks or suede", 12, K.negations)
     assert priced_out_reason("pearl stud earrings, 700 max per pair", PEARLS) is None  # studs are earrings
     assert priced_out_reason("pearl earrings under 500", PEARLS) == "nothing here within 500 is earrings"
+
+
+def test_a_material_is_held_by_its_narrower_names():
+    from backend.objects import unmet_values
+
+    goods = [{"item_id": "c1", "title": "Ponte Card Holder", "brand": "Vellani", "category": "card holder",
+              "price": 310.0, "description": "Black grained calfskin, hand-stitched.",
+              "attributes": {"material": "grained calfskin", "colour": "black"}},
+             {"item_id": "c2", "title": "Riva Wallet", "brand": "Vellani", "category": "wallet", "price": 420.0,
+              "attributes": {"material": "leather", "colour": "tan"}},
+             {"item_id": "c3", "title": "Canvas Tote", "brand": "Vellani", "category": "tote", "price": 200.0,
+              "attributes": {"material": "canvas", "colour": "black"}}]
+    assert judged_by(unmet_values, "a black leather card holder", goods) is None  # calfskin is leather
+    assert judged_by(unmet_values, "a leather tote", goods) == "nothing here is leather tote"
+    assert judged_by(unmet_values, "a calfskin wallet", goods) == "nothing here is calfskin wallet"  # not the other way
+
+
+def test_a_range_an_item_states_holds_the_numbers_inside_it():
+    from backend.measures import item_numbers
+    from backend.objects import unmet_measure
+
+    blazers = [{"item_id": "b1", "title": "Navy Barathea Blazer", "brand": "Halden", "category": "Blazers",
+                "price": 1190.0, "attributes": {"size range": "UK 6-18", "colour": "navy"}}]
+    assert item_numbers(blazers[0], K) == {"uk": [6.0, 18.0]}  # the end in the unit of the start
+    assert judged_by(unmet_measure, "a navy blazer, UK 12", blazers) is None
+    assert judged_by(unmet_measure, "a navy blazer, UK 24", blazers) == "nothing here that is blazers has uk 24"
+    shoes = [{"item_id": "s1", "title": "Road Shoe", "brand": "Maglia", "category": "Shoes", "price": 300.0,
+              "attributes": {"sizes": "EU 39-47"}}]
+    assert judged_by(unmet_measure, "cycling shoes in EU 49?", shoes) == "nothing here that is cycling shoes has eu 49"
