@@ -660,8 +660,8 @@ def _had(low: str, tokens: list[tuple[str, int, int]], mentions: list[Mention], 
                 tokens[j][0] in knowledge.possessors or j > 0 and tokens[j - 1][0] in knowledge.owner_words
                 - knowledge.shop_owner_words))):
             continue  # "your" is the shop's ("does your boutique have")
-        verb = k + given  # after a verb of giving, the thing had starts after whom it was given to
-        end = base = verb
+        before = k + 1 if given else k  # the word before the thing had: the verb, or after giving, its recipient
+        end = base = before
         while end + 1 < len(tokens) and end - base <= POSSESSION_REACH \
                 and not re.search(r"[,.;:!?]", low[tokens[end][2]:tokens[end + 1][1]]):
             if tokens[end + 1][0] == "and" and end + 2 < len(tokens) and tokens[end + 2][0] in joined:
@@ -669,8 +669,8 @@ def _had(low: str, tokens: list[tuple[str, int, int]], mentions: list[Mention], 
             elif tokens[end + 1][0] in breaks:
                 break
             end += 1
-        if end > verb:
-            spans.append((tokens[verb + 1][1], tokens[end][2]))
+        if end > before:
+            spans.append((tokens[before + 1][1], tokens[end][2]))
     things = [m.start for m in mentions if not m.modifier and not negated(low, m.start, knowledge.negations)
               and m.names_a_thing() and not any(a <= m.start < b for a, b in spans)]
     return frozenset(c for a, b in spans if any(t >= b or t < a for t in things) for c in range(a, b))
