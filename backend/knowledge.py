@@ -89,6 +89,7 @@ class Knowledge:
         return next((tuple(n for n in names if key(n) != key(words)) for names in self.kind_synonyms.values()
                      if key(words) in {key(n) for n in names}), ())
 
+    @lru_cache(maxsize=16)  # read for every noun phrase of every request; one set per (file, dimension)
     def unit_names(self, dimension: str) -> frozenset[str]:
         """Every name of the units of one dimension of `measure_units` ("time": "h", "days", "weeks", ...)."""
         return frozenset(name for unit in self.measure_units.get(dimension, ()) for name in unit["names"])

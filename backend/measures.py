@@ -23,14 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from backend.vocabulary import phrase_key, stem
+from backend.vocabulary import RANGE_TO, phrase_key, stem
 
 # How far a stated number may miss what is asked and still meet it (10%: "40 hours" is met by "38 h").
 MEASURE_SLACK = 0.1
 NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\d.]*\d)")
 _AFTER = re.compile(r"[\s-]*([a-z]+|%)")  # "3 months", "3-wick", "54%"
 _BEFORE = re.compile(r"([a-z][a-z-]*)\s*[:=]?\s*$")  # "SPF 50", "wicks: 3"
-RANGE_TO = re.compile(r"\s*(?:-|\u2013|to)\s*")  # "UK 6-18", "6 to 18": the end of a range
 # a number said of a person, not of the thing: "I'm 1.60m", "she is 5 ft 4", "my son is 8" (English, like the cues)
 _OF_A_PERSON = re.compile(r"(?:\bi\s*['\u2019]?\s*m|\bi am|\b(?:he|she)\s*['\u2019]\s*s|\b(?:he|she) is|"
                           r"\b(?:we|they)\s*['\u2019]?\s*re|\b(?:we|they) are|\b(?:my|our|his|her) \w+ (?:is|are))"

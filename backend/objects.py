@@ -618,11 +618,11 @@ def unmet_values(query, catalogue, embed_fn) -> str | None:
 def _holds(word: str, document: set[str], knowledge) -> bool:
     """Whether an item's document (stemmed words) says `word` or a narrower name of it (knowledge
     `material_families`: a "leather card holder" is one whose item says "grained calfskin")."""
-    return word in document or bool(document & _narrower(knowledge).get(word, frozenset()))
+    return word in document or any(name <= document for name in _narrower(knowledge).get(word, ()))
 
 
 @lru_cache(maxsize=4)  # one table per knowledge file
-def _narrower(knowledge) -> dict[str, frozenset[str]]:
-    """Stemmed material -> the stems of its narrower names (`material_families`)."""
-    return {stem(name): frozenset(stem(n) for member in members for n in words(member))
+def _narrower(knowledge) -> dict[str, tuple[frozenset[str], ...]]:
+    """Stemmed material -> its narrower names (`material_families`), each as the set of its stemmed words."""
+    return {stem(name): tuple(frozenset(stem(w) for w in words(member)) for member in members)
             for name, members in knowledge.material_families.items()}

@@ -26,7 +26,7 @@ import networkx as nx
 import numpy as np
 
 from backend.knowledge import Knowledge, negated
-from backend.vocabulary import WORD, CatalogueVocabulary, phrase_key, stem
+from backend.vocabulary import RANGE_TO, WORD, CatalogueVocabulary, phrase_key, stem
 from catalog.derive import fold
 
 SEMANTIC_THRESHOLD = 0.55  # cosine of a request phrase and a catalogue term (MiniLM); chosen on demo train/val
@@ -359,7 +359,7 @@ def parse_budget(low: str, knowledge: Knowledge) -> tuple[float | None, str | No
             return None, None
         cue, figure, thousands = "", match.group(1), match.group(2)
     said = match.group(0)
-    upper = re.compile(r"\s*(?:-|\u2013|to)\s*" + amount).match(low, match.end())  # "budget £100-£120": its top
+    upper = re.compile(RANGE_TO.pattern + amount).match(low, match.end())  # "budget £100-£120": its top
     if upper and _amount(upper.group(1), upper.group(2)) > _amount(figure, thousands):  # not "under €50 to 2 people"
         match, figure, thousands, said = upper, upper.group(1), upper.group(2), said + upper.group(0)
     price = Price.fromstring(match.group(0).replace(" ", "") if not thousands else figure)

@@ -19,6 +19,7 @@ from backend.knowledge import Knowledge
 from catalog.derive import fold
 
 WORD = re.compile(r"[a-z0-9]+(?:['&-][a-z0-9]+)*")
+RANGE_TO = re.compile(r"\s*(?:-|\u2013|to)\s*")  # between the ends of a range: "UK 6-18", "£100 to £120"
 MAX_PHRASE_WORDS = 5  # longest catalogue term matched word for word
 MAX_VALUES_PER_KEY = 400  # an attribute with more distinct values is free text, not vocabulary
 
