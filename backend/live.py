@@ -37,7 +37,7 @@ from backend.retrieval import Candidate, CatalogueGraphs, ClientSignals, generat
 from backend.settings import Settings, get_settings
 from backend.store import get_engine, session
 from backend.tables import Client, ClientNote, Feedback, Interaction, Shortlist
-from backend.understand import NAMED_WEIGHT, QueryGraph, Wish, understand
+from backend.understand import NAMED_WEIGHT, QueryGraph, Wish, narrower_names, understand
 from backend.vocabulary import CatalogueVocabulary, build_vocabulary, node_phrase, phrase_key, stem
 from catalog.bundle import Bundle
 from catalog.derive import fold
@@ -131,6 +131,7 @@ def understand_request(text: str, catalogue: LiveCatalogue, settings: Settings |
     holding = [n for n in query.must_not if _holds_a_named_category(n, query.categories, catalogue.graphs)]
     if holding:  # "a tie in cashmere rather than silk": the demo's silk group holds every tie; the word says the
         query.must_not = [n for n in query.must_not if n not in holding]  # material, which no exclusion reads
+        query.must_not_also = narrower_names(query.must_not, catalogue.knowledge)
         query.notes = [n for n in query.notes if not n.startswith("ruled out: ")] + (
             ["ruled out: " + ", ".join(n.split("=", 1)[-1] for n in query.must_not)] if query.must_not else [])
     narrowest = narrowest_categories(query.categories, catalogue.graphs)
@@ -440,7 +441,7 @@ def context_conflict(query: QueryGraph, catalogue: LiveCatalogue,
     named = {n for w in query.wishes if w.source == "named" for n, sim in w.matches.items() if sim >= 1.0}
     rows = sorted({r for node in categories for r in catalogue.graphs.rows_with(node)})
     hard = {"categories": categories, "houses": query.houses, "budget_max": query.budget_max,
-            "must_not": query.must_not}
+            "must_not": query.must_not, "must_not_also": query.must_not_also}
     ids = [catalogue.graphs.ids[r] for r in rows]
     fitting = [catalogue.graphs.item_nodes[i] for i in ids
                if not hard_violations(catalogue.graphs.items[i], hard, catalogue.graphs.item_nodes[i])]

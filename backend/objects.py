@@ -110,6 +110,9 @@ VALUE_WORD_ZIPF = 5.0
 EVERYDAY_ZIPF = 4.0
 # "a decanter made in Japan", "a clutch woven in raffia": the noun phrase read may end in the participle
 MADE = ("made", "crafted", "handmade", "woven", "knitted", "produced", "manufactured")
+MADE_STEMS = frozenset(stem(w) for w in MADE)
+ORIGIN_GLUE = frozenset(MADE + ("from",))  # what says where a thing is made, before the country
+FROM_GLUE = re.compile(r"\s+from\s+(?:the\s+)?([a-z][a-z'-]*(?:\s+[a-z][a-z'-]*)?)")  # "green tea from China"
 SHOP_HAS = ("have", "carry", "stock", "sell")  # "the dresses you have that are made in the UK"
 VALUE_GLUE = re.compile(rf"\s+(?:(?:you\s+(?:{'|'.join(SHOP_HAS)})\s+)?"  # "that are actually made in Spain"
                         r"(?:that|which)(?:'s|\s+is|\s+are)?\s+(?:\w+ly\s+)?)?"
@@ -353,8 +356,8 @@ def priced_out(query, catalogue, embed_fn) -> str | None:
 
     for phrase in query.asked:
         plain, stems = phrase.split(), phrase_key(phrase).split()
-        if not stems or plain[0] in knowledge.negations:
-            continue
+        if not stems or plain[0] in knowledge.negations or _budget_words(phrase, knowledge):
+            continue  # "Budget £100-£120.": the budget's own words
         if stems[-1] in vague:
             return None  # "a little treat under 50": no kind of thing
         names = {f" {key} " for key in [stems[-1]] + [phrase_key(o) for o in
@@ -492,13 +495,18 @@ def _says_a_property(word: str, keys: set[str], kinds: ShopKinds) -> bool:
     return word in kinds.value_words and (word not in kinds.everyday or bool(kinds.value_words[word] & keys))
 
 
-def _origin_said(word: str, after: re.Match | None, of_kind: list[str], kinds: ShopKinds, knowledge) -> bool:
-    """Whether `word` is a country said after "made in" ("a diving watch made in Japan") of a kind whose items
-    say where they are made: a property even when no item here comes from there."""
-    if not after or not set(after.group(0).split()) & set(MADE):
-        return False
-    countries = {stem(w) for w in knowledge.country_words}
-    return word in countries and any(c in kinds.documents[i] for i in of_kind for c in countries)
+def _origin_said(word: str, made: bool, of_kind: list[str], kinds: ShopKinds, knowledge) -> bool:
+    """Whether `word` is a country said as where the thing is made (`made`: after "made in" or "from", or before
+    "-made": "Japanese-made") of a kind whose items say where they are made: a property even when no item here
+    comes from there (`_holds` reads it by any word of its country: "japanese" by "Japan", "UK" by "Scotland")."""
+    table, countries = _narrower(knowledge), _country_keys(knowledge)
+    return made and word in countries and any(
+        name <= kinds.documents[i] for i in of_kind for c in countries for name in table[c])
+
+
+@lru_cache(maxsize=4)  # one set per knowledge file
+def _country_keys(knowledge) -> frozenset[str]:
+    return frozenset(phrase_key(word) for word in knowledge.country_words)
 
 
 def _budget_words(phrase: str, knowledge) -> bool:
@@ -581,6 +589,12 @@ def unmet_values(query, catalogue, embed_fn) -> str | None:
                          if (found := _pair_kind(stems[:-2] + name.split(), kinds, graphs))), None)
             if pair:
                 categories, stems = _kind_categories(pair, graphs), stems[:-2] + [" ".join(stems[-2:])]
+        if not categories:  # "loose green tea", "road shoes": a category of the catalogue named by the phrase's
+            named = {n for n in catalogue.vocabulary.categories  # last words is the kind, however its titles say
+                     if n.startswith("category=")  # it (not a group, "bags": "a light nylon bag" is not a palette)
+                     and phrase_key(n.split("=", 1)[1]) in (stems[-1], " ".join(stems[-2:]))}
+            categories = sorted({graphs.items[i].get("category") for i, nodes in graphs.item_nodes.items()
+                                 if nodes & named})
         if not categories:
             if limited:
                 return None  # held to its limits, a phrase that names no kind may be what is asked for
@@ -594,12 +608,22 @@ def unmet_values(query, catalogue, embed_fn) -> str | None:
             if limited:  # "an ink refill": a word the titles use for another thing ("Pen Ink") makes a new name
                 return None
             continue
-        after = VALUE_GLUE.match(low, low.find(phrase) + len(phrase)) if phrase in low else None
+        end = low.find(phrase) + len(phrase)
+        after = (VALUE_GLUE.match(low, end) or FROM_GLUE.match(low, end)) if phrase in low else None
+        glue_words = set(after.group(0).split()) if after else set()
         glued = [w for w in (after.group(1).split() if after else []) if w not in knowledge.prepositions]
         keys = {n.split("=", 1)[0] for i in of_kind for n in graphs.item_nodes.get(i, ())}  # the kind's attributes
-        said = [w for w in stems[:-1] + phrase_key(" ".join(glued)).split()
-                if (_says_a_property(w, keys, kinds) or _origin_said(w, after, of_kind, kinds, knowledge))
-                and w not in mistaken]
+        key_words = {w for i in of_kind for key in graphs.items[i].get("attributes") or {}  # "in size 47" names an
+                     for name in (key, key.rstrip("s"))  # attribute ("sizes"), no value of it
+                     for w in phrase_key(name.replace("_", " ")).split()}
+        glued = [w for w in glued if phrase_key(w) not in key_words]
+        said = [w for n, w in enumerate(stems[:-1])  # "Japanese-made", or a country before "made in" after it
+                if _says_a_property(w, keys, kinds) or _origin_said(
+                    w, stems[n + 1] in MADE_STEMS or bool(glue_words & set(MADE)), of_kind, kinds, knowledge)]
+        said += [w for w in phrase_key(" ".join(glued)).split()  # after "from" only a country: "a watch from Vell"
+                 if _origin_said(w, bool(glue_words & ORIGIN_GLUE), of_kind, kinds, knowledge)
+                 or "from" not in glue_words and _says_a_property(w, keys, kinds)]
+        said = [w for w in said if w not in mistaken]
         if not said:
             return None
         holding = [i for i in of_kind if all(_holds(w, kinds.documents[i], knowledge) for w in said)]
@@ -616,13 +640,21 @@ def unmet_values(query, catalogue, embed_fn) -> str | None:
 
 
 def _holds(word: str, document: set[str], knowledge) -> bool:
-    """Whether an item's document (stemmed words) says `word` or a narrower name of it (knowledge
-    `material_families`: a "leather card holder" is one whose item says "grained calfskin")."""
+    """Whether an item's document (stemmed words) says `word` or a name that holds it (`_narrower`: a "leather
+    card holder" is one whose item says "grained calfskin", a "Japanese-made" one says "Japan")."""
     return word in document or any(name <= document for name in _narrower(knowledge).get(word, ()))
 
 
 @lru_cache(maxsize=4)  # one table per knowledge file
 def _narrower(knowledge) -> dict[str, tuple[frozenset[str], ...]]:
-    """Stemmed material -> its narrower names (`material_families`), each as the set of its stemmed words."""
-    return {stem(name): tuple(frozenset(stem(w) for w in words(member)) for member in members)
-            for name, members in knowledge.material_families.items()}
+    """Stemmed word -> the names that hold it, each as the set of its stemmed words: a material's narrower names
+    (`material_families`: leather by calfskin, suede, ...) and every word of a country (`country_words`, each a
+    single word here: "japanese" by "japan", "uk" by "scotland" or "northern ireland")."""
+    table = {stem(name): tuple(frozenset(stem(w) for w in words(member)) for member in members)
+             for name, members in knowledge.material_families.items()}
+    named: dict[str, set[str]] = {}
+    for word, country in knowledge.country_words.items():
+        named.setdefault(country, {country.lower()}).add(word)
+    for word, country in knowledge.country_words.items():
+        table[phrase_key(word)] = tuple(frozenset(phrase_key(w).split()) for w in sorted(named[country]))
+    return table

@@ -112,6 +112,7 @@ def refine(previous: dict, follow_up: QueryGraph, understood_wish) -> QueryGraph
     if follow_up.budget_max is not None:
         merged.budget_max, merged.currency = follow_up.budget_max, follow_up.currency
     merged.must_not += [n for n in follow_up.must_not if n not in merged.must_not]
+    merged.must_not_also += [n for n in follow_up.must_not_also if n not in merged.must_not_also]
     merged.wishes = [Wish(w.phrase, w.weight * 1.5, w.source, w.matches) for w in follow_up.wishes] + merged.wishes
     low = follow_up.text.lower()
     for pattern, phrase in FOLLOW_UP_WISHES.items():

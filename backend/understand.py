@@ -71,6 +71,7 @@ class QueryGraph:
     budget_max: float | None = None
     currency: str | None = None
     must_not: list[str] = field(default_factory=list)  # nodes, or plain words ("leather")
+    must_not_also: list[str] = field(default_factory=list)  # their narrower names ("calfskin"): they exclude too
     kinds: list[str] = field(default_factory=list)  # category nodes a named kind of thing points to ("timepiece")
     foreign: list[str] = field(default_factory=list)  # content words neither the catalogue nor the knowledge knows
     sold: list[str] = field(default_factory=list)  # content words the catalogue's titles use ("conditioner")
@@ -201,6 +202,7 @@ def understand(text: str, vocab: CatalogueVocabulary, knowledge: Knowledge, embe
     mentions, had = _read_mentions(text, low, tokens, vocab, knowledge)
     _read_wrong_facts(low, mentions, vocab, knowledge, q)
     consumed = _read_named(text, low, mentions, vocab, knowledge, q, had)
+    q.must_not_also = narrower_names(q.must_not, knowledge)
     _read_contexts(low, mentions, knowledge, q)
     asked, opening = object_phrases(low, tokens, mentions, knowledge, had)
     _read_impossible(low, tokens, mentions, asked, vocab, knowledge, q, had)
@@ -523,6 +525,14 @@ def _read_named(text: str, low: str, mentions: list[Mention], vocab: CatalogueVo
     if q.must_not:
         q.notes.append("ruled out: " + ", ".join(n.split("=", 1)[-1] for n in q.must_not))
     return consumed
+
+
+def narrower_names(ruled_out: list[str], knowledge: Knowledge) -> list[str]:
+    """The narrower names of each material ruled out (knowledge `material_families`), as plain words: "no
+    leather" rules out the items that say lambskin or suede. They exclude but are not shown as said."""
+    said = [node.split("=", 1)[-1].lower() for node in ruled_out]
+    return list(dict.fromkeys(name for value in said for name in knowledge.material_families.get(value, ())
+                              if name not in said))
 
 
 def category_mentions(text: str, vocab: CatalogueVocabulary, knowledge: Knowledge) -> list[dict]:
@@ -932,7 +942,8 @@ def object_phrases(low: str, tokens: list[tuple[str, int, int]], mentions: list[
             first = next((j for j in range(i, len(tokens)) if phrase and tokens[j][0] == phrase.split()[0]), i)
             skipped = {t for t, _, _ in tokens[i:first]}  # after "we", "I": a verb ("We host Sunday lunch.")
             opening += [phrase] if phrase and not skipped & (knowledge.prepositions | knowledge.possessors) \
-                and not _in_passing(low, tokens, first, knowledge, had) else []
+                and phrase not in knowledge.bare_object_verbs \
+                and not _in_passing(low, tokens, first, knowledge, had) else []  # "Do they make ...?": no "make"
         if word in knowledge.bare_object_verbs and _bare_object(low, tokens, i + 1, knowledge, had):
             phrase = _noun_phrase(low, tokens, i + 1, taken, knowledge)  # "do they make champagne flutes?"
             asked += [phrase] if phrase and phrase not in asked else []

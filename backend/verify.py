@@ -105,6 +105,9 @@ def hard_violations(item: dict, query: dict, nodes: set[str] | None = None) -> l
     for ruled in query.get("must_not") or []:
         if ("=" in ruled and ruled in nodes) or ("=" not in ruled and _holds_word(item, ruled)):
             out.append(f"{_value(ruled)}, which was ruled out")
+    for name in query.get("must_not_also") or []:  # "no leather": nor lambskin
+        if _holds_word(item, name):
+            out.append(f"{name}, which was ruled out")
     return out
 
 

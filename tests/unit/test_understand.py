@@ -1445,6 +1445,12 @@ def test_a_noun_phrase_ends_at_a_price_verb_and_a_sentence_opening_with_we_is_no
     text = "We host Sunday lunch for the family. Is there a linen tablecloth costing no more than £100?"
     assert judged_by(priced_out, text, items) == "nothing here within 100 is tablecloth"
     assert judged_by(priced_out, "a linen tablecloth costing no more than £150", items) is None
+    assert judged_by(priced_out, "Linen tablecloth for six. Budget £100-£120.", items) == \
+        "nothing here within 120 is tablecloth"  # "Budget" opens a sentence but is no thing
+    items.append({"item_id": "c1", "title": "Cashmere Throw", "brand": "Caird", "category": "Throws", "price": 390.0})
+    text = "We have a Caird throw on every sofa. Do they make a tablecloth?"
+    assert read(text, items).asked == ["tablecloth"]  # no "make"
+    assert judged_by(priced_out, text, items) == "nothing here by caird is tablecloth"
 
 
 PEARLS = [{"item_id": "p1", "title": "Akoya Pearl Studs", "brand": "Lunaria", "category": "Fine Jewellery",
@@ -1481,6 +1487,13 @@ def test_a_material_is_held_by_its_narrower_names():
     assert judged_by(unmet_values, "a black leather card holder", goods) is None  # calfskin is leather
     assert judged_by(unmet_values, "a leather tote", goods) == "nothing here is leather tote"
     assert judged_by(unmet_values, "a calfskin wallet", goods) == "nothing here is calfskin wallet"  # not the other way
+    from backend.verify import hard_violations
+
+    vegan = read("a card holder for my vegan sister, no leather please", goods)
+    assert vegan.must_not == ["material=leather"] and "calfskin" in vegan.must_not_also  # and what it rules out
+    assert hard_violations(goods[0], vegan.to_dict()) == ["calfskin, which was ruled out"]
+    assert not any("ruled out" in reason for reason in hard_violations(goods[2], vegan.to_dict()))  # canvas
+    assert read("no calfskin please", goods).must_not_also == []  # a narrower name rules out no wider one
 
 
 def test_a_range_an_item_states_holds_the_numbers_inside_it():
@@ -1495,3 +1508,52 @@ def test_a_range_an_item_states_holds_the_numbers_inside_it():
     shoes = [{"item_id": "s1", "title": "Road Shoe", "brand": "Maglia", "category": "Shoes", "price": 300.0,
               "attributes": {"sizes": "EU 39-47"}}]
     assert judged_by(unmet_measure, "cycling shoes in EU 49?", shoes) == "nothing here that is cycling shoes has eu 49"
+
+
+ORIGINS = [{"item_id": "w1", "title": "Orbe Dress Watch", "brand": "Brugger", "category": "dress watch",
+            "price": 4200.0, "attributes": {"origin": "Switzerland", "material": "steel", "category_group": "watches"}},
+           {"item_id": "w2", "title": "Rhone Diving Watch", "brand": "Leman", "category": "diving watch",
+            "price": 3900.0, "attributes": {"origin": "Switzerland", "material": "titanium",
+                                                  "category_group": "watches"}},
+           {"item_id": "w3", "title": "Jura Chronograph", "brand": "Leman", "category": "chronograph", "price": 5100.0,
+            "attributes": {"origin": "Switzerland", "category_group": "watches"}},
+           {"item_id": "w4", "title": "Alpine Field Watch", "brand": "Leman", "category": "field watch",
+            "price": 2100.0, "attributes": {"origin": "Switzerland", "category_group": "watches"}},
+           {"item_id": "p1", "title": "Heritage Fountain Pen", "brand": "Clerk", "category": "Writing Instruments",
+            "price": 240.0, "attributes": {"origin": "UK"}},
+           {"item_id": "t1", "title": "Sencha Green Tea, 100 g", "brand": "Hoshi", "category": "Tea", "price": 24.0,
+            "attributes": {"origin": "Japan", "tea type": "green tea"}},
+           {"item_id": "t2", "title": "Earl Grey, Loose Tea Caddy", "brand": "Hoshi", "category": "Tea", "price": 21.0,
+            "attributes": {"origin": "China", "tea type": "black tea"}},
+           {"item_id": "t3", "title": "Linen Tea Towels", "brand": "Caird", "category": "Table Linen", "price": 30.0},
+           {"item_id": "t4", "title": "Chocolate & Tea Hamper", "brand": "Cacao", "category": "Chocolate",
+            "price": 90.0},
+           {"item_id": "g1", "title": "Murano Tumblers, Set of 6", "brand": "Vetri", "category": "Glassware",
+            "price": 180.0, "attributes": {"origin": "Italy"}},
+           {"item_id": "c1", "title": "Cashmere Throw, Oatmeal", "brand": "Caird", "category": "Throws",
+            "price": 390.0, "attributes": {"origin": "Scotland"}}]
+
+
+@pytest.mark.parametrize("text, refused", [
+    ("a dress watch made in Japan", True), ("a Japanese-made dress watch", True), ("a dress watch from Japan", True),
+    ("Is there an Italian-made fountain pen?", True), ("Loose tea from Korea, please", True), ("loose tea from China", False),
+    ("green tea from Japan", False), ("a Swiss-made dress watch", False), ("a dress watch from Brugger", False),
+    ("a fountain pen, my father was from Italy", False), ("a throw made in the UK", False),
+    ("a British-made throw", False), ("a throw made in Italy", True),
+    ("any dress watches made in Japan?", True), ("dress watches made in Switzerland?", False)])
+def test_an_origin_said_as_an_adjective_or_after_from_is_a_property(text, refused):
+    from backend.objects import unmet_values
+
+    assert (judged_by(unmet_values, text, ORIGINS) is not None) == refused
+
+
+def test_a_word_naming_an_attribute_is_no_value_of_it():
+    from backend.objects import unmet_values
+
+    shoes = [{"item_id": "s1", "title": "Pedalis Carbon Race Road Shoe", "brand": "Pedalis", "category": "Road Shoes",
+              "price": 349.0, "description": "Stiff full-carbon sole.",
+              "attributes": {"sizes": "EU 38-47", "colour": "black", "material": "full carbon sole"}},
+             {"item_id": "s2", "title": "Gravel Boot", "brand": "Pedalis", "category": "Gravel Boots", "price": 199.0,
+              "attributes": {"sizes": "One size", "colour": "grey", "material": "nylon sole"}}]
+    assert judged_by(unmet_values, "Carbon-soled road shoes in size 47?", shoes) is None  # "size" says which
+    assert judged_by(unmet_values, "road shoes in grey", shoes) == "nothing here is road shoes in grey"
