@@ -56,6 +56,7 @@ class Knowledge:
     # "I've got a Kawase wallet", "my husband only wears Seterie ties": a thing had, mentioned rather than asked for
     possession_verbs: frozenset[str] = frozenset()
     possessors: frozenset[str] = frozenset()  # who has it ("i", "we"; or any word after an owner word: "my husband")
+    clause_openers: frozenset[str] = frozenset()  # "As the evenings get colder": a sentence of circumstances
     # "Bought a Seterie tie last month.": possession verbs that say who has the thing when they open a sentence
     possession_said_alone: frozenset[str] = frozenset()
     possession_adverbs: frozenset[str] = frozenset()  # "we already have": words between the one who has and the verb
@@ -140,8 +141,8 @@ _READ_AS = {
                 "object_determiners", "vague_objects", "ambiguous_season_words", "ambiguous_place_words",
                 "season_cues", "abbreviations", "owner_words", "possession_verbs", "possessors", "possession_adverbs",
                 "possession_said_alone", "gift_verbs", "gift_recipients", "count_words",
-                "shop_owner_words", "relative_words", "bare_object_verbs", "animal_person_words", "kind_attribute_keys",
-                "distinct_sorts"),
+                "shop_owner_words", "relative_words", "clause_openers", "bare_object_verbs", "animal_person_words",
+                "kind_attribute_keys", "distinct_sorts"),
     _public: ("places", "occasions", "materials", "measure_units"),
     _tuples: ("climate_seasons", "product_kinds", "kind_synonyms", "material_families"),
 }

@@ -399,13 +399,15 @@ def _unlike_anything(query: QueryGraph, catalogue: LiveCatalogue) -> bool:
 def pairing_exists(pairing: dict, catalogue: LiveCatalogue, hard: dict | None = None) -> bool:
     """Whether some item is of one of `pairing`'s categories and has one of its values ("suede boots"), or a
     value of any attribute that holds one of them word for word ("herbal tea": a tea whose type is "herbal
-    tisane", though "herbal" was read as a scent family) — and, given the request's `hard` constraints, meets
-    them ("a beeswax candle by Wrenfield": its candles are soy)."""
+    tisane", though "herbal" was read as a scent family) or a title that says it ("driving loafers": a "Driving
+    Loafer" whose occasions are travel and weekend) — and, given the request's `hard` constraints, meets them
+    ("a beeswax candle by Wrenfield": its candles are soy)."""
     cats, values = set(pairing["categories"]), set(pairing["values"])
     said = [f" {phrase_key(node_phrase(v))} " for v in values]
     graphs = catalogue.graphs
     return any(nodes & cats and (nodes & values or any(w in f" {phrase_key(node_phrase(n))} " for n in nodes
-                                                       if not n.startswith(("category", "brand")) for w in said))
+                                                       if not n.startswith(("category", "brand")) for w in said)
+                                 or any(w in f" {phrase_key(graphs.items[i].get('title') or '')} " for w in said))
                and (hard is None or not hard_violations(graphs.items[i], hard, nodes))
                for i, nodes in graphs.item_nodes.items())
 

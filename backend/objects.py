@@ -133,6 +133,8 @@ class ShopKinds:
     value_words: dict[str, set[str]]  # stemmed word that says a property (`VALUE_WORD_ZIPF`) -> attributes with it
     everyday: set[str]  # those of them that are common English words (`EVERYDAY_ZIPF`: "mixed", "light")
     documents: dict[str, set[str]]  # item id -> stemmed words of its title, category, description and values
+    stated: dict[str, set[str]]  # item id -> stemmed words of its attribute values alone: where a country must be
+    # said for the item to be made there (a description's "Italian bergamot" does not make a candle Italian)
     title_words: Counter  # stemmed word -> how many titles (with their categories) use it
     of_phrase: dict[str, list[dict]] = field(default_factory=dict)  # `items_of`'s answers, kept
 
@@ -172,10 +174,12 @@ def shop_kinds(catalogue, embed_fn) -> ShopKinds:
                                                         str(item.get("description") or "")]
                                                        + [node_phrase(n) for n in graphs.item_nodes.get(i, ())]))}
                  for i, item in graphs.items.items()}
+    stated = {i: {stem(w) for w in words(" ".join(node_phrase(n) for n in graphs.item_nodes.get(i, ())))}
+              for i in graphs.items}
     title_words = Counter(w for text in titles.values() for w in set(text.split()))
     value_words, everyday = _value_words(vocab, knowledge)
     catalogue.shop_kinds = ShopKinds(names, vectors, carried, grams, titles, value_words, everyday, documents,
-                                     title_words)
+                                     stated, title_words)
     return catalogue.shop_kinds
 
 
@@ -501,7 +505,7 @@ def _origin_said(word: str, made: bool, of_kind: list[str], kinds: ShopKinds, kn
     comes from there (`_holds` reads it by any word of its country: "japanese" by "Japan", "UK" by "Scotland")."""
     table, countries = _narrower(knowledge), _country_keys(knowledge)
     return made and word in countries and any(
-        name <= kinds.documents[i] for i in of_kind for c in countries for name in table[c])
+        name <= kinds.stated[i] for i in of_kind for c in countries for name in table[c])
 
 
 @lru_cache(maxsize=4)  # one set per knowledge file
@@ -617,20 +621,23 @@ def unmet_values(query, catalogue, embed_fn) -> str | None:
                      for name in (key, key.rstrip("s"))  # attribute ("sizes"), no value of it
                      for w in phrase_key(name.replace("_", " ")).split()}
         glued = [w for w in glued if phrase_key(w) not in key_words]
-        said = [w for n, w in enumerate(stems[:-1])  # "Japanese-made", or a country before "made in" after it
-                if _says_a_property(w, keys, kinds) or _origin_said(
-                    w, stems[n + 1] in MADE_STEMS or bool(glue_words & set(MADE)), of_kind, kinds, knowledge)]
-        said += [w for w in phrase_key(" ".join(glued)).split()  # after "from" only a country: "a watch from Vell"
-                 if _origin_said(w, bool(glue_words & ORIGIN_GLUE), of_kind, kinds, knowledge)
-                 or "from" not in glue_words and _says_a_property(w, keys, kinds)]
-        said = [w for w in said if w not in mistaken]
-        if not said:
+        origins = [w for n, w in enumerate(stems[:-1])  # "Japanese-made", or a country before "made in" after it
+                   if _origin_said(w, stems[n + 1] in MADE_STEMS or bool(glue_words & set(MADE)), of_kind, kinds,
+                                   knowledge)]
+        origins += [w for w in phrase_key(" ".join(glued)).split()  # after "from" only a country: "a watch from Vell"
+                    if _origin_said(w, bool(glue_words & ORIGIN_GLUE), of_kind, kinds, knowledge)]
+        said = [w for w in stems[:-1] if w not in origins and _says_a_property(w, keys, kinds)]
+        said += [w for w in phrase_key(" ".join(glued)).split()
+                 if w not in origins and "from" not in glue_words and _says_a_property(w, keys, kinds)]
+        said, origins = [w for w in said if w not in mistaken], [w for w in origins if w not in mistaken]
+        if not said and not origins:
             return None
-        holding = [i for i in of_kind if all(_holds(w, kinds.documents[i], knowledge) for w in said)]
+        holding = [i for i in of_kind if all(_holds(w, kinds.documents[i], knowledge) for w in said)
+                   and all(_holds(w, kinds.stated[i], knowledge) for w in origins)]
         if any(not hard_violations(graphs.items[i], limits, graphs.item_nodes.get(i)) for i in holding):
             return None  # this phrase asks for something that is here, within the request's limits
         glue = after.group(0).split() if after else []
-        while glue and (glue[-1] in knowledge.prepositions or phrase_key(glue[-1]) not in said):
+        while glue and (glue[-1] in knowledge.prepositions or phrase_key(glue[-1]) not in said + origins):
             glue.pop()  # "an ink refill in blue for a pen", "made in Italy rather than...": it ends at the value
         worded = " ".join([phrase] + glue)
         within = " and ".join(query.limits()) if holding else ""

@@ -940,8 +940,9 @@ def object_phrases(low: str, tokens: list[tuple[str, int, int]], mentions: list[
         elif i == 0 or re.search(r"[.:;!?]", low[tokens[i - 1][2]:start]):
             phrase = _noun_phrase(low, tokens, i, taken, knowledge)
             first = next((j for j in range(i, len(tokens)) if phrase and tokens[j][0] == phrase.split()[0]), i)
-            skipped = {t for t, _, _ in tokens[i:first]}  # after "we", "I": a verb ("We host Sunday lunch.")
-            opening += [phrase] if phrase and not skipped & (knowledge.prepositions | knowledge.possessors) \
+            skipped = {t for t, _, _ in tokens[i:first]}  # after "we", "I": a verb ("We host Sunday lunch."); after
+            opening += [phrase] if phrase and not skipped & (  # "as", "when": what it is about ("the evenings")
+                knowledge.prepositions | knowledge.possessors | knowledge.clause_openers) \
                 and phrase not in knowledge.bare_object_verbs \
                 and not _in_passing(low, tokens, first, knowledge, had) else []  # "Do they make ...?": no "make"
         if word in knowledge.bare_object_verbs and _bare_object(low, tokens, i + 1, knowledge, had):

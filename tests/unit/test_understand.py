@@ -220,6 +220,11 @@ def test_pairings_and_kinds_are_checked_against_every_item():
         item_nodes={i["item_id"]: set(item_nodes(i)) for i in LUXURY}, items={i["item_id"]: i for i in LUXURY}))
     assert pairing_exists({"categories": ["category=ankle boot"], "values": ["material=suede"]}, catalogue)
     assert not pairing_exists({"categories": ["category=tote"], "values": ["material=suede"]}, catalogue)
+    loafer = {"item_id": "l1", "title": "Mocassino Driving Loafer - Tan", "brand": "Vell", "category": "loafers",
+              "attributes": {"occasion": ["travel"]}}
+    titled = SimpleNamespace(graphs=SimpleNamespace(item_nodes={"l1": set(item_nodes(loafer))}, items={"l1": loafer}))
+    assert pairing_exists({"categories": ["category=loafers"], "values": ["occasion=driving"]}, titled)  # its title
+    assert not pairing_exists({"categories": ["category=loafers"], "values": ["occasion=wedding"]}, titled)
     watch_by_vell = read("a timepiece by Vell", LUXURY)
     assert "category=watch" in watch_by_vell.kinds and watch_by_vell.houses == ["brand=vell"]
     assert not kind_is_available(watch_by_vell, catalogue)  # Vell makes no watch: refused, with the reason
@@ -1450,6 +1455,10 @@ def test_a_noun_phrase_ends_at_a_price_verb_and_a_sentence_opening_with_we_is_no
     items.append({"item_id": "c1", "title": "Cashmere Throw", "brand": "Caird", "category": "Throws", "price": 390.0})
     text = "We have a Caird throw on every sofa. Do they make a tablecloth?"
     assert read(text, items).asked == ["tablecloth"]  # no "make"
+    assert read("As the evenings get colder I want a tablecloth.", items).asked == ["tablecloth"]  # no "evenings"
+    assert read("Tablecloth for under 150? Going to Rome for a week.", items).asked == ["tablecloth"]  # no "going"
+    low = "a gift for my partner, he doesn't drink tea"
+    assert negated(low, low.index("tea"), K.negations)
     assert judged_by(priced_out, text, items) == "nothing here by caird is tablecloth"
 
 
@@ -1531,7 +1540,11 @@ ORIGINS = [{"item_id": "w1", "title": "Orbe Dress Watch", "brand": "Brugger", "c
            {"item_id": "g1", "title": "Murano Tumblers, Set of 6", "brand": "Vetri", "category": "Glassware",
             "price": 180.0, "attributes": {"origin": "Italy"}},
            {"item_id": "c1", "title": "Cashmere Throw, Oatmeal", "brand": "Caird", "category": "Throws",
-            "price": 390.0, "attributes": {"origin": "Scotland"}}]
+            "price": 390.0, "attributes": {"origin": "Scotland"}},
+           {"item_id": "k1", "title": "Figuier Scented Candle", "brand": "Verlaine", "category": "Candles", "price": 58.0,
+            "description": "Fig leaf and Italian bergamot.", "attributes": {"origin": "France"}},
+           {"item_id": "k2", "title": "Murano Candle Holder", "brand": "Vetri", "category": "Glassware", "price": 85.0,
+            "attributes": {"origin": "Italy"}}]
 
 
 @pytest.mark.parametrize("text, refused", [
@@ -1540,7 +1553,8 @@ ORIGINS = [{"item_id": "w1", "title": "Orbe Dress Watch", "brand": "Brugger", "c
     ("green tea from Japan", False), ("a Swiss-made dress watch", False), ("a dress watch from Brugger", False),
     ("a fountain pen, my father was from Italy", False), ("a throw made in the UK", False),
     ("a British-made throw", False), ("a throw made in Italy", True),
-    ("any dress watches made in Japan?", True), ("dress watches made in Switzerland?", False)])
+    ("any dress watches made in Japan?", True), ("dress watches made in Switzerland?", False),
+    ("a scented candle made in Italy", True), ("a candle made in France", False)])  # said where it is made
 def test_an_origin_said_as_an_adjective_or_after_from_is_a_property(text, refused):
     from backend.objects import unmet_values
 
