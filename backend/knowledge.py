@@ -59,6 +59,7 @@ class Knowledge:
     clause_openers: frozenset[str] = frozenset()  # "As the evenings get colder": a sentence of circumstances
     # "Bought a Seterie tie last month.": possession verbs that say who has the thing when they open a sentence
     possession_said_alone: frozenset[str] = frozenset()
+    quantity_words: frozenset[str] = frozenset()  # "a lot of", "a pair of": words before a thing had, not of it
     possession_adverbs: frozenset[str] = frozenset()  # "we already have": words between the one who has and the verb
     # "my father-in-law gave me a watch": a verb of giving, past, then whom (`gift_recipients`): the thing is had
     gift_verbs: frozenset[str] = frozenset()
@@ -140,7 +141,7 @@ _READ_AS = {
     frozenset: ("kind_modifiers", "kind_verb_cues", "prepositions", "seeking_words", "stopwords",
                 "object_determiners", "vague_objects", "ambiguous_season_words", "ambiguous_place_words",
                 "season_cues", "abbreviations", "owner_words", "possession_verbs", "possessors", "possession_adverbs",
-                "possession_said_alone", "gift_verbs", "gift_recipients", "count_words",
+                "possession_said_alone", "quantity_words", "gift_verbs", "gift_recipients", "count_words",
                 "shop_owner_words", "relative_words", "clause_openers", "bare_object_verbs", "animal_person_words",
                 "kind_attribute_keys", "distinct_sorts"),
     _public: ("places", "occasions", "materials", "measure_units"),

@@ -643,6 +643,10 @@ def _companion(words: list[str], knowledge: Knowledge) -> bool:
 POSSESSION_REACH = 4  # words between a possession verb and the thing had ("got a pair of Kawase loafers")
 
 
+HAD_MARK = re.compile(r"(?m)^[ \t]*(?:[-*\u2022][ \t]*)?([^\n()]+?)[ \t]*\((?:already[ \t]+)?(?:have|got|own|owned)"
+                      r"(?:[ \t]+(?:it|them|one))?\)")  # a line of a list marked as had: "- gold sandals (have)"
+
+
 def _had(low: str, tokens: list[tuple[str, int, int]], mentions: list[Mention], knowledge: Knowledge) -> frozenset[int]:
     """Character offsets of the words that name a thing someone already has, when the request goes on to name
     another thing: that one is asked for, the thing had only mentioned ("I've got a Kawase wallet … are there
@@ -672,6 +676,8 @@ def _had(low: str, tokens: list[tuple[str, int, int]], mentions: list[Mention], 
             continue  # "your" is the shop's ("does your boutique have")
         before = k + 1 if given else k  # the word before the thing had: the verb, or after giving, its recipient
         end = base = before
+        while base + 1 < len(tokens) and tokens[base + 1][0] in knowledge.quantity_words:
+            base += 1  # "she wears a lot of your silk scarves": the reach counts from the thing's own words
         while end + 1 < len(tokens) and end - base <= POSSESSION_REACH \
                 and not re.search(r"[,.;:!?]", low[tokens[end][2]:tokens[end + 1][1]]):
             if tokens[end + 1][0] == "and" and end + 2 < len(tokens) and tokens[end + 2][0] in joined:
@@ -681,6 +687,7 @@ def _had(low: str, tokens: list[tuple[str, int, int]], mentions: list[Mention], 
             end += 1
         if end > before:
             spans.append((tokens[before + 1][1], tokens[end][2]))
+    spans += [(m.start(1), m.end(1)) for m in HAD_MARK.finditer(low)]  # a list's "- gold sandals (have)"
     things = [m.start for m in mentions if not m.modifier and not negated(low, m.start, knowledge.negations)
               and m.names_a_thing() and not any(a <= m.start < b for a, b in spans)]
     return frozenset(c for a, b in spans if any(t >= b or t < a for t in things) for c in range(a, b))
@@ -933,8 +940,8 @@ def object_phrases(low: str, tokens: list[tuple[str, int, int]], mentions: list[
         if word in knowledge.object_determiners:
             before = tokens[i - 1][0] if i else ""
             if (before in knowledge.prepositions or before in ("as", "of")) and not _sought(tokens, i, knowledge) \
-                    or _in_passing(low, tokens, i, knowledge, had):
-                continue
+                    or _in_passing(low, tokens, i, knowledge, had) or negated(low, start, knowledge.negations):
+                continue  # "he refuses to take a suitcase": ruled out, not asked for
             phrase = _noun_phrase(low, tokens, i + 1, taken, knowledge)
             asked += [phrase] if phrase else []
         elif i == 0 or re.search(r"[.:;!?]", low[tokens[i - 1][2]:start]):
@@ -1194,7 +1201,8 @@ def _read_wrong_facts(low: str, mentions: list[Mention], vocab: CatalogueVocabul
         near = low[max(0, m.start - 60):m.end + 60]
         for other in mentions:
             if other.kind == "country" and abs(other.start - m.start) <= 60 and actual and \
-                    fold(other.target) != fold(actual) and not re.search(r"\bmade in\b|\bproduced in\b", near):
+                    fold(other.target) != fold(knowledge.country_words.get(fold(actual).lower(), actual)) \
+                    and not re.search(r"\bmade in\b|\bproduced in\b", near):  # "Scottish": Scotland is in the UK
                 q.wrong_fact = {"kind": "origin", "subject": house, "claimed": other.target, "actual": actual}
     claim = re.compile(r"\s+(?:is|are)\s+((?:(?!\b(?:so|and|then|but)\b)[^.;,?!])+)")
     for m in mentions:

@@ -24,8 +24,15 @@ MAX_PHRASE_WORDS = 5  # longest catalogue term matched word for word
 MAX_VALUES_PER_KEY = 400  # an attribute with more distinct values is free text, not vocabulary
 
 
+IRREGULAR_PLURALS = {"scarves": "scarf", "knives": "knife", "shelves": "shelf", "halves": "half", "leaves": "leaf",
+                     "wolves": "wolf"}
+
+
 def stem(word: str) -> str:
-    """A crude English singular, enough to compare 'bags' with 'bag' and 'dresses' with 'dress'."""
+    """A crude English singular, enough to compare 'bags' with 'bag', 'dresses' with 'dress' and 'scarves' with
+    'scarf'."""
+    if word in IRREGULAR_PLURALS:
+        return IRREGULAR_PLURALS[word]
     if len(word) <= 3 or word.endswith(("ss", "us", "is")):
         return word
     if word.endswith("ies") and len(word) > 4:

@@ -1571,3 +1571,17 @@ def test_a_word_naming_an_attribute_is_no_value_of_it():
               "attributes": {"sizes": "One size", "colour": "grey", "material": "nylon sole"}}]
     assert judged_by(unmet_values, "Carbon-soled road shoes in size 47?", shoes) is None  # "size" says which
     assert judged_by(unmet_values, "road shoes in grey", shoes) == "nothing here is road shoes in grey"
+
+
+def test_lists_refusals_of_a_thing_and_plural_forms():
+    assert stem("scarves") == "scarf" and stem("sleeves") == "sleeve"
+    text = "Packing list:\n- white sneakers (have)\n- cognac tote (NEED, under 4000)"
+    assert [p["words"] for p in read(text, LUXURY).pairings] == ["cognac tote"]  # the sneakers are had
+    assert read("He refuses to take a tote. Is there a scarf?", LUXURY).asked == ["scarf"]  # ruled out, not asked
+
+
+def test_a_country_said_by_another_of_its_words_is_no_wrong_fact():
+    throws = [{"item_id": f"c{n}", "title": f"Cashmere Throw {n}", "brand": "Caird", "category": "Throws",
+               "price": 390.0, "attributes": {"origin": "Scotland"}} for n in range(3)]
+    assert read("Is there a Caird throw? I'm Scottish and it would be a nice touch", throws).wrong_fact is None
+    assert read("the Italian house Caird: a throw", throws).wrong_fact["claimed"] == "Italy"
