@@ -510,6 +510,7 @@ def _origin_said(word: str, made: bool, of_kind: list[str], kinds: ShopKinds, kn
 
 @lru_cache(maxsize=4)  # one set per knowledge file
 def _country_keys(knowledge) -> frozenset[str]:
+    """The phrase keys of every country word of the knowledge file ("italian", "italy", "scotland")."""
     return frozenset(phrase_key(word) for word in knowledge.country_words)
 
 
