@@ -111,6 +111,7 @@ EVERYDAY_ZIPF = 4.0
 # "a decanter made in Japan", "a clutch woven in raffia": the noun phrase read may end in the participle
 MADE = ("made", "crafted", "handmade", "woven", "knitted", "produced", "manufactured")
 MADE_STEMS = frozenset(stem(w) for w in MADE)
+MADE_WORDS = frozenset(MADE)
 ORIGIN_GLUE = frozenset(MADE + ("from",))  # what says where a thing is made, before the country
 FROM_GLUE = re.compile(r"\s+from\s+(?:the\s+)?([a-z][a-z'-]*(?:\s+[a-z][a-z'-]*)?)")  # "green tea from China"
 SHOP_HAS = ("have", "carry", "stock", "sell")  # "the dresses you have that are made in the UK"
@@ -598,8 +599,8 @@ def unmet_values(query, catalogue, embed_fn) -> str | None:
             named = {n for n in catalogue.vocabulary.categories  # last words is the kind, however its titles say
                      if n.startswith("category=")  # it (not a group, "bags": "a light nylon bag" is not a palette)
                      and phrase_key(n.split("=", 1)[1]) in (stems[-1], " ".join(stems[-2:]))}
-            categories = sorted({graphs.items[i].get("category") for i, nodes in graphs.item_nodes.items()
-                                 if nodes & named})
+            categories = sorted({graphs.items[graphs.ids[r]].get("category")
+                                 for node in named for r in graphs.rows_with(node)})
         if not categories:
             if limited:
                 return None  # held to its limits, a phrase that names no kind may be what is asked for
@@ -623,7 +624,7 @@ def unmet_values(query, catalogue, embed_fn) -> str | None:
                      for w in phrase_key(name.replace("_", " ")).split()}
         glued = [w for w in glued if phrase_key(w) not in key_words]
         origins = [w for n, w in enumerate(stems[:-1])  # "Japanese-made", or a country before "made in" after it
-                   if _origin_said(w, stems[n + 1] in MADE_STEMS or bool(glue_words & set(MADE)), of_kind, kinds,
+                   if _origin_said(w, stems[n + 1] in MADE_STEMS or bool(glue_words & MADE_WORDS), of_kind, kinds,
                                    knowledge)]
         origins += [w for w in phrase_key(" ".join(glued)).split()  # after "from" only a country: "a watch from Vell"
                     if _origin_said(w, bool(glue_words & ORIGIN_GLUE), of_kind, kinds, knowledge)]
