@@ -161,10 +161,14 @@ def load_knowledge(path: str | None = None) -> Knowledge:
 
 def negated(text: str, start: int, negations: tuple[str, ...] | None = None) -> bool:
     """Whether the words just before `start` (same clause, at most four words) negate what follows; a colon
-    ends the clause ("Summer evenings without socks: suede loafers").
+    ends the clause ("Summer evenings without socks: suede loafers"). A cue followed by a verb of having
+    (`possession_verbs`: "I've never owned a real winter coat", "I don't have a belt") negates the having, not
+    the thing: it is not ruled out.
 
     Cues match whole words only: "another" does not hold "not", "know" does not hold "no"."""
-    negations = negations if negations is not None else load_knowledge().negations
+    knowledge = load_knowledge()
+    negations = negations if negations is not None else knowledge.negations
     clause = re.split(r"[,.;:!?]|\bbut\b|\band\b", text[max(0, start - 48):start])[-1]
     window = " " + " ".join(re.findall(r"[\w'-]+", clause)[-4:]) + " "
-    return any(f" {cue} " in window for cue in negations)
+    return any(f" {cue} " in window and not set(window.split(f" {cue} ", 1)[1].split()) & knowledge.possession_verbs
+               for cue in negations)

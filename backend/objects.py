@@ -213,9 +213,10 @@ def sold_elsewhere(query, catalogue, embed_fn) -> str | None:
     Each phrase of `query.asked` ("mountain bike", "bottle of red wine") is matched by meaning to the nearest
     kind of the knowledge file. The request is refused when some phrase names a kind the catalogue does not
     carry and is nearer that kind, by `KIND_MARGIN`, than any of the catalogue's categories and items — and
-    nothing speaks for the catalogue: the request names none of its categories, and no phrase uses its titles'
-    words in a row, is one of its terms ("blush" is a colour here) or names a kind it carries. Negated phrases
-    ("no linen") are not asked for.
+    nothing speaks for the catalogue: no phrase holds a category the request names (`_asks_for_named`), uses its titles'
+    words in a row, is one of its terms or names a kind it carries. Negated phrases ("no linen") are not asked
+    for, nor is a word that names only a value here ("blush" is a colour here, "Gold, say €3,000?"): it neither
+    names a kind nor speaks for the catalogue.
 
     Args:
         query (`QueryGraph`): with `asked` and `asked_vectors` (shape (phrases, d)).
@@ -225,25 +226,47 @@ def sold_elsewhere(query, catalogue, embed_fn) -> str | None:
     Returns:
         `str | None`: the reason ("this catalogue has no umbrella"), naming the kind.
     """
-    if not query.asked or query.asked_vectors is None or not len(query.asked_vectors) or query.names_category():
+    if not query.asked or query.asked_vectors is None or not len(query.asked_vectors) or _asks_for_named(query):
         return None
     kinds = shop_kinds(catalogue, embed_fn)
     negations = catalogue.knowledge.negations
     sims = query.asked_vectors @ kinds.vectors.T  # (phrases, kinds)
     here = np.maximum(*_nearest(query.asked_vectors, catalogue))  # (phrases,)
-    reason = None
+    low, reason = fold(query.text), None
+    first = _first_said(low, query.categories + query.kinds)
     for row, phrase in enumerate(query.asked):
-        if phrase.split()[0] in negations:
-            continue
-        kind = int(sims[row].argmax())
         key = phrase_key(phrase)
+        named = catalogue.vocabulary.terms.get(key, ())
+        if phrase.split()[0] in negations or named and " " not in key and not any(
+                n.startswith("category") for n in named):
+            continue  # a property named alone is no thing asked for ("a brooch for my coat. Gold, say €3,000?")
+        kind = int(sims[row].argmax())
         if key in kinds.title_grams or key in catalogue.vocabulary.terms or (
                 sims[row, kind] >= KIND_FLOOR and kinds.carried[kind]):
             return None  # the request asks for something this catalogue has
-        if sims[row, kind] >= KIND_FLOOR and sims[row, kind] - here[row] >= KIND_MARGIN and reason is None:
+        if sims[row, kind] >= KIND_FLOOR and sims[row, kind] - here[row] >= KIND_MARGIN and reason is None \
+                and low.find(phrase) < first:  # a category named before it may be the thing asked for
             name = kinds.names[kind]
             reason = f"this catalogue has no {name}" + ("" if phrase == name else f" (asked for: {phrase})")
     return reason
+
+
+def _first_said(low: str, nodes: list[str]) -> int:
+    """Where the first of these categories is said in a folded request, by its last word (`len(low)` if none is):
+    "a raffia beach bag big enough for towels and a novel" asks for the bag, said before the novel."""
+    heads = [n.split("=", 1)[1].split()[-1].rstrip("s") for n in nodes if n.split("=", 1)[1].split()]
+    return min((m.start() for head in heads if (m := re.search(rf"\b{re.escape(head)}", low))), default=len(low))
+
+
+def _asks_for_named(query) -> bool:
+    """Whether a phrase of what the request asks for holds the head word of a category or kind it names ("a
+    candle made in France": the candles; "prescription frames": the optical frames), not one named beside it as
+    where the thing goes or what the client has ("a brooch to pin on the lapel of a camel coat", "money clip in
+    silver — he keeps his cards in a card holder")."""
+    named = set(query.categories) | set(query.kinds) | {n for w in query.wishes if w.source == "named"
+                                                        for n in w.matches if n.startswith("category")}
+    heads = {phrase_key(n.split("=", 1)[1]).split()[-1] for n in named if phrase_key(n.split("=", 1)[1])}
+    return any(heads & set(phrase_key(p).split()) for p in query.asked)
 
 
 def not_for_animals(query, catalogue, embed_fn) -> str | None:

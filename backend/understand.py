@@ -516,7 +516,8 @@ def _read_named(text: str, low: str, mentions: list[Mention], vocab: CatalogueVo
         q.kinds += [n for n in heads if n not in q.kinds]
     mistaken = (q.wrong_fact or {}).get("subject") if (q.wrong_fact or {}).get("kind") == "material" else None
     said_as_kind = [m for m in mentions if not m.modifier]  # "a linen tea towel": no "tea in linen"
-    q.pairings = [p for p in _pairings(low, said_as_kind, owned)  # one resting on a wrong belief is no condition
+    # one resting on a wrong belief is no condition
+    q.pairings = [p for p in _pairings(low, said_as_kind, knowledge, owned)
                   if not mistaken or not any(v.split("=", 1)[1] == mistaken for v in p["values"])]
     if q.categories:
         q.notes.append("category: " + " or ".join(n.split("=", 1)[1] for n in q.categories))
@@ -701,20 +702,33 @@ def _said_as_purpose(tokens: list[tuple[str, int, int]], i: int, knowledge: Know
 
 
 PAIRING_GLUE = ("", "in", "of")  # "<category> in <value>", "<value> <category>" (nothing between: that order only)
-# "<category>. It has to be <value>", "<category>; they must be in <value>": the value the thing just named must have
-MUST_BE_GLUE = re.compile(r"^(?:,?\s*please)?[.,;:!?]?\s*(?:it|they)\s+(?:(?:has|have|needs?)\s+to|must|should)\s+be"
-                          r"(?:\s+(?:in|made\s+of|made\s+from))?$")
+# "<category>. It has to be <value>", "<category> and they must be in <value>": the value the thing just named must have
+MUST_BE_GLUE = re.compile(r"^(?:,?\s*please)?[.,;:!?]?\s*(?:(?:and|but|so)\s+)?(?:it|they)\s+"
+                          r"(?:(?:has|have|needs?)\s+to|must|should)\s+be(?:\s+(?:in|made\s+of|made\s+from))?$")
+# "<category>, <value> please", "<category> for the office? <value> or <value>.": values in a fragment of their own
+# after the thing (what ends with a comma or a stop between them)
+LOOSE_GLUE = re.compile(r"[,;:.!?]$")
+FRAGMENT_END = re.compile(r"[,;:.!?]")
 
 
-def _pairings(low: str, mentions: list[Mention], owned: frozenset[int] = frozenset()) -> list[dict]:
+def _pairings(low: str, mentions: list[Mention], knowledge: Knowledge,
+              owned: frozenset[int] = frozenset()) -> list[dict]:
     """A category and an attribute value said as one thing ("a coat in linen", "a linen coat", "a dress watch.
-    It has to be titanium"): the request asks for that combination, so a catalogue with no such item cannot
-    answer it (checked in `backend.live`). A category at a character offset of `owned` is a thing the client
-    has ("my coral card holder is falling apart"): mentioned, not asked for in that value."""
+    It has to be titanium", "a diving watch, titanium please"): the request asks for that combination, so a
+    catalogue with no such item cannot answer it (checked in `backend.live`). A category at a character offset
+    of `owned` is a thing the client has ("my coral card holder is falling apart"): mentioned, not asked for in
+    that value. Values in a fragment of their own after the thing (`_lone_values`) are its values too, those joined
+    by "or" as alternatives."""
     terms = [m for m in mentions if m.kind == "term"]
     out = []
     for k, (a, b) in enumerate(zip(terms, terms[1:])):
         glue = low[a.end:b.start].strip()
+        if LOOSE_GLUE.search(glue) and a.start not in owned and not negated(low, a.start):
+            cats = [n for n in a.target if n.startswith("category")]
+            for group in _lone_values(low, terms, k + 1, knowledge) if cats else []:
+                out.append({"words": f"{a.words} in {' or '.join(t.words for t in group)}", "categories": cats,
+                            "values": [n for t in group for n in t.target if not n.startswith(("category", "brand"))]})
+            continue
         must = bool(MUST_BE_GLUE.match(glue))
         if glue not in PAIRING_GLUE and not must or negated(low, a.start):
             continue
@@ -728,6 +742,28 @@ def _pairings(low: str, mentions: list[Mention], owned: frozenset[int] = frozens
                 out.append({"words": f"{a.words} {'in' if must else glue} {b.words}".replace("  ", " "),
                             "categories": cats, "values": values})
     return out
+
+
+def _lone_values(low: str, terms: list[Mention], k: int, knowledge: Knowledge) -> list[list[Mention]]:
+    """The value terms from `terms[k]` on that make a fragment of their own — up to the next comma or stop, no
+    other words than stopwords ("titanium please", "camel or navy", "black leather") — in groups: those joined
+    by "or" are one group (either will do), the others one each. None when the fragment holds another word, a
+    category or a ruling-out ("no leather", "platinum is out": read as such elsewhere)."""
+    groups, j = [[terms[k]]], k
+    while j + 1 < len(terms) and low[terms[j].end:terms[j + 1].start].strip() in ("", "or", "and", "&"):
+        glue = low[terms[j].end:terms[j + 1].start].strip()
+        if glue == "or":
+            groups[-1].append(terms[j + 1])
+        else:
+            groups.append([terms[j + 1]])
+        j += 1
+    rest = FRAGMENT_END.split(low[terms[j].end:], maxsplit=1)[0]
+    said = [t for group in groups for t in group]
+    if any(n.startswith("category") for t in said for n in t.target) or negated(low, terms[k].start) \
+            or any(_ruled_out_after(low, t.end, knowledge) for t in said) \
+            or any(w not in knowledge.stopwords for w in WORD.findall(rest)):
+        return []
+    return groups
 
 
 ALTERNATIVE_GLUE = re.compile(r"^(?:,|or)?\s*(?:or\s+)?(?:an?|the|some)?$")  # ", ", " or a ", " or "

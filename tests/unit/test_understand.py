@@ -153,6 +153,10 @@ def test_fragrance_free_is_not_fragrance():
 def test_negation_is_on_word_boundaries():
     assert not negated("another favourite navy", len("another favourite "))
     assert negated("no navy", 3)
+    # a negated having ("never owned") is no ruling-out: the thing is what the client lacks
+    assert not negated("i've never owned a real parka", len("i've never owned a real "))
+    assert not negated("i don't have a belt", len("i don't have a "))
+    assert negated("never a parka", len("never a "))
     graph = preference_graph("c", [], {}, notes=["Loves navy cashmere, another favourite."],
                              vocabulary={"colour": {"navy"}, "material": {"cashmere"}})
     assert graph.edges["client:c", "colour=navy"]["weight"] > 0
@@ -184,6 +188,18 @@ def test_a_category_and_a_value_said_as_one_thing_is_a_pairing():
         {"words": "tote in suede", "categories": ["category=tote"], "values": ["material=suede"]}]
     assert read("A tote, please. It doesn't have to be suede.", LUXURY).pairings == []
     assert read("Suede, they say. It has to be a tote.", LUXURY).pairings == []
+    assert [p["words"] for p in read("I need a tote and it has to be suede", LUXURY).pairings] == ["tote in suede"]
+
+
+def test_values_in_a_fragment_of_their_own_after_the_thing_pair_it():
+    lone = read("A tote for my trip, suede please. Up to 900.", LUXURY).pairings
+    assert lone == [{"words": "tote in suede", "categories": ["category=tote"], "values": ["material=suede"]}]
+    assert read("I want a tote? Suede or calfskin, up to 900.", LUXURY).pairings[0]["values"] == \
+        ["material=suede", "material=calfskin"]  # either will do
+    assert read("A tote, suede boots would suit it.", LUXURY).pairings == []  # the fragment names another thing
+    assert read("A tote, no suede.", LUXURY).pairings == []  # ruled out, not asked for
+    assert read("A tote. Suede is out.", LUXURY).pairings == []
+    assert read("My tote is falling apart, suede please.", LUXURY).pairings == []  # a thing had
 
 
 def test_a_category_said_as_a_purpose_orders_and_never_filters():
@@ -477,6 +493,15 @@ def test_kinds_near_what_a_fashion_house_sells_are_kinds_of_their_own():
     assert sold_elsewhere_reason("A tie clip in silver", RESORT) == "this catalogue has no tie clip"
     assert sold_elsewhere_reason("Do you sell a watch winder?", WATCHES) == "this catalogue has no watch winder"
     assert sold_elsewhere_reason("a letter opener for my father", RESORT) == "this catalogue has no letter opener"
+
+
+def test_a_category_named_beside_the_thing_asked_for_does_not_speak_for_it():
+    # the parka is what the client has, the colour a property: neither is a thing asked for
+    assert sold_elsewhere_reason("A tie clip to go with the parka I bought", RESORT) == "this catalogue has no tie clip"
+    assert sold_elsewhere_reason("A tie clip for my father. Blush, say 300?", WATCHES) == \
+        "this catalogue has no tie clip"
+    assert sold_elsewhere_reason("A parka, and a tie clip to go with it", RESORT) is None  # the parka is asked for
+    assert sold_elsewhere_reason("A beach parka big enough for towels and a novel.", RESORT) is None  # said first
 
 
 def test_a_kind_this_catalogue_carries_under_any_name_is_not_refused():
