@@ -60,6 +60,7 @@ class Knowledge:
     # "Bought a Seterie tie last month.": possession verbs that say who has the thing when they open a sentence
     possession_said_alone: frozenset[str] = frozenset()
     quantity_words: frozenset[str] = frozenset()  # "a lot of", "a pair of": words before a thing had, not of it
+    hedge_words: tuple[str, ...] = ()  # "suede, ideally": a wish, not a condition the thing must meet
     possession_adverbs: frozenset[str] = frozenset()  # "we already have": words between the one who has and the verb
     # "my father-in-law gave me a watch": a verb of giving, past, then whom (`gift_recipients`): the thing is had
     gift_verbs: frozenset[str] = frozenset()
@@ -137,7 +138,7 @@ def _tuples(table: dict) -> dict:
 _READ_AS = {
     tuple: ("formality_ladder", "negations", "exclusion_after", "budget_before", "budget_after", "budget_about",
             "brand_suffixes", "injection_cues", "budget_floor", "budget_exceed", "animal_words", "animal_kinds",
-            "number_floor_after", "companion_cues", "house_references"),
+            "number_floor_after", "companion_cues", "house_references", "hedge_words"),
     frozenset: ("kind_modifiers", "kind_verb_cues", "prepositions", "seeking_words", "stopwords",
                 "object_determiners", "vague_objects", "ambiguous_season_words", "ambiguous_place_words",
                 "season_cues", "abbreviations", "owner_words", "possession_verbs", "possessors", "possession_adverbs",

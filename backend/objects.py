@@ -216,7 +216,8 @@ def sold_elsewhere(query, catalogue, embed_fn) -> str | None:
     nothing speaks for the catalogue: no phrase holds a category the request names (`_asks_for_named`), uses its titles'
     words in a row, is one of its terms or names a kind it carries. Negated phrases ("no linen") are not asked
     for, nor is a word that names only a value here ("blush" is a colour here, "Gold, say €3,000?"): it neither
-    names a kind nor speaks for the catalogue.
+    names a kind nor speaks for the catalogue. A phrase said after a category the request names refuses nothing
+    (`_first_said`: the category, said first, may be the thing asked for).
 
     Args:
         query (`QueryGraph`): with `asked` and `asked_vectors` (shape (phrases, d)).

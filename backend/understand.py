@@ -748,7 +748,8 @@ def _lone_values(low: str, terms: list[Mention], k: int, knowledge: Knowledge) -
     """The value terms from `terms[k]` on that make a fragment of their own — up to the next comma or stop, no
     other words than stopwords ("titanium please", "camel or navy", "black leather") — in groups: those joined
     by "or" are one group (either will do), the others one each. None when the fragment holds another word, a
-    category or a ruling-out ("no leather", "platinum is out": read as such elsewhere)."""
+    category, a ruling-out ("no leather", "platinum is out": read as such elsewhere) or a hedge (`hedge_words`:
+    "suede, ideally" is a wish, which orders, not a condition)."""
     groups, j = [[terms[k]]], k
     while j + 1 < len(terms) and low[terms[j].end:terms[j + 1].start].strip() in ("", "or", "and", "&"):
         glue = low[terms[j].end:terms[j + 1].start].strip()
@@ -758,6 +759,10 @@ def _lone_values(low: str, terms: list[Mention], k: int, knowledge: Knowledge) -
             groups.append([terms[j + 1]])
         j += 1
     rest = FRAGMENT_END.split(low[terms[j].end:], maxsplit=1)[0]
+    sentence = re.split(r"[.;!?]", low[terms[j].end:], maxsplit=1)[0]  # "Leather or canvas, doesn't matter."
+    worded = f" {' '.join(WORD.findall(low[terms[k].start:terms[j].end] + ' ' + sentence))} "
+    if any(f" {hedge} " in worded for hedge in knowledge.hedge_words):
+        return []
     said = [t for group in groups for t in group]
     if any(n.startswith("category") for t in said for n in t.target) or negated(low, terms[k].start) \
             or any(_ruled_out_after(low, t.end, knowledge) for t in said) \

@@ -199,6 +199,8 @@ def test_values_in_a_fragment_of_their_own_after_the_thing_pair_it():
     assert read("A tote, suede boots would suit it.", LUXURY).pairings == []  # the fragment names another thing
     assert read("A tote, no suede.", LUXURY).pairings == []  # ruled out, not asked for
     assert read("A tote. Suede is out.", LUXURY).pairings == []
+    assert read("A tote, suede ideally.", LUXURY).pairings == []  # a wish, not a condition
+    assert read("A tote? Suede or calfskin, doesn't matter.", LUXURY).pairings == []
     assert read("My tote is falling apart, suede please.", LUXURY).pairings == []  # a thing had
 
 
