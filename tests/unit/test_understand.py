@@ -1612,3 +1612,15 @@ def test_a_country_said_by_another_of_its_words_is_no_wrong_fact():
                "price": 390.0, "attributes": {"origin": "Scotland"}} for n in range(3)]
     assert read("Is there a Caird throw? I'm Scottish and it would be a nice touch", throws).wrong_fact is None
     assert read("the Italian house Caird: a throw", throws).wrong_fact["claimed"] == "Italy"
+
+
+def test_titles_holding_a_name_are_found_through_the_word_index_in_title_order():
+    from collections import Counter
+
+    from backend.objects import ShopKinds
+
+    titles = {"a": " navi dinner jacket ", "b": " jacket dinner ", "c": " dinner jacket wool ", "d": " scarf "}
+    kinds = ShopKinds([], np.zeros((0, 384)), np.zeros(0, bool), set(), titles, {}, set(), {}, {}, Counter())
+    names = [" dinner jacket ", " scarf "]
+    assert kinds.titled(names) == [i for i, text in titles.items() if any(n in text for n in names)] == ["a", "c", "d"]
+    assert kinds.titled([" tie "]) == [] and kinds.titled([" jacket dinner "]) == ["b"]
