@@ -138,18 +138,19 @@ class ShopKinds:
     # said for the item to be made there (a description's "Italian bergamot" does not make a candle Italian)
     title_words: Counter  # stemmed word -> how many titles (with their categories) use it
     of_phrase: dict[str, list[dict]] = field(default_factory=dict)  # `items_of`'s answers, kept
-    by_word: dict[str, list[str]] = field(default_factory=dict)  # stemmed word -> ids of the titles that use it
-    place: dict[str, int] = field(default_factory=dict)  # item id -> its title's place in `titles`
+    by_word: dict[str, list[str]] = field(init=False)  # stemmed word -> ids of the titles that use it
+    place: dict[str, int] = field(init=False)  # item id -> its title's place in `titles`
+
+    def __post_init__(self) -> None:
+        self.by_word, self.place = {}, {i: n for n, i in enumerate(self.titles)}
+        for i, text in self.titles.items():
+            for w in set(text.split()):
+                self.by_word.setdefault(w, []).append(i)
 
     def titled(self, names: list[str]) -> list[str]:
         """The ids of the titles that hold one of these space-padded names (" dinner jacket "), in `titles`' order
-        (ties among categories are broken by it); read through an index of the titles' words, built on first use,
-        instead of a pass over every title (50k of them)."""
-        if not self.by_word:
-            for n, (i, text) in enumerate(self.titles.items()):
-                self.place[i] = n
-                for w in set(text.split()):
-                    self.by_word.setdefault(w, []).append(i)
+        (ties among categories are broken by it); read through `by_word`, an index of the titles' words built with
+        the kinds, instead of a pass over every title (50k of them)."""
         found: set[str] = set()
         for name in names:
             rarest = min(name.split(), key=lambda w: len(self.by_word.get(w, ())), default=None)
